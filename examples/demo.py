@@ -1,0 +1,102 @@
+"""The demo: a real pull-request scenario on the example project.
+
+Copies ``examples/project`` into a new git repository, commits a baseline on
+``main`` (``dvc repro``), then makes two pull-request branches that change a
+param — one that regresses the model, one that improves it — reproduces each
+and runs ``mlci check`` against ``main``, showing the report and the gate.
+
+    python examples/demo.py [--dir DIR] [--keep]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+BIN = Path(sys.executable).parent
+
+
+def run(cmd: list[str], cwd: Path, *, check: bool = True, show: bool = False) -> int:
+    if show:
+        print(f"$ {' '.join(cmd)}", flush=True)
+    env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}")
+    proc = subprocess.run(cmd, cwd=cwd, env=env, check=False,
+                          stdout=None if show else subprocess.PIPE,
+                          stderr=None if show else subprocess.STDOUT)
+    if check and proc.returncode != 0:
+        out = proc.stdout.decode(errors="replace") if proc.stdout else ""
+        sys.exit(f"demo: `{' '.join(cmd)}` failed ({proc.returncode})\n{out}")
+    return proc.returncode
+
+
+def set_param(repo: Path, key: str, value: str) -> None:
+    """Change ``train.C`` style keys in params.yaml, keeping the file's layout."""
+    section, name = key.split(".")
+    text = (repo / "params.yaml").read_text()
+    pattern = re.compile(rf"(^{section}:\n(?:[ \t]+.*\n)*?[ \t]+{name}:)[ \t]*[^\n]*", re.M)
+    new, n = pattern.subn(rf"\g<1> {value}", text)
+    if n != 1:
+        sys.exit(f"demo: cannot set {key} in params.yaml")
+    (repo / "params.yaml").write_text(new)
+
+
+def make_baseline(repo: Path) -> None:
+    shutil.copytree(HERE / "project", repo, dirs_exist_ok=True)
+    run(["git", "init", "-q", "-b", "main"], repo)
+    run(["git", "config", "user.email", "demo@example.com"], repo)
+    run(["git", "config", "user.name", "mlci demo"], repo)
+    run(["dvc", "init", "-q"], repo)
+    run(["dvc", "config", "core.autostage", "true"], repo)
+    print("• main: reproducing the baseline pipeline (prepare → train → evaluate)", flush=True)
+    run(["dvc", "repro", "-q"], repo)
+    run(["git", "add", "-A"], repo)
+    run(["git", "commit", "-q", "-m", "Baseline model"], repo)
+
+
+def pull_request(repo: Path, branch: str, key: str, value: str) -> int:
+    run(["git", "checkout", "-q", "-b", branch, "main"], repo)
+    set_param(repo, key, value)
+    print(f"\n• {branch}: {key} → {value}; reproducing", flush=True)
+    run(["dvc", "repro", "-q"], repo)
+    run(["git", "add", "-A"], repo)
+    run(["git", "commit", "-q", "-m", f"Set {key} to {value}"], repo)
+    print(f"• {branch}: mlci check --base main\n", flush=True)
+    code = run(["mlci", "check", "--base", "main", "--no-repro"], repo, check=False, show=True)
+    print(f"\n  exit code {code} ({'gate closed' if code == 1 else 'gate open' if code == 0 else 'error'})")
+    run(["git", "checkout", "-q", "main"], repo)
+    return code
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--dir", type=Path, help="where to create the demo repository")
+    parser.add_argument("--keep", action="store_true", help="keep the repository afterwards")
+    args = parser.parse_args()
+    repo = args.dir or Path(tempfile.mkdtemp(prefix="mlci-demo-"))
+    if args.dir and args.dir.exists() and any(args.dir.iterdir()):
+        sys.exit(f"demo: {args.dir} is not empty")
+    repo.mkdir(parents=True, exist_ok=True)
+    try:
+        make_baseline(repo)
+        regress = pull_request(repo, "pr/smaller-C", "train.C", "0.001")
+        improve = pull_request(repo, "pr/larger-C", "train.C", "0.5")
+    finally:
+        if args.keep or args.dir:
+            print(f"\nThe demo repository is in {repo}")
+        else:
+            shutil.rmtree(repo, ignore_errors=True)
+    ok = regress == 1 and improve == 0
+    print("\ndemo:", "the gate closed on the regression and opened on the improvement" if ok
+          else f"unexpected exit codes: regress={regress}, improve={improve}")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

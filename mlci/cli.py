@@ -1,0 +1,131 @@
+"""The command line: parse options, call one function per command, return its exit code.
+
+Only click is imported at start-up; each command imports what it needs, so
+``mlci --help`` and ``mlci --version`` stay as fast as click itself.
+Errors are caught once, in :func:`main`.
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import click
+
+from mlci import __version__
+from mlci.errors import EXIT_FAIL, EXIT_PASS, EXIT_RUNTIME, EXIT_USAGE, MlciError
+
+
+def common_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """The options every computing command shares (SPEC: "Common options")."""
+    options = [
+        click.option("--config", "config_path", metavar="PATH",
+                     help="Config file [default: mlci.yaml at the repository root]."),
+        click.option("--base", metavar="REF", help="Base revision to compare with."),
+        click.option("--head", metavar="REF",
+                     help="Head revision [default: the work tree, as it is now]."),
+        click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json"]),
+                     default="text", show_default=True, help="What to print on stdout."),
+        click.option("--output", metavar="FILE", help="Write the result JSON to FILE."),
+        click.option("-v", "--verbose", is_flag=True, help="More detail; tracebacks on errors."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def repro_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option("--repro/--no-repro", default=None,
+                        help="Reproduce the DVC pipeline first [default: repro.enabled].")(func)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="mlci", message="%(prog)s %(version)s")
+def cli() -> None:
+    """mlci: CI/CD for ML repositories (DVC, Great Expectations, MLflow).
+
+    Compares the metrics and params of a change with its base branch, gates
+    it under per-metric rules and reports the result.
+    """
+
+
+def _emit(result: Any, cfg: Any, fmt_name: str, output: str | None, root: Any = None) -> int:
+    from pathlib import Path
+
+    from mlci import render
+
+    if output:
+        Path(output).write_text(result.to_json(), encoding="utf-8")
+    if fmt_name == "json":
+        click.echo(render.json_text(result), nl=False)
+    elif fmt_name == "markdown":
+        click.echo(render.markdown(result, status_context=cfg.report.status_context, root=root), nl=False)
+    else:
+        color = sys.stdout.isatty()
+        click.echo(render.text(result, color=color), nl=False, color=color)
+    return EXIT_FAIL if result.verdict == "fail" else EXIT_PASS
+
+
+def _run_check(repro: bool | None, config_path: str | None, base: str | None, head: str | None,
+               fmt: str, output: str | None, verbose: bool) -> int:
+    from mlci.check import CheckOptions, run_check
+
+    opts = CheckOptions(config_path=config_path, base=base, head=head, repro=repro, verbose=verbose)
+    result, cfg = run_check(opts)
+    from mlci import git
+
+    return _emit(result, cfg, fmt, output, root=git.repo_root(opts.cwd))
+
+
+@cli.command()
+@common_options
+@repro_option
+def check(config_path: str | None, base: str | None, head: str | None, fmt: str,
+          output: str | None, verbose: bool, repro: bool | None) -> int:
+    """Compare the work tree (or --head) with the base revision, gate and report."""
+    return _run_check(repro, config_path, base, head, fmt, output, verbose)
+
+
+@cli.command()
+@common_options
+def compare(config_path: str | None, base: str | None, head: str | None, fmt: str,
+            output: str | None, verbose: bool) -> int:
+    """Only compare metrics and params with the base revision (no reproduction)."""
+    return _run_check(False, config_path, base, head, fmt, output, verbose)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the exit code (0 pass/warn, 1 fail, 2 usage, 3 could not finish)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    verbose = "-v" in args or "--verbose" in args
+    try:
+        code = cli.main(args=args, prog_name="mlci", standalone_mode=False)
+    except click.exceptions.Exit as exc:  # --help, --version
+        return int(exc.exit_code or 0)
+    except click.ClickException as exc:
+        exc.show()
+        return EXIT_USAGE if exc.exit_code == 2 else int(exc.exit_code)
+    except click.Abort:
+        click.echo("Aborted.", err=True)
+        return EXIT_RUNTIME
+    except MlciError as exc:
+        if verbose:
+            traceback.print_exc()
+        click.echo(f"mlci: error: {exc}", err=True)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        click.echo("mlci: interrupted", err=True)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - a bug: say so, with the traceback
+        traceback.print_exc()
+        click.echo(f"mlci: internal error: {type(exc).__name__}: {exc}", err=True)
+        return EXIT_RUNTIME
+    if code is None:
+        return EXIT_PASS
+    return int(code)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,456 @@
+"""``mlci.yaml``: load, validate and turn into frozen dataclasses.
+
+Validation walks the YAML node tree (not the loaded data) so that every error
+can name the file, the line and the key path, e.g.
+``mlci.yaml:4: metrics.rules[0].direction: expected 'higher' or 'lower', got 'up'``.
+The schema below is the single description of the file; the defaults in the
+dataclasses are the defaults of SPEC.md.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import yaml
+
+from mlci.errors import ConfigError
+
+DEFAULT_CONFIG = "mlci.yaml"
+
+
+# --- the typed configuration -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReproConfig:
+    enabled: bool = True
+    pull: bool = True
+    push: bool = False
+    targets: tuple[str, ...] = ()
+    require_committed_lock: str = "warn"
+    remote_unreachable: str = "warn"
+
+
+@dataclass(frozen=True)
+class MetricRule:
+    name: str
+    direction: str | None = None
+    min: float | None = None
+    max: float | None = None
+    max_regression: float | None = None
+    max_regression_pct: float | None = None
+    severity: str = "fail"
+    line: int | None = None  # where the rule is written, for annotations
+
+    def describe(self) -> str:
+        parts = []
+        if self.direction:
+            parts.append(self.direction)
+        if self.min is not None:
+            parts.append(f"min {self.min:g}")
+        if self.max is not None:
+            parts.append(f"max {self.max:g}")
+        if self.max_regression is not None:
+            parts.append(f"max regression {self.max_regression:g}")
+        if self.max_regression_pct is not None:
+            parts.append(f"max regression {self.max_regression_pct:g} %")
+        if self.direction and self.max_regression is None and self.max_regression_pct is None:
+            parts.append("no regression")
+        return ", ".join(parts) or "report only"
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"name": self.name}
+        for key in ("direction", "min", "max", "max_regression", "max_regression_pct"):
+            value = getattr(self, key)
+            if value is not None:
+                out[key] = value
+        out["severity"] = self.severity
+        return out
+
+
+@dataclass(frozen=True)
+class MetricsConfig:
+    files: tuple[str, ...] = ()
+    plots: tuple[str, ...] = ()
+    rules: tuple[MetricRule, ...] = ()
+    missing_baseline: str = "warn"
+
+
+@dataclass(frozen=True)
+class DataCheck:
+    path: str
+    format: str | None = None
+    read: dict[str, Any] = field(default_factory=dict)
+    suite: str | None = None
+    expect: tuple[dict[str, Any], ...] = ()
+    drift: dict[str, Any] = field(default_factory=dict)
+    severity: str = "fail"
+    engine: str = "pandas"
+    line: int | None = None
+
+
+@dataclass(frozen=True)
+class SparkConfig:
+    master: str = "local[*]"
+    conf: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class GateConfig:
+    override_label: str = "mlci:override"
+
+
+@dataclass(frozen=True)
+class ReportConfig:
+    comment: str = "update"
+    status_context: str = "mlci"
+    plots: bool = True
+
+
+@dataclass(frozen=True)
+class DeployConfig:
+    model_name: str | None = None
+    model_path: str | None = None
+    alias: str = "champion"
+
+
+@dataclass(frozen=True)
+class MlflowConfig:
+    tracking_uri: str | None = None
+    experiment: str = "mlci"
+
+
+@dataclass(frozen=True)
+class Config:
+    base: str | None = None
+    repro: ReproConfig = field(default_factory=ReproConfig)
+    metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    data: tuple[DataCheck, ...] = ()
+    spark: SparkConfig = field(default_factory=SparkConfig)
+    gate: GateConfig = field(default_factory=GateConfig)
+    report: ReportConfig = field(default_factory=ReportConfig)
+    deploy: DeployConfig | None = None
+    mlflow: MlflowConfig | None = None
+    path: str | None = None  # the file it came from, as shown in messages
+    present: frozenset[str] = frozenset()  # top-level sections the file sets
+
+
+# --- the schema ---------------------------------------------------------------
+
+# A schema node is a callable (value node, key path, context) -> python value.
+Checker = Callable[[yaml.Node, str, "_Ctx"], Any]
+
+
+class _Ctx:
+    def __init__(self, file: str) -> None:
+        self.file = file
+        self.constructor = yaml.SafeLoader("")
+
+    def error(self, node: yaml.Node, key: str, message: str) -> ConfigError:
+        return ConfigError(message, file=self.file, line=node.start_mark.line + 1, key=key or None)
+
+    def value(self, node: yaml.Node) -> Any:
+        return self.constructor.construct_object(node, deep=True)
+
+
+def _kind(node: yaml.Node, ctx: _Ctx) -> str:
+    if isinstance(node, yaml.MappingNode):
+        return "a mapping"
+    if isinstance(node, yaml.SequenceNode):
+        return "a list"
+    value = ctx.value(node)
+    if value is None:
+        return "nothing (null)"
+    return repr(value)
+
+
+def _scalar(node: yaml.Node, key: str, ctx: _Ctx, what: str) -> Any:
+    if not isinstance(node, yaml.ScalarNode):
+        raise ctx.error(node, key, f"expected {what}, got {_kind(node, ctx)}")
+    return ctx.value(node)
+
+
+def string(*, nullable: bool = False) -> Checker:
+    def check(node: yaml.Node, key: str, ctx: _Ctx) -> Any:
+        value = _scalar(node, key, ctx, "a string")
+        if value is None and nullable:
+            return None
+        if isinstance(value, bool) or value is None or isinstance(value, (dict, list)):
+            raise ctx.error(node, key, f"expected a string, got {_kind(node, ctx)}")
+        if not isinstance(value, str):
+            value = str(ctx.constructor.construct_scalar(node))  # e.g. a branch named 2024
+        return value
+
+    return check
+
+
+def boolean() -> Checker:
+    def check(node: yaml.Node, key: str, ctx: _Ctx) -> Any:
+        value = _scalar(node, key, ctx, "true or false")
+        if not isinstance(value, bool):
+            raise ctx.error(node, key, f"expected true or false, got {_kind(node, ctx)}")
+        return value
+
+    return check
+
+
+def number(*, minimum: float | None = None) -> Checker:
+    def check(node: yaml.Node, key: str, ctx: _Ctx) -> Any:
+        value = _scalar(node, key, ctx, "a number")
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ctx.error(node, key, f"expected a number, got {_kind(node, ctx)}")
+        if isinstance(value, float) and math.isnan(value):
+            raise ctx.error(node, key, "expected a number, got NaN")
+        if minimum is not None and value < minimum:
+            raise ctx.error(node, key, f"expected a number >= {minimum:g}, got {value!r}")
+        return value
+
+    return check
+
+
+def choice(*options: str) -> Checker:
+    def check(node: yaml.Node, key: str, ctx: _Ctx) -> Any:
+        value = _scalar(node, key, ctx, "a string")
+        if value not in options:
+            quoted = [repr(o) for o in options]
+            expected = (
+                " or ".join(quoted) if len(quoted) == 2
+                else ", ".join(quoted[:-1]) + " or " + quoted[-1]
+            )
+            got = repr(value) if isinstance(value, str) else _kind(node, ctx)
+            raise ctx.error(node, key, f"expected {expected}, got {got}")
+        return value
+
+    return check
+
+
+def free_mapping() -> Checker:
+    """Any mapping, passed on as it is (reader options, Spark conf)."""
+
+    def check(node: yaml.Node, key: str, ctx: _Ctx) -> Any:
+        if not isinstance(node, yaml.MappingNode):
+            raise ctx.error(node, key, f"expected a mapping, got {_kind(node, ctx)}")
+        return ctx.value(node)
+
+    return check
+
+
+def list_of(item: Checker) -> Checker:
+    def check(node: yaml.Node, key: str, ctx: _Ctx) -> Any:
+        if isinstance(node, yaml.ScalarNode) and ctx.value(node) is None:
+            return []
+        if not isinstance(node, yaml.SequenceNode):
+            raise ctx.error(node, key, f"expected a list, got {_kind(node, ctx)}")
+        return [item(child, f"{key}[{i}]", ctx) for i, child in enumerate(node.value)]
+
+    return check
+
+
+def mapping(fields: dict[str, Checker], *, required: tuple[str, ...] = ()) -> Checker:
+    """A mapping with known keys; returns {key: value} plus ``__line__``."""
+
+    def check(node: yaml.Node, key: str, ctx: _Ctx) -> Any:
+        if isinstance(node, yaml.ScalarNode) and ctx.value(node) is None:
+            node = yaml.MappingNode("tag:yaml.org,2002:map", [], node.start_mark, node.end_mark)
+        if not isinstance(node, yaml.MappingNode):
+            raise ctx.error(node, key, f"expected a mapping, got {_kind(node, ctx)}")
+        out: dict[str, Any] = {"__line__": node.start_mark.line + 1}
+        for key_node, value_node in node.value:
+            name = ctx.value(key_node)
+            sub = f"{key}.{name}" if key else str(name)
+            if not isinstance(name, str) or name not in fields:
+                hint = difflib.get_close_matches(str(name), list(fields), n=1, cutoff=0.6)
+                suggestion = f"; did you mean '{hint[0]}'?" if hint else (
+                    f"; valid keys: {', '.join(sorted(fields))}"
+                )
+                raise ctx.error(key_node, sub, f"unknown key{suggestion}")
+            if name in out:
+                raise ctx.error(key_node, sub, "key given twice")
+            out[name] = fields[name](value_node, sub, ctx)
+        for name in required:
+            if name not in out:
+                raise ctx.error(node, f"{key}.{name}" if key else name, "required key is missing")
+        return out
+
+    return check
+
+
+def _expectation(node: yaml.Node, key: str, ctx: _Ctx) -> Any:
+    """One inline expectation: ``{expect_...: {kwargs}}``, a single-key mapping."""
+    if not isinstance(node, yaml.MappingNode) or len(node.value) != 1:
+        raise ctx.error(
+            node, key, "expected one expectation as '<expect_name>: {kwargs}', got "
+            + _kind(node, ctx),
+        )
+    (name_node, kwargs_node), = node.value
+    name = ctx.value(name_node)
+    if not isinstance(name, str) or not name.startswith("expect_"):
+        raise ctx.error(name_node, key, f"expected an expectation name (expect_...), got {name!r}")
+    kwargs = ctx.value(kwargs_node)
+    if kwargs is None:
+        kwargs = {}
+    if not isinstance(kwargs, dict):
+        raise ctx.error(kwargs_node, f"{key}.{name}", f"expected a mapping of arguments, got {_kind(kwargs_node, ctx)}")
+    return {"type": name, "kwargs": kwargs, "line": node.start_mark.line + 1}
+
+
+SEVERITY = choice("fail", "warn")
+
+SCHEMA = mapping({
+    "base": string(),
+    "repro": mapping({
+        "enabled": boolean(),
+        "pull": boolean(),
+        "push": boolean(),
+        "targets": list_of(string()),
+        "require_committed_lock": choice("fail", "warn", "off"),
+        "remote_unreachable": choice("fail", "warn"),
+    }),
+    "metrics": mapping({
+        "files": list_of(string()),
+        "plots": list_of(string()),
+        "rules": list_of(mapping({
+            "name": string(),
+            "direction": choice("higher", "lower"),
+            "min": number(),
+            "max": number(),
+            "max_regression": number(minimum=0),
+            "max_regression_pct": number(minimum=0),
+            "severity": SEVERITY,
+        }, required=("name",))),
+        "missing_baseline": choice("fail", "warn", "off"),
+    }),
+    "data": list_of(mapping({
+        "path": string(),
+        "format": choice("csv", "tsv", "parquet", "json", "jsonl"),
+        "read": free_mapping(),
+        "suite": string(),
+        "expect": list_of(_expectation),
+        "drift": mapping({"max_psi": number(minimum=0)}),
+        "severity": SEVERITY,
+        "engine": choice("pandas", "spark"),
+    }, required=("path",))),
+    "spark": mapping({"master": string(), "conf": free_mapping()}),
+    "gate": mapping({"override_label": string()}),
+    "report": mapping({
+        "comment": choice("update", "new", "off"),
+        "status_context": string(),
+        "plots": boolean(),
+    }),
+    "deploy": mapping({"model_name": string(), "model_path": string(), "alias": string()}),
+    "mlflow": mapping({"tracking_uri": string(nullable=True), "experiment": string()}),
+})
+
+
+# --- loading ------------------------------------------------------------------
+
+
+def _pick(raw: dict[str, Any], cls: type, **extra: Any) -> Any:
+    kwargs = {k: v for k, v in raw.items() if not k.startswith("__")}
+    for k, v in list(kwargs.items()):
+        if isinstance(v, list):
+            kwargs[k] = tuple(v)
+    return cls(**kwargs, **extra)
+
+
+def _build(raw: dict[str, Any], display: str, ctx: _Ctx) -> Config:
+    metrics_raw = dict(raw.get("metrics", {}))
+    rules = []
+    for i, r in enumerate(metrics_raw.pop("rules", [])):
+        rule = _pick(r, MetricRule, line=r["__line__"])
+        key = f"metrics.rules[{i}]"
+        if not rule.name.strip():
+            raise ConfigError("name must not be empty", file=display, line=rule.line, key=f"{key}.name")
+        if (rule.max_regression is not None or rule.max_regression_pct is not None) and not rule.direction:
+            raise ConfigError(
+                "max_regression needs a direction ('higher' or 'lower') to know what worse means",
+                file=display, line=rule.line, key=f"{key}.direction",
+            )
+        if rule.min is not None and rule.max is not None and rule.min > rule.max:
+            raise ConfigError(
+                f"min ({rule.min:g}) is greater than max ({rule.max:g})",
+                file=display, line=rule.line, key=key,
+            )
+        rules.append(rule)
+    metrics = _pick(metrics_raw, MetricsConfig, rules=tuple(rules))
+
+    data = []
+    for d in raw.get("data", []):
+        d = dict(d)
+        d["expect"] = tuple(d.get("expect", ()))
+        data.append(_pick(d, DataCheck, line=d["__line__"]))
+
+    present = frozenset(k for k in raw if not k.startswith("__"))
+    return Config(
+        base=raw.get("base"),
+        repro=_pick(raw.get("repro", {}), ReproConfig),
+        metrics=metrics,
+        data=tuple(data),
+        spark=_pick(raw.get("spark", {}), SparkConfig),
+        gate=_pick(raw.get("gate", {}), GateConfig),
+        report=_pick(raw.get("report", {}), ReportConfig),
+        deploy=_pick(raw["deploy"], DeployConfig) if "deploy" in raw else None,
+        mlflow=_pick(raw["mlflow"], MlflowConfig) if "mlflow" in raw else None,
+        path=display,
+        present=present,
+    )
+
+
+def parse(text: str, display: str = DEFAULT_CONFIG) -> Config:
+    """Validate the text of a config file; ``display`` is the name used in errors."""
+    ctx = _Ctx(display)
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else None
+        problem = exc.problem or "invalid YAML"
+        if exc.context:
+            problem = f"{exc.context}, {problem}"
+        raise ConfigError(f"YAML syntax error: {problem}", file=display, line=line) from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"YAML syntax error: {exc}", file=display) from exc
+    if node is None:
+        return Config(path=display)
+    if not isinstance(node, yaml.MappingNode):
+        raise ctx.error(node, "", f"the config must be a mapping of sections, got {_kind(node, ctx)}")
+    try:
+        raw = SCHEMA(node, "", ctx)
+    except yaml.constructor.ConstructorError as exc:
+        mark = exc.problem_mark
+        raise ConfigError(f"YAML error: {exc.problem}", file=display,
+                          line=mark.line + 1 if mark else None) from exc
+    return _build(raw, display, ctx)
+
+
+def load(path: str | Path | None, root: Path, *, explicit: bool = False) -> Config:
+    """Read the config at ``path`` (default ``mlci.yaml`` in ``root``).
+
+    A missing default file means the defaults; a missing file given with
+    ``--config`` is an error.
+    """
+    if path is None:
+        file = root / DEFAULT_CONFIG
+    else:
+        file = Path(path)
+        if not file.is_absolute():
+            file = Path.cwd() / file
+    try:
+        display = str(file.relative_to(Path.cwd()))
+    except ValueError:
+        display = str(file)
+    if not file.exists():
+        if explicit:
+            raise ConfigError("config file not found", file=display)
+        return Config(path=None)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError("not a UTF-8 text file", file=display) from exc
+    except OSError as exc:
+        raise ConfigError(f"cannot read: {exc.strerror}", file=display) from exc
+    return parse(text, display)

@@ -1,0 +1,137 @@
+"""Formatting helpers shared by every renderer: numbers, deltas, escaping.
+
+Everything that comes from the pull request (metric and param names and
+values, stage logs, data samples) passes through :func:`md_code` or
+:func:`md_text` before it enters Markdown, so it cannot open HTML, break a
+table, start a link or mention someone.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+MINUS = "\u2212"  # a real minus sign reads better than a hyphen in tables
+
+_SAFE_CODE = re.compile(r"[A-Za-z0-9_.,:/+=()\[\]{}#%~ -]*")
+_ENTITY = {
+    "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "|": "&#124;", "`": "&#96;",
+    "*": "&#42;", "_": "&#95;", "[": "&#91;", "]": "&#93;", "\\": "&#92;", "@": "&#64;",
+    "#": "&#35;", "~": "&#126;", "$": "&#36;", "!": "&#33;",
+}
+_LINE_START = re.compile(r"^([-+=]|\d+[.)])")
+
+
+def clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _entities(text: str) -> str:
+    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\n", " ")
+    text = "".join(_ENTITY.get(ch, ch) for ch in text)
+    # a leading "-", "+", "=" or "1." could start a list or heading where the text begins a line
+    return _LINE_START.sub(lambda m: f"&#{ord(m.group(0)[0])};{m.group(0)[1:]}", text)
+
+
+def md_code(text: Any, limit: int = 200) -> str:
+    """Inline code for a name or value from the PR, safe anywhere in Markdown.
+
+    Plain names get backticks; anything with characters that Markdown or HTML
+    could act on becomes ``<code>`` with every such character as an entity.
+    """
+    text = clip(str(text), limit)
+    if text and _SAFE_CODE.fullmatch(text) and not text.startswith(" ") and not text.endswith(" "):
+        return f"`{text}`"
+    return f"<code>{_entities(text)}</code>"
+
+
+def md_text(text: Any, limit: int = 500) -> str:
+    """Prose from the PR (messages that embed names): entities for everything active.
+
+    A zero-width space after ``@`` keeps GitHub from turning it into a mention
+    once the entity is decoded (code spans are exempt from mentions anyway).
+    """
+    return _entities(clip(str(text), limit)).replace("&#64;", "&#64;&#8203;")
+
+
+def is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def number(value: Any) -> str:
+    """A metric value for humans: ints with separators, floats to 4 decimals."""
+    if value is None:
+        return "—"
+    if isinstance(value, bool) or not is_number(value):
+        return str(value)
+    if isinstance(value, int):
+        return f"{value:,}".replace("-", MINUS)
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "∞" if value > 0 else f"{MINUS}∞"
+    if value != 0 and (abs(value) >= 1e9 or abs(value) < 1e-4):
+        return f"{value:.3e}".replace("-", MINUS)
+    text = f"{value:,.4f}".rstrip("0")
+    if text.endswith("."):
+        text += "0"
+    return text.replace("-", MINUS)
+
+
+def signed(value: float) -> str:
+    if value == 0:
+        return "0"
+    body = number(abs(value))
+    return ("+" if value > 0 else MINUS) + body
+
+
+def percent(value: float | None) -> str:
+    if value is None:
+        return ""
+    if not math.isfinite(value):
+        return ""
+    if abs(value) >= 100:
+        text = f"{abs(value):,.0f}"
+    elif abs(value) >= 10:
+        text = f"{abs(value):.0f}" if float(f"{abs(value):.1f}").is_integer() else f"{abs(value):.1f}"
+    else:
+        text = f"{abs(value):.2g}" if abs(value) < 1 else f"{abs(value):.1f}"
+    sign = "+" if value > 0 else (MINUS if value < 0 else "")
+    return f"{sign}{text} %"
+
+
+ARROWS = {"improved": "▲", "regressed": "▼"}
+
+
+def change(delta: float | None, delta_pct: float | None, status: str) -> str:
+    """``▼ −0.0314 (−3.2 %)``: arrow by verdict of the direction, sign by value."""
+    if status in ("new", "no_baseline"):
+        return "new"
+    if status == "removed":
+        return "removed"
+    if delta is None:
+        return "changed" if status == "changed" else ""
+    if status == "unchanged":
+        return "0"
+    pct = percent(delta_pct)
+    arrow = ARROWS.get(status, "")
+    text = signed(delta) + (f" ({pct})" if pct else "")
+    return f"{arrow} {text}".strip()
+
+
+ICONS = {"fail": "❌", "warn": "⚠️", "pass": "✅", "info": ""}
+VERDICT_ICONS = {"fail": "❌", "warn": "⚠️", "pass": "✅"}
+
+
+def plural(n: int, word: str, many: str | None = None) -> str:
+    return f"{n:,} {word if n == 1 else (many or word + 's')}"
+
+
+def duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "—"
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, secs = divmod(int(round(seconds)), 60)
+    return f"{minutes} min {secs:02d} s"

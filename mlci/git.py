@@ -1,0 +1,107 @@
+"""Git, through the ``git`` command line: the only module that runs git.
+
+mlci only reads from git (revisions, file contents at a revision, the
+upstream branch), so a subprocess per question is enough and keeps start-up
+free of GitPython's import cost.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from mlci.errors import RunError
+
+
+class GitError(RunError):
+    """A git command failed."""
+
+
+def _git(args: list[str], cwd: str | Path, *, check: bool = True) -> subprocess.CompletedProcess[bytes]:
+    env = dict(os.environ)
+    env.setdefault("GIT_TERMINAL_PROMPT", "0")
+    env["LC_ALL"] = "C"
+    try:
+        proc = subprocess.run(
+            ["git", *args], cwd=cwd, capture_output=True, env=env, check=False
+        )
+    except FileNotFoundError as exc:  # pragma: no cover - git is a documented requirement
+        raise GitError("git is not installed or not on PATH") from exc
+    if check and proc.returncode != 0:
+        msg = proc.stderr.decode(errors="replace").strip() or f"git {' '.join(args)} failed"
+        raise GitError(msg)
+    return proc
+
+
+def output(args: list[str], cwd: str | Path) -> str:
+    return _git(args, cwd).stdout.decode(errors="replace").strip()
+
+
+def repo_root(path: str | Path) -> Path:
+    """The top of the work tree containing ``path``; RunError when there is none."""
+    proc = _git(["rev-parse", "--show-toplevel"], path, check=False)
+    if proc.returncode != 0:
+        raise RunError(f"{Path(path).resolve()} is not inside a git repository")
+    return Path(proc.stdout.decode().strip())
+
+
+def resolve(rev: str, cwd: str | Path) -> str | None:
+    """The commit sha that ``rev`` names, or None when git does not know it."""
+    proc = _git(["rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"], cwd, check=False)
+    if proc.returncode != 0:
+        return None
+    return proc.stdout.decode().strip()
+
+
+def has_commits(cwd: str | Path) -> bool:
+    return resolve("HEAD", cwd) is not None
+
+
+def current_branch(cwd: str | Path) -> str | None:
+    proc = _git(["symbolic-ref", "--quiet", "--short", "HEAD"], cwd, check=False)
+    return proc.stdout.decode().strip() or None if proc.returncode == 0 else None
+
+
+def show_file(rev: str, path: str, cwd: str | Path) -> bytes | None:
+    """The content of ``path`` (repo-relative, posix) at ``rev``, or None if absent."""
+    proc = _git(["show", f"{rev}:{path}"], cwd, check=False)
+    if proc.returncode != 0:
+        return None
+    return proc.stdout
+
+
+def default_base(cwd: str | Path, fallback: str = "main") -> str:
+    """The local default base: the remote's default branch if known, else ``fallback``.
+
+    ``origin/HEAD`` names the remote's default branch when the clone set it;
+    otherwise the upstream of ``fallback`` (``origin/main``), then ``fallback``.
+    """
+    proc = _git(["symbolic-ref", "--quiet", "--short", "refs/remotes/origin/HEAD"], cwd, check=False)
+    if proc.returncode == 0 and proc.stdout.strip():
+        return proc.stdout.decode().strip()
+    proc = _git(["rev-parse", "--abbrev-ref", "--symbolic-full-name", f"{fallback}@{{upstream}}"],
+                cwd, check=False)
+    if proc.returncode == 0 and proc.stdout.strip():
+        return proc.stdout.decode().strip()
+    return fallback
+
+
+def fetch(remote: str, ref: str, cwd: str | Path, *, depth: int | None = None) -> bool:
+    """Fetch ``ref`` from ``remote``; True when it worked."""
+    args = ["fetch", "--no-tags", "--quiet"]
+    if depth:
+        args.append(f"--depth={depth}")
+    proc = _git([*args, remote, ref], cwd, check=False)
+    return proc.returncode == 0
+
+
+@dataclass(frozen=True)
+class Commit:
+    sha: str
+    ref: str | None
+
+    @property
+    def short(self) -> str:
+        return self.sha[:7]

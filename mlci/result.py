@@ -1,0 +1,181 @@
+"""The result of a run: plain frozen dataclasses and their JSON form.
+
+The result is the single source of truth: every rendering (terminal, PR
+comment, job summary, status) is made from it, so it can be computed in one
+job and published by another. ``schema/result.schema.json`` describes the
+JSON form; :func:`validate` checks a document against it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from importlib import resources
+from typing import Any
+
+from mlci import __version__
+
+SCHEMA_VERSION = 1
+
+VERDICTS = ("pass", "warn", "fail")
+
+
+@dataclass(frozen=True)
+class Reason:
+    section: str  # metrics | params | data | repro | config
+    severity: str  # fail | warn
+    message: str
+
+
+@dataclass(frozen=True)
+class MetricDelta:
+    name: str
+    base: Any
+    head: Any
+    delta: float | None
+    delta_pct: float | None
+    status: str  # improved|regressed|unchanged|changed|new|removed|no_baseline
+    outcome: str  # pass|warn|fail|info
+    rule: dict[str, Any] | None = None
+    message: str | None = None
+
+
+@dataclass(frozen=True)
+class ParamDelta:
+    name: str
+    base: Any
+    head: Any
+    status: str  # changed|added|removed|unchanged
+
+
+@dataclass(frozen=True)
+class Revision:
+    ref: str | None
+    sha: str | None
+
+
+@dataclass(frozen=True)
+class Context:
+    repo: str | None = None
+    event: str = "local"
+    pr: int | None = None
+    base: Revision = field(default_factory=lambda: Revision(None, None))
+    head: Revision = field(default_factory=lambda: Revision(None, None))
+    run_url: str | None = None
+
+
+@dataclass(frozen=True)
+class StageRun:
+    name: str
+    status: str  # ran|cached|unchanged|failed|skipped
+    duration_s: float | None = None
+    cmd: str | None = None
+    exit_code: int | None = None
+    log_tail: str | None = None
+
+
+@dataclass(frozen=True)
+class Repro:
+    status: str = "skipped"  # ran|failed|skipped
+    stages: tuple[StageRun, ...] = ()
+    lock_changed: bool = False
+    duration_s: float | None = None
+    message: str | None = None
+
+
+@dataclass(frozen=True)
+class Result:
+    context: Context
+    verdict: str
+    reasons: tuple[Reason, ...] = ()
+    repro: Repro = field(default_factory=Repro)
+    data: tuple[dict[str, Any], ...] = ()
+    metrics: tuple[MetricDelta, ...] = ()
+    params: tuple[ParamDelta, ...] = ()
+    notes: tuple[str, ...] = ()
+    duration_s: float | None = None
+    tool_version: str = __version__
+
+    # -- JSON ---------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {
+            "schema_version": SCHEMA_VERSION,
+            "tool": {"name": "mlci", "version": self.tool_version},
+            "context": asdict(self.context),
+            "verdict": self.verdict,
+            "reasons": [asdict(r) for r in self.reasons],
+            "repro": asdict(self.repro),
+            "data": [dict(d) for d in self.data],
+            "metrics": [asdict(m) for m in self.metrics],
+            "params": [asdict(p) for p in self.params],
+            "notes": list(self.notes),
+            "duration_s": self.duration_s,
+        }
+        return _json_safe(out)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+
+    @classmethod
+    def from_dict(cls, doc: dict[str, Any]) -> Result:
+        doc = _json_restore(doc)
+        ctx = dict(doc.get("context") or {})
+        ctx["base"] = Revision(**(ctx.get("base") or {"ref": None, "sha": None}))
+        ctx["head"] = Revision(**(ctx.get("head") or {"ref": None, "sha": None}))
+        repro = dict(doc.get("repro") or {})
+        repro["stages"] = tuple(StageRun(**s) for s in repro.get("stages", ()))
+        return cls(
+            context=Context(**ctx),
+            verdict=doc["verdict"],
+            reasons=tuple(Reason(**r) for r in doc.get("reasons", ())),
+            repro=Repro(**repro),
+            data=tuple(doc.get("data", ())),
+            metrics=tuple(MetricDelta(**m) for m in doc.get("metrics", ())),
+            params=tuple(ParamDelta(**p) for p in doc.get("params", ())),
+            notes=tuple(doc.get("notes", ())),
+            duration_s=doc.get("duration_s"),
+            tool_version=(doc.get("tool") or {}).get("version", __version__),
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> Result:
+        return cls.from_dict(json.loads(text))
+
+
+# Non-finite floats are not JSON; they travel as these strings and come back
+# as floats. A metric whose *value* is one of these strings reads back as a float.
+_NONFINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+def _json_restore(value: Any, key: str | None = None) -> Any:
+    if key in ("base", "head", "delta", "delta_pct") and isinstance(value, str) and value in _NONFINITE:
+        return _NONFINITE[value]
+    if isinstance(value, dict):
+        return {k: _json_restore(v, k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json_restore(v) for v in value]
+    return value
+
+
+def schema() -> dict[str, Any]:
+    text = resources.files("mlci").joinpath("schema/result.schema.json").read_text("utf-8")
+    return json.loads(text)
+
+
+def validate(doc: dict[str, Any]) -> None:
+    """Raise ``jsonschema.ValidationError`` when ``doc`` is not a valid result."""
+    import jsonschema
+
+    jsonschema.validate(doc, schema())
