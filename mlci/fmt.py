@@ -20,7 +20,7 @@ _ENTITY = {
     "*": "&#42;", "_": "&#95;", "[": "&#91;", "]": "&#93;", "\\": "&#92;", "@": "&#64;",
     "#": "&#35;", "~": "&#126;", "$": "&#36;", "!": "&#33;",
 }
-_LINE_START = re.compile(r"^([-+=]|\d+[.)])")
+_LINE_START = re.compile(r"^([-+*]|\d+[.)])(?=\s|$)")
 
 
 def clip(text: str, limit: int) -> str:
@@ -30,7 +30,7 @@ def clip(text: str, limit: int) -> str:
 def _entities(text: str) -> str:
     text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\n", " ")
     text = "".join(_ENTITY.get(ch, ch) for ch in text)
-    # a leading "-", "+", "=" or "1." could start a list or heading where the text begins a line
+    # a leading "- ", "+ " or "1. " could start a list where the text begins a line
     return _LINE_START.sub(lambda m: f"&#{ord(m.group(0)[0])};{m.group(0)[1:]}", text)
 
 

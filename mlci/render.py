@@ -156,6 +156,8 @@ def view(result: Result) -> dict[str, Any]:
         head_label = "this PR"
     else:
         head_label = ctx.head.ref or (ctx.head.sha or "head")[:7]
+        if head_label == base_label:
+            head_label = "work tree"
     other_reasons = [r for r in result.reasons if r.section != "metrics"]
     stages = result.repro.stages
     scounts = Counter(s.status for s in stages)

@@ -1,0 +1,63 @@
+"""`mlci --help` / `--version` import no heavy library; the wheel carries templates and schema."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO_ROOT
+
+HEAVY = ("dvc", "pandas", "great_expectations", "mlflow", "github", "git", "rich", "jinja2", "yaml")
+
+PROBE = """
+import sys
+from mlci.cli import main
+code = main(sys.argv[1:])
+heavy = sorted({m.split('.')[0] for m in sys.modules} & set(%r))
+print("HEAVY=" + ",".join(heavy))
+""" % (HEAVY,)
+
+
+@pytest.mark.parametrize("args", [["--version"], ["--help"], ["check", "--help"], ["compare", "--help"]])
+def test_startup_imports_nothing_heavy(args):
+    proc = subprocess.run([sys.executable, "-c", PROBE, *args], capture_output=True, text=True, check=True)
+    assert proc.stdout.strip().splitlines()[-1] == "HEAVY="
+    if args == ["--version"]:
+        assert proc.stdout.startswith("mlci 0.1.0")
+
+
+def test_console_script_and_module_entry_points():
+    bin_dir = Path(sys.executable).parent
+    out = subprocess.run([str(bin_dir / "mlci"), "--version"], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "mlci 0.1.0"
+    out = subprocess.run([sys.executable, "-m", "mlci", "--version"], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "mlci 0.1.0"
+
+
+def test_wheel_ships_templates_and_schema(tmp_path):
+    """A plain `pip install .` must be able to render reports: templates live inside the wheel."""
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(REPO_ROOT)],
+                   check=True, capture_output=True)
+    wheel = next(tmp_path.glob("mlci-*.whl"))
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "mlci/templates/report.md.j2" in names
+    assert "mlci/schema/result.schema.json" in names
+    assert "mlci/cli.py" in names
+    # and the installed package renders from its own copy, not from this source tree
+    site = tmp_path / "site"
+    zipfile.ZipFile(wheel).extractall(site)
+    probe = (
+        "import mlci, mlci.render as r, mlci.result as res;"
+        "from mlci.result import Context, Result;"
+        "assert mlci.__file__.startswith(%r), mlci.__file__;"
+        "print(r.markdown(Result(context=Context(), verdict='pass')).splitlines()[1]);"
+        "res.validate(Result(context=Context(), verdict='pass').to_dict())" % str(site)
+    )
+    out = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True,
+                         env={"PYTHONPATH": str(site), "PATH": "/usr/bin:/bin"})
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "### ✅ mlci: gate open — nothing to compare"
