@@ -161,3 +161,6 @@ def mlci(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):
         return Run(code, captured.out, captured.err)
 
     return run
+
+
+from tests.ghfake.fixtures import github_fake, github_spec  # noqa: E402,F401
