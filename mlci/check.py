@@ -40,20 +40,40 @@ class Target:
     head_rev: str  # a sha, or dvc.WORKSPACE
 
 
-def resolve_target(opts: CheckOptions, cfg: Config, root: Path, *, event_base: str | None = None) -> Target:
+@dataclass(frozen=True)
+class EventRevs:
+    """Revisions named by a CI event (PR base and head, a push's before), for display and default."""
+
+    base_sha: str | None = None
+    base_ref: str | None = None
+    head_sha: str | None = None
+    head_ref: str | None = None
+
+
+def resolve_target(opts: CheckOptions, cfg: Config, root: Path, *, event: EventRevs | None = None) -> Target:
     """Base per SPEC: --base, the event's base, ``base:`` in config, the default branch."""
     if not git.has_commits(root):
         raise RunError("the repository has no commits yet: commit a baseline first")
-    base_ref = opts.base or event_base or cfg.base or git.default_base(root)
+    event = event or EventRevs()
+    if opts.base:
+        base_ref = opts.base
+    elif event.base_sha:
+        base_ref = event.base_sha
+    else:
+        base_ref = cfg.base or git.default_base(root)
     base_sha = git.resolve(base_ref, root)
     if base_sha is None:
         hint = " (pass --base REF, or set base: in mlci.yaml)" if not opts.base else ""
         raise RunError(f"unknown base revision '{base_ref}'{hint}")
+    if not opts.base and event.base_sha and event.base_ref:
+        base_ref = event.base_ref  # show "main", not a sha
     if opts.head:
         head_sha = git.resolve(opts.head, root)
         if head_sha is None:
             raise RunError(f"unknown head revision '{opts.head}'")
         return Target(root, base_ref, base_sha, opts.head, head_sha, head_sha)
+    if event.head_sha:  # in CI the work tree is the event's head (or GitHub's merge commit for it)
+        return Target(root, base_ref, base_sha, event.head_ref, event.head_sha, dvc.WORKSPACE)
     return Target(root, base_ref, base_sha, git.current_branch(root), git.resolve("HEAD", root),
                   dvc.WORKSPACE)
 
@@ -95,17 +115,22 @@ def compare_step(target: Target, cfg: Config, findings: Findings, verbose: bool)
         findings.notes.append("no DVC project (.dvc/) and no metrics.files in the config: no metrics to compare")
     metrics = compare.compare_metrics(base.metrics, head.metrics, base.metric_files, cfg.metrics)
     params = compare.compare_params(base.params, head.params)
-    findings.reasons[:0] = gate.metric_reasons(metrics)
+    config_file = None
+    if cfg.path:
+        config_file = Path(os.path.relpath(Path.cwd() / cfg.path, target.root)).as_posix()
+    findings.reasons[:0] = gate.metric_reasons(metrics, config_file)
     return metrics, params
 
 
 def run_check(opts: CheckOptions, env: Mapping[str, str] | None = None,
-              *, context: Context | None = None, event_base: str | None = None) -> tuple[Result, Config]:
+              *, context: Context | None = None, event: EventRevs | None = None,
+              cfg: Config | None = None) -> tuple[Result, Config]:
     env = os.environ if env is None else env
     started = time.monotonic()
     root = git.repo_root(opts.cwd)
-    cfg = load(opts.config_path, root, explicit=opts.config_path is not None)
-    target = resolve_target(opts, cfg, root, event_base=event_base)
+    if cfg is None:
+        cfg = load(opts.config_path, root, explicit=opts.config_path is not None)
+    target = resolve_target(opts, cfg, root, event=event)
     findings = Findings()
 
     repro = Repro(status="skipped", message="reproduction is not part of this mlci version yet")

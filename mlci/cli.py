@@ -96,6 +96,64 @@ def compare(config_path: str | None, base: str | None, head: str | None, fmt: st
     return _run_check(False, config_path, base, head, fmt, output, verbose)
 
 
+def _ci_options(config_path: str | None, base: str | None, head: str | None, fmt: str, output: str | None,
+                verbose: bool, repro: bool | None, publish: bool, report: str | None,
+                github_token: str | None) -> Any:
+    from mlci.check import CheckOptions
+    from mlci.ci import CiOptions
+
+    check_opts = CheckOptions(config_path=config_path, base=base, head=head, repro=repro, verbose=verbose)
+    return CiOptions(check=check_opts, publish=publish, output=output, report=report, fmt=fmt,
+                     github_token=github_token)
+
+
+def github_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    options = [
+        click.option("--publish/--no-publish", default=True, show_default=True,
+                     help="Comment, set the status and the check run on GitHub."),
+        click.option("--report", metavar="FILE", help="Write the Markdown report to FILE."),
+        click.option("--github-token", metavar="TOKEN", envvar="MLCI_GITHUB_TOKEN", show_envvar=True,
+                     help="Token for the GitHub API [default: $GITHUB_TOKEN]."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+@cli.command()
+@common_options
+@repro_option
+@github_options
+def ci(config_path: str | None, base: str | None, head: str | None, fmt: str, output: str | None,
+       verbose: bool, repro: bool | None, publish: bool, report: str | None, github_token: str | None) -> int:
+    """Run the check inside GitHub Actions and publish it (comment, status, summary, outputs).
+
+    Reads the event from the standard Actions variables (GITHUB_EVENT_NAME,
+    GITHUB_EVENT_PATH, GITHUB_REPOSITORY, GITHUB_API_URL, ...).
+    """
+    from mlci.ci import run_ci
+
+    return run_ci(_ci_options(config_path, base, head, fmt, output, verbose, repro, publish, report,
+                              github_token))
+
+
+@cli.command(name="publish")
+@click.argument("result_file", metavar="RESULT.json")
+@click.option("--config", "config_path", metavar="PATH", help="Config file of the trusted checkout.")
+@click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json"]), default="text",
+              show_default=True)
+@click.option("--github-token", metavar="TOKEN", envvar="MLCI_GITHUB_TOKEN", show_envvar=True,
+              help="Token for the GitHub API [default: $GITHUB_TOKEN].")
+@click.option("-v", "--verbose", is_flag=True)
+def publish_cmd(result_file: str, config_path: str | None, fmt: str, github_token: str | None,
+                verbose: bool) -> int:
+    """Publish a result computed elsewhere (the trusted half of the fork-safe flow)."""
+    from mlci.ci import run_publish
+
+    opts = _ci_options(config_path, None, None, fmt, None, verbose, False, True, None, github_token)
+    return run_publish(result_file, opts)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code (0 pass/warn, 1 fail, 2 usage, 3 could not finish)."""
     args = list(sys.argv[1:] if argv is None else argv)

@@ -69,6 +69,8 @@ class MetricRule:
             if value is not None:
                 out[key] = value
         out["severity"] = self.severity
+        if self.line is not None:
+            out["line"] = self.line
         return out
 
 
@@ -215,6 +217,8 @@ def number(*, minimum: float | None = None) -> Checker:
 def choice(*options: str) -> Checker:
     def check(node: yaml.Node, key: str, ctx: _Ctx) -> Any:
         value = _scalar(node, key, ctx, "a string")
+        if isinstance(value, bool) and str(node.value).lower() in options:
+            value = str(node.value).lower()  # YAML 1.1 reads a bare `off` as false
         if value not in options:
             quoted = [repr(o) for o in options]
             expected = (

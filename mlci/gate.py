@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
+from typing import Any
 
-from mlci.result import MetricDelta, Reason
+from mlci.result import MetricDelta, Reason, Result
 
 _RANK = {"pass": 0, "warn": 1, "fail": 2}
 
 
-def metric_reasons(metrics: Iterable[MetricDelta]) -> list[Reason]:
+def metric_reasons(metrics: Iterable[MetricDelta], config_file: str | None = None) -> list[Reason]:
+    """One reason per metric that fails or warns, pointing at the rule that judged it."""
     out = []
     for m in metrics:
         if m.outcome in ("fail", "warn"):
-            out.append(Reason("metrics", m.outcome, f"{m.name}: {m.message or m.status}"))
+            line = (m.rule or {}).get("line")
+            out.append(Reason("metrics", m.outcome, f"{m.name}: {m.message or m.status}",
+                              file=config_file if line else None, line=line))
     return out
 
 
@@ -29,3 +34,13 @@ def verdict(reasons: Iterable[Reason]) -> str:
 def order(reasons: Iterable[Reason]) -> list[Reason]:
     """Failures before warnings, otherwise in the order found."""
     return sorted(reasons, key=lambda r: -_RANK.get(r.severity, 0))
+
+
+def apply_override(result: Result, override: dict[str, Any]) -> Result:
+    """Failures become warnings, and the result records who waived them and why."""
+    reasons = tuple(
+        dataclasses.replace(r, severity="warn", message=f"{r.message} (overridden)")
+        if r.severity == "fail" else r
+        for r in result.reasons
+    )
+    return dataclasses.replace(result, reasons=reasons, verdict=verdict(reasons), override=dict(override))

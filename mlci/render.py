@@ -17,6 +17,11 @@ from mlci.result import MetricDelta, Result
 
 MARKER = "<!-- mlci:report:{context} -->"
 
+
+def marker(status_context: str) -> str:
+    """The hidden first line that identifies mlci's comment for this status context."""
+    return MARKER.format(context=fmt.md_text(status_context, 100))
+
 _STATUS_ORDER = ("regressed", "improved", "changed", "new", "no_baseline", "removed", "unchanged")
 _OUTCOME_RANK = {"fail": 0, "warn": 1, "pass": 2, "info": 3}
 
@@ -98,6 +103,11 @@ def metric_row(m: MetricDelta) -> MetricRow:
 def headline(result: Result) -> str:
     """The one line a reviewer reads first: verdict and the reason that decided it."""
     icon = fmt.VERDICT_ICONS[result.verdict]
+    if result.override:
+        waived = sum(1 for r in result.reasons if r.message.endswith("(overridden)"))
+        by = result.override.get("by")
+        return (f"{icon} mlci: gate overridden — {fmt.plural(waived, 'failure')} waived"
+                + (f" by {by}" if by else ""))
     if result.verdict == "pass":
         counts = Counter(m.status for m in result.metrics)
         parts = []
@@ -132,8 +142,12 @@ def headline(result: Result) -> str:
     return f"{icon} mlci: {what} — {', '.join(phrases)}"
 
 
-def view(result: Result) -> dict[str, Any]:
-    """Everything a template needs, computed once from the result."""
+def view(result: Result, max_rows: int | None = None) -> dict[str, Any]:
+    """Everything a template needs, computed once from the result.
+
+    ``max_rows`` caps the metric rows shown (attention rows first), for
+    renderings with a size limit; the cut is stated in the report.
+    """
     attention = sorted(
         (m for m in result.metrics if m.outcome in ("fail", "warn")),
         key=lambda m: _OUTCOME_RANK[m.outcome],
@@ -144,6 +158,12 @@ def view(result: Result) -> dict[str, Any]:
     rest_summary = ", ".join(
         f"{counts[s]:,} {s.replace('_', ' ')}" for s in _STATUS_ORDER if counts[s]
     )
+    cut = 0
+    if max_rows is not None:
+        total = len(attention) + len(rest)
+        attention = attention[:max_rows]
+        rest = rest[: max(0, max_rows - len(attention))]
+        cut = total - len(attention) - len(rest)
     params_changed = [p for p in result.params if p.status != "unchanged"]
     pcounts = Counter(p.status for p in params_changed)
     params_summary = ", ".join(f"{n} {s}" for s, n in pcounts.items())
@@ -176,6 +196,7 @@ def view(result: Result) -> dict[str, Any]:
         "base_short": (ctx.base.sha or "")[:7],
         "head_short": (ctx.head.sha or "")[:7],
         "repro_summary": repro_summary,
+        "cut_rows": cut,
         "fmt": fmt,
     }
 
@@ -184,12 +205,26 @@ def view(result: Result) -> dict[str, Any]:
 
 
 def markdown(result: Result, *, status_context: str = "mlci", root: Path | None = None,
-             template: str = "report.md.j2") -> str:
+             template: str = "report.md.j2", max_rows: int | None = None) -> str:
     env = _environment(root)
     body = env.get_template(template).render(
-        marker=MARKER.format(context=fmt.md_text(status_context, 100)), **view(result)
+        marker=marker(status_context), **view(result, max_rows)
     )
     return body.rstrip() + "\n"
+
+
+def markdown_within(result: Result, limit: int, **kwargs: Any) -> str:
+    """The Markdown report in at most ``limit`` characters: rows are cut, failures kept first."""
+    body = markdown(result, **kwargs)
+    if len(body) <= limit:
+        return body
+    rows = len(result.metrics)
+    while rows > 0:
+        rows //= 2
+        body = markdown(result, max_rows=rows, **kwargs)
+        if len(body) <= limit:
+            return body
+    return body[: limit - 80].rsplit("\n", 1)[0] + "\n\n… (report cut to fit the size limit)\n"
 
 
 def json_text(result: Result) -> str:

@@ -26,6 +26,8 @@ class Reason:
     section: str  # metrics | params | data | repro | config
     severity: str  # fail | warn
     message: str
+    file: str | None = None  # where the rule that decided it is written, for annotations
+    line: int | None = None
 
 
 @dataclass(frozen=True)
@@ -95,6 +97,7 @@ class Result:
     params: tuple[ParamDelta, ...] = ()
     notes: tuple[str, ...] = ()
     duration_s: float | None = None
+    override: dict[str, Any] | None = None  # {"label", "by", "reason", "at"} when failures were waived
     tool_version: str = __version__
 
     # -- JSON ---------------------------------------------------------------
@@ -112,6 +115,7 @@ class Result:
             "params": [asdict(p) for p in self.params],
             "notes": list(self.notes),
             "duration_s": self.duration_s,
+            "override": self.override,
         }
         return _json_safe(out)
 
@@ -136,6 +140,7 @@ class Result:
             params=tuple(ParamDelta(**p) for p in doc.get("params", ())),
             notes=tuple(doc.get("notes", ())),
             duration_s=doc.get("duration_s"),
+            override=doc.get("override"),
             tool_version=(doc.get("tool") or {}).get("version", __version__),
         )
 

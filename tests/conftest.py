@@ -154,7 +154,7 @@ def mlci(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):
     """Run the CLI in process, in a given directory: ``mlci(repo, "check", ...)``."""
 
     def run(repo: GitRepo | Path, *args: str) -> Run:
-        monkeypatch.chdir(repo.path if isinstance(repo, GitRepo) else repo)
+        monkeypatch.chdir(getattr(repo, "path", repo))
         capsys.readouterr()
         code = main(list(args))
         captured = capsys.readouterr()

@@ -122,6 +122,12 @@ def test_errors_name_file_line_and_key(text, message):
     assert info.value.exit_code == 2
 
 
+def test_bare_off_means_off_not_false():
+    cfg = config.parse("report:\n  comment: off\nmetrics:\n  missing_baseline: off\n"
+                       "repro:\n  require_committed_lock: off\n")
+    assert (cfg.report.comment, cfg.metrics.missing_baseline, cfg.repro.require_committed_lock) == ("off",) * 3
+
+
 def test_yaml_syntax_error_has_a_line():
     with pytest.raises(ConfigError) as info:
         config.parse("metrics:\n  rules: [\n    {name: a\n")

@@ -1,0 +1,294 @@
+"""``mlci ci`` and ``mlci publish``: the check inside GitHub Actions, then publishing.
+
+``mlci ci`` builds the context once from the Actions environment, works out
+base and head from the event, runs the same check as ``mlci check``, writes
+the result, report, job summary and outputs (always, first), then publishes
+comment, status and check run. ``mlci publish RESULT.json`` is the second,
+trusted half of the fork-safe flow: it publishes a result computed elsewhere
+and runs no code from the pull request.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mlci import actions, git, render
+from mlci.actions import ActionsContext, Log
+from mlci.check import CheckOptions, EventRevs, run_check
+from mlci.config import Config, load
+from mlci.errors import EXIT_FAIL, EXIT_PASS, ConfigError, RunError
+from mlci.result import Context, Result
+
+UNTRUSTED_EVENTS = ("pull_request_target", "issue_comment", "workflow_run")
+
+FORK_SAFE_HINT = (
+    "it holds a write token on the base's code, so mlci will not reproduce, validate or read files "
+    "from the pull request's head there. Use the fork-safe pair instead: `mlci ci --no-publish` on "
+    "`pull_request` (uploading mlci-result.json), then `mlci publish` on `workflow_run` "
+    "(see examples/workflows/)"
+)
+
+
+@dataclass(frozen=True)
+class CiOptions:
+    check: CheckOptions
+    publish: bool = True
+    output: str | None = None
+    report: str | None = None
+    fmt: str = "text"
+    github_token: str | None = None
+
+
+def client_options(env: Mapping[str, str]) -> Any:
+    """Retry and pacing knobs; the defaults suit github.com (tests turn the pauses off)."""
+    from mlci.github import ClientOptions
+
+    def number(name: str, default: float) -> float:
+        try:
+            return float(env.get(name, default))
+        except ValueError as exc:
+            raise ConfigError(f"{name} must be a number, got {env.get(name)!r}") from exc
+
+    return ClientOptions(
+        timeout=number("MLCI_GITHUB_TIMEOUT", 15.0),
+        retries=int(number("MLCI_GITHUB_RETRIES", 4)),
+        backoff=number("MLCI_GITHUB_BACKOFF", 1.0),
+        write_interval=number("MLCI_GITHUB_WRITE_INTERVAL", 1.0),
+    )
+
+
+def _client(ctx: ActionsContext, env: Mapping[str, str]) -> Any:
+    from mlci.github import GitHub
+
+    repo = actions.require_repository(ctx)
+    if not ctx.token:
+        return None
+    return GitHub(ctx.token, repo, ctx.api_url, client_options(env))
+
+
+def _ensure_commit(sha: str, root: Path, log: Log) -> None:
+    """The base commit is often missing from a shallow PR checkout: fetch it, don't fail."""
+    if git.resolve(sha, root):
+        return
+    shallow = git.output(["rev-parse", "--is-shallow-repository"], root) == "true"
+    log.info(f"mlci: fetching base commit {sha[:7]} (not in this {'shallow ' if shallow else ''}checkout)")
+    if not git.fetch("origin", sha, root, depth=1 if shallow else None):
+        raise RunError(
+            f"the base commit {sha[:7]} is not in the checkout and `git fetch origin {sha[:7]}` failed; "
+            "use actions/checkout with fetch-depth: 0")
+
+
+def _write_local(result: Result, cfg: Config, ctx: ActionsContext, opts: CiOptions, root: Path,
+                 log: Log) -> tuple[Path, Path, str]:
+    """Result file, report file and job summary: written before any network call."""
+    out_dir = actions.default_dir(ctx, git_dir(root))
+    result_path = Path(opts.output) if opts.output else out_dir / "mlci-result.json"
+    report_path = Path(opts.report) if opts.report else out_dir / "mlci-report.md"
+    result_path.parent.mkdir(parents=True, exist_ok=True)
+    report_path.parent.mkdir(parents=True, exist_ok=True)
+    result_path.write_text(result.to_json(), encoding="utf-8")
+    markdown = render.markdown(result, status_context=cfg.report.status_context, root=root)
+    report_path.write_text(markdown, encoding="utf-8")
+    actions.append_summary(ctx.step_summary, markdown)
+    for reason in result.reasons:
+        level = "error" if reason.severity == "fail" else "warning"
+        log.annotate(level, reason.message, file=reason.file, line=reason.line, title=f"mlci: {reason.section}")
+    return result_path, report_path, markdown
+
+
+def git_dir(root: Path) -> Path:
+    path = Path(git.output(["rev-parse", "--git-common-dir"], root))
+    return path if path.is_absolute() else root / path
+
+
+def _print(result: Result, cfg: Config, fmt_name: str, root: Path) -> None:
+    import click
+
+    if fmt_name == "json":
+        click.echo(result.to_json(), nl=False)
+    elif fmt_name == "markdown":
+        click.echo(render.markdown(result, status_context=cfg.report.status_context, root=root), nl=False)
+    else:
+        click.echo(render.text(result, color=False), nl=False)
+
+
+def apply_label_override(result: Result, cfg: Config, labels: tuple[str, ...], client: Any,
+                         pr: int | None, log: Log) -> Result:
+    """With ``gate.override_label`` on the PR, failures become warnings; the report says who."""
+    label = cfg.gate.override_label
+    if not label or label not in labels or result.verdict != "fail":
+        return result
+    from mlci import gate
+    from mlci.github import PublishError
+
+    by = None
+    if client is not None and pr is not None:
+        try:
+            by = client.label_actor(pr, label)
+        except PublishError as exc:
+            log.warning(f"cannot tell who applied the label {label}: {exc}")
+    log.annotate("warning", f"the '{label}' label is on the PR{' (applied by ' + by + ')' if by else ''}: "
+                 "failures are reported as warnings")
+    return gate.apply_override(result, {"label": label, "by": by, "reason": None, "at": None})
+
+
+def run_ci(opts: CiOptions, env: Mapping[str, str] | None = None) -> int:
+    env = os.environ if env is None else env
+    ctx = actions.from_env(env, token=opts.github_token)
+    log = Log(ctx.in_actions)
+    if ctx.event_name in UNTRUSTED_EVENTS:
+        if ctx.event_name == "issue_comment":
+            raise ConfigError("`mlci ci` on issue_comment (PR comment commands) is not part of this mlci "
+                              "version yet")
+        raise ConfigError(f"`mlci ci` refuses to run on {ctx.event_name}: {FORK_SAFE_HINT}")
+    root = git.repo_root(opts.check.cwd)
+    cfg = load(opts.check.config_path, root, explicit=opts.check.config_path is not None)
+    ev = actions.revisions(ctx)
+    if ev.base_sha and not opts.check.base:
+        _ensure_commit(ev.base_sha, root, log)
+    repo = ctx.repository
+    context = Context(repo=repo, event=ctx.event_name or "local", pr=ev.pr, run_url=ctx.run_url)
+    log.group("mlci: check")
+    try:
+        result, cfg = run_check(
+            opts.check, env, context=context, cfg=cfg,
+            event=EventRevs(ev.base_sha, ev.base_ref, ev.head_sha, ev.head_ref),
+        )
+    finally:
+        log.endgroup()
+    client = _client(ctx, env) if opts.publish else None
+    result = apply_label_override(result, cfg, ev.labels, client, ev.pr, log)
+    result_path, report_path, _ = _write_local(result, cfg, ctx, opts, root, log)
+    comment_url = None
+    try:
+        if not opts.publish:
+            log.info(f"mlci: not publishing (--no-publish); the result is in {result_path}")
+        elif client is None:
+            log.warning("no GitHub token (GITHUB_TOKEN or --github-token): the report is in the job summary "
+                        "only")
+        else:
+            from mlci.publish import publish
+
+            published = publish(result, cfg, client, log, pr=ev.pr, head_sha=result.context.head.sha,
+                                run_url=ctx.run_url, root=root)
+            comment_url = published.comment_url
+            _summarise_problems(ctx, published.problems)
+    finally:
+        actions.write_outputs(ctx.output, {
+            "verdict": result.verdict, "result-path": str(result_path), "report-path": str(report_path),
+            "comment-url": comment_url or "",
+        })
+    _print(result, cfg, opts.fmt, root)
+    return EXIT_FAIL if result.verdict == "fail" else EXIT_PASS
+
+
+def _summarise_problems(ctx: ActionsContext, problems: list[str]) -> None:
+    if problems:
+        lines = "\n".join(f"- {p}" for p in problems)
+        actions.append_summary(ctx.step_summary, f"\n> [!WARNING]\n> mlci could not publish everything:\n\n{lines}\n")
+
+
+# --- mlci publish -------------------------------------------------------------------
+
+
+def load_result(path: str) -> Result:
+    from mlci.result import validate
+
+    try:
+        doc = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ConfigError("result file not found", file=path) from exc
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"not a JSON result file: {exc}", file=path) from exc
+    try:
+        validate(doc)
+    except Exception as exc:  # jsonschema.ValidationError
+        where = "/".join(str(p) for p in getattr(exc, "absolute_path", ())) or "(root)"
+        raise ConfigError(f"not a valid mlci result at {where}: {getattr(exc, 'message', exc)}", file=path) from exc
+    return Result.from_dict(doc)
+
+
+def _trusted_target(ctx: ActionsContext, result: Result, client: Any) -> tuple[int | None, str | None]:
+    """PR number and head sha to publish on, taken from the trusted event, not from the result.
+
+    In a workflow_run job the result file was produced by an untrusted run: it may
+    only be published on the commit that run was for.
+    """
+    if ctx.event_name != "workflow_run":
+        return result.context.pr, result.context.head.sha
+    run = ctx.event.get("workflow_run") or {}
+    head_sha = run.get("head_sha")
+    if not head_sha:
+        raise RunError("the workflow_run event has no head_sha")
+    if result.context.head.sha and result.context.head.sha != head_sha:
+        raise ConfigError(
+            f"the result is for commit {result.context.head.sha[:7]} but the workflow run that produced it "
+            f"was for {head_sha[:7]}: refusing to publish it")
+    prs = [p for p in run.get("pull_requests") or () if (p.get("head") or {}).get("sha") == head_sha]
+    if prs:
+        pr = int(prs[0]["number"])
+    elif run.get("event") == "pull_request" and client is not None:
+        # fork PRs are not listed in the event: ask for open PRs with this head
+        owner = ((run.get("head_repository") or {}).get("owner") or {}).get("login")
+        label = f"{owner}:{run.get('head_branch')}" if owner and run.get("head_branch") else None
+        found = client.pulls_for(head_sha, label)
+        pr = int(found[0].number) if found else None
+    else:
+        pr = None
+    if result.context.pr is not None and pr is not None and result.context.pr != pr:
+        raise ConfigError(f"the result names PR #{result.context.pr} but the run was for PR #{pr}")
+    return pr, head_sha
+
+
+def run_publish(result_file: str, opts: CiOptions, env: Mapping[str, str] | None = None) -> int:
+    env = os.environ if env is None else env
+    ctx = actions.from_env(env, token=opts.github_token)
+    log = Log(ctx.in_actions)
+    result = load_result(result_file)
+    try:
+        root: Path | None = git.repo_root(opts.check.cwd)
+    except RunError:
+        root = None
+    # the config of the trusted checkout (the base branch), not of the PR
+    cfg = load(opts.check.config_path, root, explicit=opts.check.config_path is not None) if root else Config()
+    client = _client(ctx, env)
+    from mlci.github import PublishError
+
+    try:
+        pr, head_sha = _trusted_target(ctx, result, client)
+    except PublishError as exc:
+        log.warning(f"cannot find the pull request for this run: {exc}")
+        pr, head_sha = None, ctx.event.get("workflow_run", {}).get("head_sha")
+    if ctx.run_url and not result.context.run_url:
+        result = dataclasses.replace(result, context=dataclasses.replace(result.context, run_url=ctx.run_url))
+    labels: tuple[str, ...] = ()
+    if client is not None and pr is not None:
+        try:
+            labels = tuple(label.name for label in client.pull(pr).labels)
+        except PublishError as exc:
+            log.warning(f"cannot read the labels of #{pr}: {exc}")
+    result = apply_label_override(result, cfg, labels, client, pr, log)
+    markdown = render.markdown(result, status_context=cfg.report.status_context, root=root)
+    actions.append_summary(ctx.step_summary, markdown)
+    comment_url = None
+    try:
+        if client is None:
+            log.warning("no GitHub token (GITHUB_TOKEN or --github-token): nothing published")
+        else:
+            from mlci.publish import publish
+
+            published = publish(result, cfg, client, log, pr=pr, head_sha=head_sha,
+                                run_url=result.context.run_url, root=root)
+            comment_url = published.comment_url
+            _summarise_problems(ctx, published.problems)
+    finally:
+        actions.write_outputs(ctx.output, {"verdict": result.verdict, "result-path": result_file,
+                                           "report-path": "", "comment-url": comment_url or ""})
+    _print(result, cfg, opts.fmt, root or Path.cwd())
+    return EXIT_FAIL if result.verdict == "fail" else EXIT_PASS
