@@ -159,11 +159,14 @@ def test_a_failing_stage_closes_the_gate_with_its_log_tail(dvc_repo, mlci, count
     assert [(m["name"], m["head"]) for m in doc["metrics"]] == [("metrics.json:n", 1)]
 
     md = mlci(dvc_repo, "check", "--base", "main", "--repro", "--format", "markdown").out
-    assert "❌ mlci: gate closed — pipeline: stage train failed" in md
+    assert "### ❌ mlci: gate closed — 1 pipeline stage failed" in md
     assert "| `train` | failed |" in md and "| `evaluate` | skipped | — |" in md
-    assert "`train` (`python step.py fail&#45;train prepared.txt model.txt`, exit 3)" in md or \
-        "exit 3" in md
-    assert "something &lt;b&gt;broke&lt;/b&gt; &#64;&#8203;here" in md and "<b>broke" not in md
+    assert "`train` (`python step.py fail-train prepared.txt model.txt`, exit 3), last lines:" in md
+    # the log is shown verbatim, inside a fence where nothing is HTML, Markdown or a mention
+    fenced = md.split("```text\n", 1)[1].split("\n```", 1)[0]
+    assert fenced.splitlines()[-1] == "something <b>broke</b> @here" and len(fenced.splitlines()) == 40
+    outside = md.replace(fenced, "")
+    assert "<b>" not in outside and "@here" not in outside
 
 
 def test_stale_lock_is_reported_with_the_stages_that_differ(dvc_repo, mlci, counter):
@@ -386,3 +389,23 @@ def test_the_work_tree_changes_only_as_dvc_repro_would(dvc_repo, mlci, counter, 
 
     assert tree(dvc_repo.path) == tree(twin)
     assert dvc_repo.git("status", "--porcelain") == type(dvc_repo)(twin).git("status", "--porcelain")
+
+
+def test_repro_help_imports_nothing_heavy():
+    import subprocess
+    import sys
+
+    from tests.test_startup import PROBE
+
+    proc = subprocess.run([sys.executable, "-c", PROBE, "repro", "--help"], capture_output=True, text=True,
+                          check=True)
+    assert proc.stdout.strip().splitlines()[-1] == "HEAVY="
+    assert "Only reproduce the DVC pipeline" in proc.stdout
+
+
+def test_log_fence_cannot_be_closed_by_the_log():
+    from mlci.fmt import md_block
+
+    block = md_block("a\n```\nb ```` c")
+    assert block.startswith("`````text\n") and block.endswith("\n`````")
+    assert md_block("x\ty").splitlines()[1] == "x    y"
