@@ -251,6 +251,9 @@ def reproduce(root: Path, cfg: ReproConfig, *, env: Mapping[str, str] | None = N
     if not dvc.is_dvc_repo(root):
         msg = "no DVC project (.dvc/): nothing to reproduce"
         return ReproOutcome(Repro(status="skipped", message=msg))
+    if not cfg.targets and not any((root / name).is_file() for name in ("dvc.yaml", "dvc.yml")):
+        # `dvc repro` would stop at the missing dvc.yaml; a data-only DVC repo has nothing to run
+        return ReproOutcome(Repro(status="skipped", message="no dvc.yaml: nothing to reproduce"))
     log = log or StageLog(github=env.get("GITHUB_ACTIONS") == "true")
     acc = _Acc()
     started = time.monotonic()

@@ -409,3 +409,32 @@ def test_log_fence_cannot_be_closed_by_the_log():
     block = md_block("a\n```\nb ```` c")
     assert block.startswith("`````text\n") and block.endswith("\n`````")
     assert md_block("x\ty").splitlines()[1] == "x    y"
+
+
+def test_a_stage_that_does_not_write_its_output_fails(dvc_repo, mlci, counter):
+    pipeline(dvc_repo)
+    dvc_repo.write("dvc.yaml", PIPELINE.format(train="train").replace(
+        "step.py train prepared.txt model.txt", "step.py train prepared.txt elsewhere.txt"))
+    dvc_repo.commit("pipeline")
+    run, doc = repro(mlci, dvc_repo)
+    assert statuses(doc) == {"prepare": "ran", "train": "failed", "evaluate": "skipped"}
+    train = doc["repro"]["stages"][1]
+    assert train["exit_code"] is None and "train: line 59" in train["log_tail"]
+    assert doc["reasons"][0]["message"].startswith("stage train failed: ")
+    assert "model.txt" in doc["reasons"][0]["message"]
+
+
+def test_repro_needs_no_base_branch_and_no_pipeline_is_no_failure(dvc_repo, mlci, counter):
+    dvc_repo.write("data.txt", "only data, no dvc.yaml\n")
+    dvc_repo.commit("data")
+    dvc_repo.git("branch", "-m", "trunk")
+    run, doc = repro(mlci, dvc_repo)
+    assert run.code == 0 and doc["repro"] == {
+        "status": "skipped", "stages": [], "lock_changed": False, "duration_s": None,
+        "message": "no dvc.yaml: nothing to reproduce"}
+    assert doc["context"]["base"] == {"ref": "main", "sha": None}
+    pipeline(dvc_repo, config="repro:\n  require_committed_lock: off\n")
+    dvc_repo.commit("pipeline")
+    run, doc = repro(mlci, dvc_repo)
+    assert run.code == 0 and doc["repro"]["status"] == "ran"
+    assert counter.runs() == ["prepare", "train", "evaluate"]
