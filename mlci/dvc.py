@@ -317,6 +317,17 @@ def reproduce(repo: Any, targets: Iterable[str], *, pull: bool, watcher: StageWa
     from dvc.stage import run as dvc_stage_run
     from dvc.stage.exceptions import StageCmdFailedError
 
+    # The hooks below lean on these DVC internals; say so plainly if a DVC release moved them.
+    needed = [(dvc_reproduce, "_reproduce_stage"), (dvc_stage_run, "cmd_run"),
+              (dvc_stage_run, "_enforce_cmd_list"), (dvc_stage_run, "prepare_kwargs"),
+              (dvc_stage_run, "get_executable"), (dvc_stage_run, "_make_cmd")]
+    lacking = [f"{mod.__name__}.{name}" for mod, name in needed if not hasattr(mod, name)]
+    if lacking:
+        from dvc import __version__ as dvc_version
+
+        raise DvcError(f"DVC {dvc_version} lacks {', '.join(lacking)}, which mlci's reproduction "
+                       "uses; install a DVC version mlci supports")
+
     targets = list(targets)
     outcomes: dict[str, StageOutcome] = {}
     current: dict[str, Any] = {}

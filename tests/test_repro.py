@@ -438,3 +438,12 @@ def test_repro_needs_no_base_branch_and_no_pipeline_is_no_failure(dvc_repo, mlci
     run, doc = repro(mlci, dvc_repo)
     assert run.code == 0 and doc["repro"]["status"] == "ran"
     assert counter.runs() == ["prepare", "train", "evaluate"]
+
+
+def test_never_reproduces_in_runs_that_hold_a_write_token(dvc_repo, mlci, counter, monkeypatch):
+    pipeline(dvc_repo)
+    dvc_repo.commit("pipeline")
+    monkeypatch.setenv("GITHUB_EVENT_NAME", "pull_request_target")
+    run, doc = repro(mlci, dvc_repo)
+    assert doc["repro"]["status"] == "skipped" and counter.runs() == []
+    assert "pull_request_target" in doc["repro"]["message"]
