@@ -69,10 +69,11 @@ def _emit(result: Any, cfg: Any, fmt_name: str, output: str | None, root: Any = 
 
 
 def _run_check(repro: bool | None, config_path: str | None, base: str | None, head: str | None,
-               fmt: str, output: str | None, verbose: bool) -> int:
+               fmt: str, output: str | None, verbose: bool, *, compare: bool = True) -> int:
     from mlci.check import CheckOptions, run_check
 
-    opts = CheckOptions(config_path=config_path, base=base, head=head, repro=repro, verbose=verbose)
+    opts = CheckOptions(config_path=config_path, base=base, head=head, repro=repro, verbose=verbose,
+                        compare=compare)
     result, cfg = run_check(opts)
     from mlci import git
 
@@ -153,6 +154,13 @@ def publish_cmd(result_file: str, config_path: str | None, fmt: str, github_toke
     opts = _ci_options(config_path, None, None, fmt, None, verbose, False, True, None, github_token)
     return run_publish(result_file, opts)
 
+@cli.command()
+@common_options
+def repro(config_path: str | None, base: str | None, head: str | None, fmt: str,
+          output: str | None, verbose: bool) -> int:
+    """Only reproduce the DVC pipeline (pull, repro, push as configured) and report each stage."""
+    return _run_check(True, config_path, base, head, fmt, output, verbose, compare=False)
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code (0 pass/warn, 1 fail, 2 usage, 3 could not finish)."""
@@ -165,7 +173,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except click.ClickException as exc:
         exc.show()
         return EXIT_USAGE if exc.exit_code == 2 else int(exc.exit_code)
-    except click.Abort:
+    except click.Abort as exc:
+        if isinstance(exc.__context__, KeyboardInterrupt):  # click turns Ctrl-C into Abort
+            click.echo("mlci: interrupted", err=True)
+            return 130
         click.echo("Aborted.", err=True)
         return EXIT_RUNTIME
     except MlciError as exc:

@@ -216,6 +216,9 @@ def number(*, minimum: float | None = None) -> Checker:
 
 def choice(*options: str) -> Checker:
     def check(node: yaml.Node, key: str, ctx: _Ctx) -> Any:
+        # YAML 1.1 reads a plain `off` (or `on`, `no`) as a boolean; SPEC writes `off` unquoted
+        if isinstance(node, yaml.ScalarNode) and not node.style and node.value in options:
+            return node.value
         value = _scalar(node, key, ctx, "a string")
         if isinstance(value, bool) and str(node.value).lower() in options:
             value = str(node.value).lower()  # YAML 1.1 reads a bare `off` as false

@@ -16,6 +16,8 @@ from tests.ghfake.payloads import event_payload
 REPO = "octo-org/ml-repo"
 TOKEN = "ghs_fake_actions_token_do_not_print"
 RULES = """\
+repro:
+  enabled: false          # these tests are about publishing; test_repro.py reproduces
 metrics:
   rules:
     - name: acc
@@ -110,7 +112,7 @@ def test_pull_request_comment_status_check_summary_outputs(gh, capsys):
     assert doc["context"]["head"]["sha"] == head and doc["context"]["pr"] == 7
     assert Path(out["report-path"]).read_text().startswith("<!-- mlci:report:mlci -->")
     # an annotation pointing at the rule in mlci.yaml
-    assert "::error file=mlci.yaml,line=3,title=mlci%3A metrics::eval/metrics.json:acc" in run.err
+    assert "::error file=mlci.yaml,line=5,title=mlci%3A metrics::eval/metrics.json:acc" in run.err
 
 
 def test_rerun_with_the_same_result_sends_no_comment_request(gh):
@@ -310,8 +312,8 @@ def test_pr_text_is_escaped_in_the_comment(gh):
 def test_a_huge_report_fits_in_a_comment(gh):
     base_metrics = {f"m{i:05d}": 0.5 for i in range(10_000)}
     head_metrics = dict(base_metrics, m00042=0.1)
-    base = metrics_repo(gh.repo, base_metrics, config="metrics:\n  rules:\n    - name: m00042\n"
-                        "      direction: higher\n")
+    base = metrics_repo(gh.repo, base_metrics, config="repro: {enabled: false}\nmetrics:\n  rules:\n"
+                        "    - name: m00042\n      direction: higher\n")
     gh.repo.git("checkout", "-q", "-b", "feature")
     gh.repo.write("eval/metrics.json", head_metrics)
     head = gh.repo.commit("feature")
