@@ -243,6 +243,7 @@ def _trusted_target(ctx: ActionsContext, result: Result, client: Any) -> tuple[i
             f"the result is for commit {result.context.head.sha[:7]} but the workflow run that produced it "
             f"was for {head_sha[:7]}: refusing to publish it")
     prs = [p for p in run.get("pull_requests") or () if (p.get("head") or {}).get("sha") == head_sha]
+    pr: int | None
     if prs:
         pr = int(prs[0]["number"])
     elif run.get("event") == "pull_request" and client is not None:

@@ -63,8 +63,8 @@ def quiet_dvc(verbose: bool = False) -> Iterator[None]:
 def open_repo(root: Path, verbose: bool = False) -> Iterator[Any]:
     with quiet_dvc(verbose):
         try:
-            from dvc.repo import Repo
             from dvc.exceptions import DvcException
+            from dvc.repo import Repo
         except ImportError as exc:  # pragma: no cover - dvc is a hard dependency
             raise DvcError(f"cannot import DVC: {exc}") from exc
         try:
