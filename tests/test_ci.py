@@ -398,3 +398,48 @@ def test_result_survives_the_round_trip_through_the_comment(gh):
     assert hidden is not None
     assert hidden.metrics == local.metrics and hidden.reasons == local.reasons
 
+
+
+def test_synchronize_updates_the_comment_of_opened(gh):
+    base, head = regressing_pr(gh)
+    gh.pull_request(7, base, head, action="opened")
+    gh.run("ci")
+    gh.repo.write("eval/metrics.json", {"acc": 0.95})
+    new_head = gh.repo.commit("fix")
+    payload = event_payload("pull_request", "synchronize", repo=REPO, pr_number=7, head_sha=new_head,
+                            head_ref="feature", base_sha=base, base_ref="main")
+    gh.env("pull_request", payload)
+    assert gh.run("ci").code == 0
+    [comment] = comments(gh.fake)
+    assert "gate open" in comment.body
+    assert [s.path.rsplit("/", 1)[1] for s in gh.fake.calls("repos/create-commit-status")] == [head, new_head]
+
+
+def test_workflow_dispatch_uses_the_config_base(gh):
+    metrics_repo(gh.repo, {"acc": 0.90}, config=RULES + "base: main\n")
+    gh.repo.git("checkout", "-q", "-b", "nightly")
+    gh.repo.write("eval/metrics.json", {"acc": 0.80})
+    head = gh.repo.commit("nightly")
+    payload = event_payload("workflow_dispatch", repo=REPO)
+    gh.env("workflow_dispatch", payload)
+    gh.mp.setenv("GITHUB_SHA", head)
+    gh.mp.setenv("GITHUB_REF", "refs/heads/nightly")
+    run = gh.run("ci", "--format", "json")
+    assert run.code == 1
+    doc = run.json()
+    assert doc["context"]["base"]["ref"] == "main" and doc["context"]["head"]["sha"] == head
+    [status] = gh.fake.calls("repos/create-commit-status")
+    assert status.path.endswith(f"/statuses/{head}")
+
+
+def test_a_personal_token_finds_comments_by_its_own_login(gh):
+    base, head = regressing_pr(gh)
+    gh.pull_request(7, base, head)
+    gh.fake.add_token("ghp_personal", "release-bot-user")
+    gh.mp.setenv("GITHUB_TOKEN", "ghp_personal")
+    marker = "<!-- mlci:report:mlci -->"
+    gh.fake.add_comment(7, marker + "\nfrom the actions bot", user="github-actions[bot]")
+    mine = gh.fake.add_comment(7, marker + "\nmine", user="release-bot-user")
+    gh.run("ci")
+    [edit] = gh.fake.calls("issues/update-comment")
+    assert edit.path.endswith(f"/comments/{mine.id}")
