@@ -25,6 +25,7 @@ class CheckOptions:
     base: str | None = None
     head: str | None = None  # None: the work tree
     repro: bool | None = None  # None: as the config says
+    lock_status: bool = False  # without repro: say whether dvc.lock is up to date (dvc status)
     verbose: bool = False
 
 
@@ -111,6 +112,15 @@ def run_check(opts: CheckOptions, env: Mapping[str, str] | None = None,
     repro = Repro(status="skipped", message="reproduction is not part of this mlci version yet")
     if opts.repro is None and cfg.repro.enabled or opts.repro:
         findings.notes.append("results were not reproduced (reproduction is not part of this mlci version yet)")
+    if opts.lock_status:
+        from mlci import lockstatus
+
+        reasons, notes, message = lockstatus.check_lock(
+            root, target.head_sha, target.head_rev == dvc.WORKSPACE,
+            cfg.repro.require_committed_lock, verbose=opts.verbose)
+        findings.reasons += reasons
+        findings.notes += notes
+        repro = Repro(status="skipped", message=message)
     _not_yet(cfg, findings)
     metrics, params = compare_step(target, cfg, findings, opts.verbose)
 

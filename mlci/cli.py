@@ -69,10 +69,11 @@ def _emit(result: Any, cfg: Any, fmt_name: str, output: str | None, root: Any = 
 
 
 def _run_check(repro: bool | None, config_path: str | None, base: str | None, head: str | None,
-               fmt: str, output: str | None, verbose: bool) -> int:
+               fmt: str, output: str | None, verbose: bool, lock_status: bool = False) -> int:
     from mlci.check import CheckOptions, run_check
 
-    opts = CheckOptions(config_path=config_path, base=base, head=head, repro=repro, verbose=verbose)
+    opts = CheckOptions(config_path=config_path, base=base, head=head, repro=repro, verbose=verbose,
+                        lock_status=lock_status)
     result, cfg = run_check(opts)
     from mlci import git
 
@@ -82,10 +83,13 @@ def _run_check(repro: bool | None, config_path: str | None, base: str | None, he
 @cli.command()
 @common_options
 @repro_option
+@click.option("--lock-status", is_flag=True,
+              help="Instead of reproducing: check that dvc.lock is up to date, as `dvc status` "
+                   "would (severity: repro.require_committed_lock). Used by the pre-push hook.")
 def check(config_path: str | None, base: str | None, head: str | None, fmt: str,
-          output: str | None, verbose: bool, repro: bool | None) -> int:
+          output: str | None, verbose: bool, repro: bool | None, lock_status: bool) -> int:
     """Compare the work tree (or --head) with the base revision, gate and report."""
-    return _run_check(repro, config_path, base, head, fmt, output, verbose)
+    return _run_check(repro, config_path, base, head, fmt, output, verbose, lock_status)
 
 
 @cli.command()
@@ -94,6 +98,64 @@ def compare(config_path: str | None, base: str | None, head: str | None, fmt: st
             output: str | None, verbose: bool) -> int:
     """Only compare metrics and params with the base revision (no reproduction)."""
     return _run_check(False, config_path, base, head, fmt, output, verbose)
+
+
+@cli.group()
+def hook() -> None:
+    """The git pre-push hook that runs `mlci check` before every push.
+
+    A closed gate (exit 1) blocks the push; when mlci cannot check (exit 2
+    or 3) it warns and lets the push through, unless installed with --strict.
+    Skip it with `git push --no-verify` or MLCI_SKIP=1.
+    """
+
+
+@hook.command("install")
+@click.option("--strict", is_flag=True,
+              help="Also block the push when mlci cannot check it (config error, unknown base).")
+def hook_install(strict: bool) -> int:
+    """Install the pre-push hook (keeps and still runs an existing hook)."""
+    from pathlib import Path
+
+    from mlci import hook as hook_mod
+
+    for line in hook_mod.install(Path.cwd(), strict=strict):
+        click.echo(line)
+    return EXIT_PASS
+
+
+@hook.command("uninstall")
+def hook_uninstall() -> int:
+    """Remove the pre-push hook and restore the hook it replaced."""
+    from pathlib import Path
+
+    from mlci import hook as hook_mod
+
+    for line in hook_mod.uninstall(Path.cwd()):
+        click.echo(line)
+    return EXIT_PASS
+
+
+@hook.command("run")
+@click.argument("remote", required=False)
+@click.argument("url", required=False)
+@click.option("--strict", is_flag=True, help="Exit 2/3 block the push too.")
+@click.option("--pre-commit", "pre_commit", is_flag=True,
+              help="Read the push from pre-commit's PRE_COMMIT_* variables instead of stdin.")
+def hook_run(remote: str | None, url: str | None, strict: bool, pre_commit: bool) -> int:
+    """What the hook runs: check the branches on stdin (git's pre-push input)."""
+    import os
+    from pathlib import Path
+
+    from mlci import hook as hook_mod
+
+    if pre_commit:
+        env_remote, refs = hook_mod.from_pre_commit(os.environ)
+        remote = remote or env_remote
+    else:
+        refs = hook_mod.parse_refs(sys.stdin.read())
+    return hook_mod.run(remote, refs, cwd=Path.cwd(), strict=strict, env=os.environ,
+                        echo=lambda text, err: click.echo(text, err=err))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

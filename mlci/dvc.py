@@ -121,3 +121,77 @@ def read_revisions(root: Path, revs: Iterable[str], *, verbose: bool = False) ->
                             target[key] = result.get("data", {})
                 out[rev] = data
     return out
+
+
+def pipeline_status(root: Path, *, verbose: bool = False) -> dict[str, Any]:
+    """What ``dvc status`` says about the pipeline in the work tree: ``{stage: [changes]}``.
+
+    Empty when ``dvc.lock`` matches the work tree (DVC's "Data and pipelines
+    are up to date"). Hashes come from DVC's state database, so an unchanged
+    tree costs a few stat calls, not a re-hash.
+    """
+    with open_repo(root, verbose) as repo:
+        from dvc.exceptions import DvcException
+
+        with quiet_dvc(verbose):
+            try:
+                return dict(repo.status())
+            except DvcException as exc:
+                raise DvcError(f"dvc status failed: {_describe(exc)}") from exc
+
+
+@dataclass(frozen=True)
+class PipelineOutput:
+    """One output declared in ``dvc.yaml`` (a stage's ``outs``/``metrics``/``plots``, or top level)."""
+
+    path: str  # repo-relative, posix
+    kind: str  # metric | plot | out
+    stage: str | None
+    cached: bool
+
+
+def pipeline_outputs(root: Path, *, verbose: bool = False) -> list[PipelineOutput]:
+    """The outputs DVC knows for the work tree's pipeline, in ``dvc.yaml`` order.
+
+    Uses DVC's own index, so ``foreach``/``matrix`` stages, ``wdir`` and
+    templated paths come out as DVC resolves them.
+    """
+    with open_repo(root, verbose) as repo:
+        from dvc.exceptions import DvcException
+        from dvc.repo.metrics.show import _collect_top_level_metrics
+
+        def rel(fs_path: str) -> str:
+            return Path(repo.fs.relpath(fs_path, repo.root_dir)).as_posix()
+
+        out: list[PipelineOutput] = []
+        with quiet_dvc(verbose):
+            try:
+                for o in repo.index.outs:
+                    kind = "metric" if o.metric else "plot" if o.plot else "out"
+                    out.append(PipelineOutput(rel(o.fs_path), kind, o.stage.addressing, bool(o.use_cache)))
+                for path in _collect_top_level_metrics(repo):
+                    out.append(PipelineOutput(Path(path).as_posix(), "metric", None, False))
+            except DvcException as exc:
+                raise DvcError(f"DVC cannot read the pipeline: {_describe(exc)}") from exc
+        return list(dict.fromkeys(out))  # a top-level metric may repeat a stage's
+
+
+@dataclass(frozen=True)
+class Remote:
+    name: str
+    url: str
+    default: bool
+    options: dict[str, Any]  # the remote's other settings (credentialpath, profile, ...)
+
+
+def remotes(root: Path) -> list[Remote]:
+    """The DVC remotes configured for this repository (all config levels merged)."""
+    with open_repo(root) as repo:
+        conf = repo.config
+        default = conf.get("core", {}).get("remote")
+        out = []
+        for name, opts in conf.get("remote", {}).items():
+            opts = dict(opts)
+            url = str(opts.pop("url", ""))
+            out.append(Remote(name, url, name == default, opts))
+        return out
