@@ -300,8 +300,9 @@ def _check_one(root: Path, base: str | None, ref: PushedRef | None, head: str | 
         return _cannot_check(what, exc, strict, echo)
     from mlci import render
 
-    color = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
-    echo(render.text(result, color=color).rstrip("\n"), False)
+    # on stderr, like git's own messages: stdout belongs to `git push --porcelain`
+    color = sys.stderr.isatty() and not os.environ.get("NO_COLOR")
+    echo(render.text(result, color=color).rstrip("\n"), True)
     return EXIT_FAIL if result.verdict == "fail" else EXIT_PASS
 
 
