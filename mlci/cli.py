@@ -158,6 +158,25 @@ def hook_run(remote: str | None, url: str | None, strict: bool, pre_commit: bool
                         echo=lambda text, err: click.echo(text, err=err))
 
 
+@cli.command("init")
+@click.option("--force", is_flag=True, help="Overwrite mlci.yaml and the workflow if they exist.")
+@click.option("--action", default="mlci/mlci@v0", show_default=True, metavar="OWNER/REPO@REF",
+              help="The action the workflow uses.")
+@click.option("--python", "python_version", metavar="VERSION",
+              help="Python version for the workflow [default: this Python's].")
+@click.option("--no-workflow", is_flag=True, help="Write mlci.yaml only.")
+def init_cmd(force: bool, action: str, python_version: str | None, no_workflow: bool) -> int:
+    """Write mlci.yaml and .github/workflows/mlci.yml from the repo's dvc.yaml."""
+    from pathlib import Path
+
+    from mlci.init import init
+
+    for line in init(Path.cwd(), force=force, action=action, python_version=python_version,
+                     workflow=not no_workflow):
+        click.echo(line)
+    return EXIT_PASS
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code (0 pass/warn, 1 fail, 2 usage, 3 could not finish)."""
     args = list(sys.argv[1:] if argv is None else argv)
