@@ -177,6 +177,24 @@ def init_cmd(force: bool, action: str, python_version: str | None, no_workflow: 
     return EXIT_PASS
 
 
+@cli.command()
+@click.option("--config", "config_path", metavar="PATH",
+              help="Config file [default: mlci.yaml at the repository root].")
+def doctor(config_path: str | None) -> int:
+    """Say what a run would need and lacks: history, base, DVC remote, MLflow, GitHub token.
+
+    Exit 0 when nothing required is missing, 3 otherwise. Offline-safe: no
+    fetch, no GitHub API call; remote and MLflow checks time out after 2 s.
+    """
+    from pathlib import Path
+
+    from mlci import doctor as doctor_mod
+
+    text, code = doctor_mod.run(Path.cwd(), config_path)
+    click.echo(text, nl=False)
+    return code
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code (0 pass/warn, 1 fail, 2 usage, 3 could not finish)."""
     args = list(sys.argv[1:] if argv is None else argv)

@@ -107,6 +107,12 @@ def has_uncommitted(cwd: str | Path) -> bool:
     return bool(output(["status", "--porcelain", "--untracked-files=no"], cwd))
 
 
+def merge_base(a: str, b: str, cwd: str | Path) -> str | None:
+    """The common ancestor of two revisions; None when there is none in this clone (shallow)."""
+    proc = _git(["merge-base", a, b], cwd, check=False)
+    return proc.stdout.decode().strip() or None if proc.returncode == 0 else None
+
+
 def remote_head(remote: str, cwd: str | Path) -> str | None:
     """The remote's default branch as ``<remote>/<branch>``, when the clone recorded it."""
     proc = _git(["symbolic-ref", "--quiet", "--short", f"refs/remotes/{remote}/HEAD"], cwd, check=False)
