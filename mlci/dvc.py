@@ -53,8 +53,34 @@ def quiet_dvc(verbose: bool = False) -> Iterator[None]:
         log.setLevel(old)
 
 
+_shared: dict[Path, Any] = {}
+
+
+@contextmanager
+def shared_repo(root: Path, verbose: bool = False) -> Iterator[None]:
+    """Within this block every :func:`open_repo` of ``root`` gets the same ``Repo``.
+
+    Opening a Repo costs ~0.1 s; the pre-push hook asks DVC twice (status,
+    then metrics), so it opens one. The brancher resets the Repo's index after
+    each pass, so a shared Repo answers exactly as a fresh one would.
+    """
+    if root in _shared:
+        yield
+        return
+    with open_repo(root, verbose) as repo:
+        _shared[root] = repo
+        try:
+            yield
+        finally:
+            del _shared[root]
+
+
 @contextmanager
 def open_repo(root: Path, verbose: bool = False) -> Iterator[Any]:
+    if root in _shared:
+        with quiet_dvc(verbose):
+            yield _shared[root]
+        return
     with quiet_dvc(verbose):
         try:
             from dvc.repo import Repo

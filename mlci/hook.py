@@ -31,6 +31,7 @@ import shlex
 import stat
 import sys
 from collections.abc import Mapping
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -293,9 +294,12 @@ def _check_one(root: Path, base: str | None, ref: PushedRef | None, head: str | 
         return EXIT_PASS
     if ref is not None:
         echo(f"mlci: checking {what} ({ref.local_sha[:7]}) against {base}", True)
+    from mlci import dvc
+
     try:
-        result, _ = run_check(CheckOptions(cwd=root, base=base, head=head, repro=False,
-                                           lock_status=True))
+        with dvc.shared_repo(root) if dvc.is_dvc_repo(root) else nullcontext():
+            result, _ = run_check(CheckOptions(cwd=root, base=base, head=head, repro=False,
+                                               lock_status=True))
     except MlciError as exc:
         return _cannot_check(what, exc, strict, echo)
     from mlci import render
