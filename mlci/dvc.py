@@ -149,21 +149,32 @@ def read_revisions(root: Path, revs: Iterable[str], *, verbose: bool = False) ->
     return out
 
 
-def pipeline_status(root: Path, *, verbose: bool = False) -> dict[str, Any]:
-    """What ``dvc status`` says about the pipeline in the work tree: ``{stage: [changes]}``.
+@dataclass(frozen=True)
+class PipelineStatus:
+    """``dvc status`` for the work tree, and the paths the pipeline writes."""
 
-    Empty when ``dvc.lock`` matches the work tree (DVC's "Data and pipelines
-    are up to date"). Hashes come from DVC's state database, so an unchanged
-    tree costs a few stat calls, not a re-hash.
+    changes: dict[str, Any]  # {stage: [changes]}, as `dvc status` lists them
+    outputs: tuple[str, ...]  # repo-relative posix paths of every stage output
+
+
+def pipeline_status(root: Path, *, verbose: bool = False) -> PipelineStatus:
+    """What ``dvc status`` says about the pipeline in the work tree.
+
+    ``changes`` is empty when ``dvc.lock`` matches the work tree (DVC's "Data
+    and pipelines are up to date"). Hashes come from DVC's state database, so
+    an unchanged tree costs a few stat calls, not a re-hash.
     """
     with open_repo(root, verbose) as repo:
         from dvc.exceptions import DvcException
 
         with quiet_dvc(verbose):
             try:
-                return dict(repo.status())
+                changes = dict(repo.status())
+                outputs = tuple(Path(repo.fs.relpath(o.fs_path, repo.root_dir)).as_posix()
+                                for o in repo.index.outs)
             except DvcException as exc:
                 raise DvcError(f"dvc status failed: {_describe(exc)}") from exc
+    return PipelineStatus(changes, outputs)
 
 
 @dataclass(frozen=True)

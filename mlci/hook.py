@@ -249,6 +249,13 @@ def run(remote: str | None, refs: list[PushedRef] | None, *, cwd: Path, strict: 
         echo("mlci: MLCI_SKIP is set: push not checked", True)
         return EXIT_PASS
     strict = strict or _truthy(env.get("MLCI_HOOK_STRICT"))
+    checked: list[PushedRef] = []
+    if refs is not None:
+        checked, skipped = to_check(refs)
+        for line in skipped:
+            echo(f"mlci: {line}", True)
+        if not checked:  # tags and deletions only: done before anything heavy is imported
+            return EXIT_PASS
     try:
         root = git.repo_root(cwd)
         from mlci import config, dvc
@@ -262,11 +269,6 @@ def run(remote: str | None, refs: list[PushedRef] | None, *, cwd: Path, strict: 
 
     if refs is None:
         return _check_one(root, None, None, None, strict, echo)
-    checked, skipped = to_check(refs)
-    for line in skipped:
-        echo(f"mlci: {line}", True)
-    if not checked:
-        return EXIT_PASS
     remote = remote or "origin"
     base = base_for(remote, cfg.base, root)
     if base is None:

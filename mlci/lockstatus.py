@@ -19,6 +19,46 @@ from mlci import dvc, git
 from mlci.result import Reason
 
 
+# what `dvc status` reports that says nothing about dvc.lock being stale: outputs that
+# are simply not in this work tree (never pulled or checked out), and stages that DVC
+# always re-runs
+_ABSENT = ("deleted", "not in cache")
+
+
+def _produced(path: str, outputs: tuple[str, ...]) -> bool:
+    return any(path == out or path.startswith(out.rstrip("/") + "/") for out in outputs)
+
+
+def stale(status: dvc.PipelineStatus) -> tuple[dict[str, list[Any]], list[str]]:
+    """The changes that mean "dvc.lock is out of date", and the outputs missing from the tree.
+
+    Kept: changed code, params or data (deps that exist), a changed stage
+    definition, outputs that differ from the lock. Set aside: outputs and
+    pipeline-produced deps that are absent, which ``dvc pull``/``dvc checkout``
+    restore, and ``always_changed`` stages.
+    """
+    kept: dict[str, list[Any]] = {}
+    missing: list[str] = []
+    for stage, changes in status.changes.items():
+        for change in changes:
+            if change == "always changed":
+                continue
+            if isinstance(change, str):
+                kept.setdefault(stage, []).append(change)
+                continue
+            for kind, entries in change.items():
+                left = {}
+                for path, state in entries.items():
+                    absent = state in _ABSENT and (kind == "changed outs" or _produced(path, status.outputs))
+                    if absent:
+                        missing.append(path)
+                    else:
+                        left[path] = state
+                if left:
+                    kept.setdefault(stage, []).append({kind: left})
+    return kept, list(dict.fromkeys(missing))
+
+
 def describe(status: dict[str, Any], limit: int = 4) -> str:
     """``{"train": [{"changed deps": {"params.yaml": {"train.C": "modified"}}}]}`` as one line."""
     parts = []
@@ -51,11 +91,16 @@ def check_lock(root: Any, head_sha: str | None, head_is_worktree: bool, severity
         note = (f"dvc.lock was not checked: {head_sha[:7] if head_sha else 'the head'} is not the "
                 "commit checked out, and `dvc status` describes the work tree")
         return [], [note], "dvc.lock not checked (head is not checked out)"
-    status = dvc.pipeline_status(root, verbose=verbose)
-    if not status:
-        return [], [], "not reproduced; dvc.lock is up to date (dvc status)"
-    message = (f"dvc.lock is not up to date: {describe(status)}; run `dvc repro` and commit "
+    changes, missing = stale(dvc.pipeline_status(root, verbose=verbose))
+    notes = []
+    if missing:
+        shown = ", ".join(missing[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
+        notes.append(f"pipeline outputs not in the work tree ({shown}) were not counted against "
+                     "dvc.lock; `dvc pull` or `dvc checkout` restores them")
+    if not changes:
+        return [], notes, "not reproduced; dvc.lock is up to date (dvc status)"
+    message = (f"dvc.lock is not up to date: {describe(changes)}; run `dvc repro` and commit "
                "dvc.lock with its results")
     if not head_is_worktree and git.has_uncommitted(root):
         message += " (the work tree has uncommitted changes, which `dvc status` includes)"
-    return [Reason("repro", severity, message)], [], "not reproduced; dvc.lock is not up to date"
+    return [Reason("repro", severity, message)], notes, "not reproduced; dvc.lock is not up to date"

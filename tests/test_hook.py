@@ -23,6 +23,7 @@ import json, pathlib, yaml
 p = yaml.safe_load(open("params.yaml"))
 pathlib.Path("eval").mkdir(exist_ok=True)
 json.dump({"acc": p["acc"]}, open("eval/metrics.json", "w"))
+pathlib.Path("model.txt").write_text(f"a model for acc={p['acc']}")
 """
 
 DVC_YAML = """\
@@ -31,6 +32,7 @@ stages:
     cmd: python make_metrics.py
     deps: [make_metrics.py]
     params: [acc]
+    outs: [model.txt]
     metrics:
       - eval/metrics.json:
           cache: false
@@ -258,6 +260,19 @@ def test_lock_status_in_the_result(repo, mlci):
     assert doc["verdict"] == "pass" and doc["repro"]["message"].endswith("dvc.lock is up to date (dvc status)")
 
 
+def test_lock_status_sets_aside_outputs_missing_from_the_work_tree(repo, mlci):
+    (repo.path / "model.txt").unlink()  # a fresh clone before `dvc pull`: not a stale lock
+    doc = mlci(repo.path, "check", "--no-repro", "--lock-status", "--format", "json").json()
+    assert doc["verdict"] == "pass"
+    assert any(n.startswith("pipeline outputs not in the work tree (model.txt) were not counted")
+               for n in doc["notes"])
+    (repo.path / "model.txt").write_text("edited by hand")  # an output that differs from the lock
+    doc = mlci(repo.path, "check", "--no-repro", "--lock-status", "--format", "json").json()
+    assert doc["verdict"] == "warn"
+    assert doc["reasons"][0]["message"].startswith(
+        "dvc.lock is not up to date: evaluate (changed outs: model.txt modified)")
+
+
 def test_could_not_check_lets_the_push_through_unless_strict(repo, mlci):
     mlci(repo.path, "hook", "install")
     repo.checkout("-b", "broken", "main")
@@ -316,3 +331,31 @@ def test_parse_and_select_refs():
     checked, skipped = hook_mod.to_check(refs)
     assert [r.branch for r in checked] == ["a"]  # b pushes the same commit: checked once
     assert skipped == ["deleting refs/heads/old: not checked", "refs/tags/v1 is not a branch: not checked"]
+
+
+PROBE = """
+import sys
+from mlci.cli import main
+code = main(sys.argv[1:])
+heavy = sorted({m.split('.')[0] for m in sys.modules} & {"dvc", "pandas", "great_expectations", "mlflow", "rich"})
+print("EXIT=%d HEAVY=%s" % (code, ",".join(heavy)))
+"""
+
+
+@pytest.mark.parametrize("args", [["hook", "--help"], ["init", "--help"], ["doctor", "--help"]])
+def test_help_imports_nothing_heavy(args):
+    import sys
+
+    proc = subprocess.run([sys.executable, "-c", PROBE, *args], capture_output=True, text=True, check=True)
+    assert proc.stdout.strip().splitlines()[-1] == "EXIT=0 HEAVY="
+
+
+def test_a_tag_push_imports_nothing_heavy(repo):
+    import sys
+
+    sha = repo.git("rev-parse", "HEAD")
+    proc = subprocess.run([sys.executable, "-c", PROBE, "hook", "run", "origin", str(repo.remote)],
+                          input=f"refs/tags/v1 {sha} refs/tags/v1 {'0' * 40}\n", cwd=repo.path,
+                          capture_output=True, text=True, check=True)
+    assert proc.stdout.strip() == "EXIT=0 HEAVY="
+    assert "refs/tags/v1 is not a branch: not checked" in proc.stderr
