@@ -112,7 +112,7 @@ def hook() -> None:
 
 @hook.command("install")
 @click.option("--strict", is_flag=True,
-              help="Also block the push when mlci cannot check it (config error, unknown base).")
+              help="Also block the push when mlci cannot check it (config error, DVC failure).")
 def hook_install(strict: bool) -> int:
     """Install the pre-push hook (keeps and still runs an existing hook)."""
     from pathlib import Path

@@ -124,6 +124,9 @@ def _dvc(root: Path, cfg: config.Config, env: Mapping[str, str], timeout: float)
     if not remotes:
         detail = "none configured: `dvc repro` computes every stage (nothing to pull from)"
         return [*items, Item(severity if cfg.repro.pull and cfg.repro.enabled else SKIP, "DVC remote", detail)]
+    if not any(r.default for r in remotes):
+        items.append(Item(severity, "DVC remote", "no default remote: `dvc pull` has none to use; "
+                          "`dvc remote default NAME`"))
     for remote in remotes:
         item = _remote(root, remote, env, timeout)
         if item.status == FAIL:

@@ -30,13 +30,13 @@ import os
 import shlex
 import stat
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
 from mlci import git
-from mlci.errors import EXIT_FAIL, EXIT_PASS, ConfigError, MlciError
+from mlci.errors import EXIT_FAIL, EXIT_PASS, ConfigError, MlciError, RunError
 
 HOOK = "pre-push"
 LEGACY = "pre-push.mlci-legacy"
@@ -238,12 +238,15 @@ def from_pre_commit(env: Mapping[str, str]) -> tuple[str | None, list[PushedRef]
     return remote, [PushedRef(local, to_ref, remote_ref, env.get("PRE_COMMIT_FROM_REF") or ZERO_SHA)]
 
 
+Echo = Callable[[str, bool], None]  # (text, to stderr)
+
+
 def run(remote: str | None, refs: list[PushedRef] | None, *, cwd: Path, strict: bool,
-        env: Mapping[str, str], echo) -> int:
+        env: Mapping[str, str], echo: Echo) -> int:
     """Check what is being pushed; the exit code decides whether git pushes.
 
     ``refs`` None means "no push input": check the work tree against the
-    default base (pre-commit run by hand). ``echo(text, err)`` prints.
+    default base (pre-commit run by hand).
     """
     if _truthy(env.get("MLCI_SKIP")):
         echo("mlci: MLCI_SKIP is set: push not checked", True)
@@ -276,21 +279,18 @@ def run(remote: str | None, refs: list[PushedRef] | None, *, cwd: Path, strict: 
              f"{remote}/main, {remote}/master): nothing to compare with, push not checked; "
              f"`git fetch {remote}` to get it", True)
         return EXIT_PASS
-    worst = EXIT_PASS
-    for ref in checked:
-        code = _check_one(root, base, ref, _head_name(ref, root), strict, echo)
-        worst = max(worst, code)
-    if worst == EXIT_FAIL:
+    codes = [_check_one(root, base, ref, _head_name(ref, root), strict, echo) for ref in checked]
+    if EXIT_FAIL in codes:
         echo("mlci: push blocked: the gate is closed. Fix it, or push anyway with "
              "`git push --no-verify` (or MLCI_SKIP=1).", True)
-    return worst
+    return max(codes)
 
 
 def _check_one(root: Path, base: str | None, ref: PushedRef | None, head: str | None,
-               strict: bool, echo) -> int:
+               strict: bool, echo: Echo) -> int:
     from mlci.check import CheckOptions, run_check
 
-    what = f"{ref.branch}" if ref else "the work tree"
+    what = ref.branch if ref else "the work tree"
     if ref is not None and base is not None and git.resolve(base, root) == ref.local_sha:
         echo(f"mlci: {what} is the same commit as {base}: nothing to check", True)
         return EXIT_PASS
@@ -304,6 +304,11 @@ def _check_one(root: Path, base: str | None, ref: PushedRef | None, head: str | 
                                                lock_status=True))
     except MlciError as exc:
         return _cannot_check(what, exc, strict, echo)
+    except Exception as exc:  # noqa: BLE001 - a bug (ours or DVC's) is "could not check", not a closed gate
+        import traceback
+
+        echo(traceback.format_exc().rstrip(), True)
+        return _cannot_check(what, RunError(f"internal error: {type(exc).__name__}: {exc}"), strict, echo)
     from mlci import render
 
     # on stderr, like git's own messages: stdout belongs to `git push --porcelain`
@@ -312,7 +317,7 @@ def _check_one(root: Path, base: str | None, ref: PushedRef | None, head: str | 
     return EXIT_FAIL if result.verdict == "fail" else EXIT_PASS
 
 
-def _cannot_check(what: str, exc: MlciError, strict: bool, echo) -> int:
+def _cannot_check(what: str, exc: MlciError, strict: bool, echo: Echo) -> int:
     echo(f"mlci: error: {exc}", True)
     if strict:
         echo(f"mlci: could not check {what}; push blocked (strict mode). Push anyway with "
