@@ -320,6 +320,34 @@ def test_pre_commit_hooks_yaml_and_its_entry(repo, mlci, monkeypatch):
     assert mlci(repo.path, *command[1:]).code == 0
 
 
+def test_manifest_is_valid_for_pre_commit():
+    from pre_commit.clientlib import load_manifest
+
+    (hook,) = load_manifest(str(REPO_ROOT / ".pre-commit-hooks.yaml"))
+    assert hook["id"] == "mlci" and hook["stages"] == ["pre-push"]
+
+
+def test_through_pre_commit_on_a_real_push(repo):
+    """pre-commit's own pre-push hook runs our entry with its PRE_COMMIT_* variables."""
+    (manifest,) = yaml.safe_load((REPO_ROOT / ".pre-commit-hooks.yaml").read_text())
+    local = {**manifest, "language": "system"}  # `repo: local`: no environment to build, no network
+    repo.write(".pre-commit-config.yaml", yaml.safe_dump({"repos": [{"repo": "local", "hooks": [local]}]}))
+    repo.commit("pre-commit config")
+    repo.git("push", "-q", "origin", "main")
+    repo.git("fetch", "-q", "origin")
+    sh([str(VENV_BIN / "pre-commit"), "install", "--hook-type", "pre-push"], repo.path)
+    repo.branch("worse", acc=0.80)
+    proc = repo.push("origin", "worse")
+    assert proc.returncode != 0
+    assert "mlci: checking worse" in proc.stdout + proc.stderr and "gate closed" in proc.stdout + proc.stderr
+    assert repo.on_remote("refs/heads/worse") is None
+    repo.branch("better", acc=0.95)
+    proc = repo.push("origin", "better")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "mlci gate (metrics vs. base branch, dvc.lock up to date)....." in proc.stdout
+    assert proc.stdout.splitlines()[0].endswith("Passed")  # pre-commit shows a hook's output on failure only
+
+
 def test_parse_and_select_refs():
     zero = "0" * 40
     refs = hook_mod.parse_refs(
