@@ -133,7 +133,10 @@ def uninstall(cwd: str | Path) -> list[str]:
     """Remove mlci's hook and restore the one it replaced."""
     directory = hooks_dir(cwd)
     path, legacy = directory / HOOK, directory / LEGACY
-    if not path.exists():
+    if not path.exists() and not path.is_symlink():
+        if legacy.exists() or legacy.is_symlink():  # ours was deleted by hand: put the old one back
+            legacy.rename(path)
+            return [f"no mlci hook in {directory}; restored the previous hook {path}"]
         return [f"no pre-push hook in {directory}: nothing to uninstall"]
     if not is_ours(path):
         return [f"{path} is not mlci's hook: left as it is"]

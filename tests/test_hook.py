@@ -219,6 +219,10 @@ def test_uninstall_leaves_a_foreign_hook_alone(repo, mlci):
     mlci(repo.path, "hook", "install")
     assert mlci(repo.path, "hook", "uninstall").code == 0
     assert hook.read_text() == "#!/bin/sh\nexit 0\n"
+    mlci(repo.path, "hook", "install")
+    hook.unlink()  # ours removed by hand: uninstall still puts the previous one back
+    assert "restored the previous hook" in mlci(repo.path, "hook", "uninstall").out
+    assert hook.read_text() == "#!/bin/sh\nexit 0\n"
 
 
 def test_stale_dvc_lock_warns_and_pushes_by_default(repo, mlci):
