@@ -8,6 +8,7 @@ pipeline input, side by side in one run:
 * ``git push``                       the push with mlci's hook (compare + dvc.lock status)
 * ``dvc status``                     DVC's own "is dvc.lock up to date?" alone
 * ``mlci check --no-repro --lock-status``  what the hook runs, without git
+* the imports alone                  the floor: Python start-up plus DVC's and rich's imports
 
 Target (issue 7): the hook's push well under 2 s on the example.
 
@@ -83,6 +84,8 @@ def main() -> int:
                                                          f"feature:refs/heads/plain-{i}"],
             "git push (mlci hook)": lambda i: ["git", "push", "-q", "origin", f"feature:refs/heads/hooked-{i}"],
             "dvc status alone": lambda i: ["dvc", "status", "-q"],
+            "imports alone (python -c 'import dvc.repo, rich')": lambda i: [
+                sys.executable, "-c", "import mlci.check, dvc.repo, rich.console"],
             "mlci check --no-repro --lock-status": lambda i: [
                 sys.executable, "-m", "mlci", "check", "--no-repro", "--lock-status",
                 "--base", "origin/main", "--head", "HEAD"],
@@ -94,9 +97,9 @@ def main() -> int:
         hooked = run(["git", "push", "origin", "feature:refs/heads/shown"], repo, env).stderr
         print("\nthe hook said:\n  " + "\n  ".join(hooked.strip().splitlines()[:3]) + "\n  ...")
         med = {name: statistics.median(t) for name, t in times.items()}
-        print(f"\n{'case':40} {'median':>8} {'min':>8} {'max':>8}   ({args.rounds} rounds)")
+        print(f"\n{'case':50} {'median':>8} {'min':>8} {'max':>8}   ({args.rounds} rounds)")
         for name, t in times.items():
-            print(f"{name:40} {med[name]:7.2f}s {min(t):7.2f}s {max(t):7.2f}s")
+            print(f"{name:50} {med[name]:7.2f}s {min(t):7.2f}s {max(t):7.2f}s")
         plain, hook = med["git push --no-verify (no hook)"], med["git push (mlci hook)"]
         print(f"\nhook overhead per push: {hook - plain:.2f}s "
               f"(push with hook / without: {hook / plain:.1f}x; "
