@@ -128,8 +128,8 @@ def test_mlflow_server_and_sqlite_file(project, mlci):
 def test_github_token_and_workflow_permissions(project, mlci, monkeypatch):
     monkeypatch.setenv("GITHUB_ACTIONS", "true")
     run = mlci(project, "doctor")
-    assert run.code == 3
-    assert line(run.out, "GitHub token").startswith("✗ GitHub token") and "GITHUB_TOKEN is not set" in run.out
+    assert run.code == 0  # publishing problems are warnings: the gate still works
+    assert line(run.out, "GitHub token").startswith("! GitHub token") and "GITHUB_TOKEN is not set" in run.out
     monkeypatch.setenv("GITHUB_TOKEN", "ghs_test")
     run = mlci(project, "doctor")
     assert run.code == 0 and "GITHUB_TOKEN is set (its permissions are not queried" in run.out
