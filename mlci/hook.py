@@ -63,7 +63,7 @@ if [ -x "$legacy" ]; then
     refs_in | "$legacy" "$@" || exit $?
 fi
 
-case "${{MLCI_SKIP:-}}" in
+case "$(printf '%s' "${{MLCI_SKIP:-}}" | tr '[:upper:]' '[:lower:]')" in
     ""|0|false|no|off) ;;
     *) echo "mlci: MLCI_SKIP is set: push not checked" >&2; exit 0 ;;
 esac

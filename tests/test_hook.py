@@ -158,6 +158,8 @@ def test_no_verify_and_mlci_skip_bypass_the_check(repo, mlci):
     sha = repo.branch("worse", acc=0.80)
     proc = repo.push("--no-verify", "origin", "worse")
     assert proc.returncode == 0 and "mlci:" not in proc.stderr
+    proc = repo.push("origin", "worse:refs/heads/worse-3", env={"MLCI_SKIP": "False"})
+    assert proc.returncode != 0 and "gate closed" in proc.stderr  # "false" does not skip
     proc = repo.push("origin", "worse:refs/heads/worse-2", env={"MLCI_SKIP": "1"})
     assert proc.returncode == 0, proc.stderr
     assert "MLCI_SKIP is set: push not checked" in proc.stderr
