@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 
 from mlci import config, dvc, git
 from mlci.errors import EXIT_PASS, EXIT_RUNTIME, MlciError
+from mlci.fmt import plural
 
 OK, FAIL, WARN, SKIP = "ok", "fail", "warn", "skip"
 ICONS = {OK: "✓", FAIL: "✗", WARN: "!", SKIP: "·"}
@@ -87,7 +88,7 @@ def _describe_config(cfg: config.Config) -> str:
     if cfg.path is None:
         return "no mlci.yaml: the defaults apply (`mlci init` writes one)"
     rules, data = len(cfg.metrics.rules), len(cfg.data)
-    return f"{cfg.path} is valid: {rules} metric rule{'s' * (rules != 1)}, {data} data check{'s' * (data != 1)}"
+    return f"{cfg.path} is valid: {plural(rules, 'metric rule')}, {plural(data, 'data check')}"
 
 
 def _base(root: Path, cfg: config.Config, env: Mapping[str, str]) -> Item:
@@ -285,9 +286,9 @@ def render(items: list[Item]) -> str:
     fails = sum(i.status == FAIL for i in items)
     warns = sum(i.status == WARN for i in items)
     if fails:
-        lines.append(f"{fails} problem{'s' * (fails != 1)} would stop a run (✗), {warns} warning{'s' * (warns != 1)} (!)")
+        lines.append(f"{plural(fails, 'problem')} would stop a run (✗), {plural(warns, 'warning')} (!)")
     else:
-        lines.append(f"nothing required is missing; {warns} warning{'s' * (warns != 1)} (!)")
+        lines.append(f"nothing required is missing; {plural(warns, 'warning')} (!)")
     return "\n".join(lines) + "\n"
 
 

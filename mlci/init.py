@@ -21,6 +21,7 @@ import yaml
 
 from mlci import collect, config, dvc, git
 from mlci.errors import ConfigError
+from mlci.fmt import plural
 
 WORKFLOW = Path(".github/workflows/mlci.yml")
 DEFAULT_ACTION = "mlci/mlci@v0"
@@ -123,12 +124,19 @@ def _data_files(root: Path, out: dvc.PipelineOutput, limit: int = 4) -> list[Dat
 
 
 def make_plan(root: Path) -> Plan:
-    has_pipeline = dvc.is_dvc_repo(root) and (root / "dvc.yaml").is_file()
-    outputs = dvc.pipeline_outputs(root) if has_pipeline else []
+    if dvc.is_dvc_repo(root):
+        with dvc.shared_repo(root):  # one Repo for the outputs and the remotes
+            return _plan(root, dvc.pipeline_outputs(root) if (root / "dvc.yaml").is_file() else None,
+                         dvc.remotes(root))
+    return _plan(root, None, [])
+
+
+def _plan(root: Path, outputs: list[dvc.PipelineOutput] | None, remotes: list[dvc.Remote]) -> Plan:
+    has_pipeline = outputs is not None
     files: list[MetricFile] = []
     data: list[DataFile] = []
     models = []
-    for out in outputs:
+    for out in outputs or []:
         if out.kind == "metric":
             if all(f.path != out.path for f in files):
                 files.append(_metric_file(root, out))
@@ -138,32 +146,36 @@ def make_plan(root: Path) -> Plan:
                 models.append(out)
     extras: list[str] = []
     credentials: list[str] = []
-    if dvc.is_dvc_repo(root):
-        for remote in dvc.remotes(root):
-            scheme = remote.url.split("://", 1)[0] if "://" in remote.url else ""
-            extra, secrets = REMOTE_NEEDS.get(scheme, (None, ()))
-            if extra and extra not in extras:
-                extras.append(extra)
-            credentials += [s for s in secrets if s not in credentials]
+    for remote in remotes:
+        scheme = remote.url.split("://", 1)[0] if "://" in remote.url else ""
+        extra, secrets = REMOTE_NEEDS.get(scheme, (None, ()))
+        if extra and extra not in extras:
+            extras.append(extra)
+        credentials += [s for s in secrets if s not in credentials]
     return Plan(files, list(dict.fromkeys(data)), models, extras, credentials, has_pipeline)
 
 
 def _environment(root: Path):  # -> jinja2.Environment
-    import jinja2
+    """The report's Jinja2 set-up (same lookup, a repo's override first), plus ``yaml_str``."""
+    from mlci import render
 
-    from mlci import fmt, render
-
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader([str(d) for d in render.template_dirs(root)]),
-        autoescape=False,  # YAML: values are quoted one by one with yaml_str
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-        undefined=jinja2.StrictUndefined,
-    )
-    # a JSON string is a valid YAML double-quoted scalar: safe for any name
-    env.filters.update(yaml_str=lambda v: json.dumps(str(v), ensure_ascii=False), number=fmt.number)
+    env = render._environment(root)
+    # YAML is not escaped as a whole: each value goes through yaml_str. A JSON string is a
+    # valid YAML double-quoted scalar, so any metric name or path stays one scalar.
+    env.filters["yaml_str"] = lambda v: json.dumps(str(v), ensure_ascii=False)
+    env.filters["yaml_num"] = yaml_number
     return env
+
+
+def yaml_number(value: float) -> str:
+    """A number as YAML reads it back as one: PyYAML (YAML 1.1) wants ``1.0e-05``, not ``1e-05``."""
+    if isinstance(value, int):
+        return str(value)
+    text = repr(float(value))
+    mantissa, e, exponent = text.partition("e")
+    if e and "." not in mantissa:
+        text = f"{mantissa}.0e{exponent}"
+    return text
 
 
 def render_config(plan: Plan, root: Path) -> str:
@@ -200,10 +212,9 @@ def init(cwd: Path, *, force: bool = False, action: str = DEFAULT_ACTION,
     out = []
     (root / config.DEFAULT_CONFIG).write_text(text, encoding="utf-8")
     rules = sum(len(f.keys) for f in plan.files)
-    out.append(f"wrote {config.DEFAULT_CONFIG}: {rules} metric rule{'s' if rules != 1 else ''} "
-               f"(warnings until you tighten them) from {len(plan.files)} metric "
-               f"file{'s' if len(plan.files) != 1 else ''}, {len(plan.data)} candidate data "
-               f"check{'s' if len(plan.data) != 1 else ''} (commented)")
+    out.append(f"wrote {config.DEFAULT_CONFIG}: {plural(rules, 'metric rule')} (warnings until you "
+               f"tighten them) from {plural(len(plan.files), 'metric file')}, "
+               f"{plural(len(plan.data), 'candidate data check')} (commented)")
     if not plan.has_pipeline:
         out.append("  no dvc.yaml pipeline found: the config holds the defaults only")
     for f in plan.files:

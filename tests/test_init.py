@@ -177,3 +177,16 @@ def test_names_that_need_quoting_stay_valid_yaml(dvc_repo, mlci):
     assert mlci(dvc_repo, "init", "--no-workflow").code == 0
     (rule,) = config.load(None, dvc_repo.path).metrics.rules
     assert rule.name == 'odd: name.json:a "quoted" #key'
+
+
+def test_commented_bounds_read_back_as_numbers(dvc_repo, mlci):
+    values = {"throughput": 12345.5, "tiny": 1e-05, "huge_loss": 3e20, "count": 7}
+    dvc_repo.write("dvc.yaml", "metrics:\n  - m.json\n")
+    dvc_repo.write("m.json", json.dumps(values))
+    dvc_repo.commit("numbers")
+    assert mlci(dvc_repo, "init", "--no-workflow").code == 0
+    text = (dvc_repo.path / "mlci.yaml").read_text()
+    bounds = [ln.strip()[2:].split("#")[0] for ln in text.splitlines()
+              if ln.strip().startswith(("# min:", "# max:"))]
+    read = [next(iter(yaml.safe_load(b).values())) for b in bounds]
+    assert read == [12345.5, 1e-05, 3e20, 7]
