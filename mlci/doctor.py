@@ -13,17 +13,20 @@ from __future__ import annotations
 import importlib.util
 import os
 import socket
+import threading
 import urllib.error
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from mlci import config, dvc, git
 from mlci.errors import EXIT_PASS, EXIT_RUNTIME, MlciError
 from mlci.fmt import plural
 
+T = TypeVar("T")
 OK, FAIL, WARN, SKIP = "ok", "fail", "warn", "skip"
 ICONS = {OK: "✓", FAIL: "✗", WARN: "!", SKIP: "·"}
 TIMEOUT_S = 2.0
@@ -48,6 +51,26 @@ _CLOUD["gcs"] = _CLOUD["gs"]
 _DEFAULT_PORTS = {"http": 80, "https": 443, "ssh": 22, "webdav": 80, "webdavs": 443}
 # what the PR comment, the status and the check run need from the workflow's token
 _WRITE_SCOPES = ("pull-requests", "statuses", "checks")
+
+
+def _within(timeout: float, call: Callable[[], T]) -> T:
+    """``call()`` with a hard time limit: a socket timeout does not bound the name lookup."""
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["value"] = call()
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller below
+            box["error"] = exc
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    thread.join(timeout + 0.5)  # the call's own timeout, when it has one, speaks first
+    if thread.is_alive():
+        raise TimeoutError(f"no answer within {timeout:g} s")
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
 
 
 @dataclass(frozen=True)
@@ -168,8 +191,7 @@ def _remote(root: Path, remote: dvc.Remote, env: Mapping[str, str], timeout: flo
         if not parts.hostname:
             return Item(FAIL, what, f"{url}: no host in the URL")
         try:
-            with socket.create_connection((parts.hostname, port), timeout=timeout):
-                pass
+            _within(timeout, lambda: socket.create_connection((parts.hostname, port), timeout=timeout).close())
         except OSError as exc:
             return Item(FAIL, what, f"{url}: {parts.hostname}:{port} unreachable ({exc.strerror or exc})")
         return Item(OK, what, f"{url}: {parts.hostname}:{port} answers")
@@ -193,9 +215,12 @@ def _mlflow(root: Path, cfg: config.Config, env: Mapping[str, str], timeout: flo
         return Item(severity, "MLflow", f"{uri}: folder {path.parent} does not exist")
     if scheme in ("http", "https"):
         url = uri.rstrip("/") + "/health"
-        try:
+        def health() -> int:
             with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - http(s) only
-                code = response.status
+                return int(response.status)
+
+        try:
+            code = _within(timeout, health)
         except urllib.error.HTTPError as exc:
             code = exc.code
         except (OSError, ValueError) as exc:

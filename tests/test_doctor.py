@@ -156,3 +156,28 @@ def test_config_error_and_not_a_repository(project, mlci, tmp_path):
     elsewhere.mkdir()
     run = mlci(elsewhere, "doctor")
     assert run.code == 3 and "is not inside a git repository" in run.out
+
+
+def test_http_dvc_remote_is_probed_with_a_tcp_connect(project, mlci):
+    with socket.socket() as listening:
+        listening.bind(("127.0.0.1", 0))
+        listening.listen()
+        port = listening.getsockname()[1]
+        project.dvc("remote", "add", "-d", "web", f"http://127.0.0.1:{port}/cache")
+        run = mlci(project, "doctor")
+        assert run.code == 0
+        assert line(run.out, "DVC remote 'web'").endswith(f"http://127.0.0.1:{port}/cache: 127.0.0.1:{port} answers")
+    run = mlci(project, "doctor")  # nothing listens any more
+    assert line(run.out, "DVC remote 'web'").startswith("! DVC remote 'web' (default)")
+    assert "unreachable" in run.out
+
+
+def test_a_call_that_never_answers_is_cut_off():
+    from mlci.doctor import _within
+
+    never = threading.Event()
+    with pytest.raises(TimeoutError, match="no answer within 0.1 s"):
+        _within(0.1, lambda: never.wait(30))
+    assert _within(1, lambda: 42) == 42
+    with pytest.raises(ZeroDivisionError):
+        _within(1, lambda: 1 / 0)
