@@ -84,11 +84,17 @@ def _run_check(repro: bool | None, config_path: str | None, base: str | None, he
 @common_options
 @repro_option
 @click.option("--lock-status", is_flag=True,
-              help="Instead of reproducing: check that dvc.lock is up to date, as `dvc status` "
-                   "would (severity: repro.require_committed_lock). Used by the pre-push hook.")
+              help="Instead of reproducing (implies --no-repro): check that dvc.lock is up to "
+                   "date, as `dvc status` would (severity: repro.require_committed_lock). "
+                   "The pre-push hook uses it.")
 def check(config_path: str | None, base: str | None, head: str | None, fmt: str,
           output: str | None, verbose: bool, repro: bool | None, lock_status: bool) -> int:
     """Compare the work tree (or --head) with the base revision, gate and report."""
+    if lock_status:
+        if repro:
+            raise click.UsageError("--lock-status checks dvc.lock instead of reproducing: "
+                                   "drop --repro or --lock-status")
+        repro = False
     return _run_check(repro, config_path, base, head, fmt, output, verbose, lock_status)
 
 

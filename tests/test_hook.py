@@ -262,8 +262,11 @@ def test_lock_status_in_the_result(repo, mlci):
     assert reason["message"].startswith("dvc.lock is not up to date: evaluate (changed deps: params.yaml acc")
     assert doc["repro"]["message"] == "not reproduced; dvc.lock is not up to date"
     repo.checkout("main")
-    doc = mlci(repo.path, "check", "--no-repro", "--lock-status", "--format", "json").json()
+    doc = mlci(repo.path, "check", "--lock-status", "--format", "json").json()  # implies --no-repro
     assert doc["verdict"] == "pass" and doc["repro"]["message"].endswith("dvc.lock is up to date (dvc status)")
+    assert not any("not reproduced" in n for n in doc["notes"])
+    run = mlci(repo.path, "check", "--repro", "--lock-status")
+    assert run.code == 2 and "--lock-status checks dvc.lock instead of reproducing" in run.err
 
 
 def test_lock_status_sets_aside_outputs_missing_from_the_work_tree(repo, mlci):
