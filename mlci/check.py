@@ -25,6 +25,7 @@ class CheckOptions:
     base: str | None = None
     head: str | None = None  # None: the work tree
     repro: bool | None = None  # None: as the config says
+    lock_status: bool = False  # without repro: say whether dvc.lock is up to date (dvc status)
     verbose: bool = False
     compare: bool = True  # False: `mlci repro`, the repro section alone
 
@@ -167,7 +168,17 @@ def run_check(opts: CheckOptions, env: Mapping[str, str] | None = None,
         target = _repro_only_target(opts, cfg, root, event)
     findings = Findings()
 
-    repro = repro_step(opts, cfg, target, findings, env)
+    if opts.lock_status:  # the pre-push hook: no reproduction, only "is dvc.lock up to date?"
+        from mlci import lockstatus
+
+        reasons, notes, message = lockstatus.check_lock(
+            root, target.head_sha, target.head_rev == dvc.WORKSPACE,
+            cfg.repro.require_committed_lock, verbose=opts.verbose)
+        findings.reasons += reasons
+        findings.notes += notes
+        repro = Repro(status="skipped", message=message)
+    else:
+        repro = repro_step(opts, cfg, target, findings, env)
     metrics, params = [], []
     if opts.compare:
         _not_yet(cfg, findings)

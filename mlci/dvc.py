@@ -59,8 +59,34 @@ def quiet_dvc(verbose: bool = False) -> Iterator[None]:
             log.setLevel(level)
 
 
+_shared: dict[Path, Any] = {}
+
+
+@contextmanager
+def shared_repo(root: Path, verbose: bool = False) -> Iterator[None]:
+    """Within this block every :func:`open_repo` of ``root`` gets the same ``Repo``.
+
+    Opening a Repo costs ~0.1 s; the pre-push hook asks DVC twice (status,
+    then metrics), so it opens one. The brancher resets the Repo's index after
+    each pass, so a shared Repo answers exactly as a fresh one would.
+    """
+    if root in _shared:
+        yield
+        return
+    with open_repo(root, verbose) as repo:
+        _shared[root] = repo
+        try:
+            yield
+        finally:
+            del _shared[root]
+
+
 @contextmanager
 def open_repo(root: Path, verbose: bool = False) -> Iterator[Any]:
+    if root in _shared:
+        with quiet_dvc(verbose):
+            yield _shared[root]
+        return
     with quiet_dvc(verbose):
         try:
             from dvc.exceptions import DvcException
@@ -170,6 +196,70 @@ class StageWatcher:
 
     def stage_finished(self, outcome: StageOutcome) -> None:
         """The stage is done: ran, restored, unchanged or failed."""
+
+
+@dataclass(frozen=True)
+class PipelineStatus:
+    """``dvc status`` for the work tree, and the paths the pipeline writes."""
+
+    changes: dict[str, Any]  # {stage: [changes]}, as `dvc status` lists them
+    outputs: tuple[str, ...]  # repo-relative posix paths of every stage output
+
+
+def pipeline_status(root: Path, *, verbose: bool = False) -> PipelineStatus:
+    """What ``dvc status`` says about the pipeline in the work tree.
+
+    ``changes`` is empty when ``dvc.lock`` matches the work tree (DVC's "Data
+    and pipelines are up to date"). Hashes come from DVC's state database, so
+    an unchanged tree costs a few stat calls, not a re-hash.
+    """
+    with open_repo(root, verbose) as repo:
+        from dvc.exceptions import DvcException
+
+        with quiet_dvc(verbose):
+            try:
+                changes = dict(repo.status())
+                outputs = tuple(Path(repo.fs.relpath(o.fs_path, repo.root_dir)).as_posix()
+                                for o in repo.index.outs)
+            except DvcException as exc:
+                raise DvcError(f"dvc status failed: {_describe(exc)}") from exc
+    return PipelineStatus(changes, outputs)
+
+
+@dataclass(frozen=True)
+class PipelineOutput:
+    """One output declared in ``dvc.yaml`` (a stage's ``outs``/``metrics``/``plots``, or top level)."""
+
+    path: str  # repo-relative, posix
+    kind: str  # metric | plot | out
+    stage: str | None
+    cached: bool
+
+
+def pipeline_outputs(root: Path, *, verbose: bool = False) -> list[PipelineOutput]:
+    """The outputs DVC knows for the work tree's pipeline, in ``dvc.yaml`` order.
+
+    Uses DVC's own index, so ``foreach``/``matrix`` stages, ``wdir`` and
+    templated paths come out as DVC resolves them.
+    """
+    with open_repo(root, verbose) as repo:
+        from dvc.exceptions import DvcException
+        from dvc.repo.metrics.show import _collect_top_level_metrics
+
+        def rel(fs_path: str) -> str:
+            return Path(repo.fs.relpath(fs_path, repo.root_dir)).as_posix()
+
+        out: list[PipelineOutput] = []
+        with quiet_dvc(verbose):
+            try:
+                for o in repo.index.outs:
+                    kind = "metric" if o.metric else "plot" if o.plot else "out"
+                    out.append(PipelineOutput(rel(o.fs_path), kind, o.stage.addressing, bool(o.use_cache)))
+                for path in _collect_top_level_metrics(repo):
+                    out.append(PipelineOutput(Path(path).as_posix(), "metric", None, False))
+            except DvcException as exc:
+                raise DvcError(f"DVC cannot read the pipeline: {_describe(exc)}") from exc
+        return list(dict.fromkeys(out))  # a top-level metric may repeat a stage's
 
 
 @dataclass(frozen=True)
@@ -400,3 +490,26 @@ def reproduce(repo: Any, targets: Iterable[str], *, pull: bool, watcher: StageWa
         name = stage.addressing
         stages.append(outcomes.get(name) or StageOutcome(name, "skipped", None, _cmd_text(stage)))
     return ReproRun(tuple(stages), error)
+
+
+@dataclass(frozen=True)
+class RemoteConfig:
+    """A configured DVC remote, as `dvc remote list` shows it (nothing is contacted)."""
+
+    name: str
+    url: str
+    default: bool
+    options: dict[str, Any]  # the remote's other settings (credentialpath, profile, ...)
+
+
+def remotes(root: Path) -> list[RemoteConfig]:
+    """The DVC remotes configured for this repository (all config levels merged)."""
+    with open_repo(root) as repo:
+        conf = repo.config
+        default = conf.get("core", {}).get("remote")
+        out = []
+        for name, opts in conf.get("remote", {}).items():
+            opts = dict(opts)
+            url = str(opts.pop("url", ""))
+            out.append(RemoteConfig(name, url, name == default, opts))
+        return out
