@@ -66,13 +66,16 @@ class Findings:
     notes: list[str] = field(default_factory=list)
 
 
-def _not_yet(cfg: Config, findings: Findings) -> None:
-    """Sections of SPEC that this version accepts but does not act on yet."""
-    if cfg.data:
-        findings.notes.append(
-            f"{len(cfg.data)} data check(s) configured; data validation is not part of this "
-            "mlci version yet, so they were not run"
-        )
+def data_step(target: Target, cfg: Config, findings: Findings, verbose: bool) -> list[dict]:
+    """Validate the ``data:`` entries (GX is imported only when a result is not cached)."""
+    if not cfg.data:
+        return []
+    from mlci import validate
+
+    outcome = validate.data_step(target, cfg, verbose=verbose)
+    findings.reasons.extend(outcome.reasons)
+    findings.notes.extend(outcome.notes)
+    return outcome.entries
 
 
 def compare_step(target: Target, cfg: Config, findings: Findings, verbose: bool):
@@ -111,7 +114,7 @@ def run_check(opts: CheckOptions, env: Mapping[str, str] | None = None,
     repro = Repro(status="skipped", message="reproduction is not part of this mlci version yet")
     if opts.repro is None and cfg.repro.enabled or opts.repro:
         findings.notes.append("results were not reproduced (reproduction is not part of this mlci version yet)")
-    _not_yet(cfg, findings)
+    data = data_step(target, cfg, findings, opts.verbose)
     metrics, params = compare_step(target, cfg, findings, opts.verbose)
 
     if context is None:
@@ -128,6 +131,7 @@ def run_check(opts: CheckOptions, env: Mapping[str, str] | None = None,
         verdict=gate.verdict(reasons),
         reasons=tuple(reasons),
         repro=repro,
+        data=tuple(data),
         metrics=tuple(metrics),
         params=tuple(params),
         notes=tuple(findings.notes),

@@ -105,3 +105,19 @@ class Commit:
     @property
     def short(self) -> str:
         return self.sha[:7]
+
+
+def common_dir(cwd: str | Path) -> Path:
+    """The git directory shared by all work trees (``.git`` of the main clone): caches live there."""
+    path = Path(output(["rev-parse", "--git-common-dir"], cwd))
+    return path if path.is_absolute() else (Path(cwd) / path).resolve()
+
+
+def blob_id(rev: str, path: str, cwd: str | Path) -> str | None:
+    """The blob sha of ``path`` at ``rev`` (no content read), or None when absent or not a file."""
+    proc = _git(["rev-parse", "--verify", "--quiet", f"{rev}:{path}"], cwd, check=False)
+    if proc.returncode != 0:
+        return None
+    sha = proc.stdout.decode().strip()
+    kind = _git(["cat-file", "-t", sha], cwd, check=False).stdout.decode().strip()
+    return sha if kind == "blob" else None
