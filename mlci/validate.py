@@ -358,7 +358,8 @@ def expectation_message(path: str, exp: Mapping[str, Any], rows: int | None) -> 
         pct = exp.get("unexpected_percent")
         pct_text = f" ({_pct(pct)} %)" if isinstance(pct, (int, float)) else ""
         rows_seen = [str(s["row"]) for s in exp.get("sample", []) if s.get("row") is not None]
-        example = f", e.g. row{"s" if len(rows_seen) > 1 else ""} {', '.join(rows_seen)}" if rows_seen else ""
+        plural = "s" if len(rows_seen) > 1 else ""
+        example = f", e.g. row{plural} {', '.join(rows_seen)}" if rows_seen else ""
         return f"{path}: {name} failed on {count:,}{of}{pct_text}{example}"
     observed = exp.get("observed_value")
     return f"{path}: {name} failed" + (f" (observed {observed})" if observed is not None else "")
