@@ -42,6 +42,15 @@ def _finite(value: Any) -> float | None:
     return number if math.isfinite(number) else None
 
 
+def _category(value: Any) -> str:
+    """The bin name of a value: 1 and 1.0 are the same category (a column that became float)."""
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
 def profile_pandas(frame: Any) -> dict[str, Any]:
     """The profile of a pandas DataFrame."""
     import numpy as np
@@ -69,7 +78,9 @@ def profile_pandas(frame: Any) -> dict[str, Any]:
         col["distinct"] = int(len(distinct))
         if col["kind"] == "categorical" or len(distinct) <= CATEGORICAL_MAX:
             top = distinct.head(TOP_VALUES)
-            col["counts"] = {str(k): int(v) for k, v in top.items()}
+            col["counts"] = {}
+            for k, v in top.items():
+                col["counts"][_category(k)] = col["counts"].get(_category(k), 0) + int(v)
             col["other"] = int(distinct.iloc[TOP_VALUES:].sum()) if len(distinct) > TOP_VALUES else 0
         columns[str(name)] = col
     return {"version": PROFILE_VERSION, "rows": int(len(frame)), "columns": columns}
@@ -100,9 +111,12 @@ def profile_spark(frame: Any) -> dict[str, Any]:
                        min=float(stats["min"]), max=float(stats["max"]),
                        quantiles=[float(q) for q in quantiles])
         if col["kind"] == "categorical" or col["distinct"] <= CATEGORICAL_MAX:
-            counts = (frame.where(c.isNotNull()).groupBy(c.cast("string").alias("v")).count()
+            counts = (frame.where(c.isNotNull()).groupBy(c.alias("v")).count()
                       .orderBy(F.desc("count")).limit(TOP_VALUES).collect())
-            col["counts"] = {str(r["v"]): int(r["count"]) for r in counts}
+            col["counts"] = {}
+            for r in counts:
+                key = _category(r["v"])
+                col["counts"][key] = col["counts"].get(key, 0) + int(r["count"])
             non_null = rows - col["nulls"]
             col["other"] = int(non_null - sum(col["counts"].values()))
         columns[name] = col

@@ -179,7 +179,7 @@ def read_file_at(root: Path, rev: str, path: str) -> bytes | None:
         from dvc.fs import DVCFileSystem
 
         try:
-            fs = DVCFileSystem(str(root), rev=rev)
+            fs = DVCFileSystem(repo=str(root), rev=rev)
         except Exception as exc:  # noqa: BLE001 - not a DVC repo at this rev, unknown rev
             raise DvcError(f"DVC cannot open {root} at {rev[:12]}: {_describe(exc)}") from exc
         try:

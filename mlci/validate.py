@@ -522,7 +522,7 @@ def _diff(p: Plan, root: Path, cfg: Config, cache: Cache, reader: _Reader, *, he
         return {"status": "no_base", "message": f"{p.path} does not exist in {base_name}"}
     rows = p.entry["statistics"]["rows"]
     if base_md5 == p.md5:
-        return {"status": "unchanged", "message": f"same content as in {base_name}",
+        return {"status": "unchanged", "message": "unchanged",
                 "rows": {"base": rows, "head": rows, "delta": 0}}
     profile_key = (CACHE_VERSION, "profile", datadiff.PROFILE_VERSION, p.format, p.check.read,
                    p.check.engine)
