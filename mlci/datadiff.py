@@ -87,40 +87,52 @@ def profile_pandas(frame: Any) -> dict[str, Any]:
 
 
 def profile_spark(frame: Any) -> dict[str, Any]:
-    """The same profile computed by Spark, for files too large for pandas."""
+    """The same profile computed by Spark, for files too large for pandas.
+
+    One aggregation pass for counts and summaries, one for all quantiles
+    (approximate, relative error 0.001), one group-by per categorical column.
+    """
     from pyspark.sql import functions as F
     from pyspark.sql.types import BooleanType, NumericType
 
-    rows = frame.count()
+    fields = frame.schema.fields
+    numeric = [f.name for f in fields
+               if isinstance(f.dataType, NumericType) and not isinstance(f.dataType, BooleanType)]
+    aggs = [F.count(F.lit(1)).alias("__rows")]
+    for i, f in enumerate(fields):
+        c = F.col(f"`{f.name}`")
+        aggs += [F.sum(c.isNull().cast("long")).alias(f"n{i}"), F.approx_count_distinct(c).alias(f"d{i}")]
+        if f.name in numeric:
+            aggs += [F.mean(c).alias(f"mean{i}"), F.stddev_pop(c).alias(f"std{i}"),
+                     F.min(c).alias(f"min{i}"), F.max(c).alias(f"max{i}")]
+    stats = frame.agg(*aggs).collect()[0].asDict()
+    rows = int(stats["__rows"])
+    quantiles: dict[str, list[float]] = {}
+    position = {f.name: i for i, f in enumerate(fields)}
+    with_values = [n for n in numeric if stats.get(f"mean{position[n]}") is not None]
+    if with_values:
+        probs = [i / 100 for i in range(101)]
+        casted = frame.select(*[F.col(f"`{n}`").cast("double").alias(n) for n in with_values])
+        for name, qs in zip(with_values, casted.approxQuantile(with_values, probs, 0.001)):
+            quantiles[name] = [float(q) for q in qs]
     columns: dict[str, Any] = {}
-    for field in frame.schema.fields:
-        name = field.name
-        c = F.col(f"`{name}`")
-        numeric = isinstance(field.dataType, NumericType) and not isinstance(field.dataType, BooleanType)
-        aggs = [F.sum(c.isNull().cast("long")).alias("nulls"), F.countDistinct(c).alias("distinct")]
-        if numeric:
-            aggs += [F.mean(c).alias("mean"), F.stddev_pop(c).alias("std"),
-                     F.min(c).alias("min"), F.max(c).alias("max")]
-        stats = frame.agg(*aggs).collect()[0].asDict()
-        col: dict[str, Any] = {"dtype": field.dataType.simpleString(), "nulls": int(stats["nulls"] or 0),
-                               "distinct": int(stats["distinct"] or 0), "kind": "categorical"}
-        if numeric and stats.get("mean") is not None:
-            probs = [i / 100 for i in range(101)]
-            quantiles = frame.select(c.cast("double")).na.drop().approxQuantile(name, probs, 0.001)
-            col.update(kind="numeric", mean=float(stats["mean"]), std=float(stats["std"] or 0.0),
-                       min=float(stats["min"]), max=float(stats["max"]),
-                       quantiles=[float(q) for q in quantiles])
+    for i, f in enumerate(fields):
+        col: dict[str, Any] = {"dtype": f.dataType.simpleString(), "nulls": int(stats[f"n{i}"] or 0),
+                               "distinct": int(stats[f"d{i}"] or 0), "kind": "categorical"}
+        if f.name in quantiles:
+            col.update(kind="numeric", mean=float(stats[f"mean{i}"]), std=float(stats[f"std{i}"] or 0.0),
+                       min=float(stats[f"min{i}"]), max=float(stats[f"max{i}"]), quantiles=quantiles[f.name])
         if col["kind"] == "categorical" or col["distinct"] <= CATEGORICAL_MAX:
-            counts = (frame.where(c.isNotNull()).groupBy(c.alias("v")).count()
-                      .orderBy(F.desc("count")).limit(TOP_VALUES).collect())
+            c = F.col(f"`{f.name}`")
+            top = (frame.where(c.isNotNull()).groupBy(c.alias("v")).count()
+                   .orderBy(F.desc("count")).limit(TOP_VALUES).collect())
             col["counts"] = {}
-            for r in counts:
+            for r in top:
                 key = _category(r["v"])
                 col["counts"][key] = col["counts"].get(key, 0) + int(r["count"])
-            non_null = rows - col["nulls"]
-            col["other"] = int(non_null - sum(col["counts"].values()))
-        columns[name] = col
-    return {"version": PROFILE_VERSION, "rows": int(rows), "columns": columns}
+            col["other"] = int(rows - col["nulls"] - sum(col["counts"].values()))
+        columns[f.name] = col
+    return {"version": PROFILE_VERSION, "rows": rows, "columns": columns}
 
 
 # --- PSI -----------------------------------------------------------------------------

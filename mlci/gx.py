@@ -118,6 +118,9 @@ def spark_session(master: str, conf: dict[str, Any]) -> Any:
         raise RunError("engine: spark needs pyspark: pip install 'mlci[spark]'") from exc
     builder = SparkSession.builder.master(master).appName("mlci")
     settings = {"spark.ui.enabled": "false", "spark.ui.showConsoleProgress": "false"}
+    if master.startswith("local"):
+        # Spark's default of 200 shuffle partitions makes every group-by slow on one machine
+        settings["spark.sql.shuffle.partitions"] = "4"
     settings.update({str(k): str(v) for k, v in conf.items()})
     for key, value in settings.items():
         builder = builder.config(key, value)

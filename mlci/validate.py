@@ -315,7 +315,8 @@ class _Reader:
         try:
             if p.check.engine == "spark":
                 file = source if isinstance(source, Path) else self.spill(source, p.path)
-                return read_spark(self.session(), file, p.format, p.check.read)
+                # cached: GX's metrics and the profile each scan the data
+                return read_spark(self.session(), file, p.format, p.check.read).cache()
             return read_pandas(source if isinstance(source, Path) else io.BytesIO(source), p.format,
                                p.check.read)
         except TypeError as exc:  # an option the reader does not take
