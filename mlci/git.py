@@ -114,10 +114,12 @@ def common_dir(cwd: str | Path) -> Path:
 
 
 def blob_id(rev: str, path: str, cwd: str | Path) -> str | None:
-    """The blob sha of ``path`` at ``rev`` (no content read), or None when absent or not a file."""
-    proc = _git(["rev-parse", "--verify", "--quiet", f"{rev}:{path}"], cwd, check=False)
-    if proc.returncode != 0:
+    """The blob sha of the file ``path`` at ``rev`` (no content read), or None when absent."""
+    proc = _git(["ls-tree", "-z", rev, "--", path], cwd, check=False)
+    if proc.returncode != 0 or not proc.stdout:
         return None
-    sha = proc.stdout.decode().strip()
-    kind = _git(["cat-file", "-t", sha], cwd, check=False).stdout.decode().strip()
-    return sha if kind == "blob" else None
+    meta, _, name = proc.stdout.rstrip(b"\0").partition(b"\t")
+    parts = meta.split()
+    if len(parts) != 3 or parts[1] != b"blob" or name.decode(errors="replace") != path:
+        return None
+    return parts[2].decode()

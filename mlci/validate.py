@@ -224,7 +224,7 @@ def md5_at(root: Path, rev: str, path: str, cache: Cache) -> str | None:
     if rev == dvc.WORKSPACE:
         file = root / path
         return cache.file_md5(file) if file.is_file() else None
-    recorded = dvc.recorded_md5(root, rev, path)
+    recorded = dvc.recorded_md5(root, rev, path) if dvc.is_dvc_repo(root) else None
     if recorded:
         return recorded
     blob = git.blob_id(rev, path, root)

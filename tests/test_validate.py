@@ -417,20 +417,20 @@ spark:
   master: "local[1]"
   conf: {spark.sql.shuffle.partitions: 2}
 data:
-  - path: data/d.csv
+  - path: data/d.parquet
     engine: spark
     drift: {max_psi: 0.2}
     expect:
       - expect_column_values_to_be_in_set: {column: label, value_set: [0, 1]}
       - expect_column_values_to_not_be_null: {column: text}
 """)
-    write_frame(git_repo, "data/d.csv", frame(60), "csv")
+    write_frame(git_repo, "data/d.parquet", frame(60), "parquet")
     git_repo.commit("base")
-    write_frame(git_repo, "data/d.csv", frame(60, bad_labels=(3, 5), null_text=(7,), shift=0.5), "csv")
+    write_frame(git_repo, "data/d.parquet", frame(60, bad_labels=(3, 5), null_text=(7,), shift=0.5), "parquet")
     run = mlci(git_repo, "validate", "--format", "json")
     doc = run.json()
     result_mod.validate(doc)
-    d = entry(doc, "data/d.csv")
+    d = entry(doc, "data/d.parquet")
     assert (d["engine"], d["statistics"]["rows"], d["statistics"]["columns"]) == ("spark", 60, 4)
     assert expectation(d, "expect_column_values_to_be_in_set")["unexpected_count"] == 2
     assert expectation(d, "expect_column_values_to_not_be_null")["unexpected_count"] == 1
