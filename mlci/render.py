@@ -106,6 +106,8 @@ def headline(result: Result) -> str:
         checked = sum(1 for m in result.metrics if m.outcome == "pass")
         if checked:
             parts.append(f"{fmt.plural(checked, 'metric')} within {'its rule' if checked == 1 else 'their rules'}")
+        if result.data:
+            parts.append(fmt.plural(len(result.data), "data file") + " valid")
         if not parts:
             parts.append(fmt.plural(len(result.metrics), "metric") + " compared" if result.metrics
                          else "nothing to compare")
