@@ -62,7 +62,6 @@ class Plan:
     cache_key: str | None = None
     entry: dict[str, Any] | None = None  # the validation result, once known
     frame: Any = None  # the head data, while it is in memory
-    local: Path | None = None  # the head file on disk (the work tree, or a temp copy)
 
     @property
     def where(self) -> str:
@@ -443,34 +442,17 @@ def run_data(root: Path, cfg: Config, *, head_rev: str, base_rev: str | None,
     unchecked = [p for p in plans if p.entry is None or not p.entry.get("cached")]
     if unchecked:
         check_expectations(unchecked)  # before any data is read
-    todo = [p for p in plans if p.entry is None]
     reader = _Reader(cfg)
     try:
-        for p in todo:
-            source: Path | bytes | None
-            if head_rev == dvc.WORKSPACE:
-                source = root / p.path
-            else:
-                source = _read_bytes(root, head_rev, p.path)
-            if source is None:
-                p.entry = {**_base_entry(p), "status": "missing", "success": False,
-                           "message": f"{p.path} does not exist in {head_name}"}
-                continue
-            try:
-                p.frame = reader.read(p, source, cfg.path)
-            except ConfigError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - a parse error is a finding about the data
-                p.entry = {**_base_entry(p), "status": "error", "success": False,
-                           "message": f"cannot read {p.path} as {p.format}: {_first_line(exc)}"}
-                continue
-            p.entry = _validate_entry(p, p.frame)
-            cache.put("result", p.cache_key or "", {**p.entry, "cached": False})
-        for p in plans:
+        for p in plans:  # one file at a time: a large frame goes before the next is read
+            if p.entry is None:
+                _read_and_validate(p, root, cfg, cache, reader, head_rev=head_rev, head_name=head_name)
             assert p.entry is not None
             p.entry["diff"] = _diff(p, root, cfg, cache, reader, head_rev=head_rev,
                                     base_rev=base_rev, base_name=base_name)
-            p.frame = None  # let a large frame go before the next file is read
+            if p.frame is not None and p.check.engine == "spark":
+                p.frame.unpersist()
+            p.frame = None
     finally:
         reader.close()
         cache.flush()
@@ -494,6 +476,36 @@ def run_data(root: Path, cfg: Config, *, head_rev: str, base_rev: str | None,
                 f"PSI {col['psi']:.3f} > {limit:g} (drift.max_psi)"))
         outcome.entries.append(entry)
     return outcome
+
+
+def _read_and_validate(p: Plan, root: Path, cfg: Config, cache: Cache, reader: _Reader, *,
+                       head_rev: str, head_name: str) -> None:
+    source: Path | bytes | None
+    if head_rev == dvc.WORKSPACE:
+        source = root / p.path
+    else:
+        source = _read_bytes(root, head_rev, p.path)
+    if source is None:
+        p.entry = {**_base_entry(p), "status": "missing", "success": False,
+                   "message": f"{p.path} does not exist in {head_name}"}
+        return
+    try:
+        p.frame = reader.read(p, source, cfg.path)
+    except ConfigError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a parse error is a finding about the data
+        p.entry = {**_base_entry(p), "status": "error", "success": False,
+                   "message": f"cannot read {p.path} as {p.format}: {_first_line(exc)}"}
+        return
+    try:
+        p.entry = _validate_entry(p, p.frame)
+    except ConfigError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - e.g. a Spark job that failed: say so, go on
+        p.entry = {**_base_entry(p), "status": "error", "success": False,
+                   "message": f"Great Expectations could not validate {p.path}: {_first_line(exc)}"}
+        return
+    cache.put("result", p.cache_key or "", {**p.entry, "cached": False})
 
 
 def _first_line(exc: BaseException) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -412,6 +413,8 @@ def test_values_from_the_data_are_escaped(git_repo, mlci):
 @pytest.mark.slow
 def test_spark_engine(git_repo, mlci):
     pytest.importorskip("pyspark")
+    if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
+        pytest.skip("Spark needs a Java runtime (17 or later for pyspark 4)")
     git_repo.write("mlci.yaml", """\
 spark:
   master: "local[1]"
