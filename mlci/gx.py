@@ -13,6 +13,7 @@ something to validate (a cache miss).
 from __future__ import annotations
 
 import difflib
+import json
 import logging
 import math
 import os
@@ -207,7 +208,7 @@ def _plain(exp: dict[str, Any], success: Any, result: dict[str, Any], info: dict
     exception = _exception_message(info)
     return {
         "type": exp["type"],
-        "kwargs": exp["kwargs"],
+        "kwargs": json.loads(json.dumps(exp["kwargs"], default=str)),  # YAML dates -> text
         "success": bool(success) and exception is None,
         "element_count": _number(result.get("element_count")),
         "unexpected_count": _number(result.get("unexpected_count")),

@@ -362,7 +362,8 @@ def expectation_message(path: str, exp: Mapping[str, Any], rows: int | None) -> 
         example = f", e.g. row{plural} {', '.join(rows_seen)}" if rows_seen else ""
         return f"{path}: {name} failed on {count:,}{of}{pct_text}{example}"
     observed = exp.get("observed_value")
-    return f"{path}: {name} failed" + (f" (observed {observed})" if observed is not None else "")
+    seen = f" (observed {str(observed)[:100]})" if observed is not None else ""
+    return f"{path}: {name} failed{seen}"
 
 
 def _base_entry(p: Plan) -> dict[str, Any]:

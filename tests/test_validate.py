@@ -104,8 +104,9 @@ def test_failing_then_passing_suite_and_inline(git_repo, mlci, tmp_path):
            "e.g. rows 12, 40" in messages
     assert any(m.startswith("data/train.csv: expect_column_values_to_be_in_set(label) failed on 3 of 200")
                for m in messages)
-    # no gx/ scaffolding, nothing written into the work tree
+    # no gx/ scaffolding, nothing written into the work tree or the home folder
     assert git_repo.git("status", "--porcelain", "--ignored") == status_before
+    assert list(Path(os.environ["HOME"]).iterdir()) == []
     assert sorted(p.name for p in (git_repo.path / "gx").iterdir()) == ["train.json"]
 
     # fixed data: the same suite passes
