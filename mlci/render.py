@@ -202,6 +202,48 @@ def data_files(result: Result) -> list[DataFile]:
     return out
 
 
+@dataclass(frozen=True)
+class DataLine:
+    """One data finding for the top of the report: ``❌ `path`: `expectation` failed on …``."""
+
+    icon: str
+    path: str
+    label: str | None
+    text: str
+    severity: str
+
+
+def data_attention(result: Result) -> list[DataLine]:
+    """The failing and warning data findings, in the words of the gate's reasons."""
+    from mlci.validate import expectation_message, label
+
+    out = []
+    for d in result.data:
+        path, severity = str(d.get("path")), d.get("severity", "fail")
+        icon = fmt.ICONS.get(severity, "")
+        if d.get("status") in ("missing", "error"):
+            message = str(d.get("message") or d.get("status"))
+            text = message[len(path):].lstrip(": ") if message.startswith(path) else message
+            out.append(DataLine(icon, path, None, text, severity))
+        for e in d.get("expectations") or []:
+            if not e.get("success"):
+                message = expectation_message(path, e, (d.get("statistics") or {}).get("rows"))
+                name = label(e)
+                rest = message[len(f"{path}: {name}"):].strip()
+                out.append(DataLine(icon, path, name, rest, severity))
+        diff = d.get("diff") or {}
+        limit = (diff.get("rule") or {}).get("max_psi")
+        for name in diff.get("drifted") or []:
+            col = next((c for c in diff.get("columns", []) if c.get("name") == name), {})
+            psi = col.get("psi")
+            psi_text = f"PSI {psi:.3f}" if fmt.is_number(psi) else "PSI"
+            limit_text = f" > {limit:g}" if fmt.is_number(limit) else ""
+            out.append(DataLine(icon, path, None, f"column {name} drifted: {psi_text}{limit_text} "
+                                "(drift.max_psi)", severity))
+    out.sort(key=lambda line: _OUTCOME_RANK.get(line.severity, 9))
+    return out
+
+
 def data_summary(files: list[DataFile]) -> str:
     counts = Counter(f.icon for f in files)
     parts = [f"{counts[fmt.ICONS[k]]} {word}" for k, word in
@@ -235,7 +277,9 @@ def view(result: Result) -> dict[str, Any]:
         head_label = ctx.head.ref or (ctx.head.sha or "head")[:7]
         if head_label == base_label:
             head_label = "work tree"
-    other_reasons = [r for r in result.reasons if r.section != "metrics"]
+    # data findings are shown from the data entries (with code spans), not as plain reasons
+    other_reasons = [r for r in result.reasons
+                     if r.section != "metrics" and not (r.section == "data" and result.data)]
     stages = result.repro.stages
     scounts = Counter(s.status for s in stages)
     repro_summary = ", ".join(f"{n} {s}" for s, n in scounts.items())
@@ -244,6 +288,7 @@ def view(result: Result) -> dict[str, Any]:
         "result": result,
         "headline": headline(result),
         "data_files": files,
+        "data_attention": data_attention(result),
         "data_summary": data_summary(files) if files else "",
         "attention": [metric_row(m) for m in attention],
         "rest": [metric_row(m) for m in rest],
@@ -313,6 +358,9 @@ def text(result: Result, *, color: bool | None = None, width: int | None = None)
 
     console.print()
     metric_table(v["attention"], "Needs attention")
+    for line in v["data_attention"]:
+        what = f"{line.label} {line.text}" if line.label else line.text
+        console.print(Text(f"{line.icon} data: {line.path}: {what}"))
     for reason in v["other_reasons"]:
         console.print(Text(f"{fmt.ICONS[reason.severity]} {reason.section}: {reason.message}"))
     for f in v["data_files"]:

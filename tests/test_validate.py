@@ -109,6 +109,11 @@ def test_failing_then_passing_suite_and_inline(git_repo, mlci, tmp_path):
     assert list(Path(os.environ["HOME"]).iterdir()) == []
     assert sorted(p.name for p in (git_repo.path / "gx").iterdir()) == ["train.json"]
 
+    md = mlci(git_repo, "validate", "--format", "markdown").out
+    assert "**Data** — ❌ `data/train.csv`: `expect_column_values_to_not_be_null(text)` failed on 2 of " \
+           "200 rows (1.0 %), e.g. rows 12, 40." in md
+    assert "<details><summary>Data: 1 file — 1 failed</summary>" in md
+
     # fixed data: the same suite passes
     write_frame(git_repo, "data/train.csv", frame(), "csv")
     run = mlci(git_repo, "validate", "--format", "json")
