@@ -169,12 +169,8 @@ def recorded_md5(root: Path, rev: str, path: str) -> str | None:
     return None
 
 
-def read_file_at(root: Path, rev: str, path: str) -> bytes | None:
-    """The bytes of ``path`` at ``rev``, from git or DVC's cache/remote; no checkout.
-
-    None when the revision has no such file. Raises DvcError when DVC knows the
-    file but cannot get its content (not in the cache, remote unreachable).
-    """
+@contextmanager
+def _fs_at(root: Path, rev: str) -> Iterator[Any]:
     with quiet_dvc():
         from dvc.fs import DVCFileSystem
 
@@ -183,15 +179,42 @@ def read_file_at(root: Path, rev: str, path: str) -> bytes | None:
         except Exception as exc:  # noqa: BLE001 - not a DVC repo at this rev, unknown rev
             raise DvcError(f"DVC cannot open {root} at {rev[:12]}: {_describe(exc)}") from exc
         try:
-            with fs.open(path, "rb") as handle:
-                return handle.read()
+            yield fs
+        finally:
+            fs.close()
+
+
+def tracked_md5(root: Path, rev: str, path: str) -> str | None:
+    """The md5 DVC knows for ``path`` at ``rev``, also inside a tracked directory; no data read."""
+    with _fs_at(root, rev) as fs:
+        try:
+            info = fs.info(path)
         except FileNotFoundError:
             return None
-        except Exception as exc:  # noqa: BLE001 - missing from cache and remote, network
+        except Exception as exc:  # noqa: BLE001
             if _is_missing(exc):
                 return None
+            raise DvcError(f"cannot look up {path} at {rev[:12]}: {_describe(exc)}") from exc
+    md5 = info.get("md5") if info.get("type") == "file" else None
+    return md5 if isinstance(md5, str) and not md5.endswith(".dir") else None
+
+
+def copy_file_at(root: Path, rev: str, path: str, dest: Path) -> bool:
+    """Copy ``path`` at ``rev`` to ``dest`` from git or DVC's cache/remote; no checkout.
+
+    False when the revision has no such file. Raises DvcError when DVC knows the
+    file but cannot get its content (not in the cache, remote unreachable).
+    """
+    import shutil
+
+    with _fs_at(root, rev) as fs:
+        try:
+            with fs.open(path, "rb") as handle, dest.open("wb") as out:
+                shutil.copyfileobj(handle, out, 1 << 20)
+            return True
+        except FileNotFoundError:
+            return False
+        except Exception as exc:  # noqa: BLE001 - missing from cache and remote, network
+            if _is_missing(exc):
+                return False
             raise DvcError(f"cannot read {path} at {rev[:12]}: {_describe(exc)}") from exc
-        finally:
-            close = getattr(fs, "close", None)
-            if close is not None:
-                close()

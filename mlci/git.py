@@ -72,6 +72,17 @@ def show_file(rev: str, path: str, cwd: str | Path) -> bytes | None:
     return proc.stdout
 
 
+def copy_blob(blob: str, dest: Path, cwd: str | Path) -> None:
+    """Write the content of ``blob`` to ``dest``, streamed (large data files stay out of memory)."""
+    env = dict(os.environ, LC_ALL="C")
+    env.setdefault("GIT_TERMINAL_PROMPT", "0")
+    with dest.open("wb") as out:
+        proc = subprocess.run(["git", "cat-file", "blob", blob], cwd=cwd, stdout=out,
+                              stderr=subprocess.PIPE, env=env, check=False)
+    if proc.returncode != 0:
+        raise GitError(proc.stderr.decode(errors="replace").strip() or f"cannot read blob {blob}")
+
+
 def default_base(cwd: str | Path, fallback: str = "main") -> str:
     """The local default base: the remote's default branch if known, else ``fallback``.
 

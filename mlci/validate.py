@@ -20,7 +20,6 @@ The cache lives in ``<git common dir>/mlci/cache/validate/``.
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import os
 import tempfile
@@ -230,16 +229,8 @@ def md5_at(root: Path, rev: str, path: str, cache: Cache) -> str | None:
     if blob:
         return cache.blob_md5(blob, lambda: git.show_file(rev, path, root) or b"")
     if dvc.is_dvc_repo(root):  # e.g. a file inside a DVC-tracked directory
-        data = dvc.read_file_at(root, rev, path)
-        return hashlib.md5(data).hexdigest() if data is not None else None
+        return dvc.tracked_md5(root, rev, path)
     return None
-
-
-def _read_bytes(root: Path, rev: str, path: str) -> bytes | None:
-    data = git.show_file(rev, path, root) if git.blob_id(rev, path, root) else None
-    if data is None and dvc.is_dvc_repo(root):
-        data = dvc.read_file_at(root, rev, path)
-    return data
 
 
 # --- reading data ---------------------------------------------------------------------
@@ -301,23 +292,31 @@ class _Reader:
             self._session = gx.spark_session(self.cfg.spark.master, dict(self.cfg.spark.conf))
         return self._session
 
-    def spill(self, data: bytes, path: str) -> Path:
-        """Spark reads files, not bytes: a file from git or DVC goes to a temp folder first."""
+    def fetch(self, root: Path, rev: str, path: str) -> Path | None:
+        """The file at ``rev`` on disk: the work tree's, or a temporary copy from git or DVC."""
+        if rev == dvc.WORKSPACE:
+            file = root / path
+            return file if file.is_file() else None
         if self._tmp is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="mlci-data-")
-        file = Path(self._tmp.name) / hashlib.md5(data).hexdigest() / PurePosixPath(path).name
-        file.parent.mkdir(parents=True, exist_ok=True)
-        file.write_bytes(data)
-        return file
+        dest = Path(self._tmp.name) / rev / path
+        if dest.is_file():
+            return dest
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        blob = git.blob_id(rev, path, root)
+        if blob:
+            git.copy_blob(blob, dest, root)  # streamed: large files stay out of memory
+            return dest
+        if dvc.is_dvc_repo(root) and dvc.copy_file_at(root, rev, path, dest):
+            return dest
+        return None
 
-    def read(self, p: Plan, source: Path | bytes, cfg_path: str | None) -> Any:
+    def read(self, p: Plan, file: Path, cfg_path: str | None) -> Any:
         try:
             if p.check.engine == "spark":
-                file = source if isinstance(source, Path) else self.spill(source, p.path)
                 # cached: GX's metrics and the profile each scan the data
                 return read_spark(self.session(), file, p.format, p.check.read).cache()
-            return read_pandas(source if isinstance(source, Path) else io.BytesIO(source), p.format,
-                               p.check.read)
+            return read_pandas(file, p.format, p.check.read)
         except TypeError as exc:  # an option the reader does not take
             raise ConfigError(f"reader option not accepted: {exc}", file=cfg_path, line=p.check.line,
                               key=f"{p.where}.read") from exc
@@ -481,11 +480,11 @@ def run_data(root: Path, cfg: Config, *, head_rev: str, base_rev: str | None,
 
 def _read_and_validate(p: Plan, root: Path, cfg: Config, cache: Cache, reader: _Reader, *,
                        head_rev: str, head_name: str) -> None:
-    source: Path | bytes | None
-    if head_rev == dvc.WORKSPACE:
-        source = root / p.path
-    else:
-        source = _read_bytes(root, head_rev, p.path)
+    try:
+        source = reader.fetch(root, head_rev, p.path)
+    except MlciError as exc:
+        p.entry = {**_base_entry(p), "status": "error", "success": False, "message": str(exc)}
+        return
     if source is None:
         p.entry = {**_base_entry(p), "status": "missing", "success": False,
                    "message": f"{p.path} does not exist in {head_name}"}
@@ -548,7 +547,7 @@ def _diff(p: Plan, root: Path, cfg: Config, cache: Cache, reader: _Reader, *, he
             return known
         frame = p.frame if rev == head_rev and p.frame is not None else None
         if frame is None:
-            source: Path | bytes | None = (root / p.path) if rev == dvc.WORKSPACE else _read_bytes(root, rev, p.path)
+            source = reader.fetch(root, rev, p.path)
             if source is None:
                 return None
             frame = reader.read(p, source, cfg.path)

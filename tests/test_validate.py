@@ -264,6 +264,25 @@ def test_dvc_tracked_base_read_from_the_cache(dvc_repo, mlci):
     assert dvc_repo.git("status", "--porcelain") == before
 
 
+def test_file_inside_a_dvc_tracked_directory_at_committed_revisions(dvc_repo, mlci):
+    dvc_repo.write("mlci.yaml", "data:\n  - path: data/prepared/train.csv\n    drift: {max_psi: 0.2}\n"
+                   "    expect:\n      - expect_column_values_to_be_in_set: {column: label, value_set: [0, 1]}\n")
+    write_frame(dvc_repo, "data/prepared/train.csv", frame(300), "csv")
+    dvc_repo.dvc("add", "-q", "data/prepared")
+    dvc_repo.commit("base")
+    dvc_repo.git("checkout", "-q", "-b", "feature")
+    write_frame(dvc_repo, "data/prepared/train.csv", frame(300, bad_labels=(1, 2), shift=3.0), "csv")
+    dvc_repo.dvc("add", "-q", "data/prepared")
+    dvc_repo.commit("new data")
+    (dvc_repo.path / "data/prepared/train.csv").unlink()  # head and base both come from DVC's cache
+
+    run = mlci(dvc_repo, "validate", "--base", "main", "--head", "feature", "--format", "json")
+    d = entry(run.json(), "data/prepared/train.csv")
+    assert d["expectations"][0]["unexpected_count"] == 2
+    assert d["diff"]["status"] == "compared" and d["diff"]["drifted"] == ["score"]
+    assert not (dvc_repo.path / "data/prepared/train.csv").exists()
+
+
 def test_validate_a_committed_head(git_repo, mlci):
     git_repo.write("mlci.yaml", "data:\n  - path: d.csv\n    expect:\n"
                    "      - expect_column_values_to_be_in_set: {column: label, value_set: [0, 1]}\n")
