@@ -90,7 +90,7 @@ def profile_spark(frame: Any) -> dict[str, Any]:
     """The same profile computed by Spark, for files too large for pandas.
 
     One aggregation pass for counts and summaries, one for all quantiles
-    (approximate, relative error 0.001), one group-by per categorical column.
+    (approximate, relative error 0.001), one for the most frequent values.
     """
     from pyspark.sql import functions as F
     from pyspark.sql.types import BooleanType, NumericType
@@ -122,16 +122,28 @@ def profile_spark(frame: Any) -> dict[str, Any]:
         if f.name in quantiles:
             col.update(kind="numeric", mean=float(stats[f"mean{i}"]), std=float(stats[f"std{i}"] or 0.0),
                        min=float(stats[f"min{i}"]), max=float(stats[f"max{i}"]), quantiles=quantiles[f.name])
-        if col["kind"] == "categorical" or col["distinct"] <= CATEGORICAL_MAX:
-            c = F.col(f"`{f.name}`")
-            top = (frame.where(c.isNotNull()).groupBy(c.alias("v")).count()
-                   .orderBy(F.desc("count")).limit(TOP_VALUES).collect())
-            col["counts"] = {}
-            for r in top:
-                key = _category(r["v"])
-                col["counts"][key] = col["counts"].get(key, 0) + int(r["count"])
-            col["other"] = int(rows - col["nulls"] - sum(col["counts"].values()))
         columns[f.name] = col
+    counted = [n for n, c in columns.items() if c["kind"] == "categorical" or c["distinct"] <= CATEGORICAL_MAX]
+    if counted:
+        # the most frequent values of every counted column in one job: (column, value) pairs,
+        # counted, then the top ones per column by a window
+        from pyspark.sql import Window
+
+        pairs = frame.select(F.explode(F.array(*[
+            F.struct(F.lit(j).alias("k"), F.col(f"`{n}`").cast("string").alias("v"))
+            for j, n in enumerate(counted)])).alias("p")).select("p.k", "p.v").where(F.col("v").isNotNull())
+        ranked = pairs.groupBy("k", "v").count().withColumn(
+            "r", F.row_number().over(Window.partitionBy("k").orderBy(F.desc("count"), F.asc("v"))))
+        for n in counted:
+            columns[n]["counts"] = {}
+        for r in ranked.where(F.col("r") <= TOP_VALUES).collect():
+            name = counted[r["k"]]
+            value = float(r["v"]) if name in numeric else r["v"]
+            key = _category(value)
+            columns[name]["counts"][key] = columns[name]["counts"].get(key, 0) + int(r["count"])
+        for n in counted:
+            col = columns[n]
+            col["other"] = int(rows - col["nulls"] - sum(col["counts"].values()))
     return {"version": PROFILE_VERSION, "rows": rows, "columns": columns}
 
 

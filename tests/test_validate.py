@@ -465,3 +465,25 @@ data:
     assert {s["value"] for s in expectation(d, "expect_column_values_to_be_in_set")["sample"]} == {"7"}
     assert d["diff"]["status"] == "compared" and "score" in d["diff"]["drifted"]
     assert run.code == 1
+
+
+@pytest.mark.slow
+def test_spark_profile_matches_pandas():
+    """Both engines reduce data to the same profile, so a diff means the same either way."""
+    pytest.importorskip("pyspark")
+    if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
+        pytest.skip("Spark needs a Java runtime")
+    from mlci import datadiff, gx
+
+    session = gx.spark_session("local[1]", {})  # the one the Spark test started, if it ran
+    df = frame(80, null_text=(3, 4))
+    expected = datadiff.profile_pandas(df)
+    got = datadiff.profile_spark(session.createDataFrame(df.astype(object).where(df.notna(), None)))
+    assert got["rows"] == expected["rows"] == 80
+    for name in ("id", "label", "text", "score"):
+        g, e = got["columns"][name], expected["columns"][name]
+        assert (g["kind"], g["nulls"]) == (e["kind"], e["nulls"]), name
+        assert g.get("counts") == e.get("counts"), name
+        if e["kind"] == "numeric":
+            assert g["mean"] == pytest.approx(e["mean"]) and g["max"] == pytest.approx(e["max"])
+            assert datadiff.numeric_psi(e, g) < 0.01
