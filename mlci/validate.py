@@ -180,25 +180,43 @@ class Cache:
         return self._hashes
 
     def file_md5(self, file: Path) -> str:
+        return self.file_hashes(file)[0]
+
+    def file_blob(self, file: Path) -> str:
+        """The git blob id the file would have: equal to a revision's blob means same content."""
+        return self.file_hashes(file)[1]
+
+    def file_hashes(self, file: Path) -> tuple[str, str]:
+        """md5 and git blob id of a work-tree file, in one read, remembered by its stat."""
         st = file.stat()
         stamp = [st.st_size, st.st_mtime_ns, st.st_ino]
         known = self.hashes["stat"].get(str(file))
-        if known and known[:3] == stamp:
-            return known[3]
+        if known and known[:3] == stamp and len(known) == 5:
+            return known[3], known[4]
+        md5 = hashlib.md5()
+        blob = hashlib.sha1(b"blob %d\0" % st.st_size)  # noqa: S324 - git's object id, not security
+        with file.open("rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 20), b""):
+                md5.update(chunk)
+                blob.update(chunk)
+        hashes = md5.hexdigest(), blob.hexdigest()
+        self.hashes["stat"][str(file)] = [*stamp, *hashes]
+        self._dirty = True
+        return hashes
+
+    def blob_md5(self, blob: str, fetch: Any) -> str | None:
+        """The md5 of a git blob: remembered, else hashed from the file ``fetch()`` writes."""
+        known = self.hashes["blob"].get(blob)
+        if known:
+            return known
+        file = fetch()
+        if file is None:
+            return None
         digest = hashlib.md5()
         with file.open("rb") as handle:
             for chunk in iter(lambda: handle.read(1 << 20), b""):
                 digest.update(chunk)
         md5 = digest.hexdigest()
-        self.hashes["stat"][str(file)] = [*stamp, md5]
-        self._dirty = True
-        return md5
-
-    def blob_md5(self, blob: str, read: Any) -> str:
-        known = self.hashes["blob"].get(blob)
-        if known:
-            return known
-        md5 = hashlib.md5(read()).hexdigest()
         self.hashes["blob"][blob] = md5
         self._dirty = True
         return md5
@@ -217,7 +235,7 @@ def _key(*parts: Any) -> str:
     return hashlib.sha256(_canonical(parts).encode()).hexdigest()[:40]
 
 
-def md5_at(root: Path, rev: str, path: str, cache: Cache) -> str | None:
+def md5_at(root: Path, rev: str, path: str, cache: Cache, reader: _Reader) -> str | None:
     """Content hash of ``path`` at ``rev`` without reading it where DVC or git already know it."""
     if rev == dvc.WORKSPACE:
         file = root / path
@@ -227,7 +245,8 @@ def md5_at(root: Path, rev: str, path: str, cache: Cache) -> str | None:
         return recorded
     blob = git.blob_id(rev, path, root)
     if blob:
-        return cache.blob_md5(blob, lambda: git.show_file(rev, path, root) or b"")
+        # the copy is kept: if the data is needed, it is read from there
+        return cache.blob_md5(blob, lambda: reader.fetch(root, rev, path))
     if dvc.is_dvc_repo(root):  # e.g. a file inside a DVC-tracked directory
         return dvc.tracked_md5(root, rev, path)
     return None
@@ -420,39 +439,10 @@ def run_data(root: Path, cfg: Config, *, head_rev: str, base_rev: str | None,
         return outcome
     plans = plan(cfg, root)
     cache = Cache(root)
-    from mlci import gx
-
-    gx_version = gx.version()
-    for p in plans:
-        try:
-            p.md5 = md5_at(root, head_rev, p.path, cache)
-        except MlciError as exc:
-            p.entry = {**_base_entry(p), "status": "error", "success": False, "message": str(exc)}
-            continue
-        if p.md5 is None:
-            p.entry = {**_base_entry(p), "status": "missing", "success": False,
-                       "message": f"{p.path} does not exist in {head_name}"}
-            continue
-        p.cache_key = _key(CACHE_VERSION, "result", p.path, p.md5, p.format, p.check.read,
-                           p.check.engine, [[e.type, e.kwargs] for e in p.expectations], gx_version)
-        cached = cache.get("result", p.cache_key)
-        if cached is not None:
-            p.entry = {**cached, "severity": p.check.severity, "cached": True}
-
-    unchecked = [p for p in plans if p.entry is None or not p.entry.get("cached")]
-    if unchecked:
-        check_expectations(unchecked)  # before any data is read
     reader = _Reader(cfg)
     try:
-        for p in plans:  # one file at a time: a large frame goes before the next is read
-            if p.entry is None:
-                _read_and_validate(p, root, cfg, cache, reader, head_rev=head_rev, head_name=head_name)
-            assert p.entry is not None
-            p.entry["diff"] = _diff(p, root, cfg, cache, reader, head_rev=head_rev,
-                                    base_rev=base_rev, base_name=base_name)
-            if p.frame is not None and p.check.engine == "spark":
-                p.frame.unpersist()
-            p.frame = None
+        _validate_and_diff(plans, root, cfg, cache, reader, head_rev=head_rev, base_rev=base_rev,
+                           head_name=head_name, base_name=base_name)
     finally:
         reader.close()
         cache.flush()
@@ -476,6 +466,41 @@ def run_data(root: Path, cfg: Config, *, head_rev: str, base_rev: str | None,
                 f"PSI {col['psi']:.3f} > {limit:g} (drift.max_psi)"))
         outcome.entries.append(entry)
     return outcome
+
+
+def _validate_and_diff(plans: list[Plan], root: Path, cfg: Config, cache: Cache, reader: _Reader, *,
+                       head_rev: str, base_rev: str | None, head_name: str, base_name: str) -> None:
+    from mlci import gx
+
+    gx_version = gx.version()
+    for p in plans:
+        try:
+            p.md5 = md5_at(root, head_rev, p.path, cache, reader)
+        except MlciError as exc:
+            p.entry = {**_base_entry(p), "status": "error", "success": False, "message": str(exc)}
+            continue
+        if p.md5 is None:
+            p.entry = {**_base_entry(p), "status": "missing", "success": False,
+                       "message": f"{p.path} does not exist in {head_name}"}
+            continue
+        p.cache_key = _key(CACHE_VERSION, "result", p.path, p.md5, p.format, p.check.read,
+                           p.check.engine, [[e.type, e.kwargs] for e in p.expectations], gx_version)
+        cached = cache.get("result", p.cache_key)
+        if cached is not None:
+            p.entry = {**cached, "severity": p.check.severity, "cached": True}
+
+    unchecked = [p for p in plans if p.entry is None or not p.entry.get("cached")]
+    if unchecked:
+        check_expectations(unchecked)  # before any data is read
+    for p in plans:  # one file at a time: a large frame goes before the next is read
+        if p.entry is None:
+            _read_and_validate(p, root, cfg, cache, reader, head_rev=head_rev, head_name=head_name)
+        assert p.entry is not None
+        p.entry["diff"] = _diff(p, root, cfg, cache, reader, head_rev=head_rev,
+                                base_rev=base_rev, base_name=base_name)
+        if p.frame is not None and p.check.engine == "spark":
+            p.frame.unpersist()
+        p.frame = None
 
 
 def _read_and_validate(p: Plan, root: Path, cfg: Config, cache: Cache, reader: _Reader, *,
@@ -527,16 +552,24 @@ def _diff(p: Plan, root: Path, cfg: Config, cache: Cache, reader: _Reader, *, he
         return {"status": "no_base", "message": "no base revision"}
     if p.md5 is None or p.entry["status"] in ("missing", "error"):
         return {"status": "skipped", "message": "no head data to compare"}
+    rows = p.entry["statistics"]["rows"]
+    unchanged = {"status": "unchanged", "message": "unchanged",
+                 "rows": {"base": rows, "head": rows, "delta": 0}}
+    base_blob = git.blob_id(base_rev, p.path, root)
+    if base_blob is not None:  # in git at the base: compare object ids, no content read
+        head_file = root / p.path
+        head_blob = (cache.file_blob(head_file) if head_file.is_file() else None) \
+            if head_rev == dvc.WORKSPACE else git.blob_id(head_rev, p.path, root)
+        if head_blob == base_blob:
+            return unchanged
     try:
-        base_md5 = md5_at(root, base_rev, p.path, cache)
+        base_md5 = md5_at(root, base_rev, p.path, cache, reader)
     except MlciError as exc:
         return {"status": "unavailable", "message": f"base data unavailable: {_first_line(exc)}"}
     if base_md5 is None:
         return {"status": "no_base", "message": f"{p.path} does not exist in {base_name}"}
-    rows = p.entry["statistics"]["rows"]
     if base_md5 == p.md5:
-        return {"status": "unchanged", "message": "unchanged",
-                "rows": {"base": rows, "head": rows, "delta": 0}}
+        return unchanged
     profile_key = (CACHE_VERSION, "profile", datadiff.PROFILE_VERSION, p.format, p.check.read,
                    p.check.engine)
 
