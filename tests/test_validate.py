@@ -87,6 +87,7 @@ def test_failing_then_passing_suite_and_inline(git_repo, mlci, tmp_path):
     assert run.code == 1, run.err
     doc = run.json()
     result_mod.validate(doc)
+    assert result_mod.Result.from_dict(doc).to_dict() == doc  # publishable later as it is
     d = entry(doc, "data/train.csv")
     assert (d["success"], d["status"], d["severity"]) == (False, "failed", "fail")
     assert d["statistics"]["rows"] == ROWS and d["statistics"]["columns"] == 4
@@ -134,9 +135,12 @@ data:
 """)
     write_frame(git_repo, "data/d.csv", frame(bad_labels=(3,)), "csv")
     git_repo.commit("data")
-    run = mlci(git_repo, "validate", "--format", "json")
+    (git_repo.path / "sub" / "dir").mkdir(parents=True)
+    # paths resolve against the repository root, whatever the current directory
+    run = mlci(git_repo.path / "sub" / "dir", "validate", "--format", "json")
     assert (run.code, run.json()["verdict"]) == (code, verdict)
     assert run.json()["reasons"][0]["severity"] == "warn"
+    assert entry(run.json(), "data/d.csv")["statistics"]["rows"] == ROWS
 
 
 def test_every_format(git_repo, mlci):
