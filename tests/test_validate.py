@@ -447,7 +447,12 @@ def test_spark_engine(git_repo, mlci):
     git_repo.write("mlci.yaml", """\
 spark:
   master: "local[1]"
-  conf: {spark.sql.shuffle.partitions: 2}
+  conf:
+    spark.sql.shuffle.partitions: 1
+    spark.default.parallelism: 1
+    # a short-lived JVM: the quick JIT tier only, and no adaptive re-planning of tiny jobs
+    spark.driver.extraJavaOptions: "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
+    spark.sql.adaptive.enabled: false
 data:
   - path: data/d.parquet
     engine: spark
