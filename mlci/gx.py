@@ -122,7 +122,7 @@ def spark_session(master: str, conf: dict[str, Any]) -> Any:
     if master.startswith("local"):
         # Spark's default of 200 shuffle partitions makes every group-by slow on one machine
         settings["spark.sql.shuffle.partitions"] = "4"
-    settings.update({str(k): str(v) for k, v in conf.items()})
+    settings.update({str(k): str(v).lower() if isinstance(v, bool) else str(v) for k, v in conf.items()})
     for key, value in settings.items():
         builder = builder.config(key, value)
     session = builder.getOrCreate()
