@@ -123,7 +123,8 @@ def profile_spark(frame: Any) -> dict[str, Any]:
             col.update(kind="numeric", mean=float(stats[f"mean{i}"]), std=float(stats[f"std{i}"] or 0.0),
                        min=float(stats[f"min{i}"]), max=float(stats[f"max{i}"]), quantiles=quantiles[f.name])
         columns[f.name] = col
-    counted = [n for n, c in columns.items() if c["kind"] == "categorical" or c["distinct"] <= CATEGORICAL_MAX]
+    counted = [n for n, c in columns.items()
+               if c["kind"] == "categorical" or c["distinct"] <= CATEGORICAL_MAX]
     if counted:
         # the most frequent values of every counted column in one job: (column, value) pairs,
         # counted, then the top ones per column by a window

@@ -130,7 +130,8 @@ def spark_session(master: str, conf: dict[str, Any]) -> Any:
     return session
 
 
-def validate(frame: Any, expectations: list[dict[str, Any]], *, engine: str = "pandas") -> list[dict[str, Any]]:
+def validate(frame: Any, expectations: list[dict[str, Any]], *,
+             engine: str = "pandas") -> list[dict[str, Any]]:
     """Run ``expectations`` ({type, kwargs}) on ``frame``; one plain result per expectation, in order."""
     gx = _import()
     from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
@@ -213,7 +214,7 @@ def _plain(exp: dict[str, Any], success: Any, result: dict[str, Any], info: dict
         "element_count": _number(result.get("element_count")),
         "unexpected_count": _number(result.get("unexpected_count")),
         "unexpected_percent": _number(result.get("unexpected_percent")),
-        "observed_value": observed if observed is None or isinstance(observed, (int, float, str, bool)) else _value(observed),
+        "observed_value": observed,
         "sample": sample,
         "exception": exception,
     }

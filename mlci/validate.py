@@ -86,7 +86,8 @@ def _suite_expectations(check: DataCheck, where: str, root: Path, cfg: Config) -
     rel = _rel_path(check.suite, root, cfg, f"{where}.suite", check.line)
     file = root / rel
     if not file.is_file():
-        raise ConfigError(f"suite file not found: {rel}", file=cfg.path, line=check.line, key=f"{where}.suite")
+        raise ConfigError(f"suite file not found: {rel}", file=cfg.path, line=check.line,
+                          key=f"{where}.suite")
     try:
         doc = json.loads(file.read_text(encoding="utf-8"))
     except (ValueError, UnicodeDecodeError) as exc:
@@ -594,7 +595,8 @@ def _diff(p: Plan, root: Path, cfg: Config, cache: Cache, reader: _Reader, *, he
     except ConfigError:
         raise
     except Exception as exc:  # noqa: BLE001 - unreadable base data is stated, not fatal
-        return {"status": "unavailable", "message": f"cannot read {p.path} at {base_name}: {_first_line(exc)}"}
+        return {"status": "unavailable",
+                "message": f"cannot read {p.path} at {base_name}: {_first_line(exc)}"}
     if head_profile is None or base_profile is None:
         return {"status": "unavailable", "message": f"base data unavailable in {base_name}"}
     result = datadiff.diff(base_profile, head_profile, max_psi=max_psi)
