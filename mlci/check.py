@@ -88,13 +88,16 @@ class Findings:
     notes: list[str] = field(default_factory=list)
 
 
-def _not_yet(cfg: Config, findings: Findings) -> None:
-    """Sections of SPEC that this version accepts but does not act on yet."""
-    if cfg.data:
-        findings.notes.append(
-            f"{len(cfg.data)} data check(s) configured; data validation is not part of this "
-            "mlci version yet, so they were not run"
-        )
+def data_step(target: Target, cfg: Config, findings: Findings, verbose: bool) -> list[dict]:
+    """Validate the ``data:`` entries (GX is imported only when a result is not cached)."""
+    if not cfg.data:
+        return []
+    from mlci import validate
+
+    outcome = validate.data_step(target, cfg, verbose=verbose)
+    findings.reasons.extend(outcome.reasons)
+    findings.notes.extend(outcome.notes)
+    return outcome.entries
 
 
 def compare_step(target: Target, cfg: Config, findings: Findings, verbose: bool):
@@ -117,10 +120,7 @@ def compare_step(target: Target, cfg: Config, findings: Findings, verbose: bool)
         findings.notes.append("no DVC project (.dvc/) and no metrics.files in the config: no metrics to compare")
     metrics = compare.compare_metrics(base.metrics, head.metrics, base.metric_files, cfg.metrics)
     params = compare.compare_params(base.params, head.params)
-    config_file = None
-    if cfg.path:
-        config_file = Path(os.path.relpath(Path.cwd() / cfg.path, target.root)).as_posix()
-    findings.reasons[:0] = gate.metric_reasons(metrics, config_file)
+    findings.reasons[:0] = gate.metric_reasons(metrics, cfg.repo_path(target.root))
     return metrics, params
 
 
@@ -179,9 +179,10 @@ def run_check(opts: CheckOptions, env: Mapping[str, str] | None = None,
         repro = Repro(status="skipped", message=message)
     else:
         repro = repro_step(opts, cfg, target, findings, env)
+    data: list[dict] = []
     metrics, params = [], []
     if opts.compare:
-        _not_yet(cfg, findings)
+        data = data_step(target, cfg, findings, opts.verbose)
         metrics, params = compare_step(target, cfg, findings, opts.verbose)
 
     if context is None:
@@ -198,6 +199,7 @@ def run_check(opts: CheckOptions, env: Mapping[str, str] | None = None,
         verdict=gate.verdict(reasons),
         reasons=tuple(reasons),
         repro=repro,
+        data=tuple(data),
         metrics=tuple(metrics),
         params=tuple(params),
         notes=tuple(findings.notes),

@@ -267,6 +267,20 @@ def doctor(config_path: str | None) -> int:
     return code
 
 
+@cli.command()
+@common_options
+def validate(config_path: str | None, base: str | None, head: str | None, fmt: str,
+             output: str | None, verbose: bool) -> int:
+    """Only validate the data (Great Expectations) and diff it with the base revision."""
+    from mlci import git
+    from mlci.check import CheckOptions
+    from mlci.validate import run_validate
+
+    opts = CheckOptions(config_path=config_path, base=base, head=head, repro=False, verbose=verbose)
+    result, cfg = run_validate(opts)
+    return _emit(result, cfg, fmt, output, root=git.repo_root(opts.cwd))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code (0 pass/warn, 1 fail, 2 usage, 3 could not finish)."""
     args = list(sys.argv[1:] if argv is None else argv)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -140,6 +141,12 @@ class Config:
     mlflow: MlflowConfig | None = None
     path: str | None = None  # the file it came from, as shown in messages
     present: frozenset[str] = frozenset()  # top-level sections the file sets
+
+    def repo_path(self, root: Path) -> str | None:
+        """The config file relative to the repository root (for annotations), if there is one."""
+        if not self.path:
+            return None
+        return Path(os.path.relpath(Path.cwd() / self.path, root)).as_posix()
 
 
 # --- the schema ---------------------------------------------------------------

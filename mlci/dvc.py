@@ -513,3 +513,100 @@ def remotes(root: Path) -> list[RemoteConfig]:
             url = str(opts.pop("url", ""))
             out.append(RemoteConfig(name, url, name == default, opts))
         return out
+
+
+# --- data files at a revision (for validation and the data diff) -----------------
+
+
+def _lock_outs(text: bytes) -> Iterator[dict[str, Any]]:
+    import yaml
+
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return
+    if not isinstance(doc, dict):
+        return
+    stages = doc.get("stages") if "stages" in doc else None
+    if isinstance(stages, dict):  # dvc.lock
+        for stage in stages.values():
+            for out in (stage or {}).get("outs", []) or []:
+                if isinstance(out, dict):
+                    yield out
+    for out in doc.get("outs", []) or []:  # a .dvc file
+        if isinstance(out, dict):
+            yield out
+
+
+def recorded_md5(root: Path, rev: str, path: str) -> str | None:
+    """The md5 DVC recorded for the file ``path`` at ``rev`` (dvc.lock or ``path.dvc``).
+
+    Read from the committed files with git, without importing DVC; None when
+    DVC does not track this exact file (untracked, or inside a tracked directory).
+    """
+    from mlci import git
+
+    candidates = [("dvc.lock", "")]
+    parent = str(Path(path).parent.as_posix())
+    candidates.append((f"{path}.dvc", "" if parent == "." else parent + "/"))
+    for lock, prefix in candidates:
+        text = git.show_file(rev, lock, root)
+        if not text:
+            continue
+        for out in _lock_outs(text):
+            out_path = prefix + str(out.get("path", ""))
+            if Path(out_path).as_posix() == path and isinstance(out.get("md5"), str) \
+                    and not out["md5"].endswith(".dir"):
+                return out["md5"]
+    return None
+
+
+@contextmanager
+def _fs_at(root: Path, rev: str) -> Iterator[Any]:
+    with quiet_dvc():
+        from dvc.fs import DVCFileSystem
+
+        try:
+            fs = DVCFileSystem(repo=str(root), rev=rev)
+        except Exception as exc:  # noqa: BLE001 - not a DVC repo at this rev, unknown rev
+            raise DvcError(f"DVC cannot open {root} at {rev[:12]}: {_describe(exc)}") from exc
+        try:
+            yield fs
+        finally:
+            fs.close()
+
+
+def tracked_md5(root: Path, rev: str, path: str) -> str | None:
+    """The md5 DVC knows for ``path`` at ``rev``, also inside a tracked directory; no data read."""
+    with _fs_at(root, rev) as fs:
+        try:
+            info = fs.info(path)
+        except FileNotFoundError:
+            return None
+        except Exception as exc:  # noqa: BLE001
+            if _is_missing(exc):
+                return None
+            raise DvcError(f"cannot look up {path} at {rev[:12]}: {_describe(exc)}") from exc
+    md5 = info.get("md5") if info.get("type") == "file" else None
+    return md5 if isinstance(md5, str) and not md5.endswith(".dir") else None
+
+
+def copy_file_at(root: Path, rev: str, path: str, dest: Path) -> bool:
+    """Copy ``path`` at ``rev`` to ``dest`` from git or DVC's cache/remote; no checkout.
+
+    False when the revision has no such file. Raises DvcError when DVC knows the
+    file but cannot get its content (not in the cache, remote unreachable).
+    """
+    import shutil
+
+    with _fs_at(root, rev) as fs:
+        try:
+            with fs.open(path, "rb") as handle, dest.open("wb") as out:
+                shutil.copyfileobj(handle, out, 1 << 20)
+            return True
+        except FileNotFoundError:
+            return False
+        except Exception as exc:  # noqa: BLE001 - missing from cache and remote, network
+            if _is_missing(exc):
+                return False
+            raise DvcError(f"cannot read {path} at {rev[:12]}: {_describe(exc)}") from exc

@@ -72,6 +72,17 @@ def show_file(rev: str, path: str, cwd: str | Path) -> bytes | None:
     return proc.stdout
 
 
+def copy_blob(blob: str, dest: Path, cwd: str | Path) -> None:
+    """Write the content of ``blob`` to ``dest``, streamed (large data files stay out of memory)."""
+    env = dict(os.environ, LC_ALL="C")
+    env.setdefault("GIT_TERMINAL_PROMPT", "0")
+    with dest.open("wb") as out:
+        proc = subprocess.run(["git", "cat-file", "blob", blob], cwd=cwd, stdout=out,
+                              stderr=subprocess.PIPE, env=env, check=False)
+    if proc.returncode != 0:
+        raise GitError(proc.stderr.decode(errors="replace").strip() or f"cannot read blob {blob}")
+
+
 def default_base(cwd: str | Path, fallback: str = "main") -> str:
     """The local default base: the remote's default branch if known, else ``fallback``.
 
@@ -136,3 +147,21 @@ class Commit:
     @property
     def short(self) -> str:
         return self.sha[:7]
+
+
+def common_dir(cwd: str | Path) -> Path:
+    """The git directory shared by all work trees (``.git`` of the main clone): caches live there."""
+    path = Path(output(["rev-parse", "--git-common-dir"], cwd))
+    return path if path.is_absolute() else (Path(cwd) / path).resolve()
+
+
+def blob_id(rev: str, path: str, cwd: str | Path) -> str | None:
+    """The blob sha of the file ``path`` at ``rev`` (no content read), or None when absent."""
+    proc = _git(["ls-tree", "-z", rev, "--", path], cwd, check=False)
+    if proc.returncode != 0 or not proc.stdout:
+        return None
+    meta, _, name = proc.stdout.rstrip(b"\0").partition(b"\t")
+    parts = meta.split()
+    if len(parts) != 3 or parts[1] != b"blob" or name.decode(errors="replace") != path:
+        return None
+    return parts[2].decode()

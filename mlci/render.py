@@ -118,6 +118,8 @@ def headline(result: Result) -> str:
             parts.append(f"{fmt.plural(checked, 'metric')} within {'its rule' if checked == 1 else 'their rules'}")
         if not parts and not result.metrics and result.repro.status == "ran":
             parts.append(f"pipeline reproduced ({fmt.plural(len(result.repro.stages), 'stage')})")
+        if result.data:
+            parts.append(fmt.plural(len(result.data), "data file") + " valid")
         if not parts:
             parts.append(fmt.plural(len(result.metrics), "metric") + " compared" if result.metrics
                          else "nothing to compare")
@@ -167,6 +169,125 @@ def stage_status(status: str) -> str:
     return STAGE_STATUS_WORDS.get(status, status)
 
 
+@dataclass(frozen=True)
+class ExpectationRow:
+    icon: str
+    label: str
+    args: str
+    unexpected: str
+    sample: str
+
+
+@dataclass(frozen=True)
+class DataFile:
+    icon: str
+    path: str
+    stats: str
+    message: str | None
+    expectations: list[ExpectationRow]
+    diff: str
+
+
+def _expectation_row(e: dict[str, Any]) -> ExpectationRow:
+    from mlci.validate import label
+
+    kwargs = {k: v for k, v in (e.get("kwargs") or {}).items()
+              if k not in ("column", "column_A", "column_B", "column_list")}
+    args = ", ".join(f"{k}={v!r}" if isinstance(v, str) else f"{k}={v}" for k, v in kwargs.items())
+    count, pct = e.get("unexpected_count"), e.get("unexpected_percent")
+    if e.get("exception"):
+        unexpected = "error: " + str(e["exception"])
+    elif isinstance(count, int):
+        unexpected = f"{count:,}" + (f" ({fmt.number(round(pct, 2))} %)" if fmt.is_number(pct) else "")
+    elif e.get("observed_value") is not None:
+        unexpected = f"observed {fmt.clip(str(e['observed_value']), 60)}"
+    else:
+        unexpected = "—"
+    sample = ", ".join(
+        (f"row {s['row']}: " if s.get("row") is not None else "") + fmt.clip(str(s.get("value")), 40)
+        for s in e.get("sample") or []
+    )
+    return ExpectationRow(
+        icon=fmt.ICONS["pass"] if e.get("success") else fmt.ICONS["fail"],
+        label=label(e), args=fmt.clip(args, 80), unexpected=unexpected, sample=sample,
+    )
+
+
+def data_files(result: Result) -> list[DataFile]:
+    """One row per ``data:`` entry: its expectations and its diff with the base, failures first."""
+    from mlci.datadiff import summary
+
+    out = []
+    for d in result.data:
+        stats = d.get("statistics") or {}
+        parts = []
+        if stats.get("rows") is not None:
+            parts.append(f"{stats['rows']:,} rows × {stats.get('columns') or 0} columns")
+        exps = d.get("expectations") or []
+        if exps:
+            failed = sum(1 for e in exps if not e.get("success"))
+            parts.append(fmt.plural(len(exps), "expectation") + (f", {failed} failed" if failed else " passed"))
+        icon = fmt.ICONS["pass"] if d.get("success") and not (d.get("diff") or {}).get("drifted") \
+            else fmt.ICONS[d.get("severity", "fail")]
+        rows = sorted((_expectation_row(e) for e in exps), key=lambda r: r.icon == fmt.ICONS["pass"])
+        out.append(DataFile(icon=icon, path=str(d.get("path")), stats=", ".join(parts),
+                            message=d.get("message"), expectations=rows,
+                            diff=summary(d.get("diff") or {})))
+    out.sort(key=lambda f: f.icon == fmt.ICONS["pass"])
+    return out
+
+
+@dataclass(frozen=True)
+class DataLine:
+    """One data finding for the top of the report: ``❌ `path`: `expectation` failed on …``."""
+
+    icon: str
+    path: str
+    label: str | None
+    text: str
+    severity: str
+
+
+def data_attention(result: Result) -> list[DataLine]:
+    """The failing and warning data findings, in the words of the gate's reasons."""
+    from mlci.validate import expectation_message, label
+
+    out = []
+    for d in result.data:
+        path, severity = str(d.get("path")), d.get("severity", "fail")
+        icon = fmt.ICONS.get(severity, "")
+        if d.get("status") in ("missing", "error"):
+            message = str(d.get("message") or d.get("status"))
+            text = message[len(path):].lstrip(": ") if message.startswith(path) else message
+            out.append(DataLine(icon, path, None, text, severity))
+        for e in d.get("expectations") or []:
+            if not e.get("success"):
+                message = expectation_message(path, e, (d.get("statistics") or {}).get("rows"))
+                name = label(e)
+                rest = message[len(f"{path}: {name}"):].strip()
+                out.append(DataLine(icon, path, name, rest, severity))
+        diff = d.get("diff") or {}
+        limit = (diff.get("rule") or {}).get("max_psi")
+        for name in diff.get("drifted") or []:
+            col = next((c for c in diff.get("columns", []) if c.get("name") == name), {})
+            psi = col.get("psi")
+            psi_text = f"PSI {psi:.3f}" if fmt.is_number(psi) else "PSI"
+            limit_text = f" > {limit:g}" if fmt.is_number(limit) else ""
+            out.append(DataLine(icon, path, None, f"column {name} drifted: {psi_text}{limit_text} "
+                                "(drift.max_psi)", severity))
+    out.sort(key=lambda line: _OUTCOME_RANK.get(line.severity, 9))
+    return out
+
+
+def data_summary(files: list[DataFile]) -> str:
+    counts = Counter(f.icon for f in files)
+    parts = [f"{counts[fmt.ICONS[k]]} {word}" for k, word in
+             (("fail", "failed"), ("warn", "warned"), ("pass", "passed")) if counts[fmt.ICONS[k]]]
+    return f"{fmt.plural(len(files), 'file')} — {', '.join(parts)}"
+
+
+
+
 def view(result: Result, max_rows: int | None = None) -> dict[str, Any]:
     """Everything a template needs, computed once from the result.
 
@@ -203,13 +324,19 @@ def view(result: Result, max_rows: int | None = None) -> dict[str, Any]:
         head_label = ctx.head.ref or (ctx.head.sha or "head")[:7]
         if head_label == base_label:
             head_label = "work tree"
-    other_reasons = [r for r in result.reasons if r.section != "metrics"]
+    # data findings are shown from the data entries (with code spans), not as plain reasons
+    other_reasons = [r for r in result.reasons
+                     if r.section != "metrics" and not (r.section == "data" and result.data)]
     stages = result.repro.stages
     scounts = Counter(s.status for s in stages)
     repro_summary = ", ".join(f"{n} {stage_status(s)}" for s, n in scounts.items())
+    files = data_files(result)
     return {
         "result": result,
         "headline": headline(result),
+        "data_files": files,
+        "data_attention": data_attention(result),
+        "data_summary": data_summary(files) if files else "",
         "attention": [metric_row(m) for m in attention],
         "rest": [metric_row(m) for m in rest],
         "rest_summary": rest_summary,
@@ -294,8 +421,25 @@ def text(result: Result, *, color: bool | None = None, width: int | None = None)
 
     console.print()
     metric_table(v["attention"], "Needs attention")
+    for line in v["data_attention"]:
+        what = f"{line.label} {line.text}" if line.label else line.text
+        console.print(Text(f"{line.icon} data: {line.path}: {what}"))
     for reason in v["other_reasons"]:
         console.print(Text(f"{fmt.ICONS[reason.severity]} {reason.section}: {reason.message}"))
+    for f in v["data_files"]:
+        console.print(Text(f"{f.icon} {f.path}: {f.stats}" + (f" ({f.message})" if f.message else "")))
+        if f.expectations:
+            table = Table(show_edge=False, pad_edge=False, box=None)
+            table.add_column("")
+            table.add_column("expectation", no_wrap=True)
+            table.add_column("args", overflow="fold")
+            table.add_column("unexpected", justify="right")
+            table.add_column("sample", overflow="fold")
+            for e in f.expectations:
+                table.add_row(e.icon, Text(e.label), Text(e.args), Text(e.unexpected), Text(e.sample))
+            console.print(table)
+        if f.diff:
+            console.print(Text(f"  vs {v['base_label']}: {f.diff}"))
     if result.repro.stages:
         table = Table(title=f"Pipeline: {v['repro_summary']}", title_justify="left", show_edge=False)
         table.add_column("stage")
