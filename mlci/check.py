@@ -12,10 +12,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mlci import collect, compare, dvc, gate, git
+from mlci import collect, compare, dvc, gate, git, plots
 from mlci.config import Config, load
 from mlci.errors import RunError
-from mlci.result import Context, Reason, Repro, Result, Revision
+from mlci.result import Context, Plot, Reason, Repro, Result, Revision
 
 
 @dataclass(frozen=True)
@@ -84,6 +84,7 @@ class Findings:
 
     reasons: list[Reason] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    plots: list[Plot] = field(default_factory=list)
 
 
 def _not_yet(cfg: Config, findings: Findings) -> None:
@@ -97,9 +98,12 @@ def _not_yet(cfg: Config, findings: Findings) -> None:
 
 def compare_step(target: Target, cfg: Config, findings: Findings, verbose: bool):
     revs = [target.base_sha, target.head_rev]
-    snaps = collect.collect(target.root, revs, cfg.metrics.files, verbose=verbose)
+    snaps = collect.collect(target.root, revs, cfg.metrics.files, verbose=verbose,
+                            plots=cfg.report.plots, extra_plots=cfg.metrics.plots)
     base, head = snaps[target.base_sha], snaps[target.head_rev]
     head_name = "the work tree" if target.head_rev == dvc.WORKSPACE else (target.head_ref or "head")
+    if cfg.report.plots:
+        findings.plots = plots.build(base.plots, head.plots, head_name=head_name)
     for path, msg in sorted(head.errors.items()):
         findings.reasons.append(Reason("metrics", "warn", f"cannot read {path} in {head_name}: {msg}"))
     for path in sorted(head.missing):
@@ -155,6 +159,7 @@ def run_check(opts: CheckOptions, env: Mapping[str, str] | None = None,
         repro=repro,
         metrics=tuple(metrics),
         params=tuple(params),
+        plots=tuple(findings.plots),
         notes=tuple(findings.notes),
         duration_s=round(time.monotonic() - started, 2),
     )

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from mlci import fmt
+from mlci import plots as plots_mod
 from mlci.result import MetricDelta, Result
 
 MARKER = "<!-- mlci:report:{context} -->"
@@ -142,11 +143,18 @@ def headline(result: Result) -> str:
     return f"{icon} mlci: {what} — {', '.join(phrases)}"
 
 
-def view(result: Result, max_rows: int | None = None) -> dict[str, Any]:
+FOLD_CAP = 200  # rows in the folded metric table; beyond it only changed rows are listed
+
+
+def view(result: Result, max_rows: int | None = None, fold_cap: int | None = FOLD_CAP) -> dict[str, Any]:
     """Everything a template needs, computed once from the result.
 
     ``max_rows`` caps the metric rows shown (attention rows first), for
     renderings with a size limit; the cut is stated in the report.
+    ``fold_cap``: when more rows than this would be folded, the folded table
+    lists only changed rows, at most this many, and counts the rest (at
+    thousands of metrics the unchanged ones are noise; the result file and
+    the HTML report have them all). ``None`` lists every row.
     """
     attention = sorted(
         (m for m in result.metrics if m.outcome in ("fail", "warn")),
@@ -158,6 +166,11 @@ def view(result: Result, max_rows: int | None = None) -> dict[str, Any]:
     rest_summary = ", ".join(
         f"{counts[s]:,} {s.replace('_', ' ')}" for s in _STATUS_ORDER if counts[s]
     )
+    folded_out = 0
+    if fold_cap is not None and len(rest) > fold_cap:
+        listed = [m for m in rest if m.status != "unchanged"][:fold_cap]
+        folded_out = len(rest) - len(listed)
+        rest = listed
     cut = 0
     if max_rows is not None:
         total = len(attention) + len(rest)
@@ -182,6 +195,7 @@ def view(result: Result, max_rows: int | None = None) -> dict[str, Any]:
     stages = result.repro.stages
     scounts = Counter(s.status for s in stages)
     repro_summary = ", ".join(f"{n} {s}" for s, n in scounts.items())
+    plot_views = plots_mod.markdown_views(result.plots, fmt.md_text(base_label), fmt.md_text(head_label))
     return {
         "result": result,
         "headline": headline(result),
@@ -197,6 +211,9 @@ def view(result: Result, max_rows: int | None = None) -> dict[str, Any]:
         "head_short": (ctx.head.sha or "")[:7],
         "repro_summary": repro_summary,
         "cut_rows": cut,
+        "folded_out": folded_out,
+        "plots": plot_views,
+        "plots_summary": plots_mod.summary_line(result.plots),
         "fmt": fmt,
     }
 
