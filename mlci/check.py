@@ -15,6 +15,7 @@ from pathlib import Path
 from mlci import collect, compare, dvc, gate, git, plots
 from mlci.config import Config, load
 from mlci.errors import RunError
+from mlci.progress import Progress
 from mlci.result import Context, Plot, Reason, Repro, Result, Revision
 
 
@@ -128,8 +129,9 @@ def compare_step(target: Target, cfg: Config, findings: Findings, verbose: bool)
 
 def run_check(opts: CheckOptions, env: Mapping[str, str] | None = None,
               *, context: Context | None = None, event: EventRevs | None = None,
-              cfg: Config | None = None) -> tuple[Result, Config]:
+              cfg: Config | None = None, progress: Progress | None = None) -> tuple[Result, Config]:
     env = os.environ if env is None else env
+    progress = progress or Progress()
     started = time.monotonic()
     root = git.repo_root(opts.cwd)
     if cfg is None:
@@ -141,7 +143,11 @@ def run_check(opts: CheckOptions, env: Mapping[str, str] | None = None,
     if opts.repro is None and cfg.repro.enabled or opts.repro:
         findings.notes.append("results were not reproduced (reproduction is not part of this mlci version yet)")
     _not_yet(cfg, findings)
+    head_desc = "the work tree" if target.head_rev == dvc.WORKSPACE else (target.head_ref or "head")
+    progress.step(f"Reading metrics, params{' and plots' if cfg.report.plots else ''} at "
+                  f"{target.base_ref} and {head_desc}")
     metrics, params = compare_step(target, cfg, findings, opts.verbose)
+    progress.done()
 
     if context is None:
         context = Context(event="local")

@@ -18,6 +18,7 @@ from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from mlci import fmt
@@ -427,3 +428,41 @@ def summary_line(plots: tuple[Plot, ...] | list[Plot]) -> str:
     if 0 < len(plots) <= 4:
         return ", ".join(fmt.md_text(p.title or p.id, 60) for p in plots)
     return summary(plots)
+
+
+def copy_images(plots: tuple[Plot, ...] | list[Plot], root: Path, dest: Path) -> Path | None:
+    """Copy the head's image plots from the work tree into ``dest`` (for upload as artifacts).
+
+    The paths come from the PR's ``dvc.yaml``: only regular files that
+    resolve inside ``root`` are copied, so a path like ``../../secret`` or a
+    symlink out of the repository uploads nothing.
+    """
+    import shutil
+
+    root = root.resolve()
+    copied = 0
+    for plot in plots:
+        if plot.kind != "image" or not plot.path:
+            continue
+        source = (root / plot.path).resolve()
+        if not source.is_relative_to(root) or not source.is_file():
+            continue
+        target = dest / source.relative_to(root)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, target)
+        copied += 1
+    return dest if copied else None
+
+
+_BARS = "▁▂▃▄▅▆▇█"
+
+
+def sparklines(plot: Plot, width: int = 32) -> list[tuple[str, str]]:
+    """A line plot as one sparkline per series on a shared grid and scale, for the terminal."""
+    grid, values = shared_grid(plot, width)
+    ys = [v for s in values for v in s]
+    lo, hi = min(ys), max(ys)
+    span = (hi - lo) or 1.0
+    names = (["base"] if plot.base else []) + (["head"] if plot.head else [])
+    return [(name, "".join(_BARS[min(7, int((v - lo) / span * 8))] for v in series))
+            for name, series in zip(names, values)]

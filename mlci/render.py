@@ -244,6 +244,45 @@ def markdown_within(result: Result, limit: int, **kwargs: Any) -> str:
     return body[: limit - 80].rsplit("\n", 1)[0] + "\n\n… (report cut to fit the size limit)\n"
 
 
+def _text_plots(console: Any, result: Result, v: dict[str, Any]) -> None:
+    """Plots on the terminal: sparklines for curves, the confusion matrix as a table."""
+    from rich.table import Table
+    from rich.text import Text
+
+    console.print(Text(f"Plots: {plots_mod.summary(result.plots)} ({v['base_label']} vs {v['head_label']})",
+                       style="bold"))
+    for plot in result.plots:
+        name = f"{plot.title} — {plot.id}" if plot.title else plot.id
+        if plot.kind == "none":
+            console.print(Text(f"  {name}: not drawn: {plot.reason}", style="yellow"))
+        elif plot.kind == "image":
+            console.print(Text(f"  {name}: {plot.status}, {plots_mod.size_text(plot.base)} → "
+                               f"{plots_mod.size_text(plot.head)}"))
+        elif plot.status == "unchanged":
+            console.print(Text(f"  {name}: unchanged", style="dim"))
+        elif plot.kind == "line":
+            console.print(Text(f"  {name}: {plot.y} against {plot.x}"))
+            try:
+                lines = plots_mod.sparklines(plot)
+            except plots_mod.NotDrawable as exc:
+                console.print(Text(f"    not drawn: {exc}", style="yellow"))
+                continue
+            for series, line in lines:
+                label = v["base_label"] if series == "base" else v["head_label"]
+                console.print(Text(f"    {label:>12.12} ", style="dim") + Text(
+                    line, style="bright_black" if series == "base" else "blue"))
+        elif plot.kind == "confusion":
+            cm = plots_mod.confusion_table(plot)
+            console.print(Text(f"  {name}: rows {plot.x}, columns {plot.y}"))
+            table = Table(show_edge=False, padding=(0, 1, 0, 4))
+            table.add_column("")
+            for label in cm.labels:
+                table.add_column(Text(str(label)), justify="right")
+            for a in cm.labels:
+                table.add_row(Text(str(a)), *(Text(plots_mod.cell_text(*cm.cells[(a, p)])) for p in cm.labels))
+            console.print(table)
+
+
 def json_text(result: Result) -> str:
     return result.to_json()
 
@@ -306,6 +345,8 @@ def text(result: Result, *, color: bool | None = None, width: int | None = None)
         console.print(table)
     elif result.params:
         console.print(f"Params: {v['params_summary']}")
+    if result.plots:
+        _text_plots(console, result, v)
     for note in result.notes:
         console.print(Text(f"note: {note}", style="dim"))
     base = f"{v['base_label']} {v['base_short']}".strip()
