@@ -281,8 +281,7 @@ def shared_grid(plot: Plot, n: int = CHART_POINTS) -> tuple[list[float], list[li
     lo, hi = min(xs), max(xs)
     if hi == lo:
         raise NotDrawable("every point has the same x value")
-    count = min(n, max(2, max(len(s) for s in series)))
-    grid = [lo + (hi - lo) * i / (count - 1) for i in range(count)]
+    grid = [lo + (hi - lo) * i / (n - 1) for i in range(n)]
     return grid, [_interpolate(s, grid) for s in series]
 
 
@@ -308,8 +307,10 @@ def mermaid_chart(plot: Plot, base_label: str, head_label: str, n: int = CHART_P
         f'    x-axis "{mermaid_text(plot.x or "x", 40)}" {_num(grid[0])} --> {_num(grid[-1])}',
         f'    y-axis "{mermaid_text(plot.y or "y", 40)}" {_num(y_lo)} --> {_num(y_hi)}',
     ]
+    # 4 significant digits of the plotted range: finer is invisible, and it keeps the comment short
+    decimals = max(0, 4 - math.floor(math.log10(y_hi - y_lo)))
     for series in values:
-        lines.append("    line [" + ", ".join(_num(round(v, 6)) for v in series) + "]")
+        lines.append("    line [" + ", ".join(_num(round(v, decimals)) for v in series) + "]")
     lines.append("```")
     return "\n".join(lines)
 
@@ -388,7 +389,7 @@ def _confusion_markdown(plot: Plot, table: ConfusionTable) -> str:
 
 
 def markdown_views(plots: tuple[Plot, ...] | list[Plot], base_label: str, head_label: str,
-                   max_charts: int = MAX_CHARTS) -> list[dict[str, str]]:
+                   max_charts: int = MAX_CHARTS, artifacts: bool = False) -> list[dict[str, str]]:
     """Per plot: an escaped heading and, where it can be drawn, a chart or table (Markdown).
 
     ``base_label``/``head_label`` are already escaped. Changed plots are drawn
@@ -404,7 +405,7 @@ def markdown_views(plots: tuple[Plot, ...] | list[Plot], base_label: str, head_l
             view["text"] = "unchanged"
         elif plot.kind == "image":
             view["text"] = (f"{plot.status}: {size_text(plot.base)} → {size_text(plot.head)}"
-                            + (" (in the workflow run's artifacts)" if plot.head else ""))
+                            + (" (in the workflow run's artifacts)" if plot.head and artifacts else ""))
         elif charts >= max_charts:
             view["text"] = f"{plot.status}; not drawn here to keep the comment short (see the HTML report)"
         elif plot.kind == "line":

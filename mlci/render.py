@@ -195,7 +195,8 @@ def view(result: Result, max_rows: int | None = None, fold_cap: int | None = FOL
     stages = result.repro.stages
     scounts = Counter(s.status for s in stages)
     repro_summary = ", ".join(f"{n} {s}" for s, n in scounts.items())
-    plot_views = plots_mod.markdown_views(result.plots, fmt.md_text(base_label), fmt.md_text(head_label))
+    plot_views = plots_mod.markdown_views(result.plots, fmt.md_text(base_label), fmt.md_text(head_label),
+                                          artifacts=ctx.run_url is not None)
     return {
         "result": result,
         "headline": headline(result),
