@@ -35,6 +35,11 @@ def _script_json(value: Any) -> str:
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
+def _one_line(text: str) -> str:
+    """Vega-Lite copies axis titles into tooltip expressions, where a line break is a parse error."""
+    return " ".join(str(text).split())
+
+
 def vega_spec(plot: Plot, base_label: str, head_label: str) -> dict[str, Any]:
     """A Vega-Lite spec for a line plot, base and head as two coloured series (dvc-render's template)."""
     from dvc_render.vega import VegaRenderer
@@ -43,8 +48,9 @@ def vega_spec(plot: Plot, base_label: str, head_label: str) -> dict[str, Any]:
         head_label += " (head)"
     points = [{"x": x, "y": y, "rev": base_label} for x, y in plot.base or ()]
     points += [{"x": x, "y": y, "rev": head_label} for x, y in plot.head or ()]
-    renderer = VegaRenderer(points, plot.id, template="linear", x="x", y="y", title=plot.title or plot.id,
-                            x_label=plot.x or "x", y_label=plot.y or "y")
+    renderer = VegaRenderer(points, plot.id, template="linear", x="x", y="y",
+                            title=_one_line(plot.title or plot.id), x_label=_one_line(plot.x or "x"),
+                            y_label=_one_line(plot.y or "y"))
     spec = renderer.get_filled_template()
     spec["width"] = "container"
     return spec
