@@ -5,7 +5,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.mlci-installed
 
-.PHONY: demo test refs bench lint clean
+.PHONY: demo test refs tools bench lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,7 +19,10 @@ demo: $(STAMP)
 refs:
 	scripts/fetch-github-refs
 
-test: $(STAMP) refs
+tools:
+	scripts/fetch-test-tools
+
+test: $(STAMP) refs tools
 	$(PY) -m pytest
 
 bench: $(STAMP)
