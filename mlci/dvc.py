@@ -202,6 +202,11 @@ def _gather_plots(repo: Any, extra: Sequence[str]) -> dict[str, PlotSource]:
         read[path] = (source.get("data"), _error_text(source), dict(source.get("props") or {}))
     for plot in found.values():
         for path in list(plot.files):
+            inside = [k for k in read if k.startswith(path.rstrip("/") + "/")]
+            if path not in read and inside:  # a directory of plots (images, usually): its files
+                del plot.files[path]
+                plot.files.update(dict.fromkeys(sorted(inside)))
+        for path in list(plot.files):
             content, problem, props = read.get(path, (None, missing, {}))
             if problem:
                 plot.files.pop(path)

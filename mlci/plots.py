@@ -155,7 +155,10 @@ def _one_file_plots(plot_id: str, path: str, props: dict[str, Any], many: bool,
     """Plot entries for one data file of a definition (one per ``y`` field of a line plot)."""
     template = str(props.get("template") or "linear")
     title = props.get("title")
-    label = f"{plot_id} ({path})" if many else plot_id
+    if path.startswith(plot_id.rstrip("/") + "/"):
+        label = path  # one file of a directory of plots
+    else:
+        label = f"{plot_id} ({path})" if many else plot_id
     b_content = base.files.get(path) if base else None
     h_content = head.files.get(path) if head else None
 

@@ -154,6 +154,22 @@ plots:
         assert f"`{plot_id}`: not drawn: " in md
 
 
+def test_a_directory_of_images_lists_each_file(dvc_repo, mlci):
+    extra = "      - eval/images:\n          cache: false\n"
+    plots_repo(dvc_repo, extra_yaml=extra)
+    dvc_repo.git("checkout", "-q", "main")
+    (dvc_repo.path / "eval/images").mkdir(parents=True)
+    (dvc_repo.path / "eval/images/a.png").write_bytes(b"\x89PNG a")
+    (dvc_repo.path / "eval/images/b.svg").write_text("<svg/>")
+    dvc_repo.commit("images")
+    (dvc_repo.path / "eval/images/b.svg").write_text("<svg><rect/></svg>")
+    (dvc_repo.path / "eval/images/c.png").write_bytes(b"\x89PNG c")
+    doc = mlci(dvc_repo, "compare", "--base", "main", "--format", "json").json()
+    images = {p["id"]: p["status"] for p in doc["plots"] if p["id"].startswith("eval/images")}
+    assert images == {"eval/images/a.png": "unchanged", "eval/images/b.svg": "changed",
+                      "eval/images/c.png": "new"}
+
+
 def test_a_plot_missing_at_head_is_reported_not_dropped(dvc_repo, mlci):
     plots_repo(dvc_repo)
     (dvc_repo.path / "eval/plots/roc.json").unlink()
@@ -246,6 +262,24 @@ def test_mermaid_labels_cannot_break_out_of_the_string_or_the_fence():
     md = render.markdown(fixed_result(plots=(plot,)))
     assert md.count("```mermaid") == 1 and md.count("```") == 2
     assert "<img" not in md and "@admin" not in md
+
+
+def test_only_so_many_charts_are_drawn_the_others_are_named():
+    many = [Plot(f"p{i}.json", "line", "changed", x="x", y="y", base=[[0, 0], [1, i]], head=[[0, 1], [1, i]])
+            for i in range(plots.MAX_CHARTS + 3)]
+    md = render.markdown(fixed_result(plots=tuple(many)))
+    assert md.count("```mermaid") == plots.MAX_CHARTS
+    assert md.count("not drawn here to keep the comment short") == 3
+    assert "`p14.json`: changed; not drawn here" in md
+
+
+def test_confusion_with_named_classes():
+    rows = [{"a": "cat", "p": "dog"}, {"a": "cat", "p": "cat"}, {"a": "dog", "p": "dog"}, {"a": "<b>", "p": "cat"}]
+    [plot] = plots.build({}, {"cm": source("cm", {"cm": rows}, {"template": "confusion", "x": "a", "y": "p"})})
+    assert plot.kind == "confusion" and plot.status == "new"
+    md = render.markdown(fixed_result(plots=(plot,)))
+    assert "| <code>&lt;b&gt;</code> | 0 | 1 (+1) | 0 |" in md
+    assert "<b>" not in md
 
 
 def test_confusion_cells_show_the_change():
