@@ -15,7 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.scale_case import compare_and_render, metrics, parsed_config  # noqa: E402
+from tests.scale_case import compare_and_render, metrics, parsed_config
 
 
 def median_time(func, repeat: int = 5) -> tuple[float, object]:

@@ -162,6 +162,8 @@ def _one_file_plots(plot_id: str, path: str, props: dict[str, Any], many: bool,
     b_content = base.files.get(path) if base else None
     h_content = head.files.get(path) if head else None
 
+    b: Any
+    h: Any
     if path.lower().endswith(IMAGE_SUFFIXES):
         try:
             b = _image_info(b_content) if b_content is not None else None
@@ -183,8 +185,8 @@ def _one_file_plots(plot_id: str, path: str, props: dict[str, Any], many: bool,
             return [Plot(label, "confusion", _status(b, h), title=title, x=actual, y=predicted[0],
                          base=b, head=h)]
         if template not in LINE_TEMPLATES:
-            raise NotDrawable(f"template '{template}' has no form in the comment; the HTML report "
-                              "lists the data")
+            raise NotDrawable(f"template '{template}' has no form in mlci's reports; "
+                              "`dvc plots diff` draws it")
         ys = _fields(_field(props.get("y"), path))
         if not ys:
             ys = [_default_y(h_content if h_content is not None else b_content, x)]
@@ -209,7 +211,8 @@ def build(base: Mapping[str, Any] | None, head: Mapping[str, Any] | None,
     out: list[Plot] = []
     for plot_id in [*head, *(k for k in base if k not in head)]:
         b, h = _side(base.get(plot_id)), _side(head.get(plot_id))
-        props = (h or b).props if (h or b) else {}
+        either = h or b
+        props = either.props if either else {}
         if h is not None and h.errors and not h.files:
             problems = "; ".join(f"{p}: {m}" for p, m in sorted(h.errors.items()))
             if b is not None and b.files and all(m == "file not found" for m in h.errors.values()):
@@ -463,7 +466,7 @@ _BARS = "▁▂▃▄▅▆▇█"
 
 def sparklines(plot: Plot, width: int = 32) -> list[tuple[str, str]]:
     """A line plot as one sparkline per series on a shared grid and scale, for the terminal."""
-    grid, values = shared_grid(plot, width)
+    _, values = shared_grid(plot, width)
     ys = [v for s in values for v in s]
     lo, hi = min(ys), max(ys)
     span = (hi - lo) or 1.0

@@ -50,7 +50,7 @@ def _run(page: Path, *flags: str, budget_ms: int = 20_000) -> subprocess.Complet
             "--proxy-server=http://127.0.0.1:9", "--proxy-bypass-list=<-loopback>", *flags,
             page.resolve().as_uri(),
         ]
-        proc = subprocess.run(args, capture_output=True, text=True, timeout=120)
+        proc = subprocess.run(args, capture_output=True, text=True, timeout=120, check=False)
     if proc.returncode != 0:
         raise AssertionError(f"chromium failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
     return proc

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mlci import compare, config, gate, publish, render
+from mlci import compare, config, gate, publish
 from mlci.result import Context, Result, Revision
 
 FILES, PER_FILE = 100, 100

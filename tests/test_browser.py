@@ -53,7 +53,7 @@ mermaid.initialize({{startOnLoad: false, securityLevel: "strict"}});
 
 
 def mermaid_blocks(markdown: str) -> list[str]:
-    return re.findall(r"^```mermaid\n(.*?)^```$", markdown, re.S | re.M)
+    return re.findall(r"^```mermaid\n(.*?)^```$", markdown, re.DOTALL | re.MULTILINE)
 
 
 def render_mermaid(blocks: list[str], tmp_path: Path) -> list[tuple[str, str]]:
@@ -66,7 +66,7 @@ def render_mermaid(blocks: list[str], tmp_path: Path) -> list[tuple[str, str]]:
     dom = browser.dump_dom(page)
     assert f'data-done="{len(blocks)}"' in dom, dom[-2000:]
     outs = re.findall(r'<div class="out" id="out-\d+" data-ok="(yes|no)">(.*?)</div>(?=<div class="out"|</body>|\s*</body>)',
-                      dom, re.S)
+                      dom, re.DOTALL)
     assert len(outs) == len(blocks), dom[-2000:]
     return outs
 
@@ -98,7 +98,7 @@ def test_every_mermaid_block_renders(tmp_path, dvc_repo, mlci):
     for block, (ok, content) in zip(blocks, outs):
         assert ok == "yes", f"mermaid could not render:\n{block}\n{html.unescape(content)[:500]}"
         assert "<svg" in content and "Syntax error" not in content
-        series = len(re.findall(r"^    line \[", block, re.M))
+        series = len(re.findall(r"^    line \[", block, re.MULTILINE))
         # xychart draws each line series as a path in its own group
         assert len(re.findall(r'class="line-plot-\d+"', content)) == series, content[:1000]
     # the hostile block drew its title as text, not as markup
@@ -166,6 +166,6 @@ def test_the_html_report_escapes_the_pr(tmp_path):
     assert "<img src=x" not in dom  # the hostile name is text, never an element
     assert dom.count('data-drawn="yes"') == len(edge_case_plots())
     spec_texts = re.findall(r'<script type="application/json" data-plot="[^"]+">(.*?)</script>',
-                            page.read_text(), re.S)
+                            page.read_text(), re.DOTALL)
     assert len(spec_texts) == len(edge_case_plots())
     assert all(json.loads(t)["$schema"].endswith("vega-lite/v5.json") for t in spec_texts)

@@ -107,7 +107,7 @@ def test_plots_in_the_markdown_report(dvc_repo, mlci):
     plots_repo(dvc_repo)
     md = mlci(dvc_repo, "compare", "--base", "main", "--format", "markdown").out
     assert "<details><summary>Plots: ROC curve (test), Confusion matrix (test), eval/plots/importance.png" in md
-    [chart] = re.findall(r"```mermaid\n(.*?)```", md, re.S)
+    [chart] = re.findall(r"```mermaid\n(.*?)```", md, re.DOTALL)
     assert 'title "ROC curve (test)"' in chart and 'x-axis "fpr" 0 --> 1' in chart
     series = re.findall(r"line \[(.*?)\]", chart)
     assert [len(s.split(", ")) for s in series] == [plots.CHART_POINTS, plots.CHART_POINTS]

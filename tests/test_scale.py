@@ -23,14 +23,14 @@ def test_ten_thousand_metrics_make_a_short_useful_comment():
     lines = comment.splitlines()
     assert lines[1] == "### ❌ mlci: gate closed — 30 metrics failed their rules, 20 warnings"
     # the failing and warning rows come first, worst first, all of them
-    rows = [line for line in lines if line.startswith("| ❌ |") or line.startswith("| ⚠️ |")]
+    rows = [line for line in lines if line.startswith(("| ❌ |", "| ⚠️ |"))]
     assert len(rows) == 50
     assert all(r.startswith("| ❌ |") for r in rows[:30]) and all(r.startswith("| ⚠️ |") for r in rows[30:])
     first_table = comment.index("| ❌ |")
     assert first_table < comment.index("<details>")
     # everything else is folded: counted, and only changed rows listed (up to the cap)
     assert "<summary>Metrics: 200 improved, 300 changed, 9,450 unchanged</summary>" in comment
-    folded = re.findall(r"^\| (?:✅|) \| `eval/part_\d+\.json:\w+` \|", comment, re.M)
+    folded = re.findall(r"^\| (?:✅|) \| `eval/part_\d+\.json:\w+` \|", comment, re.MULTILINE)
     assert len(folded) == render.FOLD_CAP
     assert "`| 0 |" not in comment  # no unchanged row is listed
     assert "9,750 more metrics not listed here" in comment
