@@ -223,10 +223,18 @@ def build(base: Mapping[str, Any] | None, head: Mapping[str, Any] | None,
                                 reason=f"cannot read it in {head_name}: {problems}"))
             continue
         files = list(dict.fromkeys([*(h.files if h else {}), *(b.files if b else {})]))
-        if not files:
-            continue  # declared at neither revision with data: nothing to say
+        many = len({*files, *(h.errors if h else {})}) > 1
         for path in files:
-            out.extend(_one_file_plots(plot_id, path, props, len(files) > 1, b, h))
+            out.extend(_one_file_plots(plot_id, path, props, many, b, h))
+        # a file of a multi-file plot that the head cannot read, and the base did not have
+        for path, problem in sorted((h.errors if h else {}).items()):
+            if path not in files:
+                out.append(Plot(plot_id if path == plot_id else f"{plot_id} ({path})", "none", "changed",
+                                title=props.get("title"), reason=f"cannot read {path} in {head_name}: {problem}"))
+        if not files and h is None and b is not None and b.errors:
+            problems = "; ".join(f"{p}: {m}" for p, m in sorted(b.errors.items()))
+            out.append(Plot(plot_id, "none", "removed", title=props.get("title"),
+                            reason=f"no longer declared, and unreadable at the base ({problems})"))
     return out
 
 

@@ -197,6 +197,15 @@ def source(plot_id: str, files: dict, props: dict | None = None, errors: dict | 
     return PlotSource(plot_id, props or {}, files, errors or {})
 
 
+def test_a_file_the_head_cannot_read_is_named_even_in_a_multi_file_plot():
+    rows = [{"epoch": 0, "loss": 1.0}, {"epoch": 1, "loss": 0.5}]
+    props = {"x": "epoch", "y": {"train.csv": "loss", "val.csv": "loss"}}
+    head = {"loss": source("loss", {"train.csv": rows}, props, errors={"val.csv": "cannot parse"})}
+    got = plots.build({}, head, head_name="feature")
+    assert [(p.id, p.kind) for p in got] == [("loss (train.csv)", "line"), ("loss (val.csv)", "none")]
+    assert got[1].reason == "cannot read val.csv in feature: cannot parse"
+
+
 def test_line_plots_default_to_the_step_and_the_last_field():
     rows = [{"loss": 1.0, "acc": 0.5}, {"loss": 0.5, "acc": 0.7}, {"loss": "nan?", "acc": 0.8}]
     [plot] = plots.build({}, {"log.json": source("log.json", {"log.json": rows})})
