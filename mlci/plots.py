@@ -376,6 +376,11 @@ def size_text(info: Mapping[str, Any] | None) -> str:
     return "—"  # pragma: no cover
 
 
+def _short_hash(info: Mapping[str, Any] | None) -> str:
+    digest = str((info or {}).get("sha256") or "")
+    return f"`{digest[:7]}`" if re.fullmatch(r"[0-9a-f]{7,64}", digest) else "—"
+
+
 def summary(plots: tuple[Plot, ...] | list[Plot]) -> str:
     counts = Counter(p.status if p.kind != "none" else "not drawn" for p in plots)
     order = ("changed", "new", "removed", "unchanged", "not drawn")
@@ -418,7 +423,8 @@ def markdown_views(plots: tuple[Plot, ...] | list[Plot], base_label: str, head_l
         elif plot.status == "unchanged":
             view["text"] = "unchanged"
         elif plot.kind == "image":
-            view["text"] = (f"{plot.status}: {size_text(plot.base)} → {size_text(plot.head)}"
+            view["text"] = (f"{plot.status}: {size_text(plot.base)} → {size_text(plot.head)}, "
+                            f"sha256 {_short_hash(plot.base)} → {_short_hash(plot.head)}"
                             + (" (in the workflow run's artifacts)" if plot.head and artifacts else ""))
         elif charts >= max_charts:
             view["text"] = f"{plot.status}; not drawn here to keep the comment short (see the HTML report)"
