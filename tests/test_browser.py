@@ -169,3 +169,9 @@ def test_the_html_report_escapes_the_pr(tmp_path):
                             page.read_text(), re.DOTALL)
     assert len(spec_texts) == len(edge_case_plots())
     assert all(json.loads(t)["$schema"].endswith("vega-lite/v5.json") for t in spec_texts)
+
+
+def test_a_missing_browser_fails_with_the_install_command(monkeypatch):
+    monkeypatch.setattr(browser, "CHROMIUM", "/nonexistent/chromium")
+    with pytest.raises(pytest.fail.Exception, match=r"apt-get update && apt-get install -y chromium"):
+        browser.chromium_path()
