@@ -155,11 +155,15 @@ def _error_text(value: Any) -> str | None:
     return None
 
 
-def _plot_files(plot_id: str, props: dict[str, Any], config_dir: str) -> list[str]:
-    """The data files one plot definition draws from (top-level plots name them in ``y``)."""
+def _plot_files(plot_id: str, props: dict[str, Any]) -> list[str]:
+    """The data files one plot definition draws from.
+
+    Top-level plots name them as the keys of ``y``, which DVC has already
+    made relative to the repository root; an output plot is its own file.
+    """
     y = props.get("y")
     if isinstance(y, dict):
-        return [posixpath.normpath(posixpath.join(config_dir, f)) for f in y]
+        return [posixpath.normpath(str(f)) for f in y]
     return [plot_id]
 
 
@@ -179,11 +183,10 @@ def _gather_plots(repo: Any, extra: Sequence[str]) -> dict[str, PlotSource]:
             found[config_file or "dvc.yaml"] = PlotSource(config_file or "dvc.yaml", {},
                                                           errors={config_file or "dvc.yaml": error})
             continue
-        config_dir = posixpath.dirname(config_file)
         for plot_id, props in (content.get("data") or {}).items():
             props = dict(props or {})
             found[plot_id] = PlotSource(plot_id, props, {})
-            for path in _plot_files(plot_id, props, config_dir):
+            for path in _plot_files(plot_id, props):
                 found[plot_id].files[path] = None
     for path in extra:
         key = Path(path).as_posix()

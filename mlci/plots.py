@@ -40,10 +40,12 @@ COLOUR_NAMES = ("grey", "blue")
 def _field(value: Any, path: str) -> Any:
     """``x``/``y`` may be a field, a list of fields, or ``{file: field(s)}`` (top-level plots)."""
     if isinstance(value, Mapping):
-        for name, fields in value.items():
-            if posixpath.basename(str(name)) == posixpath.basename(path) or str(name) == path:
-                return fields
-        return None
+        names = {posixpath.normpath(str(name)): fields for name, fields in value.items()}
+        if path in names:
+            return names[path]
+        # a name relative to a dvc.yaml in a subdirectory: the one that ends the path, if only one does
+        ends = [fields for name, fields in names.items() if path.endswith("/" + name)]
+        return ends[0] if len(ends) == 1 else None
     return value
 
 

@@ -154,6 +154,16 @@ plots:
         assert f"`{plot_id}`: not drawn: " in md
 
 
+def test_top_level_plots_of_a_dvc_yaml_in_a_subdirectory(dvc_repo, mlci):
+    plots_repo(dvc_repo)
+    dvc_repo.write("sub/dvc.yaml", "plots:\n  - loss:\n      x: epoch\n      y:\n        logs/train.csv: loss\n")
+    dvc_repo.write("sub/logs/train.csv", "epoch,loss\n0,1.0\n1,0.5\n2,0.25\n")
+    doc = mlci(dvc_repo, "compare", "--base", "main", "--format", "json").json()
+    [loss] = [p for p in doc["plots"] if p["id"] == "loss"]
+    assert (loss["kind"], loss["status"], loss["x"], loss["y"]) == ("line", "new", "epoch", "loss")
+    assert loss["head"] == [[0.0, 1.0], [1.0, 0.5], [2.0, 0.25]]
+
+
 def test_a_directory_of_images_lists_each_file(dvc_repo, mlci):
     extra = "      - eval/images:\n          cache: false\n"
     plots_repo(dvc_repo, extra_yaml=extra)
