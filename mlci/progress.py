@@ -25,6 +25,9 @@ class Progress:
     def done(self) -> None:
         """The last step finished."""
 
+    def fail(self) -> None:
+        """The current step did not finish (an error is on its way up)."""
+
 
 class LiveProgress(Progress):
     """A rich status spinner on stderr, with a tick line per finished step."""
@@ -37,10 +40,10 @@ class LiveProgress(Progress):
         self.current: str | None = None
         self.started = 0.0
 
-    def _finish_current(self) -> None:
+    def _finish_current(self, mark: str = "[green]✓[/green]") -> None:
         if self.current is not None:
             elapsed = time.monotonic() - self.started
-            self.console.print(f"[green]✓[/green] {self.current} [dim]({elapsed:.1f} s)[/dim]", markup=True)
+            self.console.print(f"{mark} {self.current} [dim]({elapsed:.1f} s)[/dim]", markup=True)
             self.current = None
 
     def step(self, description: str) -> None:
@@ -57,6 +60,13 @@ class LiveProgress(Progress):
 
     def done(self) -> None:
         self._finish_current()
+        self._stop()
+
+    def fail(self) -> None:
+        self._finish_current("[red]✗[/red]")
+        self._stop()
+
+    def _stop(self) -> None:
         if self.status is not None:
             self.status.stop()
             self.status = None
@@ -74,5 +84,7 @@ def progress_for(stream: TextIO, env: Mapping[str, str] | None = None) -> Iterat
     progress: Progress = LiveProgress(stream) if wants_live(stream, env) else Progress()
     try:
         yield progress
-    finally:
-        progress.done()
+    except BaseException:
+        progress.fail()
+        raise
+    progress.done()

@@ -26,6 +26,17 @@ def test_a_terminal_sees_each_step_finish():
     assert "\x1b[" in out  # in colour
 
 
+def test_a_step_that_fails_is_not_ticked():
+    stream = Terminal()
+    try:
+        with progress_for(stream, {"TERM": "xterm"}) as progress:
+            progress.step("Reading metrics")
+            raise RuntimeError("boom")
+    except RuntimeError:
+        pass
+    assert "✗" in stream.getvalue() and "✓" not in stream.getvalue()
+
+
 def test_a_pipe_or_no_color_sees_nothing():
     assert steps(io.StringIO(), {"TERM": "xterm"}) == ""
     assert steps(Terminal(), {"TERM": "xterm", "NO_COLOR": "1"}) == ""
