@@ -5,7 +5,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.mlci-installed
 
-.PHONY: demo test refs bench lint clean
+.PHONY: demo test refs tools browser bench lint clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,7 +19,17 @@ demo: $(STAMP)
 refs:
 	scripts/fetch-github-refs
 
-test: $(STAMP) refs
+tools:
+	scripts/fetch-test-tools
+
+# The browser tests drive Debian's Chromium headless; install it when missing.
+browser:
+	@command -v chromium >/dev/null || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
+
+test: $(STAMP) refs tools browser
 	$(PY) -m pytest
 
 bench: $(STAMP)

@@ -12,10 +12,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mlci import collect, compare, dvc, gate, git
+from mlci import collect, compare, dvc, gate, git, plots
 from mlci.config import Config, load
 from mlci.errors import RunError
-from mlci.result import Context, Reason, Repro, Result, Revision
+from mlci.progress import Progress
+from mlci.result import Context, Plot, Reason, Repro, Result, Revision
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,7 @@ class Findings:
 
     reasons: list[Reason] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    plots: list[Plot] = field(default_factory=list)
 
 
 def data_step(target: Target, cfg: Config, findings: Findings, verbose: bool) -> list[dict]:
@@ -102,9 +104,12 @@ def data_step(target: Target, cfg: Config, findings: Findings, verbose: bool) ->
 
 def compare_step(target: Target, cfg: Config, findings: Findings, verbose: bool):
     revs = [target.base_sha, target.head_rev]
-    snaps = collect.collect(target.root, revs, cfg.metrics.files, verbose=verbose)
+    snaps = collect.collect(target.root, revs, cfg.metrics.files, verbose=verbose,
+                            plots=cfg.report.plots, extra_plots=cfg.metrics.plots)
     base, head = snaps[target.base_sha], snaps[target.head_rev]
     head_name = "the work tree" if target.head_rev == dvc.WORKSPACE else (target.head_ref or "head")
+    if cfg.report.plots:
+        findings.plots = plots.build(base.plots, head.plots, head_name=head_name)
     for path, msg in sorted(head.errors.items()):
         findings.reasons.append(Reason("metrics", "warn", f"cannot read {path} in {head_name}: {msg}"))
     for path in sorted(head.missing):
@@ -156,8 +161,9 @@ def _repro_only_target(opts: CheckOptions, cfg: Config, root: Path, event: Event
 
 def run_check(opts: CheckOptions, env: Mapping[str, str] | None = None,
               *, context: Context | None = None, event: EventRevs | None = None,
-              cfg: Config | None = None) -> tuple[Result, Config]:
+              cfg: Config | None = None, progress: Progress | None = None) -> tuple[Result, Config]:
     env = os.environ if env is None else env
+    progress = progress or Progress()
     started = time.monotonic()
     root = git.repo_root(opts.cwd)
     if cfg is None:
@@ -171,6 +177,7 @@ def run_check(opts: CheckOptions, env: Mapping[str, str] | None = None,
     if opts.lock_status:  # the pre-push hook: no reproduction, only "is dvc.lock up to date?"
         from mlci import lockstatus
 
+        progress.step("Checking that dvc.lock is up to date")
         reasons, notes, message = lockstatus.check_lock(
             root, target.head_sha, target.head_rev == dvc.WORKSPACE,
             cfg.repro.require_committed_lock, verbose=opts.verbose)
@@ -178,12 +185,19 @@ def run_check(opts: CheckOptions, env: Mapping[str, str] | None = None,
         findings.notes += notes
         repro = Repro(status="skipped", message=message)
     else:
+        # no spinner while stages run: their output streams to the terminal
         repro = repro_step(opts, cfg, target, findings, env)
     data: list[dict] = []
     metrics, params = [], []
     if opts.compare:
+        if cfg.data:
+            progress.step(f"Validating {len(cfg.data)} data file(s)")
         data = data_step(target, cfg, findings, opts.verbose)
+        head_desc = "the work tree" if target.head_rev == dvc.WORKSPACE else (target.head_ref or "head")
+        progress.step(f"Reading metrics, params{' and plots' if cfg.report.plots else ''} at "
+                      f"{target.base_ref} and {head_desc}")
         metrics, params = compare_step(target, cfg, findings, opts.verbose)
+    progress.done()
 
     if context is None:
         context = Context(event="local")
@@ -202,6 +216,7 @@ def run_check(opts: CheckOptions, env: Mapping[str, str] | None = None,
         data=tuple(data),
         metrics=tuple(metrics),
         params=tuple(params),
+        plots=tuple(findings.plots),
         notes=tuple(findings.notes),
         duration_s=round(time.monotonic() - started, 2),
     )

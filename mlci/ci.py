@@ -43,6 +43,7 @@ class CiOptions:
     report: str | None = None
     fmt: str = "text"
     github_token: str | None = None
+    html: str | None = None  # the HTML report; in Actions it is written by default, for upload
 
 
 def client_options(env: Mapping[str, str]) -> Any:
@@ -100,6 +101,21 @@ def _write_local(result: Result, cfg: Config, ctx: ActionsContext, opts: CiOptio
         level = "error" if reason.severity == "fail" else "warning"
         log.annotate(level, reason.message, file=reason.file, line=reason.line, title=f"mlci: {reason.section}")
     return result_path, report_path, markdown
+
+
+def _write_artifacts(result: Result, ctx: ActionsContext, opts: CiOptions, root: Path,
+                     out_dir: Path) -> tuple[Path | None, Path | None]:
+    """The HTML report and the head's image plots, for the workflow to upload as artifacts."""
+    from mlci import html, plots
+
+    html_path = Path(opts.html) if opts.html else (out_dir / "mlci-report.html" if ctx.in_actions else None)
+    if html_path is not None:
+        html_path.parent.mkdir(parents=True, exist_ok=True)
+        html_path.write_text(html.html(result, root=root), encoding="utf-8")
+    plots_dir = None
+    if ctx.in_actions and any(p.kind == "image" and p.path for p in result.plots):
+        plots_dir = plots.copy_images(result.plots, root, out_dir / "mlci-plots")
+    return html_path, plots_dir
 
 
 def git_dir(root: Path) -> Path:
@@ -164,6 +180,7 @@ def run_ci(opts: CiOptions, env: Mapping[str, str] | None = None) -> int:
     client = _client(ctx, env) if opts.publish else None
     result = apply_label_override(result, cfg, ev.labels, client, ev.pr, log)
     result_path, report_path, _ = _write_local(result, cfg, ctx, opts, root, log)
+    html_path, plots_dir = _write_artifacts(result, ctx, opts, root, result_path.parent)
     comment_url = None
     try:
         if not opts.publish:
@@ -181,7 +198,7 @@ def run_ci(opts: CiOptions, env: Mapping[str, str] | None = None) -> int:
     finally:
         actions.write_outputs(ctx.output, {
             "verdict": result.verdict, "result-path": str(result_path), "report-path": str(report_path),
-            "comment-url": comment_url or "",
+            "comment-url": comment_url or "", "html-path": str(html_path or ""), "plots-dir": str(plots_dir or ""),
         })
     _print(result, cfg, opts.fmt, root)
     return EXIT_FAIL if result.verdict == "fail" else EXIT_PASS

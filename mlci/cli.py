@@ -29,6 +29,8 @@ def common_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json"]),
                      default="text", show_default=True, help="What to print on stdout."),
         click.option("--output", metavar="FILE", help="Write the result JSON to FILE."),
+        click.option("--html", "html_path", metavar="FILE",
+                     help="Write the HTML report (self-contained, interactive plots, every row) to FILE."),
         click.option("-v", "--verbose", is_flag=True, help="More detail; tracebacks on errors."),
     ]
     for option in reversed(options):
@@ -51,13 +53,18 @@ def cli() -> None:
     """
 
 
-def _emit(result: Any, cfg: Any, fmt_name: str, output: str | None, root: Any = None) -> int:
+def _emit(result: Any, cfg: Any, fmt_name: str, output: str | None, root: Any = None,
+          html_path: str | None = None) -> int:
     from pathlib import Path
 
     from mlci import render
 
     if output:
         Path(output).write_text(result.to_json(), encoding="utf-8")
+    if html_path:
+        from mlci.html import html
+
+        Path(html_path).write_text(html(result, root=root), encoding="utf-8")
     if fmt_name == "json":
         click.echo(render.json_text(result), nl=False)
     elif fmt_name == "markdown":
@@ -69,16 +76,18 @@ def _emit(result: Any, cfg: Any, fmt_name: str, output: str | None, root: Any = 
 
 
 def _run_check(repro: bool | None, config_path: str | None, base: str | None, head: str | None,
-               fmt: str, output: str | None, verbose: bool, *, compare: bool = True,
-               lock_status: bool = False) -> int:
+               fmt: str, output: str | None, verbose: bool, html_path: str | None = None, *,
+               compare: bool = True, lock_status: bool = False) -> int:
     from mlci.check import CheckOptions, run_check
+    from mlci.progress import progress_for
 
     opts = CheckOptions(config_path=config_path, base=base, head=head, repro=repro, verbose=verbose,
                         compare=compare, lock_status=lock_status)
-    result, cfg = run_check(opts)
+    with progress_for(sys.stderr) as progress:
+        result, cfg = run_check(opts, progress=progress)
     from mlci import git
 
-    return _emit(result, cfg, fmt, output, root=git.repo_root(opts.cwd))
+    return _emit(result, cfg, fmt, output, root=git.repo_root(opts.cwd), html_path=html_path)
 
 
 @cli.command()
@@ -89,33 +98,35 @@ def _run_check(repro: bool | None, config_path: str | None, base: str | None, he
                    "date, as `dvc status` would (severity: repro.require_committed_lock). "
                    "The pre-push hook uses it.")
 def check(config_path: str | None, base: str | None, head: str | None, fmt: str,
-          output: str | None, verbose: bool, repro: bool | None, lock_status: bool) -> int:
+          output: str | None, html_path: str | None, verbose: bool, repro: bool | None,
+          lock_status: bool) -> int:
     """Compare the work tree (or --head) with the base revision, gate and report."""
     if lock_status:
         if repro:
             raise click.UsageError("--lock-status checks dvc.lock instead of reproducing: "
                                    "drop --repro or --lock-status")
         repro = False
-    return _run_check(repro, config_path, base, head, fmt, output, verbose, lock_status=lock_status)
+    return _run_check(repro, config_path, base, head, fmt, output, verbose, html_path,
+                      lock_status=lock_status)
 
 
 @cli.command()
 @common_options
 def compare(config_path: str | None, base: str | None, head: str | None, fmt: str,
-            output: str | None, verbose: bool) -> int:
+            output: str | None, html_path: str | None, verbose: bool) -> int:
     """Only compare metrics and params with the base revision (no reproduction)."""
-    return _run_check(False, config_path, base, head, fmt, output, verbose)
+    return _run_check(False, config_path, base, head, fmt, output, verbose, html_path)
 
 
 def _ci_options(config_path: str | None, base: str | None, head: str | None, fmt: str, output: str | None,
                 verbose: bool, repro: bool | None, publish: bool, report: str | None,
-                github_token: str | None) -> Any:
+                github_token: str | None, html_path: str | None = None) -> Any:
     from mlci.check import CheckOptions
     from mlci.ci import CiOptions
 
     check_opts = CheckOptions(config_path=config_path, base=base, head=head, repro=repro, verbose=verbose)
     return CiOptions(check=check_opts, publish=publish, output=output, report=report, fmt=fmt,
-                     github_token=github_token)
+                     github_token=github_token, html=html_path)
 
 
 def github_options(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -136,7 +147,8 @@ def github_options(func: Callable[..., Any]) -> Callable[..., Any]:
 @repro_option
 @github_options
 def ci(config_path: str | None, base: str | None, head: str | None, fmt: str, output: str | None,
-       verbose: bool, repro: bool | None, publish: bool, report: str | None, github_token: str | None) -> int:
+       html_path: str | None, verbose: bool, repro: bool | None, publish: bool, report: str | None,
+       github_token: str | None) -> int:
     """Run the check inside GitHub Actions and publish it (comment, status, summary, outputs).
 
     Reads the event from the standard Actions variables (GITHUB_EVENT_NAME,
@@ -145,7 +157,7 @@ def ci(config_path: str | None, base: str | None, head: str | None, fmt: str, ou
     from mlci.ci import run_ci
 
     return run_ci(_ci_options(config_path, base, head, fmt, output, verbose, repro, publish, report,
-                              github_token))
+                              github_token, html_path))
 
 
 @cli.command(name="publish")
@@ -167,9 +179,9 @@ def publish_cmd(result_file: str, config_path: str | None, fmt: str, github_toke
 @cli.command()
 @common_options
 def repro(config_path: str | None, base: str | None, head: str | None, fmt: str,
-          output: str | None, verbose: bool) -> int:
+          output: str | None, html_path: str | None, verbose: bool) -> int:
     """Only reproduce the DVC pipeline (pull, repro, push as configured) and report each stage."""
-    return _run_check(True, config_path, base, head, fmt, output, verbose, compare=False)
+    return _run_check(True, config_path, base, head, fmt, output, verbose, html_path, compare=False)
 
 
 @cli.group()
@@ -270,7 +282,7 @@ def doctor(config_path: str | None) -> int:
 @cli.command()
 @common_options
 def validate(config_path: str | None, base: str | None, head: str | None, fmt: str,
-             output: str | None, verbose: bool) -> int:
+             output: str | None, html_path: str | None, verbose: bool) -> int:
     """Only validate the data (Great Expectations) and diff it with the base revision."""
     from mlci import git
     from mlci.check import CheckOptions
@@ -278,7 +290,7 @@ def validate(config_path: str | None, base: str | None, head: str | None, fmt: s
 
     opts = CheckOptions(config_path=config_path, base=base, head=head, repro=False, verbose=verbose)
     result, cfg = run_validate(opts)
-    return _emit(result, cfg, fmt, output, root=git.repo_root(opts.cwd))
+    return _emit(result, cfg, fmt, output, root=git.repo_root(opts.cwd), html_path=html_path)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -31,6 +31,7 @@ class Snapshot:
     errors: dict[str, str] = field(default_factory=dict)
     missing: set[str] = field(default_factory=set)
     has_project: bool = True
+    plots: dict[str, Any] = field(default_factory=dict)  # plot id -> dvc.PlotSource
 
 
 def flatten(data: Any, prefix: str = "") -> dict[str, Any]:
@@ -123,11 +124,12 @@ def read_extra(snapshot: Snapshot, patterns: tuple[str, ...], root: Path) -> Non
 
 
 def collect(root: Path, revs: list[str], extra_files: tuple[str, ...], *,
-            verbose: bool = False) -> dict[str, Snapshot]:
-    """Snapshots for each of ``revs`` (shas or "workspace"), in one DVC pass."""
+            verbose: bool = False, plots: bool = False,
+            extra_plots: tuple[str, ...] = ()) -> dict[str, Snapshot]:
+    """Snapshots for each of ``revs`` (shas or "workspace"), in one DVC pass (plots too, if asked)."""
     snaps = {rev: Snapshot(rev=rev) for rev in revs}
     if dvc.is_dvc_repo(root):
-        found = dvc.read_revisions(root, revs, verbose=verbose)
+        found = dvc.read_revisions(root, revs, verbose=verbose, plots=plots, extra_plots=extra_plots)
         for rev, data in found.items():
             snap = snaps[rev]
             snap.has_project = data.found
@@ -138,6 +140,7 @@ def collect(root: Path, revs: list[str], extra_files: tuple[str, ...], *,
                 snap.params.update(_named(path, content))
             snap.errors.update(data.errors)
             snap.missing.update(data.missing)
+            snap.plots = data.plots
     else:
         for snap in snaps.values():
             snap.has_project = False

@@ -1,16 +1,18 @@
 """DVC, in process: the only module that imports ``dvc``.
 
 Metrics and params are read the way ``dvc metrics diff`` / ``dvc params diff``
-read them: DVC's brancher switches its filesystem to a git tree (or the DVC
-cache for cached outputs) for each revision, so nothing is checked out and
-the user's work tree, index and stash stay as they are. Both are gathered in
-one pass over the revisions, with one ``Repo`` object.
+read them, plots the way ``dvc plots diff`` reads them: DVC's brancher
+switches its filesystem to a git tree (or the DVC cache for cached outputs)
+for each revision, so nothing is checked out and the user's work tree, index
+and stash stay as they are. All three are gathered in one pass over the
+revisions, with one ``Repo`` object.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator
+import posixpath
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +36,21 @@ class RevisionData:
     errors: dict[str, str] = field(default_factory=dict)  # path -> message
     missing: set[str] = field(default_factory=set)  # declared but absent files
     found: bool = True  # False when the revision holds no DVC project
+    plots: dict[str, PlotSource] = field(default_factory=dict)  # plot id -> definition and data
+
+
+@dataclass
+class PlotSource:
+    """One plot as ``dvc.yaml`` declares it at a revision, with its data files read.
+
+    ``files`` maps each data file to its parsed records (a list of dicts) or,
+    for an image, its bytes; a file that could not be read is in ``errors``.
+    """
+
+    id: str
+    props: dict[str, Any] = field(default_factory=dict)
+    files: dict[str, Any] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
 
 
 def is_dvc_repo(root: Path) -> bool:
@@ -120,11 +137,13 @@ def _is_missing(exc: BaseException) -> bool:
     return cause is not None and _is_missing(cause)
 
 
-def read_revisions(root: Path, revs: Iterable[str], *, verbose: bool = False) -> dict[str, RevisionData]:
-    """Metrics and params declared by ``dvc.yaml`` at each revision.
+def read_revisions(root: Path, revs: Iterable[str], *, verbose: bool = False, plots: bool = False,
+                   extra_plots: Sequence[str] = ()) -> dict[str, RevisionData]:
+    """Metrics and params (and with ``plots``, plots) declared by ``dvc.yaml`` at each revision.
 
     ``revs`` are commit shas or :data:`WORKSPACE`. Revisions without a DVC
-    project come back with ``found=False``.
+    project come back with ``found=False``. ``extra_plots`` are data files
+    to plot beyond ``dvc.yaml``'s (``metrics.plots`` in mlci.yaml).
     """
     revs = list(dict.fromkeys(revs))
     wanted = [r for r in revs if r != WORKSPACE]
@@ -154,6 +173,11 @@ def read_revisions(root: Path, revs: Iterable[str], *, verbose: bool = False) ->
                                 data.errors[key] = _describe(result["error"])
                         else:
                             target[key] = result.get("data", {})
+                if plots:
+                    try:
+                        data.plots = _gather_plots(repo, extra_plots)
+                    except Exception as exc:  # noqa: BLE001 - plots never stop the comparison
+                        data.plots = {"dvc.yaml": PlotSource("dvc.yaml", errors={"dvc.yaml": _describe(exc)})}
                 out[rev] = data
     return out
 
@@ -610,3 +634,77 @@ def copy_file_at(root: Path, rev: str, path: str, dest: Path) -> bool:
             if _is_missing(exc):
                 return False
             raise DvcError(f"cannot read {path} at {rev[:12]}: {_describe(exc)}") from exc
+
+
+def _error_text(value: Any) -> str | None:
+    """DVC's ``onerror_collect`` leaves ``{"error": exc}`` where something failed."""
+    if isinstance(value, dict) and "error" in value:
+        exc = value["error"]
+        return "file not found" if _is_missing(exc) else _describe(exc)
+    return None
+
+
+def _plot_files(plot_id: str, props: dict[str, Any]) -> list[str]:
+    """The data files one plot definition draws from.
+
+    Top-level plots name them as the keys of ``y``, which DVC has already
+    made relative to the repository root; an output plot is its own file.
+    """
+    y = props.get("y")
+    if isinstance(y, dict):
+        return [posixpath.normpath(str(f)) for f in y]
+    return [plot_id]
+
+
+def _gather_plots(repo: Any, extra: Sequence[str]) -> dict[str, PlotSource]:
+    """Plot definitions of the revision the brancher is on, with their data read.
+
+    Uses the same internals as ``dvc plots show`` (definitions, then data
+    sources), but reads the data right here, inside the brancher's pass.
+    """
+    from dvc.repo.plots import _collect_definitions, onerror_collect
+
+    definitions = _collect_definitions(repo, targets=[], onerror=onerror_collect) or {}
+    found: dict[str, PlotSource] = {}
+    for config_file, content in (definitions.get("data") or {}).items():
+        error = _error_text(content)
+        if error:
+            found[config_file or "dvc.yaml"] = PlotSource(config_file or "dvc.yaml", {},
+                                                          errors={config_file or "dvc.yaml": error})
+            continue
+        for plot_id, props in (content.get("data") or {}).items():
+            props = dict(props or {})
+            found[plot_id] = PlotSource(plot_id, props, {})
+            for path in _plot_files(plot_id, props):
+                found[plot_id].files[path] = None
+    for path in extra:
+        key = Path(path).as_posix()
+        found.setdefault(key, PlotSource(key, {}, {key: None}))
+
+    targets = sorted({f for p in found.values() for f in p.files})
+    if not targets:
+        return found
+    sources = repo.plots._collect_data_sources(repo, targets=targets, onerror=onerror_collect) or {}
+    missing = _error_text(sources) or "file not found"
+    read: dict[str, tuple[Any, str | None, dict[str, Any]]] = {}  # path -> (data, error, props)
+    for path, source in (sources.get("data") or {}).items():
+        source = dict(source)
+        if "data_source" in source:
+            source.update(source.pop("data_source")(cache=True))
+        read[path] = (source.get("data"), _error_text(source), dict(source.get("props") or {}))
+    for plot in found.values():
+        for path in list(plot.files):
+            inside = [k for k in read if k.startswith(path.rstrip("/") + "/")]
+            if path not in read and inside:  # a directory of plots (images, usually): its files
+                del plot.files[path]
+                plot.files.update(dict.fromkeys(sorted(inside)))
+        for path in list(plot.files):
+            content, problem, props = read.get(path, (None, missing, {}))
+            if problem:
+                plot.files.pop(path)
+                plot.errors[path] = problem
+            else:
+                plot.files[path] = content
+            if not plot.props and props:
+                plot.props = props
+    return found

@@ -44,6 +44,7 @@ def encode_result(result: Result) -> str:
         doc["metrics"] = [m for m in doc["metrics"] if m["outcome"] in ("fail", "warn")][:200]
         doc["params"] = [p for p in doc["params"] if p["status"] != "unchanged"][:200]
         doc["data"] = []
+        doc["plots"] = [dict(p, base=None, head=None) if p["kind"] == "line" else p for p in doc.get("plots", [])]
         doc["notes"] = doc["notes"][:20] + ["the hidden copy of this result was shortened"]
         payload = _pack(doc)
     if len(payload) > _HIDDEN_BUDGET:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from mlci import fmt
+from mlci import plots as plots_mod
 from mlci.result import MetricDelta, Result
 
 MARKER = "<!-- mlci:report:{context} -->"
@@ -286,13 +287,18 @@ def data_summary(files: list[DataFile]) -> str:
     return f"{fmt.plural(len(files), 'file')} — {', '.join(parts)}"
 
 
+FOLD_CAP = 200  # rows in the folded metric table; beyond it only changed rows are listed
 
 
-def view(result: Result, max_rows: int | None = None) -> dict[str, Any]:
+def view(result: Result, max_rows: int | None = None, fold_cap: int | None = FOLD_CAP) -> dict[str, Any]:
     """Everything a template needs, computed once from the result.
 
     ``max_rows`` caps the metric rows shown (attention rows first), for
     renderings with a size limit; the cut is stated in the report.
+    ``fold_cap``: when more rows than this would be folded, the folded table
+    lists only changed rows, at most this many, and counts the rest (at
+    thousands of metrics the unchanged ones are noise; the result file and
+    the HTML report have them all). ``None`` lists every row.
     """
     attention = sorted(
         (m for m in result.metrics if m.outcome in ("fail", "warn")),
@@ -304,6 +310,11 @@ def view(result: Result, max_rows: int | None = None) -> dict[str, Any]:
     rest_summary = ", ".join(
         f"{counts[s]:,} {s.replace('_', ' ')}" for s in _STATUS_ORDER if counts[s]
     )
+    folded_out = 0
+    if fold_cap is not None and len(rest) > fold_cap:
+        listed = [m for m in rest if m.status != "unchanged"][:fold_cap]
+        folded_out = len(rest) - len(listed)
+        rest = listed
     cut = 0
     if max_rows is not None:
         total = len(attention) + len(rest)
@@ -331,6 +342,8 @@ def view(result: Result, max_rows: int | None = None) -> dict[str, Any]:
     scounts = Counter(s.status for s in stages)
     repro_summary = ", ".join(f"{n} {stage_status(s)}" for s, n in scounts.items())
     files = data_files(result)
+    plot_views = plots_mod.markdown_views(result.plots, fmt.md_text(base_label), fmt.md_text(head_label),
+                                          artifacts=ctx.run_url is not None)
     return {
         "result": result,
         "headline": headline(result),
@@ -350,6 +363,9 @@ def view(result: Result, max_rows: int | None = None) -> dict[str, Any]:
         "repro_summary": repro_summary,
         "cut_rows": cut,
         "stage_status": stage_status,
+        "folded_out": folded_out,
+        "plots": plot_views,
+        "plots_summary": plots_mod.summary_line(result.plots),
         "fmt": fmt,
     }
 
@@ -378,6 +394,45 @@ def markdown_within(result: Result, limit: int, **kwargs: Any) -> str:
         if len(body) <= limit:
             return body
     return body[: limit - 80].rsplit("\n", 1)[0] + "\n\n… (report cut to fit the size limit)\n"
+
+
+def _text_plots(console: Any, result: Result, v: dict[str, Any]) -> None:
+    """Plots on the terminal: sparklines for curves, the confusion matrix as a table."""
+    from rich.table import Table
+    from rich.text import Text
+
+    console.print(Text(f"Plots: {plots_mod.summary(result.plots)} ({v['base_label']} vs {v['head_label']})",
+                       style="bold"))
+    for plot in result.plots:
+        name = f"{plot.title} — {plot.id}" if plot.title else plot.id
+        if plot.kind == "none":
+            console.print(Text(f"  {name}: not drawn: {plot.reason}", style="yellow"))
+        elif plot.kind == "image":
+            console.print(Text(f"  {name}: {plot.status}, {plots_mod.size_text(plot.base)} → "
+                               f"{plots_mod.size_text(plot.head)}"))
+        elif plot.status == "unchanged":
+            console.print(Text(f"  {name}: unchanged", style="dim"))
+        elif plot.kind == "line":
+            console.print(Text(f"  {name}: {plot.y} against {plot.x}"))
+            try:
+                lines = plots_mod.sparklines(plot)
+            except plots_mod.NotDrawable as exc:
+                console.print(Text(f"    not drawn: {exc}", style="yellow"))
+                continue
+            for series, line in lines:
+                label = v["base_label"] if series == "base" else v["head_label"]
+                console.print(Text(f"    {label:>12.12} ", style="dim") + Text(
+                    line, style="bright_black" if series == "base" else "blue"))
+        elif plot.kind == "confusion":
+            cm = plots_mod.confusion_table(plot)
+            console.print(Text(f"  {name}: rows {plot.x}, columns {plot.y}"))
+            table = Table(show_edge=False, padding=(0, 1, 0, 4))
+            table.add_column("")
+            for label in cm.labels:
+                table.add_column(Text(str(label)), justify="right")
+            for a in cm.labels:
+                table.add_row(Text(str(a)), *(Text(plots_mod.cell_text(*cm.cells[(a, p)])) for p in cm.labels))
+            console.print(table)
 
 
 def json_text(result: Result) -> str:
@@ -460,6 +515,8 @@ def text(result: Result, *, color: bool | None = None, width: int | None = None)
         console.print(table)
     elif result.params:
         console.print(f"Params: {v['params_summary']}")
+    if result.plots:
+        _text_plots(console, result, v)
     for note in result.notes:
         console.print(Text(f"note: {note}", style="dim"))
     base = f"{v['base_label']} {v['base_short']}".strip()

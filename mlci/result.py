@@ -52,6 +52,29 @@ class ParamDelta:
 
 
 @dataclass(frozen=True)
+class Plot:
+    """One plot at base and head, as data that every rendering can draw.
+
+    ``base``/``head`` by ``kind``: ``line`` -> ``[[x, y], ...]`` (at most
+    :data:`mlci.plots.MAX_STORED_POINTS`); ``confusion`` -> ``[[actual,
+    predicted, count], ...]``; ``image`` -> ``{"sha256", "size"}``; ``none``
+    when it cannot be drawn, with ``reason``. ``path`` is the head's file,
+    for uploading images as workflow artifacts.
+    """
+
+    id: str
+    kind: str  # line|confusion|image|none
+    status: str  # changed|unchanged|new|removed
+    title: str | None = None
+    x: str | None = None  # axis labels (the data fields)
+    y: str | None = None
+    base: Any = None
+    head: Any = None
+    path: str | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
 class Revision:
     ref: str | None
     sha: str | None
@@ -95,6 +118,7 @@ class Result:
     data: tuple[dict[str, Any], ...] = ()
     metrics: tuple[MetricDelta, ...] = ()
     params: tuple[ParamDelta, ...] = ()
+    plots: tuple[Plot, ...] = ()
     notes: tuple[str, ...] = ()
     duration_s: float | None = None
     override: dict[str, Any] | None = None  # {"label", "by", "reason", "at"} when failures were waived
@@ -111,8 +135,10 @@ class Result:
             "reasons": [asdict(r) for r in self.reasons],
             "repro": asdict(self.repro),
             "data": [dict(d) for d in self.data],
-            "metrics": [asdict(m) for m in self.metrics],
-            "params": [asdict(p) for p in self.params],
+            # flat rows: a shallow copy is enough, and asdict's deep copy is slow at 10,000 metrics
+            "metrics": [dict(vars(m)) for m in self.metrics],
+            "params": [dict(vars(p)) for p in self.params],
+            "plots": [asdict(p) for p in self.plots],
             "notes": list(self.notes),
             "duration_s": self.duration_s,
             "override": self.override,
@@ -138,6 +164,7 @@ class Result:
             data=tuple(doc.get("data", ())),
             metrics=tuple(MetricDelta(**m) for m in doc.get("metrics", ())),
             params=tuple(ParamDelta(**p) for p in doc.get("params", ())),
+            plots=tuple(Plot(**p) for p in doc.get("plots", ())),
             notes=tuple(doc.get("notes", ())),
             duration_s=doc.get("duration_s"),
             override=doc.get("override"),
@@ -152,9 +179,12 @@ class Result:
 # Non-finite floats are not JSON; they travel as these strings and come back
 # as floats. A metric whose *value* is one of these strings reads back as a float.
 _NONFINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+_PLAIN = (str, int, bool, type(None))
 
 
 def _json_safe(value: Any) -> Any:
+    if type(value) in _PLAIN:  # the common case first: this runs for every value of every metric
+        return value
     if isinstance(value, float) and not math.isfinite(value):
         return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
     if isinstance(value, dict):

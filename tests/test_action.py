@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -74,7 +75,8 @@ def test_inputs_reach_the_cli_only_through_env():
         assert "${{" not in step.get("run", ""), step.get("name")
     assert set(action["inputs"]) >= {"github-token", "config", "command", "base", "repro", "publish",
                                      "extras", "working-directory"}
-    assert set(action["outputs"]) == {"verdict", "result-path", "report-path", "comment-url"}
+    assert set(action["outputs"]) == {"verdict", "result-path", "report-path", "comment-url", "html-path",
+                                      "plots-dir"}
 
 
 # --- the example workflow, run by act on this machine against the fake GitHub ----------------
@@ -106,6 +108,34 @@ runs:
 """
 
 
+UPLOAD_ARTIFACT_STAND_IN = """\
+name: upload-artifact (stand-in)
+description: actions/upload-artifact cannot run here; the stand-in lists what would be uploaded.
+inputs:
+  name:
+    description: artifact name
+    required: true
+  path:
+    description: paths, one a line
+    required: true
+  if-no-files-found:
+    description: ignored
+    required: false
+runs:
+  using: composite
+  steps:
+    - shell: bash
+      env:
+        ARTIFACT: ${{ inputs.name }}
+        PATHS: ${{ inputs.path }}
+      run: |
+        while IFS= read -r p; do
+          [[ -n "$p" ]] || continue
+          if [[ -e "$p" ]]; then echo "upload $ARTIFACT: $p ($(wc -c < "$p") bytes)"; else echo "upload $ARTIFACT: missing $p"; fi
+        done <<< "$PATHS"
+"""
+
+
 @pytest.mark.slow
 def test_the_example_workflow_runs_end_to_end_with_act(dvc_repo, github_fake, tmp_path):
     act = VENV_BIN / "act"
@@ -131,12 +161,16 @@ def test_the_example_workflow_runs_end_to_end_with_act(dvc_repo, github_fake, tm
     stand_in = tmp_path / "setup-python"
     stand_in.mkdir()
     (stand_in / "action.yml").write_text(SETUP_PYTHON_STAND_IN)
+    upload = tmp_path / "upload-artifact"
+    upload.mkdir()
+    (upload / "action.yml").write_text(UPLOAD_ARTIFACT_STAND_IN)
     action = action_copy(tmp_path / "action")
 
     proc = subprocess.run(
         [str(act), "pull_request", "-e", str(event), "-P", "ubuntu-latest=-self-hosted",
          "--local-repository", f"mlci/mlci@v0={action}",
          "--local-repository", f"actions/setup-python@v5={stand_in}",
+         "--local-repository", f"actions/upload-artifact@v4={upload}",
          "-s", "GITHUB_TOKEN=ghs_act_token",
          "--env", f"GITHUB_API_URL={github_fake.url}",
          # the runner's venv for mlci already exists (as on a self-hosted runner): reuse this one
@@ -153,6 +187,10 @@ def test_the_example_workflow_runs_end_to_end_with_act(dvc_repo, github_fake, tm
     assert comment.body.startswith("<!-- mlci:report:mlci -->")
     assert "| ❌ | `eval/metrics.json:accuracy` | 0.965 | 0.9161 |" in comment.body
     assert "dvc.lock" in comment.body  # the PR did not commit its reproduced results
+    assert "```mermaid\n" in comment.body and 'title "ROC curve (test)"' in comment.body
     [status] = github_fake.calls("repos/create-commit-status")
     assert status.path.endswith(f"/statuses/{head}") and status.body["state"] == "failure"
     assert "::set-output:: verdict=fail" in log
+    # the result file and the HTML report are uploaded even though the gate closed
+    assert re.search(r"upload mlci-report: \S+/mlci-result\.json \(\d+ bytes\)", log), log
+    assert re.search(r"upload mlci-report: \S+/mlci-report\.html \(\d{6,} bytes\)", log), log

@@ -46,6 +46,9 @@ def test_wheel_ships_templates_and_schema(tmp_path):
     names = zipfile.ZipFile(wheel).namelist()
     assert "mlci/templates/report.md.j2" in names
     assert {"mlci/templates/mlci.yaml.j2", "mlci/templates/workflow.yml.j2"} <= set(names)  # mlci init
+    assert "mlci/templates/report.html.j2" in names
+    assert {f"mlci/vendor/{js}" for js in ("vega.min.js", "vega-lite.min.js", "vega-embed.min.js")} <= set(names)
+    assert "mlci/vendor/LICENSE.vega" in names
     assert "mlci/schema/result.schema.json" in names
     assert "mlci/cli.py" in names
     # and the installed package renders from its own copy, not from this source tree

@@ -1,0 +1,102 @@
+"""The HTML report: one self-contained page, the same sections as the Markdown, interactive plots.
+
+A pure function of the :class:`~mlci.result.Result`, like every rendering.
+Line plots become Vega-Lite specs made by DVC's own ``dvc-render`` (the
+charts ``dvc plots diff`` draws); the Vega libraries are inlined from
+``mlci/vendor`` because ``dvc-render`` loads them from a CDN and the page
+must open without a network (an Actions artifact, a laptop on a plane).
+The metric table is complete here: the comment folds and cuts it at scale.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from mlci import fmt, plots
+from mlci.result import Plot, Result
+
+VENDOR_FILES = ("vega.min.js", "vega-lite.min.js", "vega-embed.min.js")
+
+
+@lru_cache(maxsize=1)
+def vendor_js() -> str:
+    """The three libraries, in load order, as one script body."""
+    base = resources.files("mlci").joinpath("vendor")
+    return "\n;\n".join(base.joinpath(name).read_text("utf-8") for name in VENDOR_FILES)
+
+
+def _script_json(value: Any) -> str:
+    """JSON that is safe inside ``<script type="application/json">``: no ``</script>`` can end it."""
+    text = json.dumps(value, ensure_ascii=False, allow_nan=False)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def _one_line(text: str) -> str:
+    """Vega-Lite copies axis titles into tooltip expressions, where a line break is a parse error."""
+    return " ".join(str(text).split())
+
+
+def vega_spec(plot: Plot, base_label: str, head_label: str) -> dict[str, Any]:
+    """A Vega-Lite spec for a line plot, base and head as two coloured series (dvc-render's template)."""
+    from dvc_render.vega import VegaRenderer
+
+    if head_label == base_label:
+        head_label += " (head)"
+    points = [{"x": x, "y": y, "rev": base_label} for x, y in plot.base or ()]
+    points += [{"x": x, "y": y, "rev": head_label} for x, y in plot.head or ()]
+    renderer = VegaRenderer(points, plot.id, template="linear", x="x", y="y",
+                            title=_one_line(plot.title or plot.id), x_label=_one_line(plot.x or "x"),
+                            y_label=_one_line(plot.y or "y"))
+    spec = renderer.get_filled_template()
+    spec["width"] = "container"
+    return spec
+
+
+def _plot_views(result: Result, base_label: str, head_label: str) -> list[dict[str, Any]]:
+    out = []
+    for i, plot in enumerate(result.plots):
+        view: dict[str, Any] = {"plot": plot, "id": f"plot-{i}", "spec": None, "table": None, "text": ""}
+        if plot.kind == "none":
+            view["text"] = f"not drawn: {plot.reason or 'unknown reason'}"
+        elif plot.kind == "line":
+            try:
+                view["spec"] = _script_json(vega_spec(plot, base_label, head_label))
+            except Exception as exc:  # noqa: BLE001 - dvc-render refused the data: say so, keep going
+                view["text"] = f"not drawn: {exc}"
+        elif plot.kind == "confusion":
+            view["table"] = plots.confusion_table(plot)
+        elif plot.kind == "image":
+            view["text"] = (f"{plot.status}: {plots.size_text(plot.base)} → {plots.size_text(plot.head)}; "
+                            f"sha256 {(plot.base or {}).get('sha256', '—')[:12]} → "
+                            f"{(plot.head or {}).get('sha256', '—')[:12]}")
+        if plot.status == "unchanged" and not view["text"]:
+            view["text"] = "unchanged"
+        out.append(view)
+    return out
+
+
+def html(result: Result, *, root: Path | None = None, template: str = "report.html.j2") -> str:
+    import jinja2
+
+    from mlci import render
+
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader([str(d) for d in render.template_dirs(root)]),
+        autoescape=True,  # every field from the PR is escaped by Jinja
+        trim_blocks=True,
+        lstrip_blocks=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    env.filters.update(number=fmt.number, duration=fmt.duration, plural=fmt.plural)
+    v = render.view(result, fold_cap=None)
+    return env.get_template(template).render(
+        **v,
+        plot_views=_plot_views(result, v["base_label"], v["head_label"]),
+        cell_text=plots.cell_text,
+        size_text=plots.size_text,
+        vendor_js=vendor_js() if any(p.kind == "line" for p in result.plots) else "",
+    )

@@ -1,0 +1,491 @@
+"""Plots at base and head: from DVC's plot data to :class:`~mlci.result.Plot`, and their drawings.
+
+:func:`build` turns what :mod:`mlci.dvc` read at each revision into plot
+entries of the result (pure: no DVC here). The drawing helpers are pure
+functions of a ``Plot`` used by the renderers: a line plot becomes a Mermaid
+``xychart-beta`` block (GitHub draws those natively, so nothing is uploaded
+anywhere), a confusion matrix a table with the change per cell. A plot that
+cannot be drawn keeps its place with the reason, so nothing disappears quietly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import posixpath
+import re
+from bisect import bisect_left, bisect_right
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mlci import fmt
+from mlci.result import Plot
+
+MAX_STORED_POINTS = 500  # per series in the result file; the HTML report draws these
+CHART_POINTS = 50  # per series in a Mermaid chart: enough for a curve's shape, small in a comment
+MAX_CHARTS = 12  # Mermaid charts per comment; the others are listed by name
+IMAGE_SUFFIXES = (".png", ".svg", ".jpg", ".jpeg", ".gif")
+LINE_TEMPLATES = ("linear", "simple", "smooth", "scatter", "scatter_jitter")
+CONFUSION_TEMPLATES = ("confusion", "confusion_normalized")
+BASE_COLOUR, HEAD_COLOUR = "#9e9e9e", "#1f77b4"
+COLOUR_NAMES = ("grey", "blue")
+
+
+# --- from DVC's data to the result --------------------------------------------------
+
+
+def _field(value: Any, path: str) -> Any:
+    """``x``/``y`` may be a field, a list of fields, or ``{file: field(s)}`` (top-level plots)."""
+    if isinstance(value, Mapping):
+        names = {posixpath.normpath(str(name)): fields for name, fields in value.items()}
+        if path in names:
+            return names[path]
+        # a name relative to a dvc.yaml in a subdirectory: the one that ends the path, if only one does
+        ends = [fields for name, fields in names.items() if path.endswith("/" + name)]
+        return ends[0] if len(ends) == 1 else None
+    return value
+
+
+def _fields(value: Any) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, (list, tuple)):
+        return [str(v) for v in value]
+    return [str(value)]
+
+
+def _as_float(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float)):
+        return float(value) if math.isfinite(value) else None
+    if isinstance(value, str):
+        try:
+            number = float(value)
+        except ValueError:
+            return None
+        return number if math.isfinite(number) else None
+    return None
+
+
+def decimate(points: list[list[float]], limit: int) -> list[list[float]]:
+    """At most ``limit`` points, evenly spaced by index, first and last kept."""
+    if len(points) <= limit:
+        return points
+    step = (len(points) - 1) / (limit - 1)
+    return [points[round(i * step)] for i in range(limit)]
+
+
+class NotDrawable(Exception):
+    """Why a plot cannot be drawn; the message goes into the report."""
+
+
+def _records(content: Any) -> list[dict[str, Any]]:
+    if not isinstance(content, list) or not content or not all(isinstance(r, dict) for r in content):
+        raise NotDrawable("its data is not a list of records (rows with named fields)")
+    return content
+
+
+def _line_points(content: Any, x: str | None, y: str) -> list[list[float]]:
+    rows = _records(content)
+    points = []
+    for i, row in enumerate(rows):
+        xv = float(i) if x is None else _as_float(row.get(x))
+        yv = _as_float(row.get(y))
+        if xv is not None and yv is not None:
+            points.append([xv, yv])
+    if not points:
+        where = f"'{x}'/'{y}'" if x else f"'{y}'"
+        raise NotDrawable(f"no numeric values in field(s) {where}")
+    return decimate(points, MAX_STORED_POINTS)
+
+
+def _default_y(content: Any, x: str | None) -> str:
+    """DVC's default: the last field of the first record that is not ``x``."""
+    rows = _records(content)
+    names = [k for k in rows[0] if k != x]
+    if not names:
+        raise NotDrawable("its records have no field to plot")
+    return names[-1]
+
+
+def _confusion_cells(content: Any, actual: str, predicted: str) -> list[list[Any]]:
+    rows = _records(content)
+    counts = Counter((row.get(actual), row.get(predicted)) for row in rows
+                     if actual in row and predicted in row)
+    if not counts:
+        raise NotDrawable(f"no records with both '{actual}' and '{predicted}'")
+    return [[a, p, n] for (a, p), n in sorted(counts.items(), key=lambda item: (str(item[0][0]), str(item[0][1])))]
+
+
+def _image_info(content: Any) -> dict[str, Any]:
+    if isinstance(content, str):
+        content = content.encode("utf-8")
+    if not isinstance(content, (bytes, bytearray)):
+        raise NotDrawable("not an image file")
+    return {"sha256": hashlib.sha256(content).hexdigest(), "size": len(content)}
+
+
+def _status(base: Any, head: Any) -> str:
+    if base is None:
+        return "new"
+    if head is None:
+        return "removed"
+    return "unchanged" if base == head else "changed"
+
+
+@dataclass
+class _Side:
+    """One plot definition at one revision, as :mod:`mlci.dvc` read it."""
+
+    props: dict[str, Any]
+    files: dict[str, Any]
+    errors: dict[str, str]
+
+
+def _side(source: Any) -> _Side | None:
+    if source is None:
+        return None
+    return _Side(dict(source.props or {}), dict(source.files or {}), dict(source.errors or {}))
+
+
+def _one_file_plots(plot_id: str, path: str, props: dict[str, Any], many: bool,
+                    base: _Side | None, head: _Side | None) -> list[Plot]:
+    """Plot entries for one data file of a definition (one per ``y`` field of a line plot)."""
+    template = str(props.get("template") or "linear")
+    title = props.get("title")
+    if path.startswith(plot_id.rstrip("/") + "/"):
+        label = path  # one file of a directory of plots
+    else:
+        label = f"{plot_id} ({path})" if many else plot_id
+    b_content = base.files.get(path) if base else None
+    h_content = head.files.get(path) if head else None
+
+    b: Any
+    h: Any
+    if path.lower().endswith(IMAGE_SUFFIXES):
+        try:
+            b = _image_info(b_content) if b_content is not None else None
+            h = _image_info(h_content) if h_content is not None else None
+        except NotDrawable as exc:
+            return [Plot(label, "none", "changed", title=title, reason=str(exc))]
+        return [Plot(label, "image", _status(b, h), title=title, base=b, head=h,
+                     path=path if h is not None else None)]
+
+    x = _field(props.get("x"), path)
+    x = str(x[0]) if isinstance(x, list) and x else (str(x) if x is not None else None)
+    try:
+        if template in CONFUSION_TEMPLATES:
+            actual, predicted = x, _fields(_field(props.get("y"), path))
+            if actual is None or not predicted:
+                raise NotDrawable("a confusion matrix needs x (actual) and y (predicted) fields")
+            b = _confusion_cells(b_content, actual, predicted[0]) if b_content is not None else None
+            h = _confusion_cells(h_content, actual, predicted[0]) if h_content is not None else None
+            return [Plot(label, "confusion", _status(b, h), title=title, x=actual, y=predicted[0],
+                         base=b, head=h)]
+        if template not in LINE_TEMPLATES:
+            raise NotDrawable(f"template '{template}' has no form in mlci's reports; "
+                              "`dvc plots diff` draws it")
+        ys = _fields(_field(props.get("y"), path))
+        if not ys:
+            ys = [_default_y(h_content if h_content is not None else b_content, x)]
+        out = []
+        for y in ys:
+            name = f"{label} ({y})" if len(ys) > 1 else label
+            b = _line_points(b_content, x, y) if b_content is not None else None
+            h = _line_points(h_content, x, y) if h_content is not None else None
+            out.append(Plot(name, "line", _status(b, h), title=title,
+                            x=props.get("x_label") or x or "step", y=props.get("y_label") or y,
+                            base=b, head=h))
+        return out
+    except NotDrawable as exc:
+        return [Plot(label, "none", "changed", title=title, reason=str(exc))]
+
+
+def build(base: Mapping[str, Any] | None, head: Mapping[str, Any] | None,
+          *, head_name: str = "head") -> list[Plot]:
+    """Plot entries from :class:`mlci.dvc.PlotSource` maps (plot id -> source) of both revisions."""
+    base = base or {}
+    head = head or {}
+    out: list[Plot] = []
+    for plot_id in [*head, *(k for k in base if k not in head)]:
+        b, h = _side(base.get(plot_id)), _side(head.get(plot_id))
+        either = h or b
+        props = either.props if either else {}
+        if h is not None and h.errors and not h.files:
+            problems = "; ".join(f"{p}: {m}" for p, m in sorted(h.errors.items()))
+            if b is not None and b.files and all(m == "file not found" for m in h.errors.values()):
+                out.append(Plot(plot_id, "none", "removed", title=props.get("title"),
+                                reason=f"missing in {head_name} ({problems})"))
+            else:
+                out.append(Plot(plot_id, "none", "changed", title=props.get("title"),
+                                reason=f"cannot read it in {head_name}: {problems}"))
+            continue
+        files = list(dict.fromkeys([*(h.files if h else {}), *(b.files if b else {})]))
+        many = len({*files, *(h.errors if h else {})}) > 1
+        for path in files:
+            out.extend(_one_file_plots(plot_id, path, props, many, b, h))
+        # a file of a multi-file plot that the head cannot read, and the base did not have
+        for path, problem in sorted((h.errors if h else {}).items()):
+            if path not in files:
+                out.append(Plot(plot_id if path == plot_id else f"{plot_id} ({path})", "none", "changed",
+                                title=props.get("title"), reason=f"cannot read {path} in {head_name}: {problem}"))
+        if not files and h is None and b is not None and b.errors:
+            problems = "; ".join(f"{p}: {m}" for p, m in sorted(b.errors.items()))
+            out.append(Plot(plot_id, "none", "removed", title=props.get("title"),
+                            reason=f"no longer declared, and unreadable at the base ({problems})"))
+    return out
+
+
+# --- drawings for the renderers -----------------------------------------------------------
+
+_UNSAFE = re.compile(r"[^\w .,:/()+\-=]", re.UNICODE)
+
+
+def mermaid_text(text: Any, limit: int = 80) -> str:
+    """A label that is safe inside a quoted Mermaid string inside a Markdown code fence.
+
+    Only letters, digits and a few punctuation marks survive: no quote can
+    end the string, no backtick can end the fence, no ``%%`` can start a
+    directive, no ``;`` or newline can start a statement.
+    """
+    cleaned = _UNSAFE.sub(" ", str(text))
+    cleaned = re.sub(r"\s+", " ", cleaned).strip()
+    return fmt.clip(cleaned, limit) or "?"
+
+
+def _num(value: float) -> str:
+    """A number Mermaid's grammar reads: plain decimal, no exponent."""
+    if value == 0:
+        return "0"
+    if float(value).is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    text = f"{value:.6g}"
+    if "e" in text:
+        text = f"{value:.12f}".rstrip("0").rstrip(".")
+        if text in ("", "-0", "0", "-"):
+            return "0"
+    return text
+
+
+def _interpolate(points: list[list[float]], grid: list[float]) -> list[float]:
+    """Values of a polyline at ``grid``; flat beyond its ends; at a repeated x, the last value."""
+    pts = sorted(points, key=lambda p: p[0])  # stable: repeated x keep their order (ROC steps)
+    xs = [p[0] for p in pts]
+    out = []
+    for g in grid:
+        hi = bisect_left(xs, g)
+        if hi < len(xs) and xs[hi] == g:
+            out.append(pts[bisect_right(xs, g) - 1][1])
+        elif hi == 0:
+            out.append(pts[0][1])
+        elif hi == len(xs):
+            out.append(pts[-1][1])
+        else:
+            (x0, y0), (x1, y1) = pts[hi - 1], pts[hi]
+            out.append(y0 + (y1 - y0) * (g - x0) / (x1 - x0))
+    return out
+
+
+def shared_grid(plot: Plot, n: int = CHART_POINTS) -> tuple[list[float], list[list[float]]]:
+    """``n`` x values spanning both series, and each present series on them (base first)."""
+    series = [s for s in (plot.base, plot.head) if s]
+    xs = [p[0] for s in series for p in s]
+    lo, hi = min(xs), max(xs)
+    if hi == lo:
+        raise NotDrawable("every point has the same x value")
+    grid = [lo + (hi - lo) * i / (n - 1) for i in range(n)]
+    return grid, [_interpolate(s, grid) for s in series]
+
+
+def mermaid_chart(plot: Plot, base_label: str, head_label: str, n: int = CHART_POINTS) -> str:
+    """A line plot as a Mermaid ``xychart-beta`` block (fenced): base grey, head blue.
+
+    Raises :class:`NotDrawable` when it cannot be drawn.
+    """
+    if plot.kind != "line" or not (plot.base or plot.head):
+        raise NotDrawable("no line data")
+    grid, values = shared_grid(plot, n)
+    ys = [v for s in values for v in s]
+    y_lo, y_hi = min(ys), max(ys)
+    if y_lo == y_hi:
+        y_lo, y_hi = y_lo - 1, y_hi + 1
+    colours = ([BASE_COLOUR] if plot.base else []) + ([HEAD_COLOUR] if plot.head else [])
+    title = mermaid_text(plot.title or plot.id)
+    lines = [
+        "```mermaid",
+        '%%{init: {"themeVariables": {"xyChart": {"plotColorPalette": "' + ", ".join(colours) + '"}}}}%%',
+        "xychart-beta",
+        f'    title "{title}"',
+        f'    x-axis "{mermaid_text(plot.x or "x", 40)}" {_num(grid[0])} --> {_num(grid[-1])}',
+        f'    y-axis "{mermaid_text(plot.y or "y", 40)}" {_num(y_lo)} --> {_num(y_hi)}',
+    ]
+    # 4 significant digits of the plotted range: finer is invisible, and it keeps the comment short
+    decimals = max(0, 4 - math.floor(math.log10(y_hi - y_lo)))
+    for series in values:
+        lines.append("    line [" + ", ".join(_num(round(v, decimals)) for v in series) + "]")
+    lines.append("```")
+    return "\n".join(lines)
+
+
+def legend(plot: Plot, base_label: str, head_label: str) -> str:
+    parts = []
+    if plot.base:
+        parts.append(f"{COLOUR_NAMES[0]}: {base_label}")
+    if plot.head:
+        parts.append(f"{COLOUR_NAMES[1]}: {head_label}")
+    return " · ".join(parts)
+
+
+@dataclass(frozen=True)
+class ConfusionTable:
+    """A confusion matrix, head counts with the change from base per cell (rows actual)."""
+
+    labels: list[Any]
+    cells: dict[tuple[Any, Any], tuple[int | None, int | None]]  # (actual, predicted) -> (base, head)
+
+
+def confusion_table(plot: Plot) -> ConfusionTable:
+    base = {(a, p): n for a, p, n in plot.base or ()}
+    head = {(a, p): n for a, p, n in plot.head or ()}
+    labels = list(dict.fromkeys(v for key in [*head, *base] for v in key))
+    numeric = all(fmt.is_number(v) for v in labels)
+    labels.sort(key=(lambda v: v) if numeric else (lambda v: str(v)))
+    cells = {(a, p): (base.get((a, p)), head.get((a, p))) for a in labels for p in labels}
+    return ConfusionTable(labels, cells)
+
+
+def cell_text(base: int | None, head: int | None) -> str:
+    """``50 (+2)``: head count with the change; ``0`` where neither has a count."""
+    h = head or 0
+    if base is None and head is None:
+        return "0"
+    d = h - (base or 0)
+    return f"{h:,}" if d == 0 else f"{h:,} ({'+' if d > 0 else fmt.MINUS}{abs(d):,})"
+
+
+def size_text(info: Mapping[str, Any] | None) -> str:
+    if not info:
+        return "—"
+    size = float(info["size"])
+    for unit in ("B", "kB", "MB"):
+        if size < 1000 or unit == "MB":
+            return f"{size:,.0f} {unit}" if unit == "B" else f"{size:,.1f} {unit}"
+        size /= 1000
+    return "—"  # pragma: no cover
+
+
+def _short_hash(info: Mapping[str, Any] | None) -> str:
+    digest = str((info or {}).get("sha256") or "")
+    return f"`{digest[:7]}`" if re.fullmatch(r"[0-9a-f]{7,64}", digest) else "—"
+
+
+def summary(plots: tuple[Plot, ...] | list[Plot]) -> str:
+    counts = Counter(p.status if p.kind != "none" else "not drawn" for p in plots)
+    order = ("changed", "new", "removed", "unchanged", "not drawn")
+    return ", ".join(f"{counts[s]} {s}" for s in order if counts[s])
+
+
+# --- the Markdown view -------------------------------------------------------------------
+
+
+def _heading(plot: Plot) -> str:
+    title = f"**{fmt.md_text(plot.title, 120)}** — " if plot.title else ""
+    return title + fmt.md_code(plot.id)
+
+
+def _confusion_markdown(plot: Plot, table: ConfusionTable) -> str:
+    actual, predicted = fmt.md_text(plot.x or "actual", 60), fmt.md_text(plot.y or "predicted", 60)
+    lines = [
+        f"| {actual} ↓ {predicted} → | " + " | ".join(fmt.md_code(v, 40) for v in table.labels) + " |",
+        "|---|" + "---:|" * len(table.labels),
+    ]
+    for a in table.labels:
+        cells = [cell_text(*table.cells[(a, p)]) for p in table.labels]
+        lines.append(f"| {fmt.md_code(a, 40)} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def markdown_views(plots: tuple[Plot, ...] | list[Plot], base_label: str, head_label: str,
+                   max_charts: int = MAX_CHARTS, artifacts: bool = False) -> list[dict[str, str]]:
+    """Per plot: an escaped heading and, where it can be drawn, a chart or table (Markdown).
+
+    ``base_label``/``head_label`` are already escaped. Changed plots are drawn
+    (up to ``max_charts``); unchanged ones are named, which keeps the comment short.
+    """
+    views = []
+    charts = 0
+    for plot in plots:
+        view = {"heading": _heading(plot), "chart": "", "legend": "", "table": "", "text": ""}
+        if plot.kind == "none":
+            view["text"] = "not drawn: " + fmt.md_text(plot.reason or "unknown reason", 300)
+        elif plot.status == "unchanged":
+            view["text"] = "unchanged"
+        elif plot.kind == "image":
+            view["text"] = (f"{plot.status}: {size_text(plot.base)} → {size_text(plot.head)}, "
+                            f"sha256 {_short_hash(plot.base)} → {_short_hash(plot.head)}"
+                            + (" (in the workflow run's artifacts)" if plot.head and artifacts else ""))
+        elif charts >= max_charts:
+            view["text"] = f"{plot.status}; not drawn here to keep the comment short (see the HTML report)"
+        elif plot.kind == "line":
+            try:
+                view["chart"] = mermaid_chart(plot, base_label, head_label)
+                view["legend"] = legend(plot, base_label, head_label) + f" · {fmt.md_text(plot.y)} against {fmt.md_text(plot.x)}"
+                charts += 1
+            except NotDrawable as exc:
+                view["text"] = "not drawn: " + fmt.md_text(str(exc), 300)
+        elif plot.kind == "confusion":
+            view["text"] = (f"rows: {fmt.md_text(plot.x or 'actual', 60)}, columns: "
+                            f"{fmt.md_text(plot.y or 'predicted', 60)}; {head_label} with the change from {base_label}")
+            view["table"] = _confusion_markdown(plot, confusion_table(plot))
+            charts += 1
+        views.append(view)
+    return views
+
+
+def summary_line(plots: tuple[Plot, ...] | list[Plot]) -> str:
+    """What the folded section's summary says: the titles when few, else counts."""
+    if 0 < len(plots) <= 4:
+        return ", ".join(fmt.md_text(p.title or p.id, 60) for p in plots)
+    return summary(plots)
+
+
+def copy_images(plots: tuple[Plot, ...] | list[Plot], root: Path, dest: Path) -> Path | None:
+    """Copy the head's image plots from the work tree into ``dest`` (for upload as artifacts).
+
+    The paths come from the PR's ``dvc.yaml``: only regular files that
+    resolve inside ``root`` are copied, so a path like ``../../secret`` or a
+    symlink out of the repository uploads nothing.
+    """
+    import shutil
+
+    root = root.resolve()
+    copied = 0
+    for plot in plots:
+        if plot.kind != "image" or not plot.path:
+            continue
+        source = (root / plot.path).resolve()
+        if not source.is_relative_to(root) or not source.is_file():
+            continue
+        target = dest / source.relative_to(root)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, target)
+        copied += 1
+    return dest if copied else None
+
+
+_BARS = "▁▂▃▄▅▆▇█"
+
+
+def sparklines(plot: Plot, width: int = 32) -> list[tuple[str, str]]:
+    """A line plot as one sparkline per series on a shared grid and scale, for the terminal."""
+    _, values = shared_grid(plot, width)
+    ys = [v for s in values for v in s]
+    lo, hi = min(ys), max(ys)
+    span = (hi - lo) or 1.0
+    names = (["base"] if plot.base else []) + (["head"] if plot.head else [])
+    return [(name, "".join(_BARS[min(7, int((v - lo) / span * 8))] for v in series))
+            for name, series in zip(names, values)]
