@@ -164,6 +164,9 @@ def run_ci(opts: CiOptions, env: Mapping[str, str] | None = None) -> int:
         log.endgroup()
     client = _client(ctx, env) if opts.publish else None
     result = apply_label_override(result, cfg, ev.labels, client, ev.pr, log)
+    from mlci import mlflow
+
+    result = mlflow.track(result, cfg, root, env, kind="ci", warn=log.warning, verbose=opts.check.verbose)
     result_path, report_path, _ = _write_local(result, cfg, ctx, opts, root, log)
     comment_url = None
     try:

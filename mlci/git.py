@@ -105,3 +105,26 @@ class Commit:
     @property
     def short(self) -> str:
         return self.sha[:7]
+
+
+def remote_url(name: str, cwd: str | Path) -> str | None:
+    proc = _git(["remote", "get-url", name], cwd, check=False)
+    return proc.stdout.decode().strip() or None if proc.returncode == 0 else None
+
+
+def remote_branch_tip(remote: str, branch: str, cwd: str | Path) -> str | None:
+    """The commit ``branch`` points at on ``remote`` now (``git ls-remote``), or None."""
+    proc = _git(["ls-remote", "--heads", remote, f"refs/heads/{branch}"], cwd, check=False)
+    if proc.returncode != 0:
+        return None
+    for line in proc.stdout.decode().splitlines():
+        sha, _, ref = line.partition("\t")
+        if ref.strip() == f"refs/heads/{branch}":
+            return sha.strip()
+    return None
+
+
+def file_blob(rev: str, path: str, cwd: str | Path) -> str | None:
+    """The git object id of ``path`` at ``rev`` (identifies its content), or None."""
+    proc = _git(["rev-parse", "--verify", "--quiet", f"{rev}:{path}"], cwd, check=False)
+    return proc.stdout.decode().strip() or None if proc.returncode == 0 else None
