@@ -1,7 +1,7 @@
 """MLflow tracking and model registry: the only module that imports ``mlflow``.
 
 mlflow costs seconds to import, so it is imported inside :class:`Tracker`
-only, and only when MLflow is configured (:func:`enabled`). Telemetry is
+only, and only when MLflow is needed (:func:`tracking_enabled`, deploy, rollback). Telemetry is
 switched off before the import. Failures become :class:`MlflowError`
 (exit 3); callers that only *track* turn them into warnings.
 
@@ -40,9 +40,14 @@ class MlflowError(RunError):
     """MLflow could not do what was asked (exit 3)."""
 
 
-def enabled(cfg: Config, env: Mapping[str, str]) -> bool:
-    """SPEC: MLflow is used only when ``mlflow:``, ``deploy:`` or ``$MLFLOW_TRACKING_URI`` is set."""
-    return cfg.mlflow is not None or cfg.deploy is not None or bool(env.get("MLFLOW_TRACKING_URI"))
+def tracking_enabled(cfg: Config, env: Mapping[str, str]) -> bool:
+    """Whether ``check``/``ci`` log a run: an ``mlflow:`` section or ``$MLFLOW_TRACKING_URI``.
+
+    SPEC: MLflow is used only when ``mlflow:``, ``deploy:`` or the variable is
+    set. ``deploy:`` alone makes ``deploy``/``rollback`` use MLflow (they log
+    their own runs) but does not put an MLflow import into every pre-push check.
+    """
+    return cfg.mlflow is not None or bool(env.get("MLFLOW_TRACKING_URI"))
 
 
 def default_store(git_dir: Path) -> Path:
@@ -340,7 +345,7 @@ def track(result: Result, cfg: Config, root: Path, env: Mapping[str, str], *, ki
 
     Returns the result with its ``mlflow`` reference, or unchanged when nothing was logged.
     """
-    if not enabled(cfg, env):
+    if not tracking_enabled(cfg, env):
         return result
     from mlci import render
 

@@ -268,6 +268,13 @@ def test_deploy_without_a_deploy_section_is_a_config_error(dvc_repo, mlci):
     assert run.code == 2 and "mlci.yaml: deploy: no deploy: section" in run.err
 
 
+def test_a_deploy_section_alone_does_not_track_checks(dvc_repo, mlci):
+    metrics_repo(dvc_repo, {"acc": 0.8}, config="deploy:\n  model_name: m\n  model_path: m.pkl\n")
+    run = mlci(dvc_repo, "check", "--format", "json")
+    assert run.code == 0 and run.json()["mlflow"] is None
+    assert not (dvc_repo.path / ".git" / "mlci" / "mlflow.db").exists()
+
+
 def test_a_commit_that_is_not_the_tip_is_refused_unless_forced(project: Project, tmp_path: Path):
     origin = tmp_path / "origin.git"
     sh(["git", "init", "-q", "--bare", "-b", "main", str(origin)], tmp_path)
