@@ -378,3 +378,62 @@ def test_a_github_outage_does_not_undo_or_fail_a_deploy(project: Project, github
     assert run.code == 0, run.err
     assert "could not record the deployment to staging on GitHub" in run.err
     assert project.champion() == "1"
+
+
+# --- the example workflow's deploy job, run by act -----------------------------------------------
+
+
+@pytest.mark.slow
+def test_the_example_deploy_job_runs_with_act(dvc_repo, github_fake, empty_db, tmp_path):
+    """On a push to main: the mlci job passes, the deploy job reproduces the model and promotes it."""
+    from tests.test_action import SETUP_PYTHON_STAND_IN, action_copy
+
+    act = Path(sys.executable).parent / "act"
+    repo = dvc_repo
+    shutil.copytree(REPO_ROOT / "examples" / "project", repo.path, dirs_exist_ok=True)
+    # committed metrics below what the pipeline really reaches, so the reproduced model passes
+    metrics = {"accuracy": 0.95, "roc_auc": 0.99, "avg_prec": {"test": 0.99}, "log_loss": 0.15,
+               "latency_ms": 0.5}
+    repo.write("eval/metrics.json", metrics)
+    (repo.path / ".github" / "workflows").mkdir(parents=True)
+    shutil.copy(REPO_ROOT / "examples" / "workflows" / "mlci.yml", repo.path / ".github" / "workflows")
+    base = repo.commit("baseline")
+    repo.write("README.md", "a docs change\n")
+    head = repo.commit("docs")
+    # act names the repository after origin's URL. GIT_ALLOW_PROTOCOL=file (below) makes the
+    # tip check's `git ls-remote` fail at once instead of reaching the network, so the tip
+    # comes from the remote-tracking branch, as after actions/checkout's fetch
+    repo.git("remote", "add", "origin", f"https://github.com/{REPO}.git")
+    repo.git("update-ref", "refs/remotes/origin/main", head)
+    db = tmp_path / "registry.db"
+    shutil.copy(empty_db, db)
+
+    event = tmp_path / "push.json"
+    event.write_text(json.dumps(event_payload("push", repo=REPO, head_ref="main", head_sha=head,
+                                              base_sha=base)))
+    stand_in = tmp_path / "setup-python"
+    stand_in.mkdir()
+    (stand_in / "action.yml").write_text(SETUP_PYTHON_STAND_IN)
+    action = action_copy(tmp_path / "action")
+    proc = subprocess.run(
+        [str(act), "push", "-e", str(event), "-P", "ubuntu-latest=-self-hosted",
+         "--local-repository", f"mlci/mlci@v0={action}",
+         "--local-repository", f"actions/setup-python@v5={stand_in}",
+         "-s", "GITHUB_TOKEN=ghs_act_token", "--var", f"MLFLOW_TRACKING_URI=sqlite:///{db}",
+         "--env", f"GITHUB_API_URL={github_fake.url}",
+         "--env", f"MLCI_VENV={Path(sys.executable).parent.parent}", "--env", "GIT_ALLOW_PROTOCOL=file",
+         "--env", "MLCI_GITHUB_WRITE_INTERVAL=0", "--env", "MLCI_GITHUB_BACKOFF=0"],
+        cwd=repo.path, capture_output=True, text=True, timeout=300,
+    )
+    log = proc.stdout + proc.stderr
+    assert proc.returncode == 0, log
+    assert "promoted example-classifier version 1 to @champion for production" in log, log
+    [created] = github_fake.calls("repos/create-deployment")
+    assert created.body["ref"] == head and created.body["environment"] == "production"
+    [status] = github_fake.calls("repos/create-deployment-status")
+    assert status.body["state"] == "success"
+    from mlflow import MlflowClient
+
+    mv = MlflowClient(tracking_uri=f"sqlite:///{db}").get_model_version_by_alias("example-classifier",
+                                                                                  "champion")
+    assert mv.tags["mlci.git.sha"] == head and mv.tags["mlci.base.sha"] == base
