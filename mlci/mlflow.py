@@ -278,17 +278,6 @@ class Tracker:
             raise
         return Version(mv.name, str(mv.version), mv.run_id, dict(mv.tags or {}), mv.source)
 
-    def versions(self, name: str) -> list[Version]:
-        try:
-            found = self._call(f"listing versions of {name}", self._client.search_model_versions,
-                               f"name = '{name}'")
-        except MlflowError as exc:
-            if self._missing(exc):
-                return []
-            raise
-        out = [Version(mv.name, str(mv.version), mv.run_id, dict(mv.tags or {}), mv.source) for mv in found]
-        return sorted(out, key=lambda v: int(v.version))
-
     def register(self, name: str, run_id: str, tags: Mapping[str, str], description: str) -> Version:
         """A new version of ``name`` from the ``model`` artifact folder of ``run_id``."""
         try:
