@@ -140,7 +140,7 @@ class Tracker:
             return func(*args, **kwargs)
         except MlflowError:
             raise
-        except Exception as exc:  # noqa: BLE001 - MlflowException, SQLAlchemy, requests...
+        except Exception as exc:  # MlflowException, SQLAlchemy, requests...
             message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
             raise MlflowError(f"MLflow ({self.display_uri}): {what}: {message.splitlines()[0]}") from exc
 
@@ -166,7 +166,7 @@ class Tracker:
             location = (store.parent / "mlartifacts").as_uri()
         try:
             return str(self._client.create_experiment(name, artifact_location=location))
-        except Exception as exc:  # noqa: BLE001 - created meanwhile by a parallel run?
+        except Exception as exc:  # created meanwhile by a parallel run?
             exp = self._client.get_experiment_by_name(name)
             if exp is None:
                 raise MlflowError(f"MLflow ({self.display_uri}): creating experiment {name}: {exc}") from exc
@@ -287,7 +287,7 @@ class Tracker:
                 raise
             try:
                 self._client.create_registered_model(name, description="Registered by mlci deploy.")
-            except Exception as create_exc:  # noqa: BLE001 - created meanwhile is fine
+            except Exception as create_exc:  # created meanwhile is fine
                 if getattr(create_exc, "error_code", None) != "RESOURCE_ALREADY_EXISTS":
                     raise MlflowError(f"MLflow ({self.display_uri}): creating registered model {name}: "
                                       f"{create_exc}") from create_exc
