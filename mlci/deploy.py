@@ -276,7 +276,43 @@ def run_deploy(opts: DeployOptions, env: Mapping[str, str] | None = None) -> int
         outcome.refusals.append(f"the gate is closed against {result.context.base.ref} "
                                 f"({(result.context.base.sha or '')[:7]}): " + "; ".join(failed))
 
-    tracker = mlflow.connect(cfg, root, env, verbose=opts.check.verbose)
+    name, alias = str(dep.model_name), dep.alias
+    try:
+        tracker = mlflow.connect(cfg, root, env, verbose=opts.check.verbose)
+        result = _decide(tracker, result, cfg, root, model, dep, opts, outcome, env, log, head, tip)
+    except MlflowError as exc:  # exit 3, and GitHub hears that the deployment errored
+        record_deployment(ctx, env, log, environment=opts.environment, ref=head, state="error",
+                          description=f"mlci deploy could not finish: {exc}"[:140],
+                          payload={"model": name, "alias": alias, "error": str(exc)[:1000]})
+        raise
+
+    ci_opts = CiOptions(check=opts.check, output=opts.output)
+    result_path, report_path, _ = _write_local(result, cfg, ctx, ci_opts, root, log)
+    summary = _summary(outcome, name, alias, opts.environment, tracker)
+    actions.append_summary(ctx.step_summary, "\n" + summary.replace("\n", "\n\n") + "\n")
+    champion = outcome.champion
+    payload = {"model": name, "alias": alias, "version": outcome.promoted.version if outcome.promoted else None,
+               "previous": champion.version if champion else None,
+               "mlflow_run": (result.mlflow or {}).get("run_id")}
+    record_deployment(ctx, env, log, environment=opts.environment, ref=head,
+                      state="failure" if outcome.refusals else "success",
+                      description=summary.splitlines()[0], payload=payload)
+    actions.write_outputs(ctx.output, {"verdict": "fail" if outcome.refusals else "pass",
+                                       "result-path": str(result_path), "report-path": str(report_path),
+                                       "comment-url": ""})
+    import click
+
+    click.echo(render.text(result, color=False), nl=False)
+    click.echo(summary)
+    return EXIT_FAIL if outcome.refusals else EXIT_PASS
+
+
+def _decide(tracker: Tracker, result: Result, cfg: Config, root: Path, model: Path, dep: DeployConfig,
+            opts: DeployOptions, outcome: Outcome, env: Mapping[str, str], log: Log, head: str,
+            tip: str | None) -> Result:
+    """Under the lock: champion, challenge, the deploy run and (when all passed) the promotion."""
+    from mlci import mlflow
+
     name, alias = str(dep.model_name), dep.alias
 
     def report(res: Result) -> str:
@@ -301,25 +337,7 @@ def run_deploy(opts: DeployOptions, env: Mapping[str, str] | None = None) -> int
         if promote:
             outcome.promoted = _promote(tracker, result, root, model, dep, opts, champion, tip)
             tracker.set_run_tag(str((result.mlflow or {})["run_id"]), TAG + "deploy.outcome", "promoted")
-
-    ci_opts = CiOptions(check=opts.check, output=opts.output)
-    result_path, report_path, _ = _write_local(result, cfg, ctx, ci_opts, root, log)
-    summary = _summary(outcome, name, alias, opts.environment, tracker)
-    actions.append_summary(ctx.step_summary, "\n" + summary.replace("\n", "\n\n") + "\n")
-    payload = {"model": name, "alias": alias, "version": outcome.promoted.version if outcome.promoted else None,
-               "previous": champion.version if champion else None,
-               "mlflow_run": (result.mlflow or {}).get("run_id")}
-    record_deployment(ctx, env, log, environment=opts.environment, ref=head,
-                      state="failure" if outcome.refusals else "success",
-                      description=summary.splitlines()[0], payload=payload)
-    actions.write_outputs(ctx.output, {"verdict": "fail" if outcome.refusals else "pass",
-                                       "result-path": str(result_path), "report-path": str(report_path),
-                                       "comment-url": ""})
-    import click
-
-    click.echo(render.text(result, color=False), nl=False)
-    click.echo(summary)
-    return EXIT_FAIL if outcome.refusals else EXIT_PASS
+    return result
 
 
 def _promote(tracker: Tracker, result: Result, root: Path, model: Path, dep: DeployConfig,

@@ -296,7 +296,10 @@ def test_a_commit_that_is_not_the_tip_is_refused_unless_forced(project: Project,
     assert "not the tip" in project.client().get_model_version(MODEL, "1").tags["mlci.forced"]
 
 
-def test_a_deploy_waits_for_the_lock_and_gives_up_with_exit_3(project: Project, monkeypatch):
+def test_a_deploy_waits_for_the_lock_and_gives_up_with_exit_3(project: Project, github_fake, monkeypatch):
+    for name, value in github_fake.env(REPO).items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("MLCI_GITHUB_WRITE_INTERVAL", "0")
     lock = project.db.parent / f".{project.db.name}.{MODEL}_champion.lock"
     monkeypatch.setenv("MLCI_DEPLOY_LOCK_TIMEOUT", "0")
     with open(lock, "a+") as fh:  # another deploy is between reading and moving the alias
@@ -305,6 +308,9 @@ def test_a_deploy_waits_for_the_lock_and_gives_up_with_exit_3(project: Project, 
         fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
     assert run.code == 3 and "another mlci deploy holds" in run.err
     assert project.versions() == []
+    # GitHub hears that this deployment errored (not that it failed the gate)
+    [status] = github_fake.calls("repos/create-deployment-status")
+    assert status.body["state"] == "error" and "another mlci deploy holds" in status.body["description"]
 
 
 def test_two_racing_deploys_leave_one_consistent_version(project: Project):
