@@ -122,6 +122,31 @@ def test_check_logs_a_run_with_tags_metrics_params_and_artifacts(project: Projec
     assert project.repo.git("status", "--porcelain") == ""
 
 
+def test_ci_logs_a_run_with_the_pull_request_and_publishes_its_id(project: Project, github_fake, tmp_path,
+                                                                   monkeypatch):
+    from mlci import publish
+
+    base = project.repo.git("rev-parse", "HEAD")
+    project.repo.git("checkout", "-q", "-b", "feature")
+    head = project.commit(0.70)
+    github_fake.add_pull(7, head_sha=head, base_sha=base, head_ref="feature", base_ref="main")
+    event = tmp_path / "pr.json"
+    event.write_text(json.dumps(event_payload("pull_request", "opened", repo=REPO, pr_number=7, head_sha=head,
+                                              head_ref="feature", base_sha=base, base_ref="main")))
+    env = github_fake.env(REPO)
+    env.update({"GITHUB_EVENT_NAME": "pull_request", "GITHUB_EVENT_PATH": str(event), "RUNNER_TEMP": str(tmp_path),
+                "MLCI_GITHUB_BACKOFF": "0", "MLCI_GITHUB_WRITE_INTERVAL": "0"})
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert project.run("ci").code == 1
+    [comment] = github_fake.repo(REPO).comments.values()
+    published = publish.decode_result(comment.body)
+    assert published is not None and published.mlflow is not None
+    tags = project.client().get_run(published.mlflow["run_id"]).data.tags
+    assert tags["mlci.pr"] == "7" and tags["mlci.verdict"] == "fail" and tags["mlci.kind"] == "ci"
+    assert tags["mlci.git.sha"] == head and tags["mlci.base.sha"] == base
+
+
 def test_default_store_lives_under_dot_git_and_keeps_git_status_clean(dvc_repo, empty_db, mlci):
     metrics_repo(dvc_repo, {"acc": 0.8}, config="mlflow:\n  experiment: local\n")
     store = dvc_repo.path / ".git" / "mlci" / "mlflow.db"
