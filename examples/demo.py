@@ -2,8 +2,9 @@
 
 Copies ``examples/project`` into a new git repository, commits a baseline on
 ``main`` (``dvc repro``), then makes two pull-request branches that change a
-param — one that regresses the model, one that improves it — reproduces each
-and runs ``mlci check`` against ``main``, showing the report and the gate.
+param — one that regresses the model, one that improves it — and runs
+``mlci check`` against ``main`` on each: it reproduces the pipeline, compares,
+and shows the report and the gate.
 Then, as after merge: deploys the baseline model, merges the improvement and
 deploys it (MLflow, in the repository's local store), and rolls back.
 
@@ -65,14 +66,16 @@ def make_baseline(repo: Path) -> None:
 def pull_request(repo: Path, branch: str, key: str, value: str) -> int:
     run(["git", "checkout", "-q", "-b", branch, "main"], repo)
     set_param(repo, key, value)
-    print(f"\n• {branch}: {key} → {value}; reproducing", flush=True)
-    run(["dvc", "repro", "-q"], repo)
     run(["git", "add", "-A"], repo)
     run(["git", "commit", "-q", "-m", f"Set {key} to {value}"], repo)
-    print(f"• {branch}: mlci check --base main\n", flush=True)
-    code = run(["mlci", "check", "--base", "main", "--no-repro"], repo, check=False, show=True)
+    # The PR commits only the param change; mlci reproduces the pipeline (the
+    # unchanged prepare stage is skipped), then compares with main. Since the
+    # reproduced dvc.lock was not committed, the report also warns about that.
+    print(f"\n• {branch}: {key} → {value}, committed without reproducing", flush=True)
+    print(f"• {branch}: mlci check --base main (reproduces first)\n", flush=True)
+    code = run(["mlci", "check", "--base", "main"], repo, check=False, show=True)
     print(f"\n  exit code {code} ({'gate closed' if code == 1 else 'gate open' if code == 0 else 'error'})")
-    run(["git", "checkout", "-q", "main"], repo)
+    run(["git", "checkout", "-q", "--force", "main"], repo)  # drop the reproduced, uncommitted outputs
     return code
 
 

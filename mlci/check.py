@@ -25,7 +25,9 @@ class CheckOptions:
     base: str | None = None
     head: str | None = None  # None: the work tree
     repro: bool | None = None  # None: as the config says
+    lock_status: bool = False  # without repro: say whether dvc.lock is up to date (dvc status)
     verbose: bool = False
+    compare: bool = True  # False: `mlci repro`, the repro section alone
 
 
 @dataclass(frozen=True)
@@ -122,6 +124,36 @@ def compare_step(target: Target, cfg: Config, findings: Findings, verbose: bool)
     return metrics, params
 
 
+def repro_step(opts: CheckOptions, cfg: Config, target: Target, findings: Findings,
+               env: Mapping[str, str]) -> Repro:
+    """Reproduce the work tree first, when asked (``--repro``) or configured (``repro.enabled``)."""
+    wanted = opts.repro if opts.repro is not None else cfg.repro.enabled
+    if not wanted:
+        why = "--no-repro" if opts.repro is False else "repro.enabled is false"
+        return Repro(status="skipped", message=f"not reproduced ({why})")
+    if target.head_rev != dvc.WORKSPACE:
+        findings.notes.append(f"not reproduced: --head {target.head_ref} is a commit, and mlci "
+                              "reproduces only the work tree (nothing else is checked out)")
+        return Repro(status="skipped", message="--head names a commit; only the work tree is reproduced")
+    from mlci import repro
+
+    outcome = repro.reproduce(target.root, cfg.repro, env=env, verbose=opts.verbose)
+    findings.reasons.extend(outcome.reasons)
+    findings.notes.extend(outcome.notes)
+    return outcome.repro
+
+
+def _repro_only_target(opts: CheckOptions, cfg: Config, root: Path, event: EventRevs | None) -> Target:
+    """``mlci repro`` needs no base: name it in the result when it resolves."""
+    try:
+        return resolve_target(opts, cfg, root, event=event)
+    except RunError:
+        if not git.has_commits(root) or opts.head:
+            raise
+    base_ref = opts.base or (event.base_ref if event else None) or cfg.base or git.default_base(root)
+    return Target(root, base_ref, "", git.current_branch(root), git.resolve("HEAD", root), dvc.WORKSPACE)
+
+
 def run_check(opts: CheckOptions, env: Mapping[str, str] | None = None,
               *, context: Context | None = None, event: EventRevs | None = None,
               cfg: Config | None = None) -> tuple[Result, Config]:
@@ -130,20 +162,33 @@ def run_check(opts: CheckOptions, env: Mapping[str, str] | None = None,
     root = git.repo_root(opts.cwd)
     if cfg is None:
         cfg = load(opts.config_path, root, explicit=opts.config_path is not None)
-    target = resolve_target(opts, cfg, root, event=event)
+    if opts.compare:
+        target = resolve_target(opts, cfg, root, event=event)
+    else:
+        target = _repro_only_target(opts, cfg, root, event)
     findings = Findings()
 
-    repro = Repro(status="skipped", message="reproduction is not part of this mlci version yet")
-    if opts.repro is None and cfg.repro.enabled or opts.repro:
-        findings.notes.append("results were not reproduced (reproduction is not part of this mlci version yet)")
-    _not_yet(cfg, findings)
-    metrics, params = compare_step(target, cfg, findings, opts.verbose)
+    if opts.lock_status:  # the pre-push hook: no reproduction, only "is dvc.lock up to date?"
+        from mlci import lockstatus
+
+        reasons, notes, message = lockstatus.check_lock(
+            root, target.head_sha, target.head_rev == dvc.WORKSPACE,
+            cfg.repro.require_committed_lock, verbose=opts.verbose)
+        findings.reasons += reasons
+        findings.notes += notes
+        repro = Repro(status="skipped", message=message)
+    else:
+        repro = repro_step(opts, cfg, target, findings, env)
+    metrics, params = [], []
+    if opts.compare:
+        _not_yet(cfg, findings)
+        metrics, params = compare_step(target, cfg, findings, opts.verbose)
 
     if context is None:
         context = Context(event="local")
     context = Context(
         repo=context.repo, event=context.event, pr=context.pr,
-        base=Revision(target.base_ref, target.base_sha),
+        base=Revision(target.base_ref, target.base_sha or None),
         head=Revision(target.head_ref, target.head_sha),
         run_url=context.run_url,
     )

@@ -142,10 +142,9 @@ def run_ci(opts: CiOptions, env: Mapping[str, str] | None = None) -> int:
     env = os.environ if env is None else env
     ctx = actions.from_env(env, token=opts.github_token)
     log = Log(ctx.in_actions)
+    if ctx.event_name == "issue_comment":
+        return _comment_command(opts, ctx, env, log)
     if ctx.event_name in UNTRUSTED_EVENTS:
-        if ctx.event_name == "issue_comment":
-            raise ConfigError("`mlci ci` on issue_comment (PR comment commands) is not part of this mlci "
-                              "version yet")
         raise ConfigError(f"`mlci ci` refuses to run on {ctx.event_name}: {FORK_SAFE_HINT}")
     root = git.repo_root(opts.check.cwd)
     cfg = load(opts.check.config_path, root, explicit=opts.check.config_path is not None)
@@ -191,6 +190,19 @@ def run_ci(opts: CiOptions, env: Mapping[str, str] | None = None) -> int:
     return EXIT_FAIL if result.verdict == "fail" else EXIT_PASS
 
 
+def _comment_command(opts: CiOptions, ctx: ActionsContext, env: Mapping[str, str], log: Log) -> int:
+    """PR-comment commands. The checkout is the default branch: its config is trusted."""
+    from mlci import commands
+
+    try:
+        root: Path | None = git.repo_root(opts.check.cwd)
+    except RunError:
+        root = None
+    cfg = load(opts.check.config_path, root, explicit=opts.check.config_path is not None) if root else Config()
+    client = _client(ctx, env) if opts.publish else None
+    return commands.handle(ctx, cfg, client, log, root)
+
+
 def _summarise_problems(ctx: ActionsContext, problems: list[str]) -> None:
     if problems:
         lines = "\n".join(f"- {p}" for p in problems)
@@ -234,6 +246,7 @@ def _trusted_target(ctx: ActionsContext, result: Result, client: Any) -> tuple[i
             f"the result is for commit {result.context.head.sha[:7]} but the workflow run that produced it "
             f"was for {head_sha[:7]}: refusing to publish it")
     prs = [p for p in run.get("pull_requests") or () if (p.get("head") or {}).get("sha") == head_sha]
+    pr: int | None
     if prs:
         pr = int(prs[0]["number"])
     elif run.get("event") == "pull_request" and client is not None:

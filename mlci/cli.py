@@ -69,10 +69,12 @@ def _emit(result: Any, cfg: Any, fmt_name: str, output: str | None, root: Any = 
 
 
 def _run_check(repro: bool | None, config_path: str | None, base: str | None, head: str | None,
-               fmt: str, output: str | None, verbose: bool) -> int:
+               fmt: str, output: str | None, verbose: bool, *, compare: bool = True,
+               lock_status: bool = False) -> int:
     from mlci.check import CheckOptions, run_check
 
-    opts = CheckOptions(config_path=config_path, base=base, head=head, repro=repro, verbose=verbose)
+    opts = CheckOptions(config_path=config_path, base=base, head=head, repro=repro, verbose=verbose,
+                        compare=compare, lock_status=lock_status)
     result, cfg = run_check(opts)
     import os
 
@@ -86,10 +88,19 @@ def _run_check(repro: bool | None, config_path: str | None, base: str | None, he
 @cli.command()
 @common_options
 @repro_option
+@click.option("--lock-status", is_flag=True,
+              help="Instead of reproducing (implies --no-repro): check that dvc.lock is up to "
+                   "date, as `dvc status` would (severity: repro.require_committed_lock). "
+                   "The pre-push hook uses it.")
 def check(config_path: str | None, base: str | None, head: str | None, fmt: str,
-          output: str | None, verbose: bool, repro: bool | None) -> int:
+          output: str | None, verbose: bool, repro: bool | None, lock_status: bool) -> int:
     """Compare the work tree (or --head) with the base revision, gate and report."""
-    return _run_check(repro, config_path, base, head, fmt, output, verbose)
+    if lock_status:
+        if repro:
+            raise click.UsageError("--lock-status checks dvc.lock instead of reproducing: "
+                                   "drop --repro or --lock-status")
+        repro = False
+    return _run_check(repro, config_path, base, head, fmt, output, verbose, lock_status=lock_status)
 
 
 @cli.command()
@@ -157,6 +168,108 @@ def publish_cmd(result_file: str, config_path: str | None, fmt: str, github_toke
     opts = _ci_options(config_path, None, None, fmt, None, verbose, False, True, None, github_token)
     return run_publish(result_file, opts)
 
+@cli.command()
+@common_options
+def repro(config_path: str | None, base: str | None, head: str | None, fmt: str,
+          output: str | None, verbose: bool) -> int:
+    """Only reproduce the DVC pipeline (pull, repro, push as configured) and report each stage."""
+    return _run_check(True, config_path, base, head, fmt, output, verbose, compare=False)
+
+
+@cli.group()
+def hook() -> None:
+    """The git pre-push hook that runs `mlci check` before every push.
+
+    A closed gate (exit 1) blocks the push; when mlci cannot check (exit 2
+    or 3) it warns and lets the push through, unless installed with --strict.
+    Skip it with `git push --no-verify` or MLCI_SKIP=1.
+    """
+
+
+@hook.command("install")
+@click.option("--strict", is_flag=True,
+              help="Also block the push when mlci cannot check it (config error, DVC failure).")
+def hook_install(strict: bool) -> int:
+    """Install the pre-push hook (keeps and still runs an existing hook)."""
+    from pathlib import Path
+
+    from mlci import hook as hook_mod
+
+    for line in hook_mod.install(Path.cwd(), strict=strict):
+        click.echo(line)
+    return EXIT_PASS
+
+
+@hook.command("uninstall")
+def hook_uninstall() -> int:
+    """Remove the pre-push hook and restore the hook it replaced."""
+    from pathlib import Path
+
+    from mlci import hook as hook_mod
+
+    for line in hook_mod.uninstall(Path.cwd()):
+        click.echo(line)
+    return EXIT_PASS
+
+
+@hook.command("run")
+@click.argument("remote", required=False)
+@click.argument("url", required=False)
+@click.option("--strict", is_flag=True, help="Exit 2/3 block the push too.")
+@click.option("--pre-commit", "pre_commit", is_flag=True,
+              help="Read the push from pre-commit's PRE_COMMIT_* variables instead of stdin.")
+def hook_run(remote: str | None, url: str | None, strict: bool, pre_commit: bool) -> int:
+    """What the hook runs: check the branches on stdin (git's pre-push input)."""
+    import os
+    from pathlib import Path
+
+    from mlci import hook as hook_mod
+
+    if pre_commit:
+        env_remote, refs = hook_mod.from_pre_commit(os.environ)
+        remote = remote or env_remote
+    else:
+        refs = hook_mod.parse_refs(sys.stdin.read())
+    return hook_mod.run(remote, refs, cwd=Path.cwd(), strict=strict, env=os.environ,
+                        echo=lambda text, err: click.echo(text, err=err))
+
+
+@cli.command("init")
+@click.option("--force", is_flag=True, help="Overwrite mlci.yaml and the workflow if they exist.")
+@click.option("--action", default="mlci/mlci@v0", show_default=True, metavar="OWNER/REPO@REF",
+              help="The action the workflow uses.")
+@click.option("--python", "python_version", metavar="VERSION",
+              help="Python version for the workflow [default: this Python's].")
+@click.option("--no-workflow", is_flag=True, help="Write mlci.yaml only.")
+def init_cmd(force: bool, action: str, python_version: str | None, no_workflow: bool) -> int:
+    """Write mlci.yaml and .github/workflows/mlci.yml from the repo's dvc.yaml."""
+    from pathlib import Path
+
+    from mlci.init import init
+
+    for line in init(Path.cwd(), force=force, action=action, python_version=python_version,
+                     workflow=not no_workflow):
+        click.echo(line)
+    return EXIT_PASS
+
+
+@cli.command()
+@click.option("--config", "config_path", metavar="PATH",
+              help="Config file [default: mlci.yaml at the repository root].")
+def doctor(config_path: str | None) -> int:
+    """Say what a run would need and lacks: history, base, DVC remote, MLflow, GitHub token.
+
+    Exit 0 when nothing required is missing, 3 otherwise. Offline-safe: no
+    fetch, no GitHub API call; remote and MLflow checks time out after 2 s.
+    """
+    from pathlib import Path
+
+    from mlci import doctor as doctor_mod
+
+    text, code = doctor_mod.run(Path.cwd(), config_path)
+    click.echo(text, nl=False)
+    return code
+
 
 @cli.command()
 @click.option("--environment", "-e", required=True, metavar="NAME",
@@ -208,7 +321,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except click.ClickException as exc:
         exc.show()
         return EXIT_USAGE if exc.exit_code == 2 else int(exc.exit_code)
-    except click.Abort:
+    except click.Abort as exc:
+        if isinstance(exc.__context__, KeyboardInterrupt):  # click turns Ctrl-C into Abort
+            click.echo("mlci: interrupted", err=True)
+            return 130
         click.echo("Aborted.", err=True)
         return EXIT_RUNTIME
     except MlciError as exc:

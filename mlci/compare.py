@@ -114,6 +114,15 @@ def compare_metric(
         messages.append(message)
         outcome = _worst(outcome, rule.severity if rule else "info")
 
+    def judge_head_alone() -> None:
+        """Bounds on the head value, when there is nothing numeric to compare it with."""
+        if is_number(head):
+            problem = _judge_bounds(float(head), rule)  # type: ignore[arg-type]
+            if problem:
+                violate(problem)
+        else:
+            violate(f"not a number: {head!r}")
+
     if not in_head:
         if gated:
             violate("missing in this revision")
@@ -123,12 +132,7 @@ def compare_metric(
     if not in_base:
         status = "new" if base_has_file else "no_baseline"
         if gated:
-            if is_number(head):
-                problem = _judge_bounds(float(head), rule)  # type: ignore[arg-type]
-                if problem:
-                    violate(problem)
-            else:
-                violate(f"not a number: {head!r}")
+            judge_head_alone()
             policy = config.missing_baseline
             messages.append("no baseline value to compare with")
             if policy != "off":
@@ -139,12 +143,7 @@ def compare_metric(
     if not (is_number(base) and is_number(head)):
         status = "unchanged" if base == head else "changed"
         if gated:
-            if is_number(head):
-                problem = _judge_bounds(float(head), rule)  # type: ignore[arg-type]
-                if problem:
-                    violate(problem)
-            else:
-                violate(f"not a number: {head!r}")
+            judge_head_alone()
         return MetricDelta(name, base, head, None, None, status, outcome, rule_dict,
                            "; ".join(messages) or None)
 

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import difflib
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import yaml
 
@@ -216,6 +217,9 @@ def number(*, minimum: float | None = None) -> Checker:
 
 def choice(*options: str) -> Checker:
     def check(node: yaml.Node, key: str, ctx: _Ctx) -> Any:
+        # YAML 1.1 reads a plain `off` (or `on`, `no`) as a boolean; SPEC writes `off` unquoted
+        if isinstance(node, yaml.ScalarNode) and not node.style and node.value in options:
+            return node.value
         value = _scalar(node, key, ctx, "a string")
         if isinstance(value, bool) and str(node.value).lower() in options:
             value = str(node.value).lower()  # YAML 1.1 reads a bare `off` as false

@@ -42,23 +42,55 @@ def is_dvc_repo(root: Path) -> bool:
 
 @contextmanager
 def quiet_dvc(verbose: bool = False) -> Iterator[None]:
-    """Keep DVC's own log lines (warnings about revisions) out of mlci's output."""
-    log = logging.getLogger("dvc")
-    old = log.level
+    """Keep DVC's own log lines (warnings about revisions) out of mlci's output.
+
+    Importing dvc gives these three loggers handlers that write INFO to the
+    stdout of that moment, where mlci prints its report.
+    """
+    logs = [logging.getLogger(name) for name in ("dvc", "dvc_objects", "dvc_data")]
+    old = [log.level for log in logs]
     if not verbose:
-        log.setLevel(logging.ERROR)
+        for log in logs:
+            log.setLevel(logging.ERROR)
     try:
         yield
     finally:
-        log.setLevel(old)
+        for log, level in zip(logs, old):
+            log.setLevel(level)
+
+
+_shared: dict[Path, Any] = {}
+
+
+@contextmanager
+def shared_repo(root: Path, verbose: bool = False) -> Iterator[None]:
+    """Within this block every :func:`open_repo` of ``root`` gets the same ``Repo``.
+
+    Opening a Repo costs ~0.1 s; the pre-push hook asks DVC twice (status,
+    then metrics), so it opens one. The brancher resets the Repo's index after
+    each pass, so a shared Repo answers exactly as a fresh one would.
+    """
+    if root in _shared:
+        yield
+        return
+    with open_repo(root, verbose) as repo:
+        _shared[root] = repo
+        try:
+            yield
+        finally:
+            del _shared[root]
 
 
 @contextmanager
 def open_repo(root: Path, verbose: bool = False) -> Iterator[Any]:
+    if root in _shared:
+        with quiet_dvc(verbose):
+            yield _shared[root]
+        return
     with quiet_dvc(verbose):
         try:
-            from dvc.repo import Repo
             from dvc.exceptions import DvcException
+            from dvc.repo import Repo
         except ImportError as exc:  # pragma: no cover - dvc is a hard dependency
             raise DvcError(f"cannot import DVC: {exc}") from exc
         try:
@@ -74,6 +106,9 @@ def open_repo(root: Path, verbose: bool = False) -> Iterator[Any]:
 def _describe(exc: BaseException) -> str:
     text = str(exc) or type(exc).__name__
     return text.splitlines()[0] if text else type(exc).__name__
+
+
+describe = _describe
 
 
 def _is_missing(exc: BaseException) -> bool:
@@ -121,3 +156,360 @@ def read_revisions(root: Path, revs: Iterable[str], *, verbose: bool = False) ->
                             target[key] = result.get("data", {})
                 out[rev] = data
     return out
+
+
+# --- reproduction -----------------------------------------------------------------
+#
+# ``dvc repro`` in process. DVC's ``Repo.reproduce`` plans the stages, skips the
+# unchanged ones and restores from the run-cache exactly as the command does;
+# mlci only hooks two places to learn what happened to each stage:
+#
+# * ``repro_fn``, the per-stage function ``Repo.reproduce`` accepts, wraps DVC's
+#   own ``_reproduce_stage`` to time each stage and see whether it returned
+#   (something was done) or not (unchanged);
+# * ``dvc.stage.run.cmd_run``, the one place DVC starts a stage's command, is
+#   swapped while reproducing for a copy that captures the combined output
+#   (streamed line by line to a watcher) — a stage that returned without its
+#   command being run was restored from the run-cache.
+
+
+@dataclass(frozen=True)
+class StageOutcome:
+    """What reproduction did to one stage."""
+
+    name: str
+    status: str  # ran|cached|unchanged|failed|skipped
+    duration_s: float | None = None
+    cmd: str | None = None
+    exit_code: int | None = None
+    error: str | None = None
+
+
+class StageWatcher:
+    """Receives reproduction events as they happen; the default does nothing."""
+
+    def stage_started(self, name: str, cmd: str | None) -> None:
+        """A stage is being looked at (it may still turn out unchanged)."""
+
+    def output(self, line: str) -> None:
+        """One line of the running command's combined stdout and stderr."""
+
+    def stage_finished(self, outcome: StageOutcome) -> None:
+        """The stage is done: ran, restored, unchanged or failed."""
+
+
+@dataclass(frozen=True)
+class PipelineStatus:
+    """``dvc status`` for the work tree, and the paths the pipeline writes."""
+
+    changes: dict[str, Any]  # {stage: [changes]}, as `dvc status` lists them
+    outputs: tuple[str, ...]  # repo-relative posix paths of every stage output
+
+
+def pipeline_status(root: Path, *, verbose: bool = False) -> PipelineStatus:
+    """What ``dvc status`` says about the pipeline in the work tree.
+
+    ``changes`` is empty when ``dvc.lock`` matches the work tree (DVC's "Data
+    and pipelines are up to date"). Hashes come from DVC's state database, so
+    an unchanged tree costs a few stat calls, not a re-hash.
+    """
+    with open_repo(root, verbose) as repo:
+        from dvc.exceptions import DvcException
+
+        with quiet_dvc(verbose):
+            try:
+                changes = dict(repo.status())
+                outputs = tuple(Path(repo.fs.relpath(o.fs_path, repo.root_dir)).as_posix()
+                                for o in repo.index.outs)
+            except DvcException as exc:
+                raise DvcError(f"dvc status failed: {_describe(exc)}") from exc
+    return PipelineStatus(changes, outputs)
+
+
+@dataclass(frozen=True)
+class PipelineOutput:
+    """One output declared in ``dvc.yaml`` (a stage's ``outs``/``metrics``/``plots``, or top level)."""
+
+    path: str  # repo-relative, posix
+    kind: str  # metric | plot | out
+    stage: str | None
+    cached: bool
+
+
+def pipeline_outputs(root: Path, *, verbose: bool = False) -> list[PipelineOutput]:
+    """The outputs DVC knows for the work tree's pipeline, in ``dvc.yaml`` order.
+
+    Uses DVC's own index, so ``foreach``/``matrix`` stages, ``wdir`` and
+    templated paths come out as DVC resolves them.
+    """
+    with open_repo(root, verbose) as repo:
+        from dvc.exceptions import DvcException
+        from dvc.repo.metrics.show import _collect_top_level_metrics
+
+        def rel(fs_path: str) -> str:
+            return Path(repo.fs.relpath(fs_path, repo.root_dir)).as_posix()
+
+        out: list[PipelineOutput] = []
+        with quiet_dvc(verbose):
+            try:
+                for o in repo.index.outs:
+                    kind = "metric" if o.metric else "plot" if o.plot else "out"
+                    out.append(PipelineOutput(rel(o.fs_path), kind, o.stage.addressing, bool(o.use_cache)))
+                for path in _collect_top_level_metrics(repo):
+                    out.append(PipelineOutput(Path(path).as_posix(), "metric", None, False))
+            except DvcException as exc:
+                raise DvcError(f"DVC cannot read the pipeline: {_describe(exc)}") from exc
+        return list(dict.fromkeys(out))  # a top-level metric may repeat a stage's
+
+
+@dataclass(frozen=True)
+class Remote:
+    """The default DVC remote, and whether it answered."""
+
+    name: str
+    url: str
+    reachable: bool
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class ReproRun:
+    """The outcome of :func:`reproduce`: one entry per planned stage, in order."""
+
+    stages: tuple[StageOutcome, ...]
+    error: str | None = None  # set when reproduction failed (a stage, or before any)
+
+
+def _cmd_text(stage: Any) -> str | None:
+    cmd = getattr(stage, "cmd", None)
+    if not cmd:
+        return None
+    return cmd if isinstance(cmd, str) else " && ".join(cmd)
+
+
+def default_remote(repo: Any) -> Remote | None:
+    """The default remote, probed with one ``exists`` call; None when none is set.
+
+    An unreachable remote (no such folder or bucket, no credentials, no
+    network, a missing plugin such as dvc-s3) comes back with the error.
+    """
+    name = repo.config["core"].get("remote")
+    if not name:
+        return None
+    url = str((repo.config["remote"].get(name) or {}).get("url", "?"))
+    try:
+        remote = repo.cloud.get_remote(name, "pull")
+        found = remote.fs.exists(remote.path)
+    except Exception as exc:  # noqa: BLE001 - any failure means "cannot use it"
+        return Remote(name, url, False, _describe(exc))
+    if not found:
+        return Remote(name, url, False, "it does not exist")
+    return Remote(name, url, True)
+
+
+def remotes_configured(repo: Any) -> list[str]:
+    return sorted(repo.config["remote"])
+
+
+def fetch(repo: Any, targets: Iterable[str]) -> int:
+    """``dvc fetch --run-cache`` for ``targets`` and what they depend on.
+
+    Returns how many files failed to download. Files that are simply not on
+    the remote are not failures (DVC only logs them): reproduction computes
+    their stages, as ``dvc repro`` would; see :func:`stages_without_outputs`.
+    """
+    from dvc.exceptions import DownloadError
+
+    with quiet_dvc():
+        try:
+            repo.fetch(targets=list(targets) or None, with_deps=True, run_cache=True)
+        except DownloadError as exc:
+            return int(getattr(exc, "amount", 1) or 1)
+    return 0
+
+
+def stages_without_outputs(plan: Iterable[Any]) -> list[str]:
+    """Planned stages whose recorded (``dvc.lock``) cached outputs are not in the local cache."""
+    missing = []
+    for stage in plan:
+        outs = [o for o in stage.outs if o.use_cache and o.hash_info]
+        try:
+            if outs and not stage.outs_cached():
+                missing.append(stage.addressing)
+        except Exception:  # noqa: BLE001 - a question for a note, never a failure
+            continue
+    return missing
+
+
+def push(repo: Any, targets: Iterable[str]) -> int:
+    """``dvc push --run-cache`` for ``targets`` and their dependencies; files pushed."""
+    with quiet_dvc():
+        return int(repo.push(targets=list(targets) or None, with_deps=True, run_cache=True) or 0)
+
+
+def planned_stages(repo: Any, targets: Iterable[str]) -> list[Any]:
+    """The stages ``dvc repro TARGETS`` would look at, in the order it would."""
+    from dvc.dvcfile import PROJECT_FILE
+    from dvc.repo.reproduce import collect_stages, get_active_graph, plan_repro
+
+    stages = collect_stages(repo, list(targets) or [PROJECT_FILE])
+    return plan_repro(get_active_graph(repo.index.graph), stages)
+
+
+def _run_streaming(argv: list[str], popen_kwargs: dict[str, Any], watcher: StageWatcher) -> int:
+    """Run one stage command, passing each output line on; returns its exit code.
+
+    Like DVC's own runner, the parent does not die on Ctrl-C while the command
+    runs (the terminal sends SIGINT to the command too): it waits for the
+    command to end, then raises KeyboardInterrupt, so the repository is left as
+    an interrupted ``dvc repro`` leaves it.
+    """
+    import signal
+    import subprocess
+    import threading
+
+    interrupted: list[int] = []
+    main_thread = threading.current_thread() is threading.main_thread()
+    old_handler: Any = None
+    proc = subprocess.Popen(  # noqa: S603 - the stage's own command, as DVC runs it
+        argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, **popen_kwargs
+    )
+    try:
+        if main_thread:
+            old_handler = signal.signal(signal.SIGINT, lambda signum, frame: interrupted.append(signum))
+        assert proc.stdout is not None
+        for raw in iter(proc.stdout.readline, b""):
+            watcher.output(raw.decode("utf-8", errors="replace").rstrip("\r\n"))
+        proc.wait()
+    finally:
+        if proc.stdout is not None:
+            proc.stdout.close()
+        if main_thread and old_handler is not None:
+            signal.signal(signal.SIGINT, old_handler)
+    if interrupted:
+        raise KeyboardInterrupt
+    return proc.returncode
+
+
+def reproduce(repo: Any, targets: Iterable[str], *, pull: bool, watcher: StageWatcher,
+              verbose: bool = False) -> ReproRun:
+    """``dvc repro [--pull] TARGETS`` in process, reporting each stage to ``watcher``.
+
+    ``pull``: stages whose inputs changed may restore a matching run-cache entry
+    whose outputs are only on the remote (``dvc repro --pull``). Stages that are
+    unchanged except for missing outputs are not pulled one by one: the caller
+    fetched first, and what the remote lacked is recomputed instead of failing.
+    """
+    import time
+
+    from dvc.exceptions import DvcException, ReproductionError
+    from dvc.repo import reproduce as dvc_reproduce
+    from dvc.stage import run as dvc_stage_run
+    from dvc.stage.exceptions import StageCmdFailedError
+
+    # The hooks below lean on these DVC internals; say so plainly if a DVC release moved them.
+    needed = [(dvc_reproduce, "_reproduce_stage"), (dvc_stage_run, "cmd_run"),
+              (dvc_stage_run, "_enforce_cmd_list"), (dvc_stage_run, "prepare_kwargs"),
+              (dvc_stage_run, "get_executable"), (dvc_stage_run, "_make_cmd")]
+    lacking = [f"{mod.__name__}.{name}" for mod, name in needed if not hasattr(mod, name)]
+    if lacking:
+        from dvc import __version__ as dvc_version
+
+        raise DvcError(f"DVC {dvc_version} lacks {', '.join(lacking)}, which mlci's reproduction "
+                       "uses; install a DVC version mlci supports")
+
+    targets = list(targets)
+    outcomes: dict[str, StageOutcome] = {}
+    current: dict[str, Any] = {}
+
+    def cmd_run(stage: Any, dry: bool = False, run_env: Any = None) -> None:
+        # A copy of dvc.stage.run.cmd_run that captures the output.
+        commands = dvc_stage_run._enforce_cmd_list(stage.cmd)
+        kwargs = dvc_stage_run.prepare_kwargs(stage, run_env=run_env)
+        executable = dvc_stage_run.get_executable()
+        current["ran"] = True
+        for cmd in commands:
+            if dry:
+                continue
+            watcher.output(f"> {cmd}")
+            code = _run_streaming(dvc_stage_run._make_cmd(executable, cmd), kwargs, watcher)
+            if code != 0:
+                current["exit_code"] = code
+                current["failed_cmd"] = cmd
+                raise StageCmdFailedError(cmd, code)
+
+    def repro_fn(stage: Any, **kwargs: Any) -> Any:
+        name = stage.addressing
+        cmd = _cmd_text(stage)
+        current.clear()
+        watcher.stage_started(name, cmd)
+        started = time.monotonic()
+        # Only a changed stage pulls (a run-cache entry's outputs); an unchanged
+        # one with missing outputs was fetched already, and what the remote
+        # lacks is computed rather than failing the way `dvc repro --pull` does.
+        kwargs["pull"] = pull and stage.changed(True, kwargs.get("upstream"))
+        try:
+            ret = dvc_reproduce._reproduce_stage(stage, **kwargs)
+        except Exception as exc:
+            outcome = StageOutcome(
+                name, "failed", round(time.monotonic() - started, 3),
+                current.get("failed_cmd", cmd), current.get("exit_code"), _describe(exc),
+            )
+            outcomes[name] = outcome
+            watcher.stage_finished(outcome)
+            raise
+        if ret is None:
+            status = "unchanged"
+        elif current.get("ran") or not cmd or stage.frozen:
+            status = "ran"
+        else:
+            status = "cached"
+        outcome = StageOutcome(name, status, round(time.monotonic() - started, 3), cmd)
+        outcomes[name] = outcome
+        watcher.stage_finished(outcome)
+        return ret
+
+    error: str | None = None
+    plan: list[Any] = []
+    original = dvc_stage_run.cmd_run
+    dvc_stage_run.cmd_run = cmd_run
+    try:
+        with quiet_dvc(verbose):
+            plan = planned_stages(repo, targets)
+            # pull=False here: the run-cache was fetched already (repro_fn decides per stage)
+            repo.reproduce(targets or None, repro_fn=repro_fn, pull=False, run_cache=True)
+    except ReproductionError as exc:
+        failed = [o for o in outcomes.values() if o.status == "failed"]
+        error = failed[0].error if failed else _describe(exc.__cause__ or exc)
+    except DvcException as exc:  # before any stage: a bad dvc.yaml, an unknown target, a cycle
+        error = _describe(exc)
+    finally:
+        dvc_stage_run.cmd_run = original
+    stages = []
+    for stage in plan:
+        name = stage.addressing
+        stages.append(outcomes.get(name) or StageOutcome(name, "skipped", None, _cmd_text(stage)))
+    return ReproRun(tuple(stages), error)
+
+
+@dataclass(frozen=True)
+class RemoteConfig:
+    """A configured DVC remote, as `dvc remote list` shows it (nothing is contacted)."""
+
+    name: str
+    url: str
+    default: bool
+    options: dict[str, Any]  # the remote's other settings (credentialpath, profile, ...)
+
+
+def remotes(root: Path) -> list[RemoteConfig]:
+    """The DVC remotes configured for this repository (all config levels merged)."""
+    with open_repo(root) as repo:
+        conf = repo.config
+        default = conf.get("core", {}).get("remote")
+        out = []
+        for name, opts in conf.get("remote", {}).items():
+            opts = dict(opts)
+            url = str(opts.pop("url", ""))
+            out.append(RemoteConfig(name, url, name == default, opts))
+        return out

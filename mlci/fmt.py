@@ -55,6 +55,20 @@ def md_text(text: Any, limit: int = 500) -> str:
     return _entities(clip(str(text), limit)).replace("&#64;", "&#64;&#8203;")
 
 
+def md_block(text: Any, *, line_limit: int = 300, limit: int = 8000) -> str:
+    """A fenced code block for a log from the PR: shown verbatim, interpreted never.
+
+    Nothing inside a fence is Markdown, HTML or a mention; the fence is longer
+    than any run of backticks in the text, so no line of it can close it.
+    """
+    lines = [clip(line.replace("\t", "    "), line_limit)
+             for line in str(text).replace("\r\n", "\n").replace("\r", "\n").split("\n")]
+    body = clip("\n".join(lines), limit)
+    longest = max((len(run) for run in re.findall(r"`+", body)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}text\n{body}\n{fence}"
+
+
 def is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 

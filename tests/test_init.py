@@ -1,0 +1,192 @@
+"""`mlci init`: the written config loads, the workflow is a valid GitHub workflow, nothing is overwritten."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import pytest
+import yaml
+
+from mlci import config
+from mlci.init import guess_direction
+from tests.conftest import VENV_BIN
+
+DVC_YAML = """\
+stages:
+  prepare:
+    cmd: python prepare.py
+    outs:
+      - data/clean.csv
+  train:
+    cmd: python train.py
+    deps: [data/clean.csv]
+    outs:
+      - model.pkl
+    metrics:
+      - eval/metrics.json:
+          cache: false
+      - eval/timing.yaml:
+          cache: false
+"""
+
+
+def project(repo, *, metrics=True):
+    repo.write("dvc.yaml", DVC_YAML)
+    repo.write("data/clean.csv", "id,label,text\n1,0,a\n")
+    if metrics:
+        repo.write("eval/metrics.json", {"acc": 0.9, "log_loss": 0.3, "per_class": {"a": {"f1": 0.8}},
+                                         "name": "not a number"})
+        repo.write("eval/timing.yaml", "train_time: 12.5\nlatency_ms: 3\n")
+    repo.commit("project")
+    return repo
+
+
+def validate_workflow(path):
+    proc = subprocess.run([str(VENV_BIN / "check-jsonschema"), "--builtin-schema", "vendor.github-workflows",
+                           str(path)], capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_init_writes_a_config_that_loads_and_a_valid_workflow(dvc_repo, mlci):
+    project(dvc_repo)
+    run = mlci(dvc_repo, "init")
+    assert run.code == 0, run.err
+    assert run.out.startswith("wrote mlci.yaml: 5 metric rules (warnings until you tighten them) from "
+                              "2 metric files, 1 candidate data check (commented)\n")
+    assert "wrote .github/workflows/mlci.yml" in run.out and "Next steps:" in run.out
+
+    cfg = config.load(None, dvc_repo.path)
+    rules = {r.name: (r.direction, r.severity) for r in cfg.metrics.rules}
+    assert rules == {
+        "eval/metrics.json:acc": ("higher", "warn"),
+        "eval/metrics.json:log_loss": ("lower", "warn"),
+        "eval/metrics.json:per_class.a.f1": ("higher", "warn"),
+        "eval/timing.yaml:train_time": ("lower", "warn"),
+        "eval/timing.yaml:latency_ms": ("lower", "warn"),
+    }
+    assert cfg.data == ()  # data checks are suggestions, commented out
+
+    workflow = dvc_repo.path / ".github/workflows/mlci.yml"
+    validate_workflow(workflow)
+    doc = yaml.safe_load(workflow.read_text())
+    assert doc["permissions"] == {"contents": "read", "pull-requests": "write", "statuses": "write",
+                                  "checks": "write"}
+    assert list(doc[True]) == ["pull_request"]  # YAML 1.1 reads the key `on` as True
+    assert doc["concurrency"]["cancel-in-progress"] is True
+    steps = doc["jobs"]["mlci"]["steps"]
+    assert steps[0] == {"uses": "actions/checkout@v4", "with": {"fetch-depth": 0}}
+    assert steps[1]["uses"] == "actions/setup-python@v5"
+    assert "requirements.txt" in steps[2]["run"]
+    assert steps[-1]["uses"] == "mlci/mlci@v0"
+    assert steps[-1]["with"] == {"github-token": "${{ secrets.GITHUB_TOKEN }}", "config": "mlci.yaml"}
+
+    # and mlci runs with it: rules that warn, never block
+    check = mlci(dvc_repo, "check", "--no-repro", "--base", "main", "--format", "json")
+    assert check.code == 0
+    assert {m["name"]: m["rule"]["direction"] for m in check.json()["metrics"] if m["rule"]}[
+        "eval/timing.yaml:latency_ms"] == "lower"
+
+
+def test_commented_suggestions_are_valid_config_once_uncommented(dvc_repo, mlci):
+    project(dvc_repo)
+    mlci(dvc_repo, "init", "--no-workflow")
+    text = (dvc_repo.path / "mlci.yaml").read_text()
+    assert not (dvc_repo.path / ".github").exists()
+    for section in ("data", "deploy"):
+        block = text.split(f"# {section}:\n", 1)[1].split("\n\n", 1)[0]
+        uncommented = f"{section}:\n" + "\n".join(line[2:] for line in block.splitlines())
+        cfg = config.parse(uncommented, "uncommented")
+        if section == "data":
+            (check,) = cfg.data
+            assert check.path == "data/clean.csv" and check.severity == "warn"
+            assert check.expect[1] == {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "id"},
+                                       "line": check.expect[1]["line"]}
+        else:
+            assert cfg.deploy.model_path == "model.pkl"
+    # the commented bounds use the current values
+    assert '- name: "eval/metrics.json:acc"  # now 0.9\n' in text
+    assert "      # min: 0.9 " in text and "      # max: 0.3 " in text
+
+
+def test_never_overwrites_without_force(dvc_repo, mlci):
+    project(dvc_repo)
+    dvc_repo.write("mlci.yaml", "base: main\n")
+    run = mlci(dvc_repo, "init")
+    assert run.code == 2
+    assert "mlci.yaml already exists; nothing written (use --force to overwrite)" in run.err
+    assert (dvc_repo.path / "mlci.yaml").read_text() == "base: main\n"
+    assert not (dvc_repo.path / ".github/workflows/mlci.yml").exists()  # all or nothing
+
+    run = mlci(dvc_repo, "init", "--force", "--action", "acme/mlci@v2", "--python", "3.12")
+    assert run.code == 0, run.err
+    assert "eval/metrics.json:acc" in (dvc_repo.path / "mlci.yaml").read_text()
+    workflow = yaml.safe_load((dvc_repo.path / ".github/workflows/mlci.yml").read_text())
+    steps = workflow["jobs"]["mlci"]["steps"]
+    assert steps[-1]["uses"] == "acme/mlci@v2" and steps[1]["with"]["python-version"] == "3.12"
+
+    run = mlci(dvc_repo, "init")
+    assert run.code == 2 and "mlci.yaml, .github/workflows/mlci.yml already exist" in run.err
+
+
+def test_before_the_first_repro(dvc_repo, mlci):
+    project(dvc_repo, metrics=False)
+    run = mlci(dvc_repo, "init", "--no-workflow")
+    assert run.code == 0, run.err
+    assert "eval/metrics.json: not in the work tree yet; run `dvc repro`" in run.out
+    cfg = config.load(None, dvc_repo.path)
+    assert cfg.metrics.rules == ()
+    assert '# - name: "eval/metrics.json:*"' in (dvc_repo.path / "mlci.yaml").read_text()
+
+
+def test_without_a_pipeline(git_repo, mlci):
+    git_repo.write("README.md", "no pipeline here\n")
+    git_repo.commit("readme")
+    run = mlci(git_repo, "init")
+    assert run.code == 0, run.err
+    assert "no dvc.yaml pipeline found" in run.out
+    assert config.load(None, git_repo.path).metrics.rules == ()
+    validate_workflow(git_repo.path / ".github/workflows/mlci.yml")
+
+
+def test_dvc_remote_needs_reach_the_workflow(dvc_repo, mlci):
+    project(dvc_repo)
+    dvc_repo.dvc("remote", "add", "-d", "store", "s3://bucket/cache")
+    assert mlci(dvc_repo, "init").code == 0
+    path = dvc_repo.path / ".github/workflows/mlci.yml"
+    validate_workflow(path)
+    step = yaml.safe_load(path.read_text())["jobs"]["mlci"]["steps"][-1]
+    assert step["with"]["extras"] == "s3"
+    assert step["env"] == {"AWS_ACCESS_KEY_ID": "${{ secrets.AWS_ACCESS_KEY_ID }}",
+                           "AWS_SECRET_ACCESS_KEY": "${{ secrets.AWS_SECRET_ACCESS_KEY }}"}
+
+
+@pytest.mark.parametrize("name, direction", [
+    ("accuracy", "higher"), ("log_loss", "lower"), ("val_loss", "lower"), ("latency_ms", "lower"),
+    ("mean_absolute_error", "lower"), ("rmse", "lower"), ("train_time", "lower"), ("runtime", "lower"),
+    ("avg_prec.test", "higher"), ("f1", "higher"), ("timestamp", "higher"), ("errors.count", "lower"), ("n_samples", "higher"),
+])
+def test_direction_guess(name, direction):
+    assert guess_direction(name) == direction
+
+
+def test_names_that_need_quoting_stay_valid_yaml(dvc_repo, mlci):
+    dvc_repo.write("dvc.yaml", "metrics:\n  - 'odd: name.json'\n")
+    dvc_repo.write("odd: name.json", json.dumps({'a "quoted" #key': 1.0}))
+    dvc_repo.commit("odd")
+    assert mlci(dvc_repo, "init", "--no-workflow").code == 0
+    (rule,) = config.load(None, dvc_repo.path).metrics.rules
+    assert rule.name == 'odd: name.json:a "quoted" #key'
+
+
+def test_commented_bounds_read_back_as_numbers(dvc_repo, mlci):
+    values = {"throughput": 12345.5, "tiny": 1e-05, "huge_loss": 3e20, "count": 7}
+    dvc_repo.write("dvc.yaml", "metrics:\n  - m.json\n")
+    dvc_repo.write("m.json", json.dumps(values))
+    dvc_repo.commit("numbers")
+    assert mlci(dvc_repo, "init", "--no-workflow").code == 0
+    text = (dvc_repo.path / "mlci.yaml").read_text()
+    bounds = [ln.strip()[2:].split("#")[0] for ln in text.splitlines()
+              if ln.strip().startswith(("# min:", "# max:"))]
+    read = [next(iter(yaml.safe_load(b).values())) for b in bounds]
+    assert read == [12345.5, 1e-05, 3e20, 7]
