@@ -1,7 +1,8 @@
 """``mlci deploy`` and ``mlci rollback``: promote a model only when it passed, and go back.
 
 ``deploy`` re-checks the gate for this commit against its base (a push's
-``before``, ``--base``, the config, the default branch), compares the
+``before``, ``--base``, the config, the default branch; reproducing the
+pipeline first when repro is on, as ``check`` does), compares the
 candidate with the model version holding the alias (champion/challenger,
 same rules), and only when both pass registers ``deploy.model_path`` as a
 new version, moves the alias to it and keeps the old one as ``previous``.
@@ -244,10 +245,6 @@ def run_deploy(opts: DeployOptions, env: Mapping[str, str] | None = None) -> int
     root = git.repo_root(opts.check.cwd)
     cfg = load(opts.check.config_path, root, explicit=opts.check.config_path is not None)
     dep = _deploy_config(cfg)
-    model = root / str(dep.model_path)
-    if not model.exists():
-        raise RunError(f"the model file {dep.model_path} (deploy.model_path) does not exist: run the "
-                       "pipeline (`dvc repro`) or fetch it (`dvc pull`) first; nothing was registered")
     head = git.resolve("HEAD", root)
     if head is None:
         raise RunError("the repository has no commits yet")
@@ -265,6 +262,13 @@ def run_deploy(opts: DeployOptions, env: Mapping[str, str] | None = None) -> int
                                 event=EventRevs(ev.base_sha, ev.base_ref, head, branch))
     finally:
         log.endgroup()
+    # after the gate, which reproduces the pipeline when repro is on, and before MLflow is touched
+    model = root / str(dep.model_path)
+    if not model.exists():
+        hint = ("the reproduction did not produce it" if result.repro.status != "skipped" else
+                "reproduce the pipeline (`dvc repro`, or repro.enabled) or fetch it (`dvc pull`) first")
+        raise RunError(f"the model file {dep.model_path} (deploy.model_path) does not exist: {hint}; "
+                       "nothing was registered")
 
     outcome = Outcome()
     if tip and not opts.force:

@@ -26,7 +26,11 @@ MODEL = "clf"
 
 
 def config(db: Path, alias: str = "champion") -> str:
+    # reproduction is off: these tests are about tracking and deploying (test_repro.py reproduces;
+    # the act test at the end deploys the real example, reproducing it)
     return f"""\
+repro:
+  enabled: false
 metrics:
   rules:
     - name: acc
@@ -148,7 +152,7 @@ def test_ci_logs_a_run_with_the_pull_request_and_publishes_its_id(project: Proje
 
 
 def test_default_store_lives_under_dot_git_and_keeps_git_status_clean(dvc_repo, empty_db, mlci):
-    metrics_repo(dvc_repo, {"acc": 0.8}, config="mlflow:\n  experiment: local\n")
+    metrics_repo(dvc_repo, {"acc": 0.8}, config="repro: {enabled: false}\nmlflow:\n  experiment: local\n")
     store = dvc_repo.path / ".git" / "mlci" / "mlflow.db"
     store.parent.mkdir(parents=True)
     shutil.copy(empty_db, store)  # the migrations were run once for the session
@@ -163,7 +167,8 @@ def test_default_store_lives_under_dot_git_and_keeps_git_status_clean(dvc_repo, 
 def test_tracking_failure_is_a_warning_not_a_crash(dvc_repo, mlci, tmp_path):
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("x")
-    metrics_repo(dvc_repo, {"acc": 0.8}, config=f"mlflow:\n  tracking_uri: sqlite:///{blocker}/m.db\n")
+    metrics_repo(dvc_repo, {"acc": 0.8},
+                 config=f"repro: {{enabled: false}}\nmlflow:\n  tracking_uri: sqlite:///{blocker}/m.db\n")
     run = mlci(dvc_repo, "check", "--format", "json")
     assert run.code == 0
     assert "warning: the run was not logged to MLflow" in run.err
@@ -294,7 +299,8 @@ def test_deploy_without_a_deploy_section_is_a_config_error(dvc_repo, mlci):
 
 
 def test_a_deploy_section_alone_does_not_track_checks(dvc_repo, mlci):
-    metrics_repo(dvc_repo, {"acc": 0.8}, config="deploy:\n  model_name: m\n  model_path: m.pkl\n")
+    metrics_repo(dvc_repo, {"acc": 0.8},
+                 config="repro: {enabled: false}\ndeploy:\n  model_name: m\n  model_path: m.pkl\n")
     run = mlci(dvc_repo, "check", "--format", "json")
     assert run.code == 0 and run.json()["mlflow"] is None
     assert not (dvc_repo.path / ".git" / "mlci" / "mlflow.db").exists()
