@@ -164,6 +164,14 @@ def test_default_store_lives_under_dot_git_and_keeps_git_status_clean(dvc_repo, 
     assert dvc_repo.git("status", "--porcelain", "--ignored") == "!! .dvc/tmp/"
 
 
+def test_doctor_names_the_default_store(dvc_repo, mlci):
+    metrics_repo(dvc_repo, {"acc": 0.8}, config="deploy:\n  model_name: m\n  model_path: m.pkl\n")
+    run = mlci(dvc_repo, "doctor")
+    [line] = [x for x in run.out.splitlines() if "MLflow" in x]
+    assert "/.git/mlci/mlflow.db (the default local store): will be created on first use" in line
+    assert line.lstrip().startswith("✓")
+
+
 def test_tracking_failure_is_a_warning_not_a_crash(dvc_repo, mlci, tmp_path):
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("x")
