@@ -281,6 +281,9 @@ def run_publish(result_file: str, opts: CiOptions, env: Mapping[str, str] | None
     except PublishError as exc:
         log.warning(f"cannot find the pull request for this run: {exc}")
         pr, head_sha = None, ctx.event.get("workflow_run", {}).get("head_sha")
+    if ctx.event_name == "workflow_run" and result.mlflow:
+        # written by an untrusted run: its MLflow link is not published under the bot's name
+        result = dataclasses.replace(result, mlflow=None)
     if ctx.run_url and not result.context.run_url:
         result = dataclasses.replace(result, context=dataclasses.replace(result.context, run_url=ctx.run_url))
     labels: tuple[str, ...] = ()

@@ -151,6 +151,23 @@ def test_ci_logs_a_run_with_the_pull_request_and_publishes_its_id(project: Proje
     assert tags["mlci.git.sha"] == head and tags["mlci.base.sha"] == base
 
 
+def test_publish_does_not_link_an_mlflow_url_from_an_untrusted_result(dvc_repo, github_fake, tmp_path,
+                                                                       monkeypatch, mlci):
+    from tests.test_ci import Actions, comments, regressing_pr, untrusted_result, workflow_run_payload
+
+    gh = Actions(dvc_repo, github_fake, tmp_path, monkeypatch, mlci)
+    base, head = regressing_pr(gh)
+    out = untrusted_result(gh, base, head)
+    doc = json.loads(out.read_text())
+    doc["mlflow"] = {"run_id": "r1", "experiment_id": "1", "url": "https://phish.example.com/login"}
+    out.write_text(json.dumps(doc))
+    gh.env("workflow_run", workflow_run_payload(head, [{"number": 9, "head": {"sha": head, "ref": "feature"},
+                                                        "base": {"sha": base, "ref": "main"}}]))
+    assert gh.run("publish", str(out)).code == 1
+    [comment] = comments(github_fake)
+    assert "gate closed" in comment.body and "phish.example.com" not in comment.body
+
+
 def test_default_store_lives_under_dot_git_and_keeps_git_status_clean(dvc_repo, empty_db, mlci):
     metrics_repo(dvc_repo, {"acc": 0.8}, config="repro: {enabled: false}\nmlflow:\n  experiment: local\n")
     store = dvc_repo.path / ".git" / "mlci" / "mlflow.db"
