@@ -153,7 +153,13 @@ def test_ci_logs_a_run_with_the_pull_request_and_publishes_its_id(project: Proje
 
 def test_publish_does_not_link_an_mlflow_url_from_an_untrusted_result(dvc_repo, github_fake, tmp_path,
                                                                        monkeypatch, mlci):
-    from tests.test_ci import Actions, comments, regressing_pr, untrusted_result, workflow_run_payload
+    from tests.test_ci import (
+        Actions,
+        comments,
+        regressing_pr,
+        untrusted_result,
+        workflow_run_payload,
+    )
 
     gh = Actions(dvc_repo, github_fake, tmp_path, monkeypatch, mlci)
     base, head = regressing_pr(gh)
