@@ -5,6 +5,8 @@ Copies ``examples/project`` into a new git repository, commits a baseline on
 param — one that regresses the model, one that improves it — and runs
 ``mlci check`` against ``main`` on each: it reproduces the pipeline, compares,
 and shows the report and the gate.
+Then, as after merge: deploys the baseline model, merges the improvement and
+deploys it (MLflow, in the repository's local store), and rolls back.
 
     python examples/demo.py [--dir DIR] [--keep]
 """
@@ -77,6 +79,34 @@ def pull_request(repo: Path, branch: str, key: str, value: str) -> int:
     return code
 
 
+def mlci_said(cmd: list[str], repo: Path) -> int:
+    """Run an mlci command, showing only its last lines (the decision), not the whole report."""
+    print(f"$ {' '.join(cmd)}", flush=True)
+    env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}")
+    proc = subprocess.run(cmd, cwd=repo, env=env, check=False, capture_output=True, text=True)
+    said = [line for line in (proc.stdout + proc.stderr).splitlines()
+            if line.startswith(("mlci deploy:", "mlci rollback:", "mlci: error:", "  - ", "  note:"))]
+    print("\n".join(f"  {line}" for line in said[-6:]), flush=True)
+    return proc.returncode
+
+
+def after_merge(repo: Path) -> bool:
+    """Deploy main, merge the improvement, deploy it, roll back: the MLflow registry at work."""
+    print("\n• main: mlci deploy (the first deployment; MLflow store in .git/mlci/mlflow.db)", flush=True)
+    run(["dvc", "checkout", "-q"], repo)  # the work tree's model.pkl is main's again
+    first = mlci_said(["mlci", "deploy", "--environment", "demo"], repo)
+    before = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True,
+                            check=True).stdout.strip()
+    print("\n• merge pr/larger-C into main, then deploy it against the commit before the merge", flush=True)
+    run(["git", "merge", "-q", "--ff-only", "pr/larger-C"], repo)
+    run(["dvc", "checkout", "-q"], repo)
+    second = mlci_said(["mlci", "deploy", "--environment", "demo", "--base", before], repo)
+    print("\n• something is wrong in production: roll back", flush=True)
+    back = mlci_said(["mlci", "rollback", "--environment", "demo"], repo)
+    again = mlci_said(["mlci", "rollback", "--environment", "demo"], repo)
+    return (first, second, back, again) == (0, 0, 0, 3)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dir", type=Path, help="where to create the demo repository")
@@ -90,14 +120,16 @@ def main() -> int:
         make_baseline(repo)
         regress = pull_request(repo, "pr/smaller-C", "train.C", "0.001")
         improve = pull_request(repo, "pr/larger-C", "train.C", "0.5")
+        deployed = after_merge(repo)
     finally:
         if args.keep or args.dir:
             print(f"\nThe demo repository is in {repo}")
         else:
             shutil.rmtree(repo, ignore_errors=True)
-    ok = regress == 1 and improve == 0
-    print("\ndemo:", "the gate closed on the regression and opened on the improvement" if ok
-          else f"unexpected exit codes: regress={regress}, improve={improve}")
+    ok = regress == 1 and improve == 0 and deployed
+    print("\ndemo:", "the gate closed on the regression and opened on the improvement; the improvement "
+          "was deployed and rolled back" if ok
+          else f"unexpected exit codes: regress={regress}, improve={improve}, deploy/rollback ok={deployed}")
     return 0 if ok else 1
 
 

@@ -179,6 +179,9 @@ def run_ci(opts: CiOptions, env: Mapping[str, str] | None = None) -> int:
         log.endgroup()
     client = _client(ctx, env) if opts.publish else None
     result = apply_label_override(result, cfg, ev.labels, client, ev.pr, log)
+    from mlci import mlflow
+
+    result = mlflow.track(result, cfg, root, env, kind="ci", warn=log.warning, verbose=opts.check.verbose)
     result_path, report_path, _ = _write_local(result, cfg, ctx, opts, root, log)
     html_path, plots_dir = _write_artifacts(result, ctx, opts, root, result_path.parent)
     comment_url = None
@@ -295,6 +298,9 @@ def run_publish(result_file: str, opts: CiOptions, env: Mapping[str, str] | None
     except PublishError as exc:
         log.warning(f"cannot find the pull request for this run: {exc}")
         pr, head_sha = None, ctx.event.get("workflow_run", {}).get("head_sha")
+    if ctx.event_name == "workflow_run" and result.mlflow:
+        # written by an untrusted run: its MLflow link is not published under the bot's name
+        result = dataclasses.replace(result, mlflow=None)
     if ctx.run_url and not result.context.run_url:
         result = dataclasses.replace(result, context=dataclasses.replace(result.context, run_url=ctx.run_url))
     labels: tuple[str, ...] = ()

@@ -85,9 +85,13 @@ def _run_check(repro: bool | None, config_path: str | None, base: str | None, he
                         compare=compare, lock_status=lock_status)
     with progress_for(sys.stderr) as progress:
         result, cfg = run_check(opts, progress=progress)
-    from mlci import git
+    import os
 
-    return _emit(result, cfg, fmt, output, root=git.repo_root(opts.cwd), html_path=html_path)
+    from mlci import git, mlflow
+
+    root = git.repo_root(opts.cwd)
+    result = mlflow.track(result, cfg, root, os.environ, kind="check", verbose=verbose)
+    return _emit(result, cfg, fmt, output, root=root, html_path=html_path)
 
 
 @cli.command()
@@ -291,6 +295,45 @@ def validate(config_path: str | None, base: str | None, head: str | None, fmt: s
     opts = CheckOptions(config_path=config_path, base=base, head=head, repro=False, verbose=verbose)
     result, cfg = run_validate(opts)
     return _emit(result, cfg, fmt, output, root=git.repo_root(opts.cwd), html_path=html_path)
+
+
+@cli.command()
+@click.option("--environment", "-e", required=True, metavar="NAME",
+              help="The environment deployed to (GitHub Deployment environment), e.g. production.")
+@click.option("--force", is_flag=True,
+              help="Deploy even if this commit is not the tip of its branch (the gate still applies).")
+@click.option("--config", "config_path", metavar="PATH",
+              help="Config file [default: mlci.yaml at the repository root].")
+@click.option("--base", metavar="REF", help="Base revision of the gate [default: the push's before, ...].")
+@click.option("--output", metavar="FILE", help="Write the gate's result JSON to FILE.")
+@click.option("--github-token", metavar="TOKEN", envvar="MLCI_GITHUB_TOKEN", show_envvar=True,
+              help="Token for recording the GitHub Deployment [default: $GITHUB_TOKEN].")
+@click.option("-v", "--verbose", is_flag=True, help="More detail; tracebacks on errors.")
+@repro_option
+def deploy(environment: str, force: bool, config_path: str | None, base: str | None, output: str | None,
+           github_token: str | None, verbose: bool, repro: bool | None) -> int:
+    """Re-check the gate for this commit, compare with the champion, promote the model (MLflow)."""
+    from mlci.check import CheckOptions
+    from mlci.deploy import DeployOptions, run_deploy
+
+    check_opts = CheckOptions(config_path=config_path, base=base, repro=repro, verbose=verbose)
+    return run_deploy(DeployOptions(environment=environment, check=check_opts, force=force, output=output,
+                                    github_token=github_token))
+
+
+@cli.command()
+@click.option("--environment", "-e", required=True, metavar="NAME", help="The environment to roll back.")
+@click.option("--config", "config_path", metavar="PATH",
+              help="Config file [default: mlci.yaml at the repository root].")
+@click.option("--github-token", metavar="TOKEN", envvar="MLCI_GITHUB_TOKEN", show_envvar=True,
+              help="Token for recording the GitHub Deployment [default: $GITHUB_TOKEN].")
+@click.option("-v", "--verbose", is_flag=True, help="More detail; tracebacks on errors.")
+def rollback(environment: str, config_path: str | None, github_token: str | None, verbose: bool) -> int:
+    """Move the model's alias back to the previous version (exit 3 if there is none)."""
+    from mlci.deploy import RollbackOptions, run_rollback
+
+    return run_rollback(RollbackOptions(environment=environment, config_path=config_path,
+                                        github_token=github_token, verbose=verbose))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -202,7 +202,12 @@ def _mlflow(root: Path, cfg: config.Config, env: Mapping[str, str], timeout: flo
     uri = (cfg.mlflow.tracking_uri if cfg.mlflow else None) or env.get("MLFLOW_TRACKING_URI")
     if cfg.mlflow is None and cfg.deploy is None and not env.get("MLFLOW_TRACKING_URI"):
         return Item(SKIP, "MLflow", "not used (no mlflow: or deploy: section, no $MLFLOW_TRACKING_URI)")
-    uri = uri or "sqlite:///mlflow.db"
+    if not uri:  # mlci's default store (see mlci/mlflow.py): made on first use, inside .git
+        from mlci.mlflow import default_store, git_dir
+
+        store = default_store(git_dir(root))
+        state = "the database file exists" if store.is_file() else "will be created on first use"
+        return Item(OK, "MLflow", f"sqlite:///{store.as_posix()} (the default local store): {state}")
     severity = FAIL if cfg.deploy is not None else WARN  # deploy cannot work without it
     scheme = urlsplit(uri).scheme
     if scheme == "sqlite":

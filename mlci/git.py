@@ -165,3 +165,20 @@ def blob_id(rev: str, path: str, cwd: str | Path) -> str | None:
     if len(parts) != 3 or parts[1] != b"blob" or name.decode(errors="replace") != path:
         return None
     return parts[2].decode()
+
+
+def remote_url(name: str, cwd: str | Path) -> str | None:
+    proc = _git(["remote", "get-url", name], cwd, check=False)
+    return proc.stdout.decode().strip() or None if proc.returncode == 0 else None
+
+
+def remote_branch_tip(remote: str, branch: str, cwd: str | Path) -> str | None:
+    """The commit ``branch`` points at on ``remote`` now (``git ls-remote``), or None."""
+    proc = _git(["ls-remote", "--heads", remote, f"refs/heads/{branch}"], cwd, check=False)
+    if proc.returncode != 0:
+        return None
+    for line in proc.stdout.decode().splitlines():
+        sha, _, ref = line.partition("\t")
+        if ref.strip() == f"refs/heads/{branch}":
+            return sha.strip()
+    return None

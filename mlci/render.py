@@ -7,6 +7,7 @@ by putting its own copy in ``.mlci/templates/``).
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -362,12 +363,23 @@ def view(result: Result, max_rows: int | None = None, fold_cap: int | None = FOL
         "head_short": (ctx.head.sha or "")[:7],
         "repro_summary": repro_summary,
         "cut_rows": cut,
+        "mlflow_url": safe_url((result.mlflow or {}).get("url")),
         "stage_status": stage_status,
         "folded_out": folded_out,
         "plots": plot_views,
         "plots_summary": plots_mod.summary_line(result.plots),
         "fmt": fmt,
     }
+
+
+def safe_url(url: Any) -> str | None:
+    """An http(s) URL that cannot break out of a Markdown link, else None.
+
+    A result may come from an untrusted run (the fork-safe flow), so its URLs are checked.
+    """
+    if isinstance(url, str) and re.fullmatch(r"https?://[^\s()<>\[\]`\\]+", url):
+        return url
+    return None
 
 
 # --- renderers -------------------------------------------------------------------

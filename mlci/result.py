@@ -122,6 +122,7 @@ class Result:
     notes: tuple[str, ...] = ()
     duration_s: float | None = None
     override: dict[str, Any] | None = None  # {"label", "by", "reason", "at"} when failures were waived
+    mlflow: dict[str, Any] | None = None  # {"run_id", "experiment_id", "url"} when the run was tracked
     tool_version: str = __version__
 
     # -- JSON ---------------------------------------------------------------
@@ -142,6 +143,7 @@ class Result:
             "notes": list(self.notes),
             "duration_s": self.duration_s,
             "override": self.override,
+            "mlflow": self.mlflow,
         }
         return _json_safe(out)
 
@@ -168,6 +170,7 @@ class Result:
             notes=tuple(doc.get("notes", ())),
             duration_s=doc.get("duration_s"),
             override=doc.get("override"),
+            mlflow=doc.get("mlflow"),
             tool_version=(doc.get("tool") or {}).get("version", __version__),
         )
 

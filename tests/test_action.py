@@ -136,6 +136,26 @@ runs:
 """
 
 
+def act_command(act_event: str, event: Path, tmp_path: Path, api_url: str) -> list[str]:
+    """act in self-hosted mode, this checkout as mlci/mlci@v0, stand-ins for actions it cannot fetch."""
+    stand_ins = []
+    for name, text in (("setup-python@v5", SETUP_PYTHON_STAND_IN), ("upload-artifact@v4", UPLOAD_ARTIFACT_STAND_IN)):
+        folder = tmp_path / name.split("@")[0]
+        folder.mkdir(exist_ok=True)
+        (folder / "action.yml").write_text(text)
+        stand_ins += ["--local-repository", f"actions/{name}={folder}"]
+    action = action_copy(tmp_path / "action")
+    return [
+        str(VENV_BIN / "act"), act_event, "-e", str(event), "-P", "ubuntu-latest=-self-hosted",
+        "--local-repository", f"mlci/mlci@v0={action}", *stand_ins,
+        "-s", "GITHUB_TOKEN=ghs_act_token",
+        "--env", f"GITHUB_API_URL={api_url}",
+        # the runner's venv for mlci already exists (as on a self-hosted runner): reuse this one
+        "--env", f"MLCI_VENV={Path(sys.executable).parent.parent}",
+        "--env", "MLCI_GITHUB_WRITE_INTERVAL=0", "--env", "MLCI_GITHUB_BACKOFF=0",
+    ]
+
+
 @pytest.mark.slow
 def test_the_example_workflow_runs_end_to_end_with_act(dvc_repo, github_fake, tmp_path):
     act = VENV_BIN / "act"
@@ -158,26 +178,8 @@ def test_the_example_workflow_runs_end_to_end_with_act(dvc_repo, github_fake, tm
     event.write_text(json.dumps(event_payload("pull_request", "opened", repo=REPO, pr_number=7,
                                               head_sha=head, head_ref="feature", base_sha=base,
                                               base_ref="main")))
-    stand_in = tmp_path / "setup-python"
-    stand_in.mkdir()
-    (stand_in / "action.yml").write_text(SETUP_PYTHON_STAND_IN)
-    upload = tmp_path / "upload-artifact"
-    upload.mkdir()
-    (upload / "action.yml").write_text(UPLOAD_ARTIFACT_STAND_IN)
-    action = action_copy(tmp_path / "action")
-
-    proc = subprocess.run(
-        [str(act), "pull_request", "-e", str(event), "-P", "ubuntu-latest=-self-hosted",
-         "--local-repository", f"mlci/mlci@v0={action}",
-         "--local-repository", f"actions/setup-python@v5={stand_in}",
-         "--local-repository", f"actions/upload-artifact@v4={upload}",
-         "-s", "GITHUB_TOKEN=ghs_act_token",
-         "--env", f"GITHUB_API_URL={github_fake.url}",
-         # the runner's venv for mlci already exists (as on a self-hosted runner): reuse this one
-         "--env", f"MLCI_VENV={Path(sys.executable).parent.parent}",
-         "--env", "MLCI_GITHUB_WRITE_INTERVAL=0", "--env", "MLCI_GITHUB_BACKOFF=0"],
-        cwd=repo.path, capture_output=True, text=True, timeout=300,
-    )
+    proc = subprocess.run(act_command("pull_request", event, tmp_path, github_fake.url),
+                          cwd=repo.path, capture_output=True, text=True, timeout=300)
     log = proc.stdout + proc.stderr
     assert proc.returncode != 0, log  # the gate closed, so the job failed
     assert "Success - Main Install mlci" in log, log
