@@ -23,6 +23,7 @@ import tempfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+REPORTS = Path.cwd() / "demo-reports"  # the PR comment and HTML report of each branch, kept
 BIN = Path(sys.executable).parent
 
 
@@ -73,8 +74,13 @@ def pull_request(repo: Path, branch: str, key: str, value: str) -> int:
     # reproduced dvc.lock was not committed, the report also warns about that.
     print(f"\n• {branch}: {key} → {value}, committed without reproducing", flush=True)
     print(f"• {branch}: mlci check --base main (reproduces first)\n", flush=True)
-    code = run(["mlci", "check", "--base", "main"], repo, check=False, show=True)
+    name = branch.replace("/", "-")
+    REPORTS.mkdir(exist_ok=True)
+    report, page = REPORTS / f"{name}.md", REPORTS / f"{name}.html"
+    code = run(["mlci", "check", "--base", "main", "--report", str(report), "--html", str(page)], repo,
+               check=False, show=True)
     print(f"\n  exit code {code} ({'gate closed' if code == 1 else 'gate open' if code == 0 else 'error'})")
+    print(f"  the PR comment mlci would post: {report}\n  the HTML report: {page}")
     run(["git", "checkout", "-q", "--force", "main"], repo)  # drop the reproduced, uncommitted outputs
     return code
 

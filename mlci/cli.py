@@ -31,6 +31,7 @@ def common_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--output", metavar="FILE", help="Write the result JSON to FILE."),
         click.option("--html", "html_path", metavar="FILE",
                      help="Write the HTML report (self-contained, interactive plots, every row) to FILE."),
+        click.option("--report", metavar="FILE", help="Write the Markdown report (the PR comment) to FILE."),
         click.option("-v", "--verbose", is_flag=True, help="More detail; tracebacks on errors."),
     ]
     for option in reversed(options):
@@ -54,13 +55,16 @@ def cli() -> None:
 
 
 def _emit(result: Any, cfg: Any, fmt_name: str, output: str | None, root: Any = None,
-          html_path: str | None = None) -> int:
+          html_path: str | None = None, report: str | None = None) -> int:
     from pathlib import Path
 
     from mlci import render
 
     if output:
         Path(output).write_text(result.to_json(), encoding="utf-8")
+    if report:
+        Path(report).write_text(render.markdown(result, status_context=cfg.report.status_context, root=root),
+                                encoding="utf-8")
     if html_path:
         from mlci.html import html
 
@@ -77,7 +81,7 @@ def _emit(result: Any, cfg: Any, fmt_name: str, output: str | None, root: Any = 
 
 def _run_check(repro: bool | None, config_path: str | None, base: str | None, head: str | None,
                fmt: str, output: str | None, verbose: bool, html_path: str | None = None, *,
-               compare: bool = True, lock_status: bool = False) -> int:
+               report: str | None = None, compare: bool = True, lock_status: bool = False) -> int:
     from mlci.check import CheckOptions, run_check
     from mlci.progress import progress_for
 
@@ -91,7 +95,7 @@ def _run_check(repro: bool | None, config_path: str | None, base: str | None, he
 
     root = git.repo_root(opts.cwd)
     result = mlflow.track(result, cfg, root, os.environ, kind="check", verbose=verbose)
-    return _emit(result, cfg, fmt, output, root=root, html_path=html_path)
+    return _emit(result, cfg, fmt, output, root=root, html_path=html_path, report=report)
 
 
 @cli.command()
@@ -102,8 +106,8 @@ def _run_check(repro: bool | None, config_path: str | None, base: str | None, he
                    "date, as `dvc status` would (severity: repro.require_committed_lock). "
                    "The pre-push hook uses it.")
 def check(config_path: str | None, base: str | None, head: str | None, fmt: str,
-          output: str | None, html_path: str | None, verbose: bool, repro: bool | None,
-          lock_status: bool) -> int:
+          output: str | None, html_path: str | None, report: str | None, verbose: bool,
+          repro: bool | None, lock_status: bool) -> int:
     """Compare the work tree (or --head) with the base revision, gate and report."""
     if lock_status:
         if repro:
@@ -111,15 +115,15 @@ def check(config_path: str | None, base: str | None, head: str | None, fmt: str,
                                    "drop --repro or --lock-status")
         repro = False
     return _run_check(repro, config_path, base, head, fmt, output, verbose, html_path,
-                      lock_status=lock_status)
+                      report=report, lock_status=lock_status)
 
 
 @cli.command()
 @common_options
 def compare(config_path: str | None, base: str | None, head: str | None, fmt: str,
-            output: str | None, html_path: str | None, verbose: bool) -> int:
+            output: str | None, html_path: str | None, report: str | None, verbose: bool) -> int:
     """Only compare metrics and params with the base revision (no reproduction)."""
-    return _run_check(False, config_path, base, head, fmt, output, verbose, html_path)
+    return _run_check(False, config_path, base, head, fmt, output, verbose, html_path, report=report)
 
 
 def _ci_options(config_path: str | None, base: str | None, head: str | None, fmt: str, output: str | None,
@@ -137,7 +141,6 @@ def github_options(func: Callable[..., Any]) -> Callable[..., Any]:
     options = [
         click.option("--publish/--no-publish", default=True, show_default=True,
                      help="Comment, set the status and the check run on GitHub."),
-        click.option("--report", metavar="FILE", help="Write the Markdown report to FILE."),
         click.option("--github-token", metavar="TOKEN", envvar="MLCI_GITHUB_TOKEN", show_envvar=True,
                      help="Token for the GitHub API [default: $GITHUB_TOKEN]."),
     ]
@@ -183,9 +186,10 @@ def publish_cmd(result_file: str, config_path: str | None, fmt: str, github_toke
 @cli.command()
 @common_options
 def repro(config_path: str | None, base: str | None, head: str | None, fmt: str,
-          output: str | None, html_path: str | None, verbose: bool) -> int:
+          output: str | None, html_path: str | None, report: str | None, verbose: bool) -> int:
     """Only reproduce the DVC pipeline (pull, repro, push as configured) and report each stage."""
-    return _run_check(True, config_path, base, head, fmt, output, verbose, html_path, compare=False)
+    return _run_check(True, config_path, base, head, fmt, output, verbose, html_path, report=report,
+                      compare=False)
 
 
 @cli.group()
@@ -286,7 +290,7 @@ def doctor(config_path: str | None) -> int:
 @cli.command()
 @common_options
 def validate(config_path: str | None, base: str | None, head: str | None, fmt: str,
-             output: str | None, html_path: str | None, verbose: bool) -> int:
+             output: str | None, html_path: str | None, report: str | None, verbose: bool) -> int:
     """Only validate the data (Great Expectations) and diff it with the base revision."""
     from mlci import git
     from mlci.check import CheckOptions
@@ -294,7 +298,8 @@ def validate(config_path: str | None, base: str | None, head: str | None, fmt: s
 
     opts = CheckOptions(config_path=config_path, base=base, head=head, repro=False, verbose=verbose)
     result, cfg = run_validate(opts)
-    return _emit(result, cfg, fmt, output, root=git.repo_root(opts.cwd), html_path=html_path)
+    return _emit(result, cfg, fmt, output, root=git.repo_root(opts.cwd), html_path=html_path,
+                 report=report)
 
 
 @cli.command()

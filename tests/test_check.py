@@ -267,3 +267,14 @@ def test_default_base_prefers_the_upstream(dvc_repo, mlci, tmp_path):
     doc = mlci(dvc_repo, "check", "--no-repro", "--format", "json").json()
     assert doc["context"]["base"]["ref"] == "origin/main"
     assert doc["metrics"][0]["base"] == 0.9
+
+
+def test_report_and_html_files(dvc_repo, mlci, tmp_path):
+    metrics_repo(dvc_repo, {"acc": 0.90}, config=RULES)
+    branch_with(dvc_repo, {"acc": 0.80})
+    report, page = tmp_path / "comment.md", tmp_path / "report.html"
+    run = mlci(dvc_repo, "check", "--no-repro", "--format", "markdown", "--report", str(report),
+               "--html", str(page))
+    assert run.code == 1
+    assert report.read_text() == run.out
+    assert page.read_text().lstrip().lower().startswith("<!doctype html>")
