@@ -64,13 +64,20 @@ def client_options(env: Mapping[str, str]) -> Any:
     )
 
 
-def _client(ctx: ActionsContext, env: Mapping[str, str]) -> Any:
+def _client(ctx: ActionsContext, env: Mapping[str, str], log: Log | None = None) -> Any:
+    """A GitHub client, or None (with a warning) when the run has no token or no repository.
+
+    Publishing is never a reason to lose the result: the caller writes it either way.
+    """
     from mlci.github import GitHub
 
-    repo = actions.require_repository(ctx)
     if not ctx.token:
         return None
-    return GitHub(ctx.token, repo, ctx.api_url, client_options(env))
+    if not ctx.repository or "/" not in ctx.repository:
+        if log is not None:
+            log.warning("GITHUB_REPOSITORY (owner/name) is not set: nothing is published")
+        return None
+    return GitHub(ctx.token, ctx.repository, ctx.api_url, client_options(env))
 
 
 def _ensure_commit(sha: str, root: Path, log: Log) -> None:
@@ -123,7 +130,24 @@ def git_dir(root: Path) -> Path:
     return path if path.is_absolute() else root / path
 
 
-def _print(result: Result, cfg: Config, fmt_name: str, root: Path) -> None:
+def _print(result: Result, cfg: Config, fmt_name: str, root: Path | None, *, in_actions: bool = False) -> None:
+    """The report on stdout; in Actions, with workflow commands off (it holds PR text)."""
+    import secrets
+
+    import click
+
+    token = secrets.token_hex(16)
+    guard = in_actions and fmt_name != "json"  # JSON never starts a line with "::" and must stay pure
+    if guard:
+        click.echo(f"::stop-commands::{token}")
+    try:
+        _print_report(result, cfg, fmt_name, root)
+    finally:
+        if guard:
+            click.echo(f"::{token}::")
+
+
+def _print_report(result: Result, cfg: Config, fmt_name: str, root: Path | None) -> None:
     import click
 
     if fmt_name == "json":
@@ -177,7 +201,7 @@ def run_ci(opts: CiOptions, env: Mapping[str, str] | None = None) -> int:
         )
     finally:
         log.endgroup()
-    client = _client(ctx, env) if opts.publish else None
+    client = _client(ctx, env, log) if opts.publish else None
     result = apply_label_override(result, cfg, ev.labels, client, ev.pr, log)
     from mlci import mlflow
 
@@ -203,7 +227,7 @@ def run_ci(opts: CiOptions, env: Mapping[str, str] | None = None) -> int:
             "verdict": result.verdict, "result-path": str(result_path), "report-path": str(report_path),
             "comment-url": comment_url or "", "html-path": str(html_path or ""), "plots-dir": str(plots_dir or ""),
         })
-    _print(result, cfg, opts.fmt, root)
+    _print(result, cfg, opts.fmt, root, in_actions=ctx.in_actions)
     return EXIT_FAIL if result.verdict == "fail" else EXIT_PASS
 
 
@@ -216,7 +240,7 @@ def _comment_command(opts: CiOptions, ctx: ActionsContext, env: Mapping[str, str
     except RunError:
         root = None
     cfg = load(opts.check.config_path, root, explicit=opts.check.config_path is not None) if root else Config()
-    client = _client(ctx, env) if opts.publish else None
+    client = _client(ctx, env, log) if opts.publish else None
     return commands.handle(ctx, cfg, client, log, root)
 
 
@@ -243,7 +267,10 @@ def load_result(path: str) -> Result:
     except Exception as exc:  # jsonschema.ValidationError
         where = "/".join(str(p) for p in getattr(exc, "absolute_path", ())) or "(root)"
         raise ConfigError(f"not a valid mlci result at {where}: {getattr(exc, 'message', exc)}", file=path) from exc
-    return Result.from_dict(doc)
+    try:
+        return Result.from_dict(doc)
+    except (TypeError, ValueError, KeyError) as exc:  # valid JSON Schema, but not a shape mlci made
+        raise ConfigError(f"not a result mlci can read: {exc}", file=path) from exc
 
 
 def _trusted_target(ctx: ActionsContext, result: Result, client: Any) -> tuple[int | None, str | None]:
@@ -288,9 +315,12 @@ def run_publish(result_file: str, opts: CiOptions, env: Mapping[str, str] | None
         root: Path | None = git.repo_root(opts.check.cwd)
     except RunError:
         root = None
+    if root is not None and Path(result_file).resolve().is_relative_to(root):
+        log.warning(f"the result file {result_file} lies inside the checkout: unpack artifacts from other "
+                    "runs outside it (e.g. under $RUNNER_TEMP), so they cannot pose as this repository's files")
     # the config of the trusted checkout (the base branch), not of the PR
     cfg = load(opts.check.config_path, root, explicit=opts.check.config_path is not None) if root else Config()
-    client = _client(ctx, env)
+    client = _client(ctx, env, log)
     from mlci.github import PublishError
 
     try:
@@ -298,10 +328,17 @@ def run_publish(result_file: str, opts: CiOptions, env: Mapping[str, str] | None
     except PublishError as exc:
         log.warning(f"cannot find the pull request for this run: {exc}")
         pr, head_sha = None, ctx.event.get("workflow_run", {}).get("head_sha")
-    if ctx.event_name == "workflow_run" and result.mlflow:
-        # written by an untrusted run: its MLflow link is not published under the bot's name
-        result = dataclasses.replace(result, mlflow=None)
-    if ctx.run_url and not result.context.run_url:
+    if ctx.event_name == "workflow_run":
+        # Written by an untrusted run: what would speak for this repository (its MLflow link, a
+        # claimed override, the link to "its" run) is replaced by what this trusted run knows.
+        result = dataclasses.replace(
+            result, mlflow=None, override=None,
+            context=dataclasses.replace(result.context, run_url=_untrusted_run_url(ctx)))
+        # a result cannot choose the verdict by waiving its own failures: recompute it
+        from mlci import gate
+
+        result = dataclasses.replace(result, verdict=gate.verdict(result.reasons))
+    elif ctx.run_url and not result.context.run_url:
         result = dataclasses.replace(result, context=dataclasses.replace(result.context, run_url=ctx.run_url))
     labels: tuple[str, ...] = ()
     if client is not None and pr is not None:
@@ -310,7 +347,8 @@ def run_publish(result_file: str, opts: CiOptions, env: Mapping[str, str] | None
         except PublishError as exc:
             log.warning(f"cannot read the labels of #{pr}: {exc}")
     result = apply_label_override(result, cfg, labels, client, pr, log)
-    markdown = render.markdown(result, status_context=cfg.report.status_context, root=root)
+    # the trusted run renders with mlci's own templates only: no repository override
+    markdown = render.markdown(result, status_context=cfg.report.status_context, root=None)
     actions.append_summary(ctx.step_summary, markdown)
     comment_url = None
     try:
@@ -320,11 +358,18 @@ def run_publish(result_file: str, opts: CiOptions, env: Mapping[str, str] | None
             from mlci.publish import publish
 
             published = publish(result, cfg, client, log, pr=pr, head_sha=head_sha,
-                                run_url=result.context.run_url, root=root)
+                                run_url=result.context.run_url, root=None)
             comment_url = published.comment_url
             _summarise_problems(ctx, published.problems)
     finally:
         actions.write_outputs(ctx.output, {"verdict": result.verdict, "result-path": result_file,
                                            "report-path": "", "comment-url": comment_url or ""})
-    _print(result, cfg, opts.fmt, root or Path.cwd())
+    _print(result, cfg, opts.fmt, None, in_actions=ctx.in_actions)
     return EXIT_FAIL if result.verdict == "fail" else EXIT_PASS
+
+
+def _untrusted_run_url(ctx: ActionsContext) -> str | None:
+    """The URL of the run that produced the result, from the trusted event."""
+    run = ctx.event.get("workflow_run") or {}
+    url = run.get("html_url")
+    return url if isinstance(url, str) and url.startswith(ctx.server_url.rstrip("/") + "/") else ctx.run_url

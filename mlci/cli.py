@@ -54,21 +54,32 @@ def cli() -> None:
     """
 
 
-def _emit(result: Any, cfg: Any, fmt_name: str, output: str | None, root: Any = None,
-          html_path: str | None = None, report: str | None = None) -> int:
+def _write(path: str, text: str) -> None:
+    """Write an output file the user named; a path that cannot be written is a usage error."""
     from pathlib import Path
 
+    from mlci.errors import ConfigError
+
+    file = Path(path)
+    try:
+        file.parent.mkdir(parents=True, exist_ok=True)
+        file.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot write: {exc.strerror or exc}", file=path) from exc
+
+
+def _emit(result: Any, cfg: Any, fmt_name: str, output: str | None, root: Any = None,
+          html_path: str | None = None, report: str | None = None) -> int:
     from mlci import render
 
     if output:
-        Path(output).write_text(result.to_json(), encoding="utf-8")
+        _write(output, result.to_json())
     if report:
-        Path(report).write_text(render.markdown(result, status_context=cfg.report.status_context, root=root),
-                                encoding="utf-8")
+        _write(report, render.markdown(result, status_context=cfg.report.status_context, root=root))
     if html_path:
         from mlci.html import html
 
-        Path(html_path).write_text(html(result, root=root), encoding="utf-8")
+        _write(html_path, html(result, root=root))
     if fmt_name == "json":
         click.echo(render.json_text(result), nl=False)
     elif fmt_name == "markdown":

@@ -11,6 +11,7 @@ import csv
 import fnmatch
 import io
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -87,17 +88,35 @@ def parse_metric_file(path: str, content: bytes) -> Any:
     raise ValueError(f"unsupported metrics file type '{suffix}' (json, yaml, toml, csv, tsv)")
 
 
+_NOT_SEARCHED = {".git", ".dvc", "node_modules", "__pycache__"}
+
+
+def _work_tree_files(root: Path) -> list[str]:
+    """Repo-relative posix paths of the work tree's files (git's and DVC's own folders left out)."""
+    out = []
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = [d for d in dirs if d not in _NOT_SEARCHED and not d.startswith(".venv")]
+        rel = Path(folder).relative_to(root)
+        out.extend((rel / name).as_posix() for name in files)
+    return out
+
+
 def _expand(patterns: tuple[str, ...], root: Path, rev: str) -> list[str]:
-    """Repo-relative paths matching ``patterns`` at ``rev`` (globs allowed)."""
+    """Repo-relative paths matching ``patterns`` at ``rev`` (globs allowed).
+
+    The same matcher (``fnmatch`` on posix paths, where ``*`` also crosses
+    ``/``) is used for the work tree and for commits, so a pattern finds the
+    same files on both sides of a comparison.
+    """
     plain = [p for p in patterns if not any(c in p for c in "*?[")]
     globs = [p for p in patterns if p not in plain]
     paths = list(plain)
     if globs:
         if rev == dvc.WORKSPACE:
-            candidates = [p.relative_to(root).as_posix() for g in globs for p in root.glob(g)]
+            listing = _work_tree_files(root)
         else:
             listing = git.output(["ls-tree", "-r", "--name-only", rev], root).splitlines()
-            candidates = [p for p in listing if any(fnmatch.fnmatch(p, g) for g in globs)]
+        candidates = [p for p in listing if any(fnmatch.fnmatchcase(p, g) for g in globs)]
         paths.extend(sorted(set(candidates)))
     return list(dict.fromkeys(Path(p).as_posix() for p in paths))
 

@@ -30,7 +30,7 @@ mlci understands these commands in a pull-request comment (first line):
 
 | command | what it does | who |
 |---|---|---|
-| `/mlci override <reason>` | opens the gate for the current head commit: applies the override label, sets the status to success and records who, when and why in the report | write, maintain or admin |
+| `/mlci override <reason>` | opens the gate for the head commit mlci reported on: sets the status to success, records who, when and why in the report, and applies the override label (which keeps turning failures into warnings on later pushes until it is removed) | write, maintain or admin |
 | `/mlci rerun` | re-runs the latest mlci workflow run for the head commit | write, maintain or admin |
 | `/mlci help` | this list | anyone |
 """
@@ -144,10 +144,21 @@ def _override(cmd: Command, ctx: ActionsContext, cfg: Config, client: Any, log: 
         return False
     if not _may_write(client, cmd, audit):
         return False
-    from mlci import publish
+    from mlci import gate, publish
 
     pull = client.pull(cmd.pr)
     head_sha = str(pull.head.sha)
+    marker = render.marker(cfg.report.status_context)
+    earlier = client.find_comment(cmd.pr, marker, client.login())
+    result = publish.decode_result(earlier.body) if earlier is not None else None
+    if result is not None and result.context.head.sha and result.context.head.sha != head_sha:
+        # the maintainer read a report for another commit: do not waive what they have not seen
+        _reply(client, cmd, (
+            f"The report is for `{result.context.head.sha[:7]}`, but the pull request's head is now "
+            f"`{head_sha[:7]}`. Wait for mlci's report on `{head_sha[:7]}`, then override it if needed."
+        ))
+        audit.append(f"refused: the report is for {result.context.head.sha[:7]}, the head is {head_sha[:7]}")
+        return False
     at = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     label = cfg.gate.override_label
     if label:
@@ -159,23 +170,14 @@ def _override(cmd: Command, ctx: ActionsContext, cfg: Config, client: Any, log: 
                       cmd.comment_url or ctx.run_url)
     audit.append(f"override of {head_sha[:7]} by @{cmd.author} at {at}: {cmd.text}")
     # the report comment, if there is one, says who, when and why
-    marker = render.marker(cfg.report.status_context)
-    earlier = client.find_comment(cmd.pr, marker, client.login())
-    if earlier is not None:
-        result = publish.decode_result(earlier.body)
-        if result is not None:
-            override = {"label": label or None, "by": cmd.author, "reason": cmd.text, "at": at}
-            if result.context.head.sha and result.context.head.sha != head_sha:
-                override["reason"] = f"{cmd.text} (the report is for {result.context.head.sha[:7]}, the " \
-                                     f"override for {head_sha[:7]})"
-            from mlci import gate
-
-            updated = gate.apply_override(result, override) if result.verdict == "fail" else \
-                dataclasses.replace(result, override=override)
-            client.edit_comment(cmd.pr, earlier.id, publish.comment_body(updated, cfg, root))
-            audit.append("the report comment records the override")
-        else:
-            log.warning("the report comment holds no readable result; it was left as it is")
+    if earlier is not None and result is not None:
+        override = {"label": label or None, "by": cmd.author, "reason": cmd.text, "at": at}
+        updated = gate.apply_override(result, override) if result.verdict == "fail" else \
+            dataclasses.replace(result, override=override)
+        client.edit_comment(cmd.pr, earlier.id, publish.comment_body(updated, cfg, None))
+        audit.append("the report comment records the override")
+    elif earlier is not None:
+        log.warning("the report comment holds no readable result; it was left as it is")
     return True
 
 

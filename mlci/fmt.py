@@ -149,3 +149,16 @@ def duration(seconds: float | None) -> str:
         return f"{seconds:.1f} s"
     minutes, secs = divmod(int(round(seconds)), 60)
     return f"{minutes} min {secs:02d} s"
+
+
+def without_credentials(url: str) -> str:
+    """``url`` without a ``user:password@`` part: safe to show or link to."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return re.sub(r"//[^/@]*@", "//", url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))

@@ -80,20 +80,18 @@ def _plot_views(result: Result, base_label: str, head_label: str) -> list[dict[s
 
 
 def html(result: Result, *, root: Path | None = None, template: str = "report.html.j2") -> str:
-    import jinja2
-
     from mlci import render
 
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader([str(d) for d in render.template_dirs(root)]),
+    env = render.sandboxed_environment(
+        root,
         autoescape=True,  # every field from the PR is escaped by Jinja
         trim_blocks=True,
         lstrip_blocks=True,
-        undefined=jinja2.StrictUndefined,
     )
     env.filters.update(number=fmt.number, duration=fmt.duration, plural=fmt.plural)
     v = render.view(result, fold_cap=None)
-    return env.get_template(template).render(
+    return render.render_template(
+        env, template,
         **v,
         plot_views=_plot_views(result, v["base_label"], v["head_label"]),
         cell_text=plots.cell_text,

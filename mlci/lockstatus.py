@@ -18,7 +18,6 @@ from typing import Any
 from mlci import dvc, git
 from mlci.result import Reason
 
-
 # what `dvc status` reports that says nothing about dvc.lock being stale: outputs that
 # are simply not in this work tree (never pulled or checked out), and stages that DVC
 # always re-runs

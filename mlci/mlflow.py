@@ -28,6 +28,7 @@ from urllib.parse import quote
 
 from mlci.config import Config
 from mlci.errors import RunError
+from mlci.fmt import without_credentials
 from mlci.result import Result
 
 DEFAULT_DB = "mlflow.db"
@@ -146,7 +147,7 @@ class Tracker:
 
     @property
     def display_uri(self) -> str:
-        return re.sub(r"//[^/@]*@", "//***@", self.uri)  # no credentials in messages
+        return without_credentials(self.uri)  # no credentials in messages
 
     @staticmethod
     def _missing(exc: BaseException) -> bool:
@@ -175,12 +176,12 @@ class Tracker:
     def run_url(self, experiment_id: str, run_id: str) -> str | None:
         if not is_web(self.uri):
             return None
-        return f"{self.uri.rstrip('/')}/#/experiments/{experiment_id}/runs/{run_id}"
+        return f"{without_credentials(self.uri).rstrip('/')}/#/experiments/{experiment_id}/runs/{run_id}"
 
     def model_url(self, name: str, version: str) -> str | None:
         if not is_web(self.uri):
             return None
-        return f"{self.uri.rstrip('/')}/#/models/{quote(name, safe='')}/versions/{version}"
+        return f"{without_credentials(self.uri).rstrip('/')}/#/models/{quote(name, safe='')}/versions/{version}"
 
     def log_result(self, result: Result, markdown: Callable[[Result], str], *, experiment: str, kind: str,
                    tags: Mapping[str, str] | None = None, model: Path | None = None) -> Result:

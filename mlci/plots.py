@@ -114,6 +114,9 @@ def _default_y(content: Any, x: str | None) -> str:
 
 def _confusion_cells(content: Any, actual: str, predicted: str) -> list[list[Any]]:
     rows = _records(content)
+    labels = (str, int, float, bool)
+    if any(not isinstance(row.get(key), labels) for row in rows for key in (actual, predicted) if key in row):
+        raise NotDrawable(f"'{actual}' and '{predicted}' must be class labels (strings or numbers)")
     counts = Counter((row.get(actual), row.get(predicted)) for row in rows
                      if actual in row and predicted in row)
     if not counts:
@@ -437,11 +440,18 @@ def markdown_views(plots: tuple[Plot, ...] | list[Plot], base_label: str, head_l
                 charts += 1
             except NotDrawable as exc:
                 view["text"] = "not drawn: " + fmt.md_text(str(exc), 300)
+            except (TypeError, ValueError):  # a result file from elsewhere with malformed points
+                view["text"] = "not drawn: the plot data is malformed"
         elif plot.kind == "confusion":
-            view["text"] = (f"rows: {fmt.md_text(plot.x or 'actual', 60)}, columns: "
-                            f"{fmt.md_text(plot.y or 'predicted', 60)}; {head_label} with the change from {base_label}")
-            view["table"] = _confusion_markdown(plot, confusion_table(plot))
-            charts += 1
+            try:
+                view["table"] = _confusion_markdown(plot, confusion_table(plot))
+            except (TypeError, ValueError):
+                view["text"] = "not drawn: the plot data is malformed"
+            else:
+                view["text"] = (f"rows: {fmt.md_text(plot.x or 'actual', 60)}, columns: "
+                                f"{fmt.md_text(plot.y or 'predicted', 60)}; {head_label} with the change "
+                                f"from {base_label}")
+                charts += 1
         views.append(view)
     return views
 

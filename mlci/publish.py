@@ -104,6 +104,7 @@ def publish(result: Result, cfg: Config, client: GitHub, log: Log, *, pr: int | 
     """Comment (on a PR), status and check run on ``head_sha``. Problems become warnings."""
     out = Published()
     context = cfg.report.status_context
+    run_url = render.safe_url(run_url)
     forbidden = False
 
     def problem(exc: PublishError) -> None:

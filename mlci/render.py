@@ -38,16 +38,24 @@ def template_dirs(root: Path | None = None) -> list[Path]:
     return [d for d in dirs if d.is_dir()]
 
 
-def _environment(root: Path | None):  # -> jinja2.Environment
+def sandboxed_environment(root: Path | None, **options: Any):  # -> jinja2.Environment
+    """A sandboxed Jinja2 environment: a template (even a repository's override) cannot run code."""
     import jinja2
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-    env = jinja2.Environment(
+    return ImmutableSandboxedEnvironment(
         loader=jinja2.FileSystemLoader([str(d) for d in template_dirs(root)]),
+        undefined=jinja2.StrictUndefined, **options,
+    )
+
+
+def _environment(root: Path | None):  # -> jinja2.Environment
+    env = sandboxed_environment(
+        root,
         autoescape=False,  # Markdown, escaped field by field with md_code/md_text
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
-        undefined=jinja2.StrictUndefined,
     )
     env.filters.update(
         code=fmt.md_code, text=fmt.md_text, number=fmt.number, duration=fmt.duration,
@@ -85,7 +93,10 @@ def _rule_text(rule: dict[str, Any] | None) -> str:
         return ""
     from mlci.config import MetricRule
 
-    return MetricRule(**rule).describe()
+    try:
+        return MetricRule(**rule).describe()
+    except (TypeError, ValueError):  # a result file from elsewhere with an unknown rule shape
+        return ""
 
 
 def metric_row(m: MetricDelta) -> MetricRow:
@@ -363,6 +374,7 @@ def view(result: Result, max_rows: int | None = None, fold_cap: int | None = FOL
         "head_short": (ctx.head.sha or "")[:7],
         "repro_summary": repro_summary,
         "cut_rows": cut,
+        "run_url": safe_url(ctx.run_url),
         "mlflow_url": safe_url((result.mlflow or {}).get("url")),
         "stage_status": stage_status,
         "folded_out": folded_out,
@@ -388,10 +400,25 @@ def safe_url(url: Any) -> str | None:
 def markdown(result: Result, *, status_context: str = "mlci", root: Path | None = None,
              template: str = "report.md.j2", max_rows: int | None = None) -> str:
     env = _environment(root)
-    body = env.get_template(template).render(
-        marker=marker(status_context), **view(result, max_rows)
-    )
+    body = render_template(env, template, marker=marker(status_context), **view(result, max_rows))
     return body.rstrip() + "\n"
+
+
+def render_template(env: Any, name: str, **values: Any) -> str:
+    """Render one template; a broken or unsafe template (say, a repository's override) is exit 2."""
+    import jinja2
+    from jinja2.sandbox import SecurityError
+
+    from mlci.errors import ConfigError
+
+    try:
+        template = env.get_template(name)
+        return str(template.render(**values))
+    except jinja2.TemplateSyntaxError as exc:
+        raise ConfigError(f"template syntax error: {exc.message}", file=exc.filename or name,
+                          line=exc.lineno) from exc
+    except SecurityError as exc:
+        raise ConfigError(f"the template tried something unsafe: {exc}", file=name) from exc
 
 
 def markdown_within(result: Result, limit: int, **kwargs: Any) -> str:
@@ -476,8 +503,8 @@ def text(result: Result, *, color: bool | None = None, width: int | None = None)
         table = Table(title=title, title_justify="left", show_edge=False, pad_edge=False)
         table.add_column("")
         table.add_column("metric", no_wrap=True)
-        table.add_column(v["base_label"], justify="right")
-        table.add_column(v["head_label"], justify="right")
+        table.add_column(Text(v["base_label"]), justify="right")
+        table.add_column(Text(v["head_label"]), justify="right")
         table.add_column("change", justify="right")
         table.add_column("rule")
         for r in rows:
@@ -520,8 +547,8 @@ def text(result: Result, *, color: bool | None = None, width: int | None = None)
     if v["params_changed"]:
         table = Table(title=f"Params: {v['params_summary']}", title_justify="left", show_edge=False)
         table.add_column("param", overflow="fold")
-        table.add_column(v["base_label"], justify="right")
-        table.add_column(v["head_label"], justify="right")
+        table.add_column(Text(v["base_label"]), justify="right")
+        table.add_column(Text(v["head_label"]), justify="right")
         for p in v["params_changed"]:
             table.add_row(Text(p.name), Text(_cell(p.base)), Text(_cell(p.head)))
         console.print(table)

@@ -27,6 +27,7 @@ from typing import Any, TextIO
 from mlci import dvc
 from mlci.config import ReproConfig
 from mlci.errors import RunError
+from mlci.fmt import without_credentials
 from mlci.result import Reason, Repro, StageRun
 
 LOG_TAIL_LINES = 40
@@ -232,7 +233,7 @@ class _Acc:
 
 
 def _remote_text(remote: dvc.Remote) -> str:
-    return f"DVC remote '{remote.name}' ({remote.url})"
+    return f"DVC remote '{remote.name}' ({without_credentials(remote.url)})"
 
 
 def reproduce(root: Path, cfg: ReproConfig, *, env: Mapping[str, str] | None = None,

@@ -278,3 +278,12 @@ def test_report_and_html_files(dvc_repo, mlci, tmp_path):
     assert run.code == 1
     assert report.read_text() == run.out
     assert page.read_text().lstrip().lower().startswith("<!doctype html>")
+
+
+def test_a_glob_finds_the_same_files_at_base_and_head(git_repo, mlci):
+    git_repo.write("mlci.yaml", "metrics:\n  files: ['eval/**/*.json']\n")
+    git_repo.write("eval/sub/scores.json", {"auc": 0.8})
+    git_repo.commit("baseline")
+    git_repo.write("eval/sub/scores.json", {"auc": 0.7})
+    doc = mlci(git_repo, "check", "--format", "json").json()
+    assert [(m["name"], m["base"], m["head"]) for m in doc["metrics"]] == [("eval/sub/scores.json:auc", 0.8, 0.7)]

@@ -162,3 +162,13 @@ def test_parse():
     assert commands.parse("  /MLCI RERUN  ") == ("rerun", "")
     assert commands.parse("/mlcix override") is None
     assert commands.parse("") is None
+
+
+def test_override_is_refused_when_the_head_moved_since_the_report(pr):
+    moved = "f" * 40
+    pr.fake.repo(REPO).pulls[7].head_sha = moved
+    run = say(pr, "/mlci override looked at the old report")
+    [reply] = replies(pr, run.comment_id)
+    assert "Wait for mlci's report" in reply
+    assert all(s["state"] == "failure" for s in statuses(pr))
+    assert reactions(pr, run.comment_id) == ["eyes", "-1"]

@@ -497,3 +497,16 @@ def test_spark_profile_matches_pandas():
         if e["kind"] == "numeric":
             assert g["mean"] == pytest.approx(e["mean"]) and g["max"] == pytest.approx(e["max"])
             assert datadiff.numeric_psi(e, g) < 0.01
+
+
+def test_the_html_report_shows_the_data_findings(git_repo, mlci, tmp_path):
+    git_repo.write("gx/train.json", SUITE)
+    git_repo.write("mlci.yaml", INLINE)
+    write_frame(git_repo, "data/train.csv", frame(bad_labels=(5,), null_text=(12,)), "csv")
+    git_repo.commit("data")
+    page = tmp_path / "report.html"
+    run = mlci(git_repo, "validate", "--html", str(page))
+    assert run.code == 1
+    text = page.read_text()
+    assert "<h2>Data: 1 file" in text
+    assert "expect_column_values_to_not_be_null(text)" in text
