@@ -217,10 +217,3 @@ def default_dir(ctx: ActionsContext, git_dir: Path) -> Path:
     out = (ctx.runner_temp if ctx.runner_temp else git_dir) / "mlci"
     out.mkdir(parents=True, exist_ok=True)
     return out
-
-
-def env_flag(env: Mapping[str, str], name: str, default: bool) -> bool:
-    value = env.get(name)
-    if value is None or value == "":
-        return default
-    return value.strip().lower() in ("1", "true", "yes", "on")

@@ -95,7 +95,7 @@ def _ensure_commit(sha: str, root: Path, log: Log) -> None:
 def _write_local(result: Result, cfg: Config, ctx: ActionsContext, opts: CiOptions, root: Path,
                  log: Log) -> tuple[Path, Path, str]:
     """Result file, report file and job summary: written before any network call."""
-    out_dir = actions.default_dir(ctx, git_dir(root))
+    out_dir = actions.default_dir(ctx, git.common_dir(root))
     result_path = Path(opts.output) if opts.output else out_dir / "mlci-result.json"
     report_path = Path(opts.report) if opts.report else out_dir / "mlci-report.md"
     result_path.parent.mkdir(parents=True, exist_ok=True)
@@ -123,11 +123,6 @@ def _write_artifacts(result: Result, ctx: ActionsContext, opts: CiOptions, root:
     if ctx.in_actions and any(p.kind == "image" and p.path for p in result.plots):
         plots_dir = plots.copy_images(result.plots, root, out_dir / "mlci-plots")
     return html_path, plots_dir
-
-
-def git_dir(root: Path) -> Path:
-    path = Path(git.output(["rev-parse", "--git-common-dir"], root))
-    return path if path.is_absolute() else root / path
 
 
 def _print(result: Result, cfg: Config, fmt_name: str, root: Path | None, *, in_actions: bool = False) -> None:
@@ -201,6 +196,8 @@ def run_ci(opts: CiOptions, env: Mapping[str, str] | None = None) -> int:
         )
     finally:
         log.endgroup()
+    if ev.pr is not None and ev.base_sha:
+        result = _flag_rule_changes(result, cfg, root, ev.base_sha)
     client = _client(ctx, env, log) if opts.publish else None
     result = apply_label_override(result, cfg, ev.labels, client, ev.pr, log)
     from mlci import mlflow
@@ -229,6 +226,20 @@ def run_ci(opts: CiOptions, env: Mapping[str, str] | None = None) -> int:
         })
     _print(result, cfg, opts.fmt, root, in_actions=ctx.in_actions)
     return EXIT_FAIL if result.verdict == "fail" else EXIT_PASS
+
+
+def _flag_rule_changes(result: Result, cfg: Config, root: Path, base_sha: str) -> Result:
+    """A PR that edits mlci.yaml is judged by its own rules: say so where the reviewer looks."""
+    from mlci import gate
+    from mlci.result import Reason
+
+    path = cfg.repo_path(root) if cfg.path else "mlci.yaml"
+    if path is None or git.same_as(base_sha, path, root):
+        return result
+    reason = Reason("config", "warn", f"this pull request changes {path}: the rules that judged it are "
+                    "its own, not the base branch's; review that change", file=path, line=1)
+    reasons = tuple(gate.order([*result.reasons, reason]))
+    return dataclasses.replace(result, reasons=reasons, verdict=gate.verdict(reasons))
 
 
 def _comment_command(opts: CiOptions, ctx: ActionsContext, env: Mapping[str, str], log: Log) -> int:

@@ -93,7 +93,7 @@ _NOT_SEARCHED = {".git", ".dvc", "node_modules", "__pycache__"}
 
 def _work_tree_files(root: Path) -> list[str]:
     """Repo-relative posix paths of the work tree's files (git's and DVC's own folders left out)."""
-    out = []
+    out: list[str] = []
     for folder, dirs, files in os.walk(root):
         dirs[:] = [d for d in dirs if d not in _NOT_SEARCHED and not d.startswith(".venv")]
         rel = Path(folder).relative_to(root)

@@ -34,14 +34,6 @@ _EPS = 1e-4  # share given to an empty bin, so ln() stays finite
 # --- profiles ------------------------------------------------------------------------
 
 
-def _finite(value: Any) -> float | None:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None
-
-
 def _category(value: Any) -> str:
     """The bin name of a value: 1 and 1.0 are the same category (a column that became float)."""
     if hasattr(value, "item"):

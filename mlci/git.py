@@ -182,3 +182,12 @@ def remote_branch_tip(remote: str, branch: str, cwd: str | Path) -> str | None:
         if ref.strip() == f"refs/heads/{branch}":
             return sha.strip()
     return None
+
+
+def same_as(rev: str, path: str, cwd: str | Path) -> bool:
+    """Whether the work tree's ``path`` is the same as at ``rev`` (both absent counts as the same)."""
+    proc = _git(["diff", "--quiet", rev, "--", path], cwd, check=False)
+    if proc.returncode not in (0, 1):
+        return True  # git could not tell (e.g. rev missing): say nothing rather than guess
+    untracked = _git(["ls-files", "--others", "--exclude-standard", "--", path], cwd, check=False)
+    return proc.returncode == 0 and not untracked.stdout.strip()

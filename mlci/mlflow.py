@@ -317,8 +317,7 @@ class Tracker:
 def git_dir(root: Path) -> Path:
     from mlci import git
 
-    path = Path(git.output(["rev-parse", "--git-common-dir"], root))
-    return path if path.is_absolute() else root / path
+    return git.common_dir(root)
 
 
 def experiment_name(cfg: Config) -> str:

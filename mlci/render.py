@@ -211,7 +211,7 @@ def _expectation_row(e: dict[str, Any]) -> ExpectationRow:
     if e.get("exception"):
         unexpected = "error: " + str(e["exception"])
     elif isinstance(count, int):
-        unexpected = f"{count:,}" + (f" ({fmt.number(round(pct, 2))} %)" if fmt.is_number(pct) else "")
+        unexpected = f"{count:,}" + (f" ({fmt.number(round(pct, 2))} %)" if isinstance(pct, (int, float)) else "")
     elif e.get("observed_value") is not None:
         unexpected = f"observed {fmt.clip(str(e['observed_value']), 60)}"
     else:
@@ -282,7 +282,7 @@ def data_attention(result: Result) -> list[DataLine]:
         diff = d.get("diff") or {}
         limit = (diff.get("rule") or {}).get("max_psi")
         for name in diff.get("drifted") or []:
-            col = next((c for c in diff.get("columns", []) if c.get("name") == name), {})
+            col: dict[str, Any] = next((c for c in diff.get("columns", []) if c.get("name") == name), {})
             psi = col.get("psi")
             psi_text = f"PSI {psi:.3f}" if fmt.is_number(psi) else "PSI"
             limit_text = f" > {limit:g}" if fmt.is_number(limit) else ""

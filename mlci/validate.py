@@ -453,7 +453,8 @@ def run_data(root: Path, cfg: Config, *, head_rev: str, base_rev: str | None,
         entry = p.entry
         assert entry is not None
         sev = p.check.severity
-        where = {"file": config_file, "line": p.check.line} if config_file and p.check.line else {}
+        where: dict[str, Any] = (
+            {"file": config_file, "line": p.check.line} if config_file and p.check.line else {})
         if entry["status"] in ("missing", "error"):
             outcome.reasons.append(Reason("data", sev, entry["message"], **where))
         for exp in entry["expectations"]:

@@ -446,3 +446,15 @@ def test_a_personal_token_finds_comments_by_its_own_login(gh):
     gh.run("ci")
     [edit] = gh.fake.calls("issues/update-comment")
     assert edit.path.endswith(f"/comments/{mine.id}")
+
+
+def test_a_pr_that_changes_the_rules_is_flagged(gh):
+    base, _ = regressing_pr(gh, acc=0.95)
+    gh.repo.write("mlci.yaml", RULES.replace("max_regression: 0.01", "max_regression: 0.5"))
+    head = gh.repo.commit("loosen the gate")
+    gh.pull_request(7, base, head)
+    run = gh.run("ci", "--format", "json")
+    doc = run.json()
+    assert run.code == 0 and doc["verdict"] == "warn"
+    assert any(r["section"] == "config" and "changes mlci.yaml" in r["message"] for r in doc["reasons"])
+    validate(doc)
