@@ -52,7 +52,9 @@ def md_text(text: Any, limit: int = 500) -> str:
     A zero-width space after ``@`` keeps GitHub from turning it into a mention
     once the entity is decoded (code spans are exempt from mentions anyway).
     """
-    return _entities(clip(str(text), limit)).replace("&#64;", "&#64;&#8203;")
+    text = _entities(clip(str(text), limit)).replace("&#64;", "&#64;&#8203;")
+    # nor into a link: GitHub links bare URLs and www. names in prose
+    return re.sub(r"(?i)(://|\bwww\.)", lambda m: m.group(0)[0] + "&#8203;" + m.group(0)[1:], text)
 
 
 def md_block(text: Any, *, line_limit: int = 300, limit: int = 8000) -> str:

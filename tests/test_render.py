@@ -133,3 +133,9 @@ def test_json_round_trip_keeps_non_finite_values():
     assert math.isnan(back.metrics[0].head) and back.metrics[1].head == math.inf
     assert back.to_json() == text
     assert back == Result.from_json(back.to_json())
+
+
+def test_prose_from_the_pr_cannot_become_a_link():
+    text = fmt.md_text("see https://evil.example/x and www.evil.example")
+    assert "https://" not in text and "www." not in text
+    assert "evil.example" in text
