@@ -145,12 +145,8 @@ def _print(result: Result, cfg: Config, fmt_name: str, root: Path | None, *, in_
 def _print_report(result: Result, cfg: Config, fmt_name: str, root: Path | None) -> None:
     import click
 
-    if fmt_name == "json":
-        click.echo(result.to_json(), nl=False)
-    elif fmt_name == "markdown":
-        click.echo(render.markdown(result, status_context=cfg.report.status_context, root=root), nl=False)
-    else:
-        click.echo(render.text(result, color=False), nl=False)
+    click.echo(render.for_stdout(result, fmt_name, status_context=cfg.report.status_context, root=root),
+               nl=False)
 
 
 def apply_label_override(result: Result, cfg: Config, labels: tuple[str, ...], client: Any,

@@ -80,13 +80,9 @@ def _emit(result: Any, cfg: Any, fmt_name: str, output: str | None, root: Any = 
         from mlci.html import html
 
         _write(html_path, html(result, root=root))
-    if fmt_name == "json":
-        click.echo(render.json_text(result), nl=False)
-    elif fmt_name == "markdown":
-        click.echo(render.markdown(result, status_context=cfg.report.status_context, root=root), nl=False)
-    else:
-        color = sys.stdout.isatty()
-        click.echo(render.text(result, color=color), nl=False, color=color)
+    color = fmt_name == "text" and sys.stdout.isatty()
+    click.echo(render.for_stdout(result, fmt_name, status_context=cfg.report.status_context, root=root,
+                                 color=color), nl=False, color=color)
     return EXIT_FAIL if result.verdict == "fail" else EXIT_PASS
 
 

@@ -474,6 +474,16 @@ def _text_plots(console: Any, result: Result, v: dict[str, Any]) -> None:
             console.print(table)
 
 
+def for_stdout(result: Result, fmt_name: str, *, status_context: str = "mlci", root: Path | None = None,
+               color: bool = False) -> str:
+    """The report in the format asked for on the command line: json, markdown or text."""
+    if fmt_name == "json":
+        return json_text(result)
+    if fmt_name == "markdown":
+        return markdown(result, status_context=status_context, root=root)
+    return text(result, color=color)
+
+
 def json_text(result: Result) -> str:
     return result.to_json()
 

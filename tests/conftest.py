@@ -163,4 +163,15 @@ def mlci(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):
     return run
 
 
+
+GOLDEN = Path(__file__).parent / "golden"
+
+
+def assert_golden(name: str, got: str) -> None:
+    """``got`` equals ``tests/golden/<name>``; ``UPDATE_GOLDEN=1`` rewrites it after an intended change."""
+    golden = GOLDEN / name
+    if os.environ.get("UPDATE_GOLDEN"):
+        golden.write_text(got)
+    assert got == golden.read_text()
+
 from tests.ghfake.fixtures import github_fake, github_spec  # noqa: E402,F401

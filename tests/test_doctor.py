@@ -6,7 +6,6 @@ import http.server
 import importlib.util
 import socket
 import threading
-from pathlib import Path
 
 import pytest
 

@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
 import re
-from pathlib import Path
 
 import pytest
 
 from mlci import plots, render
 from mlci.dvc import PlotSource
 from mlci.result import Plot, Result, validate
+from tests.conftest import assert_golden
 from tests.test_render import fixed_result
-
-GOLDEN = Path(__file__).parent / "golden"
 
 DVC_YAML = """\
 stages:
@@ -344,18 +341,12 @@ def result_with_plots() -> Result:
 
 def test_markdown_with_plots_matches_the_golden_file():
     got = render.markdown(result_with_plots())
-    golden = GOLDEN / "report_plots.md"
-    if os.environ.get("UPDATE_GOLDEN"):
-        golden.write_text(got)
-    assert got == golden.read_text()
+    assert_golden("report_plots.md", got)
 
 
 def test_text_with_plots_matches_the_golden_file():
     got = render.text(result_with_plots(), color=False)
-    golden = GOLDEN / "report_plots.txt"
-    if os.environ.get("UPDATE_GOLDEN"):
-        golden.write_text(got)
-    assert got == golden.read_text()
+    assert_golden("report_plots.txt", got)
 
 
 def test_a_result_with_plots_round_trips_through_json():

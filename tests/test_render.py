@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import math
-import os
-from pathlib import Path
 
 import pytest
 
 from mlci import fmt, render
 from mlci.result import Context, MetricDelta, ParamDelta, Reason, Result, Revision, validate
+from tests.conftest import assert_golden
 
-GOLDEN = Path(__file__).parent / "golden"
 BASE_SHA = "b37ae76" + "0" * 33
 HEAD_SHA = "7f40cd7" + "1" * 33
 
@@ -51,18 +49,12 @@ def fixed_result(**changes) -> Result:
 
 def test_markdown_matches_the_golden_file():
     got = render.markdown(fixed_result())
-    golden = GOLDEN / "report_fail.md"
-    if os.environ.get("UPDATE_GOLDEN"):
-        golden.write_text(got)
-    assert got == golden.read_text()
+    assert_golden("report_fail.md", got)
 
 
 def test_text_matches_the_golden_file():
     got = render.text(fixed_result(), color=False, width=120)
-    golden = GOLDEN / "report_fail.txt"
-    if os.environ.get("UPDATE_GOLDEN"):
-        golden.write_text(got)
-    assert got == golden.read_text()
+    assert_golden("report_fail.txt", got)
     assert "\x1b[" not in got
 
 
