@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
+import yaml
 
 from mlci import config
 from mlci.errors import ConfigError
@@ -72,11 +73,52 @@ def test_every_section_of_spec_loads():
     assert cfg.mlflow is not None and cfg.mlflow.tracking_uri is None
 
 
+# Keys the product contract already lists but mlci does not implement yet, with the issue that
+# brings them. The test below fails both when an implemented key stops loading and when one of
+# these starts to load (then take it off this list).
+PENDING_SPEC_KEYS = {
+    "base_mode": "#16",
+    "repro.commit": "#17",
+    "repro.pass_env": "#13",
+    "metrics.unreadable": "#12",
+    "metrics.noise_k": "#16",
+    "history": "#16",
+    "environment": "#17",
+}
+
+
+def _without(tree: dict, dotted: str) -> dict:
+    head, _, rest = dotted.partition(".")
+    out = dict(tree)
+    if rest:
+        out[head] = _without(out[head], rest)
+    else:
+        del out[head]
+    return out
+
+
 @pytest.mark.skipif(not SHARED_SPEC.exists(), reason="shared/SPEC.md is not next to this checkout")
 def test_the_example_in_spec_md_loads():
     text = SHARED_SPEC.read_text()
-    block = re.search(r"```yaml\n(.*?)```", text, re.S).group(1)
-    cfg = config.parse(block)
+    tree = yaml.safe_load(re.search(r"```yaml\n(.*?)```", text, re.S).group(1))
+    pending = [key for key in PENDING_SPEC_KEYS
+               if key.split(".")[0] in tree and (("." not in key)
+                                                 or key.split(".")[1] in tree[key.split(".")[0]])]
+    implemented = []
+    for key in pending:
+        with_only_this = tree
+        for other in pending:
+            if other != key:
+                with_only_this = _without(with_only_this, other)
+        try:
+            config.parse(yaml.safe_dump(with_only_this))
+        except ConfigError:
+            continue
+        implemented.append(key)
+    assert not implemented, f"implemented now, take off PENDING_SPEC_KEYS: {implemented}"
+    for key in pending:
+        tree = _without(tree, key)
+    cfg = config.parse(yaml.safe_dump(tree))
     assert cfg.metrics.rules and cfg.data and cfg.deploy
 
 
