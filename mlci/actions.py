@@ -109,7 +109,7 @@ class EventRevisions:
 
 
 def revisions(ctx: ActionsContext) -> EventRevisions:
-    """SPEC: PR base commit for pull_request, a push's ``before``; nothing otherwise."""
+    """The base to compare with: the PR's base commit for pull_request, a push's ``before``; nothing otherwise."""
     pr = ctx.pull_request
     if ctx.event_name in ("pull_request", "pull_request_target") and pr:
         return EventRevisions(

@@ -54,7 +54,7 @@ class EventRevs:
 
 
 def resolve_target(opts: CheckOptions, cfg: Config, root: Path, *, event: EventRevs | None = None) -> Target:
-    """Base per SPEC: --base, the event's base, ``base:`` in config, the default branch."""
+    """The base, first found of: --base, the event's base, ``base:`` in config, the default branch."""
     if not git.has_commits(root):
         raise RunError("the repository has no commits yet: commit a baseline first")
     event = event or EventRevs()

@@ -19,7 +19,7 @@ from mlci.errors import EXIT_FAIL, EXIT_PASS, EXIT_RUNTIME, EXIT_USAGE, MlciErro
 
 
 def common_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    """The options every computing command shares (SPEC: "Common options")."""
+    """The options every computing command shares (README: "Commands")."""
     options = [
         click.option("--config", "config_path", metavar="PATH",
                      help="Config file [default: mlci.yaml at the repository root]."),

@@ -4,7 +4,9 @@ Validation walks the YAML node tree (not the loaded data) so that every error
 can name the file, the line and the key path, e.g.
 ``mlci.yaml:4: metrics.rules[0].direction: expected 'higher' or 'lower', got 'up'``.
 The schema below is the single description of the file; the defaults in the
-dataclasses are the defaults of SPEC.md.
+dataclasses are the documented defaults. ``docs/config.md`` is the reference
+for users: ``tests/test_config_docs.py`` walks this schema (``schema_keys``)
+and the dataclasses, so a key added here and not documented there fails.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 import difflib
 import math
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -167,6 +169,12 @@ class _Ctx:
         return self.constructor.construct_object(node, deep=True)
 
 
+def _tag(check: Checker, kind: str, **details: Any) -> Checker:
+    """Record what a checker accepts, so the schema can be walked (docs, tests)."""
+    check.spec = {"kind": kind, **details}  # type: ignore[attr-defined]
+    return check
+
+
 def _kind(node: yaml.Node, ctx: _Ctx) -> str:
     if isinstance(node, yaml.MappingNode):
         return "a mapping"
@@ -195,7 +203,7 @@ def string(*, nullable: bool = False) -> Checker:
             value = str(ctx.constructor.construct_scalar(node))  # e.g. a branch named 2024
         return value
 
-    return check
+    return _tag(check, "string", nullable=nullable)
 
 
 def boolean() -> Checker:
@@ -205,7 +213,7 @@ def boolean() -> Checker:
             raise ctx.error(node, key, f"expected true or false, got {_kind(node, ctx)}")
         return value
 
-    return check
+    return _tag(check, "boolean")
 
 
 def number(*, minimum: float | None = None) -> Checker:
@@ -219,12 +227,12 @@ def number(*, minimum: float | None = None) -> Checker:
             raise ctx.error(node, key, f"expected a number >= {minimum:g}, got {value!r}")
         return value
 
-    return check
+    return _tag(check, "number", minimum=minimum)
 
 
 def choice(*options: str) -> Checker:
     def check(node: yaml.Node, key: str, ctx: _Ctx) -> Any:
-        # YAML 1.1 reads a plain `off` (or `on`, `no`) as a boolean; SPEC writes `off` unquoted
+        # YAML 1.1 reads a plain `off` (or `on`, `no`) as a boolean; docs/config.md writes `off` unquoted
         if isinstance(node, yaml.ScalarNode) and not node.style and node.value in options:
             return node.value
         value = _scalar(node, key, ctx, "a string")
@@ -240,7 +248,7 @@ def choice(*options: str) -> Checker:
             raise ctx.error(node, key, f"expected {expected}, got {got}")
         return value
 
-    return check
+    return _tag(check, "choice", options=options)
 
 
 def free_mapping() -> Checker:
@@ -251,7 +259,7 @@ def free_mapping() -> Checker:
             raise ctx.error(node, key, f"expected a mapping, got {_kind(node, ctx)}")
         return ctx.value(node)
 
-    return check
+    return _tag(check, "free_mapping")
 
 
 def list_of(item: Checker) -> Checker:
@@ -262,7 +270,7 @@ def list_of(item: Checker) -> Checker:
             raise ctx.error(node, key, f"expected a list, got {_kind(node, ctx)}")
         return [item(child, f"{key}[{i}]", ctx) for i, child in enumerate(node.value)]
 
-    return check
+    return _tag(check, "list", item=item)
 
 
 def mapping(fields: dict[str, Checker], *, required: tuple[str, ...] = ()) -> Checker:
@@ -291,7 +299,7 @@ def mapping(fields: dict[str, Checker], *, required: tuple[str, ...] = ()) -> Ch
                 raise ctx.error(node, f"{key}.{name}" if key else name, "required key is missing")
         return out
 
-    return check
+    return _tag(check, "mapping", fields=fields, required=required)
 
 
 def _expectation(node: yaml.Node, key: str, ctx: _Ctx) -> Any:
@@ -311,6 +319,9 @@ def _expectation(node: yaml.Node, key: str, ctx: _Ctx) -> Any:
     if not isinstance(kwargs, dict):
         raise ctx.error(kwargs_node, f"{key}.{name}", f"expected a mapping of arguments, got {_kind(kwargs_node, ctx)}")
     return {"type": name, "kwargs": kwargs, "line": node.start_mark.line + 1}
+
+
+_tag(_expectation, "expectation")
 
 
 SEVERITY = choice("fail", "warn")
@@ -359,6 +370,28 @@ SCHEMA = mapping({
     "deploy": mapping({"model_name": string(), "model_path": string(), "alias": string()}),
     "mlflow": mapping({"tracking_uri": string(nullable=True), "experiment": string()}),
 })
+
+
+@dataclass(frozen=True)
+class KeySpec:
+    """One key of the schema: ``path`` as the docs write it (``metrics.rules[].name``)."""
+
+    path: str
+    checker: Checker
+    required: bool
+
+
+def schema_keys(checker: Checker = SCHEMA, prefix: str = "") -> Iterator[KeySpec]:
+    """Every key the schema knows, parents before children, in schema order."""
+    spec = checker.spec  # type: ignore[attr-defined]
+    for name, child in spec["fields"].items():
+        path = f"{prefix}.{name}" if prefix else name
+        yield KeySpec(path, child, name in spec["required"])
+        inner = child.spec  # type: ignore[attr-defined]
+        if inner["kind"] == "mapping":
+            yield from schema_keys(child, path)
+        elif inner["kind"] == "list" and inner["item"].spec["kind"] == "mapping":
+            yield from schema_keys(inner["item"], path + "[]")
 
 
 # --- loading ------------------------------------------------------------------

@@ -250,7 +250,7 @@ def _github(root: Path, env: Mapping[str, str]) -> list[Item]:
             items.append(Item(OK, "GitHub token", "GITHUB_TOKEN is set (its permissions are not "
                               "queried: doctor makes no GitHub API calls)"))
         else:
-            # publishing problems are warnings (SPEC): the run still computes its verdict
+            # publishing problems are warnings: the run still computes its verdict
             items.append(Item(WARN, "GitHub token", "GITHUB_TOKEN is not set: pass the action's "
                               "github-token input; without it nothing is published"))
     else:

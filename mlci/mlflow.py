@@ -7,7 +7,7 @@ switched off before the import. Failures become :class:`MlflowError`
 
 Where the data lives (:func:`tracking_uri`): ``mlflow.tracking_uri`` in the
 config, else ``$MLFLOW_TRACKING_URI``, else a SQLite file under
-``.git/mlci/`` (so ``git status`` stays clean, as SPEC asks of every cache).
+``.git/mlci/`` (so ``git status`` stays clean, as for every mlci cache).
 Run artifacts of a local SQLite store go next to the database file, never to
 MLflow's default ``./mlruns`` in the current directory.
 """
@@ -44,7 +44,7 @@ class MlflowError(RunError):
 def tracking_enabled(cfg: Config, env: Mapping[str, str]) -> bool:
     """Whether ``check``/``ci`` log a run: an ``mlflow:`` section or ``$MLFLOW_TRACKING_URI``.
 
-    SPEC: MLflow is used only when ``mlflow:``, ``deploy:`` or the variable is
+    MLflow is used only when ``mlflow:``, ``deploy:`` or the variable is
     set. ``deploy:`` alone makes ``deploy``/``rollback`` use MLflow (they log
     their own runs) but does not put an MLflow import into every pre-push check.
     """

@@ -2,8 +2,8 @@
 
 Nothing here computes: it renders the result it is given and sends it. Every
 failure is a warning in the log (and the job summary); none changes the exit
-code (SPEC). The report is always written locally first, so a publishing
-failure never loses it.
+code, so a publishing problem never turns a verdict into an error. The report
+is always written locally first, so a publishing failure never loses it.
 """
 
 from __future__ import annotations
