@@ -108,25 +108,78 @@ def compare_step(target: Target, cfg: Config, findings: Findings, verbose: bool)
                             plots=cfg.report.plots, extra_plots=cfg.metrics.plots)
     base, head = snaps[target.base_sha], snaps[target.head_rev]
     head_name = "the work tree" if target.head_rev == dvc.WORKSPACE else (target.head_ref or "head")
+    base_name = target.base_ref
     if cfg.report.plots:
         findings.plots = plots.build(base.plots, head.plots, head_name=head_name)
-    for path, msg in sorted(head.errors.items()):
-        findings.reasons.append(Reason("metrics", "warn", f"cannot read {path} in {head_name}: {msg}"))
-    for path in sorted(head.missing):
+    config_file = cfg.repo_path(target.root)
+    unreadable = {"base": base.errors, "head": head.errors}
+    for side, snap, name in (("base", base, base_name), ("head", head, head_name)):
+        other = head if side == "base" else base
+        where = f"in {name}" if side == "head" and target.head_rev == dvc.WORKSPACE else f"at {name}"
+        for path, why in sorted(snap.errors.items()):
+            rules = gating_rules(path, other, cfg)
+            severity = cfg.metrics.unreadable if rules else "warn"
+            line = rules[0].line if rules else None
+            what = "DVC cannot read the pipeline" if path == dvc.PIPELINE else f"cannot read {path}"
+            findings.reasons.append(Reason(
+                "metrics", severity, f"{what} {where}: {why}", kind="unreadable",
+                file=config_file if line else None, line=line))
+        for path, why in sorted(snap.param_errors.items()):
+            findings.reasons.append(Reason(
+                "params", "warn", f"cannot read {path} {where} (its params are left out): {why}",
+                kind="unreadable"))
+    for path in sorted(head.missing - set(head.errors)):
         hint = "; run `dvc repro`" if target.head_rev == dvc.WORKSPACE else ""
-        findings.reasons.append(Reason("metrics", "warn", f"{path} does not exist in {head_name}{hint}"))
-    for path, msg in sorted(base.errors.items()):
-        findings.notes.append(f"cannot read {path} at {target.base_ref}: {msg}")
+        findings.reasons.append(Reason("metrics", "warn", f"{path} is declared in dvc.yaml but was not "
+                                       f"produced in {head_name}{hint}", kind="absent"))
     if not base.has_project and not cfg.metrics.files:
         findings.notes.append(f"{target.base_ref} has no DVC project: nothing to compare with")
-    elif not base.metrics and head.metrics:
+    elif not base.metrics and head.metrics and not base.errors:
         findings.notes.append(f"{target.base_ref} has no metrics: every metric is without a baseline")
     if not head.has_project and not cfg.metrics.files:
         findings.notes.append("no DVC project (.dvc/) and no metrics.files in the config: no metrics to compare")
     metrics = compare.compare_metrics(base.metrics, head.metrics, base.metric_files, cfg.metrics)
+    head_where = "in the work tree" if target.head_rev == dvc.WORKSPACE else f"at {head_name}"
+    metrics = [_mark_unreadable(m, unreadable, f"at {base_name}", head_where, cfg) for m in metrics]
     params = compare.compare_params(base.params, head.params)
-    findings.reasons[:0] = gate.metric_reasons(metrics, cfg.repo_path(target.root))
+    findings.reasons[:0] = gate.metric_reasons(metrics, config_file)
     return metrics, params
+
+
+def gating_rules(path: str, other: collect.Snapshot, cfg: Config) -> list:
+    """The rules that would gate a metric of ``path``, a file one revision could not read.
+
+    The other revision's metrics of that file say which names it holds; when it
+    has none either, any gating rule whose pattern can reach the file counts
+    (a key-only pattern reaches every file): unknown content fails closed.
+    """
+    whole = path == dvc.PIPELINE  # the pipeline itself: every metric of the revision
+    names = [n for n in other.metrics if whole or n == path or n.startswith(path + ":")]
+    if names:
+        found = (compare.match_rule(n, cfg.metrics.rules) for n in names)
+        return list(dict.fromkeys(r for r in found if r is not None and r.gates))
+    return [r for r in cfg.metrics.rules if r.gates and (whole or compare.rule_reaches_file(r, path))]
+
+
+def _mark_unreadable(m, unreadable: dict[str, dict[str, str]], base_where: str, head_where: str,
+                     cfg: Config):
+    """A metric whose file one revision could not read is "unreadable", not new or removed.
+
+    Its row follows ``metrics.unreadable`` when a rule gates it; the file's own
+    reason (above the table) says why, so the row does not repeat it.
+    """
+    import dataclasses
+
+    path = m.name.split(":", 1)[0]
+    sides = [where for side, where in (("base", base_where), ("head", head_where))
+             if path in unreadable[side] or dvc.PIPELINE in unreadable[side]]
+    if not sides:
+        return m
+    gated = m.rule is not None and compare.rule_gates(m.rule)
+    return dataclasses.replace(
+        m, status="unreadable", delta=None, delta_pct=None,
+        outcome=cfg.metrics.unreadable if gated else "info",
+        message="unreadable " + " and ".join(sides))
 
 
 def repro_step(opts: CheckOptions, cfg: Config, target: Target, findings: Findings,

@@ -29,8 +29,9 @@ class Snapshot:
     metrics: dict[str, Any] = field(default_factory=dict)
     params: dict[str, Any] = field(default_factory=dict)
     metric_files: set[str] = field(default_factory=set)  # files that were read
-    errors: dict[str, str] = field(default_factory=dict)
-    missing: set[str] = field(default_factory=set)
+    errors: dict[str, str] = field(default_factory=dict)  # metric files declared but unreadable: why
+    param_errors: dict[str, str] = field(default_factory=dict)  # param files declared but unreadable
+    missing: set[str] = field(default_factory=set)  # declared metric files absent at this revision
     has_project: bool = True
     plots: dict[str, Any] = field(default_factory=dict)  # plot id -> dvc.PlotSource
 
@@ -158,6 +159,7 @@ def collect(root: Path, revs: list[str], extra_files: tuple[str, ...], *,
             for path, content in data.params.items():
                 snap.params.update(_named(path, content))
             snap.errors.update(data.errors)
+            snap.param_errors.update(data.param_errors)
             snap.missing.update(data.missing)
             snap.plots = data.plots
     else:

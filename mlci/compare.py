@@ -49,6 +49,18 @@ def match_rule(name: str, rules: tuple[MetricRule, ...]) -> MetricRule | None:
     return None
 
 
+def rule_reaches_file(rule: MetricRule, path: str) -> bool:
+    """Whether ``rule`` could match some metric of the file ``path`` (its content unknown)."""
+    if ":" not in rule.name:
+        return True  # a key-only pattern matches that key in any file
+    return fnmatchcase(path, rule.name.split(":", 1)[0])
+
+
+def rule_gates(rule: dict[str, Any]) -> bool:
+    """:attr:`MetricRule.gates` for a rule in its result form (``MetricDelta.rule``)."""
+    return any(rule.get(k) is not None for k in ("direction", "min", "max"))
+
+
 def _worst(*outcomes: str) -> str:
     return max(outcomes, key=lambda o: _SEVERITY_RANK[o])
 

@@ -50,6 +50,11 @@ class MetricRule:
     severity: str = "fail"
     line: int | None = None  # where the rule is written, for annotations
 
+    @property
+    def gates(self) -> bool:
+        """Whether the rule can fail or warn (a bare name only reports)."""
+        return self.direction is not None or self.min is not None or self.max is not None
+
     def describe(self) -> str:
         parts = []
         if self.direction:
@@ -84,6 +89,7 @@ class MetricsConfig:
     plots: tuple[str, ...] = ()
     rules: tuple[MetricRule, ...] = ()
     missing_baseline: str = "warn"
+    unreadable: str = "fail"  # a gated metric's file that DVC declares but could not load
 
 
 @dataclass(frozen=True)
@@ -349,6 +355,7 @@ SCHEMA = mapping({
             "severity": SEVERITY,
         }, required=("name",))),
         "missing_baseline": choice("fail", "warn", "off"),
+        "unreadable": SEVERITY,
     }),
     "data": list_of(mapping({
         "path": string(),

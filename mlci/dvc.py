@@ -21,6 +21,7 @@ from typing import Any
 from mlci.errors import RunError
 
 WORKSPACE = "workspace"
+PIPELINE = "dvc.yaml"  # the key of an error that concerns the whole pipeline (dvc.yaml, dvc.lock)
 
 
 class DvcError(RunError):
@@ -33,8 +34,10 @@ class RevisionData:
 
     metrics: dict[str, Any] = field(default_factory=dict)
     params: dict[str, Any] = field(default_factory=dict)
-    errors: dict[str, str] = field(default_factory=dict)  # path -> message
-    missing: set[str] = field(default_factory=set)  # declared but absent files
+    # declared, but DVC could not load it (cache miss, remote, plugin, parse error): path -> why
+    errors: dict[str, str] = field(default_factory=dict)
+    param_errors: dict[str, str] = field(default_factory=dict)  # the same, for param files
+    missing: set[str] = field(default_factory=set)  # declared but absent: never produced, not committed
     found: bool = True  # False when the revision holds no DVC project
     plots: dict[str, PlotSource] = field(default_factory=dict)  # plot id -> definition and data
 
@@ -137,6 +140,160 @@ def _is_missing(exc: BaseException) -> bool:
     return cause is not None and _is_missing(cause)
 
 
+def _recorded_out(repo: Any, path: str) -> Any:
+    """The cached output of this revision's pipeline that holds ``path`` and has a recorded hash.
+
+    A hash in ``dvc.lock`` (or a ``.dvc`` file) means the revision produced the
+    file and DVC stored it: not finding its content is a failure to read, not
+    an absence. None for git-tracked files and outputs never produced.
+    """
+    try:
+        outs = list(repo.index.outs)
+    except Exception:  # noqa: BLE001 - the pipeline itself is unreadable: reported elsewhere
+        return None
+    for out in outs:
+        if not (out.use_cache and out.hash_info and out.hash_info.value):
+            continue
+        try:
+            rel = Path(repo.fs.relpath(out.fs_path, repo.root_dir)).as_posix()
+        except Exception:  # noqa: BLE001
+            continue
+        if path == rel or path.startswith(rel.rstrip("/") + "/"):
+            return out
+    return None
+
+
+def _plugin_text(exc: BaseException) -> str | None:
+    """DVC's "s3 is supported, but requires 'dvc-s3' to be installed", said as what to do."""
+    import re
+
+    for err in _chain(exc):
+        if isinstance(err, ImportError):
+            match = re.search(r"(\w+) is supported, but requires '([\w-]+)'", str(err))
+            if match:
+                scheme, package = match.groups()
+                return (f"DVC's {scheme} plugin is not installed, so DVC cannot open the {scheme} "
+                        f"remote (pip install {package})")
+    return None
+
+
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__
+
+
+def connection_text(exc: BaseException, host: str | None = None, port: int | None = None) -> str | None:
+    """What a network failure was, in words: DNS, refused, timed out; None when not one."""
+    import socket
+
+    where = f"{host}:{port}" if host and port else host or "the host"
+    for err in _chain(exc):
+        os_error = getattr(err, "os_error", None)  # aiohttp wraps the OSError
+        for candidate in (err, os_error):
+            if isinstance(candidate, socket.gaierror):
+                return f"DNS lookup failed for host '{host or '?'}' ({candidate.strerror or candidate})"
+            if isinstance(candidate, ConnectionRefusedError):
+                return f"connection to {where} refused"
+            if isinstance(candidate, (TimeoutError, socket.timeout)):
+                return f"no answer from {where} (timed out)"
+            if isinstance(candidate, OSError) and candidate.errno is not None and not isinstance(
+                    candidate, FileNotFoundError):
+                return f"cannot connect to {where} ({candidate.strerror or candidate})"
+    return None
+
+
+_PORTS = {"http": 80, "https": 443, "ssh": 22, "webdav": 80, "webdavs": 443}
+
+
+def _reach(url: str, timeout: float = 5.0) -> str | None:
+    """Why the host of a network remote cannot be reached; None when it answers or has no host."""
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.scheme not in _PORTS or not parts.hostname:
+        return None
+    try:
+        port = parts.port or _PORTS[parts.scheme]
+    except ValueError:
+        return f"the URL's port is not a number: {url}"
+    try:
+        socket.create_connection((parts.hostname, port), timeout=timeout).close()
+    except OSError as exc:
+        return connection_text(exc, parts.hostname, port) or _describe(exc)
+    return None
+
+
+def probe_remote(repo: Any, name: str | None = None) -> tuple[str, str, str | None] | None:
+    """``(name, url, why it cannot be used or None)`` for remote ``name`` (default: the default one).
+
+    One ``exists`` call on the remote's root; an HTTP or SSH host that does not
+    answer is told apart from one that answers without the folder. None when no
+    remote is configured.
+    """
+    from mlci.fmt import without_credentials
+
+    name = name or repo.config["core"].get("remote")
+    if not name:
+        return None
+    url = str((repo.config["remote"].get(name) or {}).get("url", "?"))
+    shown = without_credentials(url)
+    try:
+        remote = repo.cloud.get_remote(name, "pull")
+        found = remote.fs.exists(remote.path)
+    except Exception as exc:  # noqa: BLE001 - any failure means "cannot use it"
+        return name, shown, (_plugin_text(exc) or connection_text(exc) or _describe(exc))
+    if found:
+        return name, shown, None
+    unreachable = _reach(url)
+    if unreachable:
+        return name, shown, unreachable
+    where = "folder" if "://" not in url or url.startswith("file://") else "location"
+    return name, shown, f"its {where} {shown} does not exist"
+
+
+def unreadable_reason(repo: Any, path: str, exc: BaseException,
+                      remotes: dict[tuple[str, str], str] | None = None) -> str | None:
+    """Why DVC could not read ``path`` at the brancher's revision, or None when it is simply absent.
+
+    Absent: not produced at this revision (no hash recorded) or a git-tracked
+    file that is not committed. Anything else is unreadable, said with what was
+    tried: the cache, then the remote (probed once per remote, in ``remotes``).
+    """
+    plugin = _plugin_text(exc)
+    if plugin:
+        return plugin
+    if not _is_missing(exc):
+        return _describe(exc)
+    out = _recorded_out(repo, path)
+    if out is None:
+        return None
+    md5 = str(out.hash_info.value)[:8]
+    what = f"dvc.lock records it (md5 {md5}…), but its content is not in the local DVC cache"
+    name = out.remote or repo.config["core"].get("remote")
+    if not name:
+        return what + " and no DVC remote is configured to fetch it from"
+    url = str((repo.config["remote"].get(name) or {}).get("url", "?"))
+    key = (name, url)
+    if remotes is None or key not in remotes:
+        probed = probe_remote(repo, name)
+        why = probed[2] if probed else None
+        if remotes is not None:
+            remotes[key] = why or ""
+    else:
+        why = remotes[key] or None
+    from mlci.fmt import without_credentials
+
+    shown = without_credentials(url)
+    if why:
+        return f"{what}, and DVC remote '{name}' ({shown}) cannot be read: {why}"
+    return f"{what} nor on DVC remote '{name}' ({shown})"
+
+
 def read_revisions(root: Path, revs: Iterable[str], *, verbose: bool = False, plots: bool = False,
                    extra_plots: Sequence[str] = ()) -> dict[str, RevisionData]:
     """Metrics and params (and with ``plots``, plots) declared by ``dvc.yaml`` at each revision.
@@ -152,25 +309,28 @@ def read_revisions(root: Path, revs: Iterable[str], *, verbose: bool = False, pl
         from dvc.repo.metrics.show import _gather_metrics
         from dvc.repo.params.show import _gather_params
 
+        remotes: dict[tuple[str, str], str] = {}  # (name, url) -> why it failed, probed once
         with quiet_dvc(verbose):
             for rev in repo.brancher(revs=wanted, sha_only=True, workspace=WORKSPACE in revs):
                 data = RevisionData()
                 try:
                     metrics = _gather_metrics(repo, on_error="return")
                     params = _gather_params(repo, on_error="return")
-                except Exception as exc:  # noqa: BLE001 - a broken dvc.yaml at one revision
-                    data.errors["dvc.yaml"] = _describe(exc)
+                except Exception as exc:  # noqa: BLE001 - a broken dvc.yaml or dvc.lock at one revision
+                    data.errors[PIPELINE] = _describe(exc)
                     out[rev] = data
                     continue
                 for kind, results in (("metrics", metrics), ("params", params)):
                     target = getattr(data, kind)
+                    errors = data.errors if kind == "metrics" else data.param_errors
                     for path, result in results.items():
                         key = Path(path).as_posix()
                         if "error" in result:
-                            if _is_missing(result["error"]):
+                            why = unreadable_reason(repo, key, result["error"], remotes)
+                            if why is None:
                                 data.missing.add(key)
                             else:
-                                data.errors[key] = _describe(result["error"])
+                                errors[key] = why
                         else:
                             target[key] = result.get("data", {})
                 if plots:
@@ -317,18 +477,12 @@ def default_remote(repo: Any) -> Remote | None:
     An unreachable remote (no such folder or bucket, no credentials, no
     network, a missing plugin such as dvc-s3) comes back with the error.
     """
-    name = repo.config["core"].get("remote")
-    if not name:
+    probed = probe_remote(repo)
+    if probed is None:
         return None
+    name, _, why = probed
     url = str((repo.config["remote"].get(name) or {}).get("url", "?"))
-    try:
-        remote = repo.cloud.get_remote(name, "pull")
-        found = remote.fs.exists(remote.path)
-    except Exception as exc:  # noqa: BLE001 - any failure means "cannot use it"
-        return Remote(name, url, False, _describe(exc))
-    if not found:
-        return Remote(name, url, False, "it does not exist")
-    return Remote(name, url, True)
+    return Remote(name, url, why is None, why)
 
 
 def remotes_configured(repo: Any) -> list[str]:
@@ -636,10 +790,17 @@ def copy_file_at(root: Path, rev: str, path: str, dest: Path) -> bool:
             raise DvcError(f"cannot read {path} at {rev[:12]}: {_describe(exc)}") from exc
 
 
-def _error_text(value: Any) -> str | None:
-    """DVC's ``onerror_collect`` leaves ``{"error": exc}`` where something failed."""
+def _error_text(value: Any, repo: Any = None, path: str | None = None,
+                remotes: dict[tuple[str, str], str] | None = None) -> str | None:
+    """DVC's ``onerror_collect`` leaves ``{"error": exc}`` where something failed.
+
+    With ``repo`` and ``path``, a file DVC recorded but could not fetch says why
+    (as for metrics); "file not found" is kept for a file that is simply absent.
+    """
     if isinstance(value, dict) and "error" in value:
         exc = value["error"]
+        if repo is not None and path is not None:
+            return unreadable_reason(repo, path, exc, remotes) or "file not found"
         return "file not found" if _is_missing(exc) else _describe(exc)
     return None
 
@@ -687,11 +848,13 @@ def _gather_plots(repo: Any, extra: Sequence[str]) -> dict[str, PlotSource]:
     sources = repo.plots._collect_data_sources(repo, targets=targets, onerror=onerror_collect) or {}
     missing = _error_text(sources) or "file not found"
     read: dict[str, tuple[Any, str | None, dict[str, Any]]] = {}  # path -> (data, error, props)
+    remotes: dict[tuple[str, str], str] = {}
     for path, source in (sources.get("data") or {}).items():
         source = dict(source)
         if "data_source" in source:
             source.update(source.pop("data_source")(cache=True))
-        read[path] = (source.get("data"), _error_text(source), dict(source.get("props") or {}))
+        problem = _error_text(source, repo, Path(path).as_posix(), remotes)
+        read[path] = (source.get("data"), problem, dict(source.get("props") or {}))
     for plot in found.values():
         for path in list(plot.files):
             inside = [k for k in read if k.startswith(path.rstrip("/") + "/")]

@@ -124,8 +124,8 @@ def change(delta: float | None, delta_pct: float | None, status: str) -> str:
     """``▼ −0.0314 (−3.2 %)``: arrow by verdict of the direction, sign by value."""
     if status in ("new", "no_baseline"):
         return "new"
-    if status == "removed":
-        return "removed"
+    if status in ("removed", "unreadable"):
+        return status
     if delta is None:
         return "changed" if status == "changed" else ""
     if status == "unchanged":

@@ -15,7 +15,8 @@ def metric_reasons(metrics: Iterable[MetricDelta], config_file: str | None = Non
     """One reason per metric that fails or warns, pointing at the rule that judged it."""
     out = []
     for m in metrics:
-        if m.outcome in ("fail", "warn"):
+        # an unreadable file has its own reason (which says why); its rows would repeat it
+        if m.outcome in ("fail", "warn") and m.status != "unreadable":
             line = (m.rule or {}).get("line")
             out.append(Reason("metrics", m.outcome, f"{m.name}: {m.message or m.status}",
                               file=config_file if line else None, line=line))

@@ -24,7 +24,7 @@ def marker(status_context: str) -> str:
     """The hidden first line that identifies mlci's comment for this status context."""
     return MARKER.format(context=fmt.md_text(status_context, 100))
 
-_STATUS_ORDER = ("regressed", "improved", "changed", "new", "no_baseline", "removed", "unchanged")
+_STATUS_ORDER = ("unreadable", "regressed", "improved", "changed", "new", "no_baseline", "removed", "unchanged")
 _OUTCOME_RANK = {"fail": 0, "warn": 1, "pass": 2, "info": 3}
 
 
@@ -138,10 +138,13 @@ def headline(result: Result) -> str:
                          else "nothing to compare")
         return f"{icon} mlci: gate open — {', '.join(parts)}"
     severity = result.verdict
-    by_section = Counter(r.section for r in result.reasons if r.severity == severity)
+    by_section = Counter((r.section, r.kind) if r.kind else r.section
+                         for r in result.reasons if r.severity == severity)
     phrases = []
     for section, n in by_section.items():
-        if section == "metrics":
+        if isinstance(section, tuple):
+            phrases.append(_kind_phrase(result, severity, *section, n))
+        elif section == "metrics":
             phrases.append(fmt.plural(n, "metric") + (" failed " if severity == "fail" else " warned by ")
                            + ("its rule" if n == 1 else "their rules"))
         elif section == "data":
@@ -156,6 +159,47 @@ def headline(result: Result) -> str:
             phrases.append(fmt.plural(warnings, "warning"))
     what = "gate closed" if severity == "fail" else "gate open with warnings"
     return f"{icon} mlci: {what} — {', '.join(phrases)}"
+
+
+def _kind_phrase(result: Result, severity: str, section: str, kind: str, n: int) -> str:
+    """The headline's words for findings that are no metric row's (see :attr:`Reason.kind`).
+
+    Built from the result's structure and mlci's own wording only: never from a
+    path or a message of the PR (the headline is not escaped field by field).
+    """
+    messages = [r.message for r in result.reasons
+                if r.severity == severity and r.section == section and r.kind == kind]
+    if kind == "unreadable":
+        where = _where(result, messages)
+        pipeline = sum(1 for m in messages if m.startswith("DVC cannot read the pipeline"))
+        phrases = []
+        if pipeline:
+            phrases.append("DVC could not read the pipeline")
+        if n - pipeline:
+            noun = "metrics file" if section == "metrics" else "params file"
+            phrases.append(f"{fmt.plural(n - pipeline, noun)} could not be read")
+        return " and ".join(phrases) + where
+    if kind == "absent":
+        return f"{fmt.plural(n, 'declared metrics file')} not produced"
+    if kind == "unmatched":
+        return f"{fmt.plural(n, 'rule')} {'matches' if n == 1 else 'match'} no metric"
+    return f"{fmt.plural(n, 'problem')} in {section}"
+
+
+def _where(result: Result, messages: list[str]) -> str:
+    """`` at main`` / `` in the work tree`` when every finding is about the same revision."""
+    base, head = result.context.base.ref, result.context.head.ref
+    sides = set()
+    for m in messages:
+        if base and f" at {base}: " in m:
+            sides.add(f" at {base}")
+        elif " in the work tree: " in m:
+            sides.add(" in the work tree")
+        elif head and f" at {head}: " in m:
+            sides.add(f" at {head}")
+        else:
+            return ""
+    return sides.pop() if len(sides) == 1 else " at both revisions"
 
 
 STAGE_STATUS_WORDS = {"cached": "restored from run-cache"}
@@ -348,8 +392,9 @@ def view(result: Result, max_rows: int | None = None, fold_cap: int | None = FOL
         if head_label == base_label:
             head_label = "work tree"
     # data findings are shown from the data entries (with code spans), not as plain reasons
+    # findings of no metric row (an unreadable file, a rule that matches nothing) are listed too
     other_reasons = [r for r in result.reasons
-                     if r.section != "metrics" and not (r.section == "data" and result.data)]
+                     if (r.section != "metrics" or r.kind) and not (r.section == "data" and result.data)]
     stages = result.repro.stages
     scounts = Counter(s.status for s in stages)
     repro_summary = ", ".join(f"{n} {stage_status(s)}" for s, n in scounts.items())
@@ -368,6 +413,7 @@ def view(result: Result, max_rows: int | None = None, fold_cap: int | None = FOL
         "params_changed": params_changed,
         "params_summary": params_summary,
         "other_reasons": other_reasons,
+        "unreadable": sum(1 for r in result.reasons if r.kind == "unreadable" and r.section == "metrics"),
         "base_label": base_label,
         "head_label": head_label,
         "base_short": (ctx.base.sha or "")[:7],

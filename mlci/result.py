@@ -28,6 +28,9 @@ class Reason:
     message: str
     file: str | None = None  # where the rule that decided it is written, for annotations
     line: int | None = None
+    # what kind of finding, when it is not a metric row's: unreadable (declared, DVC could not
+    # load it), absent (declared, not produced), unmatched (a rule that matches no metric)
+    kind: str | None = None
 
 
 @dataclass(frozen=True)
@@ -37,7 +40,7 @@ class MetricDelta:
     head: Any
     delta: float | None
     delta_pct: float | None
-    status: str  # improved|regressed|unchanged|changed|new|removed|no_baseline
+    status: str  # improved|regressed|unchanged|changed|new|removed|no_baseline|unreadable
     outcome: str  # pass|warn|fail|info
     rule: dict[str, Any] | None = None
     message: str | None = None
@@ -133,7 +136,7 @@ class Result:
             "tool": {"name": "mlci", "version": self.tool_version},
             "context": asdict(self.context),
             "verdict": self.verdict,
-            "reasons": [asdict(r) for r in self.reasons],
+            "reasons": [_reason_dict(r) for r in self.reasons],
             "repro": asdict(self.repro),
             "data": [dict(d) for d in self.data],
             # flat rows: a shallow copy is enough, and asdict's deep copy is slow at 10,000 metrics
@@ -177,6 +180,13 @@ class Result:
     @classmethod
     def from_json(cls, text: str) -> Result:
         return cls.from_dict(json.loads(text))
+
+
+def _reason_dict(reason: Reason) -> dict[str, Any]:
+    out = asdict(reason)
+    if out["kind"] is None:  # the common case: a metric row's reason; keep the JSON as it was
+        del out["kind"]
+    return out
 
 
 # Non-finite floats are not JSON; they travel as these strings and come back

@@ -169,14 +169,15 @@ def test_metric_files_outside_dvc(git_repo, mlci):
     assert run.code == 1
 
 
-def test_unparseable_metrics_warn(dvc_repo, mlci):
+def test_unparseable_metrics_warn_when_no_rule_gates_them(dvc_repo, mlci):
     metrics_repo(dvc_repo, {"acc": 0.9})
     dvc_repo.write("eval/metrics.json", "{not json")
     run = mlci(dvc_repo, "check", "--format", "json", "--no-repro")
     doc = run.json()
     assert run.code == 0 and doc["verdict"] == "warn"
     assert any("cannot read eval/metrics.json" in r["message"] for r in doc["reasons"])
-    assert doc["metrics"][0]["status"] == "removed"
+    # unreadable is not "removed": the base's metric is marked as unreadable at the head
+    assert doc["metrics"][0]["status"] == "unreadable"
 
 
 def test_missing_metrics_in_work_tree_says_run_dvc_repro(dvc_repo, mlci):

@@ -80,7 +80,6 @@ PENDING_SPEC_KEYS = {
     "base_mode": "#16",
     "repro.commit": "#17",
     "repro.pass_env": "#13",
-    "metrics.unreadable": "#12",
     "metrics.noise_k": "#16",
     "history": "#16",
     "environment": "#17",
