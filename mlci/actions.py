@@ -147,6 +147,23 @@ def _escape_property(text: str) -> str:
     return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
+def log_safe(text: str) -> str:
+    """Text that quotes input, made harmless for the Actions log: it cannot issue a workflow command.
+
+    The runner reads a command from a line that starts with ``::`` (after blanks)
+    and, in the legacy form, from ``##[`` anywhere in a line. Lines are kept; a
+    zero-width space breaks both markers where they would be read.
+    """
+    lines = []
+    for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
+        line = line.replace("##[", "##\u200b[")
+        stripped = line.lstrip()
+        if stripped.startswith("::"):
+            line = line[: len(line) - len(stripped)] + ":\u200b" + stripped[1:]
+        lines.append(line)
+    return "\n".join(lines)
+
+
 class Log:
     """Log lines; on Actions also annotations and groups, elsewhere plain text on stderr."""
 
@@ -159,7 +176,7 @@ class Log:
         print(line, file=self.stream, flush=True)
 
     def info(self, message: str) -> None:
-        self._write(message)
+        self._write(log_safe(message) if self.in_actions else message)
 
     def annotate(self, level: str, message: str, *, file: str | None = None, line: int | None = None,
                  title: str | None = None) -> None:
@@ -170,6 +187,7 @@ class Log:
             where = f"{file}:{line}: " if file and line else (f"{file}: " if file else "")
             self._write(f"mlci: {level}: {where}{message}")
             return
+        message = message.replace("##[", "##\u200b[")  # the legacy command form is read anywhere
         props = []
         if file:
             props.append(f"file={_escape_property(file)}")

@@ -280,6 +280,26 @@ def load_result(path: str) -> Result:
         raise ConfigError(f"not a result mlci can read: {exc}", file=path) from exc
 
 
+def _refuse_inside_checkout(result_file: str, root: Path | None) -> None:
+    """A result unpacked into the trusted checkout brought neighbours that pose as its files.
+
+    An artifact is a folder chosen by the untrusted run: unpacked into the checkout,
+    its ``mlci.yaml`` (say, ``report.status_context: security/scan``) or templates
+    replace the trusted ones. mlci's own default output, under ``.git/mlci``, is
+    not something an artifact can write, and stays allowed.
+    """
+    if root is None:
+        return
+    path = Path(result_file).resolve()
+    own = (git.common_dir(root) / "mlci").resolve()
+    if path.is_relative_to(root.resolve()) and not path.is_relative_to(own):
+        raise ConfigError(
+            "the result file lies inside the checkout, where the files unpacked with it would pose as "
+            "this repository's own (mlci.yaml, templates). Download the artifact outside the checkout, "
+            "e.g. `path: ${{ runner.temp }}/mlci-artifact` in actions/download-artifact, and pass "
+            "that file", file=result_file)
+
+
 def _trusted_target(ctx: ActionsContext, result: Result, client: Any) -> tuple[int | None, str | None]:
     """PR number and head sha to publish on, taken from the trusted event, not from the result.
 
@@ -317,14 +337,12 @@ def run_publish(result_file: str, opts: CiOptions, env: Mapping[str, str] | None
     env = os.environ if env is None else env
     ctx = actions.from_env(env, token=opts.github_token)
     log = Log(ctx.in_actions)
-    result = load_result(result_file)
     try:
         root: Path | None = git.repo_root(opts.check.cwd)
     except RunError:
         root = None
-    if root is not None and Path(result_file).resolve().is_relative_to(root):
-        log.warning(f"the result file {result_file} lies inside the checkout: unpack artifacts from other "
-                    "runs outside it (e.g. under $RUNNER_TEMP), so they cannot pose as this repository's files")
+    _refuse_inside_checkout(result_file, root)
+    result = load_result(result_file)
     # the config of the trusted checkout (the base branch), not of the PR
     cfg = load(opts.check.config_path, root, explicit=opts.check.config_path is not None) if root else Config()
     client = _client(ctx, env, log)
@@ -350,7 +368,7 @@ def run_publish(result_file: str, opts: CiOptions, env: Mapping[str, str] | None
     labels: tuple[str, ...] = ()
     if client is not None and pr is not None:
         try:
-            labels = tuple(label.name for label in client.pull(pr).labels)
+            labels = client.pull(pr).labels
         except PublishError as exc:
             log.warning(f"cannot read the labels of #{pr}: {exc}")
     result = apply_label_override(result, cfg, labels, client, pr, log)

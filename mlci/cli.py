@@ -348,6 +348,17 @@ def rollback(environment: str, config_path: str | None, github_token: str | None
                                         github_token=github_token, verbose=verbose))
 
 
+def _for_log(message: str) -> str:
+    """An error message quotes input (a key of a result file, a path): in Actions it issues no command."""
+    import os
+
+    if os.environ.get("GITHUB_ACTIONS") != "true":
+        return message
+    from mlci.actions import log_safe
+
+    return log_safe(message)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code (0 pass/warn, 1 fail, 2 usage, 3 could not finish)."""
     args = list(sys.argv[1:] if argv is None else argv)
@@ -367,15 +378,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_RUNTIME
     except MlciError as exc:
         if verbose:
-            traceback.print_exc()
-        click.echo(f"mlci: error: {exc}", err=True)
+            click.echo(_for_log(traceback.format_exc()), err=True, nl=False)
+        click.echo(_for_log(f"mlci: error: {exc}"), err=True)
         return exc.exit_code
     except KeyboardInterrupt:
         click.echo("mlci: interrupted", err=True)
         return 130
     except Exception as exc:  # noqa: BLE001 - a bug: say so, with the traceback
-        traceback.print_exc()
-        click.echo(f"mlci: internal error: {type(exc).__name__}: {exc}", err=True)
+        click.echo(_for_log(traceback.format_exc()), err=True, nl=False)
+        click.echo(_for_log(f"mlci: internal error: {type(exc).__name__}: {exc}"), err=True)
         return EXIT_RUNTIME
     if code is None:
         return EXIT_PASS

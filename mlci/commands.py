@@ -21,7 +21,7 @@ from typing import Any
 from mlci import actions, fmt, render
 from mlci.actions import ActionsContext, Log
 from mlci.config import Config
-from mlci.errors import EXIT_PASS
+from mlci.errors import EXIT_PASS, RunError
 
 COMMAND = re.compile(r"^/mlci(?:\s+(?P<name>\S+))?(?:\s+(?P<text>.*))?$", re.IGNORECASE)
 WRITERS = ("admin", "maintain", "write")
@@ -88,19 +88,24 @@ def handle(ctx: ActionsContext, cfg: Config, client: Any, log: Log, root: Path |
     from mlci.github import PublishError
 
     audit: list[str] = []
+    failure: PublishError | None = None
     try:
         client.react(cmd.pr, cmd.comment_id, "eyes")
         done = _dispatch(cmd, ctx, cfg, client, log, root, audit)
         client.react(cmd.pr, cmd.comment_id, "rocket" if done else "-1")
-    except PublishError as exc:
-        log.warning(f"/mlci {cmd.name}: {exc}", title="mlci command failed")
-        audit.append(f"failed: {exc}")
+    except PublishError as exc:  # every GitHub call, lazy reads included, ends up here
+        failure = exc
     for line in audit:
         log.info(f"mlci: audit: {line}")
+    if failure is not None:
+        audit.append(f"stopped: GitHub did not answer as expected: {failure}")
     actions.append_summary(ctx.step_summary, "\n".join([
         f"### mlci: `/mlci {fmt.md_text(cmd.name, 40)}` by {fmt.md_text(cmd.author, 60)} on #{cmd.pr}", "",
         *(f"- {fmt.md_text(line, 600)}" for line in audit), "",
     ]))
+    if failure is not None:
+        # one line, exit 3: a command that did not happen must not look like one that did
+        raise RunError(f"/mlci {cmd.name}: cannot reach GitHub ({failure}); the command stopped there")
     return EXIT_PASS
 
 
@@ -147,17 +152,26 @@ def _override(cmd: Command, ctx: ActionsContext, cfg: Config, client: Any, log: 
     from mlci import gate, publish
 
     pull = client.pull(cmd.pr)
-    head_sha = str(pull.head.sha)
+    head_sha = pull.head_sha
     marker = render.marker(cfg.report.status_context)
     earlier = client.find_comment(cmd.pr, marker, client.login())
     result = publish.decode_result(earlier.body) if earlier is not None else None
-    if result is not None and result.context.head.sha and result.context.head.sha != head_sha:
-        # the maintainer read a report for another commit: do not waive what they have not seen
+    if earlier is None or result is None:
+        # nothing says what the maintainer saw (no report, or its hidden copy is damaged or forged)
         _reply(client, cmd, (
-            f"The report is for `{result.context.head.sha[:7]}`, but the pull request's head is now "
+            f"There is no mlci report on this pull request that mlci can read, so there is nothing to "
+            f"override. Wait for mlci's report on `{head_sha[:7]}` (or `/mlci rerun`), then override it "
+            "if needed."))
+        audit.append("refused: no readable mlci report on the pull request")
+        return False
+    if result.context.head.sha != head_sha:
+        # the maintainer read a report for another commit: do not waive what they have not seen
+        reported = (result.context.head.sha or "an unknown commit")[:7]
+        _reply(client, cmd, (
+            f"The report is for `{reported}`, but the pull request's head is now "
             f"`{head_sha[:7]}`. Wait for mlci's report on `{head_sha[:7]}`, then override it if needed."
         ))
-        audit.append(f"refused: the report is for {result.context.head.sha[:7]}, the head is {head_sha[:7]}")
+        audit.append(f"refused: the report is for {reported}, the head is {head_sha[:7]}")
         return False
     at = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     label = cfg.gate.override_label
@@ -170,15 +184,12 @@ def _override(cmd: Command, ctx: ActionsContext, cfg: Config, client: Any, log: 
                       cmd.comment_url or ctx.run_url)
     audit.append(f"override of {head_sha[:7]} by @{cmd.author} at {at}: {cmd.text}")
     _override_check_run(client, cfg, head_sha, description, cmd, ctx, log)
-    # the report comment, if there is one, says who, when and why
-    if earlier is not None and result is not None:
-        override = {"label": label or None, "by": cmd.author, "reason": cmd.text, "at": at}
-        updated = gate.apply_override(result, override) if result.verdict == "fail" else \
-            dataclasses.replace(result, override=override)
-        client.edit_comment(cmd.pr, earlier.id, publish.comment_body(updated, cfg, None))
-        audit.append("the report comment records the override")
-    elif earlier is not None:
-        log.warning("the report comment holds no readable result; it was left as it is")
+    # the report comment says who, when and why
+    override = {"label": label or None, "by": cmd.author, "reason": cmd.text, "at": at}
+    updated = gate.apply_override(result, override) if result.verdict == "fail" else \
+        dataclasses.replace(result, override=override)
+    client.edit_comment(cmd.pr, earlier.id, publish.comment_body(updated, cfg, None))
+    audit.append("the report comment records the override")
     return True
 
 
@@ -201,7 +212,7 @@ def _override_check_run(client: Any, cfg: Config, head_sha: str, description: st
 def _rerun(cmd: Command, ctx: ActionsContext, client: Any, audit: list[str]) -> bool:
     if not _may_write(client, cmd, audit):
         return False
-    head_sha = str(client.pull(cmd.pr).head.sha)
+    head_sha = client.pull(cmd.pr).head_sha
     current_path = None
     if ctx.workflow_ref and "/.github/workflows/" in ctx.workflow_ref:
         current_path = ".github/workflows/" + ctx.workflow_ref.split("/.github/workflows/", 1)[1].split("@")[0]

@@ -2,7 +2,10 @@
 
 Wraps the few calls mlci makes (comments, statuses, check runs, labels,
 permissions, workflow runs, deployments) and turns PyGithub's failures into
-:class:`PublishError`. Retries: PyGithub's ``GithubRetry`` retries 5xx answers
+:class:`PublishError`. The client is lazy (an object is fetched when one of
+its attributes is first read), so no PyGithub object leaves this module:
+every method reads what it needs inside :meth:`GitHub._call` and returns
+plain values, and an outage anywhere is a ``PublishError``. Retries: PyGithub's ``GithubRetry`` retries 5xx answers
 and rate-limit 403s (it honours ``Retry-After``); we add exponential backoff
 and a timeout. The token is never logged: it only lives inside the client.
 """
@@ -38,6 +41,27 @@ class CommentRef:
     url: str
     body: str
     author: str
+
+
+@dataclass(frozen=True)
+class PullInfo:
+    """What mlci reads of a pull request."""
+
+    number: int
+    head_sha: str
+    labels: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """What mlci reads of a workflow run."""
+
+    id: int
+    name: str
+    path: str
+    event: str
+    run_number: int
+    html_url: str
 
 
 @dataclass(frozen=True)
@@ -114,7 +138,7 @@ class GitHub:
         issue = self._call(f"reading PR #{number}", self.repo.get_issue, number)
         try:
             for c in issue.get_comments():
-                yield CommentRef(c.id, c.html_url, c.body or "", c.user.login if c.user else "")
+                yield _comment_ref(c)
         except Exception as exc:  # noqa: BLE001
             message, status = _message(exc)
             raise PublishError(f"listing comments of #{number}: {message}", status) from exc
@@ -129,8 +153,7 @@ class GitHub:
 
     def create_comment(self, number: int, body: str) -> CommentRef:
         issue = self._call(f"reading PR #{number}", self.repo.get_issue, number)
-        c = self._call(f"commenting on #{number}", issue.create_comment, body)
-        return CommentRef(c.id, c.html_url, c.body or "", c.user.login if c.user else "")
+        return self._call(f"commenting on #{number}", lambda: _comment_ref(issue.create_comment(body)))
 
     def _comment(self, number: int, comment_id: int) -> Any:
         issue = self._call(f"reading PR #{number}", self.repo.get_issue, number)
@@ -139,7 +162,7 @@ class GitHub:
     def edit_comment(self, number: int, comment_id: int, body: str) -> CommentRef:
         c = self._comment(number, comment_id)
         self._call("editing the comment", c.edit, body)
-        return CommentRef(c.id, c.html_url, body, c.user.login if c.user else "")
+        return self._call("reading the comment", lambda: _comment_ref(c))
 
     def react(self, number: int, comment_id: int, content: str) -> None:
         c = self._comment(number, comment_id)
@@ -164,25 +187,24 @@ class GitHub:
         }
         if details_url:
             kwargs["details_url"] = details_url
-        run = self._call("creating the check run", self.repo.create_check_run, **kwargs)
-        return str(run.html_url)
+        return str(self._call("creating the check run",
+                              lambda: self.repo.create_check_run(**kwargs).html_url))
 
     # -- pull requests, labels, people ----------------------------------------------
 
-    def pull(self, number: int) -> Any:
-        return self._call(f"reading PR #{number}", self.repo.get_pull, number)
+    def pull(self, number: int) -> PullInfo:
+        return self._call(f"reading PR #{number}", lambda: _pull_info(self.repo.get_pull(number)))
 
-    def pulls_for(self, head_sha: str, head_label: str | None = None) -> list[Any]:
+    def pulls_for(self, head_sha: str, head_label: str | None = None) -> list[PullInfo]:
         """Open PRs whose head is ``head_sha`` (by ``owner:branch`` when given, which works for forks)."""
-        if head_label:
-            pulls = self._call("listing PRs", self.repo.get_pulls, state="open", head=head_label)
-        else:
-            pulls = self._call("listing PRs", self.repo.get_pulls, state="open")
-        try:
-            return [p for p in pulls if p.head.sha == head_sha]
-        except Exception as exc:  # noqa: BLE001
-            message, status = _message(exc)
-            raise PublishError(f"listing PRs: {message}", status) from exc
+        def listing() -> list[PullInfo]:
+            if head_label:
+                pulls = self.repo.get_pulls(state="open", head=head_label)
+            else:
+                pulls = self.repo.get_pulls(state="open")
+            return [info for info in map(_pull_info, pulls) if info.head_sha == head_sha]
+
+        return self._call("listing PRs", listing)
 
     def label_actor(self, number: int, label: str) -> str | None:
         """Who last applied ``label`` to the PR, from its timeline of events."""
@@ -203,20 +225,21 @@ class GitHub:
 
     def permission(self, user: str) -> str:
         return str(self._call(f"asking the permission of {user}",
-                              self.repo.get_collaborator_permission, user))
+                              lambda: str(self.repo.get_collaborator_permission(user))))
 
     # -- actions and deployments ------------------------------------------------------
 
-    def workflow_runs(self, head_sha: str) -> list[Any]:
-        runs = self._call("listing workflow runs", self.repo.get_workflow_runs, head_sha=head_sha)
-        try:
-            return list(runs)
-        except Exception as exc:  # noqa: BLE001
-            message, status = _message(exc)
-            raise PublishError(f"listing workflow runs: {message}", status) from exc
+    def workflow_runs(self, head_sha: str) -> list[RunInfo]:
+        def listing() -> list[RunInfo]:
+            return [RunInfo(int(r.id), str(r.name or ""), str(r.path or ""), str(r.event or ""),
+                            int(r.run_number), str(r.html_url))
+                    for r in self.repo.get_workflow_runs(head_sha=head_sha)]
 
-    def rerun(self, run: Any) -> bool:
-        return bool(self._call("asking for a re-run", run.rerun))
+        return self._call("listing workflow runs", listing)
+
+    def rerun(self, run: RunInfo) -> bool:
+        return bool(self._call("asking for a re-run",
+                               lambda: self.repo.get_workflow_run(run.id).rerun()))
 
     def create_deployment(self, ref: str, environment: str, description: str,
                           payload: dict[str, Any]) -> Any:
@@ -234,3 +257,12 @@ class GitHub:
         if run_url:
             kwargs["target_url"] = run_url
         self._call("recording the deployment status", deployment.create_status, **kwargs)
+
+
+def _comment_ref(c: Any) -> CommentRef:
+    return CommentRef(int(c.id), str(c.html_url), c.body or "", c.user.login if c.user else "")
+
+
+def _pull_info(p: Any) -> PullInfo:
+    """Reads the PR (the lazy object fetches here): call it inside :meth:`GitHub._call`."""
+    return PullInfo(int(p.number), str(p.head.sha), tuple(str(label.name) for label in p.labels))

@@ -68,7 +68,11 @@ def _plot_views(result: Result, base_label: str, head_label: str) -> list[dict[s
             except Exception as exc:  # noqa: BLE001 - dvc-render refused the data: say so, keep going
                 view["text"] = f"not drawn: {exc}"
         elif plot.kind == "confusion":
-            view["table"] = plots.confusion_table(plot)
+            cm = plots.confusion_table(plot)
+            # plain rows for the template (it sees no functions): head count and change per cell
+            view["table"] = {"labels": [str(label) for label in cm.labels], "rows": [
+                {"label": str(a), "cells": [plots.cell_text(*cm.cells[(a, p)]) for p in cm.labels]}
+                for a in cm.labels]}
         elif plot.kind == "image":
             view["text"] = (f"{plot.status}: {plots.size_text(plot.base)} → {plots.size_text(plot.head)}; "
                             f"sha256 {(plot.base or {}).get('sha256', '—')[:12]} → "
@@ -92,9 +96,7 @@ def html(result: Result, *, root: Path | None = None, template: str = "report.ht
     v = render.view(result, fold_cap=None)
     return render.render_template(
         env, template,
-        **v,
+        **render.template_values(v),
         plot_views=_plot_views(result, v["base_label"], v["head_label"]),
-        cell_text=plots.cell_text,
-        size_text=plots.size_text,
         vendor_js=vendor_js() if any(p.kind == "line" for p in result.plots) else "",
     )

@@ -58,15 +58,18 @@ def _pack(doc: dict[str, Any]) -> str:
 
 
 def decode_result(body: str) -> Result | None:
-    """The result hidden in a report comment, or None."""
-    start = body.find(RESULT_MARKER)
-    if start < 0:
-        return None
-    end = body.find(" -->", start)
-    if end < 0:
+    """The result mlci hid in its report comment, or None.
+
+    Only mlci's own copy counts: the comment's last line, where :func:`comment_body`
+    puts it. Text from the pull request (a stage's log, a metric name) can print a
+    look-alike copy anywhere above it; that one is never read.
+    """
+    lines = body.rstrip().splitlines()
+    last = lines[-1].strip() if lines else ""
+    if not (last.startswith(RESULT_MARKER) and last.endswith(" -->")):
         return None
     try:
-        raw = zlib.decompress(base64.b64decode(body[start + len(RESULT_MARKER):end], validate=True))
+        raw = zlib.decompress(base64.b64decode(last[len(RESULT_MARKER):-len(" -->")], validate=True))
         doc = json.loads(raw)
         from mlci.result import validate
 

@@ -39,14 +39,62 @@ def template_dirs(root: Path | None = None) -> list[Path]:
 
 
 def sandboxed_environment(root: Path | None, **options: Any):  # -> jinja2.Environment
-    """A sandboxed Jinja2 environment: a template (even a repository's override) cannot run code."""
+    """A sandboxed Jinja2 environment: a template (even a repository's override) cannot run code.
+
+    The sandbox only stops ``_private`` attributes; anything reachable through a
+    public attribute (a module's, a function's) is still reachable. So the
+    template's globals are emptied (``cycler``, ``lipsum``, ``namespace``,
+    ``dict``, ``joiner``, ``range`` are objects with a way out) and its values
+    are plain data only (see :func:`plain`): nothing but filters can call code.
+    """
     import jinja2
     from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-    return ImmutableSandboxedEnvironment(
+    env = ImmutableSandboxedEnvironment(
         loader=jinja2.FileSystemLoader([str(d) for d in template_dirs(root)]),
         undefined=jinja2.StrictUndefined, **options,
     )
+    env.globals.clear()
+    return env
+
+
+_PLAIN_TYPES = (str, int, float, bool, type(None))
+
+
+def plain(value: Any) -> Any:
+    """``value`` as dicts, lists, strings, numbers, booleans and None: what a template may see.
+
+    Dataclasses become dicts of their fields. Anything else (a module, a class,
+    a function, a bound method) is a bug in mlci and raises ``TypeError``: a
+    template given an object can walk from it to ``os``.
+    """
+    import dataclasses
+
+    if type(value) in _PLAIN_TYPES:
+        return value
+    if isinstance(value, str):  # Markup and other str subclasses: their methods stay behind
+        return str(value)
+    if isinstance(value, (int, float)) and not callable(value):
+        return bool(value) if isinstance(value, bool) else (int(value) if isinstance(value, int)
+                                                             else float(value))
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    raise TypeError(f"a template may only see plain data, not {type(value).__name__}")
+
+
+def template_values(v: dict[str, Any]) -> dict[str, Any]:
+    """The view for a template: plain data; ``result`` as its JSON form plus ``tool_version``."""
+    out = {k: val for k, val in v.items() if k != "result"}
+    result: Result = v["result"]
+    doc = result.to_dict()
+    doc["tool_version"] = result.tool_version
+    out["result"] = doc
+    out["icons"] = dict(fmt.ICONS)
+    return plain(out)
 
 
 def _environment(root: Path | None):  # -> jinja2.Environment
@@ -59,7 +107,7 @@ def _environment(root: Path | None):  # -> jinja2.Environment
     )
     env.filters.update(
         code=fmt.md_code, text=fmt.md_text, number=fmt.number, duration=fmt.duration,
-        plural=fmt.plural, block=fmt.md_block,
+        plural=fmt.plural, block=fmt.md_block, stage_status=stage_status,
     )
     return env
 
@@ -422,11 +470,9 @@ def view(result: Result, max_rows: int | None = None, fold_cap: int | None = FOL
         "cut_rows": cut,
         "run_url": safe_url(ctx.run_url),
         "mlflow_url": safe_url((result.mlflow or {}).get("url")),
-        "stage_status": stage_status,
         "folded_out": folded_out,
         "plots": plot_views,
         "plots_summary": plots_mod.summary_line(result.plots),
-        "fmt": fmt,
     }
 
 
@@ -446,17 +492,22 @@ def safe_url(url: Any) -> str | None:
 def markdown(result: Result, *, status_context: str = "mlci", root: Path | None = None,
              template: str = "report.md.j2", max_rows: int | None = None) -> str:
     env = _environment(root)
-    body = render_template(env, template, marker=marker(status_context), **view(result, max_rows))
+    body = render_template(env, template, marker=marker(status_context),
+                           **template_values(view(result, max_rows)))
     return body.rstrip() + "\n"
 
 
 def render_template(env: Any, name: str, **values: Any) -> str:
-    """Render one template; a broken or unsafe template (say, a repository's override) is exit 2."""
+    """Render one template; a broken or unsafe template (say, a repository's override) is exit 2.
+
+    ``values`` must be plain data (:func:`plain`); this is checked, not assumed.
+    """
     import jinja2
     from jinja2.sandbox import SecurityError
 
     from mlci.errors import ConfigError
 
+    values = plain(values)
     try:
         template = env.get_template(name)
         return str(template.render(**values))
@@ -465,6 +516,11 @@ def render_template(env: Any, name: str, **values: Any) -> str:
                           line=exc.lineno) from exc
     except SecurityError as exc:
         raise ConfigError(f"the template tried something unsafe: {exc}", file=name) from exc
+    except jinja2.UndefinedError as exc:
+        raise ConfigError(f"the template uses something mlci does not give templates: {exc.message}",
+                          file=name) from exc
+    except jinja2.TemplateError as exc:
+        raise ConfigError(f"the template failed: {exc.message}", file=name) from exc
 
 
 def markdown_within(result: Result, limit: int, **kwargs: Any) -> str:

@@ -496,6 +496,10 @@ class _RequestHandler(BaseHTTPRequestHandler):
     def _handle(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length else b""
+        if self.server.fake._hang(self.command, self.path):
+            # an injected timeout: no answer until the client gives up (or the fake stops)
+            self.close_connection = True
+            return
         try:
             status, headers, payload = self.server.fake._process(
                 self.command, self.path, list(self.headers.items()), raw
@@ -557,6 +561,10 @@ class GitHubFake:
         self.organizations: set[str] = {"github"}
         """Logins rendered with ``type: Organization``."""
         self.faults: list[Fault] = []
+        self.hangs: list[Fault] = []
+        self.hung: list[str] = []
+        """``METHOD path`` of each request answered by silence (:meth:`hang_next`)."""
+        self._released = threading.Event()
         self._records: list[RecordedRequest] = []
         self._violations: list[Violation] = []
         self._lock = threading.RLock()
@@ -581,6 +589,7 @@ class GitHubFake:
         return self
 
     def stop(self) -> None:
+        self._released.set()  # hung requests end now
         if self._server is not None:
             self._server.shutdown()
             self._server.close_connections()
@@ -865,6 +874,38 @@ class GitHubFake:
                   re.compile(path) if path else None, operation, retry_after=retry_after,
                   label="secondary rate limit")
         )
+
+    def hang_next(
+        self,
+        count: int = 1,
+        *,
+        method: str | None = None,
+        path: str | None = None,
+        operation: str | None = None,
+    ) -> Fault:
+        """Leave the next ``count`` matching requests unanswered: the client's timeout fires.
+
+        The connection is closed when the fake stops; nothing is recorded in
+        :attr:`requests` (there was no exchange), the request is listed in :attr:`hung`.
+        """
+        fault = Fault(0, count, "", method.upper() if method else None,
+                      re.compile(path) if path else None, operation, label="hang")
+        with self._lock:
+            self.hangs.append(fault)
+        return fault
+
+    def _hang(self, method: str, target: str) -> bool:
+        path = urlsplit(target).path
+        with self._lock:
+            match = self.spec.match(method, path)
+            operation = match.operation.operation_id if match else None
+            fault = next((f for f in self.hangs if f.matches(method, path, operation)), None)
+            if fault is None:
+                return False
+            fault.remaining -= 1
+            self.hung.append(f"{method} {path}")
+        self._released.wait()
+        return True
 
     def _add_fault(self, fault: Fault) -> Fault:
         with self._lock:
