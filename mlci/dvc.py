@@ -412,12 +412,14 @@ def pipeline_status(root: Path, *, verbose: bool = False) -> PipelineStatus:
 
 @dataclass(frozen=True)
 class PipelineOutput:
-    """One output declared in ``dvc.yaml`` (a stage's ``outs``/``metrics``/``plots``, or top level)."""
+    """One file ``dvc.yaml`` declares: a stage's ``outs``/``metrics``/``plots``, a top-level
+    ``metrics``/``plots`` entry, or an ``artifacts`` entry of ``type: model``."""
 
     path: str  # repo-relative, posix
-    kind: str  # metric | plot | out
+    kind: str  # metric | plot | out | model
     stage: str | None
     cached: bool
+    name: str | None = None  # the artifact's name, for kind model
 
 
 def pipeline_outputs(root: Path, *, verbose: bool = False) -> list[PipelineOutput]:
@@ -429,6 +431,7 @@ def pipeline_outputs(root: Path, *, verbose: bool = False) -> list[PipelineOutpu
     with open_repo(root, verbose) as repo:
         from dvc.exceptions import DvcException
         from dvc.repo.metrics.show import _collect_top_level_metrics
+        from dvc.repo.plots import _collect_definitions, onerror_collect
 
         def rel(fs_path: str) -> str:
             return Path(repo.fs.relpath(fs_path, repo.root_dir)).as_posix()
@@ -441,6 +444,21 @@ def pipeline_outputs(root: Path, *, verbose: bool = False) -> list[PipelineOutpu
                     out.append(PipelineOutput(rel(o.fs_path), kind, o.stage.addressing, bool(o.use_cache)))
                 for path in _collect_top_level_metrics(repo):
                     out.append(PipelineOutput(Path(path).as_posix(), "metric", None, False))
+                # top-level plots (dvclive declares its plots there): their data files
+                definitions = _collect_definitions(repo, targets=[], onerror=onerror_collect) or {}
+                declared = {o.path for o in out}
+                for content in (definitions.get("data") or {}).values():
+                    for plot_id, props in ((content or {}).get("data") or {}).items():
+                        for path in _plot_files(plot_id, dict(props or {})):
+                            if path not in declared:
+                                out.append(PipelineOutput(path, "plot", None, False))
+                # artifacts (`dvc.yaml` `artifacts:`), paths relative to their dvc.yaml
+                for dvcyaml, artifacts in repo.artifacts.read().items():
+                    base = posixpath.dirname(Path(dvcyaml).as_posix())
+                    for name, artifact in artifacts.items():
+                        if artifact.type == "model":
+                            path = posixpath.normpath(posixpath.join(base, artifact.path))
+                            out.append(PipelineOutput(path, "model", None, False, name))
             except DvcException as exc:
                 raise DvcError(f"DVC cannot read the pipeline: {_describe(exc)}") from exc
         return list(dict.fromkeys(out))  # a top-level metric may repeat a stage's
