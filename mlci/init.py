@@ -10,10 +10,12 @@ overwritten without ``--force``; nothing is written unless everything can be.
 
 from __future__ import annotations
 
+import csv
 import json
 import re
 import sys
 from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +28,14 @@ from mlci.fmt import plural
 WORKFLOW = Path(".github/workflows/mlci.yml")
 DEFAULT_ACTION = "mlci/mlci@v0"
 
+# The rules init writes fail on a regression of more than this percentage of the base value:
+# the gate closes on a large drop (a 71 % fall of accuracy is not a warning), while run-to-run
+# noise of a few percent passes. Timings get the same tolerance but only warn: they measure
+# the runner as much as the change.
+DEFAULT_MAX_REGRESSION_PCT = 10
+# keys that count progress rather than measure quality (dvclive writes `step`): no rule
+BOOKKEEPING = ("step", "steps", "epoch", "epochs", "iteration", "iterations", "timestamp")
+TIMING = ("time", "times", "duration", "latency", "seconds", "secs", "sec", "ms")
 # a metric whose name has one of these words is better when lower
 LOWER_IS_BETTER = ("loss", "error", "err", "latency", "mae", "mse", "rmse", "mape", "time",
                    "duration", "perplexity")
@@ -43,12 +53,26 @@ REMOTE_NEEDS = {
 
 def guess_direction(key: str) -> str:
     """``lower`` when a word of the name says smaller is better (``log_loss``, ``latency_ms``)."""
-    words = [w for w in re.split(r"[^a-z0-9]+", key.lower()) if w]
-    for word in words:
+    for word in _words(key):
         if (word in LOWER_IS_BETTER or word.removesuffix("s") in LOWER_IS_BETTER
                 or word.endswith(("loss", "error", "errors", "time"))):
             return "lower"
     return "higher"
+
+
+def _words(key: str) -> list[str]:
+    return [w for w in re.split(r"[^a-z0-9]+", key.lower()) if w]
+
+
+
+def is_bookkeeping(key: str) -> bool:
+    """``step``, ``epoch``: counters, not quality; init writes no rule for them."""
+    return key.rsplit(".", 1)[-1].lower() in BOOKKEEPING
+
+
+def is_timing(key: str) -> bool:
+    """``train_time``, ``latency_ms``: a property of the runner as much as of the change."""
+    return any(w in TIMING or w.endswith("time") for w in _words(key))
 
 
 @dataclass(frozen=True)
@@ -71,6 +95,29 @@ class DataFile:
     path: str
     stage: str | None
     columns: tuple[str, ...] = ()
+    headerless: bool = False  # the first row is data: the check names the columns itself
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One rule init writes, with what the comment beside it says."""
+
+    name: str
+    direction: str
+    severity: str
+    max_regression_pct: float
+    now: str | None  # the current value(s), for the comment
+    bound: float | None  # the current value, offered as a commented min/max
+
+
+@dataclass
+class RuleGroup:
+    """The rules of one metric file, one foreach/matrix stage, or keys shared by several files."""
+
+    title: str
+    rules: list[Rule] = field(default_factory=list)
+    note: str | None = None  # why there are no rules (not reproduced yet, unreadable)
+    pattern: str | None = None  # the file pattern, offered as a commented catch-all
 
 
 @dataclass
@@ -83,6 +130,11 @@ class Plan:
     extras: list[str]
     credentials: list[str]
     has_pipeline: bool
+    groups: list[RuleGroup] = field(default_factory=list)
+
+    @property
+    def rule_count(self) -> int:
+        return sum(len(g.rules) for g in self.groups)
 
 
 def _metric_file(root: Path, out: dvc.PipelineOutput) -> MetricFile:
@@ -101,25 +153,60 @@ def _metric_file(root: Path, out: dvc.PipelineOutput) -> MetricFile:
     return file
 
 
-def _columns(file: Path) -> tuple[str, ...]:
-    """The header of a CSV/TSV file, to suggest column expectations."""
-    if file.suffix.lower() not in (".csv", ".tsv"):
-        return ()
+def _is_number(text: str) -> bool:
     try:
-        with file.open(encoding="utf-8", errors="replace") as fh:
-            header = fh.readline().strip()
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _table_head(file: Path) -> tuple[tuple[str, ...], bool]:
+    """The columns of a CSV/TSV file and whether its first row is data rather than a header.
+
+    A first row is taken as data when every column that is numeric in the rows below
+    is numeric in it too (``1\t0\tgreat film``); a header names those columns
+    (``id\tlabel\ttext``). Without a numeric column, Python's ``csv.Sniffer`` decides.
+    """
+    if file.suffix.lower() not in (".csv", ".tsv"):
+        return (), False
+    try:
+        with file.open(encoding="utf-8", errors="replace", newline="") as fh:
+            sample = [fh.readline() for _ in range(50)]
     except OSError:
-        return ()
-    return tuple(c.strip() for c in header.split("\t" if file.suffix.lower() == ".tsv" else ",") if c.strip())
+        return (), False
+    sample = [line for line in sample if line.strip()]
+    if not sample:
+        return (), False
+    delimiter = "\t" if file.suffix.lower() == ".tsv" else ","
+    rows = list(csv.reader(sample, delimiter=delimiter))
+    first, rest = rows[0], [r for r in rows[1:] if len(r) == len(rows[0])]
+    numeric = [i for i in range(len(first)) if rest and all(_is_number(r[i]) for r in rest)]
+    if numeric:
+        headerless = all(_is_number(first[i]) for i in numeric)
+    else:
+        try:
+            headerless = not csv.Sniffer().has_header("".join(sample))
+        except csv.Error:
+            headerless = False  # cannot tell: a header is the common case
+    if headerless:
+        return tuple(f"col_{i + 1}" for i in range(len(first))), True
+    return tuple(c.strip() for c in first if c.strip()), False
 
 
-def _data_files(root: Path, out: dvc.PipelineOutput, limit: int = 4) -> list[DataFile]:
+def _data_files(root: Path, out: dvc.PipelineOutput, reported: list[str], limit: int = 4) -> list[DataFile]:
+    """Data files of one output worth a data check: never a metric or plot file (``reported``)."""
+
+    def is_report(rel: str) -> bool:
+        return any(rel == r or rel.startswith(r.rstrip("/") + "/") for r in reported)
+
     source = root / out.path
     if source.is_dir():
-        found = sorted(p for p in source.rglob("*") if p.is_file() and p.suffix.lower() in DATA_SUFFIXES)
-        return [DataFile(p.relative_to(root).as_posix(), out.stage, _columns(p)) for p in found[:limit]]
-    if Path(out.path).suffix.lower() in DATA_SUFFIXES:
-        return [DataFile(out.path, out.stage, _columns(source) if source.is_file() else ())]
+        found = sorted(p for p in source.rglob("*") if p.is_file() and p.suffix.lower() in DATA_SUFFIXES
+                       and not is_report(p.relative_to(root).as_posix()))
+        return [DataFile(p.relative_to(root).as_posix(), out.stage, *_table_head(p)) for p in found[:limit]]
+    if Path(out.path).suffix.lower() in DATA_SUFFIXES and not is_report(out.path):
+        return [DataFile(out.path, out.stage, *(_table_head(source) if source.is_file() else ((), False)))]
     return []
 
 
@@ -133,17 +220,19 @@ def make_plan(root: Path) -> Plan:
 
 def _plan(root: Path, outputs: list[dvc.PipelineOutput] | None, remotes: list[dvc.RemoteConfig]) -> Plan:
     has_pipeline = outputs is not None
+    outputs = outputs or []
     files: list[MetricFile] = []
+    for out in outputs:
+        if out.kind == "metric" and all(f.path != out.path for f in files):
+            files.append(_metric_file(root, out))
+    reported = [o.path for o in outputs if o.kind in ("metric", "plot")]
     data: list[DataFile] = []
-    models = []
-    for out in outputs or []:
-        if out.kind == "metric":
-            if all(f.path != out.path for f in files):
-                files.append(_metric_file(root, out))
-        elif out.kind == "out":
-            data += _data_files(root, out)
-            if Path(out.path).suffix.lower() in MODEL_SUFFIXES:
-                models.append(out)
+    for out in outputs:
+        if out.kind == "out":
+            data += _data_files(root, out, reported)
+    # a model the pipeline names as such (`artifacts:` with `type: model`) before a guess by suffix
+    models = [o for o in outputs if o.kind == "model"] or [
+        o for o in outputs if o.kind == "out" and Path(o.path).suffix.lower() in MODEL_SUFFIXES]
     extras: list[str] = []
     credentials: list[str] = []
     for remote in remotes:
@@ -152,7 +241,144 @@ def _plan(root: Path, outputs: list[dvc.PipelineOutput] | None, remotes: list[dv
         if extra and extra not in extras:
             extras.append(extra)
         credentials += [s for s in secrets if s not in credentials]
-    return Plan(files, list(dict.fromkeys(data)), models, extras, credentials, has_pipeline)
+    return Plan(files, list(dict.fromkeys(data)), models, extras, credentials, has_pipeline,
+                rule_groups(files))
+
+
+# --- the rules ------------------------------------------------------------------
+
+
+def glob_escape(text: str) -> str:
+    """``text`` as an fnmatch pattern that matches only itself."""
+    return re.sub(r"([*?\[])", r"[\1]", text)
+
+
+def _common_prefix(items: list[str]) -> str:
+    first, last = min(items), max(items)
+    n = 0
+    while n < min(len(first), len(last)) and first[n] == last[n]:
+        n += 1
+    return first[:n]
+
+
+def _vary(items: list[str]) -> str:
+    """One pattern for strings that differ in one place: common prefix, ``*``, common suffix."""
+    prefix = _common_prefix(items)
+    rest = [i[len(prefix):] for i in items]
+    suffix = _common_prefix([r[::-1] for r in rest])[::-1]
+    return glob_escape(prefix) + "*" + glob_escape(suffix)
+
+
+def _stage_glob(paths: list[str], keys: list[str]) -> str | None:
+    """A pattern for the metric files of one foreach/matrix stage, so a new item is gated too.
+
+    Path segments that differ between items become ``*`` (keeping what they share, as in
+    ``model_*.json``); with a single item, its foreach key in the path does.
+    """
+    if len(paths) == 1:
+        (path,), (key,) = paths, keys
+        if not key or key not in path:
+            return None
+        return "*".join(glob_escape(part) for part in path.split(key))
+    split = [p.split("/") for p in paths]
+    if len({len(s) for s in split}) != 1:
+        return _vary(paths)
+    parts = []
+    for column in zip(*split):
+        parts.append(glob_escape(column[0]) if len(set(column)) == 1 else _vary(list(column)))
+    return "/".join(parts)
+
+
+@dataclass
+class _Source:
+    """Metric files judged together: one file, or the files of one foreach/matrix stage."""
+
+    title: str
+    pattern: str  # fnmatch pattern of the file part of the names
+    files: list[MetricFile]
+
+
+def _sources(files: list[MetricFile]) -> list[_Source]:
+    stages: dict[str, list[MetricFile]] = {}
+    for f in files:
+        if f.stage and "@" in f.stage:
+            stages.setdefault(f.stage.rsplit("@", 1)[0], []).append(f)
+    sources: list[_Source] = []
+    grouped: set[str] = set()
+    for stage, members in stages.items():
+        keys = [m.stage.rsplit("@", 1)[1] for m in members if m.stage]
+        pattern = _stage_glob([m.path for m in members], keys)
+        others = [f.path for f in files if f not in members]
+        # the pattern must cover its own files and no other metric file
+        if pattern and all(fnmatchcase(m.path, pattern) for m in members) \
+                and not any(fnmatchcase(o, pattern) for o in others):
+            title = f"{pattern} (stage {stage}: {plural(len(members), 'item')})"
+            sources.append(_Source(title, pattern, members))
+            grouped.update(m.path for m in members)
+    for f in files:
+        if f.path not in grouped:
+            title = f.path + (f" (stage {f.stage})" if f.stage else "")
+            sources.append(_Source(title, glob_escape(f.path), [f]))
+    order = {f.path: i for i, f in enumerate(files)}
+    return sorted(sources, key=lambda s: min(order[f.path] for f in s.files))
+
+
+def _rule(name: str, key: str, values: list[Any]) -> Rule:
+    direction = guess_direction(key)
+    numbers = sorted(values)
+    if len(numbers) == 1:
+        now, bound = _number_text(numbers[0]), numbers[0]
+    else:
+        now = f"{_number_text(numbers[0])} to {_number_text(numbers[-1])} in {len(numbers)} files"
+        bound = numbers[0] if direction == "higher" else numbers[-1]  # the loosest bound that holds
+    severity = "warn" if is_timing(key) else "fail"
+    return Rule(name, direction, severity, DEFAULT_MAX_REGRESSION_PCT, now, bound)
+
+
+def _number_text(value: float) -> str:
+    return f"{value:.6g}"
+
+
+def rule_groups(files: list[MetricFile]) -> list[RuleGroup]:
+    """The rules init proposes: per file (or per foreach stage, as a glob), and one rule per key
+    for a key found in several of them, so no metric is gated twice or by diverging rules."""
+    sources = _sources(files)
+    seen_in: dict[str, list[int]] = {}
+    for i, source in enumerate(sources):
+        for key in dict.fromkeys(k.key for f in source.files for k in f.keys):
+            seen_in.setdefault(key, []).append(i)
+    shared = [k for k, where in seen_in.items()
+              if len(where) > 1 and ":" not in k and not is_bookkeeping(k)]
+
+    def values(key: str, among: list[MetricFile]) -> list[Any]:
+        return [k.value for f in among for k in f.keys if k.key == key]
+
+    groups: list[RuleGroup] = []
+    for source in sources:
+        group = RuleGroup(source.title, pattern=source.pattern + ":*")
+        keys = dict.fromkeys(k.key for f in source.files for k in f.keys)
+        for key in keys:
+            if key in shared or is_bookkeeping(key):
+                continue
+            group.rules.append(_rule(f"{source.pattern}:{glob_escape(key)}", key, values(key, source.files)))
+        if not keys:
+            problems = [f.error for f in source.files if f.error]
+            group.note = (f"cannot read it ({problems[0]}): no rules written" if problems else
+                          "not in the work tree yet: run `dvc repro`, then `mlci init --force` to list "
+                          "its keys")
+        else:
+            group.pattern = None  # its keys are known: no catch-all to offer
+            if not group.rules:
+                gated = [k for k in keys if k in shared]
+                group.note = (f"{', '.join(gated)}: gated by the rules for keys found in several files"
+                              if gated else "only counters (step, epoch): nothing to gate")
+        groups.append(group)
+    if shared:
+        group = RuleGroup("keys found in several metric files: one rule each, for every file")
+        for key in shared:
+            group.rules.append(_rule(glob_escape(key), key, values(key, files)))
+        groups.append(group)
+    return groups
 
 
 def _environment(root: Path):  # -> jinja2.Environment
@@ -179,9 +405,22 @@ def yaml_number(value: float) -> str:
 
 
 def render_config(plan: Plan, root: Path) -> str:
+    model = plan.models[0] if plan.models else None
     return _environment(root).get_template("mlci.yaml.j2").render(
-        files=plan.files, data=plan.data, models=plan.models, model_name=root.name,
+        groups=[_plain(g) for g in plan.groups],
+        data=[_plain(d) for d in plan.data],
+        model={"name": (model.name if model and model.name else root.name),
+               "path": model.path, "artifact": bool(model.name)} if model else None,
+        max_regression_pct=DEFAULT_MAX_REGRESSION_PCT,
+        has_metrics=bool(plan.files),
     )
+
+
+def _plain(obj: Any) -> Any:
+    """Templates get plain data only (a repository may override them)."""
+    from dataclasses import asdict
+
+    return asdict(obj)
 
 
 def render_workflow(plan: Plan, root: Path, *, action: str = DEFAULT_ACTION,
@@ -211,9 +450,9 @@ def init(cwd: Path, *, force: bool = False, action: str = DEFAULT_ACTION,
     config.parse(text, config.DEFAULT_CONFIG)  # a template bug must not reach the user's repo
     out = []
     (root / config.DEFAULT_CONFIG).write_text(text, encoding="utf-8")
-    rules = sum(len(f.keys) for f in plan.files)
-    out.append(f"wrote {config.DEFAULT_CONFIG}: {plural(rules, 'metric rule')} (warnings until you "
-               f"tighten them) from {plural(len(plan.files), 'metric file')}, "
+    out.append(f"wrote {config.DEFAULT_CONFIG}: {plural(plan.rule_count, 'metric rule')} (a regression "
+               f"over {DEFAULT_MAX_REGRESSION_PCT} % closes the gate; timings warn) from "
+               f"{plural(len(plan.files), 'metric file')}, "
                f"{plural(len(plan.data), 'candidate data check')} (commented)")
     if not plan.has_pipeline:
         out.append("  no dvc.yaml pipeline found: the config holds the defaults only")
@@ -230,8 +469,8 @@ def init(cwd: Path, *, force: bool = False, action: str = DEFAULT_ACTION,
     out += [
         "",
         "Next steps:",
-        f"  1. Read {config.DEFAULT_CONFIG}: check the directions, set `severity: fail` where a "
-        "regression must block.",
+        f"  1. Read {config.DEFAULT_CONFIG}: check the directions and tolerances "
+        "(docs/config.md has every key).",
         "  2. Try it: mlci check --no-repro",
         "  3. Check what CI will need: mlci doctor",
         "  4. Check before every push: mlci hook install",

@@ -52,18 +52,18 @@ def test_init_writes_a_config_that_loads_and_a_valid_workflow(dvc_repo, mlci):
     project(dvc_repo)
     run = mlci(dvc_repo, "init")
     assert run.code == 0, run.err
-    assert run.out.startswith("wrote mlci.yaml: 5 metric rules (warnings until you tighten them) from "
-                              "2 metric files, 1 candidate data check (commented)\n")
+    assert run.out.startswith("wrote mlci.yaml: 5 metric rules (a regression over 10 % closes the gate; "
+                              "timings warn) from 2 metric files, 1 candidate data check (commented)\n")
     assert "wrote .github/workflows/mlci.yml" in run.out and "Next steps:" in run.out
 
     cfg = config.load(None, dvc_repo.path)
-    rules = {r.name: (r.direction, r.severity) for r in cfg.metrics.rules}
-    assert rules == {
-        "eval/metrics.json:acc": ("higher", "warn"),
-        "eval/metrics.json:log_loss": ("lower", "warn"),
-        "eval/metrics.json:per_class.a.f1": ("higher", "warn"),
-        "eval/timing.yaml:train_time": ("lower", "warn"),
-        "eval/timing.yaml:latency_ms": ("lower", "warn"),
+    rules = {r.name: (r.direction, r.severity, r.max_regression_pct) for r in cfg.metrics.rules}
+    assert rules == {  # quality gates the merge; timings depend on the runner, so they warn
+        "eval/metrics.json:acc": ("higher", "fail", 10),
+        "eval/metrics.json:log_loss": ("lower", "fail", 10),
+        "eval/metrics.json:per_class.a.f1": ("higher", "fail", 10),
+        "eval/timing.yaml:train_time": ("lower", "warn", 10),
+        "eval/timing.yaml:latency_ms": ("lower", "warn", 10),
     }
     assert cfg.data == ()  # data checks are suggestions, commented out
 
@@ -81,7 +81,7 @@ def test_init_writes_a_config_that_loads_and_a_valid_workflow(dvc_repo, mlci):
     assert steps[-1]["uses"] == "mlci/mlci@v0"
     assert steps[-1]["with"] == {"github-token": "${{ secrets.GITHUB_TOKEN }}", "config": "mlci.yaml"}
 
-    # and mlci runs with it: rules that warn, never block
+    # and mlci runs with it
     check = mlci(dvc_repo, "check", "--no-repro", "--base", "main", "--format", "json")
     assert check.code == 0
     assert {m["name"]: m["rule"]["direction"] for m in check.json()["metrics"] if m["rule"]}[
@@ -190,3 +190,36 @@ def test_commented_bounds_read_back_as_numbers(dvc_repo, mlci):
               if ln.strip().startswith(("# min:", "# max:"))]
     read = [next(iter(yaml.safe_load(b).values())) for b in bounds]
     assert read == [12345.5, 1e-05, 3e20, 7]
+
+
+@pytest.mark.parametrize("text, columns, headerless", [
+    ("id,label,text\n1,0,a\n2,1,b\n", ("id", "label", "text"), False),
+    ("1\t0\tgreat film\n2\t1\tdull\n", ("col_1", "col_2", "col_3"), True),
+    ("0.5,0.25\n0.75,1e-3\n", ("col_1", "col_2"), True),
+    ("name,city\nann,paris\nbob,rome\n", ("name", "city"), False),  # no numeric column: csv.Sniffer
+    ("customer,tenure\nc1,3\nc2,\n", ("customer", "tenure"), False),  # a gap is not a number
+])
+def test_header_row_detection(tmp_path, text, columns, headerless):
+    from mlci.init import _table_head
+
+    file = tmp_path / ("t.tsv" if "\t" in text else "t.csv")
+    file.write_text(text)
+    assert _table_head(file) == (columns, headerless)
+
+
+@pytest.mark.parametrize("paths, keys, pattern", [
+    (["eval/small/metrics.json", "eval/large/metrics.json"], ["small", "large"], "eval/*/metrics.json"),
+    (["res/model_a.json", "res/model_b.json"], ["a", "b"], "res/model_*.json"),
+    (["m/lr-0.1/rf/s.json", "m/lr-0.2/gb/s.json"], ["0.1-rf", "0.2-gb"], "m/lr-0.*/*/s.json"),
+    (["out/only/metrics.json"], ["only"], "out/*/metrics.json"),
+    (["out/m.json"], ["only"], None),  # the key is not in the path: no pattern to make
+    (["a[1]/x.json", "a[2]/x.json"], ["1", "2"], "a[[]*]/x.json"),
+])
+def test_stage_glob(paths, keys, pattern):
+    from fnmatch import fnmatchcase
+
+    from mlci.init import _stage_glob
+
+    assert _stage_glob(paths, keys) == pattern
+    if pattern:
+        assert all(fnmatchcase(p, pattern) for p in paths)
