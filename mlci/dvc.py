@@ -889,3 +889,27 @@ def _gather_plots(repo: Any, extra: Sequence[str]) -> dict[str, PlotSource]:
             if not plot.props and props:
                 plot.props = props
     return found
+
+
+class PlotDataError(ValueError):
+    """DVC could not turn a plot's data into data points; the message says why."""
+
+
+def plot_datapoints(plot_id: str, props: dict[str, Any], data: dict[str, Any],
+                    rev: str) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """One plot's data files at one revision as DVC's flat data points, and the plot's properties.
+
+    This is the conversion ``dvc plots diff`` runs for each revision before it
+    fills a Vega template (``VegaConverter.flat_datapoints``): records are found
+    inside the file (a list of rows, or lists of rows under keys, as dvclive
+    writes ``{"roc": [...]}``), ``x``/``y`` are inferred when not given, and
+    every point carries ``rev``, ``filename`` and ``field``. The properties
+    name the x and y fields of the points (``x``, ``y``) and their labels.
+    """
+    with quiet_dvc():
+        from dvc.render.converter.vega import VegaConverter
+
+        try:
+            return VegaConverter(plot_id, data, dict(props)).flat_datapoints(rev)
+        except Exception as exc:  # noqa: BLE001 - DVC's words go into the report
+            raise PlotDataError(_describe(exc)) from exc

@@ -11,6 +11,7 @@ The metric table is complete here: the comment folds and cuts it at scale.
 from __future__ import annotations
 
 import json
+import re
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -56,10 +57,26 @@ def vega_spec(plot: Plot, base_label: str, head_label: str) -> dict[str, Any]:
     return spec
 
 
+# Only a base64 image of a type mlci chose itself becomes an <img> source: a result file from
+# elsewhere cannot smuggle in another URL scheme (the page's CSP allows only data: images, too).
+_IMAGE_DATA = re.compile(r"data:image/(png|svg\+xml|jpeg|gif);base64,[A-Za-z0-9+/]*={0,2}")
+
+
+def _image_side(label: str, info: Any) -> dict[str, Any]:
+    """One side of an image plot: its data URL when the result carries the image, else why not."""
+    src = info.get("data") if isinstance(info, dict) else None
+    if isinstance(src, str) and _IMAGE_DATA.fullmatch(src):
+        return {"label": label, "src": src, "text": plots.size_text(info)}
+    if not info:
+        return {"label": label, "src": None, "text": "absent"}
+    return {"label": label, "src": None, "text": f"{plots.size_text(info)}, too large to embed"}
+
+
 def _plot_views(result: Result, base_label: str, head_label: str) -> list[dict[str, Any]]:
     out = []
     for i, plot in enumerate(result.plots):
-        view: dict[str, Any] = {"plot": plot, "id": f"plot-{i}", "spec": None, "table": None, "text": ""}
+        view: dict[str, Any] = {"plot": plot, "id": f"plot-{i}", "spec": None, "table": None, "text": "",
+                                "images": None}
         if plot.kind == "none":
             view["text"] = f"not drawn: {plot.reason or 'unknown reason'}"
         elif plot.kind == "line":
@@ -77,6 +94,7 @@ def _plot_views(result: Result, base_label: str, head_label: str) -> list[dict[s
             view["text"] = (f"{plot.status}: {plots.size_text(plot.base)} → {plots.size_text(plot.head)}; "
                             f"sha256 {(plot.base or {}).get('sha256', '—')[:12]} → "
                             f"{(plot.head or {}).get('sha256', '—')[:12]}")
+            view["images"] = [_image_side(base_label, plot.base), _image_side(head_label, plot.head)]
         if plot.status == "unchanged" and not view["text"]:
             view["text"] = "unchanged"
         out.append(view)

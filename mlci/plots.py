@@ -10,6 +10,7 @@ cannot be drawn keeps its place with the reason, so nothing disappears quietly.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import math
 import posixpath
@@ -28,6 +29,11 @@ MAX_STORED_POINTS = 500  # per series in the result file; the HTML report draws 
 CHART_POINTS = 50  # per series in a Mermaid chart: enough for a curve's shape, small in a comment
 MAX_CHARTS = 12  # Mermaid charts per comment; the others are listed by name
 IMAGE_SUFFIXES = (".png", ".svg", ".jpg", ".jpeg", ".gif")
+IMAGE_TYPES = {".png": "image/png", ".svg": "image/svg+xml", ".jpg": "image/jpeg",
+               ".jpeg": "image/jpeg", ".gif": "image/gif"}
+# Images up to this size travel in the result (base64) so the HTML report shows them side by side;
+# a larger one is named with its size only, which keeps the result file small.
+MAX_EMBEDDED_IMAGE = 1_000_000
 LINE_TEMPLATES = ("linear", "simple", "smooth", "scatter", "scatter_jitter")
 CONFUSION_TEMPLATES = ("confusion", "confusion_normalized")
 BASE_COLOUR, HEAD_COLOUR = "#9e9e9e", "#1f77b4"
@@ -35,26 +41,6 @@ COLOUR_NAMES = ("grey", "blue")
 
 
 # --- from DVC's data to the result --------------------------------------------------
-
-
-def _field(value: Any, path: str) -> Any:
-    """``x``/``y`` may be a field, a list of fields, or ``{file: field(s)}`` (top-level plots)."""
-    if isinstance(value, Mapping):
-        names = {posixpath.normpath(str(name)): fields for name, fields in value.items()}
-        if path in names:
-            return names[path]
-        # a name relative to a dvc.yaml in a subdirectory: the one that ends the path, if only one does
-        ends = [fields for name, fields in names.items() if path.endswith("/" + name)]
-        return ends[0] if len(ends) == 1 else None
-    return value
-
-
-def _fields(value: Any) -> list[str]:
-    if value is None:
-        return []
-    if isinstance(value, (list, tuple)):
-        return [str(v) for v in value]
-    return [str(value)]
 
 
 def _as_float(value: Any) -> float | None:
@@ -83,53 +69,155 @@ class NotDrawable(Exception):
     """Why a plot cannot be drawn; the message goes into the report."""
 
 
-def _records(content: Any) -> list[dict[str, Any]]:
-    if not isinstance(content, list) or not content or not all(isinstance(r, dict) for r in content):
-        raise NotDrawable("its data is not a list of records (rows with named fields)")
-    return content
+NO_DATAPOINTS = ("DVC finds no data points in it: its data is not a list of records (rows with "
+                 "named fields), nor holds such lists under its keys")
 
 
-def _line_points(content: Any, x: str | None, y: str) -> list[list[float]]:
-    rows = _records(content)
-    points = []
-    for i, row in enumerate(rows):
-        xv = float(i) if x is None else _as_float(row.get(x))
-        yv = _as_float(row.get(y))
-        if xv is not None and yv is not None:
-            points.append([xv, yv])
+@dataclass
+class _Converted:
+    """One plot at one revision after DVC's conversion: flat data points and the fields they use."""
+
+    points: list[dict[str, Any]]
+    x: str  # the field of each point that holds x (DVC's "step" when the plot has no x)
+    y: str  # the field that holds y (DVC's "dvc_inferred_y_value" when files use different fields)
+    x_label: str | None
+
+
+def _convert(plot_id: str, props: dict[str, Any], side: _Side | None,
+             rev: str) -> _Converted | None:
+    """The data files of one side through DVC's plot conversion; None when the side has no data."""
+    from mlci import dvc
+
+    if side is None:
+        return None
+    data = {path: content for path, content in side.files.items()
+            if content is not None and not path.lower().endswith(IMAGE_SUFFIXES)}
+    if not data:
+        return None
+    try:
+        points, out = dvc.plot_datapoints(plot_id, props, data, rev)
+    except dvc.PlotDataError as exc:
+        raise NotDrawable(str(exc)) from exc
     if not points:
-        where = f"'{x}'/'{y}'" if x else f"'{y}'"
-        raise NotDrawable(f"no numeric values in field(s) {where}")
-    return decimate(points, MAX_STORED_POINTS)
+        raise NotDrawable(NO_DATAPOINTS)
+    return _Converted(points, str(out.get("x")), str(out.get("y")), out.get("x_label"))
 
 
-def _default_y(content: Any, x: str | None) -> str:
-    """DVC's default: the last field of the first record that is not ``x``."""
-    rows = _records(content)
-    names = [k for k in rows[0] if k != x]
-    if not names:
-        raise NotDrawable("its records have no field to plot")
-    return names[-1]
+def _series(conv: _Converted | None) -> dict[tuple[str, str], list[dict[str, Any]]]:
+    """Points grouped by (file, field): DVC draws each as its own line."""
+    out: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for point in conv.points if conv else ():
+        key = (str(point.get("filename", "")), str(point.get("field", "")))
+        out.setdefault(key, []).append(point)
+    return out
 
 
-def _confusion_cells(content: Any, actual: str, predicted: str) -> list[list[Any]]:
-    rows = _records(content)
+def _line_points(points: list[dict[str, Any]] | None, x: str, y: str) -> list[list[float]] | None:
+    if points is None:
+        return None
+    out = []
+    for point in points:
+        xv, yv = _as_float(point.get(x)), _as_float(point.get(y))
+        if xv is not None and yv is not None:
+            out.append([xv, yv])
+    if not out:
+        raise NotDrawable(f"no numeric values in field(s) '{x}'/'{y}'" if x != "step" else
+                          f"no numeric values in field '{y}'")
+    return decimate(out, MAX_STORED_POINTS)
+
+
+def _confusion_cells(points: list[dict[str, Any]] | None, actual: str,
+                     predicted: str) -> list[list[Any]] | None:
+    if points is None:
+        return None
     labels = (str, int, float, bool)
-    if any(not isinstance(row.get(key), labels) for row in rows for key in (actual, predicted) if key in row):
+    if any(not isinstance(p.get(key), labels)
+           for p in points for key in (actual, predicted) if key in p):
         raise NotDrawable(f"'{actual}' and '{predicted}' must be class labels (strings or numbers)")
-    counts = Counter((row.get(actual), row.get(predicted)) for row in rows
-                     if actual in row and predicted in row)
+    counts = Counter((p.get(actual), p.get(predicted))
+                     for p in points if actual in p and predicted in p)
     if not counts:
         raise NotDrawable(f"no records with both '{actual}' and '{predicted}'")
     return [[a, p, n] for (a, p), n in sorted(counts.items(), key=lambda item: (str(item[0][0]), str(item[0][1])))]
 
 
-def _image_info(content: Any) -> dict[str, Any]:
+def _series_label(plot_id: str, key: tuple[str, str], keys: list[tuple[str, str]]) -> str:
+    """The plot id, with the file and/or field when the plot has several lines."""
+    if len(keys) <= 1:
+        return plot_id
+    files = {k[0] for k in keys}
+    fields = {k[1] for k in keys}
+    if len(fields) == 1:
+        return f"{plot_id} ({key[0]})"
+    if len(files) == 1:
+        return f"{plot_id} ({key[1]})"
+    return f"{plot_id} ({key[0]}: {key[1]})"
+
+
+def _data_plots(plot_id: str, props: dict[str, Any], base: _Side | None, head: _Side | None,
+                many: bool) -> list[Plot]:
+    """The data (non-image) files of one definition, drawn the way ``dvc plots diff`` reads them."""
+    template = str(props.get("template") or "linear")
+    title = props.get("title")
+    b = _convert(plot_id, props, base, "base")
+    h = _convert(plot_id, props, head, "head")
+    either = h or b
+    assert either is not None
+    b_series, h_series = _series(b), _series(h)
+    if template in CONFUSION_TEMPLATES:
+        # one matrix per data file; DVC's points hold the actual class in x, the predicted in y
+        files = list(dict.fromkeys(k[0] for k in [*h_series, *b_series]))
+        b_files = {f: [p for k, ps in b_series.items() if k[0] == f for p in ps] for f in files}
+        h_files = {f: [p for k, ps in h_series.items() if k[0] == f for p in ps] for f in files}
+        x_name = str(props.get("x_label") or _axis_name(props.get("x")) or either.x)
+        y_name = str(props.get("y_label") or _axis_name(props.get("y")) or either.y)
+        out = []
+        for file in files:
+            label = plot_id if len(files) == 1 and not many else f"{plot_id} ({file})"
+            bc = _confusion_cells(b_files[file] or None, b.x, b.y) if b is not None else None
+            hc = _confusion_cells(h_files[file] or None, h.x, h.y) if h is not None else None
+            out.append(Plot(label, "confusion", _status(bc, hc), title=title, x=x_name, y=y_name,
+                            base=bc, head=hc))
+        return out
+    if template not in LINE_TEMPLATES:
+        raise NotDrawable(f"template '{template}' has no form in mlci's reports; "
+                          "`dvc plots diff` draws it")
+    keys = list(dict.fromkeys([*h_series, *b_series]))
+    out = []
+    for key in keys:
+        if many and len(keys) == 1:
+            label = f"{plot_id} ({key[0]})"  # the one readable file of several
+        else:
+            label = _series_label(plot_id, key, keys)
+        bp = _line_points(b_series.get(key), b.x, b.y) if b is not None else None
+        hp = _line_points(h_series.get(key), h.x, h.y) if h is not None else None
+        x_label = props.get("x_label") or either.x_label or either.x
+        out.append(Plot(label, "line", _status(bp, hp), title=title, x=str(x_label),
+                        y=str(props.get("y_label") or key[1] or either.y), base=bp, head=hp))
+    return out
+
+
+def _axis_name(value: Any) -> str | None:
+    """A field name from ``x``/``y``: a string, or the one field of a ``{file: field}`` map."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, Mapping):
+        fields = {str(v) for v in value.values() if isinstance(v, str)}
+        return fields.pop() if len(fields) == 1 else None
+    return None
+
+
+def _image_info(content: Any, path: str = "") -> dict[str, Any]:
+    """Hash and size of an image, and its bytes (a data URL) when small enough for the HTML report."""
     if isinstance(content, str):
         content = content.encode("utf-8")
     if not isinstance(content, (bytes, bytearray)):
         raise NotDrawable("not an image file")
-    return {"sha256": hashlib.sha256(content).hexdigest(), "size": len(content)}
+    info: dict[str, Any] = {"sha256": hashlib.sha256(content).hexdigest(), "size": len(content)}
+    mime = IMAGE_TYPES.get(posixpath.splitext(path.lower())[1])
+    if mime and len(content) <= MAX_EMBEDDED_IMAGE:
+        info["data"] = f"data:{mime};base64," + base64.b64encode(content).decode("ascii")
+    return info
 
 
 def _status(base: Any, head: Any) -> str:
@@ -155,10 +243,9 @@ def _side(source: Any) -> _Side | None:
     return _Side(dict(source.props or {}), dict(source.files or {}), dict(source.errors or {}))
 
 
-def _one_file_plots(plot_id: str, path: str, props: dict[str, Any], many: bool,
-                    base: _Side | None, head: _Side | None) -> list[Plot]:
-    """Plot entries for one data file of a definition (one per ``y`` field of a line plot)."""
-    template = str(props.get("template") or "linear")
+def _image_plot(plot_id: str, path: str, props: dict[str, Any], many: bool,
+                base: _Side | None, head: _Side | None) -> Plot:
+    """One image file of a definition (DVC's image renderer shows each file on its own)."""
     title = props.get("title")
     if path.startswith(plot_id.rstrip("/") + "/"):
         label = path  # one file of a directory of plots
@@ -166,58 +253,29 @@ def _one_file_plots(plot_id: str, path: str, props: dict[str, Any], many: bool,
         label = f"{plot_id} ({path})" if many else plot_id
     b_content = base.files.get(path) if base else None
     h_content = head.files.get(path) if head else None
-
-    b: Any
-    h: Any
-    if path.lower().endswith(IMAGE_SUFFIXES):
-        try:
-            b = _image_info(b_content) if b_content is not None else None
-            h = _image_info(h_content) if h_content is not None else None
-        except NotDrawable as exc:
-            return [Plot(label, "none", "changed", title=title, reason=str(exc))]
-        return [Plot(label, "image", _status(b, h), title=title, base=b, head=h,
-                     path=path if h is not None else None)]
-
-    x = _field(props.get("x"), path)
-    x = str(x[0]) if isinstance(x, list) and x else (str(x) if x is not None else None)
     try:
-        if template in CONFUSION_TEMPLATES:
-            actual, predicted = x, _fields(_field(props.get("y"), path))
-            if actual is None or not predicted:
-                raise NotDrawable("a confusion matrix needs x (actual) and y (predicted) fields")
-            b = _confusion_cells(b_content, actual, predicted[0]) if b_content is not None else None
-            h = _confusion_cells(h_content, actual, predicted[0]) if h_content is not None else None
-            return [Plot(label, "confusion", _status(b, h), title=title, x=actual, y=predicted[0],
-                         base=b, head=h)]
-        if template not in LINE_TEMPLATES:
-            raise NotDrawable(f"template '{template}' has no form in mlci's reports; "
-                              "`dvc plots diff` draws it")
-        ys = _fields(_field(props.get("y"), path))
-        if not ys:
-            ys = [_default_y(h_content if h_content is not None else b_content, x)]
-        out = []
-        for y in ys:
-            name = f"{label} ({y})" if len(ys) > 1 else label
-            b = _line_points(b_content, x, y) if b_content is not None else None
-            h = _line_points(h_content, x, y) if h_content is not None else None
-            out.append(Plot(name, "line", _status(b, h), title=title,
-                            x=props.get("x_label") or x or "step", y=props.get("y_label") or y,
-                            base=b, head=h))
-        return out
+        b = _image_info(b_content, path) if b_content is not None else None
+        h = _image_info(h_content, path) if h_content is not None else None
     except NotDrawable as exc:
-        return [Plot(label, "none", "changed", title=title, reason=str(exc))]
+        return Plot(label, "none", "changed", title=title, reason=str(exc))
+    return Plot(label, "image", _status(b, h), title=title, base=b, head=h,
+                path=path if h is not None else None)
 
 
 def build(base: Mapping[str, Any] | None, head: Mapping[str, Any] | None,
           *, head_name: str = "head") -> list[Plot]:
-    """Plot entries from :class:`mlci.dvc.PlotSource` maps (plot id -> source) of both revisions."""
+    """Plot entries from :class:`mlci.dvc.PlotSource` maps (plot id -> source) of both revisions.
+
+    Data files go through DVC's own conversion (:func:`mlci.dvc.plot_datapoints`),
+    so whatever ``dvc plots diff`` finds in a file, mlci finds too.
+    """
     base = base or {}
     head = head or {}
     out: list[Plot] = []
     for plot_id in [*head, *(k for k in base if k not in head)]:
         b, h = _side(base.get(plot_id)), _side(head.get(plot_id))
-        either = h or b
-        props = either.props if either else {}
+        # the head's properties win, as in `dvc plots diff`
+        props = (b.props if b else {}) | (h.props if h else {})
         if h is not None and h.errors and not h.files:
             problems = "; ".join(f"{p}: {m}" for p, m in sorted(h.errors.items()))
             if b is not None and b.files and all(m == "file not found" for m in h.errors.values()):
@@ -229,8 +287,15 @@ def build(base: Mapping[str, Any] | None, head: Mapping[str, Any] | None,
             continue
         files = list(dict.fromkeys([*(h.files if h else {}), *(b.files if b else {})]))
         many = len({*files, *(h.errors if h else {})}) > 1
-        for path in files:
-            out.extend(_one_file_plots(plot_id, path, props, many, b, h))
+        images = [f for f in files if f.lower().endswith(IMAGE_SUFFIXES)]
+        if len(images) < len(files):
+            try:
+                out.extend(_data_plots(plot_id, props, b, h, many))
+            except NotDrawable as exc:
+                out.append(Plot(plot_id, "none", "changed", title=props.get("title"),
+                                reason=str(exc)))
+        for path in images:
+            out.append(_image_plot(plot_id, path, props, many, b, h))
         # a file of a multi-file plot that the head cannot read, and the base did not have
         for path, problem in sorted((h.errors if h else {}).items()):
             if path not in files:
