@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mlci import collect, compare, dvc, gate, git, plots
+from mlci import collect, compare, dvc, gate, git, plots, project
 from mlci.config import Config, load
 from mlci.errors import RunError
 from mlci.progress import Progress
@@ -111,7 +111,8 @@ def compare_step(target: Target, cfg: Config, findings: Findings, verbose: bool)
     base_name = target.base_ref
     if cfg.report.plots:
         findings.plots = plots.build(base.plots, head.plots, head_name=head_name)
-    config_file = cfg.repo_path(target.root)
+    # annotations name files as GitHub does: from the repository's top, not the project's folder
+    config_file = cfg.repo_path(git.repo_root(target.root))
     unreadable = {"base": base.errors, "head": head.errors}
     for side, snap, name in (("base", base, base_name), ("head", head, head_name)):
         other = head if side == "base" else base
@@ -218,9 +219,10 @@ def run_check(opts: CheckOptions, env: Mapping[str, str] | None = None,
     env = os.environ if env is None else env
     progress = progress or Progress()
     started = time.monotonic()
-    root = git.repo_root(opts.cwd)
+    found = project.find(opts.cwd)
+    root = found.root
     if cfg is None:
-        cfg = load(opts.config_path, root, explicit=opts.config_path is not None)
+        cfg = load(opts.config_path, root, explicit=opts.config_path is not None, project=found.label)
     if opts.compare:
         target = resolve_target(opts, cfg, root, event=event)
     else:
@@ -250,6 +252,9 @@ def run_check(opts: CheckOptions, env: Mapping[str, str] | None = None,
         progress.step(f"Reading metrics, params{' and plots' if cfg.report.plots else ''} at "
                       f"{target.base_ref} and {head_desc}")
         metrics, params = compare_step(target, cfg, findings, opts.verbose)
+        if not cfg.metrics.files and (folders := project.nested(root)):
+            # projects below, none here: "nothing to compare" would be a pass the gate cannot give
+            findings.reasons.append(Reason("config", "fail", project.nested_hint(folders)))
     progress.done()
 
     if context is None:

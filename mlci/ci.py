@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mlci import actions, git, render
+from mlci import actions, git, project, render
 from mlci.actions import ActionsContext, Log
 from mlci.check import CheckOptions, EventRevs, run_check
 from mlci.config import Config, load
@@ -177,8 +177,8 @@ def run_ci(opts: CiOptions, env: Mapping[str, str] | None = None) -> int:
         return _comment_command(opts, ctx, env, log)
     if ctx.event_name in UNTRUSTED_EVENTS:
         raise ConfigError(f"`mlci ci` refuses to run on {ctx.event_name}: {FORK_SAFE_HINT}")
-    root = git.repo_root(opts.check.cwd)
-    cfg = load(opts.check.config_path, root, explicit=opts.check.config_path is not None)
+    found, cfg = project.load_config(opts.check.cwd, opts.check.config_path)
+    root = found.root
     ev = actions.revisions(ctx)
     if ev.base_sha and not opts.check.base:
         _ensure_commit(ev.base_sha, root, log)
@@ -232,8 +232,9 @@ def _flag_rule_changes(result: Result, cfg: Config, root: Path, base_sha: str) -
     path = cfg.repo_path(root) if cfg.path else "mlci.yaml"
     if path is None or git.same_as(base_sha, path, root):
         return result
-    reason = Reason("config", "warn", f"this pull request changes {path}: the rules that judged it are "
-                    "its own, not the base branch's; review that change", file=path, line=1)
+    shown = f"{cfg.project}/{path}" if cfg.project else path  # as GitHub names it
+    reason = Reason("config", "warn", f"this pull request changes {shown}: the rules that judged it are "
+                    "its own, not the base branch's; review that change", file=shown, line=1)
     reasons = tuple(gate.order([*result.reasons, reason]))
     return dataclasses.replace(result, reasons=reasons, verdict=gate.verdict(reasons))
 
@@ -243,10 +244,10 @@ def _comment_command(opts: CiOptions, ctx: ActionsContext, env: Mapping[str, str
     from mlci import commands
 
     try:
-        root: Path | None = git.repo_root(opts.check.cwd)
+        found, cfg = project.load_config(opts.check.cwd, opts.check.config_path)
+        root: Path | None = found.root
     except RunError:
-        root = None
-    cfg = load(opts.check.config_path, root, explicit=opts.check.config_path is not None) if root else Config()
+        root, cfg = None, Config()
     client = _client(ctx, env, log) if opts.publish else None
     return commands.handle(ctx, cfg, client, log, root)
 
@@ -338,13 +339,15 @@ def run_publish(result_file: str, opts: CiOptions, env: Mapping[str, str] | None
     ctx = actions.from_env(env, token=opts.github_token)
     log = Log(ctx.in_actions)
     try:
-        root: Path | None = git.repo_root(opts.check.cwd)
+        found = project.find(opts.check.cwd)
+        root: Path | None = found.git_root
     except RunError:
         root = None
     _refuse_inside_checkout(result_file, root)
     result = load_result(result_file)
     # the config of the trusted checkout (the base branch), not of the PR
-    cfg = load(opts.check.config_path, root, explicit=opts.check.config_path is not None) if root else Config()
+    cfg = (load(opts.check.config_path, found.root, explicit=opts.check.config_path is not None,
+                project=found.label) if root else Config())
     client = _client(ctx, env, log)
     from mlci.github import PublishError
 

@@ -98,9 +98,9 @@ def _run_check(repro: bool | None, config_path: str | None, base: str | None, he
         result, cfg = run_check(opts, progress=progress)
     import os
 
-    from mlci import git, mlflow
+    from mlci import mlflow, project
 
-    root = git.repo_root(opts.cwd)
+    root = project.root(opts.cwd)
     result = mlflow.track(result, cfg, root, os.environ, kind="check", verbose=verbose)
     return _emit(result, cfg, fmt, output, root=root, html_path=html_path, report=report)
 
@@ -299,13 +299,13 @@ def doctor(config_path: str | None) -> int:
 def validate(config_path: str | None, base: str | None, head: str | None, fmt: str,
              output: str | None, html_path: str | None, report: str | None, verbose: bool) -> int:
     """Only validate the data (Great Expectations) and diff it with the base revision."""
-    from mlci import git
+    from mlci import project
     from mlci.check import CheckOptions
     from mlci.validate import run_validate
 
     opts = CheckOptions(config_path=config_path, base=base, head=head, repro=False, verbose=verbose)
     result, cfg = run_validate(opts)
-    return _emit(result, cfg, fmt, output, root=git.repo_root(opts.cwd), html_path=html_path,
+    return _emit(result, cfg, fmt, output, root=project.root(opts.cwd), html_path=html_path,
                  report=report)
 
 

@@ -15,7 +15,7 @@ import difflib
 import math
 import os
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -149,6 +149,7 @@ class Config:
     mlflow: MlflowConfig | None = None
     path: str | None = None  # the file it came from, as shown in messages
     present: frozenset[str] = frozenset()  # top-level sections the file sets
+    project: str | None = None  # the DVC project's folder in the repository, when not the top level
 
     def repo_path(self, root: Path) -> str | None:
         """The config file relative to the repository root (for annotations), if there is one."""
@@ -482,11 +483,36 @@ def parse(text: str, display: str = DEFAULT_CONFIG) -> Config:
     return _build(raw, display, ctx)
 
 
-def load(path: str | Path | None, root: Path, *, explicit: bool = False) -> Config:
+def for_project(cfg: Config, label: str | None, context_set: bool) -> Config:
+    """``cfg`` for the project at ``label``: its default status context names the project.
+
+    Two projects checked on one pull request must not share a status or a
+    comment; ``report.status_context`` written in the file is kept as it is.
+    """
+    if not label:
+        return cfg
+    report = cfg.report
+    if not context_set:
+        report = replace(report, status_context=f"mlci/{label}")
+    return replace(cfg, report=report, project=label)
+
+
+def _sets_status_context(text: str) -> bool:
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError:
+        return False
+    return isinstance(doc, dict) and isinstance(doc.get("report"), dict) \
+        and "status_context" in doc["report"]
+
+
+def load(path: str | Path | None, root: Path, *, explicit: bool = False,
+         project: str | None = None) -> Config:
     """Read the config at ``path`` (default ``mlci.yaml`` in ``root``).
 
     A missing default file means the defaults; a missing file given with
-    ``--config`` is an error.
+    ``--config`` is an error. ``project`` is the DVC project's folder in the
+    repository (see :mod:`mlci.project`), which labels the status context.
     """
     if path is None:
         file = root / DEFAULT_CONFIG
@@ -501,11 +527,11 @@ def load(path: str | Path | None, root: Path, *, explicit: bool = False) -> Conf
     if not file.exists():
         if explicit:
             raise ConfigError("config file not found", file=display)
-        return Config(path=None)
+        return for_project(Config(path=None), project, False)
     try:
         text = file.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
         raise ConfigError("not a UTF-8 text file", file=display) from exc
     except OSError as exc:
         raise ConfigError(f"cannot read: {exc.strerror}", file=display) from exc
-    return parse(text, display)
+    return for_project(parse(text, display), project, _sets_status_context(text))

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
-from mlci import config, dvc, git
+from mlci import config, dvc, git, project
 from mlci.errors import EXIT_PASS, EXIT_RUNTIME, MlciError
 from mlci.fmt import plural
 
@@ -84,9 +84,10 @@ def diagnose(cwd: Path, env: Mapping[str, str], *, config_path: str | None = Non
              timeout: float = TIMEOUT_S) -> list[Item]:
     items: list[Item] = []
     try:
-        root = git.repo_root(cwd)
+        found = project.find(cwd)
     except MlciError as exc:
         return [Item(FAIL, "git", str(exc))]
+    root = found.root
     if not git.has_commits(root):
         return [Item(FAIL, "git", "the repository has no commits yet: commit a baseline first")]
     shallow = git.is_shallow(root)
@@ -94,12 +95,17 @@ def diagnose(cwd: Path, env: Mapping[str, str], *, config_path: str | None = Non
                       "(actions/checkout) or `git fetch --unshallow`") if shallow
                  else Item(OK, "history", "full history"))
     try:
-        cfg = config.load(config_path, root, explicit=config_path is not None)
+        cfg = config.load(config_path, root, explicit=config_path is not None, project=found.label)
     except MlciError as exc:
         items.append(Item(FAIL, "config", str(exc)))
         cfg = config.Config()
     else:
         items.append(Item(OK, "config", _describe_config(cfg)))
+    if found.label:
+        items.append(Item(OK, "project", f"the DVC project in {found.label}/ (status and comment: "
+                          f"{cfg.report.status_context})"))
+    elif not cfg.metrics.files and (folders := project.nested(root)):
+        items.append(Item(FAIL, "project", project.nested_hint(folders)))
     items.append(_base(root, cfg, env))
     items += _dvc(root, cfg, env, timeout)
     items.append(_mlflow(root, cfg, env, timeout))

@@ -65,8 +65,13 @@ def current_branch(cwd: str | Path) -> str | None:
 
 
 def show_file(rev: str, path: str, cwd: str | Path) -> bytes | None:
-    """The content of ``path`` (repo-relative, posix) at ``rev``, or None if absent."""
-    proc = _git(["show", f"{rev}:{path}"], cwd, check=False)
+    """The content of ``path`` (relative to ``cwd``, posix) at ``rev``, or None if absent.
+
+    ``./`` makes git read the path from ``cwd``, which is the DVC project's folder
+    (a subfolder of the repository for a ``dvc init --subdir`` project).
+    """
+    spec = path if path.startswith(("/", "./", "../")) else f"./{path}"
+    proc = _git(["show", f"{rev}:{spec}"], cwd, check=False)
     if proc.returncode != 0:
         return None
     return proc.stdout

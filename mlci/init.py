@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import re
 import sys
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from typing import Any
 import yaml
 
 from mlci import collect, config, dvc, git
+from mlci import project as project_mod
 from mlci.errors import ConfigError
 from mlci.fmt import plural
 
@@ -423,9 +425,19 @@ def _plain(obj: Any) -> Any:
     return asdict(obj)
 
 
+def workflow_path(label: str | None) -> Path:
+    """Where the workflow goes: one per project, so projects in subfolders each get theirs."""
+    if not label:
+        return WORKFLOW
+    slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", label).strip("-.") or "project"
+    return WORKFLOW.with_name(f"mlci-{slug}.yml")
+
+
 def render_workflow(plan: Plan, root: Path, *, action: str = DEFAULT_ACTION,
-                    python_version: str | None = None, config_path: str = config.DEFAULT_CONFIG) -> str:
+                    python_version: str | None = None, config_path: str = config.DEFAULT_CONFIG,
+                    project: str | None = None) -> str:
     return _environment(root).get_template("workflow.yml.j2").render(
+        project=project,
         action=action,
         python_version=python_version or f"{sys.version_info.major}.{sys.version_info.minor}",
         config=config_path,
@@ -438,11 +450,14 @@ def render_workflow(plan: Plan, root: Path, *, action: str = DEFAULT_ACTION,
 def init(cwd: Path, *, force: bool = False, action: str = DEFAULT_ACTION,
          python_version: str | None = None, workflow: bool = True) -> list[str]:
     """Write the files; returns what to print. ConfigError (exit 2) when one exists."""
-    root = git.repo_root(cwd)
-    targets = [root / config.DEFAULT_CONFIG] + ([root / WORKFLOW] if workflow else [])
+    found = project_mod.find(cwd)
+    root = found.root
+    # mlci.yaml beside the project's dvc.yaml; the workflow where GitHub reads it, at the top level
+    workflow_file = workflow_path(found.label)
+    targets = [root / config.DEFAULT_CONFIG] + ([found.git_root / workflow_file] if workflow else [])
     existing = [t for t in targets if t.exists()]
     if existing and not force:
-        names = ", ".join(str(t.relative_to(root)) for t in existing)
+        names = ", ".join(str(t.relative_to(found.git_root)) for t in existing)
         raise ConfigError(f"{names} already exist{'s' if len(existing) == 1 else ''}; nothing written "
                           "(use --force to overwrite)")
     plan = make_plan(root)
@@ -461,11 +476,12 @@ def init(cwd: Path, *, force: bool = False, action: str = DEFAULT_ACTION,
             out.append(f"  {f.path}: {f.error or 'not in the work tree yet'}; run `dvc repro`, "
                        "then `mlci init --force` to list its metrics")
     if workflow:
-        path = root / WORKFLOW
+        path = found.git_root / workflow_file
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(render_workflow(plan, root, action=action, python_version=python_version),
-                        encoding="utf-8")
-        out.append(f"wrote {WORKFLOW}: runs `{action}` on every pull request")
+        path.write_text(render_workflow(plan, root, action=action, python_version=python_version,
+                                        project=found.label), encoding="utf-8")
+        where = f" in {found.label}/ (status `mlci/{found.label}`)" if found.label else ""
+        out.append(f"wrote {workflow_file}: runs `{action}`{where} on every pull request")
     out += [
         "",
         "Next steps:",
@@ -474,7 +490,8 @@ def init(cwd: Path, *, force: bool = False, action: str = DEFAULT_ACTION,
         "  2. Try it: mlci check --no-repro",
         "  3. Check what CI will need: mlci doctor",
         "  4. Check before every push: mlci hook install",
-        f"  5. Commit: git add {config.DEFAULT_CONFIG}" + (f" {WORKFLOW}" if workflow else "")
+        f"  5. Commit: git add {config.DEFAULT_CONFIG}"
+        + (f" {os.path.relpath(found.git_root / workflow_file, cwd)}" if workflow else "")
         + " && git commit -m 'Add mlci'",
     ]
     if plan.credentials:

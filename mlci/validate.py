@@ -612,13 +612,14 @@ def run_validate(opts: Any, env: Mapping[str, str] | None = None, *, context: An
     """``mlci validate``: only the data section, same options and result format as ``check``."""
     import time
 
-    from mlci import check, gate
+    from mlci import check, gate, project
     from mlci.config import load
     from mlci.result import Context, Result, Revision
 
     started = time.monotonic()
-    root = git.repo_root(opts.cwd)
-    cfg = load(opts.config_path, root, explicit=opts.config_path is not None)
+    found = project.find(opts.cwd)
+    root = found.root
+    cfg = load(opts.config_path, root, explicit=opts.config_path is not None, project=found.label)
     target = check.resolve_target(opts, cfg, root, event=event)
     data = data_step(target, cfg, verbose=opts.verbose)
     context = context or Context(event="local")
