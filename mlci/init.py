@@ -406,7 +406,7 @@ def yaml_number(value: float) -> str:
     return text
 
 
-def render_config(plan: Plan, root: Path) -> str:
+def render_config(plan: Plan, root: Path, project: str | None = None) -> str:
     model = plan.models[0] if plan.models else None
     return _environment(root).get_template("mlci.yaml.j2").render(
         groups=[_plain(g) for g in plan.groups],
@@ -415,6 +415,7 @@ def render_config(plan: Plan, root: Path) -> str:
                "path": model.path, "artifact": bool(model.name)} if model else None,
         max_regression_pct=DEFAULT_MAX_REGRESSION_PCT,
         has_metrics=bool(plan.files),
+        status_context=project_mod.status_context(project),
     )
 
 
@@ -461,7 +462,7 @@ def init(cwd: Path, *, force: bool = False, action: str = DEFAULT_ACTION,
         raise ConfigError(f"{names} already exist{'s' if len(existing) == 1 else ''}; nothing written "
                           "(use --force to overwrite)")
     plan = make_plan(root)
-    text = render_config(plan, root)
+    text = render_config(plan, root, found.label)
     config.parse(text, config.DEFAULT_CONFIG)  # a template bug must not reach the user's repo
     out = []
     (root / config.DEFAULT_CONFIG).write_text(text, encoding="utf-8")
