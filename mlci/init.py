@@ -196,7 +196,8 @@ def _table_head(file: Path) -> tuple[tuple[str, ...], bool]:
     return tuple(c.strip() for c in first if c.strip()), False
 
 
-def _data_files(root: Path, out: dvc.PipelineOutput, reported: list[str], limit: int = 4) -> list[DataFile]:
+def _data_files(root: Path, out: dvc.PipelineOutput, reported: list[str],
+                limit: int = 4) -> list[DataFile]:
     """Data files of one output worth a data check: never a metric or plot file (``reported``)."""
 
     def is_report(rel: str) -> bool:
@@ -204,11 +205,14 @@ def _data_files(root: Path, out: dvc.PipelineOutput, reported: list[str], limit:
 
     source = root / out.path
     if source.is_dir():
-        found = sorted(p for p in source.rglob("*") if p.is_file() and p.suffix.lower() in DATA_SUFFIXES
+        found = sorted(p for p in source.rglob("*")
+                       if p.is_file() and p.suffix.lower() in DATA_SUFFIXES
                        and not is_report(p.relative_to(root).as_posix()))
-        return [DataFile(p.relative_to(root).as_posix(), out.stage, *_table_head(p)) for p in found[:limit]]
+        return [DataFile(p.relative_to(root).as_posix(), out.stage, *_table_head(p))
+                for p in found[:limit]]
     if Path(out.path).suffix.lower() in DATA_SUFFIXES and not is_report(out.path):
-        return [DataFile(out.path, out.stage, *(_table_head(source) if source.is_file() else ((), False)))]
+        head = _table_head(source) if source.is_file() else ((), False)
+        return [DataFile(out.path, out.stage, *head)]
     return []
 
 
@@ -362,18 +366,19 @@ def rule_groups(files: list[MetricFile]) -> list[RuleGroup]:
         for key in keys:
             if key in shared or is_bookkeeping(key):
                 continue
-            group.rules.append(_rule(f"{source.pattern}:{glob_escape(key)}", key, values(key, source.files)))
+            name = f"{source.pattern}:{glob_escape(key)}"
+            group.rules.append(_rule(name, key, values(key, source.files)))
         if not keys:
             problems = [f.error for f in source.files if f.error]
             group.note = (f"cannot read it ({problems[0]}): no rules written" if problems else
-                          "not in the work tree yet: run `dvc repro`, then `mlci init --force` to list "
-                          "its keys")
+                          "not in the work tree yet: run `dvc repro`, then `mlci init --force` "
+                          "to list its keys")
         else:
             group.pattern = None  # its keys are known: no catch-all to offer
             if not group.rules:
                 gated = [k for k in keys if k in shared]
-                group.note = (f"{', '.join(gated)}: gated by the rules for keys found in several files"
-                              if gated else "only counters (step, epoch): nothing to gate")
+                group.note = (f"{', '.join(gated)}: gated by the rules for keys found in several "
+                              "files" if gated else "only counters (step, epoch): nothing to gate")
         groups.append(group)
     if shared:
         group = RuleGroup("keys found in several metric files: one rule each, for every file")
@@ -466,8 +471,8 @@ def init(cwd: Path, *, force: bool = False, action: str = DEFAULT_ACTION,
     config.parse(text, config.DEFAULT_CONFIG)  # a template bug must not reach the user's repo
     out = []
     (root / config.DEFAULT_CONFIG).write_text(text, encoding="utf-8")
-    out.append(f"wrote {config.DEFAULT_CONFIG}: {plural(plan.rule_count, 'metric rule')} (a regression "
-               f"over {DEFAULT_MAX_REGRESSION_PCT} % closes the gate; timings warn) from "
+    out.append(f"wrote {config.DEFAULT_CONFIG}: {plural(plan.rule_count, 'metric rule')} "
+               f"(a regression over {DEFAULT_MAX_REGRESSION_PCT} % closes the gate; timings warn) from "
                f"{plural(len(plan.files), 'metric file')}, "
                f"{plural(len(plan.data), 'candidate data check')} (commented)")
     if not plan.has_pipeline:

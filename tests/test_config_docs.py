@@ -123,7 +123,8 @@ def test_every_schema_key_is_documented_with_its_type_and_default():
             want = list(default) if isinstance(default, tuple) else default
             ok = bool(m) and yaml.safe_load(m.group(1)) == want
         if not ok:
-            problems.append(f"{key.path}: default written {default_cell!r}, the loader's is {default!r}")
+            problems.append(f"{key.path}: default written {default_cell!r}, "
+                            f"the loader's is {default!r}")
     assert not problems, "\n".join(problems)
 
 
@@ -189,8 +190,9 @@ def test_every_example_loads_and_every_key_has_one():
 @pytest.mark.parametrize("path", ["README.md", "docs/config.md", "templates", "examples", "mlci"])
 def test_users_are_never_pointed_at_a_file_they_do_not_have(path):
     target = ROOT / path
+    suffixes = (".md", ".py", ".j2", ".yaml", ".yml")
     files = [target] if target.is_file() else [
-        p for p in target.rglob("*") if p.is_file() and p.suffix in (".md", ".py", ".j2", ".yaml", ".yml")
+        p for p in target.rglob("*") if p.is_file() and p.suffix in suffixes
     ]
     assert files
     hits = [f"{p.relative_to(ROOT)}:{n}" for p in files

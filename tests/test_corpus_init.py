@@ -121,7 +121,8 @@ json.dump({"f1": 0.7 + seed / 100, "mae": 3.0 - seed / 10},
         "results/*/seed*/metrics.json:f1": ("higher", "fail", 10),
         "results/*/seed*/metrics.json:mae": ("lower", "fail", 10),
     }
-    assert "# results/*/seed*/metrics.json (stage train: 4 items)\n" in (dvc_repo.path / "mlci.yaml").read_text()
+    text = (dvc_repo.path / "mlci.yaml").read_text()
+    assert "# results/*/seed*/metrics.json (stage train: 4 items)\n" in text
 
 
 def test_a_key_in_several_files_gets_one_rule(dvc_repo, mlci):
@@ -230,13 +231,15 @@ def test_dvclive_project_with_artifacts_and_a_headerless_tsv(dvc_repo, mlci):
 
     # the model is the artifact dvc.yaml declares, not the first *.pkl
     deploy_block = text.split("# deploy:\n", 1)[1].split("\n\n", 1)[0]
-    deploy = config.parse("deploy:\n" + "\n".join(ln[2:] for ln in deploy_block.splitlines())).deploy
+    deploy_text = "deploy:\n" + "\n".join(ln[2:] for ln in deploy_block.splitlines())
+    deploy = config.parse(deploy_text).deploy
     assert (deploy.model_name, deploy.model_path) == ("churn-classifier", "models/clf.joblib")
 
     # the headerless TSV gets reader options that name its columns; the CSV keeps its header
     data = config.parse("data:\n" + "\n".join(ln[2:] for ln in data_block.splitlines())).data
     checks = {d.path: d for d in data}
-    assert checks["data/prepared/train.tsv"].read == {"header": None, "names": ["col_1", "col_2", "col_3"]}
+    assert checks["data/prepared/train.tsv"].read == {"header": None,
+                                                      "names": ["col_1", "col_2", "col_3"]}
     assert checks["data/prepared/customers.csv"].read == {}
     assert checks["data/prepared/customers.csv"].expect[1]["kwargs"] == {"column": "customer_id"}
 
