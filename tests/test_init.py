@@ -66,6 +66,8 @@ def test_init_writes_a_config_that_loads_and_a_valid_workflow(dvc_repo, mlci):
         "eval/timing.yaml:latency_ms": ("lower", "warn", 10),
     }
     assert cfg.data == ()  # data checks are suggestions, commented out
+    assert cfg.metrics.unreadable == "fail"
+    assert "  unreadable: fail " in (dvc_repo.path / "mlci.yaml").read_text()  # said, not only defaulted
 
     workflow = dvc_repo.path / ".github/workflows/mlci.yml"
     validate_workflow(workflow)
