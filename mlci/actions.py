@@ -173,7 +173,9 @@ class Log:
         self.warnings: list[str] = []
 
     def _write(self, line: str) -> None:
-        print(line, file=self.stream, flush=True)
+        from mlci.fmt import terminal_text
+
+        print(terminal_text(line), file=self.stream, flush=True)
 
     def info(self, message: str) -> None:
         self._write(log_safe(message) if self.in_actions else message)

@@ -270,6 +270,10 @@ def load_result(path: str) -> Result:
         raise ConfigError("result file not found", file=path) from exc
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"not a JSON result file: {exc}", file=path) from exc
+    except RecursionError as exc:  # json recurses per level: 100,000 nested lists end here
+        raise ConfigError("not a result mlci can read: nested too deeply", file=path) from exc
+    except ValueError as exc:  # e.g. an integer of more than 4300 digits
+        raise ConfigError(f"not a result mlci can read: {exc}", file=path) from exc
     try:
         validate(doc)
     except Exception as exc:  # jsonschema.ValidationError

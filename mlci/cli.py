@@ -219,7 +219,7 @@ def hook_install(strict: bool) -> int:
     from mlci import hook as hook_mod
 
     for line in hook_mod.install(Path.cwd(), strict=strict):
-        click.echo(line)
+        click.echo(_clean(line))
     return EXIT_PASS
 
 
@@ -231,7 +231,7 @@ def hook_uninstall() -> int:
     from mlci import hook as hook_mod
 
     for line in hook_mod.uninstall(Path.cwd()):
-        click.echo(line)
+        click.echo(_clean(line))
     return EXIT_PASS
 
 
@@ -254,7 +254,7 @@ def hook_run(remote: str | None, url: str | None, strict: bool, pre_commit: bool
     else:
         refs = hook_mod.parse_refs(sys.stdin.read())
     return hook_mod.run(remote, refs, cwd=Path.cwd(), strict=strict, env=os.environ,
-                        echo=lambda text, err: click.echo(text, err=err))
+                        echo=lambda text, err: click.echo(_clean(text), err=err))
 
 
 @cli.command("init")
@@ -272,7 +272,7 @@ def init_cmd(force: bool, action: str, python_version: str | None, no_workflow: 
 
     for line in init(Path.cwd(), force=force, action=action, python_version=python_version,
                      workflow=not no_workflow):
-        click.echo(line)
+        click.echo(_clean(line))
     return EXIT_PASS
 
 
@@ -290,7 +290,7 @@ def doctor(config_path: str | None) -> int:
     from mlci import doctor as doctor_mod
 
     text, code = doctor_mod.run(Path.cwd(), config_path)
-    click.echo(text, nl=False)
+    click.echo(_clean(text), nl=False)
     return code
 
 
@@ -359,6 +359,19 @@ def _for_log(message: str) -> str:
     return log_safe(message)
 
 
+def _clean(text: str) -> str:
+    from mlci.fmt import terminal_text
+
+    return terminal_text(text)
+
+
+def _one_line(text: str) -> str:
+    """An error message quotes input (a key, a ref, a file's text): one line, nothing a terminal runs."""
+    from mlci.fmt import one_line
+
+    return one_line(text)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code (0 pass/warn, 1 fail, 2 usage, 3 could not finish)."""
     args = list(sys.argv[1:] if argv is None else argv)
@@ -368,7 +381,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except click.exceptions.Exit as exc:  # --help, --version
         return int(exc.exit_code or 0)
     except click.ClickException as exc:
-        exc.show()
+        import io
+
+        shown = io.StringIO()
+        exc.show(file=shown)  # quotes what was typed: no control character reaches the terminal
+        click.echo(_clean(shown.getvalue()), err=True, nl=False)
         return EXIT_USAGE if exc.exit_code == 2 else int(exc.exit_code)
     except click.Abort as exc:
         if isinstance(exc.__context__, KeyboardInterrupt):  # click turns Ctrl-C into Abort
@@ -378,15 +395,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_RUNTIME
     except MlciError as exc:
         if verbose:
-            click.echo(_for_log(traceback.format_exc()), err=True, nl=False)
-        click.echo(_for_log(f"mlci: error: {exc}"), err=True)
+            click.echo(_for_log(_clean(traceback.format_exc())), err=True, nl=False)
+        click.echo(_for_log(f"mlci: error: {_one_line(str(exc))}"), err=True)
         return exc.exit_code
     except KeyboardInterrupt:
         click.echo("mlci: interrupted", err=True)
         return 130
     except Exception as exc:  # noqa: BLE001 - a bug: say so, with the traceback
-        click.echo(_for_log(traceback.format_exc()), err=True, nl=False)
-        click.echo(_for_log(f"mlci: internal error: {type(exc).__name__}: {exc}"), err=True)
+        click.echo(_for_log(_clean(traceback.format_exc())), err=True, nl=False)
+        message = f"mlci: internal error: {type(exc).__name__}: {_one_line(str(exc))}"
+        click.echo(_for_log(message), err=True)
         return EXIT_RUNTIME
     if code is None:
         return EXIT_PASS

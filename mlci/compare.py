@@ -12,6 +12,7 @@ from fnmatch import fnmatchcase
 from typing import Any
 
 from mlci.config import MetricRule, MetricsConfig
+from mlci.fmt import as_float
 from mlci.result import MetricDelta, ParamDelta
 
 REL_TOL = 1e-9
@@ -129,7 +130,7 @@ def compare_metric(
     def judge_head_alone() -> None:
         """Bounds on the head value, when there is nothing numeric to compare it with."""
         if is_number(head):
-            problem = _judge_bounds(float(head), rule)  # type: ignore[arg-type]
+            problem = _judge_bounds(as_float(head), rule)  # type: ignore[arg-type]
             if problem:
                 violate(problem)
         else:
@@ -159,7 +160,7 @@ def compare_metric(
         return MetricDelta(name, base, head, None, None, status, outcome, rule_dict,
                            "; ".join(messages) or None)
 
-    b, h = float(base), float(head)
+    b, h = as_float(base), as_float(head)
     delta: float | None = None
     delta_pct: float | None = None
     if math.isfinite(b) and math.isfinite(h):
@@ -210,7 +211,7 @@ def compare_metrics(
 
 def _same(a: Any, b: Any) -> bool:
     if is_number(a) and is_number(b):
-        return close(float(a), float(b))
+        return close(as_float(a), as_float(b))
     return bool(a == b)
 
 

@@ -12,8 +12,10 @@ and the dataclasses, so a key added here and not documented there fails.
 from __future__ import annotations
 
 import difflib
+import json
 import math
 import os
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -37,6 +39,7 @@ class ReproConfig:
     targets: tuple[str, ...] = ()
     require_committed_lock: str = "warn"
     remote_unreachable: str = "warn"
+    pass_env: tuple[str, ...] = ()  # secret-looking variables the stages may still see
 
 
 @dataclass(frozen=True)
@@ -173,7 +176,76 @@ class _Ctx:
         return ConfigError(message, file=self.file, line=node.start_mark.line + 1, key=key or None)
 
     def value(self, node: yaml.Node) -> Any:
-        return self.constructor.construct_object(node, deep=True)
+        try:
+            return self.constructor.construct_object(node, deep=True)
+        except (ValueError, OverflowError, RecursionError) as exc:  # checked in _bounded; belt and braces
+            raise self.error(node, "", f"cannot read this value: {exc}") from exc
+
+
+# --- what a config may hold: bounded before anything is built -------------------
+
+# A YAML alias is a reference; expanding one copies its whole subtree. Nine levels of
+# nine aliases is a 300-byte file that expands to 387 million strings ("billion laughs"),
+# so the expansion is counted (in time linear in the file) before anything is built.
+MAX_ALIAS_EXPANSION = 10_000  # nodes added by aliases; a hand-written config adds dozens
+MAX_DEPTH = 50  # nesting levels; mlci's own schema is four deep, reader options a few more
+MAX_DIGITS = 100  # digits in a number; a float holds 17 significant ones
+
+
+def _shown(text: Any) -> str:
+    """``text`` for a one-line message: control characters and line breaks as escapes."""
+    return _CONTROL.sub(lambda m: json.dumps(m.group(0))[1:-1], str(text))
+
+
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def _bounded(root: yaml.Node, ctx: _Ctx) -> None:
+    """Refuse a node tree that aliases blow up, that nests too deep or holds a huge number.
+
+    One iterative pass (a recursive one would itself overflow on deep input): each
+    distinct node is sized once and its size reused wherever an alias repeats it.
+    """
+    size: dict[int, int] = {}
+    active: set[int] = set()
+    stack: list[tuple[yaml.Node, int, bool]] = [(root, 1, False)]
+    while stack:
+        node, depth, done = stack.pop()
+        key = id(node)
+        if done:
+            active.discard(key)
+            children = _children(node)
+            size[key] = 1 + sum(size[id(c)] for c in children)
+            continue
+        if key in size:
+            continue
+        if key in active:
+            raise ctx.error(node, "", "an alias refers to a node that contains it; "
+                                      "YAML aliases must not be recursive")
+        if depth > MAX_DEPTH:
+            raise ctx.error(node, "", f"nested more than {MAX_DEPTH} levels deep; "
+                                      "mlci reads flatter configs only")
+        if isinstance(node, yaml.ScalarNode) and not node.style:
+            digits = sum(ch.isalnum() for ch in node.value)
+            if digits > MAX_DIGITS and node.tag in ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float"):
+                raise ctx.error(node, "", f"a number with {digits} digits; mlci reads numbers of "
+                                          f"up to {MAX_DIGITS} digits")
+        active.add(key)
+        stack.append((node, depth, True))
+        stack.extend((child, depth + 1, False) for child in reversed(_children(node)))
+    distinct = len(size)
+    expanded = size[id(root)]
+    if expanded - distinct > MAX_ALIAS_EXPANSION:
+        raise ctx.error(root, "", f"YAML aliases expand to {expanded:,} values; mlci refuses more "
+                                  f"than {MAX_ALIAS_EXPANSION:,} from aliases (an alias bomb?)")
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    if isinstance(node, yaml.MappingNode):
+        return [n for pair in node.value for n in pair]
+    return []
 
 
 def _tag(check: Checker, kind: str, **details: Any) -> Checker:
@@ -258,6 +330,18 @@ def choice(*options: str) -> Checker:
     return _tag(check, "choice", options=options)
 
 
+def env_name() -> Checker:
+    """The name of an environment variable (letters, digits, underscores)."""
+
+    def check(node: yaml.Node, key: str, ctx: _Ctx) -> Any:
+        value = string()(node, key, ctx)
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
+            raise ctx.error(node, key, f"expected a variable name (letters, digits, _), got {_shown(value)!r}")
+        return value
+
+    return check
+
+
 def free_mapping() -> Checker:
     """Any mapping, passed on as it is (reader options, Spark conf)."""
 
@@ -291,9 +375,9 @@ def mapping(fields: dict[str, Checker], *, required: tuple[str, ...] = ()) -> Ch
         out: dict[str, Any] = {"__line__": node.start_mark.line + 1}
         for key_node, value_node in node.value:
             name = ctx.value(key_node)
-            sub = f"{key}.{name}" if key else str(name)
+            sub = f"{key}.{_shown(name)}" if key else _shown(name)
             if not isinstance(name, str) or name not in fields:
-                hint = difflib.get_close_matches(str(name), list(fields), n=1, cutoff=0.6)
+                hint = difflib.get_close_matches(_shown(name), list(fields), n=1, cutoff=0.6)
                 suggestion = f"; did you mean '{hint[0]}'?" if hint else (
                     f"; valid keys: {', '.join(sorted(fields))}"
                 )
@@ -320,11 +404,13 @@ def _expectation(node: yaml.Node, key: str, ctx: _Ctx) -> Any:
     name = ctx.value(name_node)
     if not isinstance(name, str) or not name.startswith("expect_"):
         raise ctx.error(name_node, key, f"expected an expectation name (expect_...), got {name!r}")
+    if not re.fullmatch(r"expect_\w+", name):
+        raise ctx.error(name_node, key, f"expected an expectation name (expect_...), got {_shown(name)!r}")
     kwargs = ctx.value(kwargs_node)
     if kwargs is None:
         kwargs = {}
     if not isinstance(kwargs, dict):
-        raise ctx.error(kwargs_node, f"{key}.{name}", f"expected a mapping of arguments, got {_kind(kwargs_node, ctx)}")
+        raise ctx.error(kwargs_node, f"{key}.{_shown(name)}", f"expected a mapping of arguments, got {_kind(kwargs_node, ctx)}")
     return {"type": name, "kwargs": kwargs, "line": node.start_mark.line + 1}
 
 
@@ -342,6 +428,7 @@ SCHEMA = mapping({
         "targets": list_of(string()),
         "require_committed_lock": choice("fail", "warn", "off"),
         "remote_unreachable": choice("fail", "warn"),
+        "pass_env": list_of(env_name()),
     }),
     "metrics": mapping({
         "files": list_of(string()),
@@ -461,6 +548,9 @@ def parse(text: str, display: str = DEFAULT_CONFIG) -> Config:
     ctx = _Ctx(display)
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except RecursionError as exc:  # PyYAML composes recursively: deep nesting ends here
+        raise ConfigError(f"nested more than {MAX_DEPTH} levels deep; mlci reads flatter configs only",
+                          file=display) from exc
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
@@ -472,6 +562,7 @@ def parse(text: str, display: str = DEFAULT_CONFIG) -> Config:
         raise ConfigError(f"YAML syntax error: {exc}", file=display) from exc
     if node is None:
         return Config(path=display)
+    _bounded(node, ctx)
     if not isinstance(node, yaml.MappingNode):
         raise ctx.error(node, "", f"the config must be a mapping of sections, got {_kind(node, ctx)}")
     try:

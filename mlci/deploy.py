@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mlci import actions, compare, gate, git, render
+from mlci import actions, compare, fmt, gate, git, render
 from mlci.actions import ActionsContext, Log
 from mlci.check import CheckOptions, EventRevs, run_check
 from mlci.config import Config, DeployConfig, load
@@ -307,7 +307,7 @@ def run_deploy(opts: DeployOptions, env: Mapping[str, str] | None = None) -> int
     import click
 
     click.echo(render.text(result, color=False), nl=False)
-    click.echo(summary)
+    click.echo(fmt.terminal_text(summary))
     return EXIT_FAIL if outcome.refusals else EXIT_PASS
 
 
@@ -427,5 +427,5 @@ def run_rollback(opts: RollbackOptions, env: Mapping[str, str] | None = None) ->
     actions.append_summary(ctx.step_summary, message + "\n")
     import click
 
-    click.echo(message)
+    click.echo(fmt.terminal_text(message))
     return EXIT_PASS

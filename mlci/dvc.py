@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import posixpath
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -121,6 +121,27 @@ def open_repo(root: Path, verbose: bool = False) -> Iterator[Any]:
             yield repo
         finally:
             repo.close()
+
+
+def _utf8(path: str) -> str:
+    """A file name as text that can be written anywhere: bytes that are not UTF-8 become U+FFFD.
+
+    Python keeps such bytes of a file name as lone surrogates, which no UTF-8 output accepts.
+    """
+    try:
+        return path.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    except UnicodeEncodeError:
+        return path.encode("utf-8", "replace").decode("utf-8")
+
+
+def _utf8_plots(found: dict[str, PlotSource]) -> dict[str, PlotSource]:
+    out = {}
+    for plot_id, plot in found.items():
+        plot.id = _utf8(plot.id)
+        plot.files = {_utf8(k): v for k, v in plot.files.items()}
+        plot.errors = {_utf8(k): v for k, v in plot.errors.items()}
+        out[_utf8(plot_id)] = plot
+    return out
 
 
 def _describe(exc: BaseException) -> str:
@@ -324,7 +345,7 @@ def read_revisions(root: Path, revs: Iterable[str], *, verbose: bool = False, pl
                     target = getattr(data, kind)
                     errors = data.errors if kind == "metrics" else data.param_errors
                     for path, result in results.items():
-                        key = Path(path).as_posix()
+                        key = _utf8(Path(path).as_posix())
                         if "error" in result:
                             why = unreadable_reason(repo, key, result["error"], remotes)
                             if why is None:
@@ -335,7 +356,7 @@ def read_revisions(root: Path, revs: Iterable[str], *, verbose: bool = False, pl
                             target[key] = result.get("data", {})
                 if plots:
                     try:
-                        data.plots = _gather_plots(repo, extra_plots)
+                        data.plots = _utf8_plots(_gather_plots(repo, extra_plots))
                     except Exception as exc:  # noqa: BLE001 - plots never stop the comparison
                         data.plots = {"dvc.yaml": PlotSource("dvc.yaml", errors={"dvc.yaml": _describe(exc)})}
                 out[rev] = data
@@ -588,13 +609,15 @@ def _run_streaming(argv: list[str], popen_kwargs: dict[str, Any], watcher: Stage
 
 
 def reproduce(repo: Any, targets: Iterable[str], *, pull: bool, watcher: StageWatcher,
-              verbose: bool = False) -> ReproRun:
+              verbose: bool = False,
+              stage_env: Callable[[dict[str, str]], dict[str, str]] | None = None) -> ReproRun:
     """``dvc repro [--pull] TARGETS`` in process, reporting each stage to ``watcher``.
 
     ``pull``: stages whose inputs changed may restore a matching run-cache entry
     whose outputs are only on the remote (``dvc repro --pull``). Stages that are
     unchanged except for missing outputs are not pulled one by one: the caller
     fetched first, and what the remote lacked is recomputed instead of failing.
+    ``stage_env`` filters the environment each stage command runs with.
     """
     import time
 
@@ -622,6 +645,8 @@ def reproduce(repo: Any, targets: Iterable[str], *, pull: bool, watcher: StageWa
         # A copy of dvc.stage.run.cmd_run that captures the output.
         commands = dvc_stage_run._enforce_cmd_list(stage.cmd)
         kwargs = dvc_stage_run.prepare_kwargs(stage, run_env=run_env)
+        if stage_env is not None:  # DVC hands a stage all of mlci's environment, tokens included
+            kwargs["env"] = stage_env(kwargs["env"])
         executable = dvc_stage_run.get_executable()
         current["ran"] = True
         for cmd in commands:

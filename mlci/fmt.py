@@ -75,6 +75,14 @@ def is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+def as_float(value: int | float) -> float:
+    """A number as a float; an integer beyond a float's range (a 401-digit metric) is +-inf."""
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf if value > 0 else -math.inf
+
+
 def number(value: Any) -> str:
     """A metric value for humans: ints with separators, floats to 4 decimals."""
     if value is None:
@@ -164,3 +172,45 @@ def without_credentials(url: str) -> str:
     if "@" not in parts.netloc:
         return url
     return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]))
+
+
+# --- text for a terminal ----------------------------------------------------------------
+
+# Names, logs and messages from a pull request reach terminals and CI logs. A terminal acts on
+# escape sequences: OSC 8 makes a hidden link, OSC 52 writes the clipboard, DCS talks to the
+# terminal itself, CSI moves the cursor and clears lines (7-bit ESC [ or the 8-bit 0x9b). A whole
+# sequence is removed, parameters included, when it ends on the same line; otherwise only its
+# introducer goes and the rest stays visible. Then every control character left but newline and
+# tab is removed (a carriage return could overwrite what a line says).
+_TERMINAL_SEQUENCE = re.compile(
+    r"(?:\x1b\[|\x9b)[0-?]*[ -/]*[@-~]"  # CSI: cursor, erase, colours
+    r"|(?:\x1b[\]P^_X]|[\x90\x98\x9d\x9e\x9f])[^\x07\x1b\x9c\n]*(?:\x07|\x1b\\|\x9c)"  # OSC, DCS, ...
+    r"|\x1b[ -/]*[0-~]?"  # any other escape (charset, keypad), or a lone ESC
+)
+_TERMINAL_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_SGR = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def terminal_text(text: str, *, keep_colours: bool = False) -> str:
+    """``text`` without anything a terminal would act on: only newline and tab survive.
+
+    ``keep_colours`` keeps SGR colour sequences (``ESC [ ... m``), for mlci's own coloured
+    output whose PR text was cleaned before it was coloured.
+    """
+    if keep_colours:
+        parts = _SGR.split(text)
+        colours = _SGR.findall(text)
+        out = [terminal_text(parts[0])]
+        for colour, part in zip(colours, parts[1:]):
+            out += [colour, terminal_text(part)]
+        return "".join(out)
+    if not _TERMINAL_CONTROL.search(text):
+        return text
+    return _TERMINAL_CONTROL.sub("", _TERMINAL_SEQUENCE.sub("", text))
+
+
+def one_line(text: str) -> str:
+    """A message that must stay one line: line breaks and control characters as escapes."""
+    return re.sub(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]",
+                  lambda m: "\\n" if m.group(0) == "\n" else f"\\x{ord(m.group(0)):02x}"
+                  if ord(m.group(0)) < 0x100 else f"\\u{ord(m.group(0)):04x}", text)

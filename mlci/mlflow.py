@@ -221,7 +221,9 @@ class Tracker:
         status = "FAILED"
         try:
             now = int(time.time() * 1000)
-            metrics = [Metric(metric_key(m.name), float(m.head), now, 0) for m in result.metrics
+            from mlci.fmt import as_float
+
+            metrics = [Metric(metric_key(m.name), as_float(m.head), now, 0) for m in result.metrics
                        if numeric(m.head)]
             params = {metric_key(p.name): short(p.head, 6000) for p in result.params if p.head is not None}
             batch = [Param(k, v) for k, v in params.items()]
@@ -351,7 +353,9 @@ def track(result: Result, cfg: Config, root: Path, env: Mapping[str, str], *, ki
         else:
             import click
 
-            click.echo(f"mlci: warning: {message}", err=True)
+            from mlci.fmt import one_line
+
+            click.echo(f"mlci: warning: {one_line(message)}", err=True)
         return result
 
 

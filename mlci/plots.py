@@ -47,7 +47,10 @@ def _as_float(value: Any) -> float | None:
     if isinstance(value, bool):
         return None
     if isinstance(value, (int, float)):
-        return float(value) if math.isfinite(value) else None
+        try:
+            return float(value) if math.isfinite(value) else None
+        except OverflowError:  # an integer beyond a float's range cannot be drawn
+            return None
     if isinstance(value, str):
         try:
             number = float(value)
@@ -63,6 +66,9 @@ def decimate(points: list[list[float]], limit: int) -> list[list[float]]:
         return points
     step = (len(points) - 1) / (limit - 1)
     return [points[round(i * step)] for i in range(limit)]
+
+
+MAX_DRAWN = 1e300
 
 
 class NotDrawable(Exception):
@@ -123,6 +129,9 @@ def _line_points(points: list[dict[str, Any]] | None, x: str, y: str) -> list[li
     if not out:
         raise NotDrawable(f"no numeric values in field(s) '{x}'/'{y}'" if x != "step" else
                           f"no numeric values in field '{y}'")
+    if any(abs(v) > MAX_DRAWN for point in out for v in point):
+        # the scale of a chart spans the values: beyond this, their difference is no float
+        raise NotDrawable(f"values beyond ±{MAX_DRAWN:g} cannot be drawn")
     return decimate(out, MAX_STORED_POINTS)
 
 

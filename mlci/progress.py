@@ -50,7 +50,9 @@ class LiveProgress(Progress):
         from rich.markup import escape
 
         self._finish_current()
-        self.current = escape(description)
+        from mlci.fmt import terminal_text
+
+        self.current = escape(terminal_text(description))
         self.started = time.monotonic()
         if self.status is None:
             self.status = self.console.status(self.current, spinner="dots")

@@ -580,9 +580,9 @@ def for_stdout(result: Result, fmt_name: str, *, status_context: str = "mlci", r
                color: bool = False) -> str:
     """The report in the format asked for on the command line: json, markdown or text."""
     if fmt_name == "json":
-        return json_text(result)
+        return json_text(result)  # control characters are escaped in JSON strings
     if fmt_name == "markdown":
-        return markdown(result, status_context=status_context, root=root)
+        return fmt.terminal_text(markdown(result, status_context=status_context, root=root))
     return text(result, color=color)
 
 
@@ -599,9 +599,12 @@ def text(result: Result, *, color: bool | None = None, width: int | None = None)
     from rich.table import Table
     from rich.text import Text
 
+    no_color = bool(os.environ.get("NO_COLOR"))
+    coloured = bool(color) and not no_color
+    if coloured:  # PR text is cleaned before it is coloured, so only mlci's colours survive below
+        result = _without_controls(result)
     v = view(result)
     buf = io.StringIO()
-    no_color = bool(os.environ.get("NO_COLOR"))
     console = Console(
         file=buf, force_terminal=bool(color) and not no_color, no_color=no_color or not color,
         width=width or 100, highlight=False, emoji=False, soft_wrap=False,
@@ -673,4 +676,19 @@ def text(result: Result, *, color: bool | None = None, width: int | None = None)
     base = f"{v['base_label']} {v['base_short']}".strip()
     head = f"{v['head_label']} {v['head_short']}".strip()
     console.print(Text(f"{base} → {head} · mlci {result.tool_version}", style="dim"))
-    return buf.getvalue()
+    return fmt.terminal_text(buf.getvalue(), keep_colours=coloured)
+
+
+def _without_controls(result: Result) -> Result:
+    """``result`` with every string in it passed through :func:`fmt.terminal_text`."""
+
+    def clean(value: Any) -> Any:
+        if isinstance(value, str):
+            return fmt.terminal_text(value)
+        if isinstance(value, dict):
+            return {clean(k): clean(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [clean(v) for v in value]
+        return value
+
+    return Result.from_dict(clean(result.to_dict()))

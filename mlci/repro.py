@@ -19,15 +19,15 @@ import os
 import sys
 import time
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from mlci import dvc
+from mlci import dvc, redact
 from mlci.config import ReproConfig
 from mlci.errors import RunError
-from mlci.fmt import without_credentials
+from mlci.fmt import terminal_text, without_credentials
 from mlci.result import Reason, Repro, StageRun
 
 LOG_TAIL_LINES = 40
@@ -55,12 +55,16 @@ class StageLog(dvc.StageWatcher):
     commands in the stage's output are switched off (``::stop-commands::``) so
     that a pipeline's output cannot set outputs or masks. Elsewhere a stage
     that runs gets a header line, its output indented, and an end line.
+
+    Each output line loses the values of secret-looking variables (``redact``)
+    and anything a terminal would act on before it is shown or kept.
     """
 
     def __init__(self, stream: TextIO | None = None, *, github: bool = False,
-                 tail_lines: int = LOG_TAIL_LINES) -> None:
+                 tail_lines: int = LOG_TAIL_LINES, redact: Callable[[str], str] | None = None) -> None:
         self._stream = stream
         self.github = github
+        self._redact = redact or (lambda text: text)
         self.tails: dict[str, str] = {}
         self._tail: deque[str] = deque(maxlen=tail_lines)
         self._name = ""
@@ -73,7 +77,7 @@ class StageLog(dvc.StageWatcher):
         return self._stream or sys.stderr  # looked up late: tests swap sys.stderr
 
     def _write(self, text: str) -> None:
-        self.stream.write(text + "\n")
+        self.stream.write(terminal_text(text) + "\n")
         self.stream.flush()
 
     def stage_started(self, name: str, cmd: str | None) -> None:
@@ -88,6 +92,7 @@ class StageLog(dvc.StageWatcher):
 
     def output(self, line: str) -> None:
         line = line.rsplit("\r", 1)[-1]  # a progress bar's last state, not every redraw
+        line = terminal_text(self._redact(line))
         self._tail.append(line)
         if not self._header_shown:
             self._write(f"mlci: stage {self._name}: running")
@@ -255,7 +260,8 @@ def reproduce(root: Path, cfg: ReproConfig, *, env: Mapping[str, str] | None = N
     if not cfg.targets and not any((root / name).is_file() for name in ("dvc.yaml", "dvc.yml")):
         # `dvc repro` would stop at the missing dvc.yaml; a data-only DVC repo has nothing to run
         return ReproOutcome(Repro(status="skipped", message="no dvc.yaml: nothing to reproduce"))
-    log = log or StageLog(github=env.get("GITHUB_ACTIONS") == "true")
+    log = log or StageLog(github=env.get("GITHUB_ACTIONS") == "true",
+                          redact=redact.Redactor.from_env({**os.environ, **env}))
     acc = _Acc()
     started = time.monotonic()
     targets = list(cfg.targets)
@@ -279,7 +285,8 @@ def reproduce(root: Path, cfg: ReproConfig, *, env: Mapping[str, str] | None = N
         lock_files = _stage_files(plan, root)
         before = read_locks(lock_files, root)
         run = dvc.reproduce(repo, targets, pull=bool(cfg.pull and remote and remote.reachable),
-                            watcher=log, verbose=verbose)
+                            watcher=log, verbose=verbose,
+                            stage_env=lambda stage_vars: redact.stage_env(stage_vars, cfg.pass_env))
         after = read_locks(lock_files, root)
         if cfg.push and run.error is None:
             _push(repo, cfg, targets, remote, env, acc)
@@ -304,6 +311,12 @@ def reproduce(root: Path, cfg: ReproConfig, *, env: Mapping[str, str] | None = N
         acc.reasons.append(Reason("repro", "fail", msg))
     elif run.error is not None:
         acc.reasons.append(Reason("repro", "fail", f"reproduction failed: {run.error}"))
+    held = redact.withheld(os.environ, cfg.pass_env)
+    if failed is not None and held:
+        # the names only: a stage that needed one of them fails without saying why
+        names = ", ".join(held[:8]) + (f" and {len(held) - 8} more" if len(held) > 8 else "")
+        acc.notes.append(f"stages ran without the secret-looking variables {names}; "
+                         "list the ones a stage needs in repro.pass_env")
 
     changes = diff_locks(before, after)
     if changes:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import asdict, dataclass, field
 from importlib import resources
 from typing import Any
@@ -151,7 +152,9 @@ class Result:
         return _json_safe(out)
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+        text = json.dumps(self.to_dict(), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+        # json escapes C0 controls but not DEL and C1 (U+0080-U+009F: the 8-bit CSI a terminal obeys)
+        return _C1.sub(lambda m: f"\\u{ord(m.group(0)):04x}", text)
 
     @classmethod
     def from_dict(cls, doc: dict[str, Any]) -> Result:
@@ -193,6 +196,7 @@ def _reason_dict(reason: Reason) -> dict[str, Any]:
 # as floats. A metric whose *value* is one of these strings reads back as a float.
 _NONFINITE = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
 _PLAIN = (str, int, bool, type(None))
+_C1 = re.compile("[\x7f-\x9f]")
 
 
 def _json_safe(value: Any) -> Any:
