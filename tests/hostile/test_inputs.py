@@ -232,6 +232,9 @@ ODD_VALUES = [
     pytest.param("plot", [{"step": 0, "loss": {"a": 1}}, {"step": 1, "loss": [1, 2]}], None, id="plot-dicts"),
     pytest.param("plot", [{"step": {"a": 1}, "loss": 1}, {"step": "x", "loss": 2}], None, id="plot-x-dicts"),
     pytest.param("plot", [1, "two", None, [3]], None, id="plot-points-not-records"),
+    pytest.param("plot", [{"step": 0, "loss": 1}, {"step": 1, "loss": "x"}, "y"], None, id="plot-mixed-points"),
+    pytest.param("plot", [{"step": 0, "loss": "1e999"}, {"step": 1, "loss": "-1e999"}], None,
+                 id="plot-strings-beyond-float"),
     pytest.param("plotdir", None, b"\xff\xfe-latin1-\xe9.json", id="non-utf8-plot-file"),
     pytest.param("metricfile", None, b"m\xff.json", id="non-utf8-metric-file"),
 ]
