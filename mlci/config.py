@@ -339,7 +339,7 @@ def env_name() -> Checker:
             raise ctx.error(node, key, f"expected a variable name (letters, digits, _), got {_shown(value)!r}")
         return value
 
-    return check
+    return _tag(check, "string", nullable=False)  # documented as a string: a name
 
 
 def free_mapping() -> Checker:

@@ -79,7 +79,6 @@ def test_every_section_of_spec_loads():
 PENDING_SPEC_KEYS = {
     "base_mode": "#16",
     "repro.commit": "#17",
-    "repro.pass_env": "#13",
     "metrics.noise_k": "#16",
     "history": "#16",
     "environment": "#17",
