@@ -134,11 +134,27 @@ def _utf8(path: str) -> str:
         return path.encode("utf-8", "replace").decode("utf-8")
 
 
+def _utf8_deep(value: Any) -> Any:
+    """Parsed file content with every string writable: JSON's lone ``\\ud800`` escapes too."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return _utf8(value)
+        return value
+    if isinstance(value, dict):
+        return {_utf8_deep(k): _utf8_deep(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_utf8_deep(v) for v in value]
+    return value
+
+
 def _utf8_plots(found: dict[str, PlotSource]) -> dict[str, PlotSource]:
     out = {}
     for plot_id, plot in found.items():
         plot.id = _utf8(plot.id)
-        plot.files = {_utf8(k): v for k, v in plot.files.items()}
+        plot.files = {_utf8(k): v if isinstance(v, bytes) else _utf8_deep(v)
+                      for k, v in plot.files.items()}
         plot.errors = {_utf8(k): v for k, v in plot.errors.items()}
         out[_utf8(plot_id)] = plot
     return out
@@ -353,7 +369,7 @@ def read_revisions(root: Path, revs: Iterable[str], *, verbose: bool = False, pl
                             else:
                                 errors[key] = why
                         else:
-                            target[key] = result.get("data", {})
+                            target[key] = _utf8_deep(result.get("data", {}))
                 if plots:
                     try:
                         data.plots = _utf8_plots(_gather_plots(repo, extra_plots))

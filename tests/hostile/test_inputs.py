@@ -235,6 +235,9 @@ ODD_VALUES = [
     pytest.param("plot", [{"step": 0, "loss": 1}, {"step": 1, "loss": "x"}, "y"], None, id="plot-mixed-points"),
     pytest.param("plot", [{"step": 0, "loss": "1e999"}, {"step": 1, "loss": "-1e999"}], None,
                  id="plot-strings-beyond-float"),
+    pytest.param("metric", {"acc": 0.8, "\ud800lone": 1, "p\udcff": "\udfff"}, None,
+                 id="lone-surrogates-in-metric-names"),
+    pytest.param("plot", [{"step": 0, "loss": 1, "\ud800": "\udcff"}], None, id="lone-surrogates-in-plot"),
     pytest.param("plotdir", None, b"\xff\xfe-latin1-\xe9.json", id="non-utf8-plot-file"),
     pytest.param("metricfile", None, b"m\xff.json", id="non-utf8-metric-file"),
 ]
