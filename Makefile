@@ -1,19 +1,31 @@
-# Two entry points (see README): `make demo` and `make test`. Each creates
-# .venv and installs what it needs on first use.
+# Two entry points (see README): `make demo` and `make test`. Each creates .venv and
+# installs what it needs on first use, with uv (installed into .venv by pip: a newcomer's
+# machine needs only Python and git). `make demo` installs mlci and the example's
+# scikit-learn; `make test` adds the test tools. `make test-fast` is the edit-test loop.
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
-STAMP  := $(VENV)/.mlci-installed
+UV     := $(VENV)/bin/uv
+DEMO_STAMP := $(VENV)/.mlci-demo
+TEST_STAMP := $(VENV)/.mlci-test
+# uv's cache is often on another file system than the checkout: copy without a warning
+export UV_LINK_MODE ?= copy
 
-.PHONY: demo test refs tools browser bench lint clean
+.PHONY: demo test test-fast refs tools browser bench lint clean
 
-$(STAMP): pyproject.toml
+$(UV):
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[test]"
-	touch $(STAMP)
+	$(PY) -m pip install --quiet --disable-pip-version-check uv
 
-demo: $(STAMP)
+$(DEMO_STAMP): pyproject.toml | $(UV)
+	$(UV) pip install --quiet --python $(PY) -e ".[example]"
+	touch $@
+
+$(TEST_STAMP): pyproject.toml | $(UV)
+	$(UV) pip install --quiet --python $(PY) -e ".[test]"
+	touch $@
+
+demo: $(DEMO_STAMP)
 	$(PY) examples/demo.py
 
 refs:
@@ -29,10 +41,15 @@ browser:
 	  $$SUDO apt-get update -qq && \
 	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
-test: $(STAMP) refs tools browser
+# Everything; what .ci/run calls.
+test: $(TEST_STAMP) refs tools browser
 	$(PY) -m pytest
 
-bench: $(STAMP)
+# The edit-test loop: every test not marked slow (no DVC pipeline run, no browser, no act).
+test-fast: $(TEST_STAMP) refs
+	$(PY) -m pytest -m "not slow" -q
+
+bench: $(TEST_STAMP)
 	$(PY) benchmarks/run.py
 
 clean:

@@ -798,6 +798,48 @@ def recorded_md5(root: Path, rev: str, path: str) -> str | None:
     return None
 
 
+def recorded_dir_member_md5(root: Path, rev: str, path: str) -> str | None:
+    """The md5 of ``path`` inside a directory output recorded in ``dvc.lock`` at ``rev``.
+
+    Read from the directory's manifest (``<md5>.dir``) in the local cache, so that
+    no DVC repository is opened for it; None when that cannot be told this way (no
+    such output, a cache elsewhere than ``.dvc/cache``, the manifest not in the cache):
+    the caller asks DVC then.
+    """
+    import json
+
+    from mlci import git
+
+    text = git.show_file(rev, "dvc.lock", root)
+    if not text:
+        return None
+    for config in (root / ".dvc" / "config", root / ".dvc" / "config.local"):
+        try:
+            if "[cache]" in config.read_text(encoding="utf-8", errors="replace"):
+                return None  # a configured cache (dir, type): let DVC find it
+        except OSError:
+            continue
+    for out in _lock_outs(text):
+        out_path = Path(str(out.get("path", ""))).as_posix().rstrip("/")
+        md5 = out.get("md5")
+        if not (isinstance(md5, str) and md5.endswith(".dir") and path.startswith(out_path + "/")):
+            continue
+        if out.get("hash") != "md5":  # DVC 2's layout: not worth a second reader
+            return None
+        manifest = root / ".dvc" / "cache" / "files" / "md5" / md5[:2] / md5[2:]
+        try:
+            entries = json.loads(manifest.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        rel = path[len(out_path) + 1:]
+        for entry in entries if isinstance(entries, list) else []:
+            if isinstance(entry, dict) and entry.get("relpath") == rel:
+                found = entry.get("md5")
+                return found if isinstance(found, str) else None
+        return None
+    return None
+
+
 @contextmanager
 def _fs_at(root: Path, rev: str) -> Iterator[Any]:
     with quiet_dvc():

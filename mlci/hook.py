@@ -264,6 +264,14 @@ def run(remote: str | None, refs: list[PushedRef] | None, *, cwd: Path, strict: 
             return EXIT_PASS
     try:
         root = git.repo_root(cwd)
+    except MlciError as exc:
+        return _cannot_check("this push", exc, strict, echo)
+    if refs is not None:
+        # before DVC is imported: a push that changes nothing the gate reads needs no check
+        checked = [ref for ref in checked if not _untouched(remote or "origin", ref, root, echo)]
+        if not checked:
+            return EXIT_PASS
+    try:
         from mlci import config, dvc
 
         if not (root / config.DEFAULT_CONFIG).exists() and not dvc.is_dvc_repo(root):
@@ -287,6 +295,33 @@ def run(remote: str | None, refs: list[PushedRef] | None, *, cwd: Path, strict: 
         echo("mlci: push blocked: the gate is closed. Fix it, or push anyway with "
              "`git push --no-verify` (or MLCI_SKIP=1).", True)
     return max(codes)
+
+
+def _untouched(remote: str, ref: PushedRef, root: Path, echo: Echo) -> bool:
+    """True (and says so) when the push of ``ref`` changes no file the gate depends on.
+
+    Compared: the commit the remote branch has now (any push, a force push too) or, for a
+    new branch, the base branch's tip, with the pushed commit. Whatever cannot be decided
+    cheaply is False: the full check runs.
+    """
+    from mlci import pushscope
+
+    try:
+        old = ref.remote_sha if ref.remote_sha != ZERO_SHA else None
+        if old is not None and git.resolve(old, root) is None:
+            return False  # the remote moved to a commit this clone has not fetched
+        if old is None:
+            settled, configured = pushscope.configured_base(ref.local_sha, root)
+            base = base_for(remote, configured, root) if settled else None
+            old = git.resolve(base, root) if base else None
+            if old is None:
+                return False
+        if pushscope.untouched(old, ref.local_sha, root) is not True:
+            return False
+    except Exception:  # noqa: BLE001 - any surprise here means "check it the full way"
+        return False
+    echo(f"mlci: {ref.branch}: the push changes no file the gate depends on: nothing to check", True)
+    return True
 
 
 def _check_one(root: Path, base: str | None, ref: PushedRef | None, head: str | None,

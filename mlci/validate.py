@@ -249,7 +249,8 @@ def md5_at(root: Path, rev: str, path: str, cache: Cache, reader: _Reader) -> st
         # the copy is kept: if the data is needed, it is read from there
         return cache.blob_md5(blob, lambda: reader.fetch(root, rev, path))
     if dvc.is_dvc_repo(root):  # e.g. a file inside a DVC-tracked directory
-        return dvc.tracked_md5(root, rev, path)
+        # its directory's manifest in the local cache first: opening DVC at a revision costs more
+        return dvc.recorded_dir_member_md5(root, rev, path) or dvc.tracked_md5(root, rev, path)
     return None
 
 

@@ -136,6 +136,28 @@ runs:
 """
 
 
+CACHE_STAND_IN = """\
+name: cache/{half} (stand-in)
+description: actions/cache cannot be fetched here; with MLCI_VENV set, the action skips it anyway.
+inputs:
+  path:
+    description: ignored
+    required: true
+  key:
+    description: ignored
+    required: true
+outputs:
+  cache-hit:
+    description: never
+    value: "false"
+runs:
+  using: composite
+  steps:
+    - shell: bash
+      run: echo "mlci-test: actions/cache/{half} stand-in ran" && exit 1
+"""
+
+
 def act_command(act_event: str, event: Path, tmp_path: Path, api_url: str) -> list[str]:
     """act in self-hosted mode, this checkout as mlci/mlci@v0, stand-ins for actions it cannot fetch."""
     stand_ins = []
@@ -144,6 +166,11 @@ def act_command(act_event: str, event: Path, tmp_path: Path, api_url: str) -> li
         folder.mkdir(exist_ok=True)
         (folder / "action.yml").write_text(text)
         stand_ins += ["--local-repository", f"actions/{name}={folder}"]
+    cache = tmp_path / "cache"  # actions/cache/restore@v4 and actions/cache/save@v4: one repository
+    for half in ("restore", "save"):
+        (cache / half).mkdir(parents=True, exist_ok=True)
+        (cache / half / "action.yml").write_text(CACHE_STAND_IN.format(half=half))
+    stand_ins += ["--local-repository", f"actions/cache@v4={cache}"]
     action = action_copy(tmp_path / "action")
     return [
         str(VENV_BIN / "act"), act_event, "-e", str(event), "-P", "ubuntu-latest=-self-hosted",
@@ -183,6 +210,8 @@ def test_the_example_workflow_runs_end_to_end_with_act(dvc_repo, github_fake, tm
     log = proc.stdout + proc.stderr
     assert proc.returncode != 0, log  # the gate closed, so the job failed
     assert "Success - Main Install mlci" in log, log
+    assert "mlci: using the venv in" in log  # MLCI_VENV holds this version: reused, not reinstalled
+    assert "stand-in ran" not in log  # and it is not put in the Actions cache
     assert "### ❌ mlci: gate closed" in log
     assert "::group::stage train" in log  # the action reproduced the changed stages
     [comment] = github_fake.repo(REPO).comments.values()

@@ -396,3 +396,103 @@ def test_a_tag_push_imports_nothing_heavy(repo):
                           capture_output=True, text=True, check=True)
     assert proc.stdout.strip() == "EXIT=0 HEAVY="
     assert "refs/tags/v1 is not a branch: not checked" in proc.stderr
+
+
+# --- the fast path: a push that changes nothing the gate reads is answered without DVC -------
+
+
+def probe_push(repo: Pushing, local: str, remote_ref: str, remote_sha: str = "0" * 40):
+    """`mlci hook run` as git calls it for one ref, reporting which heavy modules it imported."""
+    import sys
+
+    sha = repo.git("rev-parse", local)
+    proc = subprocess.run([sys.executable, "-c", PROBE, "hook", "run", "origin", str(repo.remote)],
+                          input=f"refs/heads/{local} {sha} {remote_ref} {remote_sha}\n", cwd=repo.path,
+                          capture_output=True, text=True, check=True)
+    return proc.stdout.strip().splitlines()[-1], proc.stderr
+
+
+NOTHING = "the push changes no file the gate depends on: nothing to check"
+
+
+def test_a_push_touching_no_pipeline_file_imports_no_dvc(repo):
+    repo.branch("docs")  # NOTES.md only
+    last, err = probe_push(repo, "docs", "refs/heads/docs")
+    assert last == "EXIT=0 HEAVY=", err
+    assert f"mlci: docs: {NOTHING}" in err
+
+
+def test_an_update_of_a_pushed_branch_compares_with_what_the_remote_has(repo, mlci):
+    mlci(repo.path, "hook", "install")
+    old = repo.branch("worse", acc=0.80)
+    assert repo.push("--no-verify", "origin", "worse").returncode == 0
+    repo.write("NOTES.md", "more notes\n")
+    repo.commit("notes")
+    # the pushed range (old..new) changes prose only: the push adds nothing to check
+    last, err = probe_push(repo, "worse", "refs/heads/worse", old)
+    assert last == "EXIT=0 HEAVY=" and NOTHING in err, err
+    # a real push, and a force push of the same tree onto the remote's commit: same answer
+    proc = repo.push("origin", "worse")
+    assert proc.returncode == 0 and NOTHING in proc.stderr, proc.stderr
+
+
+@pytest.mark.parametrize("change", [
+    ("eval/metrics.json", '{"acc": 0.5}'),     # a metric, changed by hand: the gate must close
+    ("make_metrics.py", MAKE_METRICS + "\n"),  # a dep (dvc.lock is then stale)
+    ("params.yaml", "acc: 0.5\n"),             # a params file
+])
+def test_a_push_touching_what_the_pipeline_declares_takes_the_full_path(repo, change):
+    repo.checkout("-b", "touch", "main")
+    repo.write(*change)
+    repo.commit("touch")
+    last, err = probe_push(repo, "touch", "refs/heads/touch")
+    assert NOTHING not in err
+    assert "mlci: checking touch" in err and "dvc" in last, (last, err)
+    if change[0] == "eval/metrics.json":
+        assert "gate closed" in err
+
+
+def test_a_file_named_only_in_mlci_yaml_takes_the_full_path(repo):
+    repo.write("mlci.yaml", CONFIG + "data:\n  - path: data/table.csv\n    expect:\n"
+               "      - expect_column_values_to_not_be_null: {column: a}\n")
+    repo.write("data/table.csv", "a\n1\n")
+    repo.commit("a data check")
+    repo.git("push", "-q", "origin", "main")
+    repo.git("fetch", "-q", "origin")
+    repo.checkout("-b", "data", "main")
+    repo.write("data/table.csv", "a\n\n")
+    repo.commit("a null")
+    last, err = probe_push(repo, "data", "refs/heads/data")
+    assert NOTHING not in err and "mlci: checking data" in err, err
+
+
+@pytest.mark.parametrize("dvc_yaml", [
+    # templated paths: DVC resolves them, the fast path does not try
+    DVC_YAML.replace("make_metrics.py]", "${script}]") + "vars:\n  - script: make_metrics.py\n",
+    DVC_YAML + "  each:\n    foreach: [a, b]\n    do:\n      cmd: echo ${item}\n",
+], ids=["templated", "foreach"])
+def test_a_pipeline_the_fast_path_cannot_read_takes_the_full_path(repo, dvc_yaml):
+    repo.write("dvc.yaml", dvc_yaml)
+    repo.commit("templated pipeline")
+    repo.git("push", "-q", "origin", "main")
+    repo.git("fetch", "-q", "origin")
+    repo.branch("docs")
+    last, err = probe_push(repo, "docs", "refs/heads/docs")
+    assert NOTHING not in err and "mlci: checking docs" in err, err
+
+
+def test_untouched_unit_decisions(repo):
+    from mlci import pushscope
+
+    main = repo.git("rev-parse", "main")
+    repo.checkout("-b", "x", "main")
+    repo.write("sub/dir/file.txt", "x\n")
+    notes = repo.commit("notes")
+    assert pushscope.untouched(main, notes, repo.path) is True
+    repo.write("eval/other.txt", "not declared, but under no declared path either\n")
+    other = repo.commit("other")
+    assert pushscope.untouched(notes, other, repo.path) is True
+    repo.write("eval/metrics.json", "{\"acc\": 0.1}")  # a metric
+    assert pushscope.untouched(other, repo.commit("model"), repo.path) is False
+    repo.write("sub/params-extra.yaml", "k: 1\n")  # any params*.yaml counts
+    assert pushscope.untouched(main, repo.commit("params"), repo.path) is False
