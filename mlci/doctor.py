@@ -181,7 +181,8 @@ def _remote(root: Path, remote: dvc.RemoteConfig, env: Mapping[str, str], timeou
         extra, module, env_names, options, files = _CLOUD[scheme]
         if importlib.util.find_spec(module) is None:
             return Item(FAIL, what, f"{url}: DVC's {scheme} plugin is not installed: "
-                        f"pip install 'mlci[{extra}]'")
+                        f"add the {extra} extra (the action's input `extras: {extra}`; "
+                        f"pip install 'mlci[{extra}]')")
         home = Path(env.get("HOME", "~")).expanduser()
         found = ([f"${n}" for n in env_names if env.get(n)]
                  + [f"remote option {o}" for o in options if remote.options.get(o)]

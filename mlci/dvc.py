@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import posixpath
+import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -162,7 +163,20 @@ def _utf8_plots(found: dict[str, PlotSource]) -> dict[str, PlotSource]:
 
 def _describe(exc: BaseException) -> str:
     text = str(exc) or type(exc).__name__
-    return text.splitlines()[0] if text else type(exc).__name__
+    return _extra_hint(text.splitlines()[0] if text else type(exc).__name__)
+
+
+_MISSING_PLUGIN = re.compile(r"requires (?:these missing dependencies: \['|')(?:dvc-)?(s3|gs|azure)'")
+
+
+def _extra_hint(line: str) -> str:
+    """DVC says ``pip install 'dvc[s3]'`` for a missing remote plugin; mlci's extra is the cure."""
+    found = _MISSING_PLUGIN.search(line)
+    if not found:
+        return line
+    extra = found.group(1)
+    return (f"{line.split('. To install')[0].rstrip(':. ')}: add the {extra} extra (the action's input "
+            f"`extras: {extra}`; pip install 'mlci[{extra}]')")
 
 
 describe = _describe

@@ -116,7 +116,8 @@ def spark_session(master: str, conf: dict[str, Any]) -> Any:
     except ImportError as exc:
         from mlci.errors import RunError
 
-        raise RunError("engine: spark needs pyspark: pip install 'mlci[spark]'") from exc
+        raise RunError("engine: spark needs pyspark, which is not installed: add the spark extra "
+                       "(the action's input `extras: spark`; pip install 'mlci[spark]')") from exc
     builder = SparkSession.builder.master(master).appName("mlci")
     settings = {"spark.ui.enabled": "false", "spark.ui.showConsoleProgress": "false"}
     if master.startswith("local"):

@@ -267,7 +267,12 @@ def read_pandas(source: Any, fmt_name: str, read: Mapping[str, Any]) -> Any:
         opts.setdefault("sep", "\t")
         return pd.read_csv(source, **opts)
     if fmt_name == "parquet":
-        return pd.read_parquet(source, **opts)
+        try:
+            return pd.read_parquet(source, **opts)
+        except ImportError as exc:  # pyarrow is an extra (150 MB most projects never use): name it
+            raise ImportError("reading parquet needs pyarrow, which is not installed: add the parquet "
+                              "extra (the action's input `extras: parquet`; pip install 'mlci[parquet]')"
+                              ) from exc
     if fmt_name == "json":
         return pd.read_json(source, **opts)
     opts.setdefault("lines", True)  # jsonl
