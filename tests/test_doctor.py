@@ -77,8 +77,8 @@ def test_cloud_remote_needs_its_plugin_and_credentials(project, mlci, monkeypatc
     run = mlci(project, "doctor")
     assert run.code == 3
     if importlib.util.find_spec("dvc_s3") is None:
-        assert "s3://bucket/cache: DVC's s3 plugin is not installed: add the s3 extra (the action's input "
-                "`extras: s3`; pip install 'mlci[s3]')" in run.out
+        assert ("s3://bucket/cache: DVC's s3 plugin is not installed: add the s3 extra (the action's "
+                "input `extras: s3`; pip install 'mlci[s3]')") in run.out
     else:
         assert "s3://bucket/cache: no credentials found" in run.out
         monkeypatch.setenv("AWS_ACCESS_KEY_ID", "x")
