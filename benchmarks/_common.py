@@ -16,6 +16,8 @@ ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 ENV = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", DVC_NO_ANALYTICS="1",
            NO_COLOR="1")
+# bytecode is written (as in any install): a run does not compile what the warm-up compiled
+ENV.pop("PYTHONDONTWRITEBYTECODE", None)
 
 
 def run(cmd: str | Sequence[str], cwd: Path, *, check: bool = True) -> subprocess.CompletedProcess[bytes]:

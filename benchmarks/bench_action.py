@@ -111,13 +111,16 @@ def packed(path: Path, work: Path) -> int | None:
 
 
 def first_runs(venv: Path, env: dict[str, str], work: Path) -> tuple[float, float]:
-    """`mlci check --no-repro` on the example in a venv without bytecode: first run, then second."""
+    """`mlci check --no-repro` on the example in a venv without bytecode: the run that compiles
+    what it imports (and writes it), then the next one (which loads it)."""
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from _common import example_repo
 
     repo = example_repo(work / "first")
     cmd = [str(venv / "bin" / "mlci"), "check", "--no-repro", "--base", "main"]
     run_env = dict(env, PATH=f"{venv / 'bin'}{os.pathsep}{env['PATH']}", NO_COLOR="1")
+    # fills mlci's validation cache without writing bytecode, so both timed runs do the same work
+    subprocess.run(cmd, cwd=repo, env=dict(run_env, PYTHONDONTWRITEBYTECODE="1"), capture_output=True)
     times = []
     for _ in range(2):
         start = time.perf_counter()
@@ -191,7 +194,7 @@ def main() -> int:
         print(f"{'action set-up, cache hit (venv restored)':40} {statistics.median(hit):7.1f} s"
               "   (+ actions/cache restore of the archive below)")
         print(f"{'uv install with --compile-bytecode, warm':40} {t_compile:7.1f} s   (not used)")
-        print(f"{'first mlci check --no-repro, no bytecode':40} {first:7.1f} s   (second run {second:.1f} s)")
+        print(f"{'mlci check --no-repro, compiling imports':40} {first:7.1f} s   (with that bytecode: {second:.1f} s)")
         print(f"venv: {size / mb:.0f} MB, {packages} packages"
               + (f", {zsize / mb:.0f} MB as tar.zst (the cache entry)" if zsize else ""))
         if pip_t is None:

@@ -223,8 +223,11 @@ def _plugin_text(exc: BaseException) -> str | None:
             match = re.search(r"(\w+) is supported, but requires '([\w-]+)'", str(err))
             if match:
                 scheme, package = match.groups()
+                # mlci's extra where there is one: the action installs extras, not packages
+                cure = (f"add the {scheme} extra: the action's input `extras: {scheme}`, or pip install "
+                        f"'mlci[{scheme}]'" if scheme in ("s3", "gs", "azure") else f"pip install {package}")
                 return (f"DVC's {scheme} plugin is not installed, so DVC cannot open the {scheme} "
-                        f"remote (pip install {package})")
+                        f"remote ({cure})")
     return None
 
 
@@ -343,6 +346,17 @@ def unreadable_reason(repo: Any, path: str, exc: BaseException,
     if why:
         return f"{what}, and DVC remote '{name}' ({shown}) cannot be read: {why}"
     return f"{what} nor on DVC remote '{name}' ({shown})"
+@contextmanager
+def _no_graph_checks(repo: Any) -> Iterator[None]:
+    """Reading needs no stage graph: DVC builds one (and imports networkx) for the plots of
+    each revision only to validate the pipeline, which reproduction does. A plot that reading
+    cannot resolve still comes back as an error, and plots never decide the gate."""
+    before = getattr(repo, "_skip_graph_checks", False)
+    repo._skip_graph_checks = True
+    try:
+        yield
+    finally:
+        repo._skip_graph_checks = before
 
 
 def read_revisions(root: Path, revs: Iterable[str], *, verbose: bool = False, plots: bool = False,
@@ -356,7 +370,7 @@ def read_revisions(root: Path, revs: Iterable[str], *, verbose: bool = False, pl
     revs = list(dict.fromkeys(revs))
     wanted = [r for r in revs if r != WORKSPACE]
     out = {r: RevisionData(found=False) for r in revs}
-    with open_repo(root, verbose) as repo:
+    with open_repo(root, verbose) as repo, _no_graph_checks(repo):
         from dvc.repo.metrics.show import _gather_metrics
         from dvc.repo.params.show import _gather_params
 
@@ -773,7 +787,8 @@ def _lock_outs(text: bytes) -> Iterator[dict[str, Any]]:
     import yaml
 
     try:
-        doc = yaml.safe_load(text)
+        # the C parser where PyYAML has it: a dvc.lock with many outputs takes the pure one long
+        doc = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506
     except yaml.YAMLError:
         return
     if not isinstance(doc, dict):

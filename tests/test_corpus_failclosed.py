@@ -169,10 +169,11 @@ def test_s3_remote_without_its_plugin_is_unreadable_not_absent(dvc_repo, mlci):
     assert run.code == 1 and doc["verdict"] == "fail"
     [line] = reason_lines(doc)
     assert line == ("cannot read eval/metrics.json at main: DVC's s3 plugin is not installed, so DVC "
-                    "cannot open the s3 remote (pip install dvc-s3)")
+                    "cannot open the s3 remote (add the s3 extra: the action's input `extras: s3`, or "
+                    "pip install 'mlci[s3]')")
     md = mlci(dvc_repo, "check", "--no-repro", "--format", "markdown").out
     assert "### ❌ mlci: gate closed — 1 metrics file could not be read at main" in md
-    assert "pip install dvc-s3" in md
+    assert "`extras: s3`" in md
 
 
 def test_unreadable_follows_metrics_unreadable_warn(dvc_repo, mlci):
