@@ -154,7 +154,7 @@ runs:
   using: composite
   steps:
     - shell: bash
-      run: echo "mlci-test: actions/cache/{half} stand-in ran" && exit 1
+      run: echo "actions/cache/{half} stand-in ran" && exit 1
 """
 
 
