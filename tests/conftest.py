@@ -175,3 +175,20 @@ def assert_golden(name: str, got: str) -> None:
     assert got == golden.read_text()
 
 from tests.ghfake.fixtures import github_fake, github_spec  # noqa: E402,F401
+
+
+# --- the fast tier (`make test-fast`: pytest -m "not slow") ------------------------------
+# Slow: a test that uses a DVC repository, or lives in a module whose tests run pipelines,
+# Great Expectations, MLflow, Spark, a browser, act or real pushes. Everything else is the
+# edit-test loop's tier.
+SLOW_FIXTURES = {"dvc_repo"}
+SLOW_MODULES = {"test_action", "test_browser", "test_deploy", "test_hook", "test_repro", "test_validate",
+                "test_extras", "test_scale", "test_ci", "test_doctor", "test_commands"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        module = item.module.__name__.rpartition(".")[2] if getattr(item, "module", None) else ""
+        if (SLOW_FIXTURES & set(getattr(item, "fixturenames", ())) or module in SLOW_MODULES
+                or module.startswith("test_corpus")):
+            item.add_marker(pytest.mark.slow)

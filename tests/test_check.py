@@ -132,6 +132,7 @@ def test_base_without_metrics(dvc_repo, mlci):
     result_mod.validate(doc)
 
 
+@pytest.mark.slow  # runs DVC in several revisions
 def test_base_before_dvc_init(git_repo, mlci):
     git_repo.write("README.md", "no dvc yet\n")
     git_repo.commit("initial")
