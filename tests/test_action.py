@@ -225,3 +225,58 @@ def test_the_example_workflow_runs_end_to_end_with_act(dvc_repo, github_fake, tm
     # the result file and the HTML report are uploaded even though the gate closed
     assert re.search(r"upload mlci-report: \S+/mlci-result\.json \(\d+ bytes\)", log), log
     assert re.search(r"upload mlci-report: \S+/mlci-report\.html \(\d{6,} bytes\)", log), log
+
+
+def _run_step(step_id: str, action: Path, tmp_path: Path, *, expect: int = 0,
+              **env: str) -> dict[str, str]:
+    """One `run:` step of action.yml under bash as the runner runs it; its outputs (and stdout)."""
+    import os
+
+    import yaml
+
+    [step] = [s for s in yaml.safe_load((action / "action.yml").read_text())["runs"]["steps"]
+              if s.get("id") == step_id]
+    out = tmp_path / f"out-{step_id}"
+    out.write_text("")
+    proc = subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"]],
+                          cwd=tmp_path, capture_output=True, text=True,
+                          env={**os.environ, "GITHUB_OUTPUT": str(out), "RUNNER_TEMP": str(tmp_path),
+                               "MLCI_ACTION_PATH": str(action), **env})
+    assert proc.returncode == expect, proc.stdout + proc.stderr
+    return {**dict(line.split("=", 1) for line in out.read_text().splitlines()), "stdout": proc.stdout}
+
+
+def test_the_venv_cache_key_names_what_the_venv_depends_on(tmp_path):
+    action = action_copy(tmp_path / "action")
+    env = {"RUNNER_OS": "Linux", "RUNNER_ARCH": "X64", "MLCI_EXTRAS": "s3,gs"}
+    first = _run_step("prep", action, tmp_path, **env)
+    version = re.search(r'__version__ = "(.*)"', (action / "mlci" / "__init__.py").read_text())[1]
+    assert first["key"].startswith(f"mlci-venv-Linux-X64-CPython{sys.version.split()[0]}-mlci{version}-"
+                                   "extras_s3+gs-")
+    assert "," not in first["key"]  # actions/cache refuses commas in a key
+    assert first["venv"] == str(tmp_path / "mlci-venv") and first["cache"] == "true"
+    assert _run_step("prep", action, tmp_path, **env)["key"] == first["key"]  # stable
+    # the same version number with other code (an action pinned to a branch): another key
+    (action / "mlci" / "cli.py").write_text((action / "mlci" / "cli.py").read_text() + "\n# changed\n")
+    assert _run_step("prep", action, tmp_path, **env)["key"] != first["key"]
+    assert _run_step("prep", action, tmp_path, **{**env, "MLCI_EXTRAS": ""})["key"].count("extras_none-") == 1
+    # a venv kept by a self-hosted runner is used as it is, never cached
+    kept = _run_step("prep", action, tmp_path, **env, MLCI_VENV=str(tmp_path / "kept"))
+    assert kept["venv"] == str(tmp_path / "kept") and kept["cache"] == "false"
+
+
+def test_the_install_step_uses_a_venv_holding_this_version_and_never_removes_a_non_venv(tmp_path):
+    action = action_copy(tmp_path / "action")
+    this_venv = str(Path(sys.executable).parent.parent)
+    prep = _run_step("prep", action, tmp_path, MLCI_EXTRAS="", MLCI_VENV=this_venv)
+    env = {"MLCI_VENV_DIR": prep["venv"], "MLCI_PYTHON": prep["python"], "MLCI_WANT": prep["want"],
+           "MLCI_EXTRAS": ""}
+    # this test's own venv holds this version of mlci: nothing is installed
+    assert _run_step("install", action, tmp_path, **env)["bin"] == str(Path(prep["venv"]) / "bin" / "mlci")
+    # a folder that is not a venv is not deleted to make room for one
+    precious = tmp_path / "precious"
+    (precious / "bin").mkdir(parents=True)
+    (precious / "data.txt").write_text("keep me")
+    proc = _run_step("install", action, tmp_path, expect=2, **{**env, "MLCI_VENV_DIR": str(precious)})
+    assert "is not a venv" in proc["stdout"]
+    assert (precious / "data.txt").read_text() == "keep me"
