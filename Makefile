@@ -8,9 +8,6 @@ PY     := $(VENV)/bin/python
 UV     := $(VENV)/bin/uv
 DEMO_STAMP := $(VENV)/.mlci-demo
 TEST_STAMP := $(VENV)/.mlci-test
-# uv's cache is often on another file system than the checkout: copy without a warning
-export UV_LINK_MODE ?= copy
-
 .PHONY: demo test test-fast refs tools browser bench lint clean
 
 $(UV):
