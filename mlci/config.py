@@ -208,6 +208,7 @@ def _bounded(root: yaml.Node, ctx: _Ctx) -> None:
     """
     size: dict[int, int] = {}
     active: set[int] = set()
+    repeated = 0
     stack: list[tuple[yaml.Node, int, bool]] = [(root, 1, False)]
     while stack:
         node, depth, done = stack.pop()
@@ -217,7 +218,11 @@ def _bounded(root: yaml.Node, ctx: _Ctx) -> None:
             children = _children(node)
             size[key] = 1 + sum(size[id(c)] for c in children)
             continue
-        if key in size:
+        if key in size:  # reached again through an alias: its whole subtree again
+            repeated += size[key]
+            if repeated > MAX_ALIAS_EXPANSION:  # named at the anchor whose copies tip it over
+                raise ctx.error(node, "", f"YAML aliases repeat more than {MAX_ALIAS_EXPANSION:,} "
+                                          "values; mlci refuses that (an alias bomb?)")
             continue
         if key in active:
             raise ctx.error(node, "", "an alias refers to a node that contains it; "
