@@ -57,6 +57,22 @@ def vega_spec(plot: Plot, base_label: str, head_label: str) -> dict[str, Any]:
     return spec
 
 
+def bar_spec(plot: Plot, base_label: str, head_label: str) -> dict[str, Any]:
+    """A Vega-Lite spec for a bar plot: DVC's ``bar_horizontal`` template, base and head side by side."""
+    from dvc_render.vega import VegaRenderer
+
+    if head_label == base_label:
+        head_label += " (head)"
+    points = [{"value": v, "category": c, "rev": base_label} for c, v in plot.base or ()]
+    points += [{"value": v, "category": c, "rev": head_label} for c, v in plot.head or ()]
+    renderer = VegaRenderer(points, plot.id, template="bar_horizontal", x="value", y="category",
+                            title=_one_line(plot.title or plot.id), x_label=_one_line(plot.x or "value"),
+                            y_label=_one_line(plot.y or "category"))
+    spec = renderer.get_filled_template()
+    spec["width"] = "container"
+    return spec
+
+
 # Only a base64 image of a type mlci chose itself becomes an <img> source: a result file from
 # elsewhere cannot smuggle in another URL scheme (the page's CSP allows only data: images, too).
 _IMAGE_DATA = re.compile(r"data:image/(png|svg\+xml|jpeg|gif);base64,[A-Za-z0-9+/]*={0,2}")
@@ -82,6 +98,11 @@ def _plot_views(result: Result, base_label: str, head_label: str) -> list[dict[s
         elif plot.kind == "line":
             try:
                 view["spec"] = _script_json(vega_spec(plot, base_label, head_label))
+            except Exception as exc:  # noqa: BLE001 - dvc-render refused the data: say so, keep going
+                view["text"] = f"not drawn: {exc}"
+        elif plot.kind == "bar":
+            try:
+                view["spec"] = _script_json(bar_spec(plot, base_label, head_label))
             except Exception as exc:  # noqa: BLE001 - dvc-render refused the data: say so, keep going
                 view["text"] = f"not drawn: {exc}"
         elif plot.kind == "confusion":
@@ -116,5 +137,5 @@ def html(result: Result, *, root: Path | None = None, template: str = "report.ht
         env, template,
         **render.template_values(v),
         plot_views=_plot_views(result, v["base_label"], v["head_label"]),
-        vendor_js=vendor_js() if any(p.kind == "line" for p in result.plots) else "",
+        vendor_js=vendor_js() if any(p.kind in ("line", "bar") for p in result.plots) else "",
     )

@@ -36,6 +36,8 @@ IMAGE_TYPES = {".png": "image/png", ".svg": "image/svg+xml", ".jpg": "image/jpeg
 MAX_EMBEDDED_IMAGE = 1_000_000
 LINE_TEMPLATES = ("linear", "simple", "smooth", "scatter", "scatter_jitter")
 CONFUSION_TEMPLATES = ("confusion", "confusion_normalized")
+BAR_TEMPLATES = ("bar_horizontal", "bar_horizontal_sorted")
+MAX_BARS = 30  # rows of a bar plot's table in the comment; the HTML report draws every bar
 BASE_COLOUR, HEAD_COLOUR = "#9e9e9e", "#1f77b4"
 COLOUR_NAMES = ("grey", "blue")
 
@@ -150,6 +152,45 @@ def _confusion_cells(points: list[dict[str, Any]] | None, actual: str,
     return [[a, p, n] for (a, p), n in sorted(counts.items(), key=lambda item: (str(item[0][0]), str(item[0][1])))]
 
 
+def _bars(points: list[dict[str, Any]] | None, value: str, category: str) -> list[list[Any]] | None:
+    """``[[category, value], ...]`` in the file's order; the last value of a repeated category."""
+    if points is None:
+        return None
+    bars: dict[str, float] = {}
+    for point in points:
+        number = _as_float(point.get(value))
+        if number is not None and point.get(category) is not None:
+            bars[str(point.get(category))] = number
+    if not bars:
+        raise NotDrawable(f"no numeric values in field '{value}' for the bars")
+    return [[name, number] for name, number in list(bars.items())[:MAX_STORED_POINTS]]
+
+
+@dataclass(frozen=True)
+class BarRow:
+    """One category of a bar plot at base and head."""
+
+    name: str
+    base: float | None
+    head: float | None
+
+
+def bar_rows(plot: Plot) -> list[BarRow]:
+    """Every category of a bar plot, largest head value first (as ``bar_horizontal_sorted`` shows)."""
+    base = {str(n): float(v) for n, v in plot.base or ()}
+    head = {str(n): float(v) for n, v in plot.head or ()}
+    names = list(dict.fromkeys([*head, *base]))
+    rows = [BarRow(n, base.get(n), head.get(n)) for n in names]
+    return sorted(rows, key=lambda r: -(r.head if r.head is not None else float("-inf")))
+
+
+def bar_change(row: BarRow) -> str:
+    if row.base is None or row.head is None:
+        return "new" if row.base is None else "removed"
+    d = row.head - row.base
+    return "0" if d == 0 else f"{'+' if d > 0 else fmt.MINUS}{fmt.number(abs(d))}"
+
+
 def _series_label(plot_id: str, key: tuple[str, str], keys: list[tuple[str, str]]) -> str:
     """The plot id, with the file and/or field when the plot has several lines."""
     if len(keys) <= 1:
@@ -187,6 +228,17 @@ def _data_plots(plot_id: str, props: dict[str, Any], base: _Side | None, head: _
             hc = _confusion_cells(h_files[file] or None, h.x, h.y) if h is not None else None
             out.append(Plot(label, "confusion", _status(bc, hc), title=title, x=x_name, y=y_name,
                             base=bc, head=hc))
+        return out
+    if template in BAR_TEMPLATES:
+        # DVC's horizontal bars: x is the value, y the category (a feature's importance, say)
+        keys = list(dict.fromkeys([*h_series, *b_series]))
+        out = []
+        for key in keys:
+            bb = _bars(b_series.get(key), b.x, b.y) if b is not None else None
+            hb = _bars(h_series.get(key), h.x, h.y) if h is not None else None
+            out.append(Plot(_series_label(plot_id, key, keys), "bar", _status(bb, hb), title=title,
+                            x=str(props.get("x_label") or either.x_label or either.x),
+                            y=str(props.get("y_label") or either.y), base=bb, head=hb))
         return out
     if template not in LINE_TEMPLATES:
         raise NotDrawable(f"template '{template}' has no form in mlci's reports; "
@@ -486,6 +538,18 @@ def _confusion_markdown(plot: Plot, table: ConfusionTable) -> str:
     return "\n".join(lines)
 
 
+def _bar_markdown(plot: Plot, rows: list[BarRow], base_label: str, head_label: str) -> str:
+    """A bar plot as a table: category, base, head, change; the largest bars first."""
+    lines = [f"| {fmt.md_text(plot.y or 'category', 60)} | {base_label} | {head_label} | change |",
+             "|---|---:|---:|---:|"]
+    for row in rows[:MAX_BARS]:
+        cells = ["—" if v is None else fmt.number(v) for v in (row.base, row.head)]
+        lines.append(f"| {fmt.md_code(row.name, 60)} | {cells[0]} | {cells[1]} | {bar_change(row)} |")
+    if len(rows) > MAX_BARS:
+        lines.append(f"| … {len(rows) - MAX_BARS} more (see the HTML report) | | | |")
+    return "\n".join(lines)
+
+
 def markdown_views(plots: tuple[Plot, ...] | list[Plot], base_label: str, head_label: str,
                    max_charts: int = MAX_CHARTS, artifacts: bool = False) -> list[dict[str, str]]:
     """Per plot: an escaped heading and, where it can be drawn, a chart or table (Markdown).
@@ -516,6 +580,13 @@ def markdown_views(plots: tuple[Plot, ...] | list[Plot], base_label: str, head_l
                 view["text"] = "not drawn: " + fmt.md_text(str(exc), 300)
             except (TypeError, ValueError):  # a result file from elsewhere with malformed points
                 view["text"] = "not drawn: the plot data is malformed"
+        elif plot.kind == "bar":
+            try:
+                view["table"] = _bar_markdown(plot, bar_rows(plot), base_label, head_label)
+            except (TypeError, ValueError):
+                view["text"] = "not drawn: the plot data is malformed"
+            else:
+                view["text"] = f"{fmt.md_text(plot.x or 'value', 60)} by {fmt.md_text(plot.y or 'category', 60)}"
         elif plot.kind == "confusion":
             try:
                 view["table"] = _confusion_markdown(plot, confusion_table(plot))

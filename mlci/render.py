@@ -564,6 +564,17 @@ def _text_plots(console: Any, result: Result, v: dict[str, Any]) -> None:
                 label = v["base_label"] if series == "base" else v["head_label"]
                 console.print(Text(f"    {label:>12.12} ", style="dim") + Text(
                     line, style="bright_black" if series == "base" else "blue"))
+        elif plot.kind == "bar":
+            console.print(Text(f"  {name}: {plot.x} by {plot.y}"))
+            table = Table(show_edge=False, padding=(0, 1, 0, 4))
+            for column in ("", v["base_label"], v["head_label"], "change"):
+                table.add_column(Text(column), justify="left" if not column else "right")
+            rows = plots_mod.bar_rows(plot)
+            for row in rows[:plots_mod.MAX_BARS]:
+                table.add_row(Text(row.name), *(Text("—" if x is None else fmt.number(x))
+                                                for x in (row.base, row.head)),
+                              Text(plots_mod.bar_change(row)))
+            console.print(table)
         elif plot.kind == "confusion":
             cm = plots_mod.confusion_table(plot)
             console.print(Text(f"  {name}: rows {plot.x}, columns {plot.y}"))

@@ -67,7 +67,7 @@ class Plot:
     """
 
     id: str
-    kind: str  # line|confusion|image|none
+    kind: str  # line|confusion|bar|image|none
     status: str  # changed|unchanged|new|removed
     title: str | None = None
     x: str | None = None  # axis labels (the data fields)

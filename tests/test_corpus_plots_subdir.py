@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from mlci.result import validate
+from tests import browser
 from tests.conftest import VENV_BIN, GitRepo, sh
 from tests.test_ci import Actions
 
@@ -24,6 +25,7 @@ from tests.test_ci import Actions
 
 EVALUATE = '''\
 """Scores a fixed test set; params.yaml's `shift` moves the scores (a better or worse model)."""
+import json
 import struct
 import zlib
 from pathlib import Path
@@ -58,6 +60,10 @@ def png(width, height, rgb):
 
 
 Path("eval/plots/images").mkdir(parents=True, exist_ok=True)
+importance = [{"feature": "tenure", "importance": round(0.5 - shift / 2, 3)},
+              {"feature": "charges", "importance": round(0.3 + shift / 2, 3)},
+              {"feature": "contract", "importance": 0.2}]
+Path("eval/plots/importance.json").write_text(json.dumps(importance))
 Path("eval/plots/images/importance.png").write_bytes(png(24, 8, (200, int(shift * 250) % 256, 40)))
 '''
 
@@ -96,6 +102,10 @@ plots:
       y: prob_true
       title: Calibration
   - eval/plots/images/importance.png
+  - eval/plots/importance.json:
+      template: bar_horizontal_sorted
+      x: importance
+      y: feature
 """
 
 LIVE_RULES = """\
@@ -172,7 +182,8 @@ def test_dvclive_sklearn_plots_declared_at_top_level_are_drawn(live_repo, mlci):
     validate(doc)
     by_id = {p["id"]: p for p in doc["plots"]}
     assert set(by_id) == {"ROC (train.json)", "ROC (test.json)", "Confusion-Matrix", "Precision-Recall",
-                          "eval/plots/sklearn/calibration.json", "eval/plots/images/importance.png"}
+                          "eval/plots/sklearn/calibration.json", "eval/plots/images/importance.png",
+                          "eval/plots/importance.json"}
     assert not [p for p in doc["plots"] if p["kind"] == "none"], doc["plots"]
     roc = by_id["ROC (test.json)"]
     assert (roc["kind"], roc["status"], roc["x"], roc["y"]) == ("line", "changed", "fpr", "tpr")
@@ -188,6 +199,10 @@ def test_dvclive_sklearn_plots_declared_at_top_level_are_drawn(live_repo, mlci):
     assert {c[0] for c in cm["head"]} <= {"0", "1"} and sum(c[2] for c in cm["head"]) == 40
     assert sum(c[2] for c in cm["base"]) == 40
     assert by_id["eval/plots/images/importance.png"]["status"] == "changed"
+    bars = by_id["eval/plots/importance.json"]
+    assert (bars["kind"], bars["status"], bars["x"], bars["y"]) == ("bar", "changed", "importance", "feature")
+    assert bars["base"] == [["tenure", 0.45], ["charges", 0.35], ["contract", 0.2]]
+    assert bars["head"] == [["tenure", 0.35], ["charges", 0.45], ["contract", 0.2]]
     # the better model passes its rule
     assert run.code == 0 and doc["verdict"] == "pass"
     [acc] = doc["metrics"]
@@ -203,6 +218,7 @@ def test_dvclive_plots_in_the_comment(live_repo, mlci):
     assert 'x-axis "fpr" 0 --> 1' in charts[0]
     assert "| `0` |" in md and "| `1` |" in md  # the confusion matrix as a table
     assert "`eval/plots/images/importance.png`: changed:" in md
+    assert "| `charges` | 0.35 | 0.45 | +0.1 |" in md  # the bars as a table, largest first
     assert "### ✅ mlci: gate open" in md
 
 
@@ -217,8 +233,10 @@ def test_image_plots_side_by_side_in_the_html_report(live_repo, mlci, tmp_path):
     assert [caption.split(" · ")[0] for caption, _ in figures] == ["main", "feature"]
     assert figures[0][1] != figures[1][1]  # base and head, each embedded
     assert "<script src" not in page and "http://" not in section and "https://" not in section
-    # the line plots are drawn by the inlined Vega libraries
-    assert page.count('data-plot="plot-') == 4
+    # the line plots and the bars are drawn by the inlined Vega libraries, offline
+    assert page.count('data-plot="plot-') == 5
+    dom = browser.dump_dom(out)
+    assert dom.count('data-drawn="yes"') == 5 and 'data-drawn="error"' not in dom
 
 
 def test_a_plot_field_dvc_cannot_find_is_named_with_dvcs_reason(live_repo, mlci):

@@ -131,11 +131,16 @@ plots:
       template: bar_horizontal
       x: importance
       y: feature
+  - eval/plots/custom.json:
+      template: .dvc/plots/my_template.json
+      x: a
+      y: b
 """
     plots_repo(dvc_repo, extra_yaml=extra, config="metrics:\n  plots: [logs/extra.json, logs/missing.json]\n")
     dvc_repo.write("logs/train.csv", "epoch,loss\n" + "".join(f"{i},{1 / (i + 1):.4f}\n" for i in range(30)))
     dvc_repo.write("logs/extra.json", {"not": "records"})
     dvc_repo.write("eval/plots/bars.json", [{"feature": "a", "importance": 1}])
+    dvc_repo.write("eval/plots/custom.json", [{"a": 1, "b": 2}])
     doc = mlci(dvc_repo, "compare", "--base", "main", "--format", "json").json()
     validate(doc)
     by_id = {p["id"]: p for p in doc["plots"]}
@@ -145,9 +150,11 @@ plots:
     assert "not a list of records" in by_id["logs/extra.json"]["reason"]
     assert by_id["logs/missing.json"]["kind"] == "none"
     assert "file not found" in by_id["logs/missing.json"]["reason"]
-    assert "bar_horizontal" in by_id["eval/plots/bars.json"]["reason"]
+    assert ".dvc/plots/my_template.json" in by_id["eval/plots/custom.json"]["reason"]
+    assert by_id["eval/plots/bars.json"]["kind"] == "bar"
+    assert by_id["eval/plots/bars.json"]["head"] == [["a", 1.0]]
     md = mlci(dvc_repo, "compare", "--base", "main", "--format", "markdown").out
-    for plot_id in ("logs/extra.json", "logs/missing.json", "eval/plots/bars.json"):
+    for plot_id in ("logs/extra.json", "logs/missing.json", "eval/plots/custom.json"):
         assert f"`{plot_id}`: not drawn: " in md
 
 
@@ -354,3 +361,40 @@ def test_a_result_with_plots_round_trips_through_json():
     doc = json.loads(result.to_json())
     validate(doc)
     assert Result.from_dict(doc) == result
+
+
+def test_dvclive_nested_records_go_through_dvcs_conversion():
+    """dvclive's ``{"roc": [...]}``: DVC finds the records under the key, so mlci does."""
+    rows = {"roc": [{"fpr": 0.0, "tpr": 0.0, "threshold": 2}, {"fpr": 0.5, "tpr": 0.9, "threshold": 0.5},
+                    {"fpr": 1.0, "tpr": 1.0, "threshold": 0}]}
+    props = {"template": "simple", "x": "fpr", "y": {"roc.json": "tpr"}}
+    [plot] = plots.build({}, {"ROC": source("ROC", {"roc.json": rows}, props)})
+    assert (plot.id, plot.kind, plot.x, plot.y) == ("ROC", "line", "fpr", "tpr")
+    assert plot.head == [[0.0, 0.0], [0.5, 0.9], [1.0, 1.0]]
+
+
+def test_a_field_dvc_cannot_find_keeps_dvcs_words():
+    props = {"x": "epoch", "y": "loss_typo"}
+    [plot] = plots.build({}, {"l.json": source("l.json", {"l.json": [{"epoch": 0, "loss": 1}]}, props)})
+    assert plot.kind == "none"
+    assert "Could not find provided field ('loss_typo') in data fields ('epoch, loss')" in plot.reason
+
+
+def test_horizontal_bars_compare_each_category():
+    props = {"template": "bar_horizontal_sorted", "x": "importance", "y": "feature"}
+    base = [{"feature": "age", "importance": 0.5}, {"feature": "income", "importance": 0.3}]
+    head = [{"feature": "age", "importance": 0.4}, {"feature": "income", "importance": 0.45},
+            {"feature": "<b>zip</b>", "importance": 0.15}]
+    [plot] = plots.build({"imp.json": source("imp.json", {"imp.json": base}, props)},
+                         {"imp.json": source("imp.json", {"imp.json": head}, props)})
+    assert (plot.kind, plot.status, plot.x, plot.y) == ("bar", "changed", "importance", "feature")
+    assert plot.head == [["age", 0.4], ["income", 0.45], ["<b>zip</b>", 0.15]]
+    md = render.markdown(fixed_result(plots=(plot,)))
+    lines = md.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("| feature |")) + 2
+    rows = lines[start:start + 3]
+    assert rows == ["| `income` | 0.3 | 0.45 | +0.15 |", "| `age` | 0.5 | 0.4 | −0.1 |",
+                    "| <code>&lt;b&gt;zip&lt;/b&gt;</code> | — | 0.15 | new |"]
+    assert "<b>" not in md
+    text = render.text(fixed_result(plots=(plot,)), color=False)
+    assert "importance by feature" in text and "+0.15" in text
