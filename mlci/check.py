@@ -144,6 +144,16 @@ def compare_step(target: Target, cfg: Config, findings: Findings, verbose: bool)
     metrics = [_mark_unreadable(m, unreadable, f"at {base_name}", head_where, cfg) for m in metrics]
     params = compare.compare_params(base.params, head.params)
     findings.reasons[:0] = gate.metric_reasons(metrics, config_file)
+    # files whose content neither revision gave (a rule may match them once they are read)
+    unknown = {*base.errors, *head.errors, *base.missing, *head.missing}         - base.metric_files - head.metric_files
+    if dvc.PIPELINE in unknown:
+        unknown = {"*"}
+    names = [*head.metrics, *(n for n in base.metrics if n not in head.metrics)]
+    where = f"at {base_name} or {'in ' if target.head_rev == dvc.WORKSPACE else 'at '}{head_name}"
+    for rule, suggestion in compare.unmatched_rules(cfg.metrics.rules, names, unknown):
+        findings.reasons.append(Reason(
+            "metrics", "warn", compare.unmatched_text(rule, suggestion, where), kind="unmatched",
+            file=config_file if rule.line else None, line=rule.line))
     return metrics, params
 
 
@@ -198,7 +208,8 @@ def repro_step(opts: CheckOptions, cfg: Config, target: Target, findings: Findin
 
     outcome = repro.reproduce(target.root, cfg.repro, env=env, verbose=opts.verbose)
     findings.reasons.extend(outcome.reasons)
-    findings.notes.extend(outcome.notes)
+    # `mlci repro` compares nothing: it must not say what metrics are compared from
+    findings.notes.extend(n for n in outcome.notes if opts.compare or not n.startswith("metrics and params"))
     return outcome.repro
 
 
@@ -264,6 +275,9 @@ def run_check(opts: CheckOptions, env: Mapping[str, str] | None = None,
         base=Revision(target.base_ref, target.base_sha or None),
         head=Revision(target.head_ref, target.head_sha),
         run_url=context.run_url,
+        head_uncommitted=(target.head_rev == dvc.WORKSPACE and context.event == "local"
+                          and git.has_uncommitted(root)),
+        compared=opts.compare,
     )
     reasons = gate.order(findings.reasons)
     result = Result(

@@ -68,6 +68,15 @@ def _write(path: str, text: str) -> None:
         raise ConfigError(f"cannot write: {exc.strerror or exc}", file=path) from exc
 
 
+def _terminal_width() -> int | None:
+    """The terminal's width when stdout is one (else None: the report's fixed width of 100)."""
+    import shutil
+
+    if not sys.stdout.isatty():
+        return None
+    return max(60, shutil.get_terminal_size((100, 24)).columns)
+
+
 def _emit(result: Any, cfg: Any, fmt_name: str, output: str | None, root: Any = None,
           html_path: str | None = None, report: str | None = None) -> int:
     from mlci import render
@@ -82,7 +91,7 @@ def _emit(result: Any, cfg: Any, fmt_name: str, output: str | None, root: Any = 
         _write(html_path, html(result, root=root))
     color = fmt_name == "text" and sys.stdout.isatty()
     click.echo(render.for_stdout(result, fmt_name, status_context=cfg.report.status_context, root=root,
-                                 color=color), nl=False, color=color)
+                                 color=color, width=_terminal_width()), nl=False, color=color)
     return EXIT_FAIL if result.verdict == "fail" else EXIT_PASS
 
 

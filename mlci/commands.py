@@ -100,7 +100,7 @@ def handle(ctx: ActionsContext, cfg: Config, client: Any, log: Log, root: Path |
     if failure is not None:
         audit.append(f"stopped: GitHub did not answer as expected: {failure}")
     actions.append_summary(ctx.step_summary, "\n".join([
-        f"### mlci: `/mlci {fmt.md_text(cmd.name, 40)}` by {fmt.md_text(cmd.author, 60)} on #{cmd.pr}", "",
+        f"### mlci: {fmt.md_code('/mlci ' + cmd.name, 50)} by {fmt.md_text(cmd.author, 60)} on #{cmd.pr}", "",
         *(f"- {fmt.md_text(line, 600)}" for line in audit), "",
     ]))
     if failure is not None:
@@ -119,7 +119,7 @@ def _may_write(client: Any, cmd: Command, audit: list[str]) -> bool:
         return True
     audit.append(f"refused: @{cmd.author} has {permission} permission")
     _reply(client, cmd, (
-        f"Sorry {fmt.md_code(cmd.author)}, `/mlci {cmd.name}` needs write, maintain or admin permission on "
+        f"Sorry {fmt.md_code(cmd.author)}, {fmt.md_code('/mlci ' + cmd.name, 80)} needs write, maintain or admin permission on "
         f"this repository (you have {fmt.md_code(permission)}). A maintainer can run it for you."
     ))
     return False

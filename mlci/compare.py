@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from fnmatch import fnmatchcase
+from collections.abc import Iterable
 from typing import Any
 
 from mlci.config import MetricRule, MetricsConfig
@@ -48,6 +49,59 @@ def match_rule(name: str, rules: tuple[MetricRule, ...]) -> MetricRule | None:
         if fnmatchcase(target, rule.name):
             return rule
     return None
+
+
+def rule_matches(rule: MetricRule, name: str) -> bool:
+    """Whether ``rule``'s pattern matches the metric ``name`` (first-match order aside)."""
+    key = name.split(":", 1)[1] if ":" in name else name
+    return fnmatchcase(name if ":" in rule.name else key, rule.name)
+
+
+def suggest(pattern: str, names: Iterable[str]) -> str | None:
+    """The metric name (or key, for a key-only pattern) closest to a pattern that matched nothing."""
+    import difflib
+
+    names = list(names)
+    if ":" in pattern:
+        candidates = list(dict.fromkeys(names))
+    else:
+        candidates = list(dict.fromkeys(n.split(":", 1)[1] if ":" in n else n for n in names))
+    found = difflib.get_close_matches(pattern, candidates, n=1, cutoff=0.6)
+    if not found and ":" in pattern:  # the key part alone may be the typo: compare keys in that file
+        path, key = pattern.split(":", 1)
+        keys = [n.split(":", 1)[1] for n in candidates if n.split(":", 1)[0] == path and ":" in n]
+        close = difflib.get_close_matches(key, keys, n=1, cutoff=0.6)
+        found = [f"{path}:{close[0]}"] if close else []
+    return found[0] if found else None
+
+
+def unmatched_rules(rules: Iterable[MetricRule], names: Iterable[str],
+                    unknown_files: Iterable[str] = ()) -> list[tuple[MetricRule, str | None]]:
+    """Rules whose pattern matches none of ``names``, each with a "did you mean" or None.
+
+    A rule that could reach a file whose content is unknown (declared but not
+    produced, or unreadable) is left out: it may match once that file is read.
+    """
+    names = list(names)
+    unknown = list(unknown_files)
+    if "*" in unknown:  # nothing of the pipeline could be read: any rule may match once it is
+        return []
+    out = []
+    for rule in rules:
+        if any(rule_matches(rule, n) for n in names):
+            continue
+        if any(rule_reaches_file(rule, f) for f in unknown):
+            continue
+        out.append((rule, suggest(rule.name, names)))
+    return out
+
+
+def unmatched_text(rule: MetricRule, suggestion: str | None, where: str) -> str:
+    """``rule 'acc_tst' matches no metric at main or the work tree; did you mean 'acc_test'?``"""
+    text = f"rule '{rule.name}' matches no metric {where}"
+    if suggestion:
+        return text + f"; did you mean '{suggestion}'?"
+    return text + ": it gates nothing (check its name against `mlci check --format json`)"
 
 
 def rule_reaches_file(rule: MetricRule, path: str) -> bool:

@@ -108,6 +108,7 @@ def diagnose(cwd: Path, env: Mapping[str, str], *, config_path: str | None = Non
         items.append(Item(FAIL, "project", project.nested_hint(folders)))
     items.append(_base(root, cfg, env))
     items += _dvc(root, cfg, env, timeout)
+    items += _rules(root, cfg)
     items.append(_mlflow(root, cfg, env, timeout))
     items += _github(root, env)
     return items
@@ -203,6 +204,42 @@ def _remote(root: Path, remote: dvc.RemoteConfig, env: Mapping[str, str], timeou
             return Item(FAIL, what, f"{url}: {parts.hostname}:{port} unreachable ({exc.strerror or exc})")
         return Item(OK, what, f"{url}: {parts.hostname}:{port} answers")
     return Item(SKIP, what, f"{url}: {scheme} remotes are not checked")
+
+
+def _rules(root: Path, cfg: config.Config) -> list[Item]:
+    """Each metric rule against the metrics of the base and the work tree: a typo gates nothing.
+
+    Reads metrics the way a check does (DVC's cache, no fetch); a rule that may
+    match a file not produced or not readable yet is not reported.
+    """
+    from mlci import collect, compare
+
+    if not cfg.metrics.rules:
+        return []
+    base_ref = cfg.base or git.default_base(root)
+    base = git.resolve(base_ref, root)
+    revs = [r for r in (base, dvc.WORKSPACE) if r]
+    try:
+        snaps = collect.collect(root, revs, cfg.metrics.files)
+    except MlciError as exc:
+        return [Item(WARN, "metric rules", f"cannot read the metrics to check the rules: {exc}")]
+    names: list[str] = []
+    unknown: set[str] = set()
+    known: set[str] = set()
+    for snap in snaps.values():
+        names += [n for n in snap.metrics if n not in names]
+        unknown |= {*snap.errors, *snap.missing}
+        known |= snap.metric_files
+    unknown -= known
+    if dvc.PIPELINE in unknown:
+        unknown = {"*"}
+    where = (f"at {base_ref} or " if base else "") + "in the work tree"
+    found = compare.unmatched_rules(cfg.metrics.rules, names, unknown)
+    if not found:
+        return [Item(OK, "metric rules", f"each of the {plural(len(cfg.metrics.rules), 'rule')} matches "
+                     "a metric" if len(cfg.metrics.rules) > 1 else "the rule matches a metric")]
+    return [Item(WARN, "metric rules", f"line {rule.line}: " + compare.unmatched_text(rule, hint, where))
+            for rule, hint in found]
 
 
 def _mlflow(root: Path, cfg: config.Config, env: Mapping[str, str], timeout: float) -> Item:

@@ -147,18 +147,36 @@ def _rule_text(rule: dict[str, Any] | None) -> str:
         return ""
 
 
+WARN_ONLY = "warn only"
+
+
 def metric_row(m: MetricDelta) -> MetricRow:
+    rule = _rule_text(m.rule)
+    if rule and (m.rule or {}).get("severity") == "warn" and _gates(m.rule):
+        rule += f" ({WARN_ONLY})"  # a reader must see that this rule can never block the merge
     return MetricRow(
         icon=fmt.ICONS.get(m.outcome, ""),
         name=m.name,
         base=_cell(m.base),
         head=_cell(m.head),
         change=fmt.change(m.delta, m.delta_pct, m.status),
-        rule=_rule_text(m.rule),
+        rule=rule,
         outcome=m.outcome,
         status=m.status,
         message=m.message,
     )
+
+
+def _gates(rule: dict[str, Any] | None) -> bool:
+    return bool(rule) and any(rule.get(k) is not None for k in ("direction", "min", "max"))  # type: ignore[union-attr]
+
+
+ARROW_LEGEND = "▲ better, ▼ worse (by the rule's direction; the sign is the value's change)"
+
+
+def arrow_legend(rows: list[MetricRow]) -> str:
+    """The legend for ▲/▼ when a shown row has one: they mean better/worse, not up/down."""
+    return ARROW_LEGEND if any(r.change[:1] in ("▲", "▼") for r in rows) else ""
 
 
 def headline(result: Result) -> str:
@@ -169,6 +187,12 @@ def headline(result: Result) -> str:
         by = result.override.get("by")
         return (f"{icon} mlci: gate overridden — {fmt.plural(waived, 'failure')} waived"
                 + (f" by {by}" if by else ""))
+    absent = sum(1 for r in result.reasons if r.kind == "absent")
+    if not result.metrics and absent and not any(r.kind == "unreadable" for r in result.reasons) \
+            and result.verdict != "fail":
+        # the first check after `mlci init`: say why there is nothing to compare
+        return (f"{icon} mlci: nothing to compare yet — {fmt.plural(absent, 'declared metrics file')} "
+                "not produced: run dvc repro first")
     if result.verdict == "pass":
         counts = Counter(m.status for m in result.metrics)
         parts = []
@@ -181,6 +205,8 @@ def headline(result: Result) -> str:
             parts.append(f"pipeline reproduced ({fmt.plural(len(result.repro.stages), 'stage')})")
         if result.data:
             parts.append(fmt.plural(len(result.data), "data file") + " valid")
+        if not parts and not compared(result):
+            parts.append("nothing reproduced" if result.repro.status != "ran" else "pipeline reproduced")
         if not parts:
             parts.append(fmt.plural(len(result.metrics), "metric") + " compared" if result.metrics
                          else "nothing to compare")
@@ -248,6 +274,11 @@ def _where(result: Result, messages: list[str]) -> str:
         else:
             return ""
     return sides.pop() if len(sides) == 1 else " at both revisions"
+
+
+def compared(result: Result) -> bool:
+    """False for `mlci repro`'s result: it reproduced the work tree and compared nothing."""
+    return result.context.compared
 
 
 STAGE_STATUS_WORDS = {"cached": "restored from run-cache"}
@@ -435,6 +466,8 @@ def view(result: Result, max_rows: int | None = None, fold_cap: int | None = FOL
     base_label = ctx.base.ref or (ctx.base.sha or "base")[:7]
     if ctx.pr is not None:
         head_label = "this PR"
+    elif ctx.head_uncommitted or not compared(result):
+        head_label = "work tree"  # uncommitted changes (or reproduced files): no commit holds these values
     else:
         head_label = ctx.head.ref or (ctx.head.sha or "head")[:7]
         if head_label == base_label:
@@ -458,14 +491,18 @@ def view(result: Result, max_rows: int | None = None, fold_cap: int | None = FOL
         "attention": [metric_row(m) for m in attention],
         "rest": [metric_row(m) for m in rest],
         "rest_summary": rest_summary,
+        "legend": arrow_legend([metric_row(m) for m in (*attention, *rest)]),
+        "table_summary": table_summary(attention, rest),
         "params_changed": params_changed,
         "params_summary": params_summary,
         "other_reasons": other_reasons,
         "unreadable": sum(1 for r in result.reasons if r.kind == "unreadable" and r.section == "metrics"),
         "base_label": base_label,
         "head_label": head_label,
+        "compared": compared(result),
         "base_short": (ctx.base.sha or "")[:7],
-        "head_short": (ctx.head.sha or "")[:7],
+        # the commit the work tree is on is not what was measured when it has changes
+        "head_short": "" if ctx.head_uncommitted else (ctx.head.sha or "")[:7],
         "repro_summary": repro_summary,
         "cut_rows": cut,
         "run_url": safe_url(ctx.run_url),
@@ -474,6 +511,15 @@ def view(result: Result, max_rows: int | None = None, fold_cap: int | None = FOL
         "plots": plot_views,
         "plots_summary": plots_mod.summary_line(result.plots),
     }
+
+
+def table_summary(attention: list[MetricDelta], rest: list[MetricDelta]) -> str:
+    """Counts of every row of one table (the HTML's), so they add up to the rows it shows."""
+    outcomes = Counter(m.outcome for m in attention)
+    parts = [f"{outcomes[o]:,} {w}" for o, w in (("fail", "failed"), ("warn", "warned")) if outcomes[o]]
+    counts = Counter(m.status for m in rest)
+    parts += [f"{counts[s]:,} {s.replace('_', ' ')}" for s in _STATUS_ORDER if counts[s]]
+    return ", ".join(parts)
 
 
 def safe_url(url: Any) -> str | None:
@@ -588,13 +634,16 @@ def _text_plots(console: Any, result: Result, v: dict[str, Any]) -> None:
 
 
 def for_stdout(result: Result, fmt_name: str, *, status_context: str = "mlci", root: Path | None = None,
-               color: bool = False) -> str:
-    """The report in the format asked for on the command line: json, markdown or text."""
+               color: bool = False, width: int | None = None) -> str:
+    """The report in the format asked for on the command line: json, markdown or text.
+
+    ``width``: the terminal's, for text on a terminal; None keeps the fixed width of 100.
+    """
     if fmt_name == "json":
         return json_text(result)  # control characters are escaped in JSON strings
     if fmt_name == "markdown":
         return fmt.terminal_text(markdown(result, status_context=status_context, root=root))
-    return text(result, color=color)
+    return text(result, color=color, width=width)
 
 
 def json_text(result: Result) -> str:
@@ -635,8 +684,11 @@ def text(result: Result, *, color: bool | None = None, width: int | None = None)
         table.add_column("rule")
         for r in rows:
             row_style = {"fail": "red", "warn": "yellow"}.get(r.outcome)
+            judged = r.message or r.rule
+            if r.message and r.rule.endswith(f"({WARN_ONLY})"):
+                judged = f"{WARN_ONLY}: {judged}"
             table.add_row(r.icon, Text(r.name), Text(r.base), Text(r.head), Text(r.change),
-                          Text(r.message or r.rule), style=row_style)
+                          Text(judged), style=row_style)
         console.print(table)
 
     console.print()
@@ -682,11 +734,14 @@ def text(result: Result, *, color: bool | None = None, width: int | None = None)
         console.print(f"Params: {v['params_summary']}")
     if result.plots:
         _text_plots(console, result, v)
+    if v["legend"]:
+        console.print(Text(v["legend"], style="dim"))
     for note in result.notes:
         console.print(Text(f"note: {note}", style="dim"))
     base = f"{v['base_label']} {v['base_short']}".strip()
     head = f"{v['head_label']} {v['head_short']}".strip()
-    console.print(Text(f"{base} → {head} · mlci {result.tool_version}", style="dim"))
+    revisions = f"{base} → {head}" if v["compared"] else f"{head} (reproduced; nothing compared)"
+    console.print(Text(f"{revisions} · mlci {result.tool_version}", style="dim"))
     return fmt.terminal_text(buf.getvalue(), keep_colours=coloured)
 
 

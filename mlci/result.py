@@ -92,6 +92,9 @@ class Context:
     base: Revision = field(default_factory=lambda: Revision(None, None))
     head: Revision = field(default_factory=lambda: Revision(None, None))
     run_url: str | None = None
+    # the head is the work tree with uncommitted changes: its values are no commit's
+    head_uncommitted: bool = False
+    compared: bool = True  # False for `mlci repro`: the work tree reproduced, nothing compared
 
 
 @dataclass(frozen=True)
@@ -135,7 +138,7 @@ class Result:
         out = {
             "schema_version": SCHEMA_VERSION,
             "tool": {"name": "mlci", "version": self.tool_version},
-            "context": asdict(self.context),
+            "context": _context_dict(self.context),
             "verdict": self.verdict,
             "reasons": [_reason_dict(r) for r in self.reasons],
             "repro": asdict(self.repro),
@@ -183,6 +186,15 @@ class Result:
     @classmethod
     def from_json(cls, text: str) -> Result:
         return cls.from_dict(json.loads(text))
+
+
+def _context_dict(context: Context) -> dict[str, Any]:
+    out = asdict(context)
+    if not out["head_uncommitted"]:  # the common cases; keep the JSON as it was
+        del out["head_uncommitted"]
+    if out["compared"]:
+        del out["compared"]
+    return out
 
 
 def _reason_dict(reason: Reason) -> dict[str, Any]:

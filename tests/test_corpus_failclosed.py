@@ -248,3 +248,128 @@ def test_corrupt_dvc_lock_is_reported_in_every_rendering(dvc_repo, mlci):
     for name, text in renderings(doc).items():
         assert "DVC could not read the pipeline in the work tree" in text, name
         assert "dvc.lock" in text, name
+
+
+# --- rules that gate nothing -------------------------------------------------------------
+
+TYPO_RULES = """\
+metrics:
+  rules:
+    - name: acc
+      direction: higher
+    - name: "eval/metrics.json:los"
+      direction: lower
+      max_regression: 0.01
+"""
+
+
+def test_a_rule_with_a_typo_is_a_warning_with_did_you_mean(dvc_repo, mlci):
+    committed_metrics_project(dvc_repo, json.dumps({"acc": 0.9, "loss": 0.1}),
+                              json.dumps({"acc": 0.9, "loss": 0.5}), config=TYPO_RULES)
+    run = mlci(dvc_repo, "check", "--no-repro", "--format", "json")
+    doc = run.json()
+    validate(doc)
+    # the loss got much worse, but the only rule about it has a typo: the gate must say so
+    assert run.code == 0 and doc["verdict"] == "warn"
+    [reason] = [r for r in doc["reasons"] if r.get("kind") == "unmatched"]
+    assert reason["message"] == ("rule 'eval/metrics.json:los' matches no metric at main or in the work "
+                                 "tree; did you mean 'eval/metrics.json:loss'?")
+    assert reason["file"] == "mlci.yaml" and reason["line"] == 5
+    text = " ".join(mlci(dvc_repo, "check", "--no-repro").out.split())  # the terminal wraps lines
+    assert text.startswith("⚠️ mlci: gate open with warnings — 1 rule matches no metric")
+    assert "did you mean 'eval/metrics.json:loss'?" in text
+    md = mlci(dvc_repo, "check", "--no-repro", "--format", "markdown").out
+    assert "did you mean &#39;eval/metrics.json:loss&#39;?" in md or "did you mean 'eval/metrics.json:loss'?" in md
+
+    doctor = mlci(dvc_repo, "doctor")
+    assert ("! metric rules " in doctor.out and "line 5: rule 'eval/metrics.json:los' matches no metric at "
+            "main or in the work tree; did you mean 'eval/metrics.json:loss'?" in doctor.out), doctor.out
+
+
+def test_doctor_is_quiet_about_rules_that_match(dvc_repo, mlci):
+    committed_metrics_project(dvc_repo, json.dumps({"acc": 0.9}), json.dumps({"acc": 0.9}))
+    doctor = mlci(dvc_repo, "doctor")
+    assert "✓ metric rules" in doctor.out and "the rule matches a metric" in doctor.out
+
+
+def test_first_check_after_init_says_why_there_is_nothing_to_compare(dvc_repo, mlci):
+    dvc_repo.write("train.py", TRAIN)
+    dvc_repo.write("acc.txt", "0.90\n")
+    dvc_repo.write("dvc.yaml", PLAIN_PIPELINE)
+    dvc_repo.commit("a pipeline, never reproduced")
+    assert mlci(dvc_repo, "init", "--no-workflow").code == 0
+    run = mlci(dvc_repo, "check", "--no-repro")
+    first = run.out.splitlines()[0]
+    assert first == ("⚠️ mlci: nothing to compare yet — 1 declared metrics file not produced: "
+                     "run dvc repro first")
+    assert "eval/metrics.json is declared in dvc.yaml but was not produced in the work tree" in run.out
+    md = mlci(dvc_repo, "check", "--no-repro", "--format", "markdown").out
+    assert "### ⚠️ mlci: nothing to compare yet" in md
+
+
+# --- the small fixes of the trial -----------------------------------------------------------
+
+
+def test_repro_alone_claims_no_comparison(dvc_repo, mlci):
+    committed_metrics_project(dvc_repo, json.dumps({"acc": 0.9, "loss": 0.1}),
+                              json.dumps({"acc": 0.9, "loss": 0.1}))
+    md = mlci(dvc_repo, "repro", "--format", "markdown").out
+    assert "No metrics found" not in md and "compared from" not in md
+    assert "(reproduced; nothing compared)" in md and "→" not in md.splitlines()[-1]
+    assert "Pipeline: 1 stage —" in md
+    footer = mlci(dvc_repo, "repro").out.splitlines()[-1]
+    assert footer.startswith("work tree ") and "(reproduced; nothing compared)" in footer
+    assert "→" not in footer
+
+
+def test_a_dirty_work_tree_is_labelled_as_the_work_tree(dvc_repo, mlci):
+    committed_metrics_project(dvc_repo, json.dumps({"acc": 0.9}), json.dumps({"acc": 0.95}))
+    md = mlci(dvc_repo, "check", "--no-repro", "--format", "markdown").out
+    assert "| | metric | main | work tree | change | rule |" in md
+    footer = md.splitlines()[-1]
+    assert "→ work tree · ran in" in footer  # no commit named for uncommitted values
+    doc = mlci(dvc_repo, "check", "--no-repro", "--format", "json").json()
+    assert doc["context"]["head_uncommitted"] is True
+    # committed, the same tree is that commit, named by its branch
+    dvc_repo.commit("better")
+    md = mlci(dvc_repo, "check", "--no-repro", "--format", "markdown").out
+    assert "| | metric | main | feature | change | rule |" in md
+
+
+def test_legend_warn_only_label_and_html_counts(dvc_repo, mlci, tmp_path):
+    rules = ("metrics:\n  rules:\n    - name: acc\n      direction: higher\n      severity: warn\n"
+             "    - name: loss\n      direction: lower\n")
+    committed_metrics_project(dvc_repo, json.dumps({"acc": 0.9, "loss": 0.2, "n": 3}),
+                              json.dumps({"acc": 0.8, "loss": 0.1, "n": 3}), config=rules)
+    page = tmp_path / "report.html"
+    md = mlci(dvc_repo, "check", "--no-repro", "--format", "markdown", "--html", str(page)).out
+    assert "| ⚠️ | `eval/metrics.json:acc` | 0.9 | 0.8 | ▼ −0.1 (−11.1 %) | higher, no regression (warn only): " in md
+    assert "<sub>▲ better, ▼ worse (by the rule's direction; the sign is the value's change)</sub>" in md
+    text = mlci(dvc_repo, "check", "--no-repro").out
+    assert "warn only: worse by 0.1" in text and "▲ better, ▼ worse" in text
+    html = page.read_text()
+    assert "<h2>Metrics: 3 metrics — 1 warned, 1 improved, 1 unchanged</h2>" in html
+    assert html.count('<tr class="') - html.count('<tr class="confusion') >= 3
+    assert "▲ better, ▼ worse" in html
+
+
+def test_text_width_follows_the_terminal_it_is_given():
+    from mlci.result import Context, MetricDelta, Revision
+
+    result = Result(context=Context(base=Revision("main", None), head=Revision("feature", None)),
+                    verdict="pass", metrics=(MetricDelta("eval/metrics.json:" + "x" * 70, 1.0, 2.0, 1.0,
+                                                         100.0, "changed", "info"),))
+    narrow = render.for_stdout(result, "text", width=60)
+    wide = render.for_stdout(result, "text", width=160)
+    assert max(len(line) for line in narrow.splitlines()) <= 60
+    assert max(len(line) for line in wide.splitlines()) > 100
+
+
+def test_a_command_name_never_puts_entities_inside_a_code_span():
+    from mlci import commands
+    from mlci import fmt
+
+    heading = f"### mlci: {fmt.md_code('/mlci ' + 'over_ride`x', 50)}"
+    assert "&#96;" not in heading.split("<code>")[0]
+    assert "`/mlci over" not in heading  # not a backtick span holding escaped text
+    assert commands is not None
