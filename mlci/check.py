@@ -111,6 +111,7 @@ def compare_step(target: Target, cfg: Config, findings: Findings, verbose: bool)
     base_name = target.base_ref
     if cfg.report.plots:
         findings.plots = plots.build(base.plots, head.plots, head_name=head_name)
+        findings.reasons += _unreadable_plots(base, head, target, base_name, head_name)
     # annotations name files as GitHub does: from the repository's top, not the project's folder
     config_file = cfg.repo_path(git.repo_root(target.root))
     unreadable = {"base": base.errors, "head": head.errors}
@@ -155,6 +156,27 @@ def compare_step(target: Target, cfg: Config, findings: Findings, verbose: bool)
             "metrics", "warn", compare.unmatched_text(rule, suggestion, where), kind="unmatched",
             file=config_file if rule.line else None, line=rule.line))
     return metrics, params
+
+
+def _unreadable_plots(base: collect.Snapshot, head: collect.Snapshot, target: Target,
+                      base_name: str, head_name: str) -> list[Reason]:
+    """A plot file declared but unreadable (not merely absent) is a warning in every rendering.
+
+    Without it, a base whose plot DVC could not load would show the head's
+    curve as "new", as if the base had none.
+    """
+    out = []
+    for side, snap, name in (("base", base, base_name), ("head", head, head_name)):
+        where = f"in {name}" if side == "head" and target.head_rev == dvc.WORKSPACE else f"at {name}"
+        seen: set[str] = set()
+        for source in snap.plots.values():
+            for path, why in sorted(getattr(source, "errors", {}).items()):
+                if why == "file not found" or path in seen:
+                    continue
+                seen.add(path)
+                out.append(Reason("plots", "warn", f"cannot read plot {path} {where}: {why}",
+                                  kind="unreadable"))
+    return out
 
 
 def gating_rules(path: str, other: collect.Snapshot, cfg: Config) -> list:

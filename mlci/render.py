@@ -250,7 +250,8 @@ def _kind_phrase(result: Result, severity: str, section: str, kind: str, n: int)
         if pipeline:
             phrases.append("DVC could not read the pipeline")
         if n - pipeline:
-            noun = "metrics file" if section == "metrics" else "params file"
+            noun = {"metrics": "metrics file", "params": "params file", "plots": "plot file"}.get(
+                section, f"{section} file")
             phrases.append(f"{fmt.plural(n - pipeline, noun)} could not be read")
         return " and ".join(phrases) + where
     if kind == "absent":

@@ -373,3 +373,61 @@ def test_a_command_name_never_puts_entities_inside_a_code_span():
     assert "&#96;" not in heading.split("<code>")[0]
     assert "`/mlci over" not in heading  # not a backtick span holding escaped text
     assert commands is not None
+
+
+def test_network_failures_are_said_in_words():
+    """What was tried and why it failed; a DNS failure cannot be produced offline, so it is built."""
+    from mlci import dvc
+
+    dns = socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+    assert dvc.connection_text(dns, "storage.example.com", 443) == (
+        "DNS lookup failed for host 'storage.example.com' (Name or service not known)")
+    wrapped = RuntimeError("Cannot connect to host")
+    wrapped.__cause__ = ConnectionRefusedError(111, "Connection refused")
+    assert dvc.connection_text(wrapped, "127.0.0.1", 9) == "connection to 127.0.0.1:9 refused"
+    assert dvc.connection_text(ValueError("not a network error")) is None
+
+
+PLOT_TRAIN = """\
+import json, os
+os.makedirs("eval", exist_ok=True)
+acc = float(open("acc.txt").read())
+json.dump({"acc": acc}, open("eval/metrics.json", "w"))
+json.dump([{"step": i, "loss": acc / (i + 1)} for i in range(5)], open("eval/loss.json", "w"))
+"""
+
+PLOT_PIPELINE = """\
+stages:
+  train:
+    cmd: python train.py
+    deps: [train.py, acc.txt]
+    metrics:
+      - eval/metrics.json:
+          cache: false
+    plots:
+      - eval/loss.json:
+          x: step
+          y: loss
+"""
+
+
+def test_an_unreadable_base_plot_is_a_warning_not_a_new_plot(dvc_repo, mlci):
+    dvc_repo.write("train.py", PLOT_TRAIN)
+    dvc_repo.write("acc.txt", "0.90\n")
+    dvc_repo.write("dvc.yaml", PLOT_PIPELINE)
+    dvc_repo.dvc("repro", "-q")
+    dvc_repo.commit("baseline")
+    dvc_repo.git("checkout", "-q", "-b", "feature")
+    dvc_repo.write("acc.txt", "0.80\n")
+    dvc_repo.dvc("repro", "-q")
+    dvc_repo.commit("feature")
+    drop_cache(dvc_repo)  # the work tree keeps the head's plot; the base's is in no cache
+    doc = mlci(dvc_repo, "check", "--no-repro", "--format", "json").json()
+    assert doc["verdict"] == "warn"
+    [line] = [r["message"] for r in doc["reasons"] if r["section"] == "plots"]
+    assert line.startswith("cannot read plot eval/loss.json at main: dvc.lock records it (md5 ")
+    assert "no DVC remote is configured to fetch it from" in line
+    for name, text in renderings(doc).items():
+        flat = " ".join(text.split())
+        assert "1 plot file could not be read at main" in flat, name
+        assert "cannot read plot eval/loss.json at main" in flat, name
