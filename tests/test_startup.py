@@ -38,6 +38,7 @@ def test_console_script_and_module_entry_points():
     assert out.stdout.strip() == "mlci 0.1.0"
 
 
+@pytest.mark.slow  # builds a wheel
 def test_wheel_ships_templates_and_schema(tmp_path):
     """A plain `pip install .` must be able to render reports: templates live inside the wheel."""
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(REPO_ROOT)],
