@@ -427,7 +427,7 @@ class StageOutcome:
     """What reproduction did to one stage."""
 
     name: str
-    status: str  # ran|cached|unchanged|failed|skipped
+    status: str  # ran|cached|restored|unchanged|failed|skipped
     duration_s: float | None = None
     cmd: str | None = None
     exit_code: int | None = None
@@ -652,6 +652,29 @@ def _run_streaming(argv: list[str], popen_kwargs: dict[str, Any], watcher: Stage
     return proc.returncode
 
 
+def _restore(stage: Any, upstream: list[Any] | None) -> bool:
+    """Check out a stage that is unchanged but for its missing data; True when it was.
+
+    This is what ``Stage.reproduce`` does under ``dvc repro --pull`` (a stage
+    that ``changed()`` only because its outputs are missing is pulled and
+    checked out instead of run), split in two: the caller fetched from the
+    remote beforehand, so here the stage is only checked out of the cache
+    (``Repo.checkout``, the second half of ``Repo.pull``). It matters most for
+    data sources (``dvc add``) and imports, which have no command: without it
+    a fresh clone fails with "missing data 'source'". A stage whose data the
+    cache lacks raises ``CheckoutError``: it is then reproduced as DVC would.
+    """
+    from dvc.exceptions import CheckoutError
+
+    if not stage.changed(False, upstream) or stage.changed(True, upstream):
+        return False  # nothing to do, or really changed: DVC decides
+    try:
+        stage.repo.checkout(targets=[stage.addressing])
+    except CheckoutError:
+        return False
+    return not stage.changed(False, upstream)
+
+
 def reproduce(repo: Any, targets: Iterable[str], *, pull: bool, watcher: StageWatcher,
               verbose: bool = False,
               stage_env: Callable[[dict[str, str]], dict[str, str]] | None = None) -> ReproRun:
@@ -709,9 +732,15 @@ def reproduce(repo: Any, targets: Iterable[str], *, pull: bool, watcher: StageWa
         current.clear()
         watcher.stage_started(name, cmd)
         started = time.monotonic()
+        if not kwargs.get("force") and _restore(stage, kwargs.get("upstream")):
+            outcome = StageOutcome(name, "restored", round(time.monotonic() - started, 3), cmd)
+            outcomes[name] = outcome
+            watcher.stage_finished(outcome)
+            return None
         # Only a changed stage pulls (a run-cache entry's outputs); an unchanged
-        # one with missing outputs was fetched already, and what the remote
-        # lacks is computed rather than failing the way `dvc repro --pull` does.
+        # one with missing outputs was restored above when the cache had them, and
+        # what the remote lacks is computed rather than failing the way
+        # `dvc repro --pull` does.
         kwargs["pull"] = pull and stage.changed(True, kwargs.get("upstream"))
         try:
             ret = dvc_reproduce._reproduce_stage(stage, **kwargs)

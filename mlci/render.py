@@ -282,7 +282,7 @@ def compared(result: Result) -> bool:
     return result.context.compared
 
 
-STAGE_STATUS_WORDS = {"cached": "restored from run-cache"}
+STAGE_STATUS_WORDS = {"cached": "restored from run-cache", "restored": "restored from the DVC cache"}
 
 
 def _repro_phrase(result: Result, severity: str, n: int) -> str:
@@ -719,7 +719,7 @@ def text(result: Result, *, color: bool | None = None, width: int | None = None)
         table.add_column("status")
         table.add_column("time", justify="right")
         for s in result.repro.stages:
-            took = s.duration_s if s.status in ("ran", "cached", "failed") else None
+            took = s.duration_s if s.status in ("ran", "cached", "restored", "failed") else None
             table.add_row(Text(s.name), stage_status(s.status), fmt.duration(took))
         console.print(table)
     metric_table(v["rest"], f"Metrics: {v['rest_summary']}" if v["rest_summary"] else None)

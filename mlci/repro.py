@@ -117,8 +117,9 @@ def describe_outcome(o: dvc.StageOutcome) -> str:
     if o.status == "failed":
         code = f", exit code {o.exit_code}" if o.exit_code is not None else ""
         return f"failed{took}{code}: {o.error}"
-    words = {"ran": "ran", "cached": "restored from run-cache", "unchanged": "unchanged"}
-    return words.get(o.status, o.status) + (took if o.status in ("ran", "cached") else "")
+    words = {"ran": "ran", "cached": "restored from run-cache", "unchanged": "unchanged",
+             "restored": "restored from the DVC cache (data pulled, not recomputed)"}
+    return words.get(o.status, o.status) + (took if o.status in ("ran", "cached", "restored") else "")
 
 
 # --- dvc.lock before and after --------------------------------------------------------
@@ -227,7 +228,8 @@ def _summary(stages: Iterable[StageRun]) -> str:
 
     stages = list(stages)
     counts = Counter(s.status for s in stages)
-    parts = [f"{counts[s]} {s}" for s in ("ran", "cached", "unchanged", "failed", "skipped") if counts[s]]
+    parts = [f"{counts[s]} {s}" for s in ("ran", "cached", "restored", "unchanged", "failed", "skipped")
+             if counts[s]]
     return f"{len(stages)} stage{'s' if len(stages) != 1 else ''}: {', '.join(parts) or 'nothing to do'}"
 
 

@@ -100,7 +100,7 @@ class Context:
 @dataclass(frozen=True)
 class StageRun:
     name: str
-    status: str  # ran|cached|unchanged|failed|skipped
+    status: str  # ran|cached|restored|unchanged|failed|skipped
     duration_s: float | None = None
     cmd: str | None = None
     exit_code: int | None = None

@@ -255,16 +255,18 @@ def test_fresh_clone_restores_from_the_remote_instead_of_running(dvc_repo, with_
     pr = clone(dvc_repo, tmp_path / "clone")
     assert not (pr.path / "prepared.txt").exists()
     run, doc = repro(mlci, pr)
+    # as under `dvc repro --pull`, unchanged stages are checked out of the fetched cache;
     # evaluate's metric is kept in git (cache: false), so it is already there
-    assert statuses(doc) == {"prepare": "cached", "train": "cached", "evaluate": "unchanged"}
+    assert statuses(doc) == {"prepare": "restored", "train": "restored", "evaluate": "unchanged"}
     assert counter.runs() == []
     assert (pr.path / "model.txt").read_text() == "abc\n" * 4
     assert doc["repro"]["lock_changed"] is False and doc["verdict"] == "pass"
-    assert "restored from run-cache" in run.err
+    assert "mlci: stage train: restored from the DVC cache" in run.err
 
     # the PR changes the data to a version main computed before: a run-cache hit, outputs pulled
     pr.write("data.txt", "second\n")
     run, doc = repro(mlci, pr)
+    assert "restored from run-cache" in run.err
     # evaluate's metric is not in the DVC cache (cache: false), so `dvc push` never sent it and
     # DVC cannot restore that stage from the run-cache: it runs, exactly as under `dvc repro --pull`
     assert statuses(doc) == {"prepare": "cached", "train": "cached", "evaluate": "ran"}
