@@ -104,6 +104,9 @@ def data_step(target: Target, cfg: Config, findings: Findings, verbose: bool) ->
 
 def compare_step(target: Target, cfg: Config, findings: Findings, verbose: bool):
     revs = [target.base_sha, target.head_rev]
+    fetched = dvc.fetch_for_reading(target.root, revs, verbose=verbose)  # fresh clones
+    if fetched:
+        findings.notes.append(fetched)
     snaps = collect.collect(target.root, revs, cfg.metrics.files, verbose=verbose,
                             plots=cfg.report.plots, extra_plots=cfg.metrics.plots)
     base, head = snaps[target.base_sha], snaps[target.head_rev]
@@ -235,6 +238,39 @@ def repro_step(opts: CheckOptions, cfg: Config, target: Target, findings: Findin
     return outcome.repro
 
 
+def not_reproduced(opts: CheckOptions, cfg: Config, target: Target) -> bool:
+    """Reproduction was left out on purpose (--no-repro, repro.enabled: false, --head COMMIT)."""
+    wanted = opts.repro if opts.repro is not None else cfg.repro.enabled
+    return not wanted or target.head_rev != dvc.WORKSPACE
+
+
+def lock_step(cfg: Config, target: Target, findings: Findings, progress: Progress,
+              verbose: bool, *, explicit: bool = False) -> Repro | None:
+    """Is ``dvc.lock`` up to date for the compared head (``dvc status`` of that commit)?
+
+    Severity ``repro.require_committed_lock``. ``explicit`` (``--lock-status``)
+    always says something; otherwise a head without ``dvc.lock`` (a pipeline
+    never reproduced) leaves the result as it was (None).
+    """
+    from mlci import lockstatus
+
+    progress.step("Checking that dvc.lock is up to date")
+    try:
+        reasons, notes, message = lockstatus.check_lock(
+            target.root, target.head_sha, target.head_rev == dvc.WORKSPACE,
+            cfg.repro.require_committed_lock, verbose=verbose, only_if_locked=not explicit)
+    except dvc.DvcError as exc:
+        if explicit:
+            raise
+        # fail closed: results that were not reproduced, with a lock nobody could check
+        findings.reasons.append(Reason("repro", cfg.repro.require_committed_lock,
+                                       f"cannot tell whether dvc.lock is up to date: {exc}"))
+        return Repro(status="skipped", message="not reproduced; dvc.lock could not be checked")
+    findings.reasons += reasons
+    findings.notes += notes
+    return Repro(status="skipped", message=message) if message else None
+
+
 def _repro_only_target(opts: CheckOptions, cfg: Config, root: Path, event: EventRevs | None) -> Target:
     """``mlci repro`` needs no base: name it in the result when it resolves."""
     try:
@@ -263,18 +299,17 @@ def run_check(opts: CheckOptions, env: Mapping[str, str] | None = None,
     findings = Findings()
 
     if opts.lock_status:  # the pre-push hook: no reproduction, only "is dvc.lock up to date?"
-        from mlci import lockstatus
-
-        progress.step("Checking that dvc.lock is up to date")
-        reasons, notes, message = lockstatus.check_lock(
-            root, target.head_sha, target.head_rev == dvc.WORKSPACE,
-            cfg.repro.require_committed_lock, verbose=opts.verbose)
-        findings.reasons += reasons
-        findings.notes += notes
-        repro = Repro(status="skipped", message=message)
+        repro = lock_step(cfg, target, findings, progress, opts.verbose, explicit=True) \
+            or Repro(status="skipped")
     else:
         # no spinner while stages run: their output streams to the terminal
         repro = repro_step(opts, cfg, target, findings, env)
+        if opts.compare and repro.status == "skipped" and not_reproduced(opts, cfg, target):
+            # results that were not reproduced here are only as fresh as dvc.lock says
+            locked = lock_step(cfg, target, findings, progress, opts.verbose)
+            if locked is not None:
+                said = (locked.message or "").removeprefix("not reproduced; ")
+                repro = Repro(status="skipped", message=f"{repro.message}; {said}")
     data: list[dict] = []
     metrics, params = [], []
     if opts.compare:

@@ -407,6 +407,54 @@ def read_revisions(root: Path, revs: Iterable[str], *, verbose: bool = False, pl
     return out
 
 
+def fetch_for_reading(root: Path, revs: Iterable[str], *, verbose: bool = False) -> str | None:
+    """``dvc fetch --rev REV --type metrics --type plots`` for compared commits that need it.
+
+    On a fresh clone the DVC cache is empty: DVC streams the work tree's cached
+    metrics from the remote, but not a commit's ("No storage files
+    available"), so the base of a pull request would have no metrics. When a
+    cached output recorded at one of the commits is not in the local cache and
+    a default remote is set, that commit's metrics and plots are fetched first
+    with DVC's own fetch. Nothing is contacted when the cache has everything.
+    Returns a note when the fetch failed (reading then says what is missing).
+    """
+    commits = [r for r in dict.fromkeys(revs) if r != WORKSPACE]
+    if not commits or not is_dvc_repo(root):
+        return None
+    with open_repo(root, verbose) as repo, quiet_dvc(verbose):
+        name = repo.config["core"].get("remote")
+        if not name:
+            return None
+        need = []
+        try:
+            for rev in repo.brancher(revs=commits, sha_only=True, workspace=False):
+                if rev != WORKSPACE and _lacks_cached_outputs(repo):
+                    need.append(rev)
+        except Exception:  # noqa: BLE001 - a broken revision is reported when it is read
+            return None
+        if not need:
+            return None
+        # the remote as the work tree configures it: a relative folder remote in a commit's
+        # .dvc/config would otherwise be resolved against the root of the git tree
+        conf = {"core": {"remote": name}, "remote": {name: dict(repo.config["remote"].get(name) or {})}}
+        try:
+            repo.fetch(revs=need, workspace=False, types=["metrics", "plots"], config=conf)
+        except Exception as exc:  # noqa: BLE001 - unreachable remote, missing objects, no plugin
+            shas = ", ".join(r[:7] for r in need)
+            return (f"could not fetch the metrics and plots of {shas} from DVC remote '{name}': "
+                    f"{_describe(exc)}")
+    return None
+
+
+def _lacks_cached_outputs(repo: Any) -> bool:
+    """Whether an output of the revision the brancher is on is recorded but not in the cache."""
+    for out in repo.index.outs:
+        oid = out.hash_info.value if out.use_cache and out.hash_info else None
+        if oid and not out.cache.exists(oid):
+            return True
+    return False
+
+
 # --- reproduction -----------------------------------------------------------------
 #
 # ``dvc repro`` in process. DVC's ``Repo.reproduce`` plans the stages, skips the
@@ -455,24 +503,81 @@ class PipelineStatus:
     outputs: tuple[str, ...]  # repo-relative posix paths of every stage output
 
 
-def pipeline_status(root: Path, *, verbose: bool = False) -> PipelineStatus:
-    """What ``dvc status`` says about the pipeline in the work tree.
+def pipeline_status(root: Path, rev: str | None = None, *, verbose: bool = False) -> PipelineStatus:
+    """What ``dvc status`` says about the pipeline in the work tree, or at commit ``rev``.
 
-    ``changes`` is empty when ``dvc.lock`` matches the work tree (DVC's "Data
-    and pipelines are up to date"). Hashes come from DVC's state database, so
-    an unchanged tree costs a few stat calls, not a re-hash.
+    ``changes`` is empty when ``dvc.lock`` matches (DVC's "Data and pipelines
+    are up to date"). In the work tree, hashes come from DVC's state database,
+    so an unchanged tree costs a few stat calls. At a commit, DVC's brancher
+    reads code and params from git; DVC-tracked data is not in git, so a data
+    dependency is judged by the hash its producing stage (a ``.dvc`` file)
+    records at that commit, as ``dvc repro`` compares a dependency with its
+    upstream stage's output.
     """
     with open_repo(root, verbose) as repo:
         from dvc.exceptions import DvcException
 
         with quiet_dvc(verbose):
             try:
-                changes = dict(repo.status())
-                outputs = tuple(Path(repo.fs.relpath(o.fs_path, repo.root_dir)).as_posix()
-                                for o in repo.index.outs)
+                if rev is None:
+                    found = repo.status()
+                    return _status_here(repo, [(s.addressing, s, found[s.addressing])
+                                               for s in repo.index.stages if s.addressing in found])
+                at_commit = None
+                for _ in repo.brancher(revs=[rev], sha_only=True, workspace=False):
+                    at_commit = _status_here(repo, _status_at_commit(repo))
             except DvcException as exc:
-                raise DvcError(f"dvc status failed: {_describe(exc)}") from exc
-    return PipelineStatus(changes, outputs)
+                where = "" if rev is None else f" at {rev[:7]}"
+                raise DvcError(f"dvc status{where} failed: {_describe(exc)}") from exc
+    if at_commit is None:
+        raise DvcError(f"DVC cannot read commit {rev}")
+    return at_commit
+
+
+def _status_at_commit(repo: Any) -> list[tuple[str, Any, list[Any]]]:
+    """``Repo.status()`` for the revision the brancher is on: (name, stage, changes).
+
+    ``Stage.status`` takes DVC's read/write lock on the repository's file
+    system, which a git tree cannot be written to; reading an immutable commit
+    needs no lock, so the undecorated method is called. Names are the ones
+    ``dvc status`` prints at the project root.
+    """
+    from dvc.stage import PipelineStage, Stage
+
+    status = getattr(Stage.status, "__wrapped__", None)
+    if status is None:  # pragma: no cover - a DVC release without funcy's wrapper
+        from dvc import __version__ as dvc_version
+
+        raise DvcError(f"DVC {dvc_version}: mlci cannot ask for the status of a commit")
+    found = []
+    for stage in repo.index.stages:
+        changes = status(stage)
+        if not changes:
+            continue
+        file = Path(repo.fs.relpath(stage.path, repo.root_dir)).as_posix()
+        name = file if not isinstance(stage, PipelineStage) else (
+            stage.name if file in ("dvc.yaml", "dvc.yml") else f"{file}:{stage.name}")
+        found.append((name, stage, next(iter(changes.values()))))
+    return found
+
+
+def _status_here(repo: Any, found: list[tuple[str, Any, list[Any]]]) -> PipelineStatus:
+    """The status, with absent data deps judged by their producer's recorded hash."""
+    produced = {o.fs_path: o.hash_info for o in repo.index.outs if o.hash_info}
+    for _, stage, changes in found:
+        for entry in changes:
+            deps = entry.get("changed deps") if isinstance(entry, dict) else None
+            if not deps:
+                continue
+            # absent (never pulled, or not in git at a commit) says nothing by itself; when
+            # the stage producing that path records another hash, the dependency changed
+            for dep in stage.deps:
+                recorded = produced.get(dep.fs_path)
+                if deps.get(str(dep)) == "deleted" and recorded and dep.hash_info \
+                        and dep.hash_info != recorded:
+                    deps[str(dep)] = "modified"
+    outputs = tuple(Path(repo.fs.relpath(o.fs_path, repo.root_dir)).as_posix() for o in repo.index.outs)
+    return PipelineStatus({name: changes for name, _, changes in found}, outputs)
 
 
 @dataclass(frozen=True)

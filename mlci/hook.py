@@ -333,7 +333,11 @@ def _check_one(root: Path, base: str | None, ref: PushedRef | None, head: str | 
         echo(f"mlci: {what} is the same commit as {base}: nothing to check", True)
         return EXIT_PASS
     if ref is not None:
-        echo(f"mlci: checking {what} ({ref.local_sha[:7]}) against {base}", True)
+        elsewhere = git.resolve("HEAD", root) != ref.local_sha
+        # the pushed commit is checked, never the work tree that happens to be checked out
+        echo(f"mlci: checking {what} ({ref.local_sha[:7]}) against {base}"
+             + (": it is not the commit checked out, so it is checked as committed, "
+                "not against the work tree" if elsewhere else ""), True)
     from mlci import dvc
 
     try:

@@ -7,8 +7,11 @@ results do not come from the committed code, so the report says "run
 ``dvc repro``" with the severity of ``repro.require_committed_lock`` (the same
 rule a reproducing run applies when reproduction changes ``dvc.lock``).
 
-DVC's status describes the work tree, so it is checked only when the head is
-the work tree or the commit checked out in it.
+The head that is compared is the one checked: the work tree, or a commit
+(the pre-push hook's pushed commit, ``--head``). A commit that is not what is
+checked out is read from git with DVC's brancher, never judged by the work tree.
+Without ``--lock-status``, every check that does not reproduce runs this check
+too (``only_if_locked``: a pipeline never reproduced has no lock to be stale).
 """
 
 from __future__ import annotations
@@ -79,27 +82,52 @@ def describe(status: dict[str, Any], limit: int = 4) -> str:
     return ", ".join(parts[:limit]) + more
 
 
+def _has_lock(root: Any, rev: str | None) -> bool:
+    """Whether ``dvc.lock`` exists in the work tree (``rev`` None) or at commit ``rev``."""
+    if rev is None:
+        return (root / "dvc.lock").is_file()
+    return git.show_file(rev, "dvc.lock", root) is not None
+
+
 def check_lock(root: Any, head_sha: str | None, head_is_worktree: bool, severity: str,
-               *, verbose: bool = False) -> tuple[list[Reason], list[str], str]:
-    """Reasons, notes and a one-line summary for the result's ``repro.message``."""
+               *, verbose: bool = False, only_if_locked: bool = False,
+               ) -> tuple[list[Reason], list[str], str | None]:
+    """Reasons, notes and a one-line summary for the result's ``repro.message``.
+
+    The compared head is what is checked: the work tree when it is the head,
+    else the commit ``head_sha``. A commit that is checked out with a clean
+    work tree is asked about in the work tree (DVC can then hash the data
+    too); any other commit is asked about as committed, from git.
+    ``only_if_locked`` (the default check of ``--no-repro``): a project whose
+    head has no ``dvc.lock`` at all was never reproduced, so nothing can be
+    stale; the summary is then None and nothing is said.
+    """
     if severity == "off":
         return [], [], "dvc.lock not checked (repro.require_committed_lock: off)"
     if not dvc.is_dvc_repo(root):
         return [], [], "no DVC project: no dvc.lock to check"
-    if not head_is_worktree and head_sha != git.resolve("HEAD", root):
-        note = (f"dvc.lock was not checked: {head_sha[:7] if head_sha else 'the head'} is not the "
-                "commit checked out, and `dvc status` describes the work tree")
-        return [], [note], "dvc.lock not checked (head is not checked out)"
-    changes, missing = stale(dvc.pipeline_status(root, verbose=verbose))
+    checked_out = git.resolve("HEAD", root)
+    if head_is_worktree or (head_sha == checked_out and not git.has_uncommitted(root)):
+        rev = None
+    elif head_sha is None:
+        return [], ["dvc.lock was not checked: the head is not a commit"], "dvc.lock not checked"
+    else:
+        rev = head_sha
+    if only_if_locked and not _has_lock(root, rev):
+        return [], [], None
+    changes, missing = stale(dvc.pipeline_status(root, rev, verbose=verbose))
     notes = []
+    if rev is not None:
+        why = "not the commit checked out" if rev != checked_out else \
+            "checked out with uncommitted changes"
+        notes.append(f"dvc.lock was checked at {rev[:7]} as committed ({why}): code and params "
+                     "from git, data by the hashes DVC records, not the work tree")
     if missing:
         shown = ", ".join(missing[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
         notes.append(f"pipeline outputs not in the work tree ({shown}) were not counted against "
                      "dvc.lock; `dvc pull` or `dvc checkout` restores them")
     if not changes:
         return [], notes, "not reproduced; dvc.lock is up to date (dvc status)"
-    message = (f"dvc.lock is not up to date: {describe(changes)}; run `dvc repro` and commit "
-               "dvc.lock with its results")
-    if not head_is_worktree and git.has_uncommitted(root):
-        message += " (the work tree has uncommitted changes, which `dvc status` includes)"
+    message = (f"dvc.lock is not up to date: {describe(changes)}; the committed metrics are from "
+               "before this change: run `dvc repro` and commit dvc.lock with its results")
     return [Reason("repro", severity, message)], notes, "not reproduced; dvc.lock is not up to date"

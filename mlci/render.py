@@ -297,6 +297,9 @@ def _repro_phrase(result: Result, severity: str, n: int) -> str:
     messages = [r.message for r in result.reasons if r.section == "repro" and r.severity == severity]
     if result.repro.lock_changed and any("dvc.lock" in m for m in messages):
         return "reproduced results differ from the committed dvc.lock"
+    if result.repro.status == "skipped" and any(m.startswith("dvc.lock is not up to date")
+                                                for m in messages):
+        return "dvc.lock is not up to date: metrics are from before this change"
     if severity == "fail" and result.repro.status == "failed":
         return "the pipeline could not be reproduced"
     return f"{fmt.plural(n, 'problem')} with the pipeline"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.corpus import Project, cached, dvclive_pipeline, metrics_of
+from tests.corpus import MLCI_YAML, Project, cached, dvclive_pipeline, metrics_of, raw_csv
 
 
 def published_dvclive(p: Project) -> None:
@@ -45,3 +45,87 @@ def test_fresh_clone_of_the_dvclive_project_passes_with_data_restored(project, m
     report = mlci(ci, "check", "--format", "markdown", "--no-repro").out
     assert "### ✅ mlci: gate open — 2 metrics within their rules" in report
     assert "| ✅ | `eval/metrics.json:acc` | 0.92 | 0.92 |" in report, report
+
+
+# --- stale results: a change committed without `dvc repro` -----------------------------
+
+STALE_HEADLINE = "dvc.lock is not up to date: metrics are from before this change"
+
+
+def stale_params_branch(project: Project) -> str:
+    """A feature branch that changes a param of train and commits without reproducing."""
+    project.git("checkout", "-q", "-b", "feature")
+    project.set_params(C=0.01)
+    project.commit("smaller C, not reproduced")
+    return project.publish("feature", dvc_push=False)
+
+
+def test_stale_lock_under_no_repro_is_not_a_clean_pass(project, mlci):
+    stale_params_branch(project)
+    ci = project.fresh_clone(branch="feature")
+    run = mlci(ci, "check", "--no-repro", "--format", "json")
+    doc = run.json()
+    # the metrics are the committed ones, equal to main's: only the lock check can tell
+    assert {m["status"] for m in doc["metrics"]} == {"unchanged"}, doc["metrics"]
+    assert run.code == 0 and doc["verdict"] == "warn", doc["reasons"]
+    [reason] = [r for r in doc["reasons"] if r["section"] == "repro"]
+    assert reason["severity"] == "warn"
+    assert reason["message"].startswith("dvc.lock is not up to date: train (changed deps: "
+                                        "params.yaml train modified)"), reason
+    assert doc["repro"]["message"] == "not reproduced (--no-repro); dvc.lock is not up to date"
+    report = mlci(ci, "check", "--no-repro", "--format", "markdown").out
+    assert f"### ⚠️ mlci: gate open with warnings — {STALE_HEADLINE}" in report, report
+
+
+def test_stale_lock_closes_the_gate_when_the_config_says_fail(project, mlci):
+    project.git("checkout", "-q", "-b", "feature")
+    project.write("mlci.yaml", MLCI_YAML + "repro:\n  require_committed_lock: fail\n")
+    project.set_params(C=0.01)
+    project.commit("smaller C, not reproduced; strict lock")
+    project.publish("feature", dvc_push=False)
+    ci = project.fresh_clone(branch="feature")
+    run = mlci(ci, "check", "--no-repro")
+    assert run.code == 1
+    assert run.out.startswith(f"❌ mlci: gate closed — {STALE_HEADLINE}"), run.out
+
+
+def test_new_data_committed_without_reproducing_is_stale_on_a_fresh_clone(project, mlci):
+    # the data is not in the clone: DVC's status alone says "deleted"; the hash that
+    # data/raw.csv.dvc records differs from the one prepare's lock entry records
+    project.git("checkout", "-q", "-b", "feature")
+    project.add_data("data/raw.csv", raw_csv(rows=240))
+    project.commit("more data, not reproduced")
+    project.publish("feature")
+    ci = project.fresh_clone(branch="feature")
+    doc = mlci(ci, "check", "--no-repro", "--format", "json").json()
+    assert doc["verdict"] == "warn", doc["reasons"]
+    [reason] = [r for r in doc["reasons"] if r["section"] == "repro"]
+    assert reason["message"].startswith(
+        "dvc.lock is not up to date: prepare (changed deps: data/raw.csv modified)"), reason
+
+
+def test_up_to_date_lock_under_no_repro_passes_with_the_base_read_from_the_remote(project, mlci):
+    project.git("checkout", "-q", "-b", "feature")
+    project.write("README.md", "docs only\n")
+    project.commit("docs")
+    project.publish("feature", dvc_push=False)
+    ci = project.fresh_clone(branch="feature")
+    doc = mlci(ci, "check", "--no-repro", "--format", "json").json()
+    assert doc["verdict"] == "pass", doc["reasons"]
+    assert doc["repro"]["message"] == "not reproduced (--no-repro); dvc.lock is up to date (dvc status)"
+    # main's metrics are cached outputs that the empty cache lacks: fetched, not "no baseline"
+    rows = {m["name"]: (m["base"], m["head"], m["status"]) for m in doc["metrics"]}
+    assert rows == {"eval/metrics.json:acc": (0.92, 0.92, "unchanged"),
+                    "eval/metrics.json:auc": (0.9752, 0.9752, "unchanged")}, rows
+
+
+def test_head_commit_not_checked_out_is_checked_as_committed(project, mlci):
+    head = stale_params_branch(project)
+    ci = project.fresh_clone(branch="main")  # the work tree is main, up to date
+    ci.git("fetch", "-q", "origin", "feature")
+    doc = mlci(ci, "check", "--head", head, "--format", "json").json()
+    assert doc["verdict"] == "warn", doc["reasons"]
+    [reason] = [r for r in doc["reasons"] if r["section"] == "repro"]
+    assert "(changed deps: params.yaml train" in reason["message"], reason
+    assert any(n.startswith(f"dvc.lock was checked at {head[:7]} as committed (not the commit "
+                            "checked out)") for n in doc["notes"]), doc["notes"]
