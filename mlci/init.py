@@ -439,11 +439,72 @@ def workflow_path(label: str | None) -> Path:
     return WORKFLOW.with_name(f"mlci-{slug}.yml")
 
 
+@dataclass(frozen=True)
+class Install:
+    """How a fresh runner installs what the pipeline's stages import."""
+
+    commands: tuple[str, ...] = ()  # shell lines, after pip is upgraded
+    conda_env: str | None = None  # an environment.yml to create with conda
+    found: tuple[str, ...] = ()  # the files this was read from, for init's message
+
+
+# folders never searched for requirements: environments, caches, vendored code
+_SKIP_DIRS = {"node_modules", "venv", "env", "site-packages", "build", "dist", "__pycache__"}
+
+
+def _is_installable(pyproject: Path) -> bool:
+    """A pyproject.toml that pip can install (a [project] or a [build-system] table)."""
+    import tomllib
+
+    try:
+        doc = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return "project" in doc or "build-system" in doc
+
+
+def find_install(root: Path, git_root: Path | None = None) -> Install:
+    """Where the project declares its requirements, looked for as a new user's CI would need.
+
+    In the project's folder, then (for a project in a subfolder) at the top of
+    the repository: ``environment.yml``/``.yaml`` (conda); every
+    ``requirements.txt`` in the folder or one folder down (``src/``, ``ml/``...);
+    an installable ``pyproject.toml``/``setup.py`` (``pip install FOLDER``).
+    Paths are relative to the repository's top, where the workflow's steps run.
+    Nothing found: the workflow keeps a conditional install of ``requirements.txt``.
+    """
+    git_root = git_root or root
+    env_file: str | None = None
+    reqs: list[str] = []
+    packages: list[tuple[str, str]] = []  # (folder to pip install, file that says so)
+    for folder in dict.fromkeys([root, git_root]):
+        def rel(path: Path) -> str:
+            return path.relative_to(git_root).as_posix() if path.is_relative_to(git_root) else str(path)
+
+        env_file = env_file or next((rel(folder / n) for n in ("environment.yml", "environment.yaml")
+                                     if (folder / n).is_file()), None)
+        if (folder / "requirements.txt").is_file():
+            reqs.append(rel(folder / "requirements.txt"))
+        for sub in sorted(p for p in folder.iterdir() if p.is_dir()):
+            if not (sub.name.startswith(".") or sub.name in _SKIP_DIRS) and (sub / "requirements.txt").is_file():
+                reqs.append(rel(sub / "requirements.txt"))
+        if (folder / "pyproject.toml").is_file() and _is_installable(folder / "pyproject.toml"):
+            packages.append((rel(folder), rel(folder / "pyproject.toml")))
+        elif (folder / "setup.py").is_file():
+            packages.append((rel(folder), rel(folder / "setup.py")))
+    reqs = list(dict.fromkeys(reqs))
+    commands = [f"python -m pip install -r {r}" for r in reqs]
+    commands += [f"python -m pip install {'./' + d if d != '.' else '.'}" for d, _ in packages]
+    found = ([env_file] if env_file else []) + reqs + [f for _, f in packages]
+    return Install(tuple(commands), env_file, tuple(found))
+
+
 def render_workflow(plan: Plan, root: Path, *, action: str = DEFAULT_ACTION,
                     python_version: str | None = None, config_path: str = config.DEFAULT_CONFIG,
-                    project: str | None = None) -> str:
+                    project: str | None = None, git_root: Path | None = None) -> str:
     return _environment(root).get_template("workflow.yml.j2").render(
         project=project,
+        install=_plain(find_install(root, git_root)),
         action=action,
         python_version=python_version or f"{sys.version_info.major}.{sys.version_info.minor}",
         config=config_path,
@@ -485,9 +546,13 @@ def init(cwd: Path, *, force: bool = False, action: str = DEFAULT_ACTION,
         path = found.git_root / workflow_file
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(render_workflow(plan, root, action=action, python_version=python_version,
-                                        project=found.label), encoding="utf-8")
+                                        project=found.label, git_root=found.git_root), encoding="utf-8")
         where = f" in {found.label}/ (status `mlci/{found.label}`)" if found.label else ""
         out.append(f"wrote {workflow_file}: runs `{action}`{where} on every pull request")
+        sources = find_install(root, found.git_root).found
+        out.append(f"  installs the pipeline's requirements from {', '.join(sources)}" if sources else
+                   "  no requirements file found (requirements.txt, pyproject.toml, environment.yml): "
+                   "add the install step the pipeline needs to the workflow")
     out += [
         "",
         "Next steps:",

@@ -129,3 +129,46 @@ def test_head_commit_not_checked_out_is_checked_as_committed(project, mlci):
     assert "(changed deps: params.yaml train" in reason["message"], reason
     assert any(n.startswith(f"dvc.lock was checked at {head[:7]} as committed (not the commit "
                             "checked out)") for n in doc["notes"]), doc["notes"]
+
+
+# --- the workflow `mlci init` writes installs what the stages import ---------------------
+
+
+def workflow_steps(repo) -> list[dict]:
+    import yaml
+
+    from tests.test_init import validate_workflow
+
+    path = repo.path / ".github/workflows/mlci.yml"
+    validate_workflow(path)
+    return yaml.safe_load(path.read_text())["jobs"]["mlci"]["steps"]
+
+
+def test_init_workflow_installs_requirements_from_src_and_pyproject(project, mlci):
+    project.write("src/requirements.txt", "scikit-learn\ndvclive\n")
+    project.write("pyproject.toml", '[project]\nname = "churn"\nversion = "0.1"\n')
+    project.commit("requirements live in src/")
+    project.publish(dvc_push=False)
+    ci = project.fresh_clone(branch="main")
+    (ci.path / "mlci.yaml").unlink()
+    run = mlci(ci, "init")
+    assert run.code == 0, run.err
+    assert "  installs the pipeline's requirements from src/requirements.txt, pyproject.toml" in run.out, run.out
+    [install] = [s for s in workflow_steps(ci) if s.get("name", "").startswith("Install the project")]
+    lines = install["run"].splitlines()
+    assert lines == ["python -m pip install --upgrade pip", "python -m pip install -r src/requirements.txt",
+                     "python -m pip install ."], lines
+
+
+def test_init_workflow_sets_up_a_conda_environment(project, mlci):
+    project.write("environment.yml", "name: churn\ndependencies:\n  - python=3.11\n  - scikit-learn\n")
+    project.commit("conda")
+    (project.path / "mlci.yaml").unlink()
+    run = mlci(project, "init")
+    assert run.code == 0, run.err
+    steps = workflow_steps(project)
+    [conda] = [s for s in steps if s.get("uses", "").startswith("conda-incubator/setup-miniconda@")]
+    assert conda["with"]["environment-file"] == "environment.yml"
+    path_step = steps[steps.index(conda) + 1]
+    assert path_step["shell"] == "bash -el {0}" and "GITHUB_PATH" in path_step["run"]
+    assert steps.index(conda) < len(steps) - 1 and steps[-1]["uses"] == "mlci/mlci@v0"
