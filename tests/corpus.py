@@ -287,3 +287,76 @@ def cached(name: str, build: Callable[[Project], Any], factory: Any, where: Path
 def metrics_of(repo: GitRepo, path: str = "eval/metrics.json") -> dict[str, Any]:
     """The metric file in a work tree (after ``dvc repro`` or ``dvc pull``)."""
     return json.loads((repo.path / path).read_text())
+
+
+EVALUATE_PY = """\
+\"\"\"Score a made-up model from two params files; write metrics as YAML, TOML and CSV.\"\"\"
+import os
+
+import yaml
+
+C = yaml.safe_load(open("params.yaml"))["train"]["C"]
+depth = yaml.safe_load(open("config/model.yaml"))["model"]["depth"]
+acc = round(0.7 + 0.05 * depth - 0.1 * abs(C - 1.0), 4)
+os.makedirs("eval", exist_ok=True)
+with open("eval/summary.yaml", "w") as f:
+    yaml.safe_dump({"acc": acc, "rows": 200}, f)
+with open("eval/scores.toml", "w") as f:
+    f.write(f"[f1]\\nmacro = {round(acc - 0.03, 4)}\\n")
+with open("eval/per_class.csv", "w") as f:
+    f.write(f"class,precision,recall\\ncat,{round(acc + 0.01, 4)},{round(acc - 0.01, 4)}\\n"
+            f"dog,{round(acc - 0.02, 4)},{round(acc, 4)}\\n")
+"""
+
+FORMATS_DVC_YAML = """\
+stages:
+  evaluate:
+    cmd: python src/evaluate.py
+    deps:
+      - src/evaluate.py
+    params:
+      - train.C
+      - config/model.yaml:
+          - model.depth
+    metrics:
+      - eval/summary.yaml
+      - eval/scores.toml:
+          cache: false
+    outs:
+      - eval/per_class.csv:
+          cache: false
+"""
+
+FORMATS_MLCI_YAML = """\
+metrics:
+  files:
+    - eval/per_class.csv
+  rules:
+    - name: eval/summary.yaml:acc
+      direction: higher
+      max_regression: 0.01
+    - name: eval/scores.toml:f1.macro
+      direction: higher
+      max_regression: 0.01
+    - name: eval/per_class.csv:*.precision
+      direction: higher
+      max_regression: 0.05
+"""
+
+
+def formats_pipeline(p: Project, *, depth: int = 3, message: str = "baseline: metrics in YAML, TOML, CSV") -> str:
+    """Params in two files, metrics in three formats; committed on the current branch.
+
+    ``params.yaml`` (``train.C``) and ``config/model.yaml`` (``model.depth``)
+    feed stage ``evaluate``, which writes ``eval/summary.yaml`` (a cached DVC
+    metric), ``eval/scores.toml`` (a DVC metric kept in git) and
+    ``eval/per_class.csv`` (an output that ``mlci.yaml`` names in
+    ``metrics.files``, since DVC does not read CSV metrics). Reproduced.
+    """
+    p.write("src/evaluate.py", EVALUATE_PY)
+    p.write("dvc.yaml", FORMATS_DVC_YAML)
+    p.write("params.yaml", yaml.safe_dump({"train": {"C": 1.0}}))
+    p.write("config/model.yaml", yaml.safe_dump({"model": {"depth": depth}}))
+    p.write("mlci.yaml", FORMATS_MLCI_YAML)
+    p.repro()
+    return p.commit(message)

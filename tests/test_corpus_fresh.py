@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.corpus import MLCI_YAML, Project, cached, dvclive_pipeline, metrics_of, raw_csv
+from tests.corpus import (MLCI_YAML, Project, cached, dvclive_pipeline, formats_pipeline, metrics_of,
+                          raw_csv)
 
 
 def published_dvclive(p: Project) -> None:
@@ -172,3 +173,66 @@ def test_init_workflow_sets_up_a_conda_environment(project, mlci):
     path_step = steps[steps.index(conda) + 1]
     assert path_step["shell"] == "bash -el {0}" and "GITHUB_PATH" in path_step["run"]
     assert steps.index(conda) < len(steps) - 1 and steps[-1]["uses"] == "mlci/mlci@v0"
+
+
+# --- params in several files, metrics in YAML / TOML / CSV ------------------------------
+
+
+def published_formats(p: Project) -> None:
+    formats_pipeline(p)
+    p.publish()
+
+
+def test_params_in_two_files_and_metrics_in_three_formats_on_a_fresh_clone(tmp_path, tmp_path_factory,
+                                                                            mlci):
+    p = cached("formats", published_formats, tmp_path_factory, tmp_path / "corpus")
+    p.git("checkout", "-q", "-b", "feature")
+    p.set_params("config/model.yaml", "model", depth=2)  # worse: acc 0.85 -> 0.80
+    p.repro()
+    p.commit("shallower model")
+    p.publish("feature")
+    ci = p.fresh_clone(branch="feature")
+    run = mlci(ci, "check", "--format", "json")
+    doc = run.json()
+    assert run.code == 1 and doc["verdict"] == "fail", doc["reasons"]
+    stages = {s["name"]: s["status"] for s in doc["repro"]["stages"]}
+    assert stages == {"evaluate": "restored"}, stages
+    rows = {m["name"]: (m["base"], m["head"], m["outcome"]) for m in doc["metrics"]}
+    assert rows["eval/summary.yaml:acc"] == (0.85, 0.8, "fail"), rows
+    assert rows["eval/scores.toml:f1.macro"] == (0.82, 0.77, "fail"), rows
+    assert rows["eval/per_class.csv:cat.precision"] == (0.86, 0.81, "pass"), rows
+    assert rows["eval/per_class.csv:dog.precision"] == (0.83, 0.78, "pass"), rows
+    params = {x["name"]: (x["base"], x["head"], x["status"]) for x in doc["params"]}
+    assert params["config/model.yaml:model.depth"] == (3, 2, "changed"), params
+    assert params["params.yaml:train.C"][2] == "unchanged", params
+    report = mlci(ci, "check", "--no-repro", "--format", "markdown").out
+    assert "### ❌ mlci: gate closed — 2 metrics failed their rules" in report, report
+    assert "| ❌ | `eval/summary.yaml:acc` | 0.85 | 0.8 |" in report, report
+
+
+# --- mlci ci with the fake GitHub, from a fresh clone -------------------------------------
+
+
+def test_ci_on_a_fresh_clone_comments_the_regression_with_the_base_from_the_remote(
+        project, github_fake, tmp_path, monkeypatch, mlci):
+    from tests.test_ci import Actions, comments
+
+    project.git("checkout", "-q", "-b", "feature")
+    project.set_params(C=0.001)
+    project.repro()
+    head = project.commit("tiny C")
+    project.publish("feature")
+    base = project.git("rev-parse", "main")
+    ci = project.fresh_clone(branch="feature")
+    gh = Actions(ci, github_fake, tmp_path, monkeypatch, mlci)
+    gh.pull_request(12, base, head)
+    run = gh.run("ci")
+    assert run.code == 1, run.err
+    [comment] = comments(gh.fake)
+    body = comment.body
+    assert "### ❌ mlci: gate closed" in body, body
+    assert "| ❌ | `eval/metrics.json:acc` | 0.92 |" in body, body
+    assert "no baseline" not in body and "nothing to compare" not in body
+    assert "`data/raw.csv.dvc` | restored from the DVC cache" in body, body
+    [status] = gh.fake.calls("repos/create-commit-status")
+    assert status.body["state"] == "failure"
