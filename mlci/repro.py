@@ -281,9 +281,17 @@ def reproduce(root: Path, cfg: ReproConfig, *, env: Mapping[str, str] | None = N
         if cfg.pull and remote is not None and remote.reachable:
             with dvc.quiet_dvc(verbose):
                 absent = dvc.stages_without_outputs(plan)
-            if absent:
-                acc.notes.append(f"outputs of {', '.join(absent)} recorded in dvc.lock are not on "
+            # data sources (`dvc add`) and imports have no command: what the remote lacks
+            # cannot be computed here, and their stage fails with DVC's "missing data"
+            by_name = {s.addressing: s for s in plan}
+            sources = [a for a in absent if not getattr(by_name.get(a), "cmd", None)]
+            computed = [a for a in absent if a not in sources]
+            if computed:
+                acc.notes.append(f"outputs of {', '.join(computed)} recorded in dvc.lock are not on "
                                  f"{_remote_text(remote)}: computed here")
+            if sources:
+                acc.notes.append(f"data of {', '.join(sources)} is neither in the DVC cache nor on "
+                                 f"{_remote_text(remote)}: `dvc push` it from a clone that has it")
         lock_files = _stage_files(plan, root)
         before = read_locks(lock_files, root)
         run = dvc.reproduce(repo, targets, pull=bool(cfg.pull and remote and remote.reachable),

@@ -236,3 +236,21 @@ def test_ci_on_a_fresh_clone_comments_the_regression_with_the_base_from_the_remo
     assert "`data/raw.csv.dvc` | restored from the DVC cache" in body, body
     [status] = gh.fake.calls("repos/create-commit-status")
     assert status.body["state"] == "failure"
+
+
+def test_data_source_missing_from_the_remote_fails_closed_and_says_why(project, mlci):
+    project.git("checkout", "-q", "-b", "feature")
+    project.add_data("data/raw.csv", raw_csv(rows=240))
+    project.repro()
+    project.commit("more data; dvc push forgotten")
+    project.publish("feature", dvc_push=False)
+    ci = project.fresh_clone(branch="feature")
+    run = mlci(ci, "check", "--format", "json")
+    doc = run.json()
+    assert run.code == 1 and doc["verdict"] == "fail", doc["reasons"]
+    stages = {s["name"]: s["status"] for s in doc["repro"]["stages"]}
+    assert stages == {"data/raw.csv.dvc": "failed", "prepare": "skipped", "train": "skipped"}, stages
+    assert "data of data/raw.csv.dvc is neither in the DVC cache nor on DVC remote 'storage'" \
+        in " ".join(doc["notes"]), doc["notes"]
+    [reason] = [r for r in doc["reasons"] if r["section"] == "repro"]
+    assert reason["severity"] == "fail" and "data/raw.csv" in reason["message"]
