@@ -447,10 +447,25 @@ def fetch_for_reading(root: Path, revs: Iterable[str], *, verbose: bool = False)
 
 
 def _lacks_cached_outputs(repo: Any) -> bool:
-    """Whether an output of the revision the brancher is on is recorded but not in the cache."""
-    for out in repo.index.outs:
+    """Whether a cached metric or plot of the brancher's revision is recorded but not in the cache.
+
+    Which outputs hold metrics or plots (top-level definitions included) is
+    decided as ``dvc fetch --type`` decides it; a model missing from the cache
+    does not send anyone to the remote.
+    """
+    index = repo.index
+    types_filter = getattr(index, "_types_filter", None)
+    for out in index.outs:
         oid = out.hash_info.value if out.use_cache and out.hash_info else None
-        if oid and not out.cache.exists(oid):
+        if not oid or out.cache.exists(oid):
+            continue
+        wanted = out.metric or out.plot
+        if not wanted and types_filter is not None:
+            try:
+                wanted = types_filter(["metrics", "plots"], out)
+            except Exception:  # noqa: BLE001 - a DVC release that changed it: ask the remote
+                wanted = True
+        if wanted:
             return True
     return False
 
