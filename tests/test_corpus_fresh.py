@@ -12,6 +12,7 @@ import pytest
 
 from tests.corpus import (MLCI_YAML, Project, cached, dvclive_pipeline, formats_pipeline, metrics_of,
                           raw_csv)
+from tests.test_hook import repo  # noqa: F401 - the pre-push fixture
 
 
 def published_dvclive(p: Project) -> None:
@@ -254,3 +255,20 @@ def test_data_source_missing_from_the_remote_fails_closed_and_says_why(project, 
         in " ".join(doc["notes"]), doc["notes"]
     [reason] = [r for r in doc["reasons"] if r["section"] == "repro"]
     assert reason["severity"] == "fail" and "data/raw.csv" in reason["message"]
+
+
+# --- the pre-push hook checks the pushed commit, not the work tree ------------------------
+
+
+def test_hook_checks_a_pushed_branch_that_is_not_checked_out_as_committed(repo, mlci):
+    mlci(repo.path, "hook", "install")
+    repo.branch("stale", acc=0.95, metrics_too=False)  # params changed, dvc.lock not reproduced
+    repo.checkout("main")  # the work tree is main: up to date, and not what is pushed
+    proc = repo.push("origin", "stale")
+    err = " ".join(proc.stderr.split())
+    assert proc.returncode == 0, proc.stderr
+    assert "it is not the commit checked out, so it is checked as committed, not against the work " \
+           "tree" in err, err
+    assert "gate open with warnings — dvc.lock is not up to date: metrics are from before this " \
+           "change" in err, err
+    assert "evaluate (changed deps: params.yaml acc modified)" in err, err
