@@ -86,7 +86,8 @@ def _has_lock(root: Any, rev: str | None) -> bool:
     """Whether ``dvc.lock`` exists in the work tree (``rev`` None) or at commit ``rev``."""
     if rev is None:
         return (root / "dvc.lock").is_file()
-    return git.show_file(rev, "dvc.lock", root) is not None
+    # "./": relative to the project's folder, which may be a subfolder of the repository
+    return git.show_file(rev, "./dvc.lock", root) is not None
 
 
 def check_lock(root: Any, head_sha: str | None, head_is_worktree: bool, severity: str,
