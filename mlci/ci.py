@@ -305,37 +305,75 @@ def _refuse_inside_checkout(result_file: str, root: Path | None) -> None:
             "that file", file=result_file)
 
 
-def _trusted_target(ctx: ActionsContext, result: Result, client: Any) -> tuple[int | None, str | None]:
+@dataclass(frozen=True)
+class PublishTarget:
+    """Where a result is published, from the trusted event (never from the result file)."""
+
+    pr: int | None
+    head_sha: str | None
+    base_sha: str | None = None  # the PR's base, when the event or the API names it
+
+
+_PR_EVENTS = ("pull_request", "pull_request_target")
+
+
+def _trusted_target(ctx: ActionsContext, result: Result, client: Any) -> PublishTarget:
     """PR number and head sha to publish on, taken from the trusted event, not from the result.
 
     In a workflow_run job the result file was produced by an untrusted run: it may
-    only be published on the commit that run was for.
+    only be published on the commit that run was for. Under a pull_request event the
+    PR and head are the event's; under any other event in Actions there is no PR, and
+    the commit is the run's own. Only outside Actions (a person with a token) does
+    the file say where it goes.
     """
+    claimed_pr, claimed_head = result.context.pr, result.context.head.sha
+    if ctx.event_name in _PR_EVENTS:
+        ev = actions.revisions(ctx)
+        if claimed_head != ev.head_sha:
+            raise ConfigError(
+                f"the result is for commit {(claimed_head or 'unknown')[:7]} but this {ctx.event_name} run "
+                f"is for {(ev.head_sha or 'unknown')[:7]}: refusing to publish it")
+        if claimed_pr is not None and claimed_pr != ev.pr:
+            raise ConfigError(f"the result names PR #{claimed_pr} but this run is for PR #{ev.pr}")
+        return PublishTarget(ev.pr, ev.head_sha, ev.base_sha)
+    if ctx.event_name and ctx.event_name != "workflow_run":
+        if claimed_pr is not None:
+            raise ConfigError(
+                f"the result names PR #{claimed_pr}, but a {ctx.event_name} run is for no pull request: "
+                "publish a pull request's result from the workflow_run event (the fork-safe pair, "
+                "examples/workflows/mlci-fork-safe-publish.yml)")
+        if ctx.sha and claimed_head and claimed_head != ctx.sha:
+            raise ConfigError(f"the result is for commit {claimed_head[:7]} but this {ctx.event_name} run "
+                              f"is for {ctx.sha[:7]}: refusing to publish it")
+        return PublishTarget(None, ctx.sha or claimed_head)
     if ctx.event_name != "workflow_run":
-        return result.context.pr, result.context.head.sha
+        return PublishTarget(claimed_pr, claimed_head, result.context.base.sha)
     run = ctx.event.get("workflow_run") or {}
     head_sha = run.get("head_sha")
     if not head_sha:
         raise RunError("the workflow_run event has no head_sha")
-    if result.context.head.sha and result.context.head.sha != head_sha:
+    if claimed_head and claimed_head != head_sha:
         raise ConfigError(
-            f"the result is for commit {result.context.head.sha[:7]} but the workflow run that produced it "
+            f"the result is for commit {claimed_head[:7]} but the workflow run that produced it "
             f"was for {head_sha[:7]}: refusing to publish it")
     prs = [p for p in run.get("pull_requests") or () if (p.get("head") or {}).get("sha") == head_sha]
     pr: int | None
+    base_sha: str | None = None
     if prs:
         pr = int(prs[0]["number"])
+        base_sha = (prs[0].get("base") or {}).get("sha")
     elif run.get("event") == "pull_request" and client is not None:
         # fork PRs are not listed in the event: ask for open PRs with this head
         owner = ((run.get("head_repository") or {}).get("owner") or {}).get("login")
         label = f"{owner}:{run.get('head_branch')}" if owner and run.get("head_branch") else None
         found = client.pulls_for(head_sha, label)
         pr = int(found[0].number) if found else None
+        base_sha = found[0].base_sha if found else None
     else:
         pr = None
-    if result.context.pr is not None and pr is not None and result.context.pr != pr:
-        raise ConfigError(f"the result names PR #{result.context.pr} but the run was for PR #{pr}")
-    return pr, head_sha
+    if claimed_pr is not None and pr is not None and claimed_pr != pr:
+        raise ConfigError(f"the result names PR #{claimed_pr} but the run was for PR #{pr}")
+    return PublishTarget(pr, head_sha, base_sha)
 
 
 def run_publish(result_file: str, opts: CiOptions, env: Mapping[str, str] | None = None) -> int:
@@ -356,22 +394,26 @@ def run_publish(result_file: str, opts: CiOptions, env: Mapping[str, str] | None
     from mlci.github import PublishError
 
     try:
-        pr, head_sha = _trusted_target(ctx, result, client)
+        target = _trusted_target(ctx, result, client)
     except PublishError as exc:
         log.warning(f"cannot find the pull request for this run: {exc}")
-        pr, head_sha = None, ctx.event.get("workflow_run", {}).get("head_sha")
-    if ctx.event_name == "workflow_run":
-        # Written by an untrusted run: what would speak for this repository (its MLflow link, a
-        # claimed override, the link to "its" run) is replaced by what this trusted run knows.
-        result = dataclasses.replace(
-            result, mlflow=None, override=None,
-            context=dataclasses.replace(result.context, run_url=_untrusted_run_url(ctx)))
-        # a result cannot choose the verdict by waiving its own failures: recompute it
-        from mlci import gate
+        target = PublishTarget(None, ctx.event.get("workflow_run", {}).get("head_sha"))
+    pr, head_sha = target.pr, target.head_sha
+    from mlci import gate
 
-        result = dataclasses.replace(result, verdict=gate.verdict(result.reasons))
+    # Whatever the event, a file cannot choose its verdict or waive its own failures: the
+    # verdict follows the reasons, and an override comes only from the label on the PR (below).
+    result = dataclasses.replace(result, override=None, verdict=gate.verdict(result.reasons))
+    if ctx.event_name == "workflow_run":
+        # Written by an untrusted run: what would speak for this repository (its MLflow link,
+        # the link to "its" run) is replaced by what this trusted run knows.
+        result = dataclasses.replace(
+            result, mlflow=None,
+            context=dataclasses.replace(result.context, run_url=_untrusted_run_url(ctx)))
+        result = _verify(result, cfg, root, target, log)
     elif ctx.run_url and not result.context.run_url:
         result = dataclasses.replace(result, context=dataclasses.replace(result.context, run_url=ctx.run_url))
+    result = dataclasses.replace(result, context=dataclasses.replace(result.context, pr=pr))
     labels: tuple[str, ...] = ()
     if client is not None and pr is not None:
         try:
@@ -398,6 +440,30 @@ def run_publish(result_file: str, opts: CiOptions, env: Mapping[str, str] | None
                                            "report-path": "", "comment-url": comment_url or ""})
     _print(result, cfg, opts.fmt, None, in_actions=ctx.in_actions)
     return EXIT_FAIL if result.verdict == "fail" else EXIT_PASS
+
+
+def _verify(result: Result, cfg: Config, root: Path | None, target: PublishTarget, log: Log) -> Result:
+    """The fork-safe check: the uploaded comparison against the PR head's committed files."""
+    from mlci import verify
+
+    if target.head_sha is None:
+        return result
+    if root is None:
+        found = verify.Verification(problem="mlci publish runs outside a git checkout of the repository "
+                                    "(add actions/checkout before it)")
+        return verify.apply(result, found, cfg, Path.cwd(), target.head_sha)
+    base = target.base_sha
+    if base is None and verify.ensure_commit(target.head_sha, root, log.info):
+        base = git.merge_base("HEAD", target.head_sha, root)  # the checkout is the base branch
+    if base is None:
+        found = verify.Verification(problem="the pull request's base commit is unknown (not in the event, "
+                                    "and no merge base with the checkout)")
+    else:
+        found = verify.recompute(result, cfg, root, base, target.head_sha, log.info)
+    if found.problem or found.differences:
+        log.warning(f"the uploaded result does not match the pull request's committed files: "
+                    f"{found.problem or '; '.join(found.differences[:5])}", title="mlci: verification")
+    return verify.apply(result, found, cfg, root, target.head_sha)
 
 
 def _untrusted_run_url(ctx: ActionsContext) -> str | None:

@@ -154,7 +154,7 @@ def _override(cmd: Command, ctx: ActionsContext, cfg: Config, client: Any, log: 
     pull = client.pull(cmd.pr)
     head_sha = pull.head_sha
     marker = render.marker(cfg.report.status_context)
-    earlier = client.find_comment(cmd.pr, marker, client.login())
+    earlier = client.find_comment(cmd.pr, marker, client.login(), accept=publish.is_own_comment)
     result = publish.decode_result(earlier.body) if earlier is not None else None
     if earlier is None or result is None:
         # nothing says what the maintainer saw (no report, or its hidden copy is damaged or forged)

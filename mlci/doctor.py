@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 
 from mlci import config, dvc, git, project
 from mlci.errors import EXIT_PASS, EXIT_RUNTIME, MlciError
-from mlci.fmt import plural
+from mlci.fmt import mask_credentials, plural
 
 T = TypeVar("T")
 OK, FAIL, WARN, SKIP = "ok", "fail", "warn", "skip"
@@ -170,6 +170,7 @@ def _dvc(root: Path, cfg: config.Config, env: Mapping[str, str], timeout: float)
 def _remote(root: Path, remote: dvc.RemoteConfig, env: Mapping[str, str], timeout: float) -> Item:
     what = f"DVC remote '{remote.name}'" + (" (default)" if remote.default else "")
     url = remote.url
+    shown = mask_credentials(url)  # doctor's output is pasted into issues and CI logs
     scheme = urlsplit(url).scheme if "://" in url else ""
     if scheme in ("", "file"):
         path = Path(urlsplit(url).path if scheme else url).expanduser()
@@ -181,7 +182,7 @@ def _remote(root: Path, remote: dvc.RemoteConfig, env: Mapping[str, str], timeou
     if scheme in _CLOUD:
         extra, module, env_names, options, files = _CLOUD[scheme]
         if importlib.util.find_spec(module) is None:
-            return Item(FAIL, what, f"{url}: DVC's {scheme} plugin is not installed: "
+            return Item(FAIL, what, f"{shown}: DVC's {scheme} plugin is not installed: "
                         f"add the {extra} extra (the action's input `extras: {extra}`; "
                         f"pip install 'mlci[{extra}]')")
         home = Path(env.get("HOME", "~")).expanduser()
@@ -189,21 +190,21 @@ def _remote(root: Path, remote: dvc.RemoteConfig, env: Mapping[str, str], timeou
                  + [f"remote option {o}" for o in options if remote.options.get(o)]
                  + [f"~/{f}" for f in files if (home / f).is_file()])
         if not found:
-            return Item(FAIL, what, f"{url}: no credentials found (looked for "
+            return Item(FAIL, what, f"{shown}: no credentials found (looked for "
                         f"{', '.join('$' + n for n in env_names[:2])}, remote options, "
                         f"{', '.join('~/' + f for f in files) or 'config files'})")
-        return Item(OK, what, f"{url}: credentials from {found[0]} (not verified: doctor stays offline)")
+        return Item(OK, what, f"{shown}: credentials from {found[0]} (not verified: doctor stays offline)")
     if scheme in _DEFAULT_PORTS:
         parts = urlsplit(url)
         port = parts.port or _DEFAULT_PORTS[scheme]
         if not parts.hostname:
-            return Item(FAIL, what, f"{url}: no host in the URL")
+            return Item(FAIL, what, f"{shown}: no host in the URL")
         try:
             _within(timeout, lambda: socket.create_connection((parts.hostname, port), timeout=timeout).close())
         except OSError as exc:
-            return Item(FAIL, what, f"{url}: {parts.hostname}:{port} unreachable ({exc.strerror or exc})")
-        return Item(OK, what, f"{url}: {parts.hostname}:{port} answers")
-    return Item(SKIP, what, f"{url}: {scheme} remotes are not checked")
+            return Item(FAIL, what, f"{shown}: {parts.hostname}:{port} unreachable ({exc.strerror or exc})")
+        return Item(OK, what, f"{shown}: {parts.hostname}:{port} answers")
+    return Item(SKIP, what, f"{shown}: {scheme} remotes are not checked")
 
 
 def _rules(root: Path, cfg: config.Config) -> list[Item]:
@@ -253,17 +254,21 @@ def _mlflow(root: Path, cfg: config.Config, env: Mapping[str, str], timeout: flo
         state = "the database file exists" if store.is_file() else "will be created on first use"
         return Item(OK, "MLflow", f"sqlite:///{store.as_posix()} (the default local store): {state}")
     severity = FAIL if cfg.deploy is not None else WARN  # deploy cannot work without it
+    shown = mask_credentials(uri)
     scheme = urlsplit(uri).scheme
     if scheme == "sqlite":
         path = Path(uri.removeprefix("sqlite:///"))  # sqlite:////abs/file.db keeps its leading /
         path = path if path.is_absolute() else root / path
         if path.is_file():
-            return Item(OK, "MLflow", f"{uri}: the database file exists")
+            return Item(OK, "MLflow", f"{shown}: the database file exists")
         if path.parent.is_dir():
-            return Item(OK, "MLflow", f"{uri}: will be created on first use")
-        return Item(severity, "MLflow", f"{uri}: folder {path.parent} does not exist")
+            return Item(OK, "MLflow", f"{shown}: will be created on first use")
+        return Item(severity, "MLflow", f"{shown}: folder {path.parent} does not exist")
     if scheme in ("http", "https"):
-        url = uri.rstrip("/") + "/health"
+        from mlci.fmt import without_credentials
+
+        # /health needs no login; a user:password@ in the URL would only end up in an error message
+        url = without_credentials(uri).rstrip("/") + "/health"
         def health() -> int:
             with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - http(s) only
                 return int(response.status)
@@ -274,17 +279,17 @@ def _mlflow(root: Path, cfg: config.Config, env: Mapping[str, str], timeout: flo
             code = exc.code
         except (OSError, ValueError) as exc:
             reason = getattr(exc, "reason", None) or exc
-            return Item(severity, "MLflow", f"{uri}: unreachable ({reason})")
+            return Item(severity, "MLflow", f"{shown}: unreachable ({reason})")
         if code == 200:
-            return Item(OK, "MLflow", f"{uri}: the server answers")
-        return Item(severity, "MLflow", f"{uri}: /health answered HTTP {code}")
+            return Item(OK, "MLflow", f"{shown}: the server answers")
+        return Item(severity, "MLflow", f"{shown}: /health answered HTTP {code}")
     if scheme in ("", "file"):
         path = Path(urlsplit(uri).path if scheme else uri)
         path = path if path.is_absolute() else root / path
         if path.is_dir() or path.parent.is_dir():
-            return Item(OK, "MLflow", f"{uri}: local store")
-        return Item(severity, "MLflow", f"{uri}: folder {path.parent} does not exist")
-    return Item(SKIP, "MLflow", f"{uri}: {scheme} tracking URIs are not checked")
+            return Item(OK, "MLflow", f"{shown}: local store")
+        return Item(severity, "MLflow", f"{shown}: folder {path.parent} does not exist")
+    return Item(SKIP, "MLflow", f"{shown}: {scheme} tracking URIs are not checked")
 
 
 def _github(root: Path, env: Mapping[str, str]) -> list[Item]:

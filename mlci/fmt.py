@@ -214,3 +214,28 @@ def one_line(text: str) -> str:
     return re.sub(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]",
                   lambda m: "\\n" if m.group(0) == "\n" else f"\\x{ord(m.group(0)):02x}"
                   if ord(m.group(0)) < 0x100 else f"\\u{ord(m.group(0)):04x}", text)
+
+
+_SECRET_QUERY = re.compile(r"(?i)(token|secret|password|passwd|pwd|key|sig|signature|credential|auth)")
+
+
+def mask_credentials(url: str) -> str:
+    """``url`` for display: a ``user:password@`` part and secret-looking query values become ``***``.
+
+    Unlike :func:`without_credentials` the URL keeps its shape, so a reader sees
+    that credentials are set, without seeing them.
+    """
+    from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return re.sub(r"//[^/@]*@", "//***@", url)
+    netloc = parts.netloc
+    if "@" in netloc:
+        netloc = "***@" + netloc.rsplit("@", 1)[1]
+    query = parts.query
+    if query:
+        pairs = parse_qsl(query, keep_blank_values=True)
+        query = urlencode([(k, "***" if _SECRET_QUERY.search(k) else v) for k, v in pairs], safe="*")
+    return urlunsplit(parts._replace(netloc=netloc, query=query))

@@ -12,7 +12,7 @@ and a timeout. The token is never logged: it only lives inside the client.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,6 +50,7 @@ class PullInfo:
     number: int
     head_sha: str
     labels: tuple[str, ...] = ()
+    base_sha: str | None = None
 
 
 @dataclass(frozen=True)
@@ -143,11 +144,12 @@ class GitHub:
             message, status = _message(exc)
             raise PublishError(f"listing comments of #{number}: {message}", status) from exc
 
-    def find_comment(self, number: int, marker: str, author: str) -> CommentRef | None:
-        """Our earlier comment: written by ``author`` and starting with ``marker``."""
+    def find_comment(self, number: int, marker: str, author: str,
+                     accept: Callable[[str], bool] | None = None) -> CommentRef | None:
+        """Our earlier comment: written by ``author``, starting with ``marker``, and ``accept``-ed."""
         found = None
         for c in self.comments(number):
-            if c.author == author and c.body.lstrip().startswith(marker):
+            if c.author == author and c.body.lstrip().startswith(marker) and (accept is None or accept(c.body)):
                 found = c  # the newest one wins if there are several
         return found
 
@@ -265,4 +267,5 @@ def _comment_ref(c: Any) -> CommentRef:
 
 def _pull_info(p: Any) -> PullInfo:
     """Reads the PR (the lazy object fetches here): call it inside :meth:`GitHub._call`."""
-    return PullInfo(int(p.number), str(p.head.sha), tuple(str(label.name) for label in p.labels))
+    return PullInfo(int(p.number), str(p.head.sha), tuple(str(label.name) for label in p.labels),
+                    str(p.base.sha) if p.base and p.base.sha else None)

@@ -37,8 +37,13 @@ def _script_json(value: Any) -> str:
 
 
 def _one_line(text: str) -> str:
-    """Vega-Lite copies axis titles into tooltip expressions, where a line break is a parse error."""
-    return " ".join(str(text).split())
+    """A title for Vega-Lite, which copies axis titles into tooltip expressions.
+
+    There a line break is a parse error, and a backslash is not escaped (``a\\"b``
+    ends the expression's string early: the chart is not drawn), so backslashes
+    become the look-alike U+29F5.
+    """
+    return " ".join(str(text).split()).replace("\\", "\u29f5")
 
 
 def vega_spec(plot: Plot, base_label: str, head_label: str) -> dict[str, Any]:

@@ -48,6 +48,14 @@ def encode_result(result: Result) -> str:
         doc["notes"] = doc["notes"][:20] + ["the hidden copy of this result was shortened"]
         payload = _pack(doc)
     if len(payload) > _HIDDEN_BUDGET:
+        # still too big: the verdict and its first reasons; the copy must exist, since it is
+        # how mlci recognises its own comment (is_own_comment)
+        doc.update(metrics=[], params=[], plots=[], notes=["the hidden copy of this result was shortened"],
+                   reasons=[dict(r, message=r["message"][:300]) for r in doc["reasons"][:20]])
+        doc["repro"] = dict(doc["repro"], stages=[dict(st, log_tail=None, cmd=None)
+                                                  for st in doc["repro"]["stages"][:50]])
+        payload = _pack(doc)
+    if len(payload) > _HIDDEN_BUDGET:
         return ""
     return f"{RESULT_MARKER}{payload} -->"
 
@@ -77,6 +85,26 @@ def decode_result(body: str) -> Result | None:
         return Result.from_dict(doc)
     except Exception:  # noqa: BLE001 - a damaged or foreign comment is simply not ours
         return None
+
+
+def is_own_comment(body: str) -> bool:
+    """A comment mlci wrote: its last line is a hidden result copy that decodes to an mlci result.
+
+    The marker on the first line is not enough: a person (or, with a personal
+    access token, the token's owner) can start a comment with it, and mlci would
+    then overwrite their words. The schema is not checked here, so a report
+    written by another version of mlci is still recognised.
+    """
+    lines = body.rstrip().splitlines()
+    last = lines[-1].strip() if lines else ""
+    if not (last.startswith(RESULT_MARKER) and last.endswith(" -->")):
+        return False
+    try:
+        raw = zlib.decompress(base64.b64decode(last[len(RESULT_MARKER):-len(" -->")], validate=True))
+        doc = json.loads(raw)
+    except Exception:  # noqa: BLE001 - not ours
+        return False
+    return isinstance(doc, dict) and (doc.get("tool") or {}).get("name") == "mlci"
 
 
 def comment_body(result: Result, cfg: Config, root: Path | None = None, limit: int = COMMENT_LIMIT) -> str:
@@ -158,7 +186,7 @@ def upsert_comment(client: GitHub, pr: int, result: Result, cfg: Config,
     if cfg.report.comment == "new":
         return client.create_comment(pr, body).url, "created"
     me = client.login()
-    earlier = client.find_comment(pr, marker, me)
+    earlier = client.find_comment(pr, marker, me, accept=is_own_comment)
     if earlier is None:
         return client.create_comment(pr, body).url, "created"
     if earlier.body == body:

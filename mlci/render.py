@@ -225,6 +225,8 @@ def headline(result: Result) -> str:
             phrases.append(fmt.plural(n, "data check") + (" failed" if severity == "fail" else " warned"))
         elif section == "repro":
             phrases.append(_repro_phrase(result, severity, n))
+        elif section == "verification":  # the fork-safe check: first thing a reviewer must know
+            phrases.insert(0, "the uploaded result does not match the pull request's committed files")
         else:
             phrases.append(f"{fmt.plural(n, 'problem')} in {section}")
     if severity == "fail":
@@ -479,7 +481,10 @@ def view(result: Result, max_rows: int | None = None, fold_cap: int | None = FOL
     # data findings are shown from the data entries (with code spans), not as plain reasons
     # findings of no metric row (an unreadable file, a rule that matches nothing) are listed too
     other_reasons = [r for r in result.reasons
-                     if (r.section != "metrics" or r.kind) and not (r.section == "data" and result.data)]
+                     if (r.section != "metrics" or r.kind) and not (r.section == "data" and result.data)
+                     and r.section != "verification"]
+    # the fork-safe check's findings go first, above every table (mlci/verify.py)
+    verification = [r for r in result.reasons if r.section == "verification"]
     stages = result.repro.stages
     scounts = Counter(s.status for s in stages)
     repro_summary = ", ".join(f"{n} {stage_status(s)}" for s, n in scounts.items())
@@ -500,6 +505,7 @@ def view(result: Result, max_rows: int | None = None, fold_cap: int | None = FOL
         "params_changed": params_changed,
         "params_summary": params_summary,
         "other_reasons": other_reasons,
+        "verification": verification,
         "unreadable": sum(1 for r in result.reasons if r.kind == "unreadable" and r.section == "metrics"),
         "base_label": base_label,
         "head_label": head_label,
@@ -695,6 +701,8 @@ def text(result: Result, *, color: bool | None = None, width: int | None = None)
                           Text(judged), style=row_style)
         console.print(table)
 
+    for reason in v["verification"]:
+        console.print(Text(f"{fmt.ICONS[reason.severity]} {reason.message}", style="bold red"))
     console.print()
     metric_table(v["attention"], "Needs attention")
     for line in v["data_attention"]:

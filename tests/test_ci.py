@@ -131,6 +131,14 @@ def test_rerun_with_the_same_result_sends_no_comment_request(gh):
     assert comment.body == edit.body["body"] and "### ✅ mlci: gate open" in comment.body
 
 
+def earlier_report(text: str) -> str:
+    """A report comment as mlci writes it: the marker first, its hidden result copy last."""
+    from mlci.result import Context
+
+    hidden = publish_mod.encode_result(Result(Context(), "pass"))
+    return f"<!-- mlci:report:mlci -->\n{text}\n{hidden}\n"
+
+
 def test_finds_its_comment_across_pages_and_only_its_own(gh):
     base, head = regressing_pr(gh)
     gh.pull_request(7, base, head)
@@ -138,7 +146,7 @@ def test_finds_its_comment_across_pages_and_only_its_own(gh):
     gh.fake.add_comment(7, marker + "\nquoted by a human", user="octocat")
     for i in range(120):
         gh.fake.add_comment(7, f"chatter {i}", user="octocat")
-    ours = gh.fake.add_comment(7, marker + "\nold report", user="github-actions[bot]")
+    ours = gh.fake.add_comment(7, earlier_report("old report"), user="github-actions[bot]")
     for i in range(100):
         gh.fake.add_comment(7, f"more chatter {i}", user="octocat")
     gh.run("ci")
@@ -440,9 +448,8 @@ def test_a_personal_token_finds_comments_by_its_own_login(gh):
     gh.pull_request(7, base, head)
     gh.fake.add_token("ghp_personal", "release-bot-user")
     gh.mp.setenv("GITHUB_TOKEN", "ghp_personal")
-    marker = "<!-- mlci:report:mlci -->"
-    gh.fake.add_comment(7, marker + "\nfrom the actions bot", user="github-actions[bot]")
-    mine = gh.fake.add_comment(7, marker + "\nmine", user="release-bot-user")
+    gh.fake.add_comment(7, earlier_report("from the actions bot"), user="github-actions[bot]")
+    mine = gh.fake.add_comment(7, earlier_report("mine"), user="release-bot-user")
     gh.run("ci")
     [edit] = gh.fake.calls("issues/update-comment")
     assert edit.path.endswith(f"/comments/{mine.id}")

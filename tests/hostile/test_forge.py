@@ -394,3 +394,248 @@ def test_publish_accepts_a_result_outside_the_checkout(gh):  # noqa: F811
     assert run.code == 1, run.err
     [status] = gh.fake.calls("repos/create-commit-status")
     assert status.body["context"] == "mlci"
+
+
+# --- 10. smaller ones ---------------------------------------------------------------------
+
+SECRET = "s3cr3tPW"
+
+DOCTOR_URLS = [
+    pytest.param("dvc", f"https://ci-user:{SECRET}@127.0.0.1:9/cache", id="dvc-https-user-password"),
+    pytest.param("dvc", f"ssh://git:{SECRET}@127.0.0.1:9/cache", id="dvc-ssh-user-password"),
+    pytest.param("dvc", f"webdav://{SECRET}@127.0.0.1:9/cache", id="dvc-webdav-token-as-user"),
+    pytest.param("dvc", f"http://127.0.0.1:9/cache?token={SECRET}", id="dvc-http-token-in-query"),
+    pytest.param("mlflow", f"http://bot:{SECRET}@127.0.0.1:9", id="mlflow-user-password"),
+    pytest.param("mlflow", f"http://127.0.0.1:9/?access_token={SECRET}", id="mlflow-token-in-query"),
+]
+
+
+@pytest.mark.parametrize("where,url", DOCTOR_URLS)
+def test_doctor_masks_credentials_in_remote_urls(dvc_repo, mlci, where, url):
+    metrics_repo(dvc_repo, {"acc": 0.9})
+    if where == "dvc":
+        dvc_repo.dvc("remote", "add", "-d", "store", url)
+        what = "DVC remote 'store'"
+    else:
+        dvc_repo.write("mlci.yaml", f"mlflow:\n  tracking_uri: '{url}'\n")
+        what = "MLflow"
+    run = mlci(dvc_repo, "doctor")
+    assert SECRET not in run.out and SECRET not in run.err
+    [line] = [ln for ln in run.out.splitlines() if what in ln]
+    assert "***" in line and "127.0.0.1" in line  # still says which remote
+
+
+def _push_env(gh: Actions, head: str, base: str) -> None:
+    from tests.ghfake.payloads import event_payload
+
+    payload = event_payload("push", repo=REPO)
+    payload.update({"before": base, "after": head, "ref": "refs/heads/feature"})
+    gh.env("push", payload)
+    gh.mp.setenv("GITHUB_SHA", head)
+
+
+def _dispatch_env(gh: Actions, head: str, base: str) -> None:
+    from tests.ghfake.payloads import event_payload
+
+    gh.env("workflow_dispatch", event_payload("workflow_dispatch", repo=REPO))
+    gh.mp.setenv("GITHUB_SHA", head)
+
+
+def _forge_pass(doc: dict[str, Any]) -> None:
+    doc["verdict"] = "pass"
+    doc["override"] = {"label": "mlci:override", "by": "a-real-maintainer", "reason": "fine", "at": None}
+
+
+def _no_pr(doc: dict[str, Any]) -> None:
+    _forge_pass(doc)
+    doc["context"]["pr"] = None
+
+
+OTHER_EVENTS = [
+    pytest.param(_push_env, _forge_pass, 2, id="push-result-names-a-pr"),
+    pytest.param(_dispatch_env, _forge_pass, 2, id="dispatch-result-names-a-pr"),
+    pytest.param(lambda gh, head, base: gh.pull_request(7, base, head), _forge_pass, 2,
+                 id="pull-request-for-another-pr"),
+    pytest.param(lambda gh, head, base: gh.pull_request(9, base, base), _forge_pass, 2,
+                 id="pull-request-for-another-commit"),
+    pytest.param(lambda gh, head, base: gh.pull_request(9, base, head), _forge_pass, 1,
+                 id="pull-request-forged-verdict-and-override"),
+    pytest.param(_push_env, _no_pr, 1, id="push-forged-verdict-and-override"),
+    pytest.param(_dispatch_env, _no_pr, 1, id="dispatch-forged-verdict-and-override"),
+]
+
+
+@pytest.mark.parametrize("event,forge,code", OTHER_EVENTS)
+def test_publish_outside_workflow_run_trusts_no_pr_verdict_or_override(gh, event, forge, code):  # noqa: F811
+    base, head = regressing_pr(gh)
+    result = untrusted_result(gh, base, head)
+    tamper(result, forge)
+    event(gh, head, base)
+    before = len(gh.fake.requests)
+    run = gh.run("publish", str(result))
+    err = own_output(run.err)
+    assert run.code == code, err
+    if code == 2:
+        assert "refusing" in err or "is for no pull request" in err or "but this run is for PR" in err
+        assert [r for r in gh.fake.requests[before:] if r.is_write] == []
+        return
+    [status] = gh.fake.calls("repos/create-commit-status")
+    assert status.body["state"] == "failure" and status.path.endswith(f"/statuses/{head}")
+    bodies = [c.body for c in comments(gh.fake)]
+    assert all("a-real-maintainer" not in b and "overridden" not in b for b in bodies)
+    assert "gate closed" in gh.summary.read_text()
+
+
+MARKER = "<!-- mlci:report:mlci -->"
+HUMAN_COMMENTS = [
+    pytest.param(MARKER + "\nMy own notes on this PR, please keep them.", id="marker-and-prose"),
+    pytest.param(MARKER + "\nquoting the bot:\n<!-- mlci:result:AAAA -->\nand more of my words",
+                 id="marker-and-a-quoted-copy-in-the-middle"),
+    pytest.param(MARKER + "\nmy notes\n<!-- mlci:result:bm90IHpsaWI= -->", id="marker-and-a-broken-copy-last"),
+]
+
+
+@pytest.mark.parametrize("human", HUMAN_COMMENTS)
+def test_a_personal_token_never_edits_its_owners_own_comment(gh, human):  # noqa: F811
+    base, head = regressing_pr(gh)
+    gh.pull_request(7, base, head)
+    gh.fake.add_token("ghp_personal", "release-bot-user")
+    gh.mp.setenv("GITHUB_TOKEN", "ghp_personal")
+    own = gh.fake.add_comment(7, human, user="release-bot-user")
+    assert gh.run("ci").code == 1
+    assert gh.fake.repo(REPO).comments[own.id].body == human
+    assert gh.fake.calls("issues/update-comment") == []
+    [created] = gh.fake.calls("issues/create-comment")
+    assert publish.is_own_comment(created.body["body"])
+    # and the next run edits mlci's comment, still not the human's
+    gh.repo.write("eval/metrics.json", {"acc": 0.95})
+    gh.repo.commit("better")
+    assert gh.run("ci").code == 0
+    [edit] = gh.fake.calls("issues/update-comment")
+    assert not edit.path.endswith(f"/comments/{own.id}")
+    assert gh.fake.repo(REPO).comments[own.id].body == human
+
+
+PLOT_TITLES = [
+    pytest.param('a\\"b', id="backslash-quote"),
+    pytest.param('\\"\\"', id="two-backslash-quotes"),
+    pytest.param('x\\\\"y', id="double-backslash-quote"),
+    pytest.param('end\\', id="trailing-backslash"),
+    pytest.param('say "hi"', id="plain-quotes"),
+    pytest.param("it's", id="apostrophe"),
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("title", PLOT_TITLES)
+def test_a_plot_label_cannot_break_the_vega_chart(dvc_repo, mlci, tmp_path, title):
+    from tests import browser
+
+    # the title, and the y field (a column of the PR's data file), which becomes the axis title
+    dvc_repo.write("dvc.yaml", f"plots:\n  - loss.json:\n      x: step\n      y: {json.dumps(title)}\n"
+                   f"      title: {json.dumps(title)}\n")
+    dvc_repo.write("loss.json", [{"step": 0, title: 1.0}, {"step": 1, title: 0.5}])
+    dvc_repo.commit("baseline")
+    dvc_repo.write("loss.json", [{"step": 0, title: 0.9}, {"step": 1, title: 0.4}])
+    page = tmp_path / "report.html"
+    run = mlci(dvc_repo, "check", "--no-repro", "--html", str(page))
+    assert run.code == 0, run.err
+    dom = browser.dump_dom(page)
+    assert re.findall(r'data-drawn="(\w+)"', dom) == ["yes"], re.findall(r"could not draw[^<]{0,200}", dom)
+
+
+# --- the fork-safe verdict: the trusted half recomputes what it can --------------------------
+
+def _raise_head(doc: dict[str, Any]) -> None:
+    doc["metrics"][0]["head"] = 0.99
+    doc["metrics"][0].update(status="improved", outcome="pass", message=None, delta=0.09, delta_pct=10.0)
+    doc["reasons"] = []
+    doc["verdict"] = "pass"
+
+
+def _drop_failing_metric(doc: dict[str, Any]) -> None:
+    doc["metrics"] = []
+    doc["reasons"] = []
+    doc["verdict"] = "pass"
+
+
+def _add_metric(doc: dict[str, Any]) -> None:
+    doc["metrics"].append(dict(doc["metrics"][0], name="eval/metrics.json:bonus", base=None, head=1.0,
+                               status="new", outcome="info", delta=None, delta_pct=None, message=None))
+
+
+def _change_param(doc: dict[str, Any]) -> None:
+    for p in doc["params"]:
+        if p["name"].endswith("train.lr"):
+            p["head"] = 0.5
+
+
+FORK_SAFE = [
+    pytest.param(_raise_head, "eval/metrics.json:acc: uploaded 0.99, committed 0.85", id="metric-value-raised"),
+    pytest.param(_drop_failing_metric, "eval/metrics.json:acc is missing from the uploaded result",
+                 id="failing-metric-dropped"),
+    pytest.param(_add_metric, "eval/metrics.json:bonus is in the uploaded result but not in the committed",
+                 id="metric-invented"),
+    pytest.param(_change_param, "param params.yaml:train.lr: uploaded 0.5, committed 0.1", id="param-changed"),
+]
+
+
+@pytest.mark.parametrize("forge,difference", FORK_SAFE)
+def test_fork_safe_publish_says_when_the_upload_disagrees_with_the_committed_files(gh, forge, difference):  # noqa: F811
+    base, head = regressing_pr(gh)
+    result = untrusted_result(gh, base, head)
+    tamper(result, forge)
+    gh.repo.git("checkout", "-q", "main")
+    publish_env(gh, head, base)
+    run = gh.run("publish", str(result))
+    err = own_output(run.err)
+    assert run.code == 1, err
+    [comment] = comments(gh.fake)
+    headline = comment.body.splitlines()[1]
+    assert "does not match the pull request's committed files" in headline
+    assert "> [!CAUTION]" in comment.body and difference in comment.body
+    assert "| ❌ | `eval/metrics.json:acc` | 0.9 | 0.85 |" in comment.body  # the recomputed row
+    [status] = gh.fake.calls("repos/create-commit-status")
+    assert status.body["state"] == "failure"
+    assert "does not match" in gh.summary.read_text()
+    assert gh.repo.git("status", "--porcelain") == ""  # nothing was run or written in the checkout
+
+
+@pytest.mark.parametrize("acc,code", [pytest.param(0.85, 1, id="honest-regression"),
+                                      pytest.param(0.95, 0, id="honest-improvement")])
+def test_fork_safe_publish_of_an_honest_result_adds_no_alarm(gh, acc, code):  # noqa: F811
+    """The control rows for the table above."""
+    base, head = regressing_pr(gh, acc=acc)
+    result = untrusted_result(gh, base, head) if code == 1 else _passing_result(gh, base, head)
+    gh.repo.git("checkout", "-q", "main")
+    publish_env(gh, head, base)
+    run = gh.run("publish", str(result))
+    assert run.code == code, own_output(run.err)
+    [comment] = comments(gh.fake)
+    assert "does not match" not in comment.body and "[!CAUTION]" not in comment.body
+    assert "recomputed the metric and param comparison from the committed files" in comment.body
+
+
+def _passing_result(gh: Actions, base: str, head: str) -> Path:
+    gh.pull_request(9, base, head)
+    out = gh.tmp / "mlci-result.json"
+    assert gh.run("ci", "--no-publish", "--output", str(out)).code == 0
+    return out
+
+
+def test_fork_safe_publish_fetches_the_pr_head_into_a_fresh_checkout(gh, tmp_path):  # noqa: F811
+    """The trusted job checks out the default branch only; the PR head is fetched by its sha."""
+    from tests.conftest import GitRepo, sh
+
+    base, head = regressing_pr(gh)
+    result = untrusted_result(gh, base, head)
+    tamper(result, _raise_head)
+    trusted = tmp_path / "trusted"
+    sh(["git", "clone", "-q", "--no-local", "--single-branch", "--branch", "main", str(gh.repo.path),
+        str(trusted)], tmp_path)
+    assert GitRepo(trusted).git("cat-file", "-t", head, check=False) != "commit"
+    publish_env(gh, head, base)
+    run = gh._mlci(trusted, "publish", str(result))
+    assert run.code == 1, own_output(run.err)
+    [comment] = comments(gh.fake)
+    assert "eval/metrics.json:acc: uploaded 0.99, committed 0.85" in comment.body
