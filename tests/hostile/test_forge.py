@@ -639,3 +639,39 @@ def test_fork_safe_publish_fetches_the_pr_head_into_a_fresh_checkout(gh, tmp_pat
     assert run.code == 1, own_output(run.err)
     [comment] = comments(gh.fake)
     assert "eval/metrics.json:acc: uploaded 0.99, committed 0.85" in comment.body
+
+
+def test_fork_safe_publish_lists_dvc_cached_metrics_it_cannot_check(gh, tmp_path):  # noqa: F811
+    """Metrics only in the DVC cache (not in git) are not in the trusted runner's fresh clone."""
+    from tests.conftest import sh
+
+    repo = gh.repo
+    repo.write("dvc.yaml", "stages:\n  train:\n    cmd: cp src.json eval/m.json\n    deps: [src.json]\n"
+               "    outs: []\n    metrics:\n      - eval/m.json\n")
+    repo.write("mlci.yaml", "repro: {enabled: false}\n")
+    repo.write("src.json", {"acc": 0.9})
+    (repo.path / "eval").mkdir(exist_ok=True)
+    repo.dvc("repro", "-q")
+    base = repo.commit("baseline")
+    repo.git("checkout", "-q", "-b", "feature")
+    repo.write("src.json", {"acc": 0.8})
+    repo.dvc("repro", "-q")
+    head = repo.commit("feature")
+    assert "eval/m.json" not in repo.git("ls-files")  # the metric lives in the DVC cache only
+    result = untrusted_result_passing_or_not(gh, base, head)
+    trusted = tmp_path / "trusted"
+    sh(["git", "clone", "-q", "--no-local", "--single-branch", "--branch", "main", str(repo.path),
+        str(trusted)], tmp_path)
+    publish_env(gh, head, base)
+    run = gh._mlci(trusted, "publish", str(result))
+    assert run.code in (0, 1), own_output(run.err)
+    [comment] = comments(gh.fake)
+    assert "could not be checked" in comment.body and "eval/m.json:acc" in comment.body
+    assert "[!CAUTION]" not in comment.body
+
+
+def untrusted_result_passing_or_not(gh: Actions, base: str, head: str) -> Path:
+    gh.pull_request(9, base, head)
+    out = gh.tmp / "mlci-result.json"
+    assert gh.run("ci", "--no-publish", "--output", str(out)).code in (0, 1)
+    return out
