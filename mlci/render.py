@@ -467,7 +467,9 @@ def view(result: Result, max_rows: int | None = None, fold_cap: int | None = FOL
     params_summary = ", ".join(f"{n} {s}" for s, n in pcounts.items())
     unchanged_params = len(result.params) - len(params_changed)
     if unchanged_params:
-        params_summary = (params_summary + ", " if params_summary else "") + f"{unchanged_params:,} unchanged"
+        # the tables list changed params only: the count of the others says they are not shown
+        params_summary = ((params_summary + "; " if params_summary else "")
+                          + f"{unchanged_params:,} unchanged, not listed")
     ctx = result.context
     base_label = ctx.base.ref or (ctx.base.sha or "base")[:7]
     if ctx.pr is not None:
