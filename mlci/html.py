@@ -48,31 +48,29 @@ def _one_line(text: str) -> str:
 
 def vega_spec(plot: Plot, base_label: str, head_label: str) -> dict[str, Any]:
     """A Vega-Lite spec for a line plot, base and head as two coloured series (dvc-render's template)."""
-    from dvc_render.vega import VegaRenderer
-
-    if head_label == base_label:
-        head_label += " (head)"
-    points = [{"x": x, "y": y, "rev": base_label} for x, y in plot.base or ()]
-    points += [{"x": x, "y": y, "rev": head_label} for x, y in plot.head or ()]
-    renderer = VegaRenderer(points, plot.id, template="linear", x="x", y="y",
-                            title=_one_line(plot.title or plot.id), x_label=_one_line(plot.x or "x"),
-                            y_label=_one_line(plot.y or "y"))
-    spec = renderer.get_filled_template()
-    spec["width"] = "container"
-    return spec
+    return _two_series_spec(plot, base_label, head_label, "linear", ("x", "y"),
+                            lambda a, b: {"x": a, "y": b})
 
 
 def bar_spec(plot: Plot, base_label: str, head_label: str) -> dict[str, Any]:
     """A Vega-Lite spec for a bar plot: DVC's ``bar_horizontal`` template, base and head side by side."""
+    return _two_series_spec(plot, base_label, head_label, "bar_horizontal", ("value", "category"),
+                            lambda category, value: {"value": value, "category": category})
+
+
+def _two_series_spec(plot: Plot, base_label: str, head_label: str, template: str,
+                     fields: tuple[str, str], point: Any) -> dict[str, Any]:
+    """DVC's ``template`` filled with the base's and the head's points, one series each."""
     from dvc_render.vega import VegaRenderer
 
     if head_label == base_label:
         head_label += " (head)"
-    points = [{"value": v, "category": c, "rev": base_label} for c, v in plot.base or ()]
-    points += [{"value": v, "category": c, "rev": head_label} for c, v in plot.head or ()]
-    renderer = VegaRenderer(points, plot.id, template="bar_horizontal", x="value", y="category",
-                            title=_one_line(plot.title or plot.id), x_label=_one_line(plot.x or "value"),
-                            y_label=_one_line(plot.y or "category"))
+    points = [{**point(a, b), "rev": base_label} for a, b in plot.base or ()]
+    points += [{**point(a, b), "rev": head_label} for a, b in plot.head or ()]
+    x, y = fields
+    renderer = VegaRenderer(points, plot.id, template=template, x=x, y=y,
+                            title=_one_line(plot.title or plot.id),
+                            x_label=_one_line(plot.x or x), y_label=_one_line(plot.y or y))
     spec = renderer.get_filled_template()
     spec["width"] = "container"
     return spec
