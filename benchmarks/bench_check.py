@@ -17,7 +17,15 @@ import sys
 import tempfile
 from pathlib import Path
 
-from _common import BIN, ROOT, example_repo, get_started_repo, report, side_by_side, side_by_side_cpu
+from _common import (
+    BIN,
+    ROOT,
+    example_repo,
+    get_started_repo,
+    report,
+    side_by_side,
+    side_by_side_cpu,
+)
 
 REFERENCE = "dvc metrics diff main --json && dvc params diff main --json"
 

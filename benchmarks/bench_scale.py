@@ -29,7 +29,7 @@ def median_time(func, repeat: int = 5) -> tuple[float, object]:
 
 
 def main() -> None:
-    from mlci import html, render
+    from mlci.report import html, render
 
     base, head, files = metrics()
     cfg = parsed_config()

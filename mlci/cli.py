@@ -15,7 +15,7 @@ from typing import Any
 import click
 
 from mlci import __version__
-from mlci.errors import EXIT_FAIL, EXIT_PASS, EXIT_RUNTIME, EXIT_USAGE, MlciError
+from mlci.model.errors import EXIT_FAIL, EXIT_PASS, EXIT_RUNTIME, EXIT_USAGE, MlciError
 
 
 def common_options(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -58,7 +58,7 @@ def _write(path: str, text: str) -> None:
     """Write an output file the user named; a path that cannot be written is a usage error."""
     from pathlib import Path
 
-    from mlci.errors import ConfigError
+    from mlci.model.errors import ConfigError
 
     file = Path(path)
     try:
@@ -79,14 +79,14 @@ def _terminal_width() -> int | None:
 
 def _emit(result: Any, cfg: Any, fmt_name: str, output: str | None, root: Any = None,
           html_path: str | None = None, report: str | None = None) -> int:
-    from mlci import render
+    from mlci.report import render
 
     if output:
         _write(output, result.to_json())
     if report:
         _write(report, render.markdown(result, status_context=cfg.report.status_context, root=root))
     if html_path:
-        from mlci.html import html
+        from mlci.report.html import html
 
         _write(html_path, html(result, root=root))
     color = fmt_name == "text" and sys.stdout.isatty()
@@ -98,8 +98,8 @@ def _emit(result: Any, cfg: Any, fmt_name: str, output: str | None, root: Any = 
 def _run_check(repro: bool | None, config_path: str | None, base: str | None, head: str | None,
                fmt: str, output: str | None, verbose: bool, html_path: str | None = None, *,
                report: str | None = None, compare: bool = True, lock_status: bool = False) -> int:
-    from mlci.check import CheckOptions, run_check
-    from mlci.progress import progress_for
+    from mlci.engine.check import CheckOptions, run_check
+    from mlci.engine.progress import progress_for
 
     opts = CheckOptions(config_path=config_path, base=base, head=head, repro=repro, verbose=verbose,
                         compare=compare, lock_status=lock_status)
@@ -107,7 +107,8 @@ def _run_check(repro: bool | None, config_path: str | None, base: str | None, he
         result, cfg = run_check(opts, progress=progress)
     import os
 
-    from mlci import mlflow, project
+    from mlci.adapters import mlflow
+    from mlci.engine import project
 
     root = project.root(opts.cwd)
     result = mlflow.track(result, cfg, root, os.environ, kind="check", verbose=verbose)
@@ -145,8 +146,8 @@ def compare(config_path: str | None, base: str | None, head: str | None, fmt: st
 def _ci_options(config_path: str | None, base: str | None, head: str | None, fmt: str, output: str | None,
                 verbose: bool, repro: bool | None, publish: bool, report: str | None,
                 github_token: str | None, html_path: str | None = None) -> Any:
-    from mlci.check import CheckOptions
-    from mlci.ci import CiOptions
+    from mlci.commands.ci import CiOptions
+    from mlci.engine.check import CheckOptions
 
     check_opts = CheckOptions(config_path=config_path, base=base, head=head, repro=repro, verbose=verbose)
     return CiOptions(check=check_opts, publish=publish, output=output, report=report, fmt=fmt,
@@ -177,7 +178,7 @@ def ci(config_path: str | None, base: str | None, head: str | None, fmt: str, ou
     Reads the event from the standard Actions variables (GITHUB_EVENT_NAME,
     GITHUB_EVENT_PATH, GITHUB_REPOSITORY, GITHUB_API_URL, ...).
     """
-    from mlci.ci import run_ci
+    from mlci.commands.ci import run_ci
 
     return run_ci(_ci_options(config_path, base, head, fmt, output, verbose, repro, publish, report,
                               github_token, html_path))
@@ -194,7 +195,7 @@ def ci(config_path: str | None, base: str | None, head: str | None, fmt: str, ou
 def publish_cmd(result_file: str, config_path: str | None, fmt: str, github_token: str | None,
                 verbose: bool) -> int:
     """Publish a result computed elsewhere (the trusted half of the fork-safe flow)."""
-    from mlci.ci import run_publish
+    from mlci.commands.ci import run_publish
 
     opts = _ci_options(config_path, None, None, fmt, None, verbose, False, True, None, github_token)
     return run_publish(result_file, opts)
@@ -225,7 +226,7 @@ def hook_install(strict: bool) -> int:
     """Install the pre-push hook (keeps and still runs an existing hook)."""
     from pathlib import Path
 
-    from mlci import hook as hook_mod
+    from mlci.commands import hook as hook_mod
 
     for line in hook_mod.install(Path.cwd(), strict=strict):
         click.echo(_clean(line))
@@ -237,7 +238,7 @@ def hook_uninstall() -> int:
     """Remove the pre-push hook and restore the hook it replaced."""
     from pathlib import Path
 
-    from mlci import hook as hook_mod
+    from mlci.commands import hook as hook_mod
 
     for line in hook_mod.uninstall(Path.cwd()):
         click.echo(_clean(line))
@@ -255,7 +256,7 @@ def hook_run(remote: str | None, url: str | None, strict: bool, pre_commit: bool
     import os
     from pathlib import Path
 
-    from mlci import hook as hook_mod
+    from mlci.commands import hook as hook_mod
 
     if pre_commit:
         env_remote, refs = hook_mod.from_pre_commit(os.environ)
@@ -277,7 +278,7 @@ def init_cmd(force: bool, action: str, python_version: str | None, no_workflow: 
     """Write mlci.yaml and .github/workflows/mlci.yml from the repo's dvc.yaml."""
     from pathlib import Path
 
-    from mlci.init import init
+    from mlci.commands.init import init
 
     for line in init(Path.cwd(), force=force, action=action, python_version=python_version,
                      workflow=not no_workflow):
@@ -296,7 +297,7 @@ def doctor(config_path: str | None) -> int:
     """
     from pathlib import Path
 
-    from mlci import doctor as doctor_mod
+    from mlci.commands import doctor as doctor_mod
 
     text, code = doctor_mod.run(Path.cwd(), config_path)
     click.echo(_clean(text), nl=False)
@@ -308,9 +309,9 @@ def doctor(config_path: str | None) -> int:
 def validate(config_path: str | None, base: str | None, head: str | None, fmt: str,
              output: str | None, html_path: str | None, report: str | None, verbose: bool) -> int:
     """Only validate the data (Great Expectations) and diff it with the base revision."""
-    from mlci import project
-    from mlci.check import CheckOptions
-    from mlci.validate import run_validate
+    from mlci.engine import project
+    from mlci.engine.check import CheckOptions
+    from mlci.engine.validate import run_validate
 
     opts = CheckOptions(config_path=config_path, base=base, head=head, repro=False, verbose=verbose)
     result, cfg = run_validate(opts)
@@ -334,8 +335,8 @@ def validate(config_path: str | None, base: str | None, head: str | None, fmt: s
 def deploy(environment: str, force: bool, config_path: str | None, base: str | None, output: str | None,
            github_token: str | None, verbose: bool, repro: bool | None) -> int:
     """Re-check the gate for this commit, compare with the champion, promote the model (MLflow)."""
-    from mlci.check import CheckOptions
-    from mlci.deploy import DeployOptions, run_deploy
+    from mlci.commands.deploy import DeployOptions, run_deploy
+    from mlci.engine.check import CheckOptions
 
     check_opts = CheckOptions(config_path=config_path, base=base, repro=repro, verbose=verbose)
     return run_deploy(DeployOptions(environment=environment, check=check_opts, force=force, output=output,
@@ -351,7 +352,7 @@ def deploy(environment: str, force: bool, config_path: str | None, base: str | N
 @click.option("-v", "--verbose", is_flag=True, help="More detail; tracebacks on errors.")
 def rollback(environment: str, config_path: str | None, github_token: str | None, verbose: bool) -> int:
     """Move the model's alias back to the previous version (exit 3 if there is none)."""
-    from mlci.deploy import RollbackOptions, run_rollback
+    from mlci.commands.deploy import RollbackOptions, run_rollback
 
     return run_rollback(RollbackOptions(environment=environment, config_path=config_path,
                                         github_token=github_token, verbose=verbose))
@@ -363,20 +364,20 @@ def _for_log(message: str) -> str:
 
     if os.environ.get("GITHUB_ACTIONS") != "true":
         return message
-    from mlci.actions import log_safe
+    from mlci.forge.github.actions import log_safe
 
     return log_safe(message)
 
 
 def _clean(text: str) -> str:
-    from mlci.fmt import terminal_text
+    from mlci.model.fmt import terminal_text
 
     return terminal_text(text)
 
 
 def _one_line(text: str) -> str:
     """An error message quotes input (a key, a ref, a file's text): one line, nothing a terminal runs."""
-    from mlci.fmt import one_line
+    from mlci.model.fmt import one_line
 
     return one_line(text)
 

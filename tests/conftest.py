@@ -176,7 +176,6 @@ def assert_golden(name: str, got: str) -> None:
 
 from tests.ghfake.fixtures import github_fake, github_spec  # noqa: E402,F401
 
-
 # --- the fast tier (`make test-fast`: pytest -m "not slow") ------------------------------
 # Slow: a test that uses a DVC repository, or lives in a module whose tests run pipelines,
 # Great Expectations, MLflow, Spark, a browser, act or real pushes. Everything else is the

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from mlci import compare, config, gate, publish
-from mlci.result import Context, Result, Revision
+from mlci import configfile as config
+from mlci.engine import compare, gate
+from mlci.forge.github import publish
+from mlci.model.result import Context, Result, Revision
 
 FILES, PER_FILE = 100, 100
 CONFIG = """\

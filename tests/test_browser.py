@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from mlci import render
-from mlci.html import html as html_report
-from mlci.result import Plot
+from mlci.model.result import Plot
+from mlci.report import render
+from mlci.report.html import html as html_report
 from tests import browser
 from tests.test_plots import HOSTILE, plots_repo, result_with_plots
 from tests.test_render import fixed_result

@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from mlci import result as result_mod
+from mlci.model import result as result_mod
 from tests.conftest import metrics_repo
 
 RULES = """\

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from mlci import publish as publish_mod
-from mlci.result import Result, validate
+from mlci.forge.github import publish as publish_mod
+from mlci.model.result import Result, validate
 from tests.conftest import GitRepo, metrics_repo
 from tests.ghfake.payloads import event_payload
 
@@ -133,7 +133,7 @@ def test_rerun_with_the_same_result_sends_no_comment_request(gh):
 
 def earlier_report(text: str) -> str:
     """A report comment as mlci writes it: the marker first, its hidden result copy last."""
-    from mlci.result import Context
+    from mlci.model.result import Context
 
     hidden = publish_mod.encode_result(Result(Context(), "pass"))
     return f"<!-- mlci:report:mlci -->\n{text}\n{hidden}\n"

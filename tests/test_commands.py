@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from mlci import commands, publish
+from mlci.forge.github import prcommands as commands
+from mlci.forge.github import publish
 from tests.ghfake.payloads import event_payload
 from tests.test_ci import REPO, Actions, comments, regressing_pr
 

@@ -6,9 +6,9 @@ import math
 
 import pytest
 
-from mlci.compare import compare_metric, compare_metrics, compare_params, match_rule
-from mlci.config import MetricRule, MetricsConfig
-from mlci.gate import metric_reasons, verdict
+from mlci.engine.compare import compare_metric, compare_metrics, compare_params, match_rule
+from mlci.engine.gate import metric_reasons, verdict
+from mlci.model.config import MetricRule, MetricsConfig
 
 
 def cmp(base, head, *rules: MetricRule, name="m.json:acc", missing_baseline="warn", **kw):

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mlci import config
-from mlci.errors import ConfigError
+from mlci import configfile as config
+from mlci.model.errors import ConfigError
 
 SHARED_SPEC = Path(__file__).resolve().parents[2] / "shared" / "SPEC.md"
 

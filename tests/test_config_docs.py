@@ -1,4 +1,4 @@
-"""``docs/config.md`` cannot drift from the schema in ``mlci/config.py``.
+"""``docs/config.md`` cannot drift from the schema in ``mlci/configfile/schema.py``.
 
 The schema is walked key by key (``config.schema_keys``) and the defaults are
 taken from the dataclasses the loader builds; every key must have a row in the
@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 import yaml
 
-from mlci import config
+from mlci import configfile as config
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "config.md"

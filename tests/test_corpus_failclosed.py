@@ -15,12 +15,11 @@ import importlib.util
 import json
 import shutil
 import socket
-from pathlib import Path
 
 import pytest
 
-from mlci import render
-from mlci.result import Result, validate
+from mlci.model.result import Result, validate
+from mlci.report import render
 from tests.conftest import GitRepo, sh
 
 TRAIN = """\
@@ -88,7 +87,7 @@ def reason_lines(doc: dict, kind: str = "unreadable") -> list[str]:
 
 def renderings(doc: dict) -> dict[str, str]:
     """Markdown, text and HTML of one result: every finding must be in each."""
-    from mlci import html
+    from mlci.report import html
 
     result = Result.from_dict(doc)
     return {"markdown": render.markdown(result), "text": render.text(result),
@@ -354,7 +353,7 @@ def test_legend_warn_only_label_and_html_counts(dvc_repo, mlci, tmp_path):
 
 
 def test_text_width_follows_the_terminal_it_is_given():
-    from mlci.result import Context, MetricDelta, Revision
+    from mlci.model.result import Context, MetricDelta, Revision
 
     result = Result(context=Context(base=Revision("main", None), head=Revision("feature", None)),
                     verdict="pass", metrics=(MetricDelta("eval/metrics.json:" + "x" * 70, 1.0, 2.0, 1.0,
@@ -366,8 +365,8 @@ def test_text_width_follows_the_terminal_it_is_given():
 
 
 def test_a_command_name_never_puts_entities_inside_a_code_span():
-    from mlci import commands
-    from mlci import fmt
+    from mlci.forge.github import prcommands as commands
+    from mlci.model import fmt
 
     heading = f"### mlci: {fmt.md_code('/mlci ' + 'over_ride`x', 50)}"
     assert "&#96;" not in heading.split("<code>")[0]
@@ -377,7 +376,7 @@ def test_a_command_name_never_puts_entities_inside_a_code_span():
 
 def test_network_failures_are_said_in_words():
     """What was tried and why it failed; a DNS failure cannot be produced offline, so it is built."""
-    from mlci import dvc
+    from mlci.adapters import dvc
 
     dns = socket.gaierror(socket.EAI_NONAME, "Name or service not known")
     assert dvc.connection_text(dns, "storage.example.com", 443) == (

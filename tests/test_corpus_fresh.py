@@ -10,8 +10,15 @@ from __future__ import annotations
 
 import pytest
 
-from tests.corpus import (MLCI_YAML, Project, cached, dvclive_pipeline, formats_pipeline, metrics_of,
-                          raw_csv)
+from tests.corpus import (
+    MLCI_YAML,
+    Project,
+    cached,
+    dvclive_pipeline,
+    formats_pipeline,
+    metrics_of,
+    raw_csv,
+)
 from tests.test_hook import repo  # noqa: F401 - the pre-push fixture
 
 

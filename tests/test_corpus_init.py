@@ -11,7 +11,7 @@ import json
 
 import yaml
 
-from mlci import config
+from mlci import configfile as config
 
 FOREACH = """\
 stages:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from mlci.result import validate
+from mlci.model.result import validate
 from tests import browser
 from tests.conftest import VENV_BIN, GitRepo, sh
 from tests.test_ci import Actions

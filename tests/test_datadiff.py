@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlci import datadiff
+from mlci.engine import datadiff
 
 
 def test_identical_data_has_no_drift():

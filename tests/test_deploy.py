@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from mlci.result import validate
+from mlci.model.result import validate
 from tests.conftest import REPO_ROOT, GitRepo, metrics_repo, sh
 from tests.ghfake.payloads import event_payload
 
@@ -130,7 +130,7 @@ def test_check_logs_a_run_with_tags_metrics_params_and_artifacts(project: Projec
 
 def test_ci_logs_a_run_with_the_pull_request_and_publishes_its_id(project: Project, github_fake, tmp_path,
                                                                    monkeypatch):
-    from mlci import publish
+    from mlci.forge.github import publish
 
     base = project.repo.git("rev-parse", "HEAD")
     project.repo.git("checkout", "-q", "-b", "feature")
@@ -209,8 +209,8 @@ def test_tracking_failure_is_a_warning_not_a_crash(dvc_repo, mlci, tmp_path):
 
 
 def test_report_links_the_run_only_for_a_web_tracking_server():
-    from mlci import render
-    from mlci.result import Context, Result
+    from mlci.model.result import Context, Result
+    from mlci.report import render
 
     def footer(url):
         result = Result(context=Context(), verdict="pass", mlflow={"run_id": "r1", "url": url})

@@ -173,7 +173,7 @@ def test_http_dvc_remote_is_probed_with_a_tcp_connect(project, mlci):
 
 
 def test_a_call_that_never_answers_is_cut_off():
-    from mlci.doctor import _within
+    from mlci.commands.doctor import _within
 
     never = threading.Event()
     with pytest.raises(TimeoutError, match="no answer within 0.1 s"):

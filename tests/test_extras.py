@@ -26,7 +26,7 @@ NO_PARQUET = textwrap.dedent("""\
 def test_a_missing_remote_plugin_names_the_extra(tmp_path):
     from dvc.fs import get_cloud_fs
 
-    from mlci import dvc
+    from mlci.adapters import dvc
 
     for scheme in ("s3", "gs", "azure"):
         if __import__("importlib").util.find_spec(f"dvc_{scheme}") is not None:

@@ -5,11 +5,18 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from mlci import fmt
+from mlci.model import fmt
 from tests.conftest import metrics_repo
-from tests.test_ci import REPO, RULES, Actions, comments, regressing_pr
+from tests.test_ci import (
+    REPO,
+    RULES,
+    Actions,
+    comments,
+    regressing_pr,
+    untrusted_result,
+    workflow_run_payload,
+)
 from tests.test_ci import gh as gh  # noqa: F401 - the fixture
-from tests.test_ci import untrusted_result, workflow_run_payload
 
 PWNED = "{{ cycler.__init__.__globals__.os.popen('echo pwned > %s').read() }}"
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mlci import hook as hook_mod
+from mlci.commands import hook as hook_mod
 from tests.conftest import REPO_ROOT, VENV_BIN, GitRepo, sh
 
 MAKE_METRICS = """\
@@ -253,7 +253,7 @@ def test_lock_status_in_the_result(repo, mlci):
     repo.branch("stale", acc=0.95, metrics_too=False)
     run = mlci(repo.path, "check", "--no-repro", "--lock-status", "--format", "json")
     doc = run.json()
-    from mlci import result as result_mod
+    from mlci.model import result as result_mod
 
     result_mod.validate(doc)
     assert doc["verdict"] == "warn"
@@ -482,7 +482,7 @@ def test_a_pipeline_the_fast_path_cannot_read_takes_the_full_path(repo, dvc_yaml
 
 
 def test_untouched_unit_decisions(repo):
-    from mlci import pushscope
+    from mlci.engine import pushscope
 
     main = repo.git("rev-parse", "main")
     repo.checkout("-b", "x", "main")

@@ -8,8 +8,8 @@ import subprocess
 import pytest
 import yaml
 
-from mlci import config
-from mlci.init import guess_direction
+from mlci import configfile as config
+from mlci.commands.init import guess_direction
 from tests.conftest import VENV_BIN
 
 DVC_YAML = """\
@@ -202,7 +202,7 @@ def test_commented_bounds_read_back_as_numbers(dvc_repo, mlci):
     ("customer,tenure\nc1,3\nc2,\n", ("customer", "tenure"), False),  # a gap is not a number
 ])
 def test_header_row_detection(tmp_path, text, columns, headerless):
-    from mlci.init import _table_head
+    from mlci.commands.init import _table_head
 
     file = tmp_path / ("t.tsv" if "\t" in text else "t.csv")
     file.write_text(text)
@@ -220,7 +220,7 @@ def test_header_row_detection(tmp_path, text, columns, headerless):
 def test_stage_glob(paths, keys, pattern):
     from fnmatch import fnmatchcase
 
-    from mlci.init import _stage_glob
+    from mlci.commands.init import _stage_glob
 
     assert _stage_glob(paths, keys) == pattern
     if pattern:

@@ -7,9 +7,10 @@ import re
 
 import pytest
 
-from mlci import plots, render
-from mlci.dvc import PlotSource
-from mlci.result import Plot, Result, validate
+from mlci.adapters.dvc import PlotSource
+from mlci.engine import plots
+from mlci.model.result import Plot, Result, validate
+from mlci.report import render
 from tests.conftest import assert_golden
 from tests.test_render import fixed_result
 

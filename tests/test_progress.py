@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from mlci.progress import LiveProgress, Progress, progress_for
+from mlci.engine.progress import LiveProgress, Progress, progress_for
 
 
 class Terminal(io.StringIO):

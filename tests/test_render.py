@@ -6,8 +6,9 @@ import math
 
 import pytest
 
-from mlci import fmt, render
-from mlci.result import Context, MetricDelta, ParamDelta, Reason, Result, Revision, validate
+from mlci.model import fmt
+from mlci.model.result import Context, MetricDelta, ParamDelta, Reason, Result, Revision, validate
+from mlci.report import render
 from tests.conftest import assert_golden
 
 BASE_SHA = "b37ae76" + "0" * 33

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mlci import result as result_mod
-from mlci.repro import diff_locks, read_only_run
+from mlci.engine.repro import diff_locks, read_only_run
+from mlci.model import result as result_mod
 from tests.conftest import GitRepo, sh
 
 STEP = """\
@@ -408,7 +408,7 @@ def test_repro_help_imports_nothing_heavy():
 
 
 def test_log_fence_cannot_be_closed_by_the_log():
-    from mlci.fmt import md_block
+    from mlci.model.fmt import md_block
 
     block = md_block("a\n```\nb ```` c")
     assert block.startswith("`````text\n") and block.endswith("\n`````")

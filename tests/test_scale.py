@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from mlci import html, render
+from mlci.report import html, render
 from tests.scale_case import FILES, PER_FILE, compare_and_render, metrics, parsed_config
 
 LIMIT = 65_536

@@ -16,7 +16,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from mlci import result as result_mod
+from mlci.model import result as result_mod
 from tests.conftest import REPO_ROOT, GitRepo, metrics_repo
 
 ROWS = 200
@@ -483,7 +483,8 @@ def test_spark_profile_matches_pandas():
     pytest.importorskip("pyspark")
     if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
         pytest.skip("Spark needs a Java runtime")
-    from mlci import datadiff, gx
+    from mlci.adapters import gx
+    from mlci.engine import datadiff
 
     session = gx.spark_session("local[1]", {})  # the one the Spark test started, if it ran
     df = frame(80, null_text=(3, 4))

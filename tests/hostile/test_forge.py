@@ -16,11 +16,18 @@ from typing import Any
 
 import pytest
 
-from mlci import publish
-from mlci.config import Config
-from mlci.result import Repro, Revision, StageRun
+from mlci.forge.github import publish
+from mlci.model.config import Config
+from mlci.model.result import Repro, Revision, StageRun
 from tests.conftest import metrics_repo
-from tests.test_ci import REPO, Actions, comments, regressing_pr, untrusted_result, workflow_run_payload
+from tests.test_ci import (
+    REPO,
+    Actions,
+    comments,
+    regressing_pr,
+    untrusted_result,
+    workflow_run_payload,
+)
 from tests.test_ci import gh as gh  # noqa: F401 - the fixture
 from tests.test_commands import pr as pr  # noqa: F401 - the fixture: PR #7 with a failing report
 from tests.test_commands import reactions, replies, statuses

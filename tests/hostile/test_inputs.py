@@ -153,13 +153,13 @@ def test_pass_env_is_validated_like_any_key(git_repo, mlci, config, message):
                                                "KEYBOARD_LAYOUT", "MONKEY", "PASSAGE", "DVC_STAGE")],
 ])
 def test_the_rule_for_secret_looking_names(name, secret):
-    from mlci import redact
+    from mlci.engine import redact
 
     assert redact.is_secret_name(name) is secret
 
 
 def test_redaction_keeps_the_log_readable():
-    from mlci import redact
+    from mlci.engine import redact
 
     env = {"API_TOKEN": "s3cr3t-value", "SHORT_KEY": "abc", "AWS_REGION": "us-east-1", "HOME": "/home/x"}
     r = redact.Redactor.from_env(env)
@@ -281,7 +281,7 @@ def test_odd_values_are_rendered_or_named_and_publishing_finishes(gh, kind, valu
     [comment] = comments(gh.fake)
     assert "mlci" in comment.body and gh.summary.read_text().strip()
     doc = json.loads(out.read_text())
-    from mlci.result import validate
+    from mlci.model.result import validate
 
     validate(doc)
     html = Path(gh.outputs()["html-path"]).read_text()

@@ -1,0 +1,198 @@
+"""Git, through the ``git`` command line: the only module that runs git.
+
+mlci only reads from git (revisions, file contents at a revision, the
+upstream branch), so a subprocess per question is enough and keeps start-up
+free of GitPython's import cost.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from mlci.model.errors import RunError
+
+
+class GitError(RunError):
+    """A git command failed."""
+
+
+def _git(args: list[str], cwd: str | Path, *, check: bool = True) -> subprocess.CompletedProcess[bytes]:
+    env = dict(os.environ)
+    env.setdefault("GIT_TERMINAL_PROMPT", "0")
+    env["LC_ALL"] = "C"
+    try:
+        proc = subprocess.run(
+            ["git", *args], cwd=cwd, capture_output=True, env=env, check=False
+        )
+    except FileNotFoundError as exc:  # pragma: no cover - git is a documented requirement
+        raise GitError("git is not installed or not on PATH") from exc
+    if check and proc.returncode != 0:
+        msg = proc.stderr.decode(errors="replace").strip() or f"git {' '.join(args)} failed"
+        raise GitError(msg)
+    return proc
+
+
+def output(args: list[str], cwd: str | Path) -> str:
+    return _git(args, cwd).stdout.decode(errors="replace").strip()
+
+
+def repo_root(path: str | Path) -> Path:
+    """The top of the work tree containing ``path``; RunError when there is none."""
+    proc = _git(["rev-parse", "--show-toplevel"], path, check=False)
+    if proc.returncode != 0:
+        raise RunError(f"{Path(path).resolve()} is not inside a git repository")
+    return Path(proc.stdout.decode().strip())
+
+
+def resolve(rev: str, cwd: str | Path) -> str | None:
+    """The commit sha that ``rev`` names, or None when git does not know it."""
+    proc = _git(["rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"], cwd, check=False)
+    if proc.returncode != 0:
+        return None
+    return proc.stdout.decode().strip()
+
+
+def has_commits(cwd: str | Path) -> bool:
+    return resolve("HEAD", cwd) is not None
+
+
+def current_branch(cwd: str | Path) -> str | None:
+    proc = _git(["symbolic-ref", "--quiet", "--short", "HEAD"], cwd, check=False)
+    return proc.stdout.decode().strip() or None if proc.returncode == 0 else None
+
+
+def show_file(rev: str, path: str, cwd: str | Path) -> bytes | None:
+    """The content of ``path`` (relative to ``cwd``, posix) at ``rev``, or None if absent.
+
+    ``./`` makes git read the path from ``cwd``, which is the DVC project's folder
+    (a subfolder of the repository for a ``dvc init --subdir`` project).
+    """
+    spec = path if path.startswith(("/", "./", "../")) else f"./{path}"
+    proc = _git(["show", f"{rev}:{spec}"], cwd, check=False)
+    if proc.returncode != 0:
+        return None
+    return proc.stdout
+
+
+def copy_blob(blob: str, dest: Path, cwd: str | Path) -> None:
+    """Write the content of ``blob`` to ``dest``, streamed (large data files stay out of memory)."""
+    env = dict(os.environ, LC_ALL="C")
+    env.setdefault("GIT_TERMINAL_PROMPT", "0")
+    with dest.open("wb") as out:
+        proc = subprocess.run(["git", "cat-file", "blob", blob], cwd=cwd, stdout=out,
+                              stderr=subprocess.PIPE, env=env, check=False)
+    if proc.returncode != 0:
+        raise GitError(proc.stderr.decode(errors="replace").strip() or f"cannot read blob {blob}")
+
+
+def default_base(cwd: str | Path, fallback: str = "main") -> str:
+    """The local default base: the remote's default branch if known, else ``fallback``.
+
+    ``origin/HEAD`` names the remote's default branch when the clone set it;
+    otherwise the upstream of ``fallback`` (``origin/main``), then ``fallback``.
+    """
+    proc = _git(["symbolic-ref", "--quiet", "--short", "refs/remotes/origin/HEAD"], cwd, check=False)
+    if proc.returncode == 0 and proc.stdout.strip():
+        return proc.stdout.decode().strip()
+    proc = _git(["rev-parse", "--abbrev-ref", "--symbolic-full-name", f"{fallback}@{{upstream}}"],
+                cwd, check=False)
+    if proc.returncode == 0 and proc.stdout.strip():
+        return proc.stdout.decode().strip()
+    return fallback
+
+
+def git_path(name: str, cwd: str | Path) -> Path:
+    """Where git keeps ``name`` (``hooks``, ...) for this work tree, as an absolute path.
+
+    Asks git, so ``core.hooksPath``, linked worktrees and ``$GIT_DIR`` are honoured.
+    """
+    root = repo_root(cwd)
+    path = Path(output(["rev-parse", "--git-path", name], root))
+    return path if path.is_absolute() else (root / path)
+
+
+def is_shallow(cwd: str | Path) -> bool:
+    return output(["rev-parse", "--is-shallow-repository"], cwd) == "true"
+
+
+def has_uncommitted(cwd: str | Path) -> bool:
+    """True when tracked files differ from HEAD (untracked files do not count)."""
+    return bool(output(["status", "--porcelain", "--untracked-files=no"], cwd))
+
+
+def merge_base(a: str, b: str, cwd: str | Path) -> str | None:
+    """The common ancestor of two revisions; None when there is none in this clone (shallow)."""
+    proc = _git(["merge-base", a, b], cwd, check=False)
+    return proc.stdout.decode().strip() or None if proc.returncode == 0 else None
+
+
+def remote_head(remote: str, cwd: str | Path) -> str | None:
+    """The remote's default branch as ``<remote>/<branch>``, when the clone recorded it."""
+    proc = _git(["symbolic-ref", "--quiet", "--short", f"refs/remotes/{remote}/HEAD"], cwd, check=False)
+    return proc.stdout.decode().strip() or None if proc.returncode == 0 else None
+
+
+def fetch(remote: str, ref: str, cwd: str | Path, *, depth: int | None = None) -> bool:
+    """Fetch ``ref`` from ``remote``; True when it worked."""
+    args = ["fetch", "--no-tags", "--quiet"]
+    if depth:
+        args.append(f"--depth={depth}")
+    proc = _git([*args, remote, ref], cwd, check=False)
+    return proc.returncode == 0
+
+
+@dataclass(frozen=True)
+class Commit:
+    sha: str
+    ref: str | None
+
+    @property
+    def short(self) -> str:
+        return self.sha[:7]
+
+
+def common_dir(cwd: str | Path) -> Path:
+    """The git directory shared by all work trees (``.git`` of the main clone): caches live there."""
+    path = Path(output(["rev-parse", "--git-common-dir"], cwd))
+    return path if path.is_absolute() else (Path(cwd) / path).resolve()
+
+
+def blob_id(rev: str, path: str, cwd: str | Path) -> str | None:
+    """The blob sha of the file ``path`` at ``rev`` (no content read), or None when absent."""
+    proc = _git(["ls-tree", "-z", rev, "--", path], cwd, check=False)
+    if proc.returncode != 0 or not proc.stdout:
+        return None
+    meta, _, name = proc.stdout.rstrip(b"\0").partition(b"\t")
+    parts = meta.split()
+    if len(parts) != 3 or parts[1] != b"blob" or name.decode(errors="replace") != path:
+        return None
+    return parts[2].decode()
+
+
+def remote_url(name: str, cwd: str | Path) -> str | None:
+    proc = _git(["remote", "get-url", name], cwd, check=False)
+    return proc.stdout.decode().strip() or None if proc.returncode == 0 else None
+
+
+def remote_branch_tip(remote: str, branch: str, cwd: str | Path) -> str | None:
+    """The commit ``branch`` points at on ``remote`` now (``git ls-remote``), or None."""
+    proc = _git(["ls-remote", "--heads", remote, f"refs/heads/{branch}"], cwd, check=False)
+    if proc.returncode != 0:
+        return None
+    for line in proc.stdout.decode().splitlines():
+        sha, _, ref = line.partition("\t")
+        if ref.strip() == f"refs/heads/{branch}":
+            return sha.strip()
+    return None
+
+
+def same_as(rev: str, path: str, cwd: str | Path) -> bool:
+    """Whether the work tree's ``path`` is the same as at ``rev`` (both absent counts as the same)."""
+    proc = _git(["diff", "--quiet", rev, "--", path], cwd, check=False)
+    if proc.returncode not in (0, 1):
+        return True  # git could not tell (e.g. rev missing): say nothing rather than guess
+    untracked = _git(["ls-files", "--others", "--exclude-standard", "--", path], cwd, check=False)
+    return proc.returncode == 0 and not untracked.stdout.strip()

@@ -1,0 +1,88 @@
+"""Which DVC project mlci checks: the one found upwards from where it runs.
+
+A git repository may hold several DVC projects in subfolders (``dvc init
+--subdir``). Run from such a folder (or with the action's
+``working-directory``), mlci takes that project: its ``dvc.yaml``, its
+``mlci.yaml``, and every path relative to it. The project's path inside the
+repository labels its status and comment (``mlci/projects/a``) so that two
+projects checked on one pull request do not overwrite each other's report.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from mlci import configfile as config
+from mlci.adapters import git
+from mlci.model.errors import MlciError
+
+
+@dataclass(frozen=True)
+class Project:
+    """A DVC project inside a git repository."""
+
+    root: Path  # the folder holding .dvc/ (the git top level when no project is found)
+    git_root: Path
+    label: str | None  # the project's path in the repository (posix), None at the top level
+
+    def repo_path(self, path: str) -> str:
+        """``path`` (relative to the project) relative to the repository, as GitHub names files."""
+        return f"{self.label}/{path}" if self.label else path
+
+
+def find(cwd: str | Path) -> Project:
+    """The DVC project that holds ``cwd``: the nearest folder upwards with a ``.dvc`` directory.
+
+    The search stops at the git top level; without any project on the way,
+    the top level is the project (as before projects in subfolders existed).
+    """
+    top = git.repo_root(cwd).resolve()
+    here = Path(cwd).resolve()
+    for folder in (here, *here.parents):
+        if (folder / ".dvc").is_dir():
+            label = folder.relative_to(top).as_posix() if folder != top else None
+            return Project(folder, top, label)
+        if folder == top or not folder.is_relative_to(top):
+            break
+    return Project(top, top, None)
+
+
+def root(cwd: str | Path) -> Path:
+    """The project's folder: where mlci reads ``dvc.yaml`` and ``mlci.yaml`` and runs git."""
+    return find(cwd).root
+
+
+def status_context(label: str | None) -> str:
+    """The default status context (and comment marker): ``mlci``, or ``mlci/<path>`` in a subfolder."""
+    return f"mlci/{label}" if label else "mlci"
+
+
+def load_config(cwd: str | Path, config_path: str | None) -> tuple[Project, config.Config]:
+    """The project found from ``cwd`` and its config (``mlci.yaml`` in the project's folder)."""
+    found = find(cwd)
+    cfg = config.load(config_path, found.root, explicit=config_path is not None, project=found.label)
+    return found, cfg
+
+
+def nested(root: Path) -> list[str]:
+    """DVC projects committed in subfolders of ``root`` (their paths), when ``root`` has none itself.
+
+    Read from git's index (each ``dvc init`` commits ``.dvc/config``), so a
+    large work tree is not walked.
+    """
+    if (root / ".dvc").is_dir():
+        return []
+    try:
+        listed = git.output(["ls-files", "-z", "--", ":(glob)**/.dvc/config"], root)
+    except MlciError:
+        return []
+    folders = {Path(p).parent.parent.as_posix() for p in listed.split("\0") if p}
+    return sorted(f for f in folders if f not in ("", "."))
+
+
+def nested_hint(folders: list[str]) -> str:
+    """What to say when mlci runs above projects in subfolders."""
+    shown = ", ".join(folders[:5]) + (f" and {len(folders) - 5} more" if len(folders) > 5 else "")
+    return (f"no DVC project here, but {len(folders)} in subfolders ({shown}): run mlci from the "
+            "project's folder (the action's `working-directory`), once per project")

@@ -1,0 +1,2 @@
+"""GitHub: the REST client, the Actions run context and log, publishing, PR-comment commands.
+"""

@@ -1,0 +1,239 @@
+"""The GitHub Actions runtime: context from the environment, workflow commands, files.
+
+The context is built once from ``os.environ`` and the event payload
+(``GITHUB_EVENT_PATH``) and passed around as a value; tests build it from a
+dict. Workflow commands (``::group::``, ``::error::``) and the job summary are
+only written when running in Actions.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from mlci.model.errors import ConfigError, RunError
+
+ZERO_SHA = "0" * 40
+
+
+@dataclass(frozen=True)
+class ActionsContext:
+    """What a run in GitHub Actions knows about itself."""
+
+    event_name: str
+    event: dict[str, Any] = field(default_factory=dict)
+    repository: str | None = None
+    api_url: str = "https://api.github.com"
+    server_url: str = "https://github.com"
+    run_id: str | None = None
+    run_attempt: str | None = None
+    workflow_ref: str | None = None
+    sha: str | None = None
+    ref: str | None = None
+    token: str | None = None
+    step_summary: Path | None = None
+    output: Path | None = None
+    runner_temp: Path | None = None
+    workspace: Path | None = None
+    in_actions: bool = False
+
+    @property
+    def run_url(self) -> str | None:
+        if not (self.repository and self.run_id):
+            return None
+        url = f"{self.server_url.rstrip('/')}/{self.repository}/actions/runs/{self.run_id}"
+        if self.run_attempt and self.run_attempt != "1":
+            url += f"/attempts/{self.run_attempt}"
+        return url
+
+    @property
+    def pull_request(self) -> dict[str, Any] | None:
+        pr = self.event.get("pull_request")
+        return pr if isinstance(pr, dict) else None
+
+    def __repr__(self) -> str:  # the token never appears in logs or tracebacks
+        return f"ActionsContext(event_name={self.event_name!r}, repository={self.repository!r})"
+
+
+def from_env(env: Mapping[str, str], token: str | None = None) -> ActionsContext:
+    """Build the context from the standard Actions variables."""
+    event: dict[str, Any] = {}
+    path = env.get("GITHUB_EVENT_PATH")
+    if path:
+        try:
+            event = json.loads(Path(path).read_text(encoding="utf-8"))
+        except FileNotFoundError as exc:
+            raise RunError(f"GITHUB_EVENT_PATH points to a missing file: {path}") from exc
+        except json.JSONDecodeError as exc:
+            raise RunError(f"the event payload {path} is not JSON: {exc}") from exc
+
+    def opt_path(name: str) -> Path | None:
+        value = env.get(name)
+        return Path(value) if value else None
+
+    return ActionsContext(
+        event_name=env.get("GITHUB_EVENT_NAME", ""),
+        event=event,
+        repository=env.get("GITHUB_REPOSITORY") or None,
+        api_url=env.get("GITHUB_API_URL") or "https://api.github.com",
+        server_url=env.get("GITHUB_SERVER_URL") or "https://github.com",
+        run_id=env.get("GITHUB_RUN_ID") or None,
+        run_attempt=env.get("GITHUB_RUN_ATTEMPT") or None,
+        workflow_ref=env.get("GITHUB_WORKFLOW_REF") or None,
+        sha=env.get("GITHUB_SHA") or None,
+        ref=env.get("GITHUB_REF") or None,
+        token=token or env.get("GITHUB_TOKEN") or None,
+        step_summary=opt_path("GITHUB_STEP_SUMMARY"),
+        output=opt_path("GITHUB_OUTPUT"),
+        runner_temp=opt_path("RUNNER_TEMP"),
+        workspace=opt_path("GITHUB_WORKSPACE"),
+        in_actions=env.get("GITHUB_ACTIONS") == "true",
+    )
+
+
+@dataclass(frozen=True)
+class EventRevisions:
+    """Base and head that an event names, and the PR it concerns."""
+
+    base_sha: str | None
+    base_ref: str | None
+    head_sha: str | None
+    head_ref: str | None
+    pr: int | None
+    labels: tuple[str, ...] = ()
+
+
+def revisions(ctx: ActionsContext) -> EventRevisions:
+    """The base to compare with: the PR's base commit for pull_request, a push's ``before``; nothing otherwise."""
+    pr = ctx.pull_request
+    if ctx.event_name in ("pull_request", "pull_request_target") and pr:
+        return EventRevisions(
+            base_sha=pr["base"]["sha"], base_ref=pr["base"].get("ref"),
+            head_sha=pr["head"]["sha"], head_ref=pr["head"].get("ref"),
+            pr=int(pr["number"]),
+            labels=tuple(str(label.get("name")) for label in pr.get("labels") or ()),
+        )
+    if ctx.event_name == "push":
+        before = ctx.event.get("before")
+        ref = ctx.event.get("ref") or ctx.ref or ""
+        branch = ref.removeprefix("refs/heads/")
+        return EventRevisions(
+            base_sha=before if before and before != ZERO_SHA else None,
+            base_ref=f"{branch}@before" if before and before != ZERO_SHA else None,
+            head_sha=ctx.event.get("after") or ctx.sha, head_ref=branch, pr=None,
+        )
+    return EventRevisions(None, None, ctx.sha, (ctx.ref or "").removeprefix("refs/heads/") or None, None)
+
+
+def require_repository(ctx: ActionsContext) -> str:
+    if not ctx.repository or "/" not in ctx.repository:
+        raise ConfigError("GITHUB_REPOSITORY is not set (owner/name): is this running in GitHub Actions?")
+    return ctx.repository
+
+
+# --- workflow commands and files --------------------------------------------------
+
+
+def _escape_data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(text: str) -> str:
+    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def log_safe(text: str) -> str:
+    """Text that quotes input, made harmless for the Actions log: it cannot issue a workflow command.
+
+    The runner reads a command from a line that starts with ``::`` (after blanks)
+    and, in the legacy form, from ``##[`` anywhere in a line. Lines are kept; a
+    zero-width space breaks both markers where they would be read.
+    """
+    lines = []
+    for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
+        line = line.replace("##[", "##\u200b[")
+        stripped = line.lstrip()
+        if stripped.startswith("::"):
+            line = line[: len(line) - len(stripped)] + ":\u200b" + stripped[1:]
+        lines.append(line)
+    return "\n".join(lines)
+
+
+class Log:
+    """Log lines; on Actions also annotations and groups, elsewhere plain text on stderr."""
+
+    def __init__(self, in_actions: bool, stream: TextIO | None = None) -> None:
+        self.in_actions = in_actions
+        self.stream = stream or sys.stderr
+        self.warnings: list[str] = []
+
+    def _write(self, line: str) -> None:
+        from mlci.model.fmt import terminal_text
+
+        print(terminal_text(line), file=self.stream, flush=True)
+
+    def info(self, message: str) -> None:
+        self._write(log_safe(message) if self.in_actions else message)
+
+    def annotate(self, level: str, message: str, *, file: str | None = None, line: int | None = None,
+                 title: str | None = None) -> None:
+        """``level`` is error, warning or notice."""
+        if level == "warning":
+            self.warnings.append(message)
+        if not self.in_actions:
+            where = f"{file}:{line}: " if file and line else (f"{file}: " if file else "")
+            self._write(f"mlci: {level}: {where}{message}")
+            return
+        message = message.replace("##[", "##\u200b[")  # the legacy command form is read anywhere
+        props = []
+        if file:
+            props.append(f"file={_escape_property(file)}")
+        if line:
+            props.append(f"line={line}")
+        if title:
+            props.append(f"title={_escape_property(title)}")
+        sep = " " + ",".join(props) if props else ""
+        self._write(f"::{level}{sep}::{_escape_data(message)}")
+
+    def warning(self, message: str, **kw: Any) -> None:
+        self.annotate("warning", message, **kw)
+
+    def group(self, title: str) -> None:
+        self._write(f"::group::{_escape_data(title)}" if self.in_actions else f"── {title}")
+
+    def endgroup(self) -> None:
+        if self.in_actions:
+            self._write("::endgroup::")
+
+
+def write_outputs(path: Path | None, values: Mapping[str, str | None]) -> None:
+    """Append step outputs to ``$GITHUB_OUTPUT`` (multi-line safe)."""
+    if path is None:
+        return
+    with path.open("a", encoding="utf-8") as fh:
+        for name, value in values.items():
+            text = "" if value is None else str(value)
+            if "\n" in text:
+                delim = f"mlci_{uuid.uuid4().hex}"
+                fh.write(f"{name}<<{delim}\n{text}\n{delim}\n")
+            else:
+                fh.write(f"{name}={text}\n")
+
+
+def append_summary(path: Path | None, markdown: str) -> None:
+    if path is None:
+        return
+    with path.open("a", encoding="utf-8") as fh:
+        fh.write(markdown if markdown.endswith("\n") else markdown + "\n")
+
+
+def default_dir(ctx: ActionsContext, git_dir: Path) -> Path:
+    """Where result and report files go when no path is given: the runner's temp, else .git/mlci."""
+    out = (ctx.runner_temp if ctx.runner_temp else git_dir) / "mlci"
+    out.mkdir(parents=True, exist_ok=True)
+    return out

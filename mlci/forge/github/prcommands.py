@@ -1,0 +1,236 @@
+"""PR-comment commands: ``/mlci override <reason>``, ``/mlci rerun``, ``/mlci help``.
+
+An ``issue_comment`` run holds a write token even for pull requests from
+forks, so nothing here runs, reads or validates anything from the pull
+request's head: it reads the PR's metadata and the earlier result (the copy
+hidden in mlci's report comment) through the API, and writes labels,
+statuses, reactions and comments. Only users with write, maintain or admin
+permission (asked from the collaborator-permission endpoint) may override or
+re-run; bots never trigger commands.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from mlci.forge.github import actions
+from mlci.forge.github.actions import ActionsContext, Log
+from mlci.model import fmt
+from mlci.model.config import Config
+from mlci.model.errors import EXIT_PASS, RunError
+from mlci.report import render
+
+COMMAND = re.compile(r"^/mlci(?:\s+(?P<name>\S+))?(?:\s+(?P<text>.*))?$", re.IGNORECASE)
+WRITERS = ("admin", "maintain", "write")
+HELP = """\
+mlci understands these commands in a pull-request comment (first line):
+
+| command | what it does | who |
+|---|---|---|
+| `/mlci override <reason>` | opens the gate for the head commit mlci reported on: sets the status to success, records who, when and why in the report, and applies the override label (which keeps turning failures into warnings on later pushes until it is removed) | write, maintain or admin |
+| `/mlci rerun` | re-runs the latest mlci workflow run for the head commit | write, maintain or admin |
+| `/mlci help` | this list | anyone |
+"""
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    text: str
+    author: str
+    comment_id: int
+    comment_url: str | None
+    pr: int
+
+
+def parse(body: str) -> tuple[str, str] | None:
+    """``("override", "reason")`` from the first line of a comment, or None if it is no command."""
+    first = (body or "").strip().splitlines()[0].strip() if (body or "").strip() else ""
+    match = COMMAND.match(first)
+    if not match:
+        return None
+    return (match.group("name") or "help").lower(), (match.group("text") or "").strip()
+
+
+def command_from_event(ctx: ActionsContext) -> Command | None:
+    """The command in an ``issue_comment`` event, or None when the event carries none for us."""
+    event = ctx.event
+    if event.get("action") != "created":
+        return None
+    issue = event.get("issue") or {}
+    comment = event.get("comment") or {}
+    if not issue.get("pull_request"):
+        return None  # a comment on an issue, not on a pull request
+    user = comment.get("user") or {}
+    login = str(user.get("login") or "")
+    if user.get("type") == "Bot" or login.endswith("[bot]"):
+        return None  # bots, mlci included, never trigger commands
+    parsed = parse(str(comment.get("body") or ""))
+    if parsed is None:
+        return None
+    name, text = parsed
+    return Command(name, text, login, int(comment["id"]), comment.get("html_url"), int(issue["number"]))
+
+
+def handle(ctx: ActionsContext, cfg: Config, client: Any, log: Log, root: Path | None) -> int:
+    """Carry out the command of an issue_comment event. Always exit 0: a refusal is a reply."""
+    cmd = command_from_event(ctx)
+    if cmd is None:
+        log.info("mlci: the comment holds no /mlci command for a pull request; nothing to do")
+        return EXIT_PASS
+    log.info(f"mlci: /mlci {cmd.name} from @{cmd.author} on #{cmd.pr}")
+    if client is None:
+        log.warning("no GitHub token: cannot act on the command")
+        return EXIT_PASS
+    from mlci.forge.github.api import PublishError
+
+    audit: list[str] = []
+    failure: PublishError | None = None
+    try:
+        client.react(cmd.pr, cmd.comment_id, "eyes")
+        done = _dispatch(cmd, ctx, cfg, client, log, root, audit)
+        client.react(cmd.pr, cmd.comment_id, "rocket" if done else "-1")
+    except PublishError as exc:  # every GitHub call, lazy reads included, ends up here
+        failure = exc
+    for line in audit:
+        log.info(f"mlci: audit: {line}")
+    if failure is not None:
+        audit.append(f"stopped: GitHub did not answer as expected: {failure}")
+    actions.append_summary(ctx.step_summary, "\n".join([
+        f"### mlci: {fmt.md_code('/mlci ' + cmd.name, 50)} by {fmt.md_text(cmd.author, 60)} on #{cmd.pr}", "",
+        *(f"- {fmt.md_text(line, 600)}" for line in audit), "",
+    ]))
+    if failure is not None:
+        # one line, exit 3: a command that did not happen must not look like one that did
+        raise RunError(f"/mlci {cmd.name}: cannot reach GitHub ({failure}); the command stopped there")
+    return EXIT_PASS
+
+
+def _reply(client: Any, cmd: Command, text: str) -> None:
+    client.create_comment(cmd.pr, text)
+
+
+def _may_write(client: Any, cmd: Command, audit: list[str]) -> bool:
+    permission = client.permission(cmd.author)
+    if permission in WRITERS:
+        return True
+    audit.append(f"refused: @{cmd.author} has {permission} permission")
+    _reply(client, cmd, (
+        f"Sorry {fmt.md_code(cmd.author)}, {fmt.md_code('/mlci ' + cmd.name, 80)} needs write, maintain or admin permission on "
+        f"this repository (you have {fmt.md_code(permission)}). A maintainer can run it for you."
+    ))
+    return False
+
+
+def _dispatch(cmd: Command, ctx: ActionsContext, cfg: Config, client: Any, log: Log, root: Path | None,
+              audit: list[str]) -> bool:
+    if cmd.name == "help":
+        _reply(client, cmd, HELP)
+        audit.append("replied with the list of commands")
+        return True
+    if cmd.name == "override":
+        return _override(cmd, ctx, cfg, client, log, root, audit)
+    if cmd.name == "rerun":
+        return _rerun(cmd, ctx, client, audit)
+    _reply(client, cmd, f"Unknown command {fmt.md_code('/mlci ' + cmd.name, 80)}.\n\n{HELP}")
+    audit.append(f"unknown command {cmd.name!r}")
+    return False
+
+
+def _override(cmd: Command, ctx: ActionsContext, cfg: Config, client: Any, log: Log, root: Path | None,
+              audit: list[str]) -> bool:
+    if not cmd.text:
+        _reply(client, cmd, "`/mlci override` needs a reason, e.g. `/mlci override the drop is expected "
+                            "after the new tokenizer`.")
+        audit.append("refused: no reason given")
+        return False
+    if not _may_write(client, cmd, audit):
+        return False
+    from mlci.engine import gate
+    from mlci.forge.github import publish
+
+    pull = client.pull(cmd.pr)
+    head_sha = pull.head_sha
+    marker = render.marker(cfg.report.status_context)
+    earlier = client.find_comment(cmd.pr, marker, client.login(), accept=publish.is_own_comment)
+    result = publish.decode_result(earlier.body) if earlier is not None else None
+    if earlier is None or result is None:
+        # nothing says what the maintainer saw (no report, or its hidden copy is damaged or forged)
+        _reply(client, cmd, (
+            f"There is no mlci report on this pull request that mlci can read, so there is nothing to "
+            f"override. Wait for mlci's report on `{head_sha[:7]}` (or `/mlci rerun`), then override it "
+            "if needed."))
+        audit.append("refused: no readable mlci report on the pull request")
+        return False
+    if result.context.head.sha != head_sha:
+        # the maintainer read a report for another commit: do not waive what they have not seen
+        reported = (result.context.head.sha or "an unknown commit")[:7]
+        _reply(client, cmd, (
+            f"The report is for `{reported}`, but the pull request's head is now "
+            f"`{head_sha[:7]}`. Wait for mlci's report on `{head_sha[:7]}`, then override it if needed."
+        ))
+        audit.append(f"refused: the report is for {reported}, the head is {head_sha[:7]}")
+        return False
+    at = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    label = cfg.gate.override_label
+    if label:
+        client.add_label(cmd.pr, label)
+    description = f"overridden by @{cmd.author}: {cmd.text}"
+    if len(description) > 140:
+        description = description[:139] + "…"
+    client.set_status(head_sha, "success", description, cfg.report.status_context,
+                      cmd.comment_url or ctx.run_url)
+    audit.append(f"override of {head_sha[:7]} by @{cmd.author} at {at}: {cmd.text}")
+    _override_check_run(client, cfg, head_sha, description, cmd, ctx, log)
+    # the report comment says who, when and why
+    override = {"label": label or None, "by": cmd.author, "reason": cmd.text, "at": at}
+    updated = gate.apply_override(result, override) if result.verdict == "fail" else \
+        dataclasses.replace(result, override=override)
+    client.edit_comment(cmd.pr, earlier.id, publish.comment_body(updated, cfg, None))
+    audit.append("the report comment records the override")
+    return True
+
+
+def _override_check_run(client: Any, cfg: Config, head_sha: str, description: str, cmd: Command,
+                        ctx: ActionsContext, log: Log) -> None:
+    """A newer check run of the same name, so that a required mlci check is satisfied too."""
+    from mlci.forge.github.api import PublishError
+
+    summary = (f"Overridden by {fmt.md_text(cmd.author, 60)}: {fmt.md_text(cmd.text, 1000)}\n\n"
+               "The failures in the earlier report are reported as warnings.")
+    try:
+        client.create_check_run(cfg.report.status_context, head_sha, "success", description, summary,
+                                cmd.comment_url or ctx.run_url)
+    except PublishError as exc:
+        if not exc.forbidden:
+            raise
+        log.info("mlci: no check run for the override (the token lacks checks: write); the status says it")
+
+
+def _rerun(cmd: Command, ctx: ActionsContext, client: Any, audit: list[str]) -> bool:
+    if not _may_write(client, cmd, audit):
+        return False
+    head_sha = client.pull(cmd.pr).head_sha
+    current_path = None
+    if ctx.workflow_ref and "/.github/workflows/" in ctx.workflow_ref:
+        current_path = ".github/workflows/" + ctx.workflow_ref.split("/.github/workflows/", 1)[1].split("@")[0]
+    runs = [r for r in client.workflow_runs(head_sha)
+            if str(r.id) != str(ctx.run_id) and r.event in ("pull_request", "pull_request_target", "push")]
+    same_file = [r for r in runs if current_path and r.path == current_path]
+    named = [r for r in runs if "mlci" in f"{r.name} {r.path}".lower()]
+    candidates = same_file or named
+    if not candidates:
+        _reply(client, cmd, f"No mlci workflow run found for the head commit `{head_sha[:7]}`.")
+        audit.append(f"no mlci run for {head_sha[:7]}")
+        return False
+    run = max(candidates, key=lambda r: (r.run_number, r.id))
+    client.rerun(run)
+    _reply(client, cmd, f"Re-running [{fmt.md_text(run.name, 100)} #{run.run_number}]({run.html_url}) "
+                        f"for `{head_sha[:7]}`.")
+    audit.append(f"re-run of workflow run {run.id} ({run.name}) for {head_sha[:7]}")
+    return True

@@ -1,0 +1,194 @@
+"""Publishing a Result on GitHub: the sticky comment, the commit status, the check run.
+
+Nothing here computes: it renders the result it is given and sends it. Every
+failure is a warning in the log (and the job summary); none changes the exit
+code, so a publishing problem never turns a verdict into an error. The report
+is always written locally first, so a publishing failure never loses it.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import json
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mlci.forge.github.actions import Log
+from mlci.forge.github.api import COMMENT_LIMIT, GitHub, PublishError
+from mlci.model.config import Config
+from mlci.model.result import Result
+from mlci.report import render
+
+RESULT_MARKER = "<!-- mlci:result:"
+_HIDDEN_BUDGET = 24_000  # characters of the comment kept for the machine-readable copy
+_STATE = {"pass": "success", "warn": "success", "fail": "failure"}
+_CONCLUSION = {"pass": "success", "warn": "neutral", "fail": "failure"}
+
+FORK_HELP = (
+    "the token cannot write to this repository (a pull request from a fork gets a read-only token). "
+    "The report is in the job summary. To comment and set the status on fork PRs, use the fork-safe "
+    "pair: run `mlci ci --no-publish` on pull_request and upload mlci-result.json, then `mlci publish` "
+    "in a workflow_run job (examples/workflows/mlci-fork-safe-*.yml)"
+)
+
+
+def encode_result(result: Result) -> str:
+    """The result as an HTML comment that no PR text can close: zlib + base64 of compact JSON."""
+    doc = result.to_dict()
+    payload = _pack(doc)
+    if len(payload) > _HIDDEN_BUDGET:
+        # keep what commands need (context, verdict, reasons, the rows that matter)
+        doc["metrics"] = [m for m in doc["metrics"] if m["outcome"] in ("fail", "warn")][:200]
+        doc["params"] = [p for p in doc["params"] if p["status"] != "unchanged"][:200]
+        doc["data"] = []
+        doc["plots"] = [dict(p, base=None, head=None) if p["kind"] == "line" else p for p in doc.get("plots", [])]
+        doc["notes"] = doc["notes"][:20] + ["the hidden copy of this result was shortened"]
+        payload = _pack(doc)
+    if len(payload) > _HIDDEN_BUDGET:
+        # still too big: the verdict and its first reasons; the copy must exist, since it is
+        # how mlci recognises its own comment (is_own_comment)
+        doc.update(metrics=[], params=[], plots=[], notes=["the hidden copy of this result was shortened"],
+                   reasons=[dict(r, message=r["message"][:300]) for r in doc["reasons"][:20]])
+        doc["repro"] = dict(doc["repro"], stages=[dict(st, log_tail=None, cmd=None)
+                                                  for st in doc["repro"]["stages"][:50]])
+        payload = _pack(doc)
+    if len(payload) > _HIDDEN_BUDGET:
+        return ""
+    return f"{RESULT_MARKER}{payload} -->"
+
+
+def _pack(doc: dict[str, Any]) -> str:
+    raw = json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode()
+    return base64.b64encode(zlib.compress(raw, 9)).decode("ascii")
+
+
+def decode_result(body: str) -> Result | None:
+    """The result mlci hid in its report comment, or None.
+
+    Only mlci's own copy counts: the comment's last line, where :func:`comment_body`
+    puts it. Text from the pull request (a stage's log, a metric name) can print a
+    look-alike copy anywhere above it; that one is never read.
+    """
+    lines = body.rstrip().splitlines()
+    last = lines[-1].strip() if lines else ""
+    if not (last.startswith(RESULT_MARKER) and last.endswith(" -->")):
+        return None
+    try:
+        raw = zlib.decompress(base64.b64decode(last[len(RESULT_MARKER):-len(" -->")], validate=True))
+        doc = json.loads(raw)
+        from mlci.model.result import validate
+
+        validate(doc)
+        return Result.from_dict(doc)
+    except Exception:  # noqa: BLE001 - a damaged or foreign comment is simply not ours
+        return None
+
+
+def is_own_comment(body: str) -> bool:
+    """A comment mlci wrote: its last line is a hidden result copy that decodes to an mlci result.
+
+    The marker on the first line is not enough: a person (or, with a personal
+    access token, the token's owner) can start a comment with it, and mlci would
+    then overwrite their words. The schema is not checked here, so a report
+    written by another version of mlci is still recognised.
+    """
+    lines = body.rstrip().splitlines()
+    last = lines[-1].strip() if lines else ""
+    if not (last.startswith(RESULT_MARKER) and last.endswith(" -->")):
+        return False
+    try:
+        raw = zlib.decompress(base64.b64decode(last[len(RESULT_MARKER):-len(" -->")], validate=True))
+        doc = json.loads(raw)
+    except Exception:  # noqa: BLE001 - not ours
+        return False
+    return isinstance(doc, dict) and (doc.get("tool") or {}).get("name") == "mlci"
+
+
+def comment_body(result: Result, cfg: Config, root: Path | None = None, limit: int = COMMENT_LIMIT) -> str:
+    """The report comment, within GitHub's size limit, with the hidden result at the end."""
+    result = dataclasses.replace(result, duration_s=None)  # timing alone should not edit the comment
+    hidden = encode_result(result)
+    room = limit - len(hidden) - 2
+    body = render.markdown_within(result, room, status_context=cfg.report.status_context, root=root)
+    return body + ("\n" + hidden + "\n" if hidden else "")
+
+
+@dataclass
+class Published:
+    comment_url: str | None = None
+    comment_action: str | None = None  # created | updated | unchanged | off
+    status: bool = False
+    check_run_url: str | None = None
+    problems: list[str] = field(default_factory=list)
+
+
+def status_description(result: Result) -> str:
+    text = render.headline(result).split(" ", 1)[1]  # drop the icon
+    return text if len(text) <= 140 else text[:139] + "…"
+
+
+def publish(result: Result, cfg: Config, client: GitHub, log: Log, *, pr: int | None, head_sha: str | None,
+            run_url: str | None, root: Path | None = None) -> Published:
+    """Comment (on a PR), status and check run on ``head_sha``. Problems become warnings."""
+    out = Published()
+    context = cfg.report.status_context
+    run_url = render.safe_url(run_url)
+    forbidden = False
+
+    def problem(exc: PublishError) -> None:
+        nonlocal forbidden
+        if exc.forbidden and exc.status == 403 and "not accessible" in str(exc).lower():
+            if not forbidden:
+                log.warning(FORK_HELP, title="mlci could not publish")
+                out.problems.append(FORK_HELP)
+            forbidden = True
+            return
+        log.warning(f"publishing: {exc}", title="mlci could not publish")
+        out.problems.append(str(exc))
+
+    if pr is not None and cfg.report.comment != "off":
+        try:
+            out.comment_url, out.comment_action = upsert_comment(client, pr, result, cfg, root)
+            log.info(f"mlci: report comment {out.comment_action}: {out.comment_url}")
+        except PublishError as exc:
+            problem(exc)
+    elif pr is not None:
+        out.comment_action = "off"
+
+    if head_sha and not forbidden:
+        try:
+            client.set_status(head_sha, _STATE[result.verdict], status_description(result), context, run_url)
+            out.status = True
+            log.info(f"mlci: status '{context}' set to {_STATE[result.verdict]} on {head_sha[:7]}")
+        except PublishError as exc:
+            problem(exc)
+    if head_sha and not forbidden:
+        try:
+            summary = render.markdown_within(result, COMMENT_LIMIT - 1, status_context=context, root=root)
+            out.check_run_url = client.create_check_run(
+                context, head_sha, _CONCLUSION[result.verdict], status_description(result), summary, run_url)
+        except PublishError as exc:
+            if exc.forbidden:  # no checks: write — the commit status already carries the gate
+                log.info("mlci: no check run (the token lacks checks: write); the commit status gates")
+            else:
+                problem(exc)
+    return out
+
+
+def upsert_comment(client: GitHub, pr: int, result: Result, cfg: Config,
+                   root: Path | None = None) -> tuple[str, str]:
+    """Edit our earlier report comment, or create one; no request at all when nothing changed."""
+    body = comment_body(result, cfg, root)
+    marker = render.marker(cfg.report.status_context)
+    if cfg.report.comment == "new":
+        return client.create_comment(pr, body).url, "created"
+    me = client.login()
+    earlier = client.find_comment(pr, marker, me, accept=is_own_comment)
+    if earlier is None:
+        return client.create_comment(pr, body).url, "created"
+    if earlier.body == body:
+        return earlier.url, "unchanged"
+    return client.edit_comment(pr, earlier.id, body).url, "updated"

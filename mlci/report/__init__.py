@@ -1,0 +1,2 @@
+"""Renderers: pure functions of a Result (Markdown, text, HTML, charts). Import only the model.
+"""
