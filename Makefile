@@ -39,8 +39,15 @@ browser:
 	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
 # Everything; what .ci/run calls.
-test: $(TEST_STAMP) refs tools browser
+test: lint $(TEST_STAMP) refs tools browser
 	$(PY) -m pytest
+
+# ruff (lint and format) and mypy, with the versions pinned in the test extra
+LINTED := mlci tests benchmarks examples
+lint: $(TEST_STAMP)
+	$(VENV)/bin/ruff check $(LINTED)
+	$(VENV)/bin/ruff format --check $(LINTED)
+	$(VENV)/bin/mypy mlci
 
 # The edit-test loop: every test not marked slow (no DVC pipeline run, no browser, no act).
 test-fast: $(TEST_STAMP) refs

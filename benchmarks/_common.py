@@ -14,13 +14,19 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
-ENV = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}", DVC_NO_ANALYTICS="1",
-           NO_COLOR="1")
+ENV = dict(
+    os.environ,
+    PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+    DVC_NO_ANALYTICS="1",
+    NO_COLOR="1",
+)
 # bytecode is written (as in any install): a run does not compile what the warm-up compiled
 ENV.pop("PYTHONDONTWRITEBYTECODE", None)
 
 
-def run(cmd: str | Sequence[str], cwd: Path, *, check: bool = True) -> subprocess.CompletedProcess[bytes]:
+def run(
+    cmd: str | Sequence[str], cwd: Path, *, check: bool = True
+) -> subprocess.CompletedProcess[bytes]:
     proc = subprocess.run(cmd, cwd=cwd, env=ENV, shell=isinstance(cmd, str), capture_output=True)
     if check and proc.returncode not in (0, 1):
         raise SystemExit(f"benchmark command failed: {cmd}\n{proc.stderr.decode()}")
@@ -45,14 +51,17 @@ def timed_cpu(cmd: str | Sequence[str], cwd: Path) -> tuple[float, float]:
     return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
-def side_by_side(a: str | Sequence[str], b: str | Sequence[str], cwd: Path, repeat: int = 5) -> tuple[float, float]:
+def side_by_side(
+    a: str | Sequence[str], b: str | Sequence[str], cwd: Path, repeat: int = 5
+) -> tuple[float, float]:
     """Median wall time of ``a`` and ``b``, interleaved so both see the same machine load."""
     (wa, _), (wb, _) = side_by_side_cpu(a, b, cwd, repeat)
     return wa, wb
 
 
-def side_by_side_cpu(a: str | Sequence[str], b: str | Sequence[str], cwd: Path,
-                     repeat: int = 5) -> tuple[tuple[float, float], tuple[float, float]]:
+def side_by_side_cpu(
+    a: str | Sequence[str], b: str | Sequence[str], cwd: Path, repeat: int = 5
+) -> tuple[tuple[float, float], tuple[float, float]]:
     """Median (wall, CPU) of ``a`` and of ``b``, interleaved so both see the same machine load."""
     run(a, cwd), run(b, cwd)  # warm the file cache for both
     ta, tb = [], []
@@ -60,7 +69,10 @@ def side_by_side_cpu(a: str | Sequence[str], b: str | Sequence[str], cwd: Path,
         ta.append(timed_cpu(a, cwd))
         tb.append(timed_cpu(b, cwd))
     med = statistics.median
-    return (med(t[0] for t in ta), med(t[1] for t in ta)), (med(t[0] for t in tb), med(t[1] for t in tb))
+    return (med(t[0] for t in ta), med(t[1] for t in ta)), (
+        med(t[0] for t in tb),
+        med(t[1] for t in tb),
+    )
 
 
 def example_repo(where: Path) -> Path:
@@ -68,10 +80,18 @@ def example_repo(where: Path) -> Path:
     repo = where / "example"
     shutil.copytree(ROOT / "examples" / "project", repo)
     for cmd in (
-        "git init -q -b main", "git config user.email bench@example.com", "git config user.name bench",
-        "dvc init -q", "dvc repro -q", "git add -A", "git commit -q -m baseline",
-        "git checkout -q -b pr", "sed -i 's/C: 0.05/C: 0.5/' params.yaml", "dvc repro -q",
-        "git add -A", "git commit -q -m pr",
+        "git init -q -b main",
+        "git config user.email bench@example.com",
+        "git config user.name bench",
+        "dvc init -q",
+        "dvc repro -q",
+        "git add -A",
+        "git commit -q -m baseline",
+        "git checkout -q -b pr",
+        "sed -i 's/C: 0.05/C: 0.5/' params.yaml",
+        "dvc repro -q",
+        "git add -A",
+        "git commit -q -m pr",
     ):
         proc = run(cmd, repo, check=False)
         if proc.returncode != 0:
@@ -79,10 +99,13 @@ def example_repo(where: Path) -> Path:
     return repo
 
 
-def report(label: str, ours: float, theirs: float, target: str, *,
-           cpu: tuple[float, float] | None = None) -> None:
-    line = (f"{label}\n    mlci {ours * 1000:8.0f} ms   reference {theirs * 1000:8.0f} ms   "
-            f"ratio {ours / theirs:.2f}   (target {target})")
+def report(
+    label: str, ours: float, theirs: float, target: str, *, cpu: tuple[float, float] | None = None
+) -> None:
+    line = (
+        f"{label}\n    mlci {ours * 1000:8.0f} ms   reference {theirs * 1000:8.0f} ms   "
+        f"ratio {ours / theirs:.2f}   (target {target})"
+    )
     if cpu:
         line += f"\n    CPU  {cpu[0] * 1000:8.0f} ms   reference {cpu[1] * 1000:8.0f} ms   ratio {cpu[0] / cpu[1]:.2f}"
     print(line)
@@ -183,25 +206,47 @@ def get_started_repo(where: Path) -> Path:
     lines = ["x1,x2,y"]
     for _ in range(2000):
         y = rng.random() < 0.5
-        lines.append(f"{rng.gauss(1.0 if y else -1.0, 1.2):.4f},{rng.gauss(0.5 if y else -0.5, 1.5):.4f},{int(y)}")
+        lines.append(
+            f"{rng.gauss(1.0 if y else -1.0, 1.2):.4f},{rng.gauss(0.5 if y else -0.5, 1.5):.4f},{int(y)}"
+        )
     (repo / "data").mkdir()
     (repo / "data" / "data.csv").write_text("\n".join(lines) + "\n")
-    for name, text in (("prepare", GET_STARTED_PREPARE), ("featurize", GET_STARTED_FEATURIZE),
-                       ("train", GET_STARTED_TRAIN), ("evaluate", GET_STARTED_EVALUATE)):
+    for name, text in (
+        ("prepare", GET_STARTED_PREPARE),
+        ("featurize", GET_STARTED_FEATURIZE),
+        ("train", GET_STARTED_TRAIN),
+        ("evaluate", GET_STARTED_EVALUATE),
+    ):
         (repo / "src" / f"{name}.py").write_text(text)
     (repo / "dvc.yaml").write_text(GET_STARTED_DVC_YAML)
-    (repo / "params.yaml").write_text("prepare: {seed: 20170428, split: 0.8}\n"
-                                      "featurize: {scale: 1.0, power: 1}\ntrain: {epochs: 3, lr: 0.05}\n")
-    (repo / "mlci.yaml").write_text("base: main\nmetrics:\n  rules:\n    - name: accuracy\n"
-                                    "      direction: higher\n      max_regression: 0.05\n")
+    (repo / "params.yaml").write_text(
+        "prepare: {seed: 20170428, split: 0.8}\n"
+        "featurize: {scale: 1.0, power: 1}\ntrain: {epochs: 3, lr: 0.05}\n"
+    )
+    (repo / "mlci.yaml").write_text(
+        "base: main\nmetrics:\n  rules:\n    - name: accuracy\n"
+        "      direction: higher\n      max_regression: 0.05\n"
+    )
     for cmd in (
-        "git init -q -b main", "git config user.email bench@example.com", "git config user.name bench",
-        "dvc init -q", "dvc add -q data/data.csv", "git add -A", "git commit -q -m data",  # dvclive wants a commit
-        "dvc repro -q", "git add -A", "git commit -q -m baseline",
-        "git checkout -q -b pr", "sed -i 's/epochs: 3/epochs: 5/' params.yaml", "dvc repro -q",
-        "git add -A", "git commit -q -m pr",
+        "git init -q -b main",
+        "git config user.email bench@example.com",
+        "git config user.name bench",
+        "dvc init -q",
+        "dvc add -q data/data.csv",
+        "git add -A",
+        "git commit -q -m data",  # dvclive wants a commit
+        "dvc repro -q",
+        "git add -A",
+        "git commit -q -m baseline",
+        "git checkout -q -b pr",
+        "sed -i 's/epochs: 3/epochs: 5/' params.yaml",
+        "dvc repro -q",
+        "git add -A",
+        "git commit -q -m pr",
     ):
         proc = run(cmd, repo, check=False)
         if proc.returncode != 0:
-            raise SystemExit(f"setting up the get-started repo failed at `{cmd}`:\n{proc.stderr.decode()}")
+            raise SystemExit(
+                f"setting up the get-started repo failed at `{cmd}`:\n{proc.stderr.decode()}"
+            )
     return repo

@@ -41,10 +41,13 @@ TARGET = 0.25
 
 def action_copy(dest: Path) -> Path:
     """What a runner checks out for `uses: mlci/mlci@...`: the tracked files."""
-    files = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True,
-                           check=True).stdout.split()
+    files = subprocess.run(
+        ["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.split()
     for rel in files:
-        if rel in ("action.yml", "pyproject.toml", "README.md") or rel.startswith(("mlci/", "templates/")):
+        if rel in ("action.yml", "pyproject.toml", "README.md") or rel.startswith(
+            ("mlci/", "templates/")
+        ):
             (dest / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(ROOT / rel, dest / rel)
     return dest
@@ -54,34 +57,59 @@ def base_env(work: Path) -> dict[str, str]:
     """A runner-like environment: the base python3 first on PATH, no uv, no venv."""
     bindir = work / "bin"
     bindir.mkdir(exist_ok=True)
-    base = Path(sys.base_prefix) / "bin" / f"python{sys.version_info.major}.{sys.version_info.minor}"
+    base = (
+        Path(sys.base_prefix) / "bin" / f"python{sys.version_info.major}.{sys.version_info.minor}"
+    )
     for name in ("python3", "python"):
         if not (bindir / name).exists():
             (bindir / name).symlink_to(base)
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("VIRTUAL_ENV", "UV_", "PYTHON", "MLCI_", "GITHUB_", "RUNNER_"))}
-    env.update(PATH=f"{bindir}{os.pathsep}/usr/bin{os.pathsep}/bin", RUNNER_OS="Linux", RUNNER_ARCH="X64",
-               DVC_NO_ANALYTICS="1")
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("VIRTUAL_ENV", "UV_", "PYTHON", "MLCI_", "GITHUB_", "RUNNER_"))
+    }
+    env.update(
+        PATH=f"{bindir}{os.pathsep}/usr/bin{os.pathsep}/bin",
+        RUNNER_OS="Linux",
+        RUNNER_ARCH="X64",
+        DVC_NO_ANALYTICS="1",
+    )
     return env
 
 
-def run_steps(action: Path, runner_temp: Path, env: dict[str, str], *, extras: str = "") -> dict[str, str]:
+def run_steps(
+    action: Path, runner_temp: Path, env: dict[str, str], *, extras: str = ""
+) -> dict[str, str]:
     """The prep and install steps of action.yml, as the runner runs them; returns their outputs."""
-    steps = {s.get("id"): s for s in yaml.safe_load((action / "action.yml").read_text())["runs"]["steps"]}
+    steps = {
+        s.get("id"): s for s in yaml.safe_load((action / "action.yml").read_text())["runs"]["steps"]
+    }
     runner_temp.mkdir(parents=True, exist_ok=True)
     outputs: dict[str, str] = {}
     for step_id in ("prep", "install"):
         out = runner_temp / f"output-{step_id}"
         out.write_text("")
-        step_env = dict(env, RUNNER_TEMP=str(runner_temp), GITHUB_OUTPUT=str(out),
-                        MLCI_ACTION_PATH=str(action), MLCI_EXTRAS=extras)
+        step_env = dict(
+            env,
+            RUNNER_TEMP=str(runner_temp),
+            GITHUB_OUTPUT=str(out),
+            MLCI_ACTION_PATH=str(action),
+            MLCI_EXTRAS=extras,
+        )
         for name, value in steps[step_id].get("env", {}).items():
             if value.startswith("${{ steps.prep.outputs."):
                 step_env[name] = outputs[value.removeprefix("${{ steps.prep.outputs.").rstrip(" }")]
-        proc = subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", steps[step_id]["run"]],
-                              cwd=runner_temp, env=step_env, capture_output=True, text=True)
+        proc = subprocess.run(
+            ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", steps[step_id]["run"]],
+            cwd=runner_temp,
+            env=step_env,
+            capture_output=True,
+            text=True,
+        )
         if proc.returncode != 0:
-            sys.exit(f"bench: step {step_id} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+            sys.exit(
+                f"bench: step {step_id} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
+            )
         for line in out.read_text().splitlines():
             key, _, value = line.partition("=")
             outputs[key] = value
@@ -95,8 +123,11 @@ def timed(func) -> float:
 
 
 def du(path: Path) -> int:
-    return int(subprocess.run(["du", "-sb", str(path)], capture_output=True, text=True,
-                              check=True).stdout.split()[0])
+    return int(
+        subprocess.run(
+            ["du", "-sb", str(path)], capture_output=True, text=True, check=True
+        ).stdout.split()[0]
+    )
 
 
 def packed(path: Path, work: Path) -> int | None:
@@ -104,7 +135,10 @@ def packed(path: Path, work: Path) -> int | None:
     if not shutil.which("zstd"):
         return None
     archive = work / "venv.tar.zst"
-    subprocess.run(["tar", "-I", "zstd -T0", "-cf", str(archive), "-C", str(path.parent), path.name], check=True)
+    subprocess.run(
+        ["tar", "-I", "zstd -T0", "-cf", str(archive), "-C", str(path.parent), path.name],
+        check=True,
+    )
     size = archive.stat().st_size
     archive.unlink()
     return size
@@ -120,7 +154,9 @@ def first_runs(venv: Path, env: dict[str, str], work: Path) -> tuple[float, floa
     cmd = [str(venv / "bin" / "mlci"), "check", "--no-repro", "--base", "main"]
     run_env = dict(env, PATH=f"{venv / 'bin'}{os.pathsep}{env['PATH']}", NO_COLOR="1")
     # fills mlci's validation cache without writing bytecode, so both timed runs do the same work
-    subprocess.run(cmd, cwd=repo, env=dict(run_env, PYTHONDONTWRITEBYTECODE="1"), capture_output=True)
+    subprocess.run(
+        cmd, cwd=repo, env=dict(run_env, PYTHONDONTWRITEBYTECODE="1"), capture_output=True
+    )
     times = []
     for _ in range(2):
         start = time.perf_counter()
@@ -130,9 +166,13 @@ def first_runs(venv: Path, env: dict[str, str], work: Path) -> tuple[float, floa
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--no-pip", action="store_true", help="skip the (minutes long) plain pip install")
+    parser.add_argument(
+        "--no-pip", action="store_true", help="skip the (minutes long) plain pip install"
+    )
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="mlci-bench-action-"))
@@ -149,10 +189,16 @@ def main() -> int:
         outputs: dict[str, str] = {}
         for i in range(args.rounds):
             temp = work / f"warm-{i}"
-            warm.append(timed(lambda: outputs.update(run_steps(action, temp, warm_env))))
-            hit.append(timed(lambda: run_steps(action, temp, warm_env)))  # the venv is there: checked only
-            cold_env = dict(env, UV_CACHE_DIR=str(work / f"uv-cold-{i}"), PIP_CACHE_DIR=str(work / f"pip-cold-{i}"))
-            cold.append(timed(lambda: run_steps(action, work / f"cold-{i}", cold_env)))
+            warm.append(timed(lambda t=temp: outputs.update(run_steps(action, t, warm_env))))
+            # the venv is there: checked only
+            hit.append(timed(lambda t=temp: run_steps(action, t, warm_env)))
+            cold_env = dict(
+                env,
+                UV_CACHE_DIR=str(work / f"uv-cold-{i}"),
+                PIP_CACHE_DIR=str(work / f"pip-cold-{i}"),
+            )
+            cold_dir = work / f"cold-{i}"
+            cold.append(timed(lambda d=cold_dir, e=cold_env: run_steps(action, d, e)))
             shutil.rmtree(work / f"uv-cold-{i}", ignore_errors=True)
             if i:  # keep round 0's folders for what follows
                 shutil.rmtree(temp), shutil.rmtree(work / f"cold-{i}")
@@ -163,10 +209,28 @@ def main() -> int:
         # --compile-bytecode, measured rather than assumed: the same warm install with it ...
         uv = work / "warm-0" / "mlci-uv" / "bin" / "uv"
         compiled = work / "compiled"
-        subprocess.run([str(uv), "venv", "-q", "--python", outputs["python"], str(compiled)], env=warm_env, check=True)
-        t_compile = timed(lambda: subprocess.run(
-            [str(uv), "pip", "install", "-q", "--compile-bytecode", "--python", str(compiled / "bin" / "python"),
-             str(action)], env=warm_env, cwd=work, check=True))
+        subprocess.run(
+            [str(uv), "venv", "-q", "--python", outputs["python"], str(compiled)],
+            env=warm_env,
+            check=True,
+        )
+        t_compile = timed(
+            lambda: subprocess.run(
+                [
+                    str(uv),
+                    "pip",
+                    "install",
+                    "-q",
+                    "--compile-bytecode",
+                    "--python",
+                    str(compiled / "bin" / "python"),
+                    str(action),
+                ],
+                env=warm_env,
+                cwd=work,
+                check=True,
+            )
+        )
         shutil.rmtree(compiled)
         # ... against what a run pays for compiling only what it imports (a venv with no bytecode)
         first, second = first_runs(venv, env, work)
@@ -177,9 +241,21 @@ def main() -> int:
 
             def plain(dest: Path) -> None:
                 subprocess.run([env_python(env), "-m", "venv", str(dest)], env=env, check=True)
-                subprocess.run([str(dest / "bin" / "python"), "-m", "pip", "install", "-q",
-                                "--disable-pip-version-check", str(action)], env=env, cwd=work, check=True,
-                               capture_output=True)
+                subprocess.run(
+                    [
+                        str(dest / "bin" / "python"),
+                        "-m",
+                        "pip",
+                        "install",
+                        "-q",
+                        "--disable-pip-version-check",
+                        str(action),
+                    ],
+                    env=env,
+                    cwd=work,
+                    check=True,
+                    capture_output=True,
+                )
 
             plain(work / "pip-warm-up")
             shutil.rmtree(work / "pip-warm-up")
@@ -187,23 +263,36 @@ def main() -> int:
             pip_size = du(work / "pip-venv")
 
         mb = 1 << 20
-        print(f"\nload average before: {load_before:.1f}, after: {os.getloadavg()[0]:.1f} "
-              f"({os.cpu_count()} cores); {args.rounds} rounds, medians")
+        print(
+            f"\nload average before: {load_before:.1f}, after: {os.getloadavg()[0]:.1f} "
+            f"({os.cpu_count()} cores); {args.rounds} rounds, medians"
+        )
         print(f"{'action set-up, warm uv cache':40} {statistics.median(warm):7.1f} s")
         print(f"{'action set-up, cold (empty caches)':40} {statistics.median(cold):7.1f} s")
-        print(f"{'action set-up, cache hit (venv restored)':40} {statistics.median(hit):7.1f} s"
-              "   (+ actions/cache restore of the archive below)")
+        print(
+            f"{'action set-up, cache hit (venv restored)':40} {statistics.median(hit):7.1f} s"
+            "   (+ actions/cache restore of the archive below)"
+        )
         print(f"{'uv install with --compile-bytecode, warm':40} {t_compile:7.1f} s   (not used)")
-        print(f"{'mlci check --no-repro, compiling imports':40} {first:7.1f} s   (with that bytecode: {second:.1f} s)")
-        print(f"venv: {size / mb:.0f} MB, {packages} packages"
-              + (f", {zsize / mb:.0f} MB as tar.zst (the cache entry)" if zsize else ""))
+        print(
+            f"{'mlci check --no-repro, compiling imports':40} {first:7.1f} s   (with that bytecode: {second:.1f} s)"
+        )
+        print(
+            f"venv: {size / mb:.0f} MB, {packages} packages"
+            + (f", {zsize / mb:.0f} MB as tar.zst (the cache entry)" if zsize else "")
+        )
         if pip_t is None:
             print("plain pip install skipped (--no-pip): no verdict")
             return 0
         ratio = statistics.median(warm) / pip_t
-        print(f"{'plain python -m venv && pip install .':40} {pip_t:7.1f} s   (venv {pip_size / mb:.0f} MB)")
+        print(
+            f"{'plain python -m venv && pip install .':40} {pip_t:7.1f} s   (venv {pip_size / mb:.0f} MB)"
+        )
         verdict = "met" if ratio <= TARGET else "MISSED"
-        print(f"target: warm set-up <= {TARGET:.2f}x plain pip: {verdict} ({ratio:.2f}x; cold {statistics.median(cold) / pip_t:.2f}x)")
+        print(
+            f"target: warm set-up <= {TARGET:.2f}x plain pip: {verdict} "
+            f"({ratio:.2f}x; cold {statistics.median(cold) / pip_t:.2f}x)"
+        )
         return 0 if ratio <= TARGET else 1
     finally:
         shutil.rmtree(work, ignore_errors=True)

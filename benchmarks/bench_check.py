@@ -32,16 +32,27 @@ REFERENCE = "dvc metrics diff main --json && dvc params diff main --json"
 
 def main() -> int:
     py = sys.executable
-    ours, ref = side_by_side([str(BIN / "mlci"), "--version"], [py, "-c", "import click"], ROOT, repeat=10)
+    ours, ref = side_by_side(
+        [str(BIN / "mlci"), "--version"], [py, "-c", "import click"], ROOT, repeat=10
+    )
     report("(a) mlci --version vs python -c 'import click'", ours, ref, "<= 1.5")
     missed = ours / ref > 1.5
     with tempfile.TemporaryDirectory() as tmp:
-        for label, build in (("(b) example project", example_repo), ("(c) get-started-like repo", get_started_repo)):
+        for label, build in (
+            ("(b) example project", example_repo),
+            ("(c) get-started-like repo", get_started_repo),
+        ):
             repo = build(Path(tmp))
-            (wa, ca), (wb, cb) = side_by_side_cpu([str(BIN / "mlci"), "check", "--no-repro", "--base", "main"],
-                                                  REFERENCE, repo)
-            report(f"{label}: mlci check --no-repro vs dvc metrics diff + dvc params diff", wa, wb, "<= 0.5",
-                   cpu=(ca, cb))
+            (wa, ca), (wb, cb) = side_by_side_cpu(
+                [str(BIN / "mlci"), "check", "--no-repro", "--base", "main"], REFERENCE, repo
+            )
+            report(
+                f"{label}: mlci check --no-repro vs dvc metrics diff + dvc params diff",
+                wa,
+                wb,
+                "<= 0.5",
+                cpu=(ca, cb),
+            )
             missed = missed or wa / wb > 0.5
     return 1 if missed else 0
 

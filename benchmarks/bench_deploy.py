@@ -26,14 +26,22 @@ def main() -> None:
         tracked = f"MLFLOW_TRACKING_URI={store} {mlci} check --no-repro --base main"
         untracked = f"{mlci} check --no-repro --base main"
         ours, ref = side_by_side(tracked, untracked, repo)
-        report("(c) mlci check --no-repro, tracked in MLflow vs not tracked", ours, ref, "informative")
+        report(
+            "(c) mlci check --no-repro, tracked in MLflow vs not tracked", ours, ref, "informative"
+        )
         deploy = f"MLFLOW_TRACKING_URI={store} {mlci} deploy -e bench --base main --no-repro"
         first = run(deploy, repo)
         if first.returncode != 0:
-            raise SystemExit(f"the first deploy failed:\n{first.stdout.decode()}\n{first.stderr.decode()}")
+            raise SystemExit(
+                f"the first deploy failed:\n{first.stdout.decode()}\n{first.stderr.decode()}"
+            )
         ours, ref = side_by_side(deploy, tracked, repo)
-        report("(d) mlci deploy (alias already on this commit) vs tracked mlci check", ours, ref,
-               "informative")
+        report(
+            "(d) mlci deploy (alias already on this commit) vs tracked mlci check",
+            ours,
+            ref,
+            "informative",
+        )
 
 
 if __name__ == "__main__":

@@ -37,15 +37,22 @@ TARGET_S = 2.0
 TARGET_CLICK = 5.0
 
 
-def run(cmd: list[str], cwd: Path, env: dict[str, str], *, check: bool = True,
-        stdin: str | None = None) -> subprocess.CompletedProcess:
-    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, check=False, input=stdin)
+def run(
+    cmd: list[str], cwd: Path, env: dict[str, str], *, check: bool = True, stdin: str | None = None
+) -> subprocess.CompletedProcess:
+    proc = subprocess.run(
+        cmd, cwd=cwd, env=env, capture_output=True, text=True, check=False, input=stdin
+    )
     if check and proc.returncode != 0:
-        sys.exit(f"bench: {' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+        sys.exit(
+            f"bench: {' '.join(cmd)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
+        )
     return proc
 
 
-def timed(cmd: list[str] | tuple[list[str], str], cwd: Path, env: dict[str, str]) -> tuple[float, float]:
+def timed(
+    cmd: list[str] | tuple[list[str], str], cwd: Path, env: dict[str, str]
+) -> tuple[float, float]:
     """Wall-clock and CPU seconds (user + system, the command and its children).
 
     CPU time is what the command costs; on a machine shared with other jobs
@@ -65,8 +72,13 @@ def timed(cmd: list[str] | tuple[list[str], str], cwd: Path, env: dict[str, str]
 def setup(base: Path, env: dict[str, str]) -> Path:
     repo, remote = base / "repo", base / "remote.git"
     shutil.copytree(ROOT / "examples" / "project", repo)
-    for cmd in (["git", "init", "-q", "-b", "main"], ["dvc", "init", "-q"], ["dvc", "repro", "-q"],
-                ["git", "add", "-A"], ["git", "commit", "-q", "-m", "baseline"]):
+    for cmd in (
+        ["git", "init", "-q", "-b", "main"],
+        ["dvc", "init", "-q"],
+        ["dvc", "repro", "-q"],
+        ["git", "add", "-A"],
+        ["git", "commit", "-q", "-m", "baseline"],
+    ):
         run(cmd, repo, env)
     run(["git", "init", "-q", "--bare", "-b", "main", str(remote)], base, env)
     run(["git", "remote", "add", "origin", str(remote)], repo, env)
@@ -80,15 +92,24 @@ def setup(base: Path, env: dict[str, str]) -> Path:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--keep", action="store_true", help="keep the temporary repository")
     args = parser.parse_args()
 
-    env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-               PYTHONPATH=str(ROOT), DVC_NO_ANALYTICS="1", NO_COLOR="1",
-               GIT_AUTHOR_NAME="bench", GIT_AUTHOR_EMAIL="bench@example.com",
-               GIT_COMMITTER_NAME="bench", GIT_COMMITTER_EMAIL="bench@example.com")
+    env = dict(
+        os.environ,
+        PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+        PYTHONPATH=str(ROOT),
+        DVC_NO_ANALYTICS="1",
+        NO_COLOR="1",
+        GIT_AUTHOR_NAME="bench",
+        GIT_AUTHOR_EMAIL="bench@example.com",
+        GIT_COMMITTER_NAME="bench",
+        GIT_COMMITTER_EMAIL="bench@example.com",
+    )
     env.pop("MLCI_SKIP", None)
     base = Path(tempfile.mkdtemp(prefix="mlci-bench-hook-"))
     try:
@@ -100,18 +121,44 @@ def main() -> int:
         sha = run(["git", "rev-parse", "feature"], repo, env).stdout.strip()
         hook_input = f"refs/heads/feature {sha} refs/heads/feature {'0' * 40}\n"
         cases = {
-            "git push --no-verify (no hook)": lambda i: ["git", "push", "-q", "--no-verify", "origin",
-                                                         f"feature:refs/heads/plain-{i}"],
-            "git push (mlci hook)": lambda i: ["git", "push", "-q", "origin", f"feature:refs/heads/hooked-{i}"],
+            "git push --no-verify (no hook)": lambda i: [
+                "git",
+                "push",
+                "-q",
+                "--no-verify",
+                "origin",
+                f"feature:refs/heads/plain-{i}",
+            ],
+            "git push (mlci hook)": lambda i: [
+                "git",
+                "push",
+                "-q",
+                "origin",
+                f"feature:refs/heads/hooked-{i}",
+            ],
             "mlci hook run (fast path)": lambda i: (
-                [sys.executable, "-m", "mlci", "hook", "run", "origin", "unused"], hook_input),
+                [sys.executable, "-m", "mlci", "hook", "run", "origin", "unused"],
+                hook_input,
+            ),
             "python -c 'import click'": lambda i: [sys.executable, "-c", "import click"],
             "dvc status alone": lambda i: ["dvc", "status", "-q"],
             "imports alone (python -c 'import dvc.repo, rich')": lambda i: [
-                sys.executable, "-c", "import mlci.check, dvc.repo, rich.console"],
+                sys.executable,
+                "-c",
+                "import mlci.check, dvc.repo, rich.console",
+            ],
             "mlci check --no-repro --lock-status": lambda i: [
-                sys.executable, "-m", "mlci", "check", "--no-repro", "--lock-status",
-                "--base", "origin/main", "--head", "HEAD"],
+                sys.executable,
+                "-m",
+                "mlci",
+                "check",
+                "--no-repro",
+                "--lock-status",
+                "--base",
+                "origin/main",
+                "--head",
+                "HEAD",
+            ],
         }
         times: dict[str, list[float]] = {name: [] for name in cases}
         cpu: dict[str, list[float]] = {name: [] for name in cases}
@@ -124,24 +171,36 @@ def main() -> int:
         print("\nthe hook said:\n  " + "\n  ".join(hooked.strip().splitlines()[:3]))
         med = {name: statistics.median(t) for name, t in times.items()}
         med_cpu = {name: statistics.median(t) for name, t in cpu.items()}
-        print(f"\nload average before: {load_before}, after: {os.getloadavg()[0]:.1f} ({os.cpu_count()} cores)")
-        print(f"{'case':50} {'wall median':>11} {'min':>6} {'max':>6} {'CPU median':>11}   ({args.rounds} rounds)")
+        print(
+            f"\nload average before: {load_before}, after: {os.getloadavg()[0]:.1f} ({os.cpu_count()} cores)"
+        )
+        print(
+            f"{'case':50} {'wall median':>11} {'min':>6} {'max':>6} {'CPU median':>11}   ({args.rounds} rounds)"
+        )
         for name, t in times.items():
-            print(f"{name:50} {med[name]:10.2f}s {min(t):5.2f}s {max(t):5.2f}s {med_cpu[name]:10.2f}s")
+            print(
+                f"{name:50} {med[name]:10.2f}s {min(t):5.2f}s {max(t):5.2f}s {med_cpu[name]:10.2f}s"
+            )
         plain, hook = med["git push --no-verify (no hook)"], med["git push (mlci hook)"]
-        print(f"\nhook overhead per push: {hook - plain:.2f}s wall, "
-              f"{med_cpu['git push (mlci hook)'] - med_cpu['git push --no-verify (no hook)']:.2f}s CPU "
-              f"(hook / dvc status alone: {hook / med['dvc status alone']:.1f}x wall, "
-              f"{med_cpu['git push (mlci hook)'] / med_cpu['dvc status alone']:.1f}x CPU)")
+        print(
+            f"\nhook overhead per push: {hook - plain:.2f}s wall, "
+            f"{med_cpu['git push (mlci hook)'] - med_cpu['git push --no-verify (no hook)']:.2f}s CPU "
+            f"(hook / dvc status alone: {hook / med['dvc status alone']:.1f}x wall, "
+            f"{med_cpu['git push (mlci hook)'] / med_cpu['dvc status alone']:.1f}x CPU)"
+        )
         verdict = "met" if hook < TARGET_S else "MISSED"
-        print(f"target: push with the hook < {TARGET_S:.0f} s when nothing changed: {verdict} "
-              f"({hook:.2f}s wall; {med_cpu['git push (mlci hook)']:.2f}s of CPU)")
+        print(
+            f"target: push with the hook < {TARGET_S:.0f} s when nothing changed: {verdict} "
+            f"({hook:.2f}s wall; {med_cpu['git push (mlci hook)']:.2f}s of CPU)"
+        )
         fast_name, click_name = "mlci hook run (fast path)", "python -c 'import click'"
         fast, click = med[fast_name], med[click_name]
         fast_ok = fast <= TARGET_CLICK * click
-        print(f"target: the hook's fast path <= {TARGET_CLICK:.0f}x {click_name}: "
-              f"{'met' if fast_ok else 'MISSED'} ({fast / click:.1f}x wall, "
-              f"{med_cpu[fast_name] / med_cpu[click_name]:.1f}x CPU)")
+        print(
+            f"target: the hook's fast path <= {TARGET_CLICK:.0f}x {click_name}: "
+            f"{'met' if fast_ok else 'MISSED'} ({fast / click:.1f}x wall, "
+            f"{med_cpu[fast_name] / med_cpu[click_name]:.1f}x CPU)"
+        )
         return 0 if hook < TARGET_S and fast_ok else 1
     finally:
         if args.keep:

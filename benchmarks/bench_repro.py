@@ -25,8 +25,12 @@ def cached_example(where: Path) -> Path:
     repo = example_repo(where)
     storage = where / "dvc-storage"
     storage.mkdir()
-    for cmd in (f"dvc remote add -d storage {storage}", "dvc push -q --run-cache", "git add -A",
-                "git commit -q -m 'DVC remote'"):
+    for cmd in (
+        f"dvc remote add -d storage {storage}",
+        "dvc push -q --run-cache",
+        "git add -A",
+        "git commit -q -m 'DVC remote'",
+    ):
         proc = run(cmd, repo, check=False)
         if proc.returncode != 0:
             raise SystemExit(f"setting up the remote failed at `{cmd}`:\n{proc.stderr.decode()}")
@@ -37,16 +41,26 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         repo = cached_example(Path(tmp))
         check = run([str(BIN / "mlci"), "check", "--base", "main", "--format", "json"], repo)
-        if b'"status": "unchanged"' not in check.stdout or b'"status": "ran",\n      "duration' in check.stdout:
-            raise SystemExit("the example is not fully cached: mlci reproduced something\n"
-                             + check.stdout.decode())
+        if (
+            b'"status": "unchanged"' not in check.stdout
+            or b'"status": "ran",\n      "duration' in check.stdout
+        ):
+            raise SystemExit(
+                "the example is not fully cached: mlci reproduced something\n"
+                + check.stdout.decode()
+            )
         ours, ref = side_by_side(
             [str(BIN / "mlci"), "check", "--base", "main"],
             "dvc pull -q && dvc repro -q && dvc metrics diff main && dvc params diff main",
             repo,
         )
-        report("(c) mlci check (repro, fully cached) vs dvc pull && dvc repro && "
-               "dvc metrics diff && dvc params diff", ours, ref, "<= 0.8")
+        report(
+            "(c) mlci check (repro, fully cached) vs dvc pull && dvc repro && "
+            "dvc metrics diff && dvc params diff",
+            ours,
+            ref,
+            "<= 0.8",
+        )
 
 
 if __name__ == "__main__":

@@ -34,12 +34,16 @@ def main() -> None:
     base, head, files = metrics()
     cfg = parsed_config()
     seconds, (result, comment) = median_time(lambda: compare_and_render(base, head, files, cfg))
-    print(f"(c) compare + render, 10,000 metrics in 100 files\n    {seconds * 1000:8.0f} ms   "
-          f"ratio to 1 s {seconds:.2f}   (target < 1)   comment {len(comment):,} characters (limit 65,536)")
+    print(
+        f"(c) compare + render, 10,000 metrics in 100 files\n    {seconds * 1000:8.0f} ms   "
+        f"ratio to 1 s {seconds:.2f}   (target < 1)   comment {len(comment):,} characters (limit 65,536)"
+    )
     t_text, _ = median_time(lambda: render.text(result, color=False), repeat=3)
     t_html, page = median_time(lambda: html.html(result), repeat=3)
-    print(f"    for information: terminal text {t_text * 1000:.0f} ms, HTML report with every row "
-          f"{t_html * 1000:.0f} ms ({len(page) / 1e6:.1f} MB)")
+    print(
+        f"    for information: terminal text {t_text * 1000:.0f} ms, HTML report with every row "
+        f"{t_html * 1000:.0f} ms ({len(page) / 1e6:.1f} MB)"
+    )
 
 
 if __name__ == "__main__":

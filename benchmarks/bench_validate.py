@@ -36,10 +36,16 @@ SUITE = {
         {"type": "expect_column_to_exist", "kwargs": {"column": "text"}, "meta": {}},
         {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "id"}, "meta": {}},
         {"type": "expect_column_values_to_be_unique", "kwargs": {"column": "id"}, "meta": {}},
-        {"type": "expect_column_values_to_be_in_set",
-         "kwargs": {"column": "label", "value_set": [0, 1]}, "meta": {}},
-        {"type": "expect_column_values_to_be_between",
-         "kwargs": {"column": "score", "min_value": 0, "max_value": 1}, "meta": {}},
+        {
+            "type": "expect_column_values_to_be_in_set",
+            "kwargs": {"column": "label", "value_set": [0, 1]},
+            "meta": {},
+        },
+        {
+            "type": "expect_column_values_to_be_between",
+            "kwargs": {"column": "score", "min_value": 0, "max_value": 1},
+            "meta": {},
+        },
     ],
     "meta": {},
 }
@@ -71,13 +77,15 @@ def write_csv(file: Path, rows: int, *, seed: int, shift: float = 0.0) -> None:
 
     rng = np.random.default_rng(seed)
     words = np.array(["alpha", "beta", "gamma", "delta", "epsilon"])
-    df = pd.DataFrame({
-        "id": np.arange(rows),
-        "label": rng.integers(0, 2, rows),
-        "text": words[rng.integers(0, len(words), rows)],
-        "score": np.clip(rng.random(rows) * (1 - shift) + shift, 0, 1).round(6),
-        "amount": rng.normal(100, 15, rows).round(2),
-    })
+    df = pd.DataFrame(
+        {
+            "id": np.arange(rows),
+            "label": rng.integers(0, 2, rows),
+            "text": words[rng.integers(0, len(words), rows)],
+            "score": np.clip(rng.random(rows) * (1 - shift) + shift, 0, 1).round(6),
+            "amount": rng.normal(100, 15, rows).round(2),
+        }
+    )
     df.to_csv(file, index=False)
 
 
@@ -105,9 +113,16 @@ def main() -> int:
         repo = tmp / "repo"
         (repo / "data").mkdir(parents=True)
         (repo / "gx").mkdir()
-        env = dict(os.environ, PYTHONPATH=str(ROOT), GIT_AUTHOR_NAME="bench", GIT_AUTHOR_EMAIL="b@x",
-                   GIT_COMMITTER_NAME="bench", GIT_COMMITTER_EMAIL="b@x", GX_ANALYTICS_ENABLED="false",
-                   NO_COLOR="1")
+        env = dict(
+            os.environ,
+            PYTHONPATH=str(ROOT),
+            GIT_AUTHOR_NAME="bench",
+            GIT_AUTHOR_EMAIL="b@x",
+            GIT_COMMITTER_NAME="bench",
+            GIT_COMMITTER_EMAIL="b@x",
+            GX_ANALYTICS_ENABLED="false",
+            NO_COLOR="1",
+        )
         # as installed by pip: byte-compiled, so no run pays for compiling mlci's sources
         env.pop("PYTHONDONTWRITEBYTECODE", None)
         git(repo, "init", "-q", "-b", "main")
@@ -129,8 +144,11 @@ def main() -> int:
             shutil.rmtree(cache, ignore_errors=True)
             cold.append(timed(mlci, repo, env))
             warm.append(timed(mlci, repo, env))
-            print(f"  round {i + 1}: plain GX {plain[-1]:.2f} s, mlci cold {cold[-1]:.2f} s, "
-                  f"mlci warm {warm[-1]:.3f} s", flush=True)
+            print(
+                f"  round {i + 1}: plain GX {plain[-1]:.2f} s, mlci cold {cold[-1]:.2f} s, "
+                f"mlci warm {warm[-1]:.3f} s",
+                flush=True,
+            )
 
         # the same file changed against the base: the diff reads and profiles both sides
         write_csv(csv, args.rows, seed=2, shift=0.2)
@@ -141,12 +159,20 @@ def main() -> int:
 
         p, c, w, d = (statistics.median(x) for x in (plain, cold, warm, changed))
         print()
-        print(f"rows: {args.rows:,}, expectations: {len(SUITE['expectations'])}, "
-              f"median of {args.repeat}")
+        print(
+            f"rows: {args.rows:,}, expectations: {len(SUITE['expectations'])}, "
+            f"median of {args.repeat}"
+        )
         print(f"plain GX script:              {p:8.2f} s")
-        print(f"mlci validate, cold:          {c:8.2f} s   cold / plain GX = {c / p:.2f}x (target <= 1.2x)")
-        print(f"mlci validate, warm (cached): {w:8.3f} s   warm / cold     = {w / c:.3f}x (target <= 0.05x)")
-        print(f"mlci validate, cold + diff:   {d:8.2f} s   (data changed vs base; {d / p:.2f}x plain GX)")
+        print(
+            f"mlci validate, cold:          {c:8.2f} s   cold / plain GX = {c / p:.2f}x (target <= 1.2x)"
+        )
+        print(
+            f"mlci validate, warm (cached): {w:8.3f} s   warm / cold     = {w / c:.3f}x (target <= 0.05x)"
+        )
+        print(
+            f"mlci validate, cold + diff:   {d:8.2f} s   (data changed vs base; {d / p:.2f}x plain GX)"
+        )
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return 0

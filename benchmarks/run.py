@@ -21,10 +21,15 @@ sys.path.insert(0, str(HERE))
 
 def main() -> int:
     wanted = sys.argv[1:]
-    scripts = [s for s in sorted(HERE.glob("bench_*.py"))
-               if not wanted or s.stem.removeprefix("bench_") in wanted]
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, {platform.system()} {platform.release()}, "
-          f"Python {platform.python_version()}; load average {os.getloadavg()[0]:.1f} at the start")
+    scripts = [
+        s
+        for s in sorted(HERE.glob("bench_*.py"))
+        if not wanted or s.stem.removeprefix("bench_") in wanted
+    ]
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, {platform.system()} {platform.release()}, "
+        f"Python {platform.python_version()}; load average {os.getloadavg()[0]:.1f} at the start"
+    )
     codes: dict[str, int] = {}
     for script in scripts:
         print(f"\n== {script.name}", flush=True)
@@ -41,8 +46,11 @@ def main() -> int:
         finally:
             sys.argv = argv
         codes[script.name] = code
-        print(f"-- {script.name}: {time.perf_counter() - start:.0f} s, "
-              f"{'target met' if code == 0 else 'TARGET MISSED (exit %d)' % code}", flush=True)
+        print(
+            f"-- {script.name}: {time.perf_counter() - start:.0f} s, "
+            f"{'target met' if code == 0 else f'TARGET MISSED (exit {code})'}",
+            flush=True,
+        )
     print(f"\nload average {os.getloadavg()[0]:.1f} at the end")
     missed = [name for name, code in codes.items() if code]
     print("every target met" if not missed else f"missed: {', '.join(missed)}")

@@ -31,9 +31,14 @@ def run(cmd: list[str], cwd: Path, *, check: bool = True, show: bool = False) ->
     if show:
         print(f"$ {' '.join(cmd)}", flush=True)
     env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}")
-    proc = subprocess.run(cmd, cwd=cwd, env=env, check=False,
-                          stdout=None if show else subprocess.PIPE,
-                          stderr=None if show else subprocess.STDOUT)
+    proc = subprocess.run(
+        cmd,
+        cwd=cwd,
+        env=env,
+        check=False,
+        stdout=None if show else subprocess.PIPE,
+        stderr=None if show else subprocess.STDOUT,
+    )
     if check and proc.returncode != 0:
         out = proc.stdout.decode(errors="replace") if proc.stdout else ""
         sys.exit(f"demo: `{' '.join(cmd)}` failed ({proc.returncode})\n{out}")
@@ -77,11 +82,19 @@ def pull_request(repo: Path, branch: str, key: str, value: str) -> int:
     name = branch.replace("/", "-")
     REPORTS.mkdir(exist_ok=True)
     report, page = REPORTS / f"{name}.md", REPORTS / f"{name}.html"
-    code = run(["mlci", "check", "--base", "main", "--report", str(report), "--html", str(page)], repo,
-               check=False, show=True)
-    print(f"\n  exit code {code} ({'gate closed' if code == 1 else 'gate open' if code == 0 else 'error'})")
+    code = run(
+        ["mlci", "check", "--base", "main", "--report", str(report), "--html", str(page)],
+        repo,
+        check=False,
+        show=True,
+    )
+    print(
+        f"\n  exit code {code} ({'gate closed' if code == 1 else 'gate open' if code == 0 else 'error'})"
+    )
     print(f"  the PR comment mlci would post: {report}\n  the HTML report: {page}")
-    run(["git", "checkout", "-q", "--force", "main"], repo)  # drop the reproduced, uncommitted outputs
+    run(
+        ["git", "checkout", "-q", "--force", "main"], repo
+    )  # drop the reproduced, uncommitted outputs
     return code
 
 
@@ -90,20 +103,30 @@ def mlci_said(cmd: list[str], repo: Path) -> int:
     print(f"$ {' '.join(cmd)}", flush=True)
     env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}")
     proc = subprocess.run(cmd, cwd=repo, env=env, check=False, capture_output=True, text=True)
-    said = [line for line in (proc.stdout + proc.stderr).splitlines()
-            if line.startswith(("mlci deploy:", "mlci rollback:", "mlci: error:", "  - ", "  note:"))]
+    said = [
+        line
+        for line in (proc.stdout + proc.stderr).splitlines()
+        if line.startswith(("mlci deploy:", "mlci rollback:", "mlci: error:", "  - ", "  note:"))
+    ]
     print("\n".join(f"  {line}" for line in said[-6:]), flush=True)
     return proc.returncode
 
 
 def after_merge(repo: Path) -> bool:
     """Deploy main, merge the improvement, deploy it, roll back: the MLflow registry at work."""
-    print("\n• main: mlci deploy (the first deployment; MLflow store in .git/mlci/mlflow.db)", flush=True)
+    print(
+        "\n• main: mlci deploy (the first deployment; MLflow store in .git/mlci/mlflow.db)",
+        flush=True,
+    )
     run(["dvc", "checkout", "-q"], repo)  # the work tree's model.pkl is main's again
     first = mlci_said(["mlci", "deploy", "--environment", "demo"], repo)
-    before = subprocess.run(["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True,
-                            check=True).stdout.strip()
-    print("\n• merge pr/larger-C into main, then deploy it against the commit before the merge", flush=True)
+    before = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    print(
+        "\n• merge pr/larger-C into main, then deploy it against the commit before the merge",
+        flush=True,
+    )
     run(["git", "merge", "-q", "--ff-only", "pr/larger-C"], repo)
     run(["dvc", "checkout", "-q"], repo)
     second = mlci_said(["mlci", "deploy", "--environment", "demo", "--base", before], repo)
@@ -114,7 +137,9 @@ def after_merge(repo: Path) -> bool:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--dir", type=Path, help="where to create the demo repository")
     parser.add_argument("--keep", action="store_true", help="keep the repository afterwards")
     args = parser.parse_args()
@@ -133,9 +158,13 @@ def main() -> int:
         else:
             shutil.rmtree(repo, ignore_errors=True)
     ok = regress == 1 and improve == 0 and deployed
-    print("\ndemo:", "the gate closed on the regression and opened on the improvement; the improvement "
-          "was deployed and rolled back" if ok
-          else f"unexpected exit codes: regress={regress}, improve={improve}, deploy/rollback ok={deployed}")
+    print(
+        "\ndemo:",
+        "the gate closed on the regression and opened on the improvement; the improvement "
+        "was deployed and rolled back"
+        if ok
+        else f"unexpected exit codes: regress={regress}, improve={improve}, deploy/rollback ok={deployed}",
+    )
     return 0 if ok else 1
 
 

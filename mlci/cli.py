@@ -21,17 +21,34 @@ from mlci.model.errors import EXIT_FAIL, EXIT_PASS, EXIT_RUNTIME, EXIT_USAGE, Ml
 def common_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """The options every computing command shares (README: "Commands")."""
     options = [
-        click.option("--config", "config_path", metavar="PATH",
-                     help="Config file [default: mlci.yaml at the repository root]."),
+        click.option(
+            "--config",
+            "config_path",
+            metavar="PATH",
+            help="Config file [default: mlci.yaml at the repository root].",
+        ),
         click.option("--base", metavar="REF", help="Base revision to compare with."),
-        click.option("--head", metavar="REF",
-                     help="Head revision [default: the work tree, as it is now]."),
-        click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json"]),
-                     default="text", show_default=True, help="What to print on stdout."),
+        click.option(
+            "--head", metavar="REF", help="Head revision [default: the work tree, as it is now]."
+        ),
+        click.option(
+            "--format",
+            "fmt",
+            type=click.Choice(["text", "markdown", "json"]),
+            default="text",
+            show_default=True,
+            help="What to print on stdout.",
+        ),
         click.option("--output", metavar="FILE", help="Write the result JSON to FILE."),
-        click.option("--html", "html_path", metavar="FILE",
-                     help="Write the HTML report (self-contained, interactive plots, every row) to FILE."),
-        click.option("--report", metavar="FILE", help="Write the Markdown report (the PR comment) to FILE."),
+        click.option(
+            "--html",
+            "html_path",
+            metavar="FILE",
+            help="Write the HTML report (self-contained, interactive plots, every row) to FILE.",
+        ),
+        click.option(
+            "--report", metavar="FILE", help="Write the Markdown report (the PR comment) to FILE."
+        ),
         click.option("-v", "--verbose", is_flag=True, help="More detail; tracebacks on errors."),
     ]
     for option in reversed(options):
@@ -40,8 +57,11 @@ def common_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def repro_option(func: Callable[..., Any]) -> Callable[..., Any]:
-    return click.option("--repro/--no-repro", default=None,
-                        help="Reproduce the DVC pipeline first [default: repro.enabled].")(func)
+    return click.option(
+        "--repro/--no-repro",
+        default=None,
+        help="Reproduce the DVC pipeline first [default: repro.enabled].",
+    )(func)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -77,8 +97,15 @@ def _terminal_width() -> int | None:
     return max(60, shutil.get_terminal_size((100, 24)).columns)
 
 
-def _emit(result: Any, cfg: Any, fmt_name: str, output: str | None, root: Any = None,
-          html_path: str | None = None, report: str | None = None) -> int:
+def _emit(
+    result: Any,
+    cfg: Any,
+    fmt_name: str,
+    output: str | None,
+    root: Any = None,
+    html_path: str | None = None,
+    report: str | None = None,
+) -> int:
     from mlci.report import render
 
     if output:
@@ -90,19 +117,47 @@ def _emit(result: Any, cfg: Any, fmt_name: str, output: str | None, root: Any = 
 
         _write(html_path, html(result, root=root))
     color = fmt_name == "text" and sys.stdout.isatty()
-    click.echo(render.for_stdout(result, fmt_name, status_context=cfg.report.status_context, root=root,
-                                 color=color, width=_terminal_width()), nl=False, color=color)
+    click.echo(
+        render.for_stdout(
+            result,
+            fmt_name,
+            status_context=cfg.report.status_context,
+            root=root,
+            color=color,
+            width=_terminal_width(),
+        ),
+        nl=False,
+        color=color,
+    )
     return EXIT_FAIL if result.verdict == "fail" else EXIT_PASS
 
 
-def _run_check(repro: bool | None, config_path: str | None, base: str | None, head: str | None,
-               fmt: str, output: str | None, verbose: bool, html_path: str | None = None, *,
-               report: str | None = None, compare: bool = True, lock_status: bool = False) -> int:
+def _run_check(
+    repro: bool | None,
+    config_path: str | None,
+    base: str | None,
+    head: str | None,
+    fmt: str,
+    output: str | None,
+    verbose: bool,
+    html_path: str | None = None,
+    *,
+    report: str | None = None,
+    compare: bool = True,
+    lock_status: bool = False,
+) -> int:
     from mlci.engine.check import CheckOptions, run_check
     from mlci.engine.progress import progress_for
 
-    opts = CheckOptions(config_path=config_path, base=base, head=head, repro=repro, verbose=verbose,
-                        compare=compare, lock_status=lock_status)
+    opts = CheckOptions(
+        config_path=config_path,
+        base=base,
+        head=head,
+        repro=repro,
+        verbose=verbose,
+        compare=compare,
+        lock_status=lock_status,
+    )
     with progress_for(sys.stderr) as progress:
         result, cfg = run_check(opts, progress=progress)
     import os
@@ -118,48 +173,110 @@ def _run_check(repro: bool | None, config_path: str | None, base: str | None, he
 @cli.command()
 @common_options
 @repro_option
-@click.option("--lock-status", is_flag=True,
-              help="Instead of reproducing (implies --no-repro): check that dvc.lock is up to "
-                   "date, as `dvc status` would (severity: repro.require_committed_lock). "
-                   "The pre-push hook uses it.")
-def check(config_path: str | None, base: str | None, head: str | None, fmt: str,
-          output: str | None, html_path: str | None, report: str | None, verbose: bool,
-          repro: bool | None, lock_status: bool) -> int:
+@click.option(
+    "--lock-status",
+    is_flag=True,
+    help="Instead of reproducing (implies --no-repro): check that dvc.lock is up to "
+    "date, as `dvc status` would (severity: repro.require_committed_lock). "
+    "The pre-push hook uses it.",
+)
+def check(
+    config_path: str | None,
+    base: str | None,
+    head: str | None,
+    fmt: str,
+    output: str | None,
+    html_path: str | None,
+    report: str | None,
+    verbose: bool,
+    repro: bool | None,
+    lock_status: bool,
+) -> int:
     """Compare the work tree (or --head) with the base revision, gate and report."""
     if lock_status:
         if repro:
-            raise click.UsageError("--lock-status checks dvc.lock instead of reproducing: "
-                                   "drop --repro or --lock-status")
+            raise click.UsageError(
+                "--lock-status checks dvc.lock instead of reproducing: "
+                "drop --repro or --lock-status"
+            )
         repro = False
-    return _run_check(repro, config_path, base, head, fmt, output, verbose, html_path,
-                      report=report, lock_status=lock_status)
+    return _run_check(
+        repro,
+        config_path,
+        base,
+        head,
+        fmt,
+        output,
+        verbose,
+        html_path,
+        report=report,
+        lock_status=lock_status,
+    )
 
 
 @cli.command()
 @common_options
-def compare(config_path: str | None, base: str | None, head: str | None, fmt: str,
-            output: str | None, html_path: str | None, report: str | None, verbose: bool) -> int:
+def compare(
+    config_path: str | None,
+    base: str | None,
+    head: str | None,
+    fmt: str,
+    output: str | None,
+    html_path: str | None,
+    report: str | None,
+    verbose: bool,
+) -> int:
     """Only compare metrics and params with the base revision (no reproduction)."""
-    return _run_check(False, config_path, base, head, fmt, output, verbose, html_path, report=report)
+    return _run_check(
+        False, config_path, base, head, fmt, output, verbose, html_path, report=report
+    )
 
 
-def _ci_options(config_path: str | None, base: str | None, head: str | None, fmt: str, output: str | None,
-                verbose: bool, repro: bool | None, publish: bool, report: str | None,
-                github_token: str | None, html_path: str | None = None) -> Any:
+def _ci_options(
+    config_path: str | None,
+    base: str | None,
+    head: str | None,
+    fmt: str,
+    output: str | None,
+    verbose: bool,
+    repro: bool | None,
+    publish: bool,
+    report: str | None,
+    github_token: str | None,
+    html_path: str | None = None,
+) -> Any:
     from mlci.commands.ci import CiOptions
     from mlci.engine.check import CheckOptions
 
-    check_opts = CheckOptions(config_path=config_path, base=base, head=head, repro=repro, verbose=verbose)
-    return CiOptions(check=check_opts, publish=publish, output=output, report=report, fmt=fmt,
-                     github_token=github_token, html=html_path)
+    check_opts = CheckOptions(
+        config_path=config_path, base=base, head=head, repro=repro, verbose=verbose
+    )
+    return CiOptions(
+        check=check_opts,
+        publish=publish,
+        output=output,
+        report=report,
+        fmt=fmt,
+        github_token=github_token,
+        html=html_path,
+    )
 
 
 def github_options(func: Callable[..., Any]) -> Callable[..., Any]:
     options = [
-        click.option("--publish/--no-publish", default=True, show_default=True,
-                     help="Comment, set the status and the check run on GitHub."),
-        click.option("--github-token", metavar="TOKEN", envvar="MLCI_GITHUB_TOKEN", show_envvar=True,
-                     help="Token for the GitHub API [default: $GITHUB_TOKEN]."),
+        click.option(
+            "--publish/--no-publish",
+            default=True,
+            show_default=True,
+            help="Comment, set the status and the check run on GitHub.",
+        ),
+        click.option(
+            "--github-token",
+            metavar="TOKEN",
+            envvar="MLCI_GITHUB_TOKEN",
+            show_envvar=True,
+            help="Token for the GitHub API [default: $GITHUB_TOKEN].",
+        ),
     ]
     for option in reversed(options):
         func = option(func)
@@ -170,9 +287,19 @@ def github_options(func: Callable[..., Any]) -> Callable[..., Any]:
 @common_options
 @repro_option
 @github_options
-def ci(config_path: str | None, base: str | None, head: str | None, fmt: str, output: str | None,
-       html_path: str | None, verbose: bool, repro: bool | None, publish: bool, report: str | None,
-       github_token: str | None) -> int:
+def ci(
+    config_path: str | None,
+    base: str | None,
+    head: str | None,
+    fmt: str,
+    output: str | None,
+    html_path: str | None,
+    verbose: bool,
+    repro: bool | None,
+    publish: bool,
+    report: str | None,
+    github_token: str | None,
+) -> int:
     """Run the check inside GitHub Actions and publish it (comment, status, summary, outputs).
 
     Reads the event from the standard Actions variables (GITHUB_EVENT_NAME,
@@ -180,33 +307,69 @@ def ci(config_path: str | None, base: str | None, head: str | None, fmt: str, ou
     """
     from mlci.commands.ci import run_ci
 
-    return run_ci(_ci_options(config_path, base, head, fmt, output, verbose, repro, publish, report,
-                              github_token, html_path))
+    return run_ci(
+        _ci_options(
+            config_path,
+            base,
+            head,
+            fmt,
+            output,
+            verbose,
+            repro,
+            publish,
+            report,
+            github_token,
+            html_path,
+        )
+    )
 
 
 @cli.command(name="publish")
 @click.argument("result_file", metavar="RESULT.json")
-@click.option("--config", "config_path", metavar="PATH", help="Config file of the trusted checkout.")
-@click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json"]), default="text",
-              show_default=True)
-@click.option("--github-token", metavar="TOKEN", envvar="MLCI_GITHUB_TOKEN", show_envvar=True,
-              help="Token for the GitHub API [default: $GITHUB_TOKEN].")
+@click.option(
+    "--config", "config_path", metavar="PATH", help="Config file of the trusted checkout."
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "markdown", "json"]),
+    default="text",
+    show_default=True,
+)
+@click.option(
+    "--github-token",
+    metavar="TOKEN",
+    envvar="MLCI_GITHUB_TOKEN",
+    show_envvar=True,
+    help="Token for the GitHub API [default: $GITHUB_TOKEN].",
+)
 @click.option("-v", "--verbose", is_flag=True)
-def publish_cmd(result_file: str, config_path: str | None, fmt: str, github_token: str | None,
-                verbose: bool) -> int:
+def publish_cmd(
+    result_file: str, config_path: str | None, fmt: str, github_token: str | None, verbose: bool
+) -> int:
     """Publish a result computed elsewhere (the trusted half of the fork-safe flow)."""
     from mlci.commands.ci import run_publish
 
     opts = _ci_options(config_path, None, None, fmt, None, verbose, False, True, None, github_token)
     return run_publish(result_file, opts)
 
+
 @cli.command()
 @common_options
-def repro(config_path: str | None, base: str | None, head: str | None, fmt: str,
-          output: str | None, html_path: str | None, report: str | None, verbose: bool) -> int:
+def repro(
+    config_path: str | None,
+    base: str | None,
+    head: str | None,
+    fmt: str,
+    output: str | None,
+    html_path: str | None,
+    report: str | None,
+    verbose: bool,
+) -> int:
     """Only reproduce the DVC pipeline (pull, repro, push as configured) and report each stage."""
-    return _run_check(True, config_path, base, head, fmt, output, verbose, html_path, report=report,
-                      compare=False)
+    return _run_check(
+        True, config_path, base, head, fmt, output, verbose, html_path, report=report, compare=False
+    )
 
 
 @cli.group()
@@ -220,8 +383,11 @@ def hook() -> None:
 
 
 @hook.command("install")
-@click.option("--strict", is_flag=True,
-              help="Also block the push when mlci cannot check it (config error, DVC failure).")
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="Also block the push when mlci cannot check it (config error, DVC failure).",
+)
 def hook_install(strict: bool) -> int:
     """Install the pre-push hook (keeps and still runs an existing hook)."""
     from pathlib import Path
@@ -249,8 +415,12 @@ def hook_uninstall() -> int:
 @click.argument("remote", required=False)
 @click.argument("url", required=False)
 @click.option("--strict", is_flag=True, help="Exit 2/3 block the push too.")
-@click.option("--pre-commit", "pre_commit", is_flag=True,
-              help="Read the push from pre-commit's PRE_COMMIT_* variables instead of stdin.")
+@click.option(
+    "--pre-commit",
+    "pre_commit",
+    is_flag=True,
+    help="Read the push from pre-commit's PRE_COMMIT_* variables instead of stdin.",
+)
 def hook_run(remote: str | None, url: str | None, strict: bool, pre_commit: bool) -> int:
     """What the hook runs: check the branches on stdin (git's pre-push input)."""
     import os
@@ -263,16 +433,31 @@ def hook_run(remote: str | None, url: str | None, strict: bool, pre_commit: bool
         remote = remote or env_remote
     else:
         refs = hook_mod.parse_refs(sys.stdin.read())
-    return hook_mod.run(remote, refs, cwd=Path.cwd(), strict=strict, env=os.environ,
-                        echo=lambda text, err: click.echo(_clean(text), err=err))
+    return hook_mod.run(
+        remote,
+        refs,
+        cwd=Path.cwd(),
+        strict=strict,
+        env=os.environ,
+        echo=lambda text, err: click.echo(_clean(text), err=err),
+    )
 
 
 @cli.command("init")
 @click.option("--force", is_flag=True, help="Overwrite mlci.yaml and the workflow if they exist.")
-@click.option("--action", default="mlci/mlci@v0", show_default=True, metavar="OWNER/REPO@REF",
-              help="The action the workflow uses.")
-@click.option("--python", "python_version", metavar="VERSION",
-              help="Python version for the workflow [default: this Python's].")
+@click.option(
+    "--action",
+    default="mlci/mlci@v0",
+    show_default=True,
+    metavar="OWNER/REPO@REF",
+    help="The action the workflow uses.",
+)
+@click.option(
+    "--python",
+    "python_version",
+    metavar="VERSION",
+    help="Python version for the workflow [default: this Python's].",
+)
 @click.option("--no-workflow", is_flag=True, help="Write mlci.yaml only.")
 def init_cmd(force: bool, action: str, python_version: str | None, no_workflow: bool) -> int:
     """Write mlci.yaml and .github/workflows/mlci.yml from the repo's dvc.yaml."""
@@ -280,15 +465,24 @@ def init_cmd(force: bool, action: str, python_version: str | None, no_workflow: 
 
     from mlci.commands.init import init
 
-    for line in init(Path.cwd(), force=force, action=action, python_version=python_version,
-                     workflow=not no_workflow):
+    for line in init(
+        Path.cwd(),
+        force=force,
+        action=action,
+        python_version=python_version,
+        workflow=not no_workflow,
+    ):
         click.echo(_clean(line))
     return EXIT_PASS
 
 
 @cli.command()
-@click.option("--config", "config_path", metavar="PATH",
-              help="Config file [default: mlci.yaml at the repository root].")
+@click.option(
+    "--config",
+    "config_path",
+    metavar="PATH",
+    help="Config file [default: mlci.yaml at the repository root].",
+)
 def doctor(config_path: str | None) -> int:
     """Say what a run would need and lacks: history, base, DVC remote, MLflow, GitHub token.
 
@@ -306,8 +500,16 @@ def doctor(config_path: str | None) -> int:
 
 @cli.command()
 @common_options
-def validate(config_path: str | None, base: str | None, head: str | None, fmt: str,
-             output: str | None, html_path: str | None, report: str | None, verbose: bool) -> int:
+def validate(
+    config_path: str | None,
+    base: str | None,
+    head: str | None,
+    fmt: str,
+    output: str | None,
+    html_path: str | None,
+    report: str | None,
+    verbose: bool,
+) -> int:
     """Only validate the data (Great Expectations) and diff it with the base revision."""
     from mlci.engine import project
     from mlci.engine.check import CheckOptions
@@ -315,47 +517,101 @@ def validate(config_path: str | None, base: str | None, head: str | None, fmt: s
 
     opts = CheckOptions(config_path=config_path, base=base, head=head, repro=False, verbose=verbose)
     result, cfg = run_validate(opts)
-    return _emit(result, cfg, fmt, output, root=project.root(opts.cwd), html_path=html_path,
-                 report=report)
+    return _emit(
+        result, cfg, fmt, output, root=project.root(opts.cwd), html_path=html_path, report=report
+    )
 
 
 @cli.command()
-@click.option("--environment", "-e", required=True, metavar="NAME",
-              help="The environment deployed to (GitHub Deployment environment), e.g. production.")
-@click.option("--force", is_flag=True,
-              help="Deploy even if this commit is not the tip of its branch (the gate still applies).")
-@click.option("--config", "config_path", metavar="PATH",
-              help="Config file [default: mlci.yaml at the repository root].")
-@click.option("--base", metavar="REF", help="Base revision of the gate [default: the push's before, ...].")
+@click.option(
+    "--environment",
+    "-e",
+    required=True,
+    metavar="NAME",
+    help="The environment deployed to (GitHub Deployment environment), e.g. production.",
+)
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Deploy even if this commit is not the tip of its branch (the gate still applies).",
+)
+@click.option(
+    "--config",
+    "config_path",
+    metavar="PATH",
+    help="Config file [default: mlci.yaml at the repository root].",
+)
+@click.option(
+    "--base", metavar="REF", help="Base revision of the gate [default: the push's before, ...]."
+)
 @click.option("--output", metavar="FILE", help="Write the gate's result JSON to FILE.")
-@click.option("--github-token", metavar="TOKEN", envvar="MLCI_GITHUB_TOKEN", show_envvar=True,
-              help="Token for recording the GitHub Deployment [default: $GITHUB_TOKEN].")
+@click.option(
+    "--github-token",
+    metavar="TOKEN",
+    envvar="MLCI_GITHUB_TOKEN",
+    show_envvar=True,
+    help="Token for recording the GitHub Deployment [default: $GITHUB_TOKEN].",
+)
 @click.option("-v", "--verbose", is_flag=True, help="More detail; tracebacks on errors.")
 @repro_option
-def deploy(environment: str, force: bool, config_path: str | None, base: str | None, output: str | None,
-           github_token: str | None, verbose: bool, repro: bool | None) -> int:
+def deploy(
+    environment: str,
+    force: bool,
+    config_path: str | None,
+    base: str | None,
+    output: str | None,
+    github_token: str | None,
+    verbose: bool,
+    repro: bool | None,
+) -> int:
     """Re-check the gate for this commit, compare with the champion, promote the model (MLflow)."""
     from mlci.commands.deploy import DeployOptions, run_deploy
     from mlci.engine.check import CheckOptions
 
     check_opts = CheckOptions(config_path=config_path, base=base, repro=repro, verbose=verbose)
-    return run_deploy(DeployOptions(environment=environment, check=check_opts, force=force, output=output,
-                                    github_token=github_token))
+    return run_deploy(
+        DeployOptions(
+            environment=environment,
+            check=check_opts,
+            force=force,
+            output=output,
+            github_token=github_token,
+        )
+    )
 
 
 @cli.command()
-@click.option("--environment", "-e", required=True, metavar="NAME", help="The environment to roll back.")
-@click.option("--config", "config_path", metavar="PATH",
-              help="Config file [default: mlci.yaml at the repository root].")
-@click.option("--github-token", metavar="TOKEN", envvar="MLCI_GITHUB_TOKEN", show_envvar=True,
-              help="Token for recording the GitHub Deployment [default: $GITHUB_TOKEN].")
+@click.option(
+    "--environment", "-e", required=True, metavar="NAME", help="The environment to roll back."
+)
+@click.option(
+    "--config",
+    "config_path",
+    metavar="PATH",
+    help="Config file [default: mlci.yaml at the repository root].",
+)
+@click.option(
+    "--github-token",
+    metavar="TOKEN",
+    envvar="MLCI_GITHUB_TOKEN",
+    show_envvar=True,
+    help="Token for recording the GitHub Deployment [default: $GITHUB_TOKEN].",
+)
 @click.option("-v", "--verbose", is_flag=True, help="More detail; tracebacks on errors.")
-def rollback(environment: str, config_path: str | None, github_token: str | None, verbose: bool) -> int:
+def rollback(
+    environment: str, config_path: str | None, github_token: str | None, verbose: bool
+) -> int:
     """Move the model's alias back to the previous version (exit 3 if there is none)."""
     from mlci.commands.deploy import RollbackOptions, run_rollback
 
-    return run_rollback(RollbackOptions(environment=environment, config_path=config_path,
-                                        github_token=github_token, verbose=verbose))
+    return run_rollback(
+        RollbackOptions(
+            environment=environment,
+            config_path=config_path,
+            github_token=github_token,
+            verbose=verbose,
+        )
+    )
 
 
 def _for_log(message: str) -> str:

@@ -37,15 +37,19 @@ def sealed_env(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Mon
     monkeypatch.setenv("NO_COLOR", "1")
     monkeypatch.setenv("PATH", f"{VENV_BIN}{os.pathsep}{os.environ.get('PATH', '')}")
     for name in list(os.environ):
-        if name.startswith(("GITHUB_", "RUNNER_", "MLCI_")) or name in ("CI", "MLFLOW_TRACKING_URI"):
+        if name.startswith(("GITHUB_", "RUNNER_", "MLCI_")) or name in (
+            "CI",
+            "MLFLOW_TRACKING_URI",
+        ):
             monkeypatch.delenv(name, raising=False)
 
     real_connect = socket.socket.connect
 
     def guarded_connect(self: socket.socket, address: Any) -> Any:
         host = address[0] if isinstance(address, tuple) else address
-        if isinstance(host, str) and not (host.startswith("127.") or host in ("localhost", "::1")
-                                          or self.family == socket.AF_UNIX):
+        if isinstance(host, str) and not (
+            host.startswith("127.") or host in ("localhost", "::1") or self.family == socket.AF_UNIX
+        ):
             raise RuntimeError(f"test tried to reach the network: {address!r}")
         return real_connect(self, address)
 
@@ -130,8 +134,12 @@ stages:
 """
 
 
-def metrics_repo(repo: GitRepo, metrics: dict[str, Any], params: dict[str, Any] | None = None,
-                 config: str | None = None) -> str:
+def metrics_repo(
+    repo: GitRepo,
+    metrics: dict[str, Any],
+    params: dict[str, Any] | None = None,
+    config: str | None = None,
+) -> str:
     """Write a one-stage DVC project with these metrics and params; commit on main."""
     repo.write("dvc.yaml", DVC_YAML)
     repo.write("params.yaml", json.dumps({"train": params or {"lr": 0.1, "epochs": 10}}))
@@ -163,7 +171,6 @@ def mlci(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):
     return run
 
 
-
 GOLDEN = Path(__file__).parent / "golden"
 
 
@@ -174,6 +181,7 @@ def assert_golden(name: str, got: str) -> None:
         golden.write_text(got)
     assert got == golden.read_text()
 
+
 from tests.ghfake.fixtures import github_fake, github_spec  # noqa: E402,F401
 
 # --- the fast tier (`make test-fast`: pytest -m "not slow") ------------------------------
@@ -181,13 +189,27 @@ from tests.ghfake.fixtures import github_fake, github_spec  # noqa: E402,F401
 # Great Expectations, MLflow, Spark, a browser, act or real pushes. Everything else is the
 # edit-test loop's tier.
 SLOW_FIXTURES = {"dvc_repo"}
-SLOW_MODULES = {"test_action", "test_browser", "test_deploy", "test_hook", "test_repro", "test_validate",
-                "test_extras", "test_scale", "test_ci", "test_doctor", "test_commands"}
+SLOW_MODULES = {
+    "test_action",
+    "test_browser",
+    "test_deploy",
+    "test_hook",
+    "test_repro",
+    "test_validate",
+    "test_extras",
+    "test_scale",
+    "test_ci",
+    "test_doctor",
+    "test_commands",
+}
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         module = item.module.__name__.rpartition(".")[2] if getattr(item, "module", None) else ""
-        if (SLOW_FIXTURES & set(getattr(item, "fixturenames", ())) or module in SLOW_MODULES
-                or module.startswith("test_corpus")):
+        if (
+            SLOW_FIXTURES & set(getattr(item, "fixturenames", ()))
+            or module in SLOW_MODULES
+            or module.startswith("test_corpus")
+        ):
             item.add_marker(pytest.mark.slow)

@@ -154,8 +154,9 @@ class Project(GitRepo):
         self.storage = storage
 
     @classmethod
-    def create(cls, where: Path, name: str = "project", *, remote: bool = True,
-               subdir: str | None = None) -> Project:
+    def create(
+        cls, where: Path, name: str = "project", *, remote: bool = True, subdir: str | None = None
+    ) -> Project:
         """``git init`` (branch main), ``dvc init``, a default DVC remote folder, a bare origin.
 
         ``subdir``: the DVC project lives in this folder of the git repository
@@ -237,15 +238,24 @@ class Project(GitRepo):
         an empty DVC cache, and no DVC-tracked file in its work tree.
         """
         dest = dest or self.path.parent / f"clone-{branch.replace('/', '-')}"
-        sh(["git", "clone", "-q", "--branch", branch, str(self.origin), str(dest)], self.path.parent)
+        sh(
+            ["git", "clone", "-q", "--branch", branch, str(self.origin), str(dest)],
+            self.path.parent,
+        )
         return GitRepo(dest)
 
 
 # --- shapes -------------------------------------------------------------------------
 
 
-def dvclive_pipeline(p: Project, *, params: dict[str, Any] | None = None, config: str | None = MLCI_YAML,
-                     rows: int = 200, message: str = "baseline: dvclive pipeline") -> str:
+def dvclive_pipeline(
+    p: Project,
+    *,
+    params: dict[str, Any] | None = None,
+    config: str | None = MLCI_YAML,
+    rows: int = 200,
+    message: str = "baseline: dvclive pipeline",
+) -> str:
     """The base shape, committed on the current branch (not published); returns the sha.
 
     ``data/raw.csv`` added with ``dvc add``; stage ``prepare`` (cached output
@@ -258,8 +268,10 @@ def dvclive_pipeline(p: Project, *, params: dict[str, Any] | None = None, config
     p.write("src/prepare.py", PREPARE_PY)
     p.write("src/train.py", TRAIN_PY)
     p.write("dvc.yaml", DVC_YAML)
-    p.write("params.yaml", yaml.safe_dump({"train": {**DEFAULT_PARAMS, **(params or {})}},
-                                          sort_keys=False))
+    p.write(
+        "params.yaml",
+        yaml.safe_dump({"train": {**DEFAULT_PARAMS, **(params or {})}}, sort_keys=False),
+    )
     if config is not None:
         p.write("mlci.yaml", config)
     p.add_data("data/raw.csv", raw_csv(rows))
@@ -344,7 +356,9 @@ metrics:
 """
 
 
-def formats_pipeline(p: Project, *, depth: int = 3, message: str = "baseline: metrics in YAML, TOML, CSV") -> str:
+def formats_pipeline(
+    p: Project, *, depth: int = 3, message: str = "baseline: metrics in YAML, TOML, CSV"
+) -> str:
     """Params in two files, metrics in three formats; committed on the current branch.
 
     ``params.yaml`` (``train.C``) and ``config/model.yaml`` (``model.depth``)

@@ -54,15 +54,23 @@ def metrics() -> tuple[dict[str, Any], dict[str, Any], set[str]]:
     return base, head, files
 
 
-def compare_and_render(base: dict[str, Any], head: dict[str, Any], files: set[str],
-                       cfg: config.Config) -> tuple[Result, str]:
+def compare_and_render(
+    base: dict[str, Any], head: dict[str, Any], files: set[str], cfg: config.Config
+) -> tuple[Result, str]:
     """What `mlci ci` does after reading the files: compare, gate, render the comment."""
     deltas = compare.compare_metrics(base, head, files, cfg.metrics)
     reasons = gate.order(gate.metric_reasons(deltas))
     result = Result(
-        context=Context(repo="acme/model", event="pull_request", pr=7,
-                        base=Revision("main", "a" * 40), head=Revision("feature", "b" * 40)),
-        verdict=gate.verdict(reasons), reasons=tuple(reasons), metrics=tuple(deltas),
+        context=Context(
+            repo="acme/model",
+            event="pull_request",
+            pr=7,
+            base=Revision("main", "a" * 40),
+            head=Revision("feature", "b" * 40),
+        ),
+        verdict=gate.verdict(reasons),
+        reasons=tuple(reasons),
+        metrics=tuple(deltas),
     )
     return result, publish.comment_body(result, cfg)
 

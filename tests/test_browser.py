@@ -59,30 +59,93 @@ def mermaid_blocks(markdown: str) -> list[str]:
 def render_mermaid(blocks: list[str], tmp_path: Path) -> list[tuple[str, str]]:
     """(ok, content) per block, as mermaid rendered them in Chromium."""
     page = tmp_path / "mermaid.html"
-    page.write_text(MERMAID_PAGE.format(
-        mermaid=browser.mermaid_js().as_uri(),
-        blocks="\n".join(f'<pre class="src">{html.escape(b)}</pre>' for b in blocks),
-    ))
+    page.write_text(
+        MERMAID_PAGE.format(
+            mermaid=browser.mermaid_js().as_uri(),
+            blocks="\n".join(f'<pre class="src">{html.escape(b)}</pre>' for b in blocks),
+        )
+    )
     dom = browser.dump_dom(page)
     assert f'data-done="{len(blocks)}"' in dom, dom[-2000:]
-    outs = re.findall(r'<div class="out" id="out-\d+" data-ok="(yes|no)">(.*?)</div>(?=<div class="out"|</body>|\s*</body>)',
-                      dom, re.DOTALL)
+    outs = re.findall(
+        r'<div class="out" id="out-\d+" data-ok="(yes|no)">(.*?)</div>(?=<div class="out"|</body>|\s*</body>)',
+        dom,
+        re.DOTALL,
+    )
     assert len(outs) == len(blocks), dom[-2000:]
     return outs
 
 
 def edge_case_plots() -> tuple[Plot, ...]:
     return (
-        Plot("new.json", "line", "new", title="only at head", x="epoch", y="loss", head=[[1, 3.5], [2, 1.25], [30, 0.5]]),
-        Plot("gone.json", "line", "removed", title="only at base", x="step", y="acc", base=[[0, 0.1], [10, 0.9]]),
-        Plot("neg.json", "line", "changed", title="negative and tiny", x="t", y="delta",
-             base=[[-5, -0.00002], [5, 0.00003]], head=[[-5, 0.00001], [5, -0.00004]]),
-        Plot("big.json", "line", "changed", title="large values", x="samples", y="tokens",
-             base=[[0, 1e12], [1e9, 3e12]], head=[[0, 2e12], [1e9, 2.5e12]]),
-        Plot("flat.json", "line", "changed", title="constant", x="x", y="y", base=[[0, 1], [1, 1]], head=[[0, 1], [2, 1]]),
-        Plot(HOSTILE, "line", "changed", title=HOSTILE, x=HOSTILE, y=HOSTILE, base=[[0, 1], [1, 2]], head=[[0, 2], [1, 1]]),
-        Plot("ünïcødé/ρ.json", "line", "changed", title="Verlust über Epochen — 日本語", x="époque", y="λ",
-             base=[[0, 1], [1, 0.5]], head=[[0, 0.9], [1, 0.4]]),
+        Plot(
+            "new.json",
+            "line",
+            "new",
+            title="only at head",
+            x="epoch",
+            y="loss",
+            head=[[1, 3.5], [2, 1.25], [30, 0.5]],
+        ),
+        Plot(
+            "gone.json",
+            "line",
+            "removed",
+            title="only at base",
+            x="step",
+            y="acc",
+            base=[[0, 0.1], [10, 0.9]],
+        ),
+        Plot(
+            "neg.json",
+            "line",
+            "changed",
+            title="negative and tiny",
+            x="t",
+            y="delta",
+            base=[[-5, -0.00002], [5, 0.00003]],
+            head=[[-5, 0.00001], [5, -0.00004]],
+        ),
+        Plot(
+            "big.json",
+            "line",
+            "changed",
+            title="large values",
+            x="samples",
+            y="tokens",
+            base=[[0, 1e12], [1e9, 3e12]],
+            head=[[0, 2e12], [1e9, 2.5e12]],
+        ),
+        Plot(
+            "flat.json",
+            "line",
+            "changed",
+            title="constant",
+            x="x",
+            y="y",
+            base=[[0, 1], [1, 1]],
+            head=[[0, 1], [2, 1]],
+        ),
+        Plot(
+            HOSTILE,
+            "line",
+            "changed",
+            title=HOSTILE,
+            x=HOSTILE,
+            y=HOSTILE,
+            base=[[0, 1], [1, 2]],
+            head=[[0, 2], [1, 1]],
+        ),
+        Plot(
+            "ünïcødé/ρ.json",
+            "line",
+            "changed",
+            title="Verlust über Epochen — 日本語",
+            x="époque",
+            y="λ",
+            base=[[0, 1], [1, 0.5]],
+            head=[[0, 0.9], [1, 0.4]],
+        ),
     )
 
 
@@ -95,7 +158,7 @@ def test_every_mermaid_block_renders(tmp_path, dvc_repo, mlci):
     assert len(blocks) == 1 + 1 + len(edge_case_plots())
 
     outs = render_mermaid(blocks, tmp_path)
-    for block, (ok, content) in zip(blocks, outs):
+    for block, (ok, content) in zip(blocks, outs, strict=False):
         assert ok == "yes", f"mermaid could not render:\n{block}\n{html.unescape(content)[:500]}"
         assert "<svg" in content and "Syntax error" not in content
         series = len(re.findall(r"^    line \[", block, re.MULTILINE))
@@ -138,7 +201,7 @@ def test_the_html_report_draws_its_plots(tmp_path):
     # one Vega view per changed or unchanged line plot, drawn as SVG with line marks
     assert dom.count('data-drawn="yes"') == 2, re.findall(r'data-drawn="\w+"', dom)
     assert dom.count('class="mark-line role-mark') >= 2
-    assert "data-drawn=\"error\"" not in dom
+    assert 'data-drawn="error"' not in dom
     assert "Confusion matrix (test)" in dom and "51 (+1)" in dom
 
     shot = browser.screenshot(page, tmp_path / "report.png")
@@ -155,7 +218,7 @@ def test_the_html_report_draws_its_plots(tmp_path):
 
 
 def _near(rgb: tuple[int, int, int], target: tuple[int, int, int], tolerance: int = 40) -> bool:
-    return all(abs(a - b) <= tolerance for a, b in zip(rgb, target))
+    return all(abs(a - b) <= tolerance for a, b in zip(rgb, target, strict=False))
 
 
 def test_the_html_report_escapes_the_pr(tmp_path):
@@ -165,13 +228,18 @@ def test_the_html_report_escapes_the_pr(tmp_path):
     dom = browser.dump_dom(page)
     assert "<img src=x" not in dom  # the hostile name is text, never an element
     assert dom.count('data-drawn="yes"') == len(edge_case_plots())
-    spec_texts = re.findall(r'<script type="application/json" data-plot="[^"]+">(.*?)</script>',
-                            page.read_text(), re.DOTALL)
+    spec_texts = re.findall(
+        r'<script type="application/json" data-plot="[^"]+">(.*?)</script>',
+        page.read_text(),
+        re.DOTALL,
+    )
     assert len(spec_texts) == len(edge_case_plots())
     assert all(json.loads(t)["$schema"].endswith("vega-lite/v5.json") for t in spec_texts)
 
 
 def test_a_missing_browser_fails_with_the_install_command(monkeypatch):
     monkeypatch.setattr(browser, "CHROMIUM", "/nonexistent/chromium")
-    with pytest.raises(pytest.fail.Exception, match=r"apt-get update && apt-get install -y chromium"):
+    with pytest.raises(
+        pytest.fail.Exception, match=r"apt-get update && apt-get install -y chromium"
+    ):
         browser.chromium_path()

@@ -36,15 +36,25 @@ def test_regression_closes_the_gate(dvc_repo, mlci, tmp_path):
     metrics_repo(dvc_repo, {"acc": 0.90, "loss": 0.30}, config=RULES)
     branch_with(dvc_repo, {"acc": 0.85, "loss": 0.30}, {"lr": 0.2, "epochs": 10})
     out = tmp_path / "result.json"
-    run = mlci(dvc_repo, "check", "--base", "main", "--no-repro", "--format", "json", "--output", str(out))
+    run = mlci(
+        dvc_repo, "check", "--base", "main", "--no-repro", "--format", "json", "--output", str(out)
+    )
     assert run.code == 1
     doc = run.json()
     result_mod.validate(doc)
     assert json.loads(out.read_text()) == doc
     assert doc["verdict"] == "fail"
     acc = next(m for m in doc["metrics"] if m["name"] == "eval/metrics.json:acc")
-    assert (acc["base"], acc["head"], acc["status"], acc["outcome"]) == (0.90, 0.85, "regressed", "fail")
-    assert doc["reasons"][0]["section"] == "metrics" and "eval/metrics.json:acc" in doc["reasons"][0]["message"]
+    assert (acc["base"], acc["head"], acc["status"], acc["outcome"]) == (
+        0.90,
+        0.85,
+        "regressed",
+        "fail",
+    )
+    assert (
+        doc["reasons"][0]["section"] == "metrics"
+        and "eval/metrics.json:acc" in doc["reasons"][0]["message"]
+    )
     lr = next(p for p in doc["params"] if p["name"] == "params.yaml:train.lr")
     assert (lr["base"], lr["head"], lr["status"]) == (0.1, 0.2, "changed")
     assert doc["context"]["base"]["ref"] == "main"
@@ -101,18 +111,26 @@ def test_head_revision_instead_of_the_work_tree(dvc_repo, mlci):
 def test_nested_keys_are_flattened(dvc_repo, mlci):
     metrics_repo(dvc_repo, {"avg_prec": {"test": 0.97, "train": 0.99}, "acc": 0.9})
     branch_with(dvc_repo, {"avg_prec": {"test": 0.94, "train": 0.99}, "acc": 0.9})
-    dvc_repo.write("mlci.yaml", "metrics:\n  rules:\n    - name: 'eval/metrics.json:avg_prec.test'\n"
-                   "      direction: higher\n      max_regression: 0.01\n")
+    dvc_repo.write(
+        "mlci.yaml",
+        "metrics:\n  rules:\n    - name: 'eval/metrics.json:avg_prec.test'\n"
+        "      direction: higher\n      max_regression: 0.01\n",
+    )
     run = mlci(dvc_repo, "check", "--format", "json", "--no-repro")
     names = {m["name"]: m for m in run.json()["metrics"]}
-    assert set(names) == {"eval/metrics.json:avg_prec.test", "eval/metrics.json:avg_prec.train",
-                          "eval/metrics.json:acc"}
+    assert set(names) == {
+        "eval/metrics.json:avg_prec.test",
+        "eval/metrics.json:avg_prec.train",
+        "eval/metrics.json:acc",
+    }
     assert names["eval/metrics.json:avg_prec.test"]["outcome"] == "fail"
     assert run.code == 1
 
 
 def test_float_noise_end_to_end(dvc_repo, mlci):
-    metrics_repo(dvc_repo, {"acc": 0.3}, config="metrics:\n  rules: [{name: acc, direction: higher}]\n")
+    metrics_repo(
+        dvc_repo, {"acc": 0.3}, config="metrics:\n  rules: [{name: acc, direction: higher}]\n"
+    )
     branch_with(dvc_repo, {"acc": 0.1 + 0.2})
     run = mlci(dvc_repo, "check", "--format", "json", "--no-repro")
     assert run.code == 0
@@ -123,7 +141,9 @@ def test_base_without_metrics(dvc_repo, mlci):
     dvc_repo.write("README.md", "start\n")
     dvc_repo.commit("initial")
     dvc_repo.git("checkout", "-q", "-b", "feature")
-    metrics_repo(dvc_repo, {"acc": 0.9}, config="metrics:\n  rules: [{name: acc, direction: higher}]\n")
+    metrics_repo(
+        dvc_repo, {"acc": 0.9}, config="metrics:\n  rules: [{name: acc, direction: higher}]\n"
+    )
     run = mlci(dvc_repo, "check", "--base", "main", "--format", "json", "--no-repro")
     doc = run.json()
     assert run.code == 0 and doc["verdict"] == "warn"  # missing_baseline: warn
@@ -140,8 +160,11 @@ def test_base_before_dvc_init(git_repo, mlci):
     from tests.conftest import VENV_BIN, sh
 
     sh([str(VENV_BIN / "dvc"), "init", "-q"], git_repo.path)
-    metrics_repo(git_repo, {"acc": 0.9}, config="metrics:\n  missing_baseline: fail\n"
-                 "  rules: [{name: acc, direction: higher}]\n")
+    metrics_repo(
+        git_repo,
+        {"acc": 0.9},
+        config="metrics:\n  missing_baseline: fail\n  rules: [{name: acc, direction: higher}]\n",
+    )
     run = mlci(git_repo, "check", "--base", "main", "--format", "json", "--no-repro")
     assert run.code == 1
     assert run.json()["metrics"][0]["status"] == "no_baseline"
@@ -149,8 +172,11 @@ def test_base_before_dvc_init(git_repo, mlci):
 
 def test_metric_files_outside_dvc(git_repo, mlci):
     """No DVC at all: metrics.files (JSON, YAML and CSV) are read from git and the work tree."""
-    git_repo.write("mlci.yaml", "metrics:\n  files: [reports/scores.json, reports/*.csv, reports/extra.yaml]\n"
-                   "  rules: [{name: 'reports/summary.csv:f1', direction: higher}]\n")
+    git_repo.write(
+        "mlci.yaml",
+        "metrics:\n  files: [reports/scores.json, reports/*.csv, reports/extra.yaml]\n"
+        "  rules: [{name: 'reports/summary.csv:f1', direction: higher}]\n",
+    )
     git_repo.write("reports/scores.json", {"auc": 0.8})
     git_repo.write("reports/summary.csv", "precision,f1\n0.7,0.6\n")
     git_repo.commit("baseline")
@@ -196,7 +222,9 @@ def snapshot(repo) -> dict[str, str]:
         if p.is_file() and not rel.startswith((".git/", ".dvc/tmp/")):
             files[rel] = p.read_bytes()
     return {
-        "status": repo.git("status", "--porcelain=v2", "--branch", "--untracked-files=all", "--ignored"),
+        "status": repo.git(
+            "status", "--porcelain=v2", "--branch", "--untracked-files=all", "--ignored"
+        ),
         "index": repo.git("ls-files", "--stage", "--debug"),
         "stash": repo.git("stash", "list", "--format=%H %gs"),
         "head": repo.git("rev-parse", "HEAD"),
@@ -209,28 +237,33 @@ def snapshot(repo) -> dict[str, str]:
 def test_the_users_tree_is_left_exactly_as_it_was(dvc_repo, mlci):
     metrics_repo(dvc_repo, {"acc": 0.90}, config=RULES)
     branch_with(dvc_repo, {"acc": 0.80})
-    dvc_repo.write("eval/metrics.json", {"acc": 0.85})       # unstaged change
+    dvc_repo.write("eval/metrics.json", {"acc": 0.85})  # unstaged change
     dvc_repo.write("notes.txt", "staged\n")
-    dvc_repo.git("add", "notes.txt")                           # staged change
-    dvc_repo.write("scratch/untracked.py", "x = 1\n")          # untracked file
+    dvc_repo.git("add", "notes.txt")  # staged change
+    dvc_repo.write("scratch/untracked.py", "x = 1\n")  # untracked file
     dvc_repo.write("params.yaml", json.dumps({"train": {"lr": 9, "epochs": 1}}))
-    dvc_repo.git("stash", "push", "-q", "--", "params.yaml")   # a stash entry
+    dvc_repo.git("stash", "push", "-q", "--", "params.yaml")  # a stash entry
     before = snapshot(dvc_repo)
     # SPEC: a `check --no-repro` leaves the tree as it was (reproduction writes outputs, as
     # `dvc repro` does: see tests/test_repro.py)
-    for args in (["check", "--base", "main", "--no-repro"],
-                 ["check", "--base", "main", "--head", "HEAD~1"],
-                 ["compare", "--base", "main"]):
+    for args in (
+        ["check", "--base", "main", "--no-repro"],
+        ["check", "--base", "main", "--head", "HEAD~1"],
+        ["compare", "--base", "main"],
+    ):
         mlci(dvc_repo, *args)
         assert snapshot(dvc_repo) == before
 
 
-@pytest.mark.parametrize("setup,args,message", [
-    ("none", ["check"], "is not inside a git repository"),
-    ("empty", ["check"], "no commits yet"),
-    ("repo", ["check", "--base", "nope"], "unknown base revision 'nope'"),
-    ("repo", ["check", "--head", "nope"], "unknown head revision 'nope'"),
-])
+@pytest.mark.parametrize(
+    "setup,args,message",
+    [
+        ("none", ["check"], "is not inside a git repository"),
+        ("empty", ["check"], "no commits yet"),
+        ("repo", ["check", "--base", "nope"], "unknown base revision 'nope'"),
+        ("repo", ["check", "--head", "nope"], "unknown head revision 'nope'"),
+    ],
+)
 def test_could_not_finish_is_exit_3(tmp_path, dvc_repo, mlci, setup, args, message):
     where = tmp_path / "plain"
     where.mkdir()
@@ -251,10 +284,21 @@ def test_default_base_is_main_then_the_config(dvc_repo, mlci):
     dvc_repo.commit("develop")
     dvc_repo.git("checkout", "-q", "-b", "feature")
     dvc_repo.write("eval/metrics.json", {"acc": 0.6})
-    assert mlci(dvc_repo, "check", "--no-repro", "--format", "json").json()["metrics"][0]["base"] == 0.9
+    assert (
+        mlci(dvc_repo, "check", "--no-repro", "--format", "json").json()["metrics"][0]["base"]
+        == 0.9
+    )
     dvc_repo.write("mlci.yaml", "base: develop\n")
-    assert mlci(dvc_repo, "check", "--no-repro", "--format", "json").json()["metrics"][0]["base"] == 0.5
-    assert mlci(dvc_repo, "check", "--no-repro", "--base", "main", "--format", "json").json()["metrics"][0]["base"] == 0.9
+    assert (
+        mlci(dvc_repo, "check", "--no-repro", "--format", "json").json()["metrics"][0]["base"]
+        == 0.5
+    )
+    assert (
+        mlci(dvc_repo, "check", "--no-repro", "--base", "main", "--format", "json").json()[
+            "metrics"
+        ][0]["base"]
+        == 0.9
+    )
 
 
 def test_default_base_prefers_the_upstream(dvc_repo, mlci, tmp_path):
@@ -275,8 +319,17 @@ def test_report_and_html_files(dvc_repo, mlci, tmp_path):
     metrics_repo(dvc_repo, {"acc": 0.90}, config=RULES)
     branch_with(dvc_repo, {"acc": 0.80})
     report, page = tmp_path / "comment.md", tmp_path / "report.html"
-    run = mlci(dvc_repo, "check", "--no-repro", "--format", "markdown", "--report", str(report),
-               "--html", str(page))
+    run = mlci(
+        dvc_repo,
+        "check",
+        "--no-repro",
+        "--format",
+        "markdown",
+        "--report",
+        str(report),
+        "--html",
+        str(page),
+    )
     assert run.code == 1
     assert report.read_text() == run.out
     assert page.read_text().lstrip().lower().startswith("<!doctype html>")
@@ -288,4 +341,6 @@ def test_a_glob_finds_the_same_files_at_base_and_head(git_repo, mlci):
     git_repo.commit("baseline")
     git_repo.write("eval/sub/scores.json", {"auc": 0.7})
     doc = mlci(git_repo, "check", "--format", "json").json()
-    assert [(m["name"], m["base"], m["head"]) for m in doc["metrics"]] == [("eval/sub/scores.json:auc", 0.8, 0.7)]
+    assert [(m["name"], m["base"], m["head"]) for m in doc["metrics"]] == [
+        ("eval/sub/scores.json:auc", 0.8, 0.7)
+    ]

@@ -39,20 +39,39 @@ class Actions:
         event_file = self.tmp / f"{event_name}.json"
         event_file.write_text(json.dumps(payload))
         values = self.fake.env(REPO, token=TOKEN)
-        values.update({
-            "GITHUB_EVENT_NAME": event_name, "GITHUB_EVENT_PATH": str(event_file),
-            "GITHUB_STEP_SUMMARY": str(self.summary), "GITHUB_OUTPUT": str(self.output),
-            "GITHUB_RUN_ID": "4242", "GITHUB_RUN_ATTEMPT": "1", "RUNNER_TEMP": str(self.tmp / "runner"),
-            "MLCI_GITHUB_BACKOFF": "0", "MLCI_GITHUB_WRITE_INTERVAL": "0", "MLCI_GITHUB_RETRIES": "3",
-        })
+        values.update(
+            {
+                "GITHUB_EVENT_NAME": event_name,
+                "GITHUB_EVENT_PATH": str(event_file),
+                "GITHUB_STEP_SUMMARY": str(self.summary),
+                "GITHUB_OUTPUT": str(self.output),
+                "GITHUB_RUN_ID": "4242",
+                "GITHUB_RUN_ATTEMPT": "1",
+                "RUNNER_TEMP": str(self.tmp / "runner"),
+                "MLCI_GITHUB_BACKOFF": "0",
+                "MLCI_GITHUB_WRITE_INTERVAL": "0",
+                "MLCI_GITHUB_RETRIES": "3",
+            }
+        )
         for name, value in values.items():
             self.mp.setenv(name, value)
 
-    def pull_request(self, number: int, base: str, head: str, action: str = "opened", labels=()) -> None:
-        self.fake.add_pull(number, head_sha=head, base_sha=base, head_ref="feature", base_ref="main",
-                           labels=labels)
-        payload = event_payload("pull_request", action, repo=REPO, pr_number=number, head_sha=head,
-                                head_ref="feature", base_sha=base, base_ref="main")
+    def pull_request(
+        self, number: int, base: str, head: str, action: str = "opened", labels=()
+    ) -> None:
+        self.fake.add_pull(
+            number, head_sha=head, base_sha=base, head_ref="feature", base_ref="main", labels=labels
+        )
+        payload = event_payload(
+            "pull_request",
+            action,
+            repo=REPO,
+            pr_number=number,
+            head_sha=head,
+            head_ref="feature",
+            base_sha=base,
+            base_ref="main",
+        )
         payload["pull_request"]["labels"] = [{"name": name} for name in labels]
         self.env("pull_request", payload)
 
@@ -60,7 +79,9 @@ class Actions:
         return self._mlci(self.repo, *args)
 
     def outputs(self) -> dict[str, str]:
-        return dict(line.split("=", 1) for line in self.output.read_text().splitlines() if "=" in line)
+        return dict(
+            line.split("=", 1) for line in self.output.read_text().splitlines() if "=" in line
+        )
 
 
 @pytest.fixture
@@ -257,7 +278,9 @@ def test_push_event_compares_with_before_and_sets_a_status(gh):
 
 def test_pull_request_target_is_refused_without_any_request(gh):
     base, head = regressing_pr(gh)
-    payload = event_payload("pull_request", "opened", repo=REPO, pr_number=7, head_sha=head, base_sha=base)
+    payload = event_payload(
+        "pull_request", "opened", repo=REPO, pr_number=7, head_sha=head, base_sha=base
+    )
     gh.env("pull_request_target", payload)
     run = gh.run("ci")
     assert run.code == 2
@@ -290,8 +313,20 @@ def test_shallow_checkout_fetches_the_missing_base(gh, tmp_path, monkeypatch):
     remote = tmp_path / "remote.git"
     subprocess.run(["git", "clone", "-q", "--bare", str(gh.repo.path), str(remote)], check=True)
     clone = tmp_path / "clone"
-    subprocess.run(["git", "clone", "-q", "--depth", "1", "--branch", "feature", f"file://{remote}", str(clone)],
-                   check=True)
+    subprocess.run(
+        [
+            "git",
+            "clone",
+            "-q",
+            "--depth",
+            "1",
+            "--branch",
+            "feature",
+            f"file://{remote}",
+            str(clone),
+        ],
+        check=True,
+    )
     assert subprocess.run(["git", "cat-file", "-e", base], cwd=clone).returncode != 0
     gh.repo = GitRepo(clone)
     gh.pull_request(7, base, head)
@@ -304,7 +339,9 @@ def test_shallow_checkout_fetches_the_missing_base(gh, tmp_path, monkeypatch):
 def test_pr_text_is_escaped_in_the_comment(gh):
     base = metrics_repo(gh.repo, {"acc": 0.9}, config=RULES)
     gh.repo.git("checkout", "-q", "-b", "feature")
-    gh.repo.write("eval/metrics.json", {"acc": 0.8, "@octocat <img src=x onerror=alert(1)>|x": "-->"})
+    gh.repo.write(
+        "eval/metrics.json", {"acc": 0.8, "@octocat <img src=x onerror=alert(1)>|x": "-->"}
+    )
     head = gh.repo.commit("feature")
     gh.pull_request(7, base, head)
     gh.run("ci")
@@ -320,8 +357,12 @@ def test_pr_text_is_escaped_in_the_comment(gh):
 def test_a_huge_report_fits_in_a_comment(gh):
     base_metrics = {f"m{i:05d}": 0.5 for i in range(10_000)}
     head_metrics = dict(base_metrics, m00042=0.1)
-    base = metrics_repo(gh.repo, base_metrics, config="repro: {enabled: false}\nmetrics:\n  rules:\n"
-                        "    - name: m00042\n      direction: higher\n")
+    base = metrics_repo(
+        gh.repo,
+        base_metrics,
+        config="repro: {enabled: false}\nmetrics:\n  rules:\n"
+        "    - name: m00042\n      direction: higher\n",
+    )
     gh.repo.git("checkout", "-q", "-b", "feature")
     gh.repo.write("eval/metrics.json", head_metrics)
     head = gh.repo.commit("feature")
@@ -334,7 +375,9 @@ def test_a_huge_report_fits_in_a_comment(gh):
     assert "<summary>Metrics: 9,999 unchanged</summary>" in comment.body
     assert "9,999 metrics not listed here" in comment.body
     page = Path(gh.outputs()["html-path"]).read_text()
-    assert page.count("<code>eval/metrics.json:m") == 10_000 + 1  # every row, and the failing one on top
+    assert (
+        page.count("<code>eval/metrics.json:m") == 10_000 + 1
+    )  # every row, and the failing one on top
 
 
 # --- mlci publish: the trusted half of the fork-safe flow -------------------------------
@@ -358,8 +401,16 @@ def workflow_run_payload(head: str, pulls: list[dict]) -> dict:
 def test_publish_posts_on_the_pr_of_the_workflow_run(gh):
     base, head = regressing_pr(gh)
     result = untrusted_result(gh, base, head)
-    payload = workflow_run_payload(head, [{"number": 9, "head": {"sha": head, "ref": "feature"},
-                                           "base": {"sha": base, "ref": "main"}}])
+    payload = workflow_run_payload(
+        head,
+        [
+            {
+                "number": 9,
+                "head": {"sha": head, "ref": "feature"},
+                "base": {"sha": base, "ref": "main"},
+            }
+        ],
+    )
     gh.env("workflow_run", payload)
     run = gh.run("publish", str(result))
     assert run.code == 1
@@ -372,7 +423,9 @@ def test_publish_posts_on_the_pr_of_the_workflow_run(gh):
 def test_publish_finds_a_fork_pr_by_its_head(gh):
     base, head = regressing_pr(gh)
     result = untrusted_result(gh, base, head)
-    gh.fake.add_pull(9, head_sha=head, base_sha=base, head_ref="feature", head_repo="forker/ml-repo")
+    gh.fake.add_pull(
+        9, head_sha=head, base_sha=base, head_ref="feature", head_repo="forker/ml-repo"
+    )
     payload = workflow_run_payload(head, [])
     payload["workflow_run"]["head_branch"] = "feature"
     payload["workflow_run"]["head_repository"]["owner"]["login"] = "forker"
@@ -410,20 +463,30 @@ def test_result_survives_the_round_trip_through_the_comment(gh):
     assert hidden.metrics == local.metrics and hidden.reasons == local.reasons
 
 
-
 def test_synchronize_updates_the_comment_of_opened(gh):
     base, head = regressing_pr(gh)
     gh.pull_request(7, base, head, action="opened")
     gh.run("ci")
     gh.repo.write("eval/metrics.json", {"acc": 0.95})
     new_head = gh.repo.commit("fix")
-    payload = event_payload("pull_request", "synchronize", repo=REPO, pr_number=7, head_sha=new_head,
-                            head_ref="feature", base_sha=base, base_ref="main")
+    payload = event_payload(
+        "pull_request",
+        "synchronize",
+        repo=REPO,
+        pr_number=7,
+        head_sha=new_head,
+        head_ref="feature",
+        base_sha=base,
+        base_ref="main",
+    )
     gh.env("pull_request", payload)
     assert gh.run("ci").code == 0
     [comment] = comments(gh.fake)
     assert "gate open" in comment.body
-    assert [s.path.rsplit("/", 1)[1] for s in gh.fake.calls("repos/create-commit-status")] == [head, new_head]
+    assert [s.path.rsplit("/", 1)[1] for s in gh.fake.calls("repos/create-commit-status")] == [
+        head,
+        new_head,
+    ]
 
 
 def test_workflow_dispatch_uses_the_config_base(gh):
@@ -463,5 +526,7 @@ def test_a_pr_that_changes_the_rules_is_flagged(gh):
     run = gh.run("ci", "--format", "json")
     doc = run.json()
     assert run.code == 0 and doc["verdict"] == "warn"
-    assert any(r["section"] == "config" and "changes mlci.yaml" in r["message"] for r in doc["reasons"])
+    assert any(
+        r["section"] == "config" and "changes mlci.yaml" in r["message"] for r in doc["reasons"]
+    )
     validate(doc)

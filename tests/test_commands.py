@@ -24,7 +24,13 @@ def pr(dvc_repo, github_fake, tmp_path, monkeypatch, mlci):
     return gh
 
 
-def say(gh: Actions, body: str, user: str = "maintainer", user_type: str = "User", action: str = "created"):
+def say(
+    gh: Actions,
+    body: str,
+    user: str = "maintainer",
+    user_type: str = "User",
+    action: str = "created",
+):
     """`user` comments `body` on PR #7; the issue_comment run follows."""
     seeded = gh.fake.add_comment(7, body, user=user)
     payload = event_payload("issue_comment", action, repo=REPO, pr_number=7, body=body)
@@ -57,7 +63,10 @@ def test_override_by_a_maintainer(pr):
     assert "mlci:override" in pr.fake.repo(REPO).labels[7]
     last = statuses(pr)[-1]
     assert last["state"] == "success" and last["context"] == "mlci"
-    assert last["description"] == "overridden by @maintainer: the drop is expected with the new tokenizer"
+    assert (
+        last["description"]
+        == "overridden by @maintainer: the drop is expected with the new tokenizer"
+    )
     check = pr.fake.calls("checks/create")[-1]  # a required mlci check run is satisfied too
     assert check.body["conclusion"] == "success" and check.body["head_sha"] == pr.head
     report = next(c for c in comments(pr.fake) if c.body.startswith("<!-- mlci:report:mlci -->"))
@@ -96,12 +105,27 @@ def test_override_needs_a_reason(pr):
 
 
 def test_rerun_asks_actions_to_rerun_the_latest_mlci_run(pr):
-    old = pr.fake.add_workflow_run(head_sha=pr.head, name="mlci", path=".github/workflows/mlci.yml",
-                                   event="pull_request", run_number=1)
-    new = pr.fake.add_workflow_run(head_sha=pr.head, name="mlci", path=".github/workflows/mlci.yml",
-                                   event="pull_request", run_number=2)
-    pr.fake.add_workflow_run(head_sha=pr.head, name="docs", path=".github/workflows/docs.yml",
-                             event="pull_request", run_number=3)
+    old = pr.fake.add_workflow_run(
+        head_sha=pr.head,
+        name="mlci",
+        path=".github/workflows/mlci.yml",
+        event="pull_request",
+        run_number=1,
+    )
+    new = pr.fake.add_workflow_run(
+        head_sha=pr.head,
+        name="mlci",
+        path=".github/workflows/mlci.yml",
+        event="pull_request",
+        run_number=2,
+    )
+    pr.fake.add_workflow_run(
+        head_sha=pr.head,
+        name="docs",
+        path=".github/workflows/docs.yml",
+        event="pull_request",
+        run_number=3,
+    )
     pr.mp.setenv("GITHUB_WORKFLOW_REF", f"{REPO}/.github/workflows/mlci.yml@refs/heads/main")
     run = say(pr, "/mlci rerun", user="writer")
     assert pr.fake.repo(REPO).reruns == [new.id]
@@ -132,13 +156,16 @@ def test_unknown_command_lists_the_valid_ones(pr):
     assert reactions(pr, run.comment_id) == ["eyes", "-1"]
 
 
-@pytest.mark.parametrize("body,user,user_type,action", [
-    ("LGTM, thanks!", "maintainer", "User", "created"),
-    ("please see /mlci override below", "maintainer", "User", "created"),
-    ("/mlci override from a bot", "github-actions[bot]", "Bot", "created"),
-    ("/mlci override from another bot", "dependabot[bot]", "Bot", "created"),
-    ("/mlci override edited later", "maintainer", "User", "edited"),
-])
+@pytest.mark.parametrize(
+    "body,user,user_type,action",
+    [
+        ("LGTM, thanks!", "maintainer", "User", "created"),
+        ("please see /mlci override below", "maintainer", "User", "created"),
+        ("/mlci override from a bot", "github-actions[bot]", "Bot", "created"),
+        ("/mlci override from another bot", "dependabot[bot]", "Bot", "created"),
+        ("/mlci override edited later", "maintainer", "User", "edited"),
+    ],
+)
 def test_comments_that_are_not_commands_cause_no_request(pr, body, user, user_type, action):
     run = say(pr, body, user=user, user_type=user_type, action=action)
     assert run.code == 0
@@ -153,7 +180,9 @@ def test_our_own_report_comment_never_triggers_a_command(pr):
 def test_a_command_never_reads_the_pull_request_head(pr):
     """The issue_comment run works on metadata and the hidden result; the work tree is ignored."""
     pr.repo.write("eval/metrics.json", "{this would crash any metric reader")
-    pr.repo.write("mlci.yaml", "metrics: [not, a, mapping]\n")  # a PR's config is never loaded either
+    pr.repo.write(
+        "mlci.yaml", "metrics: [not, a, mapping]\n"
+    )  # a PR's config is never loaded either
     pr.repo.commit("hostile head")
     pr.repo.git("checkout", "-q", "main")  # issue_comment runs check out the default branch
     run = say(pr, "/mlci override accepted")

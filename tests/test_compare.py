@@ -14,8 +14,12 @@ from mlci.model.config import MetricRule, MetricsConfig
 def cmp(base, head, *rules: MetricRule, name="m.json:acc", missing_baseline="warn", **kw):
     cfg = MetricsConfig(rules=tuple(rules), missing_baseline=missing_baseline)
     return compare_metric(
-        name, base, head, in_base=kw.get("in_base", base is not None),
-        in_head=kw.get("in_head", head is not None), base_has_file=kw.get("base_has_file", True),
+        name,
+        base,
+        head,
+        in_base=kw.get("in_base", base is not None),
+        in_head=kw.get("in_head", head is not None),
+        base_has_file=kw.get("base_has_file", True),
         config=cfg,
     )
 
@@ -146,17 +150,32 @@ def test_rule_matching_globs_keys_and_first_match():
 
 def test_compare_metrics_keeps_removed_and_new():
     deltas = compare_metrics({"f:a": 1, "f:b": 2}, {"f:a": 1, "f:c": 3}, {"f"}, MetricsConfig())
-    assert [(d.name, d.status) for d in deltas] == [("f:a", "unchanged"), ("f:c", "new"), ("f:b", "removed")]
+    assert [(d.name, d.status) for d in deltas] == [
+        ("f:a", "unchanged"),
+        ("f:c", "new"),
+        ("f:b", "removed"),
+    ]
 
 
 def test_params_diff():
-    deltas = compare_params({"p:a": 1, "p:b": 0.1, "p:gone": 1}, {"p:a": 2, "p:b": 0.1, "p:new": "x"})
+    deltas = compare_params(
+        {"p:a": 1, "p:b": 0.1, "p:gone": 1}, {"p:a": 2, "p:b": 0.1, "p:new": "x"}
+    )
     assert {d.name: d.status for d in deltas} == {
-        "p:a": "changed", "p:b": "unchanged", "p:new": "added", "p:gone": "removed"}
+        "p:a": "changed",
+        "p:b": "unchanged",
+        "p:new": "added",
+        "p:gone": "removed",
+    }
 
 
 def test_verdict_from_outcomes():
-    deltas = [cmp(0.9, 0.8, HIGHER), cmp(10.0, 12.0, MetricRule("acc", direction="lower", max_regression_pct=1, severity="warn"))]
+    deltas = [
+        cmp(0.9, 0.8, HIGHER),
+        cmp(
+            10.0, 12.0, MetricRule("acc", direction="lower", max_regression_pct=1, severity="warn")
+        ),
+    ]
     reasons = metric_reasons(deltas)
     assert [r.severity for r in reasons] == ["fail", "warn"]
     assert verdict(reasons) == "fail"

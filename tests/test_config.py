@@ -99,9 +99,12 @@ def _without(tree: dict, dotted: str) -> dict:
 def test_the_example_in_spec_md_loads():
     text = SHARED_SPEC.read_text()
     tree = yaml.safe_load(re.search(r"```yaml\n(.*?)```", text, re.S).group(1))
-    pending = [key for key in PENDING_SPEC_KEYS
-               if key.split(".")[0] in tree and (("." not in key)
-                                                 or key.split(".")[1] in tree[key.split(".")[0]])]
+    pending = [
+        key
+        for key in PENDING_SPEC_KEYS
+        if key.split(".")[0] in tree
+        and (("." not in key) or key.split(".")[1] in tree[key.split(".")[0]])
+    ]
     implemented = []
     for key in pending:
         with_only_this = tree
@@ -127,34 +130,55 @@ def test_empty_file_means_defaults():
     assert cfg.report.status_context == "mlci" and cfg.deploy is None
 
 
-@pytest.mark.parametrize("text,message", [
-    ("metrics:\n  rules:\n    - name: acc\n      direction: up\n",
-     "mlci.yaml:4: metrics.rules[0].direction: expected 'higher' or 'lower', got 'up'"),
-    ("metrics:\n  rulez: []\n",
-     "mlci.yaml:2: metrics.rulez: unknown key; did you mean 'rules'?"),
-    ("repro:\n  - enabled\n",
-     "mlci.yaml:2: repro: expected a mapping, got a list"),
-    ("metrics:\n  rules:\n    - name: acc\n      min: high\n",
-     "mlci.yaml:4: metrics.rules[0].min: expected a number, got 'high'"),
-    ("repro:\n  push: sometimes\n",
-     "mlci.yaml:2: repro.push: expected true or false, got 'sometimes'"),
-    ("report:\n  comment: always\n",
-     "mlci.yaml:2: report.comment: expected 'update', 'new' or 'off', got 'always'"),
-    ("metrics:\n  rules: [{name: a, max_regression: -1, direction: higher}]\n",
-     "mlci.yaml:2: metrics.rules[0].max_regression: expected a number >= 0, got -1"),
-    ("metrics:\n  rules:\n    - direction: higher\n",
-     "mlci.yaml:3: metrics.rules[0].name: required key is missing"),
-    ("metrics:\n  rules:\n    - name: acc\n      max_regression: 0.1\n",
-     "mlci.yaml:3: metrics.rules[0].direction: max_regression needs a direction ('higher' or 'lower') to know what worse means"),
-    ("data:\n  - path: a.csv\n    expect:\n      - column: text\n",
-     "mlci.yaml:4: data[0].expect[0]: expected an expectation name (expect_...), got 'column'"),
-    ("metrics:\n  files: eval.json\n",
-     "mlci.yaml:2: metrics.files: expected a list, got 'eval.json'"),
-    ("bsae: main\n",
-     "mlci.yaml:1: bsae: unknown key; did you mean 'base'?"),
-    ("- a\n- b\n",
-     "mlci.yaml:1: the config must be a mapping of sections, got a list"),
-])
+@pytest.mark.parametrize(
+    "text,message",
+    [
+        (
+            "metrics:\n  rules:\n    - name: acc\n      direction: up\n",
+            "mlci.yaml:4: metrics.rules[0].direction: expected 'higher' or 'lower', got 'up'",
+        ),
+        (
+            "metrics:\n  rulez: []\n",
+            "mlci.yaml:2: metrics.rulez: unknown key; did you mean 'rules'?",
+        ),
+        ("repro:\n  - enabled\n", "mlci.yaml:2: repro: expected a mapping, got a list"),
+        (
+            "metrics:\n  rules:\n    - name: acc\n      min: high\n",
+            "mlci.yaml:4: metrics.rules[0].min: expected a number, got 'high'",
+        ),
+        (
+            "repro:\n  push: sometimes\n",
+            "mlci.yaml:2: repro.push: expected true or false, got 'sometimes'",
+        ),
+        (
+            "report:\n  comment: always\n",
+            "mlci.yaml:2: report.comment: expected 'update', 'new' or 'off', got 'always'",
+        ),
+        (
+            "metrics:\n  rules: [{name: a, max_regression: -1, direction: higher}]\n",
+            "mlci.yaml:2: metrics.rules[0].max_regression: expected a number >= 0, got -1",
+        ),
+        (
+            "metrics:\n  rules:\n    - direction: higher\n",
+            "mlci.yaml:3: metrics.rules[0].name: required key is missing",
+        ),
+        (
+            "metrics:\n  rules:\n    - name: acc\n      max_regression: 0.1\n",
+            "mlci.yaml:3: metrics.rules[0].direction: max_regression needs a direction "
+            "('higher' or 'lower') to know what worse means",
+        ),
+        (
+            "data:\n  - path: a.csv\n    expect:\n      - column: text\n",
+            "mlci.yaml:4: data[0].expect[0]: expected an expectation name (expect_...), got 'column'",
+        ),
+        (
+            "metrics:\n  files: eval.json\n",
+            "mlci.yaml:2: metrics.files: expected a list, got 'eval.json'",
+        ),
+        ("bsae: main\n", "mlci.yaml:1: bsae: unknown key; did you mean 'base'?"),
+        ("- a\n- b\n", "mlci.yaml:1: the config must be a mapping of sections, got a list"),
+    ],
+)
 def test_errors_name_file_line_and_key(text, message):
     with pytest.raises(ConfigError) as info:
         config.parse(text)
@@ -163,9 +187,13 @@ def test_errors_name_file_line_and_key(text, message):
 
 
 def test_bare_off_means_off_not_false():
-    cfg = config.parse("report:\n  comment: off\nmetrics:\n  missing_baseline: off\n"
-                       "repro:\n  require_committed_lock: off\n")
-    assert (cfg.report.comment, cfg.metrics.missing_baseline, cfg.repro.require_committed_lock) == ("off",) * 3
+    cfg = config.parse(
+        "report:\n  comment: off\nmetrics:\n  missing_baseline: off\n"
+        "repro:\n  require_committed_lock: off\n"
+    )
+    assert (cfg.report.comment, cfg.metrics.missing_baseline, cfg.repro.require_committed_lock) == (
+        "off",
+    ) * 3
 
 
 def test_yaml_syntax_error_has_a_line():
@@ -175,7 +203,9 @@ def test_yaml_syntax_error_has_a_line():
 
 
 def test_unknown_key_without_close_match_lists_valid_keys():
-    with pytest.raises(ConfigError, match=r"report.colour: unknown key; did you mean 'comment'\?|valid keys"):
+    with pytest.raises(
+        ConfigError, match=r"report.colour: unknown key; did you mean 'comment'\?|valid keys"
+    ):
         config.parse("report:\n  colour: red\n")
     with pytest.raises(ConfigError, match="valid keys: alias, model_name, model_path"):
         config.parse("deploy:\n  zzz: 1\n")
@@ -187,7 +217,8 @@ def test_cli_reports_config_error_in_one_line_exit_2(dvc_repo, mlci):
     run = mlci(dvc_repo, "check", "--no-repro")
     assert run.code == 2
     assert run.err.strip() == (
-        "mlci: error: mlci.yaml:4: metrics.rules[0].direction: expected 'higher' or 'lower', got 'up'")
+        "mlci: error: mlci.yaml:4: metrics.rules[0].direction: expected 'higher' or 'lower', got 'up'"
+    )
     assert "Traceback" not in run.err
 
 

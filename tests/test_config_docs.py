@@ -123,8 +123,9 @@ def test_every_schema_key_is_documented_with_its_type_and_default():
             want = list(default) if isinstance(default, tuple) else default
             ok = bool(m) and yaml.safe_load(m.group(1)) == want
         if not ok:
-            problems.append(f"{key.path}: default written {default_cell!r}, "
-                            f"the loader's is {default!r}")
+            problems.append(
+                f"{key.path}: default written {default_cell!r}, the loader's is {default!r}"
+            )
     assert not problems, "\n".join(problems)
 
 
@@ -191,11 +192,16 @@ def test_every_example_loads_and_every_key_has_one():
 def test_users_are_never_pointed_at_a_file_they_do_not_have(path):
     target = ROOT / path
     suffixes = (".md", ".py", ".j2", ".yaml", ".yml")
-    files = [target] if target.is_file() else [
-        p for p in target.rglob("*") if p.is_file() and p.suffix in suffixes
-    ]
+    files = (
+        [target]
+        if target.is_file()
+        else [p for p in target.rglob("*") if p.is_file() and p.suffix in suffixes]
+    )
     assert files
-    hits = [f"{p.relative_to(ROOT)}:{n}" for p in files
-            for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1)
-            if re.search(r"\bSPEC\b", line)]
+    hits = [
+        f"{p.relative_to(ROOT)}:{n}"
+        for p in files
+        for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1)
+        if re.search(r"\bSPEC\b", line)
+    ]
     assert hits == []

@@ -55,8 +55,9 @@ def closed_port() -> int:
         return int(s.getsockname()[1])
 
 
-def cached_metrics_project(repo: GitRepo, remote_url: str, *, config: str = RULES,
-                           push: str = "none") -> tuple[str, str]:
+def cached_metrics_project(
+    repo: GitRepo, remote_url: str, *, config: str = RULES, push: str = "none"
+) -> tuple[str, str]:
     """main: acc 0.90; feature: acc 0.89 (within the rule). ``push``: none|head|both."""
     repo.write("train.py", TRAIN)
     repo.write("acc.txt", "0.90\n")
@@ -90,8 +91,11 @@ def renderings(doc: dict) -> dict[str, str]:
     from mlci.report import html
 
     result = Result.from_dict(doc)
-    return {"markdown": render.markdown(result), "text": render.text(result),
-            "html": html.html(result)}
+    return {
+        "markdown": render.markdown(result),
+        "text": render.text(result),
+        "html": html.html(result),
+    }
 
 
 def test_remote_lacking_the_base_objects_fails_in_a_fresh_clone(dvc_repo, mlci, tmp_path):
@@ -108,7 +112,9 @@ def test_remote_lacking_the_base_objects_fails_in_a_fresh_clone(dvc_repo, mlci, 
     validate(doc)
     assert run.code == 1 and doc["verdict"] == "fail", doc["reasons"]
     [line] = reason_lines(doc)
-    assert line.startswith("cannot read eval/metrics.json at origin/main: dvc.lock records it (md5 ")
+    assert line.startswith(
+        "cannot read eval/metrics.json at origin/main: dvc.lock records it (md5 "
+    )
     assert f"not in the local DVC cache nor on DVC remote 'storage' ({remote})" in line
     # the head's value was pulled and reproduced; the row says it could not be compared
     rows = {m["name"]: m for m in doc["metrics"]}
@@ -130,20 +136,25 @@ def test_unreachable_remote_names_the_connection_failure(dvc_repo, mlci, tmp_pat
     assert run.code == 1 and doc["verdict"] == "fail"
     [line] = reason_lines(doc)
     assert line.startswith("cannot read eval/metrics.json at main: dvc.lock records it")
-    assert f"DVC remote 'storage' (http://127.0.0.1:{port}/dvc-store) cannot be read: " \
-           f"connection to 127.0.0.1:{port} refused" in line
+    assert (
+        f"DVC remote 'storage' (http://127.0.0.1:{port}/dvc-store) cannot be read: "
+        f"connection to 127.0.0.1:{port} refused" in line
+    )
     assert "does not exist" not in line
     text = run_text = mlci(dvc_repo, "check", "--no-repro").out
     assert text.startswith("❌ mlci: gate closed — 1 metrics file could not be read at main")
     assert f"connection to 127.0.0.1:{port} refused" in run_text
 
 
-def test_unreachable_remote_under_mlci_ci_fails_the_pr(dvc_repo, github_fake, tmp_path, monkeypatch, mlci):
+def test_unreachable_remote_under_mlci_ci_fails_the_pr(
+    dvc_repo, github_fake, tmp_path, monkeypatch, mlci
+):
     from tests.test_ci import Actions, comments
 
     port = closed_port()
     base, head = cached_metrics_project(
-        dvc_repo, f"http://127.0.0.1:{port}/dvc-store", config="repro:\n  enabled: false\n" + RULES)
+        dvc_repo, f"http://127.0.0.1:{port}/dvc-store", config="repro:\n  enabled: false\n" + RULES
+    )
     drop_cache(dvc_repo)
     gh = Actions(dvc_repo, github_fake, tmp_path, monkeypatch, mlci)
     gh.pull_request(7, base, head)
@@ -155,7 +166,9 @@ def test_unreachable_remote_under_mlci_ci_fails_the_pr(dvc_repo, github_fake, tm
     [status] = gh.fake.calls("repos/create-commit-status")
     assert status.body["state"] == "failure"
     summary = gh.summary.read_text()
-    assert f"connection to 127.0.0.1:{port} refused" in summary and "No metrics found" not in summary
+    assert (
+        f"connection to 127.0.0.1:{port} refused" in summary and "No metrics found" not in summary
+    )
 
 
 def test_s3_remote_without_its_plugin_is_unreadable_not_absent(dvc_repo, mlci):
@@ -167,9 +180,11 @@ def test_s3_remote_without_its_plugin_is_unreadable_not_absent(dvc_repo, mlci):
     doc = run.json()
     assert run.code == 1 and doc["verdict"] == "fail"
     [line] = reason_lines(doc)
-    assert line == ("cannot read eval/metrics.json at main: DVC's s3 plugin is not installed, so DVC "
-                    "cannot open the s3 remote (add the s3 extra: the action's input `extras: s3`, or "
-                    "pip install 'mlci[s3]')")
+    assert line == (
+        "cannot read eval/metrics.json at main: DVC's s3 plugin is not installed, so DVC "
+        "cannot open the s3 remote (add the s3 extra: the action's input `extras: s3`, or "
+        "pip install 'mlci[s3]')"
+    )
     md = mlci(dvc_repo, "check", "--no-repro", "--format", "markdown").out
     assert "### ❌ mlci: gate closed — 1 metrics file could not be read at main" in md
     assert "extras: s3" in md, md  # (backticks and brackets are escaped in Markdown)
@@ -178,8 +193,9 @@ def test_s3_remote_without_its_plugin_is_unreadable_not_absent(dvc_repo, mlci):
 def test_unreadable_follows_metrics_unreadable_warn(dvc_repo, mlci):
     if importlib.util.find_spec("dvc_s3") is not None:
         pytest.skip("dvc-s3 is installed here")
-    cached_metrics_project(dvc_repo, "s3://mlci-corpus-bucket/dvc-store",
-                           config=RULES + "  unreadable: warn\n")
+    cached_metrics_project(
+        dvc_repo, "s3://mlci-corpus-bucket/dvc-store", config=RULES + "  unreadable: warn\n"
+    )
     run = mlci(dvc_repo, "check", "--no-repro", "--format", "json")
     doc = run.json()
     assert run.code == 0 and doc["verdict"] == "warn"
@@ -197,7 +213,9 @@ stages:
 """
 
 
-def committed_metrics_project(repo: GitRepo, base_text: str, head_text: str, config: str = RULES) -> None:
+def committed_metrics_project(
+    repo: GitRepo, base_text: str, head_text: str, config: str = RULES
+) -> None:
     """Metrics committed to git (``cache: false``); the head is the work tree."""
     repo.write("train.py", TRAIN)
     repo.write("acc.txt", "0.90\n")
@@ -220,7 +238,9 @@ def test_parse_error_at_the_head_fails_a_gated_metric(dvc_repo, mlci):
     [row] = doc["metrics"]
     assert row["status"] == "unreadable" and row["base"] == 0.9 and row["outcome"] == "fail"
     text = mlci(dvc_repo, "check", "--no-repro").out
-    assert text.startswith("❌ mlci: gate closed — 1 metrics file could not be read in the work tree")
+    assert text.startswith(
+        "❌ mlci: gate closed — 1 metrics file could not be read in the work tree"
+    )
 
 
 def test_nothing_readable_is_never_a_green_no_metrics_found(dvc_repo, mlci):
@@ -263,26 +283,39 @@ metrics:
 
 
 def test_a_rule_with_a_typo_is_a_warning_with_did_you_mean(dvc_repo, mlci):
-    committed_metrics_project(dvc_repo, json.dumps({"acc": 0.9, "loss": 0.1}),
-                              json.dumps({"acc": 0.9, "loss": 0.5}), config=TYPO_RULES)
+    committed_metrics_project(
+        dvc_repo,
+        json.dumps({"acc": 0.9, "loss": 0.1}),
+        json.dumps({"acc": 0.9, "loss": 0.5}),
+        config=TYPO_RULES,
+    )
     run = mlci(dvc_repo, "check", "--no-repro", "--format", "json")
     doc = run.json()
     validate(doc)
     # the loss got much worse, but the only rule about it has a typo: the gate must say so
     assert run.code == 0 and doc["verdict"] == "warn"
     [reason] = [r for r in doc["reasons"] if r.get("kind") == "unmatched"]
-    assert reason["message"] == ("rule 'eval/metrics.json:los' matches no metric at main or in the work "
-                                 "tree; did you mean 'eval/metrics.json:loss'?")
+    assert reason["message"] == (
+        "rule 'eval/metrics.json:los' matches no metric at main or in the work "
+        "tree; did you mean 'eval/metrics.json:loss'?"
+    )
     assert reason["file"] == "mlci.yaml" and reason["line"] == 5
     text = " ".join(mlci(dvc_repo, "check", "--no-repro").out.split())  # the terminal wraps lines
     assert text.startswith("⚠️ mlci: gate open with warnings — 1 rule matches no metric")
     assert "did you mean 'eval/metrics.json:loss'?" in text
     md = mlci(dvc_repo, "check", "--no-repro", "--format", "markdown").out
-    assert "did you mean &#39;eval/metrics.json:loss&#39;?" in md or "did you mean 'eval/metrics.json:loss'?" in md
+    assert (
+        "did you mean &#39;eval/metrics.json:loss&#39;?" in md
+        or "did you mean 'eval/metrics.json:loss'?" in md
+    )
 
     doctor = mlci(dvc_repo, "doctor")
-    assert ("! metric rules " in doctor.out and "line 5: rule 'eval/metrics.json:los' matches no metric at "
-            "main or in the work tree; did you mean 'eval/metrics.json:loss'?" in doctor.out), doctor.out
+    assert (
+        "! metric rules " in doctor.out
+        and "line 5: rule 'eval/metrics.json:los' matches no metric at "
+        "main or in the work tree; did you mean 'eval/metrics.json:loss'?"
+        in doctor.out
+    ), doctor.out
 
 
 def test_doctor_is_quiet_about_rules_that_match(dvc_repo, mlci):
@@ -299,9 +332,12 @@ def test_first_check_after_init_says_why_there_is_nothing_to_compare(dvc_repo, m
     assert mlci(dvc_repo, "init", "--no-workflow").code == 0
     run = mlci(dvc_repo, "check", "--no-repro")
     first = run.out.splitlines()[0]
-    assert first == ("⚠️ mlci: nothing to compare yet — 1 declared metrics file not produced: "
-                     "run dvc repro first")
-    assert "eval/metrics.json is declared in dvc.yaml but was not produced in the work tree" in run.out
+    assert first == (
+        "⚠️ mlci: nothing to compare yet — 1 declared metrics file not produced: run dvc repro first"
+    )
+    assert (
+        "eval/metrics.json is declared in dvc.yaml but was not produced in the work tree" in run.out
+    )
     md = mlci(dvc_repo, "check", "--no-repro", "--format", "markdown").out
     assert "### ⚠️ mlci: nothing to compare yet" in md
 
@@ -310,8 +346,9 @@ def test_first_check_after_init_says_why_there_is_nothing_to_compare(dvc_repo, m
 
 
 def test_repro_alone_claims_no_comparison(dvc_repo, mlci):
-    committed_metrics_project(dvc_repo, json.dumps({"acc": 0.9, "loss": 0.1}),
-                              json.dumps({"acc": 0.9, "loss": 0.1}))
+    committed_metrics_project(
+        dvc_repo, json.dumps({"acc": 0.9, "loss": 0.1}), json.dumps({"acc": 0.9, "loss": 0.1})
+    )
     md = mlci(dvc_repo, "repro", "--format", "markdown").out
     assert "No metrics found" not in md and "compared from" not in md
     assert "(reproduced; nothing compared)" in md and "→" not in md.splitlines()[-1]
@@ -336,14 +373,26 @@ def test_a_dirty_work_tree_is_labelled_as_the_work_tree(dvc_repo, mlci):
 
 
 def test_legend_warn_only_label_and_html_counts(dvc_repo, mlci, tmp_path):
-    rules = ("metrics:\n  rules:\n    - name: acc\n      direction: higher\n      severity: warn\n"
-             "    - name: loss\n      direction: lower\n")
-    committed_metrics_project(dvc_repo, json.dumps({"acc": 0.9, "loss": 0.2, "n": 3}),
-                              json.dumps({"acc": 0.8, "loss": 0.1, "n": 3}), config=rules)
+    rules = (
+        "metrics:\n  rules:\n    - name: acc\n      direction: higher\n      severity: warn\n"
+        "    - name: loss\n      direction: lower\n"
+    )
+    committed_metrics_project(
+        dvc_repo,
+        json.dumps({"acc": 0.9, "loss": 0.2, "n": 3}),
+        json.dumps({"acc": 0.8, "loss": 0.1, "n": 3}),
+        config=rules,
+    )
     page = tmp_path / "report.html"
     md = mlci(dvc_repo, "check", "--no-repro", "--format", "markdown", "--html", str(page)).out
-    assert "| ⚠️ | `eval/metrics.json:acc` | 0.9 | 0.8 | ▼ −0.1 (−11.1 %) | higher, no regression (warn only): " in md
-    assert "<sub>▲ better, ▼ worse (by the rule's direction; the sign is the value's change)</sub>" in md
+    assert (
+        "| ⚠️ | `eval/metrics.json:acc` | 0.9 | 0.8 | ▼ −0.1 (−11.1 %) | higher, no regression (warn only): "
+        in md
+    )
+    assert (
+        "<sub>▲ better, ▼ worse (by the rule's direction; the sign is the value's change)</sub>"
+        in md
+    )
     text = mlci(dvc_repo, "check", "--no-repro").out
     assert "warn only: worse by 0.1" in text and "▲ better, ▼ worse" in text
     html = page.read_text()
@@ -355,9 +404,13 @@ def test_legend_warn_only_label_and_html_counts(dvc_repo, mlci, tmp_path):
 def test_text_width_follows_the_terminal_it_is_given():
     from mlci.model.result import Context, MetricDelta, Revision
 
-    result = Result(context=Context(base=Revision("main", None), head=Revision("feature", None)),
-                    verdict="pass", metrics=(MetricDelta("eval/metrics.json:" + "x" * 70, 1.0, 2.0, 1.0,
-                                                         100.0, "changed", "info"),))
+    result = Result(
+        context=Context(base=Revision("main", None), head=Revision("feature", None)),
+        verdict="pass",
+        metrics=(
+            MetricDelta("eval/metrics.json:" + "x" * 70, 1.0, 2.0, 1.0, 100.0, "changed", "info"),
+        ),
+    )
     narrow = render.for_stdout(result, "text", width=60)
     wide = render.for_stdout(result, "text", width=160)
     assert max(len(line) for line in narrow.splitlines()) <= 60
@@ -380,7 +433,8 @@ def test_network_failures_are_said_in_words():
 
     dns = socket.gaierror(socket.EAI_NONAME, "Name or service not known")
     assert dvc.connection_text(dns, "storage.example.com", 443) == (
-        "DNS lookup failed for host 'storage.example.com' (Name or service not known)")
+        "DNS lookup failed for host 'storage.example.com' (Name or service not known)"
+    )
     wrapped = RuntimeError("Cannot connect to host")
     wrapped.__cause__ = ConnectionRefusedError(111, "Connection refused")
     assert dvc.connection_text(wrapped, "127.0.0.1", 9) == "connection to 127.0.0.1:9 refused"

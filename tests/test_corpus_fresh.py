@@ -19,7 +19,7 @@ from tests.corpus import (
     metrics_of,
     raw_csv,
 )
-from tests.test_hook import repo  # noqa: F401 - the pre-push fixture
+from tests.test_hook import repo  # noqa: F401 (the pre-push fixture)
 
 
 def published_dvclive(p: Project) -> None:
@@ -79,8 +79,9 @@ def test_stale_lock_under_no_repro_is_not_a_clean_pass(project, mlci):
     assert run.code == 0 and doc["verdict"] == "warn", doc["reasons"]
     [reason] = [r for r in doc["reasons"] if r["section"] == "repro"]
     assert reason["severity"] == "warn"
-    assert reason["message"].startswith("dvc.lock is not up to date: train (changed deps: "
-                                        "params.yaml train modified)"), reason
+    assert reason["message"].startswith(
+        "dvc.lock is not up to date: train (changed deps: params.yaml train modified)"
+    ), reason
     assert doc["repro"]["message"] == "not reproduced (--no-repro); dvc.lock is not up to date"
     report = mlci(ci, "check", "--no-repro", "--format", "markdown").out
     assert f"### ⚠️ mlci: gate open with warnings — {STALE_HEADLINE}" in report, report
@@ -110,7 +111,8 @@ def test_new_data_committed_without_reproducing_is_stale_on_a_fresh_clone(projec
     assert doc["verdict"] == "warn", doc["reasons"]
     [reason] = [r for r in doc["reasons"] if r["section"] == "repro"]
     assert reason["message"].startswith(
-        "dvc.lock is not up to date: prepare (changed deps: data/raw.csv modified)"), reason
+        "dvc.lock is not up to date: prepare (changed deps: data/raw.csv modified)"
+    ), reason
 
 
 def test_up_to_date_lock_under_no_repro_passes_with_the_base_read_from_the_remote(project, mlci):
@@ -121,11 +123,16 @@ def test_up_to_date_lock_under_no_repro_passes_with_the_base_read_from_the_remot
     ci = project.fresh_clone(branch="feature")
     doc = mlci(ci, "check", "--no-repro", "--format", "json").json()
     assert doc["verdict"] == "pass", doc["reasons"]
-    assert doc["repro"]["message"] == "not reproduced (--no-repro); dvc.lock is up to date (dvc status)"
+    assert (
+        doc["repro"]["message"]
+        == "not reproduced (--no-repro); dvc.lock is up to date (dvc status)"
+    )
     # main's metrics are cached outputs that the empty cache lacks: fetched, not "no baseline"
     rows = {m["name"]: (m["base"], m["head"], m["status"]) for m in doc["metrics"]}
-    assert rows == {"eval/metrics.json:acc": (0.92, 0.92, "unchanged"),
-                    "eval/metrics.json:auc": (0.9752, 0.9752, "unchanged")}, rows
+    assert rows == {
+        "eval/metrics.json:acc": (0.92, 0.92, "unchanged"),
+        "eval/metrics.json:auc": (0.9752, 0.9752, "unchanged"),
+    }, rows
 
 
 def test_head_commit_not_checked_out_is_checked_as_committed(project, mlci):
@@ -136,14 +143,18 @@ def test_head_commit_not_checked_out_is_checked_as_committed(project, mlci):
     assert doc["verdict"] == "warn", doc["reasons"]
     [reason] = [r for r in doc["reasons"] if r["section"] == "repro"]
     assert "(changed deps: params.yaml train" in reason["message"], reason
-    assert any(n.startswith(f"dvc.lock was checked at {head[:7]} as committed (not the commit "
-                            "checked out)") for n in doc["notes"]), doc["notes"]
+    assert any(
+        n.startswith(
+            f"dvc.lock was checked at {head[:7]} as committed (not the commit checked out)"
+        )
+        for n in doc["notes"]
+    ), doc["notes"]
 
 
 # --- the workflow `mlci init` writes installs what the stages import ---------------------
 
 
-def workflow_steps(repo) -> list[dict]:
+def workflow_steps(repo) -> list[dict]:  # noqa: F811 (a GitRepo, not the fixture)
     import yaml
 
     from tests.test_init import validate_workflow
@@ -162,15 +173,25 @@ def test_init_workflow_installs_requirements_from_src_and_pyproject(project, mlc
     (ci.path / "mlci.yaml").unlink()
     run = mlci(ci, "init")
     assert run.code == 0, run.err
-    assert "  installs the pipeline's requirements from src/requirements.txt, pyproject.toml" in run.out, run.out
-    [install] = [s for s in workflow_steps(ci) if s.get("name", "").startswith("Install the project")]
+    assert (
+        "  installs the pipeline's requirements from src/requirements.txt, pyproject.toml"
+        in run.out
+    ), run.out
+    [install] = [
+        s for s in workflow_steps(ci) if s.get("name", "").startswith("Install the project")
+    ]
     lines = install["run"].splitlines()
-    assert lines == ["python -m pip install --upgrade pip", "python -m pip install -r src/requirements.txt",
-                     "python -m pip install ."], lines
+    assert lines == [
+        "python -m pip install --upgrade pip",
+        "python -m pip install -r src/requirements.txt",
+        "python -m pip install .",
+    ], lines
 
 
 def test_init_workflow_sets_up_a_conda_environment(project, mlci):
-    project.write("environment.yml", "name: churn\ndependencies:\n  - python=3.11\n  - scikit-learn\n")
+    project.write(
+        "environment.yml", "name: churn\ndependencies:\n  - python=3.11\n  - scikit-learn\n"
+    )
     project.commit("conda")
     (project.path / "mlci.yaml").unlink()
     run = mlci(project, "init")
@@ -191,8 +212,9 @@ def published_formats(p: Project) -> None:
     p.publish()
 
 
-def test_params_in_two_files_and_metrics_in_three_formats_on_a_fresh_clone(tmp_path, tmp_path_factory,
-                                                                            mlci):
+def test_params_in_two_files_and_metrics_in_three_formats_on_a_fresh_clone(
+    tmp_path, tmp_path_factory, mlci
+):
     p = cached("formats", published_formats, tmp_path_factory, tmp_path / "corpus")
     p.git("checkout", "-q", "-b", "feature")
     p.set_params("config/model.yaml", "model", depth=2)  # worse: acc 0.85 -> 0.80
@@ -222,7 +244,8 @@ def test_params_in_two_files_and_metrics_in_three_formats_on_a_fresh_clone(tmp_p
 
 
 def test_ci_on_a_fresh_clone_comments_the_regression_with_the_base_from_the_remote(
-        project, github_fake, tmp_path, monkeypatch, mlci):
+    project, github_fake, tmp_path, monkeypatch, mlci
+):
     from tests.test_ci import Actions, comments
 
     project.git("checkout", "-q", "-b", "feature")
@@ -257,9 +280,13 @@ def test_data_source_missing_from_the_remote_fails_closed_and_says_why(project, 
     doc = run.json()
     assert run.code == 1 and doc["verdict"] == "fail", doc["reasons"]
     stages = {s["name"]: s["status"] for s in doc["repro"]["stages"]}
-    assert stages == {"data/raw.csv.dvc": "failed", "prepare": "skipped", "train": "skipped"}, stages
-    assert "data of data/raw.csv.dvc is neither in the DVC cache nor on DVC remote 'storage'" \
-        in " ".join(doc["notes"]), doc["notes"]
+    assert stages == {"data/raw.csv.dvc": "failed", "prepare": "skipped", "train": "skipped"}, (
+        stages
+    )
+    assert (
+        "data of data/raw.csv.dvc is neither in the DVC cache nor on DVC remote 'storage'"
+        in " ".join(doc["notes"])
+    ), doc["notes"]
     [reason] = [r for r in doc["reasons"] if r["section"] == "repro"]
     assert reason["severity"] == "fail" and "data/raw.csv" in reason["message"]
 
@@ -267,15 +294,19 @@ def test_data_source_missing_from_the_remote_fails_closed_and_says_why(project, 
 # --- the pre-push hook checks the pushed commit, not the work tree ------------------------
 
 
-def test_hook_checks_a_pushed_branch_that_is_not_checked_out_as_committed(repo, mlci):
+def test_hook_checks_a_pushed_branch_that_is_not_checked_out_as_committed(repo, mlci):  # noqa: F811 (the fixture)
     mlci(repo.path, "hook", "install")
     repo.branch("stale", acc=0.95, metrics_too=False)  # params changed, dvc.lock not reproduced
     repo.checkout("main")  # the work tree is main: up to date, and not what is pushed
     proc = repo.push("origin", "stale")
     err = " ".join(proc.stderr.split())
     assert proc.returncode == 0, proc.stderr
-    assert "it is not the commit checked out, so it is checked as committed, not against the work " \
-           "tree" in err, err
-    assert "gate open with warnings — dvc.lock is not up to date: metrics are from before this " \
-           "change" in err, err
+    assert (
+        "it is not the commit checked out, so it is checked as committed, not against the work "
+        "tree" in err
+    ), err
+    assert (
+        "gate open with warnings — dvc.lock is not up to date: metrics are from before this "
+        "change" in err
+    ), err
     assert "evaluate (changed deps: params.yaml acc modified)" in err, err

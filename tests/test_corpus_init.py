@@ -62,8 +62,10 @@ def foreach_project(repo, scores):
 
 
 def test_foreach_stage_metrics_get_one_glob_so_a_new_item_is_gated(dvc_repo, mlci):
-    foreach_project(dvc_repo, {"small": {"accuracy": 0.80, "loss": 0.40},
-                               "large": {"accuracy": 0.90, "loss": 0.30}})
+    foreach_project(
+        dvc_repo,
+        {"small": {"accuracy": 0.80, "loss": 0.40}, "large": {"accuracy": 0.90, "loss": 0.30}},
+    )
     run = mlci(dvc_repo, "init", "--no-workflow")
     assert run.code == 0, run.err
     assert rules_of(dvc_repo) == {
@@ -80,9 +82,14 @@ def test_foreach_stage_metrics_get_one_glob_so_a_new_item_is_gated(dvc_repo, mlc
     # a change adds an item and breaks an existing one: both are judged by the glob's rules
     dvc_repo.git("checkout", "-q", "-b", "change")
     dvc_repo.write("dvc.yaml", FOREACH.replace("[small, large]", "[small, large, medium]"))
-    dvc_repo.write("scores.json", {"small": {"accuracy": 0.80, "loss": 0.40},
-                                   "large": {"accuracy": 0.26, "loss": 0.30},  # 71 % worse
-                                   "medium": {"accuracy": 0.85, "loss": 0.35}})
+    dvc_repo.write(
+        "scores.json",
+        {
+            "small": {"accuracy": 0.80, "loss": 0.40},
+            "large": {"accuracy": 0.26, "loss": 0.30},  # 71 % worse
+            "medium": {"accuracy": 0.85, "loss": 0.35},
+        },
+    )
     dvc_repo.dvc("repro", "-q")
     dvc_repo.commit("medium model; large broken")
     check = mlci(dvc_repo, "check", "--no-repro", "--base", "main", "--format", "json")
@@ -95,7 +102,9 @@ def test_foreach_stage_metrics_get_one_glob_so_a_new_item_is_gated(dvc_repo, mlc
 
 
 def test_matrix_stage_metrics_get_one_glob(dvc_repo, mlci):
-    dvc_repo.write("dvc.yaml", """\
+    dvc_repo.write(
+        "dvc.yaml",
+        """\
 stages:
   train:
     matrix:
@@ -106,14 +115,18 @@ stages:
     metrics:
       - results/${item.model}/seed${item.seed}/metrics.json:
           cache: false
-""")
-    dvc_repo.write("train.py", """\
+""",
+    )
+    dvc_repo.write(
+        "train.py",
+        """\
 import json, os, sys
 model, seed = sys.argv[1], int(sys.argv[2])
 os.makedirs(f"results/{model}/seed{seed}", exist_ok=True)
 json.dump({"f1": 0.7 + seed / 100, "mae": 3.0 - seed / 10},
           open(f"results/{model}/seed{seed}/metrics.json", "w"))
-""")
+""",
+    )
     dvc_repo.dvc("repro", "-q")
     dvc_repo.commit("matrix")
     assert mlci(dvc_repo, "init", "--no-workflow").code == 0
@@ -126,7 +139,9 @@ json.dump({"f1": 0.7 + seed / 100, "mae": 3.0 - seed / 10},
 
 
 def test_a_key_in_several_files_gets_one_rule(dvc_repo, mlci):
-    dvc_repo.write("dvc.yaml", """\
+    dvc_repo.write(
+        "dvc.yaml",
+        """\
 stages:
   evaluate:
     cmd: python -c "print('metrics are committed')"
@@ -135,7 +150,8 @@ stages:
           cache: false
       - reports/test.json:
           cache: false
-""")
+""",
+    )
     dvc_repo.write("reports/train.json", {"accuracy": 0.95, "loss": 0.1, "epoch": 20})
     dvc_repo.write("reports/test.json", {"accuracy": 0.90, "loss": 0.2, "auc": 0.93})
     dvc_repo.commit("project")
@@ -238,15 +254,19 @@ def test_dvclive_project_with_artifacts_and_a_headerless_tsv(dvc_repo, mlci):
     # the headerless TSV gets reader options that name its columns; the CSV keeps its header
     data = config.parse("data:\n" + "\n".join(ln[2:] for ln in data_block.splitlines())).data
     checks = {d.path: d for d in data}
-    assert checks["data/prepared/train.tsv"].read == {"header": None,
-                                                      "names": ["col_1", "col_2", "col_3"]}
+    assert checks["data/prepared/train.tsv"].read == {
+        "header": None,
+        "names": ["col_1", "col_2", "col_3"],
+    }
     assert checks["data/prepared/customers.csv"].read == {}
     assert checks["data/prepared/customers.csv"].expect[1]["kwargs"] == {"column": "customer_id"}
 
     # and, uncommented, the suggestions validate the real files (Great Expectations, for real)
     (dvc_repo.path / "mlci.yaml").write_text(
-        text.replace(data_block, "\n".join(ln[2:] for ln in data_block.splitlines()))
-            .replace("# data:\n", "data:\n"))
+        text.replace(data_block, "\n".join(ln[2:] for ln in data_block.splitlines())).replace(
+            "# data:\n", "data:\n"
+        )
+    )
     validated = mlci(dvc_repo, "validate", "--format", "json")
     assert validated.code == 0, validated.out + validated.err
     result = validated.json()
@@ -274,9 +294,14 @@ def test_the_first_check_after_init_closes_the_gate_on_a_large_regression(dvc_re
 
     dvc_repo.git("checkout", "-q", "-b", "change")
     # within the tolerance, and a slower run: reported, the merge goes ahead
-    assert check_with({"accuracy": 0.88, "rmse": 1.05}, {"train_time": 150.0}) == (0, {
-        "eval/metrics.json:accuracy": "pass", "eval/metrics.json:rmse": "pass",
-        "eval/timing.json:train_time": "warn"})
+    assert check_with({"accuracy": 0.88, "rmse": 1.05}, {"train_time": 150.0}) == (
+        0,
+        {
+            "eval/metrics.json:accuracy": "pass",
+            "eval/metrics.json:rmse": "pass",
+            "eval/timing.json:train_time": "warn",
+        },
+    )
     # a 71 % drop is not a warning: the gate closes
     code, outcomes = check_with({"accuracy": 0.26, "rmse": 1.0})
     assert code == 1 and outcomes["eval/metrics.json:accuracy"] == "fail"
@@ -293,5 +318,7 @@ def test_written_config_round_trips_through_the_loader_for_every_case(dvc_repo, 
     assert set(rules_of(dvc_repo)) == {"m.json:f1[[]macro]", "m.json:recall[*]"}
     check = mlci(dvc_repo, "check", "--no-repro", "--base", "main", "--format", "json")
     assert {m["name"]: m["rule"]["name"] for m in check.json()["metrics"]} == {
-        "m.json:f1[macro]": "m.json:f1[[]macro]", "m.json:recall*": "m.json:recall[*]"}
+        "m.json:f1[macro]": "m.json:f1[[]macro]",
+        "m.json:recall*": "m.json:recall[*]",
+    }
     assert yaml.safe_load((dvc_repo.path / "mlci.yaml").read_text())["metrics"]["rules"]

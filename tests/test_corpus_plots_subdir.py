@@ -147,11 +147,17 @@ def _sealed_build(factory: pytest.TempPathFactory, name: str, build) -> Path:
     sh(["git", "init", "-q", "-b", "main"], path)
     home = factory.mktemp(f"{name}-home")
     with pytest.MonkeyPatch.context() as mp:
-        for key, value in {"HOME": str(home), "GIT_CONFIG_NOSYSTEM": "1",
-                           "GIT_CONFIG_GLOBAL": str(home / ".gitconfig"), "DVC_NO_ANALYTICS": "1",
-                           "GIT_AUTHOR_NAME": "Test", "GIT_AUTHOR_EMAIL": "test@example.com",
-                           "GIT_COMMITTER_NAME": "Test", "GIT_COMMITTER_EMAIL": "test@example.com",
-                           "PATH": f"{VENV_BIN}:{os.environ.get('PATH', '')}"}.items():
+        for key, value in {
+            "HOME": str(home),
+            "GIT_CONFIG_NOSYSTEM": "1",
+            "GIT_CONFIG_GLOBAL": str(home / ".gitconfig"),
+            "DVC_NO_ANALYTICS": "1",
+            "GIT_AUTHOR_NAME": "Test",
+            "GIT_AUTHOR_EMAIL": "test@example.com",
+            "GIT_COMMITTER_NAME": "Test",
+            "GIT_COMMITTER_EMAIL": "test@example.com",
+            "PATH": f"{VENV_BIN}:{os.environ.get('PATH', '')}",
+        }.items():
             mp.setenv(key, value)
         build(GitRepo(path))
     return path
@@ -168,6 +174,7 @@ def live_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     def build(repo: GitRepo) -> None:
         repo.dvc("init", "-q")
         dvclive_project(repo)
+
     return _sealed_build(tmp_path_factory, "live", build)
 
 
@@ -181,16 +188,27 @@ def test_dvclive_sklearn_plots_declared_at_top_level_are_drawn(live_repo, mlci):
     doc = run.json()
     validate(doc)
     by_id = {p["id"]: p for p in doc["plots"]}
-    assert set(by_id) == {"ROC (train.json)", "ROC (test.json)", "Confusion-Matrix", "Precision-Recall",
-                          "eval/plots/sklearn/calibration.json", "eval/plots/images/importance.png",
-                          "eval/plots/importance.json"}
+    assert set(by_id) == {
+        "ROC (train.json)",
+        "ROC (test.json)",
+        "Confusion-Matrix",
+        "Precision-Recall",
+        "eval/plots/sklearn/calibration.json",
+        "eval/plots/images/importance.png",
+        "eval/plots/importance.json",
+    }
     assert not [p for p in doc["plots"] if p["kind"] == "none"], doc["plots"]
     roc = by_id["ROC (test.json)"]
     assert (roc["kind"], roc["status"], roc["x"], roc["y"]) == ("line", "changed", "fpr", "tpr")
     # dvclive's {"roc": [{"fpr", "tpr", "threshold"}, ...]}: a curve from (0, 0) to (1, 1)
     assert roc["head"][0] == [0.0, 0.0] and roc["head"][-1] == [1.0, 1.0]
     prc = by_id["Precision-Recall"]
-    assert (prc["kind"], prc["status"], prc["x"], prc["y"]) == ("line", "changed", "recall", "precision")
+    assert (prc["kind"], prc["status"], prc["x"], prc["y"]) == (
+        "line",
+        "changed",
+        "recall",
+        "precision",
+    )
     cal = by_id["eval/plots/sklearn/calibration.json"]
     assert (cal["kind"], cal["x"], cal["y"]) == ("line", "prob_pred", "prob_true")
     cm = by_id["Confusion-Matrix"]
@@ -200,7 +218,12 @@ def test_dvclive_sklearn_plots_declared_at_top_level_are_drawn(live_repo, mlci):
     assert sum(c[2] for c in cm["base"]) == 40
     assert by_id["eval/plots/images/importance.png"]["status"] == "changed"
     bars = by_id["eval/plots/importance.json"]
-    assert (bars["kind"], bars["status"], bars["x"], bars["y"]) == ("bar", "changed", "importance", "feature")
+    assert (bars["kind"], bars["status"], bars["x"], bars["y"]) == (
+        "bar",
+        "changed",
+        "importance",
+        "feature",
+    )
     assert bars["base"] == [["tenure", 0.45], ["charges", 0.35], ["contract", 0.2]]
     assert bars["head"] == [["tenure", 0.35], ["charges", 0.45], ["contract", 0.2]]
     # the better model passes its rule
@@ -226,10 +249,16 @@ def test_image_plots_side_by_side_in_the_html_report(live_repo, mlci, tmp_path):
     out = tmp_path / "report.html"
     assert mlci(live_repo, "check", "--no-repro", "--html", str(out)).code == 0
     page = out.read_text()
-    [section] = re.findall(r'<section class="plot"[^>]*>\s*<h3><code>eval/plots/images/importance.png'
-                           r'</code></h3>.*?</section>', page, re.DOTALL)
-    figures = re.findall(r"<figure><figcaption>(.*?)</figcaption><img src=\"(data:image/png;base64,[^\"]+)\"",
-                         section)
+    [section] = re.findall(
+        r'<section class="plot"[^>]*>\s*<h3><code>eval/plots/images/importance.png'
+        r"</code></h3>.*?</section>",
+        page,
+        re.DOTALL,
+    )
+    figures = re.findall(
+        r"<figure><figcaption>(.*?)</figcaption><img src=\"(data:image/png;base64,[^\"]+)\"",
+        section,
+    )
     assert [caption.split(" · ")[0] for caption, _ in figures] == ["main", "feature"]
     assert figures[0][1] != figures[1][1]  # base and head, each embedded
     assert "<script src" not in page and "http://" not in section and "https://" not in section
@@ -249,11 +278,11 @@ def test_a_plot_field_dvc_cannot_find_is_named_with_dvcs_reason(live_repo, mlci)
 
 # --- several DVC projects in subfolders of one git repository -------------------------------
 
-TRAIN = '''\
+TRAIN = """\
 import json, yaml
 p = yaml.safe_load(open("params.yaml"))
 json.dump({"acc": p["quality"]}, open("metrics.json", "w"))
-'''
+"""
 
 SUB_DVC_YAML = """\
 stages:
@@ -266,7 +295,7 @@ stages:
           cache: false
 """
 
-REGIONS = '''\
+REGIONS = """\
 import csv, json, sys, yaml
 region = sys.argv[1]
 q = yaml.safe_load(open("params.yaml"))["regions"][region]
@@ -278,7 +307,7 @@ with open(f"results/{region}/loss.csv", "w", newline="") as f:
     w.writerow(["epoch", "loss"])
     for e in range(10):
         w.writerow([e, round(1 / (e + 1) + (1 - q), 4)])
-'''
+"""
 
 FOREACH_DVC_YAML = """\
 stages:
@@ -348,6 +377,7 @@ def projects_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     def build(repo: GitRepo) -> None:
         shas["base"], shas["head"] = subfolder_projects(repo)
+
     path = _sealed_build(tmp_path_factory, "projects", build)
     (path.parent / "shas.json").write_text(json.dumps(shas))
     return path
@@ -365,7 +395,12 @@ def test_each_project_is_checked_from_its_folder(two_projects, mlci):
     doc = a.json()
     assert a.code == 1 and doc["verdict"] == "fail"
     [acc] = doc["metrics"]
-    assert (acc["name"], acc["base"], acc["head"], acc["outcome"]) == ("metrics.json:acc", 0.9, 0.6, "fail")
+    assert (acc["name"], acc["base"], acc["head"], acc["outcome"]) == (
+        "metrics.json:acc",
+        0.9,
+        0.6,
+        "fail",
+    )
 
     b = mlci(repo.path / "projects" / "b", "check")
     assert b.code == 0, b.out
@@ -373,10 +408,15 @@ def test_each_project_is_checked_from_its_folder(two_projects, mlci):
     assert "results/eu/metrics.json:auc" in b.out and "results/us/metrics.json:auc" in b.out
     doc = mlci(repo.path / "projects" / "b", "check", "--no-repro", "--format", "json").json()
     rows = {m["name"]: (m["base"], m["head"], m["status"]) for m in doc["metrics"]}
-    assert rows == {"results/us/metrics.json:auc": (0.8, 0.8, "unchanged"),
-                    "results/eu/metrics.json:auc": (0.7, 0.75, "improved")}
+    assert rows == {
+        "results/us/metrics.json:auc": (0.8, 0.8, "unchanged"),
+        "results/eu/metrics.json:auc": (0.7, 0.75, "improved"),
+    }
     plots = {p["id"]: (p["kind"], p["status"]) for p in doc["plots"]}
-    assert plots == {"results/us/loss.csv": ("line", "unchanged"), "results/eu/loss.csv": ("line", "changed")}
+    assert plots == {
+        "results/us/loss.csv": ("line", "unchanged"),
+        "results/eu/loss.csv": ("line", "changed"),
+    }
 
 
 def test_a_subfolder_run_reads_its_own_config_and_labels_its_report(two_projects, mlci):
@@ -385,7 +425,9 @@ def test_a_subfolder_run_reads_its_own_config_and_labels_its_report(two_projects
     assert md.startswith("<!-- mlci:report:mlci/projects/a -->")
     assert "### ❌ mlci: gate closed" in md
     # an explicit status_context wins over the folder's label
-    repo.write("projects/a/mlci.yaml", RULE.format(name="acc") + "report:\n  status_context: model-a\n")
+    repo.write(
+        "projects/a/mlci.yaml", RULE.format(name="acc") + "report:\n  status_context: model-a\n"
+    )
     md = mlci(repo.path / "projects" / "a", "check", "--no-repro", "--format", "markdown").out
     assert md.startswith("<!-- mlci:report:model-a -->")
 
@@ -394,8 +436,10 @@ def test_from_a_folder_inside_a_project_the_project_is_found_upwards(two_project
     repo, _, _ = two_projects
     inner = repo.path / "projects" / "b" / "results"
     doc = mlci(inner, "check", "--no-repro", "--format", "json").json()
-    assert {m["name"] for m in doc["metrics"]} == {"results/us/metrics.json:auc",
-                                                   "results/eu/metrics.json:auc"}
+    assert {m["name"] for m in doc["metrics"]} == {
+        "results/us/metrics.json:auc",
+        "results/eu/metrics.json:auc",
+    }
 
 
 def test_above_the_projects_the_gate_fails_closed_and_says_where_they_are(two_projects, mlci):
@@ -426,14 +470,17 @@ def test_doctor_and_init_in_a_subfolder_project(two_projects, mlci):
 
 
 def test_mlci_ci_from_two_folders_gives_two_statuses_and_two_comments(
-        two_projects, github_fake, tmp_path, monkeypatch, mlci):
+    two_projects, github_fake, tmp_path, monkeypatch, mlci
+):
     repo, base, head = two_projects
     gh = Actions(repo, github_fake, tmp_path, monkeypatch, mlci)
     gh.pull_request(9, base, head)
     a = mlci(repo.path / "projects" / "a", "ci")
     b = mlci(repo.path / "projects" / "b", "ci")
     assert (a.code, b.code) == (1, 0), (a.out, a.err, b.out, b.err)
-    statuses = {s.body["context"]: s.body["state"] for s in github_fake.calls("repos/create-commit-status")}
+    statuses = {
+        s.body["context"]: s.body["state"] for s in github_fake.calls("repos/create-commit-status")
+    }
     assert statuses == {"mlci/projects/a": "failure", "mlci/projects/b": "success"}
     bodies = sorted(c.body for c in github_fake.repo("octo-org/ml-repo").comments.values())
     assert len(bodies) == 2
@@ -447,8 +494,9 @@ def test_mlci_ci_from_two_folders_gives_two_statuses_and_two_comments(
     assert len(github_fake.repo("octo-org/ml-repo").comments) == 2
 
 
-def test_results_of_both_projects_are_found_in_their_own_result_files(two_projects, github_fake, tmp_path,
-                                                                       monkeypatch, mlci):
+def test_results_of_both_projects_are_found_in_their_own_result_files(
+    two_projects, github_fake, tmp_path, monkeypatch, mlci
+):
     repo, base, head = two_projects
     gh = Actions(repo, github_fake, tmp_path, monkeypatch, mlci)
     gh.pull_request(9, base, head)
@@ -456,5 +504,7 @@ def test_results_of_both_projects_are_found_in_their_own_result_files(two_projec
     result = Path(gh.outputs()["result-path"])
     doc = json.loads(result.read_text())
     validate(doc)
-    assert {m["name"] for m in doc["metrics"]} == {"results/us/metrics.json:auc",
-                                                   "results/eu/metrics.json:auc"}
+    assert {m["name"] for m in doc["metrics"]} == {
+        "results/us/metrics.json:auc",
+        "results/eu/metrics.json:auc",
+    }

@@ -38,8 +38,12 @@ def test_numeric_psi_matches_exact_binning():
     col = datadiff.diff(base, head, max_psi=0.2)["columns"][0]
     # the exact PSI over the base's deciles, computed directly from the data
     edges = np.quantile(base_values, np.linspace(0.1, 0.9, 9))
-    b = np.histogram(base_values, np.concatenate([[-np.inf], edges, [np.inf]]))[0] / len(base_values)
-    h = np.histogram(head_values, np.concatenate([[-np.inf], edges, [np.inf]]))[0] / len(head_values)
+    b = np.histogram(base_values, np.concatenate([[-np.inf], edges, [np.inf]]))[0] / len(
+        base_values
+    )
+    h = np.histogram(head_values, np.concatenate([[-np.inf], edges, [np.inf]]))[0] / len(
+        head_values
+    )
     exact = float(np.sum((h - b) * np.log(h / b)))
     assert col["psi_method"] == "binned"
     assert col["psi"] == pytest.approx(exact, rel=0.05)
@@ -56,7 +60,10 @@ def test_schema_nulls_and_summary_line():
     a = d["columns"][0]
     assert a["null_fraction"] == {"base": 0.0, "head": 0.2}
     line = datadiff.summary(d)
-    assert line.startswith("+1 rows (+25.0 %), 1 column added (c), 1 column removed (b), "
-                           "1 column changed type (a)")
-    assert datadiff.summary({"status": "no_base", "message": "x.csv does not exist in main"}) == \
-        "x.csv does not exist in main"
+    assert line.startswith(
+        "+1 rows (+25.0 %), 1 column added (c), 1 column removed (b), 1 column changed type (a)"
+    )
+    assert (
+        datadiff.summary({"status": "no_base", "message": "x.csv does not exist in main"})
+        == "x.csv does not exist in main"
+    )

@@ -88,7 +88,9 @@ class Project:
             return None
 
     def versions(self) -> list[str]:
-        return sorted(str(v.version) for v in self.client().search_model_versions(f"name = '{MODEL}'"))
+        return sorted(
+            str(v.version) for v in self.client().search_model_versions(f"name = '{MODEL}'")
+        )
 
 
 @pytest.fixture
@@ -123,13 +125,16 @@ def test_check_logs_a_run_with_tags_metrics_params_and_artifacts(project: Projec
     artifacts = {a.path for a in project.client().list_artifacts(run_id, "mlci")}
     assert artifacts == {"mlci/result.json", "mlci/report.md"}
     # the logged result is the one printed, mlflow reference included; artifacts stay out of the repo
-    local = Path(project.client().download_artifacts(run_id, "mlci/result.json", str(project.db.parent)))
+    local = Path(
+        project.client().download_artifacts(run_id, "mlci/result.json", str(project.db.parent))
+    )
     assert json.loads(local.read_text()) == doc
     assert project.repo.git("status", "--porcelain") == ""
 
 
-def test_ci_logs_a_run_with_the_pull_request_and_publishes_its_id(project: Project, github_fake, tmp_path,
-                                                                   monkeypatch):
+def test_ci_logs_a_run_with_the_pull_request_and_publishes_its_id(
+    project: Project, github_fake, tmp_path, monkeypatch
+):
     from mlci.forge.github import publish
 
     base = project.repo.git("rev-parse", "HEAD")
@@ -137,11 +142,30 @@ def test_ci_logs_a_run_with_the_pull_request_and_publishes_its_id(project: Proje
     head = project.commit(0.70)
     github_fake.add_pull(7, head_sha=head, base_sha=base, head_ref="feature", base_ref="main")
     event = tmp_path / "pr.json"
-    event.write_text(json.dumps(event_payload("pull_request", "opened", repo=REPO, pr_number=7, head_sha=head,
-                                              head_ref="feature", base_sha=base, base_ref="main")))
+    event.write_text(
+        json.dumps(
+            event_payload(
+                "pull_request",
+                "opened",
+                repo=REPO,
+                pr_number=7,
+                head_sha=head,
+                head_ref="feature",
+                base_sha=base,
+                base_ref="main",
+            )
+        )
+    )
     env = github_fake.env(REPO)
-    env.update({"GITHUB_EVENT_NAME": "pull_request", "GITHUB_EVENT_PATH": str(event), "RUNNER_TEMP": str(tmp_path),
-                "MLCI_GITHUB_BACKOFF": "0", "MLCI_GITHUB_WRITE_INTERVAL": "0"})
+    env.update(
+        {
+            "GITHUB_EVENT_NAME": "pull_request",
+            "GITHUB_EVENT_PATH": str(event),
+            "RUNNER_TEMP": str(tmp_path),
+            "MLCI_GITHUB_BACKOFF": "0",
+            "MLCI_GITHUB_WRITE_INTERVAL": "0",
+        }
+    )
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     assert project.run("ci").code == 1
@@ -153,8 +177,9 @@ def test_ci_logs_a_run_with_the_pull_request_and_publishes_its_id(project: Proje
     assert tags["mlci.git.sha"] == head and tags["mlci.base.sha"] == base
 
 
-def test_publish_does_not_link_an_mlflow_url_from_an_untrusted_result(dvc_repo, github_fake, tmp_path,
-                                                                       monkeypatch, mlci):
+def test_publish_does_not_link_an_mlflow_url_from_an_untrusted_result(
+    dvc_repo, github_fake, tmp_path, monkeypatch, mlci
+):
     from tests.test_ci import (
         Actions,
         comments,
@@ -169,15 +194,28 @@ def test_publish_does_not_link_an_mlflow_url_from_an_untrusted_result(dvc_repo, 
     doc = json.loads(out.read_text())
     doc["mlflow"] = {"run_id": "r1", "experiment_id": "1", "url": "https://phish.example.com/login"}
     out.write_text(json.dumps(doc))
-    gh.env("workflow_run", workflow_run_payload(head, [{"number": 9, "head": {"sha": head, "ref": "feature"},
-                                                        "base": {"sha": base, "ref": "main"}}]))
+    gh.env(
+        "workflow_run",
+        workflow_run_payload(
+            head,
+            [
+                {
+                    "number": 9,
+                    "head": {"sha": head, "ref": "feature"},
+                    "base": {"sha": base, "ref": "main"},
+                }
+            ],
+        ),
+    )
     assert gh.run("publish", str(out)).code == 1
     [comment] = comments(github_fake)
     assert "gate closed" in comment.body and "phish.example.com" not in comment.body
 
 
 def test_default_store_lives_under_dot_git_and_keeps_git_status_clean(dvc_repo, empty_db, mlci):
-    metrics_repo(dvc_repo, {"acc": 0.8}, config="repro: {enabled: false}\nmlflow:\n  experiment: local\n")
+    metrics_repo(
+        dvc_repo, {"acc": 0.8}, config="repro: {enabled: false}\nmlflow:\n  experiment: local\n"
+    )
     store = dvc_repo.path / ".git" / "mlci" / "mlflow.db"
     store.parent.mkdir(parents=True)
     shutil.copy(empty_db, store)  # the migrations were run once for the session
@@ -200,8 +238,11 @@ def test_doctor_names_the_default_store(dvc_repo, mlci):
 def test_tracking_failure_is_a_warning_not_a_crash(dvc_repo, mlci, tmp_path):
     blocker = tmp_path / "not-a-dir"
     blocker.write_text("x")
-    metrics_repo(dvc_repo, {"acc": 0.8},
-                 config=f"repro: {{enabled: false}}\nmlflow:\n  tracking_uri: sqlite:///{blocker}/m.db\n")
+    metrics_repo(
+        dvc_repo,
+        {"acc": 0.8},
+        config=f"repro: {{enabled: false}}\nmlflow:\n  tracking_uri: sqlite:///{blocker}/m.db\n",
+    )
     run = mlci(dvc_repo, "check", "--format", "json")
     assert run.code == 0
     assert "warning: the run was not logged to MLflow" in run.err
@@ -234,9 +275,12 @@ def test_first_deploy_promotes_with_provenance_then_a_better_model_replaces_it(p
     assert project.champion() == "1" and project.champion("previous") is None
 
     second = project.commit(0.90, model="better")
-    project.repo.write("dvc.lock", "schema: '2.0'\nstages:\n  train:\n    cmd: python train.py\n"
-                       "    deps:\n    - path: data.csv\n      md5: 0123456789abcdef0123456789abcdef\n"
-                       "      size: 3\n")
+    project.repo.write(
+        "dvc.lock",
+        "schema: '2.0'\nstages:\n  train:\n    cmd: python train.py\n"
+        "    deps:\n    - path: data.csv\n      md5: 0123456789abcdef0123456789abcdef\n"
+        "      size: 3\n",
+    )
     project.repo.commit("lock")
     third = project.repo.git("rev-parse", "HEAD")
     run = project.run("deploy", "--environment", "production", "--base", first)
@@ -280,7 +324,8 @@ def test_a_regressing_commit_is_refused_and_the_registry_is_unchanged(project: P
     # the attempt is on record as a run, without a model
     runs = project.client().search_runs(
         [project.client().get_experiment_by_name("mlci-tests").experiment_id],
-        "tags.`mlci.deploy.outcome` = 'refused'")
+        "tags.`mlci.deploy.outcome` = 'refused'",
+    )
     assert len(runs) == 1 and runs[0].data.tags["mlci.verdict"] == "fail"
 
 
@@ -332,8 +377,11 @@ def test_deploy_without_a_deploy_section_is_a_config_error(dvc_repo, mlci):
 
 
 def test_a_deploy_section_alone_does_not_track_checks(dvc_repo, mlci):
-    metrics_repo(dvc_repo, {"acc": 0.8},
-                 config="repro: {enabled: false}\ndeploy:\n  model_name: m\n  model_path: m.pkl\n")
+    metrics_repo(
+        dvc_repo,
+        {"acc": 0.8},
+        config="repro: {enabled: false}\ndeploy:\n  model_name: m\n  model_path: m.pkl\n",
+    )
     run = mlci(dvc_repo, "check", "--format", "json")
     assert run.code == 0 and run.json()["mlflow"] is None
     assert not (dvc_repo.path / ".git" / "mlci" / "mlflow.db").exists()
@@ -346,7 +394,9 @@ def test_a_commit_that_is_not_the_tip_is_refused_unless_forced(project: Project,
     old = project.repo.git("rev-parse", "HEAD")
     project.commit(0.81)
     project.repo.git("push", "-q", "origin", "main")
-    project.repo.git("reset", "-q", "--hard", old)  # an older commit of main, as a stale job sees it
+    project.repo.git(
+        "reset", "-q", "--hard", old
+    )  # an older commit of main, as a stale job sees it
     project.repo.write("model.pkl", "weights 0.80")
 
     run = project.run("deploy", "-e", "production", "--base", old)
@@ -360,7 +410,9 @@ def test_a_commit_that_is_not_the_tip_is_refused_unless_forced(project: Project,
     assert "not the tip" in project.client().get_model_version(MODEL, "1").tags["mlci.forced"]
 
 
-def test_a_deploy_waits_for_the_lock_and_gives_up_with_exit_3(project: Project, github_fake, monkeypatch):
+def test_a_deploy_waits_for_the_lock_and_gives_up_with_exit_3(
+    project: Project, github_fake, monkeypatch
+):
     for name, value in github_fake.env(REPO).items():
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("MLCI_GITHUB_WRITE_INTERVAL", "0")
@@ -374,18 +426,36 @@ def test_a_deploy_waits_for_the_lock_and_gives_up_with_exit_3(project: Project, 
     assert project.versions() == []
     # GitHub hears that this deployment errored (not that it failed the gate)
     [status] = github_fake.calls("repos/create-deployment-status")
-    assert status.body["state"] == "error" and "another mlci deploy holds" in status.body["description"]
+    assert (
+        status.body["state"] == "error"
+        and "another mlci deploy holds" in status.body["description"]
+    )
 
 
 def test_two_racing_deploys_leave_one_consistent_version(project: Project):
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
     cmd = [sys.executable, "-m", "mlci", "deploy", "-e", "production", "--base", "HEAD"]
-    procs = [subprocess.Popen(cmd, cwd=project.repo.path, env=env, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    procs = [
+        subprocess.Popen(
+            cmd,
+            cwd=project.repo.path,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
     outs = [p.communicate(timeout=120) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outs
-    said = sorted("promoted" if "promoted clf version 1" in out else "already" if "already holds" in out
-                  else out for out, _ in outs)
+    said = sorted(
+        "promoted"
+        if "promoted clf version 1" in out
+        else "already"
+        if "already holds" in out
+        else out
+        for out, _ in outs
+    )
     assert said == ["already", "promoted"]  # the second one saw the first one's version
     assert project.versions() == ["1"] and project.champion() == "1"
 
@@ -397,12 +467,22 @@ def test_deployments_are_recorded_on_github(project: Project, github_fake, tmp_p
     first = project.repo.git("rev-parse", "HEAD")
     head = project.commit(0.90)
     event = tmp_path / "push.json"
-    event.write_text(json.dumps(event_payload("push", repo=REPO, head_ref="main", head_sha=head,
-                                              base_sha=first)))
+    event.write_text(
+        json.dumps(event_payload("push", repo=REPO, head_ref="main", head_sha=head, base_sha=first))
+    )
     env = github_fake.env(REPO, token="ghs_deploy_token")
-    env.update({"GITHUB_EVENT_NAME": "push", "GITHUB_EVENT_PATH": str(event), "GITHUB_RUN_ID": "77",
-                "GITHUB_STEP_SUMMARY": str(tmp_path / "summary.md"), "GITHUB_OUTPUT": str(tmp_path / "out"),
-                "RUNNER_TEMP": str(tmp_path), "MLCI_GITHUB_BACKOFF": "0", "MLCI_GITHUB_WRITE_INTERVAL": "0"})
+    env.update(
+        {
+            "GITHUB_EVENT_NAME": "push",
+            "GITHUB_EVENT_PATH": str(event),
+            "GITHUB_RUN_ID": "77",
+            "GITHUB_STEP_SUMMARY": str(tmp_path / "summary.md"),
+            "GITHUB_OUTPUT": str(tmp_path / "out"),
+            "RUNNER_TEMP": str(tmp_path),
+            "MLCI_GITHUB_BACKOFF": "0",
+            "MLCI_GITHUB_WRITE_INTERVAL": "0",
+        }
+    )
     for name, value in env.items():
         monkeypatch.setenv(name, value)
 
@@ -420,8 +500,9 @@ def test_deployments_are_recorded_on_github(project: Project, github_fake, tmp_p
 
     # a refused deploy is recorded as a failed deployment
     worse = project.commit(0.50)
-    event.write_text(json.dumps(event_payload("push", repo=REPO, head_ref="main", head_sha=worse,
-                                              base_sha=head)))
+    event.write_text(
+        json.dumps(event_payload("push", repo=REPO, head_ref="main", head_sha=worse, base_sha=head))
+    )
     assert project.run("deploy", "--environment", "production").code == 1
     statuses = github_fake.calls("repos/create-deployment-status")
     assert [s.body["state"] for s in statuses] == ["success", "failure"]
@@ -429,16 +510,24 @@ def test_deployments_are_recorded_on_github(project: Project, github_fake, tmp_p
 
     # a rollback after a second promotion is recorded too, on the commit rolled back to
     better = project.commit(0.95)
-    event.write_text(json.dumps(event_payload("push", repo=REPO, head_ref="main", head_sha=better,
-                                              base_sha=worse)))
+    event.write_text(
+        json.dumps(
+            event_payload("push", repo=REPO, head_ref="main", head_sha=better, base_sha=worse)
+        )
+    )
     assert project.run("deploy", "--environment", "production", "--base", head).code == 0
     assert project.run("rollback", "--environment", "production").code == 0
     last = github_fake.calls("repos/create-deployment")[-1].body
     assert last["ref"] == head and last["payload"]["rollback"] is True
-    assert "back on version 1" in github_fake.calls("repos/create-deployment-status")[-1].body["description"]
+    assert (
+        "back on version 1"
+        in github_fake.calls("repos/create-deployment-status")[-1].body["description"]
+    )
 
 
-def test_a_github_outage_does_not_undo_or_fail_a_deploy(project: Project, github_fake, tmp_path, monkeypatch):
+def test_a_github_outage_does_not_undo_or_fail_a_deploy(
+    project: Project, github_fake, tmp_path, monkeypatch
+):
     github_fake.forbid_writes(REPO)
     for name, value in github_fake.env(REPO).items():
         monkeypatch.setenv(name, value)
@@ -461,11 +550,18 @@ def test_the_example_deploy_job_runs_with_act(dvc_repo, github_fake, empty_db, t
     repo = dvc_repo
     shutil.copytree(REPO_ROOT / "examples" / "project", repo.path, dirs_exist_ok=True)
     # committed metrics below what the pipeline really reaches, so the reproduced model passes
-    metrics = {"accuracy": 0.95, "roc_auc": 0.99, "avg_prec": {"test": 0.99}, "log_loss": 0.15,
-               "latency_ms": 0.5}
+    metrics = {
+        "accuracy": 0.95,
+        "roc_auc": 0.99,
+        "avg_prec": {"test": 0.99},
+        "log_loss": 0.15,
+        "latency_ms": 0.5,
+    }
     repo.write("eval/metrics.json", metrics)
     (repo.path / ".github" / "workflows").mkdir(parents=True)
-    shutil.copy(REPO_ROOT / "examples" / "workflows" / "mlci.yml", repo.path / ".github" / "workflows")
+    shutil.copy(
+        REPO_ROOT / "examples" / "workflows" / "mlci.yml", repo.path / ".github" / "workflows"
+    )
     base = repo.commit("baseline")
     repo.write("README.md", "a docs change\n")
     head = repo.commit("docs")
@@ -478,12 +574,22 @@ def test_the_example_deploy_job_runs_with_act(dvc_repo, github_fake, empty_db, t
     shutil.copy(empty_db, db)
 
     event = tmp_path / "push.json"
-    event.write_text(json.dumps(event_payload("push", repo=REPO, head_ref="main", head_sha=head,
-                                              base_sha=base)))
+    event.write_text(
+        json.dumps(event_payload("push", repo=REPO, head_ref="main", head_sha=head, base_sha=base))
+    )
     proc = subprocess.run(
-        [*act_command("push", event, tmp_path, github_fake.url),
-         "--var", f"MLFLOW_TRACKING_URI=sqlite:///{db}", "--env", "GIT_ALLOW_PROTOCOL=file"],
-        cwd=repo.path, capture_output=True, text=True, timeout=300, check=False,
+        [
+            *act_command("push", event, tmp_path, github_fake.url),
+            "--var",
+            f"MLFLOW_TRACKING_URI=sqlite:///{db}",
+            "--env",
+            "GIT_ALLOW_PROTOCOL=file",
+        ],
+        cwd=repo.path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     log = proc.stdout + proc.stderr
     assert proc.returncode == 0, log
@@ -494,6 +600,7 @@ def test_the_example_deploy_job_runs_with_act(dvc_repo, github_fake, empty_db, t
     assert status.body["state"] == "success"
     from mlflow import MlflowClient
 
-    mv = MlflowClient(tracking_uri=f"sqlite:///{db}").get_model_version_by_alias("example-classifier",
-                                                                                  "champion")
+    mv = MlflowClient(tracking_uri=f"sqlite:///{db}").get_model_version_by_alias(
+        "example-classifier", "champion"
+    )
     assert mv.tags["mlci.git.sha"] == head and mv.tags["mlci.base.sha"] == base

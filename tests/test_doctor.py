@@ -35,7 +35,12 @@ def test_a_healthy_repo(project, mlci, tmp_path):
     assert run.code == 0, run.out
     assert run.out.startswith("mlci doctor: what a run needs\n")
     assert line(run.out, "history").startswith("✓") and "full history" in run.out
-    assert line(run.out, "base").split() == ["✓", "base", "main", f"({project.git('rev-parse', '--short=7', 'HEAD')})"]
+    assert line(run.out, "base").split() == [
+        "✓",
+        "base",
+        "main",
+        f"({project.git('rev-parse', '--short=7', 'HEAD')})",
+    ]
     assert line(run.out, "DVC remote 'store' (default)").endswith(f"local folder {store} exists")
     assert line(run.out, "MLflow").startswith("·")
     assert line(run.out, "GitHub token").startswith("· GitHub token")
@@ -49,8 +54,21 @@ def test_shallow_clone_without_the_base(project, mlci, tmp_path):
     project.write("eval/metrics.json", {"acc": 0.95})
     project.commit("feature")
     clone = tmp_path / "clone"
-    sh(["git", "clone", "-q", "--depth", "1", "--branch", "feature", "--single-branch",
-        f"file://{project.path}", str(clone)], tmp_path)
+    sh(
+        [
+            "git",
+            "clone",
+            "-q",
+            "--depth",
+            "1",
+            "--branch",
+            "feature",
+            "--single-branch",
+            f"file://{project.path}",
+            str(clone),
+        ],
+        tmp_path,
+    )
     run = mlci(clone, "doctor")
     assert run.code == 3
     assert line(run.out, "history").startswith("! history") and "shallow clone" in run.out
@@ -77,8 +95,10 @@ def test_cloud_remote_needs_its_plugin_and_credentials(project, mlci, monkeypatc
     run = mlci(project, "doctor")
     assert run.code == 3
     if importlib.util.find_spec("dvc_s3") is None:
-        assert ("s3://bucket/cache: DVC's s3 plugin is not installed: add the s3 extra (the action's "
-                "input `extras: s3`; pip install 'mlci[s3]')") in run.out
+        assert (
+            "s3://bucket/cache: DVC's s3 plugin is not installed: add the s3 extra (the action's "
+            "input `extras: s3`; pip install 'mlci[s3]')"
+        ) in run.out
     else:
         assert "s3://bucket/cache: no credentials found" in run.out
         monkeypatch.setenv("AWS_ACCESS_KEY_ID", "x")
@@ -112,8 +132,11 @@ def test_mlflow_server_and_sqlite_file(project, mlci):
     with socket.socket() as s:  # a port nothing listens on: refused at once, no hang
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    project.write("mlci.yaml", f"mlflow:\n  tracking_uri: http://127.0.0.1:{port}\n"
-                  "deploy:\n  model_name: m\n  model_path: model.pkl\n")
+    project.write(
+        "mlci.yaml",
+        f"mlflow:\n  tracking_uri: http://127.0.0.1:{port}\n"
+        "deploy:\n  model_name: m\n  model_path: model.pkl\n",
+    )
     run = mlci(project, "doctor")
     assert run.code == 3 and line(run.out, "MLflow").startswith("✗ MLflow")
     assert "unreachable" in line(run.out, "MLflow")
@@ -129,16 +152,25 @@ def test_github_token_and_workflow_permissions(project, mlci, monkeypatch):
     monkeypatch.setenv("GITHUB_ACTIONS", "true")
     run = mlci(project, "doctor")
     assert run.code == 0  # publishing problems are warnings: the gate still works
-    assert line(run.out, "GitHub token").startswith("! GitHub token") and "GITHUB_TOKEN is not set" in run.out
+    assert (
+        line(run.out, "GitHub token").startswith("! GitHub token")
+        and "GITHUB_TOKEN is not set" in run.out
+    )
     monkeypatch.setenv("GITHUB_TOKEN", "ghs_test")
     run = mlci(project, "doctor")
     assert run.code == 0 and "GITHUB_TOKEN is set (its permissions are not queried" in run.out
 
-    project.write(".github/workflows/ci.yml", "on: pull_request\njobs:\n  a:\n    runs-on: ubuntu-latest\n"
-                  "    steps:\n      - uses: mlci/mlci@v0\n")
+    project.write(
+        ".github/workflows/ci.yml",
+        "on: pull_request\njobs:\n  a:\n    runs-on: ubuntu-latest\n"
+        "    steps:\n      - uses: mlci/mlci@v0\n",
+    )
     assert "ci.yml: no permissions: block" in line(mlci(project, "doctor").out, "token permissions")
-    project.write(".github/workflows/ci.yml", "on: pull_request\npermissions:\n  contents: read\n"
-                  "  statuses: write\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n      - uses: mlci/mlci@v0\n")
+    project.write(
+        ".github/workflows/ci.yml",
+        "on: pull_request\npermissions:\n  contents: read\n"
+        "  statuses: write\njobs:\n  a:\n    runs-on: ubuntu-latest\n    steps:\n      - uses: mlci/mlci@v0\n",
+    )
     out = line(mlci(project, "doctor").out, "token permissions")
     assert out.startswith("! ") and "checks, pull-requests: write missing" in out
     (project.path / ".github/workflows/ci.yml").unlink()
@@ -151,7 +183,10 @@ def test_config_error_and_not_a_repository(project, mlci, tmp_path):
     project.write("mlci.yaml", "metrics:\n  rulez: []\n")
     run = mlci(project, "doctor")
     assert run.code == 3
-    assert words(line(run.out, "config")) == "✗ config mlci.yaml:2: metrics.rulez: unknown key; did you mean 'rules'?"
+    assert (
+        words(line(run.out, "config"))
+        == "✗ config mlci.yaml:2: metrics.rulez: unknown key; did you mean 'rules'?"
+    )
     elsewhere = tmp_path / "plain"
     elsewhere.mkdir()
     run = mlci(elsewhere, "doctor")
@@ -166,7 +201,9 @@ def test_http_dvc_remote_is_probed_with_a_tcp_connect(project, mlci):
         project.dvc("remote", "add", "-d", "web", f"http://127.0.0.1:{port}/cache")
         run = mlci(project, "doctor")
         assert run.code == 0
-        assert line(run.out, "DVC remote 'web'").endswith(f"http://127.0.0.1:{port}/cache: 127.0.0.1:{port} answers")
+        assert line(run.out, "DVC remote 'web'").endswith(
+            f"http://127.0.0.1:{port}/cache: 127.0.0.1:{port} answers"
+        )
     run = mlci(project, "doctor")  # nothing listens any more
     assert line(run.out, "DVC remote 'web'").startswith("! DVC remote 'web' (default)")
     assert "unreachable" in run.out

@@ -41,15 +41,22 @@ def test_parquet_without_pyarrow_names_the_extra(git_repo, tmp_path):
     import pandas as pd
 
     pd.DataFrame({"a": [1, 2]}).to_parquet(git_repo.path / "d.parquet")
-    git_repo.write("mlci.yaml", "data:\n  - path: d.parquet\n    expect:\n"
-                   "      - expect_column_to_exist: {column: a}\n")
+    git_repo.write(
+        "mlci.yaml",
+        "data:\n  - path: d.parquet\n    expect:\n      - expect_column_to_exist: {column: a}\n",
+    )
     git_repo.commit("data")
     hook = tmp_path / "hide"
     hook.mkdir()
     (hook / "sitecustomize.py").write_text(NO_PARQUET)
-    proc = subprocess.run([sys.executable, "-m", "mlci", "validate"], cwd=git_repo.path,
-                          capture_output=True, text=True, check=False,
-                          env={**__import__("os").environ, "PYTHONPATH": f"{hook}:{REPO_ROOT}"})
+    proc = subprocess.run(
+        [sys.executable, "-m", "mlci", "validate"],
+        cwd=git_repo.path,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**__import__("os").environ, "PYTHONPATH": f"{hook}:{REPO_ROOT}"},
+    )
     out = proc.stdout + proc.stderr
     assert proc.returncode != 0, out  # fails closed
     assert "reading parquet needs pyarrow" in out and "`extras: parquet`" in out, out

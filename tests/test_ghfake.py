@@ -38,8 +38,9 @@ def client(fake: GitHubFake, token: str = "ghs_actions_token", **kwargs: Any) ->
     )
 
 
-def raw(fake: GitHubFake, method: str, path: str, token: str | None = "ghs_x",
-        **kwargs: Any) -> requests.Response:
+def raw(
+    fake: GitHubFake, method: str, path: str, token: str | None = "ghs_x", **kwargs: Any
+) -> requests.Response:
     headers = {"Accept": "application/vnd.github+json"}
     if token:
         headers["Authorization"] = f"Bearer {token}"
@@ -48,8 +49,9 @@ def raw(fake: GitHubFake, method: str, path: str, token: str | None = "ghs_x",
 
 @pytest.fixture
 def fake(github_fake: GitHubFake) -> GitHubFake:  # noqa: F811 - the imported fixture
-    github_fake.add_pull(7, head_sha=HEAD, base_sha=BASE, head_ref="exp/lr", labels=["mlci"],
-                         user="alice")
+    github_fake.add_pull(
+        7, head_sha=HEAD, base_sha=BASE, head_ref="exp/lr", labels=["mlci"], user="alice"
+    )
     return github_fake
 
 
@@ -71,8 +73,9 @@ def test_multi_segment_refs_are_routed(github_spec: GitHubSpec) -> None:  # noqa
     assert match.spec_path() == "/repos/o/r/commits/feature%2Fx/status"
 
 
-def test_missing_references_say_how_to_fetch_them(monkeypatch: pytest.MonkeyPatch,
-                                                  tmp_path: Any) -> None:
+def test_missing_references_say_how_to_fetch_them(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
     monkeypatch.setenv("MLCI_GITHUB_REFS", str(tmp_path))
     with pytest.raises(ReferencesMissing, match="scripts/fetch-github-refs"):
         reference_file(SPEC_RELPATH)
@@ -93,8 +96,12 @@ def test_fixture_fails_when_references_are_missing(monkeypatch: pytest.MonkeyPat
 def test_comments_create_edit_get_delete_with_authors(fake: GitHubFake) -> None:
     fake.add_token("ghp_alice", "alice")
     pull = client(fake).get_repo(REPO).get_pull(7)
-    assert (pull.head.sha, pull.head.ref, pull.base.sha, pull.base.ref) == (HEAD, "exp/lr", BASE,
-                                                                           "main")
+    assert (pull.head.sha, pull.head.ref, pull.base.sha, pull.base.ref) == (
+        HEAD,
+        "exp/lr",
+        BASE,
+        "main",
+    )
     assert [label.name for label in pull.labels] == ["mlci"]
     assert pull.user.login == "alice"
     assert [p.number for p in client(fake).get_repo(REPO).get_pulls(head="octo-org:exp/lr")] == [7]
@@ -108,9 +115,10 @@ def test_comments_create_edit_get_delete_with_authors(fake: GitHubFake) -> None:
 
     listed = pull.get_issue_comments()
     assert [(c.user.login, c.body) for c in listed] == [
-        (BOT_LOGIN, "## mlci report\nupdated"), ("alice", "thanks")]
-    assert client(fake).get_repo(REPO).get_issue(7).get_comment(comment.id).body.endswith(
-        "updated")
+        (BOT_LOGIN, "## mlci report\nupdated"),
+        ("alice", "thanks"),
+    ]
+    assert client(fake).get_repo(REPO).get_issue(7).get_comment(comment.id).body.endswith("updated")
     comment.delete()
     assert [c.id for c in fake.repo().comments.values()] == [human.id]
 
@@ -136,7 +144,10 @@ def test_comment_pagination_follows_link_header(fake: GitHubFake) -> None:
 
     pages = fake.calls("issues/list-comments")
     assert [(r.query.get("page"), len(r.response)) for r in pages] == [
-        (None, 3), ("2", 3), ("3", 1)]
+        (None, 3),
+        ("2", 3),
+        ("3", 1),
+    ]
     first = pages[0].response_headers["Link"]
     assert f'<{fake.url}/repos/{REPO}/issues/7/comments?per_page=3&page=2>; rel="next"' in first
     assert 'page=3>; rel="last"' in first
@@ -161,10 +172,16 @@ def test_reactions_and_labels(fake: GitHubFake) -> None:
     assert missing.value.status == 404
 
     fake.label(7, "mlci:approve", actor="maintainer")
-    events = [(e.event, e.label.name, e.actor.login)
-              for e in client(fake).get_repo(REPO).get_issue(7).get_events()]
-    assert events == [("labeled", "mlci", "alice"), ("labeled", "mlci:passed", BOT_LOGIN),
-                      ("unlabeled", "mlci", BOT_LOGIN), ("labeled", "mlci:approve", "maintainer")]
+    events = [
+        (e.event, e.label.name, e.actor.login)
+        for e in client(fake).get_repo(REPO).get_issue(7).get_events()
+    ]
+    assert events == [
+        ("labeled", "mlci", "alice"),
+        ("labeled", "mlci:passed", BOT_LOGIN),
+        ("unlabeled", "mlci", BOT_LOGIN),
+        ("labeled", "mlci:approve", "maintainer"),
+    ]
 
 
 def test_collaborator_permissions(fake: GitHubFake) -> None:
@@ -185,14 +202,20 @@ def test_collaborator_permissions(fake: GitHubFake) -> None:
 def test_commit_statuses_and_combined_status(fake: GitHubFake) -> None:
     commit = client(fake).get_repo(REPO).get_commit(HEAD)
     commit.create_status("pending", context="mlci/gate", description="running")
-    status = commit.create_status("failure", target_url="https://ci.example/1",
-                                  description="accuracy dropped", context="mlci/gate")
+    status = commit.create_status(
+        "failure",
+        target_url="https://ci.example/1",
+        description="accuracy dropped",
+        context="mlci/gate",
+    )
     assert status.creator.login == BOT_LOGIN and status.state == "failure"
     commit.create_status("success", context="mlci/data")
     combined = commit.get_combined_status()
     assert combined.state == "failure"
-    assert {s.context: s.state for s in combined.statuses} == {"mlci/gate": "failure",
-                                                              "mlci/data": "success"}
+    assert {s.context: s.state for s in combined.statuses} == {
+        "mlci/gate": "failure",
+        "mlci/data": "success",
+    }
     # A branch name is resolved to its head commit (a multi-segment ref here).
     by_branch = raw(fake, "GET", f"/repos/{REPO}/commits/exp/lr/statuses")
     assert by_branch.status_code == 200 and len(by_branch.json()) == 3
@@ -204,8 +227,7 @@ def test_check_runs_create_update_list(fake: GitHubFake) -> None:
     assert run.conclusion is None and run.pull_requests[0].number == 7
     run.edit(conclusion="success", output={"title": "mlci", "summary": "all gates passed"})
     listed = list(repo.get_commit(HEAD).get_check_runs())
-    assert [(r.name, r.status, r.conclusion) for r in listed] == [("mlci", "completed",
-                                                                    "success")]
+    assert [(r.name, r.status, r.conclusion) for r in listed] == [("mlci", "completed", "success")]
     assert listed[0].output.summary == "all gates passed"
 
 
@@ -218,7 +240,9 @@ def test_check_run_403_then_status_fallback(fake: GitHubFake) -> None:
     assert denied.value.data["message"] == "Resource not accessible by integration"
     repo.get_commit(HEAD).create_status("success", context="mlci")
     assert [(w.operation_id, w.status) for w in fake.writes()] == [
-        ("checks/create", 403), ("repos/create-commit-status", 201)]
+        ("checks/create", 403),
+        ("repos/create-commit-status", 201),
+    ]
     assert fake.repo().check_runs == {}
 
 
@@ -260,8 +284,7 @@ def test_unimplemented_operation_is_a_violation(fake: GitHubFake) -> None:
     assert (violation.kind, violation.operation_id) == ("not-implemented", "repos/list-branches")
 
 
-def test_a_crash_of_the_fake_is_reported(fake: GitHubFake,
-                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_crash_of_the_fake_is_reported(fake: GitHubFake, monkeypatch: pytest.MonkeyPatch) -> None:
     def broken(*_: Any) -> Any:
         raise KeyError("bug")
 
@@ -276,8 +299,13 @@ def test_response_missing_required_fields_is_a_violation(github_spec: GitHubSpec
     match = github_spec.match("POST", path)
     assert match is not None
     exchange = Exchange(
-        "POST", path, [], [("Content-Type", "application/json")], b'{"body": "hi"}',
-        status=201, response_headers=[("Content-Type", "application/json; charset=utf-8")],
+        "POST",
+        path,
+        [],
+        [("Content-Type", "application/json")],
+        b'{"body": "hi"}',
+        status=201,
+        response_headers=[("Content-Type", "application/json; charset=utf-8")],
         response_body=json.dumps({"id": 1, "body": "hi"}).encode(),
     )
     assert github_spec.validate_request(match, exchange) == []
@@ -318,7 +346,10 @@ def test_5xx_fault_injection(fake: GitHubFake) -> None:
     retrying = client(fake, retry=Retry(total=3, status_forcelist=[502], backoff_factor=0))
     assert retrying.get_repo(REPO).full_name == REPO
     assert [(r.status, r.fault) for r in fake.requests] == [
-        (502, "injected 502"), (502, "injected 502"), (200, None)]
+        (502, "injected 502"),
+        (502, "injected 502"),
+        (200, None),
+    ]
 
     fake.fail_next(1, status=503, method="POST", path=r"/statuses/")
     repo = client(fake).get_repo(REPO)
@@ -344,7 +375,9 @@ def test_fork_repository_rejects_writes(fake: GitHubFake) -> None:
     with pytest.raises(GithubException) as denied:
         repo.get_pull(7).create_issue_comment("report")
     assert (denied.value.status, denied.value.data["message"]) == (
-        403, "Resource not accessible by integration")
+        403,
+        "Resource not accessible by integration",
+    )
     assert repo.get_pull(7).number == 7  # reads still work
 
 
@@ -359,8 +392,9 @@ def test_read_only_token_rejects_writes(fake: GitHubFake) -> None:
 
 
 def test_workflow_runs_list_and_rerun(fake: GitHubFake) -> None:
-    run = fake.add_workflow_run(head_sha=HEAD, head_branch="exp/lr", conclusion="failure",
-                                pull_requests=[7])
+    run = fake.add_workflow_run(
+        head_sha=HEAD, head_branch="exp/lr", conclusion="failure", pull_requests=[7]
+    )
     fake.add_workflow_run(head_sha=BASE, head_branch="main", event="push")
     repo = client(fake).get_repo(REPO)
     found = list(repo.get_workflow_runs(head_sha=HEAD))
@@ -381,10 +415,14 @@ def test_deployments_and_statuses(fake: GitHubFake) -> None:
     with pytest.raises(GithubException) as conflict:
         repo.create_deployment(ref="exp/lr", environment="staging")
     assert conflict.value.status == 409
-    deployment = repo.create_deployment(ref="exp/lr", environment="staging",
-                                        required_contexts=[], payload={"model": "v2"})
+    deployment = repo.create_deployment(
+        ref="exp/lr", environment="staging", required_contexts=[], payload={"model": "v2"}
+    )
     assert (deployment.sha, deployment.environment, deployment.creator.login) == (
-        HEAD, "staging", BOT_LOGIN)
+        HEAD,
+        "staging",
+        BOT_LOGIN,
+    )
     deployment.create_status("in_progress")
     deployment.create_status("success", environment_url="https://staging.example/")
     assert [s.state for s in deployment.get_statuses()] == ["success", "in_progress"]
@@ -395,18 +433,28 @@ def test_deployments_and_statuses(fake: GitHubFake) -> None:
 # -- webhook payloads --------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("event", "action"), [
-    ("pull_request", "opened"),
-    ("pull_request", "synchronize"),
-    ("push", None),
-    ("workflow_run", "completed"),
-    ("issue_comment", "created"),
-])
+@pytest.mark.parametrize(
+    ("event", "action"),
+    [
+        ("pull_request", "opened"),
+        ("pull_request", "synchronize"),
+        ("push", None),
+        ("workflow_run", "completed"),
+        ("issue_comment", "created"),
+    ],
+)
 def test_webhook_payloads_are_retargeted(event: str, action: str | None) -> None:
     original = payloads.example(event, action)
-    payload = payloads.event_payload(event, action, repo="acme/models", pr_number=42,
-                                     head_sha=HEAD, base_sha=BASE, head_ref="exp/lr",
-                                     base_ref="main")
+    payload = payloads.event_payload(
+        event,
+        action,
+        repo="acme/models",
+        pr_number=42,
+        head_sha=HEAD,
+        base_sha=BASE,
+        head_ref="exp/lr",
+        base_ref="main",
+    )
     assert payload.get("action") == action
     assert payload["repository"]["full_name"] == "acme/models"
     text = json.dumps(payload)
@@ -421,12 +469,18 @@ def test_webhook_payloads_are_retargeted(event: str, action: str | None) -> None
         assert pull["url"].endswith("/repos/acme/models/pulls/42")
     elif event == "push":
         assert (payload["ref"], payload["after"], payload["before"]) == (
-            "refs/heads/exp/lr", HEAD, BASE)
+            "refs/heads/exp/lr",
+            HEAD,
+            BASE,
+        )
         assert payload["head_commit"]["id"] == HEAD
     elif event == "workflow_run":
         run = payload["workflow_run"]
-        assert (run["head_sha"], run["head_branch"], run["conclusion"]) == (HEAD, "exp/lr",
-                                                                           "success")
+        assert (run["head_sha"], run["head_branch"], run["conclusion"]) == (
+            HEAD,
+            "exp/lr",
+            "success",
+        )
         assert run["pull_requests"][0]["number"] == 42
         assert run["pull_requests"][0]["base"]["sha"] == BASE
     else:
@@ -436,8 +490,9 @@ def test_webhook_payloads_are_retargeted(event: str, action: str | None) -> None
 
 
 def test_pull_request_payload_from_a_fork() -> None:
-    payload = payloads.event_payload("pull_request", "opened", repo="acme/models",
-                                     head_repo="alice/models", head_ref="exp")
+    payload = payloads.event_payload(
+        "pull_request", "opened", repo="acme/models", head_repo="alice/models", head_ref="exp"
+    )
     pull = payload["pull_request"]
     assert pull["head"]["repo"]["full_name"] == "alice/models"
     assert pull["head"]["label"] == "alice:exp"

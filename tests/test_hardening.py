@@ -48,15 +48,31 @@ def test_publish_trusts_nothing_the_result_file_says_about_itself(gh, tmp_path):
     result = untrusted_result(gh, base, head)
 
     def forge(doc):
-        doc["context"]["run_url"] = "https://evil.example/x) @octocat <img src=x> [click](https://e.vil"
-        doc["override"] = {"label": "mlci:override", "by": "a-real-maintainer", "reason": "fine", "at": None}
+        doc["context"]["run_url"] = (
+            "https://evil.example/x) @octocat <img src=x> [click](https://e.vil"
+        )
+        doc["override"] = {
+            "label": "mlci:override",
+            "by": "a-real-maintainer",
+            "reason": "fine",
+            "at": None,
+        }
         doc["notes"].append("hello\n::error title=injected::owned\n::set-output name=verdict::pass")
         doc["verdict"] = "pass"
 
     tamper(result, forge)
     # the artifact also carries a hostile template and config; they are not in the trusted checkout
-    publish_env(gh, head, [{"number": 9, "head": {"sha": head, "ref": "feature"},
-                            "base": {"sha": base, "ref": "main"}}])
+    publish_env(
+        gh,
+        head,
+        [
+            {
+                "number": 9,
+                "head": {"sha": head, "ref": "feature"},
+                "base": {"sha": base, "ref": "main"},
+            }
+        ],
+    )
     gh.mp.setenv("GITHUB_RUN_ID", "1")
     run = gh.run("publish", str(result))
     assert run.code == 1  # the verdict follows the reasons, not the file's claim
@@ -81,7 +97,9 @@ def test_a_schema_valid_but_odd_result_is_a_usage_error(gh, tmp_path):  # noqa: 
     tamper(result, lambda doc: doc["metrics"][0].update(rule={"foo": 1}))
     publish_env(gh, head, [])
     run = gh.run("publish", str(result))
-    assert run.code in (0, 1) and "internal error" not in run.err  # an unknown rule shape is shown blank
+    assert (
+        run.code in (0, 1) and "internal error" not in run.err
+    )  # an unknown rule shape is shown blank
     tamper(result, lambda doc: doc["repro"].update(extra=1))
     run = gh.run("publish", str(result))
     assert run.code == 2 and "not a valid mlci result" in run.err
@@ -106,8 +124,10 @@ def test_an_unwritable_output_is_a_usage_error(dvc_repo, mlci, tmp_path):
 
 
 def test_confusion_records_with_odd_values_are_named_not_a_crash(dvc_repo, mlci):
-    dvc_repo.write("dvc.yaml", "plots:\n  - cm.json:\n      template: confusion\n      x: actual\n"
-                   "      y: predicted\n")
+    dvc_repo.write(
+        "dvc.yaml",
+        "plots:\n  - cm.json:\n      template: confusion\n      x: actual\n      y: predicted\n",
+    )
     dvc_repo.write("cm.json", [{"actual": 1, "predicted": 0}])
     dvc_repo.commit("baseline")
     dvc_repo.write("cm.json", [{"actual": [1], "predicted": {"a": 2}}])
@@ -117,5 +137,8 @@ def test_confusion_records_with_odd_values_are_named_not_a_crash(dvc_repo, mlci)
 
 
 def test_credentials_never_reach_a_link():
-    assert fmt.without_credentials("https://bot:s3cr3t@mlflow.example.com/x") == "https://mlflow.example.com/x"
+    assert (
+        fmt.without_credentials("https://bot:s3cr3t@mlflow.example.com/x")
+        == "https://mlflow.example.com/x"
+    )
     assert fmt.without_credentials("s3://bucket/path") == "s3://bucket/path"

@@ -71,15 +71,27 @@ class Pushing(GitRepo):
         super().__init__(path)
         self.remote = remote
 
-    def push(self, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    def push(
+        self, *args: str, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
         import os
 
-        return subprocess.run(["git", "push", *args], cwd=self.path, capture_output=True, text=True,
-                              env={**os.environ, **(env or {})}, check=False)
+        return subprocess.run(
+            ["git", "push", *args],
+            cwd=self.path,
+            capture_output=True,
+            text=True,
+            env={**os.environ, **(env or {})},
+            check=False,
+        )
 
     def on_remote(self, ref: str) -> str | None:
-        proc = subprocess.run(["git", "--git-dir", str(self.remote), "rev-parse", "--verify", "--quiet", ref],
-                              capture_output=True, text=True, check=False)
+        proc = subprocess.run(
+            ["git", "--git-dir", str(self.remote), "rev-parse", "--verify", "--quiet", ref],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         return proc.stdout.strip() or None
 
     def branch(self, name: str, *, acc: float | None = None, metrics_too: bool = True) -> str:
@@ -98,7 +110,9 @@ class Pushing(GitRepo):
 
 
 @pytest.fixture
-def repo(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Pushing:
+def repo(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Pushing:
     # the hook's `python -m mlci` must import this source tree, not another install
     monkeypatch.setenv("PYTHONPATH", str(REPO_ROOT))
     path = tmp_path / "repo"
@@ -259,11 +273,15 @@ def test_lock_status_in_the_result(repo, mlci):
     assert doc["verdict"] == "warn"
     (reason,) = doc["reasons"]
     assert reason["section"] == "repro" and reason["severity"] == "warn"
-    assert reason["message"].startswith("dvc.lock is not up to date: evaluate (changed deps: params.yaml acc")
+    assert reason["message"].startswith(
+        "dvc.lock is not up to date: evaluate (changed deps: params.yaml acc"
+    )
     assert doc["repro"]["message"] == "not reproduced; dvc.lock is not up to date"
     repo.checkout("main")
     doc = mlci(repo.path, "check", "--lock-status", "--format", "json").json()  # implies --no-repro
-    assert doc["verdict"] == "pass" and doc["repro"]["message"].endswith("dvc.lock is up to date (dvc status)")
+    assert doc["verdict"] == "pass" and doc["repro"]["message"].endswith(
+        "dvc.lock is up to date (dvc status)"
+    )
     assert not any("not reproduced" in n for n in doc["notes"])
     run = mlci(repo.path, "check", "--repro", "--lock-status")
     assert run.code == 2 and "--lock-status checks dvc.lock instead of reproducing" in run.err
@@ -273,13 +291,16 @@ def test_lock_status_sets_aside_outputs_missing_from_the_work_tree(repo, mlci):
     (repo.path / "model.txt").unlink()  # a fresh clone before `dvc pull`: not a stale lock
     doc = mlci(repo.path, "check", "--no-repro", "--lock-status", "--format", "json").json()
     assert doc["verdict"] == "pass"
-    assert any(n.startswith("pipeline outputs not in the work tree (model.txt) were not counted")
-               for n in doc["notes"])
+    assert any(
+        n.startswith("pipeline outputs not in the work tree (model.txt) were not counted")
+        for n in doc["notes"]
+    )
     (repo.path / "model.txt").write_text("edited by hand")  # an output that differs from the lock
     doc = mlci(repo.path, "check", "--no-repro", "--lock-status", "--format", "json").json()
     assert doc["verdict"] == "warn"
     assert doc["reasons"][0]["message"].startswith(
-        "dvc.lock is not up to date: evaluate (changed outs: model.txt modified)")
+        "dvc.lock is not up to date: evaluate (changed outs: model.txt modified)"
+    )
 
 
 def test_could_not_check_lets_the_push_through_unless_strict(repo, mlci):
@@ -291,7 +312,9 @@ def test_could_not_check_lets_the_push_through_unless_strict(repo, mlci):
     assert proc.returncode == 0, proc.stderr
     assert "mlci.yaml:4: metrics.rules[0].direction: expected 'higher' or 'lower'" in proc.stderr
     assert "could not check this push (exit 2); pushing anyway" in proc.stderr
-    assert mlci(repo.path, "hook", "install", "--strict").out.startswith("updated the mlci pre-push hook")
+    assert mlci(repo.path, "hook", "install", "--strict").out.startswith(
+        "updated the mlci pre-push hook"
+    )
     proc = repo.push("origin", "broken:refs/heads/broken-2")
     assert proc.returncode != 0
     assert "push blocked (strict mode)" in proc.stderr
@@ -340,7 +363,9 @@ def test_through_pre_commit_on_a_real_push(repo):
     """pre-commit's own pre-push hook runs our entry with its PRE_COMMIT_* variables."""
     (manifest,) = yaml.safe_load((REPO_ROOT / ".pre-commit-hooks.yaml").read_text())
     local = {**manifest, "language": "system"}  # `repo: local`: no environment to build, no network
-    repo.write(".pre-commit-config.yaml", yaml.safe_dump({"repos": [{"repo": "local", "hooks": [local]}]}))
+    repo.write(
+        ".pre-commit-config.yaml", yaml.safe_dump({"repos": [{"repo": "local", "hooks": [local]}]})
+    )
     repo.commit("pre-commit config")
     repo.git("push", "-q", "origin", "main")
     repo.git("fetch", "-q", "origin")
@@ -348,13 +373,18 @@ def test_through_pre_commit_on_a_real_push(repo):
     repo.branch("worse", acc=0.80)
     proc = repo.push("origin", "worse")
     assert proc.returncode != 0
-    assert "mlci: checking worse" in proc.stdout + proc.stderr and "gate closed" in proc.stdout + proc.stderr
+    assert (
+        "mlci: checking worse" in proc.stdout + proc.stderr
+        and "gate closed" in proc.stdout + proc.stderr
+    )
     assert repo.on_remote("refs/heads/worse") is None
     repo.branch("better", acc=0.95)
     proc = repo.push("origin", "better")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "mlci gate (metrics vs. base branch, dvc.lock up to date)....." in proc.stdout
-    assert proc.stdout.splitlines()[0].endswith("Passed")  # pre-commit shows a hook's output on failure only
+    assert proc.stdout.splitlines()[0].endswith(
+        "Passed"
+    )  # pre-commit shows a hook's output on failure only
 
 
 def test_parse_and_select_refs():
@@ -367,7 +397,10 @@ def test_parse_and_select_refs():
     )
     checked, skipped = hook_mod.to_check(refs)
     assert [r.branch for r in checked] == ["a"]  # b pushes the same commit: checked once
-    assert skipped == ["deleting refs/heads/old: not checked", "refs/tags/v1 is not a branch: not checked"]
+    assert skipped == [
+        "deleting refs/heads/old: not checked",
+        "refs/tags/v1 is not a branch: not checked",
+    ]
 
 
 PROBE = """
@@ -383,7 +416,9 @@ print("EXIT=%d HEAVY=%s" % (code, ",".join(heavy)))
 def test_help_imports_nothing_heavy(args):
     import sys
 
-    proc = subprocess.run([sys.executable, "-c", PROBE, *args], capture_output=True, text=True, check=True)
+    proc = subprocess.run(
+        [sys.executable, "-c", PROBE, *args], capture_output=True, text=True, check=True
+    )
     assert proc.stdout.strip().splitlines()[-1] == "EXIT=0 HEAVY="
 
 
@@ -391,9 +426,14 @@ def test_a_tag_push_imports_nothing_heavy(repo):
     import sys
 
     sha = repo.git("rev-parse", "HEAD")
-    proc = subprocess.run([sys.executable, "-c", PROBE, "hook", "run", "origin", str(repo.remote)],
-                          input=f"refs/tags/v1 {sha} refs/tags/v1 {'0' * 40}\n", cwd=repo.path,
-                          capture_output=True, text=True, check=True)
+    proc = subprocess.run(
+        [sys.executable, "-c", PROBE, "hook", "run", "origin", str(repo.remote)],
+        input=f"refs/tags/v1 {sha} refs/tags/v1 {'0' * 40}\n",
+        cwd=repo.path,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert proc.stdout.strip() == "EXIT=0 HEAVY="
     assert "refs/tags/v1 is not a branch: not checked" in proc.stderr
 
@@ -406,9 +446,14 @@ def probe_push(repo: Pushing, local: str, remote_ref: str, remote_sha: str = "0"
     import sys
 
     sha = repo.git("rev-parse", local)
-    proc = subprocess.run([sys.executable, "-c", PROBE, "hook", "run", "origin", str(repo.remote)],
-                          input=f"refs/heads/{local} {sha} {remote_ref} {remote_sha}\n", cwd=repo.path,
-                          capture_output=True, text=True, check=True)
+    proc = subprocess.run(
+        [sys.executable, "-c", PROBE, "hook", "run", "origin", str(repo.remote)],
+        input=f"refs/heads/{local} {sha} {remote_ref} {remote_sha}\n",
+        cwd=repo.path,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return proc.stdout.strip().splitlines()[-1], proc.stderr
 
 
@@ -436,11 +481,14 @@ def test_an_update_of_a_pushed_branch_compares_with_what_the_remote_has(repo, ml
     assert proc.returncode == 0 and NOTHING in proc.stderr, proc.stderr
 
 
-@pytest.mark.parametrize("change", [
-    ("eval/metrics.json", '{"acc": 0.5}'),     # a metric, changed by hand: the gate must close
-    ("make_metrics.py", MAKE_METRICS + "\n"),  # a dep (dvc.lock is then stale)
-    ("params.yaml", "acc: 0.5\n"),             # a params file
-])
+@pytest.mark.parametrize(
+    "change",
+    [
+        ("eval/metrics.json", '{"acc": 0.5}'),  # a metric, changed by hand: the gate must close
+        ("make_metrics.py", MAKE_METRICS + "\n"),  # a dep (dvc.lock is then stale)
+        ("params.yaml", "acc: 0.5\n"),  # a params file
+    ],
+)
 def test_a_push_touching_what_the_pipeline_declares_takes_the_full_path(repo, change):
     repo.checkout("-b", "touch", "main")
     repo.write(*change)
@@ -453,8 +501,11 @@ def test_a_push_touching_what_the_pipeline_declares_takes_the_full_path(repo, ch
 
 
 def test_a_file_named_only_in_mlci_yaml_takes_the_full_path(repo):
-    repo.write("mlci.yaml", CONFIG + "data:\n  - path: data/table.csv\n    expect:\n"
-               "      - expect_column_values_to_not_be_null: {column: a}\n")
+    repo.write(
+        "mlci.yaml",
+        CONFIG + "data:\n  - path: data/table.csv\n    expect:\n"
+        "      - expect_column_values_to_not_be_null: {column: a}\n",
+    )
     repo.write("data/table.csv", "a\n1\n")
     repo.commit("a data check")
     repo.git("push", "-q", "origin", "main")
@@ -466,11 +517,15 @@ def test_a_file_named_only_in_mlci_yaml_takes_the_full_path(repo):
     assert NOTHING not in err and "mlci: checking data" in err, err
 
 
-@pytest.mark.parametrize("dvc_yaml", [
-    # templated paths: DVC resolves them, the fast path does not try
-    DVC_YAML.replace("make_metrics.py]", "${script}]") + "vars:\n  - script: make_metrics.py\n",
-    DVC_YAML + "  each:\n    foreach: [a, b]\n    do:\n      cmd: echo ${item}\n",
-], ids=["templated", "foreach"])
+@pytest.mark.parametrize(
+    "dvc_yaml",
+    [
+        # templated paths: DVC resolves them, the fast path does not try
+        DVC_YAML.replace("make_metrics.py]", "${script}]") + "vars:\n  - script: make_metrics.py\n",
+        DVC_YAML + "  each:\n    foreach: [a, b]\n    do:\n      cmd: echo ${item}\n",
+    ],
+    ids=["templated", "foreach"],
+)
 def test_a_pipeline_the_fast_path_cannot_read_takes_the_full_path(repo, dvc_yaml):
     repo.write("dvc.yaml", dvc_yaml)
     repo.commit("templated pipeline")
@@ -492,7 +547,7 @@ def test_untouched_unit_decisions(repo):
     repo.write("eval/other.txt", "not declared, but under no declared path either\n")
     other = repo.commit("other")
     assert pushscope.untouched(notes, other, repo.path) is True
-    repo.write("eval/metrics.json", "{\"acc\": 0.1}")  # a metric
+    repo.write("eval/metrics.json", '{"acc": 0.1}')  # a metric
     assert pushscope.untouched(other, repo.commit("model"), repo.path) is False
     repo.write("sub/params-extra.yaml", "k: 1\n")  # any params*.yaml counts
     assert pushscope.untouched(main, repo.commit("params"), repo.path) is False

@@ -35,16 +35,27 @@ def project(repo, *, metrics=True):
     repo.write("dvc.yaml", DVC_YAML)
     repo.write("data/clean.csv", "id,label,text\n1,0,a\n")
     if metrics:
-        repo.write("eval/metrics.json", {"acc": 0.9, "log_loss": 0.3, "per_class": {"a": {"f1": 0.8}},
-                                         "name": "not a number"})
+        repo.write(
+            "eval/metrics.json",
+            {"acc": 0.9, "log_loss": 0.3, "per_class": {"a": {"f1": 0.8}}, "name": "not a number"},
+        )
         repo.write("eval/timing.yaml", "train_time: 12.5\nlatency_ms: 3\n")
     repo.commit("project")
     return repo
 
 
 def validate_workflow(path):
-    proc = subprocess.run([str(VENV_BIN / "check-jsonschema"), "--builtin-schema", "vendor.github-workflows",
-                           str(path)], capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        [
+            str(VENV_BIN / "check-jsonschema"),
+            "--builtin-schema",
+            "vendor.github-workflows",
+            str(path),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
@@ -52,8 +63,10 @@ def test_init_writes_a_config_that_loads_and_a_valid_workflow(dvc_repo, mlci):
     project(dvc_repo)
     run = mlci(dvc_repo, "init")
     assert run.code == 0, run.err
-    assert run.out.startswith("wrote mlci.yaml: 5 metric rules (a regression over 10 % closes the gate; "
-                              "timings warn) from 2 metric files, 1 candidate data check (commented)\n")
+    assert run.out.startswith(
+        "wrote mlci.yaml: 5 metric rules (a regression over 10 % closes the gate; "
+        "timings warn) from 2 metric files, 1 candidate data check (commented)\n"
+    )
     assert "wrote .github/workflows/mlci.yml" in run.out and "Next steps:" in run.out
 
     cfg = config.load(None, dvc_repo.path)
@@ -67,13 +80,19 @@ def test_init_writes_a_config_that_loads_and_a_valid_workflow(dvc_repo, mlci):
     }
     assert cfg.data == ()  # data checks are suggestions, commented out
     assert cfg.metrics.unreadable == "fail"
-    assert "  unreadable: fail " in (dvc_repo.path / "mlci.yaml").read_text()  # said, not only defaulted
+    assert (
+        "  unreadable: fail " in (dvc_repo.path / "mlci.yaml").read_text()
+    )  # said, not only defaulted
 
     workflow = dvc_repo.path / ".github/workflows/mlci.yml"
     validate_workflow(workflow)
     doc = yaml.safe_load(workflow.read_text())
-    assert doc["permissions"] == {"contents": "read", "pull-requests": "write", "statuses": "write",
-                                  "checks": "write"}
+    assert doc["permissions"] == {
+        "contents": "read",
+        "pull-requests": "write",
+        "statuses": "write",
+        "checks": "write",
+    }
     assert list(doc[True]) == ["pull_request"]  # YAML 1.1 reads the key `on` as True
     assert doc["concurrency"]["cancel-in-progress"] is True
     steps = doc["jobs"]["mlci"]["steps"]
@@ -81,13 +100,17 @@ def test_init_writes_a_config_that_loads_and_a_valid_workflow(dvc_repo, mlci):
     assert steps[1]["uses"] == "actions/setup-python@v5"
     assert "requirements.txt" in steps[2]["run"]
     assert steps[-1]["uses"] == "mlci/mlci@v0"
-    assert steps[-1]["with"] == {"github-token": "${{ secrets.GITHUB_TOKEN }}", "config": "mlci.yaml"}
+    assert steps[-1]["with"] == {
+        "github-token": "${{ secrets.GITHUB_TOKEN }}",
+        "config": "mlci.yaml",
+    }
 
     # and mlci runs with it
     check = mlci(dvc_repo, "check", "--no-repro", "--base", "main", "--format", "json")
     assert check.code == 0
     assert {m["name"]: m["rule"]["direction"] for m in check.json()["metrics"] if m["rule"]}[
-        "eval/timing.yaml:latency_ms"] == "lower"
+        "eval/timing.yaml:latency_ms"
+    ] == "lower"
 
 
 def test_commented_suggestions_are_valid_config_once_uncommented(dvc_repo, mlci):
@@ -102,8 +125,11 @@ def test_commented_suggestions_are_valid_config_once_uncommented(dvc_repo, mlci)
         if section == "data":
             (check,) = cfg.data
             assert check.path == "data/clean.csv" and check.severity == "warn"
-            assert check.expect[1] == {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "id"},
-                                       "line": check.expect[1]["line"]}
+            assert check.expect[1] == {
+                "type": "expect_column_values_to_not_be_null",
+                "kwargs": {"column": "id"},
+                "line": check.expect[1]["line"],
+            }
         else:
             assert cfg.deploy.model_path == "model.pkl"
     # the commented bounds use the current values
@@ -159,15 +185,30 @@ def test_dvc_remote_needs_reach_the_workflow(dvc_repo, mlci):
     validate_workflow(path)
     step = yaml.safe_load(path.read_text())["jobs"]["mlci"]["steps"][-1]
     assert step["with"]["extras"] == "s3"
-    assert step["env"] == {"AWS_ACCESS_KEY_ID": "${{ secrets.AWS_ACCESS_KEY_ID }}",
-                           "AWS_SECRET_ACCESS_KEY": "${{ secrets.AWS_SECRET_ACCESS_KEY }}"}
+    assert step["env"] == {
+        "AWS_ACCESS_KEY_ID": "${{ secrets.AWS_ACCESS_KEY_ID }}",
+        "AWS_SECRET_ACCESS_KEY": "${{ secrets.AWS_SECRET_ACCESS_KEY }}",
+    }
 
 
-@pytest.mark.parametrize("name, direction", [
-    ("accuracy", "higher"), ("log_loss", "lower"), ("val_loss", "lower"), ("latency_ms", "lower"),
-    ("mean_absolute_error", "lower"), ("rmse", "lower"), ("train_time", "lower"), ("runtime", "lower"),
-    ("avg_prec.test", "higher"), ("f1", "higher"), ("timestamp", "higher"), ("errors.count", "lower"), ("n_samples", "higher"),
-])
+@pytest.mark.parametrize(
+    "name, direction",
+    [
+        ("accuracy", "higher"),
+        ("log_loss", "lower"),
+        ("val_loss", "lower"),
+        ("latency_ms", "lower"),
+        ("mean_absolute_error", "lower"),
+        ("rmse", "lower"),
+        ("train_time", "lower"),
+        ("runtime", "lower"),
+        ("avg_prec.test", "higher"),
+        ("f1", "higher"),
+        ("timestamp", "higher"),
+        ("errors.count", "lower"),
+        ("n_samples", "higher"),
+    ],
+)
 def test_direction_guess(name, direction):
     assert guess_direction(name) == direction
 
@@ -188,19 +229,29 @@ def test_commented_bounds_read_back_as_numbers(dvc_repo, mlci):
     dvc_repo.commit("numbers")
     assert mlci(dvc_repo, "init", "--no-workflow").code == 0
     text = (dvc_repo.path / "mlci.yaml").read_text()
-    bounds = [ln.strip()[2:].split("#")[0] for ln in text.splitlines()
-              if ln.strip().startswith(("# min:", "# max:"))]
+    bounds = [
+        ln.strip()[2:].split("#")[0]
+        for ln in text.splitlines()
+        if ln.strip().startswith(("# min:", "# max:"))
+    ]
     read = [next(iter(yaml.safe_load(b).values())) for b in bounds]
     assert read == [12345.5, 1e-05, 3e20, 7]
 
 
-@pytest.mark.parametrize("text, columns, headerless", [
-    ("id,label,text\n1,0,a\n2,1,b\n", ("id", "label", "text"), False),
-    ("1\t0\tgreat film\n2\t1\tdull\n", ("col_1", "col_2", "col_3"), True),
-    ("0.5,0.25\n0.75,1e-3\n", ("col_1", "col_2"), True),
-    ("name,city\nann,paris\nbob,rome\n", ("name", "city"), False),  # no numeric column: csv.Sniffer
-    ("customer,tenure\nc1,3\nc2,\n", ("customer", "tenure"), False),  # a gap is not a number
-])
+@pytest.mark.parametrize(
+    "text, columns, headerless",
+    [
+        ("id,label,text\n1,0,a\n2,1,b\n", ("id", "label", "text"), False),
+        ("1\t0\tgreat film\n2\t1\tdull\n", ("col_1", "col_2", "col_3"), True),
+        ("0.5,0.25\n0.75,1e-3\n", ("col_1", "col_2"), True),
+        (
+            "name,city\nann,paris\nbob,rome\n",
+            ("name", "city"),
+            False,
+        ),  # no numeric column: csv.Sniffer
+        ("customer,tenure\nc1,3\nc2,\n", ("customer", "tenure"), False),  # a gap is not a number
+    ],
+)
 def test_header_row_detection(tmp_path, text, columns, headerless):
     from mlci.commands.init import _table_head
 
@@ -209,14 +260,21 @@ def test_header_row_detection(tmp_path, text, columns, headerless):
     assert _table_head(file) == (columns, headerless)
 
 
-@pytest.mark.parametrize("paths, keys, pattern", [
-    (["eval/small/metrics.json", "eval/large/metrics.json"], ["small", "large"], "eval/*/metrics.json"),
-    (["res/model_a.json", "res/model_b.json"], ["a", "b"], "res/model_*.json"),
-    (["m/lr-0.1/rf/s.json", "m/lr-0.2/gb/s.json"], ["0.1-rf", "0.2-gb"], "m/lr-0.*/*/s.json"),
-    (["out/only/metrics.json"], ["only"], "out/*/metrics.json"),
-    (["out/m.json"], ["only"], None),  # the key is not in the path: no pattern to make
-    (["a[1]/x.json", "a[2]/x.json"], ["1", "2"], "a[[]*]/x.json"),
-])
+@pytest.mark.parametrize(
+    "paths, keys, pattern",
+    [
+        (
+            ["eval/small/metrics.json", "eval/large/metrics.json"],
+            ["small", "large"],
+            "eval/*/metrics.json",
+        ),
+        (["res/model_a.json", "res/model_b.json"], ["a", "b"], "res/model_*.json"),
+        (["m/lr-0.1/rf/s.json", "m/lr-0.2/gb/s.json"], ["0.1-rf", "0.2-gb"], "m/lr-0.*/*/s.json"),
+        (["out/only/metrics.json"], ["only"], "out/*/metrics.json"),
+        (["out/m.json"], ["only"], None),  # the key is not in the path: no pattern to make
+        (["a[1]/x.json", "a[2]/x.json"], ["1", "2"], "a[[]*]/x.json"),
+    ],
+)
 def test_stage_glob(paths, keys, pattern):
     from fnmatch import fnmatchcase
 

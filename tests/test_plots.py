@@ -40,13 +40,23 @@ stages:
 
 def roc(points: int, bend: float) -> list[dict[str, float]]:
     """A smooth ROC-like curve: tpr = fpr ** bend."""
-    return [{"fpr": i / (points - 1), "tpr": round((i / (points - 1)) ** bend, 6), "threshold": 1 - i / points}
-            for i in range(points)]
+    return [
+        {
+            "fpr": i / (points - 1),
+            "tpr": round((i / (points - 1)) ** bend, 6),
+            "threshold": 1 - i / points,
+        }
+        for i in range(points)
+    ]
 
 
 def confusion(tp: int, fn: int, fp: int, tn: int) -> list[dict[str, int]]:
-    return ([{"actual": 1, "predicted": 1}] * tp + [{"actual": 1, "predicted": 0}] * fn
-            + [{"actual": 0, "predicted": 1}] * fp + [{"actual": 0, "predicted": 0}] * tn)
+    return (
+        [{"actual": 1, "predicted": 1}] * tp
+        + [{"actual": 1, "predicted": 0}] * fn
+        + [{"actual": 0, "predicted": 1}] * fp
+        + [{"actual": 0, "predicted": 0}] * tn
+    )
 
 
 def plots_repo(repo, *, extra_yaml: str = "", config: str | None = None) -> tuple[str, str]:
@@ -80,10 +90,19 @@ def test_plots_are_read_at_base_and_head_without_a_checkout(dvc_repo, mlci):
     doc = run.json()
     validate(doc)
     by_id = {p["id"]: p for p in doc["plots"]}
-    assert set(by_id) == {"eval/plots/roc.json", "eval/plots/confusion.json", "eval/plots/importance.png"}
+    assert set(by_id) == {
+        "eval/plots/roc.json",
+        "eval/plots/confusion.json",
+        "eval/plots/importance.png",
+    }
 
     roc_plot = by_id["eval/plots/roc.json"]
-    assert (roc_plot["kind"], roc_plot["status"], roc_plot["x"], roc_plot["y"]) == ("line", "changed", "fpr", "tpr")
+    assert (roc_plot["kind"], roc_plot["status"], roc_plot["x"], roc_plot["y"]) == (
+        "line",
+        "changed",
+        "fpr",
+        "tpr",
+    )
     assert len(roc_plot["base"]) == 120 and len(roc_plot["head"]) == 80
     assert roc_plot["head"][-1] == [1.0, 1.0]
 
@@ -104,7 +123,10 @@ def test_plots_are_read_at_base_and_head_without_a_checkout(dvc_repo, mlci):
 def test_plots_in_the_markdown_report(dvc_repo, mlci):
     plots_repo(dvc_repo)
     md = mlci(dvc_repo, "compare", "--base", "main", "--format", "markdown").out
-    assert "<details><summary>Plots: ROC curve (test), Confusion matrix (test), eval/plots/importance.png" in md
+    assert (
+        "<details><summary>Plots: ROC curve (test), Confusion matrix (test), eval/plots/importance.png"
+        in md
+    )
     [chart] = re.findall(r"```mermaid\n(.*?)```", md, re.DOTALL)
     assert 'title "ROC curve (test)"' in chart and 'x-axis "fpr" 0 --> 1' in chart
     series = re.findall(r"line \[(.*?)\]", chart)
@@ -137,8 +159,14 @@ plots:
       x: a
       y: b
 """
-    plots_repo(dvc_repo, extra_yaml=extra, config="metrics:\n  plots: [logs/extra.json, logs/missing.json]\n")
-    dvc_repo.write("logs/train.csv", "epoch,loss\n" + "".join(f"{i},{1 / (i + 1):.4f}\n" for i in range(30)))
+    plots_repo(
+        dvc_repo,
+        extra_yaml=extra,
+        config="metrics:\n  plots: [logs/extra.json, logs/missing.json]\n",
+    )
+    dvc_repo.write(
+        "logs/train.csv", "epoch,loss\n" + "".join(f"{i},{1 / (i + 1):.4f}\n" for i in range(30))
+    )
     dvc_repo.write("logs/extra.json", {"not": "records"})
     dvc_repo.write("eval/plots/bars.json", [{"feature": "a", "importance": 1}])
     dvc_repo.write("eval/plots/custom.json", [{"a": 1, "b": 2}])
@@ -161,7 +189,10 @@ plots:
 
 def test_top_level_plots_of_a_dvc_yaml_in_a_subdirectory(dvc_repo, mlci):
     plots_repo(dvc_repo)
-    dvc_repo.write("sub/dvc.yaml", "plots:\n  - loss:\n      x: epoch\n      y:\n        logs/train.csv: loss\n")
+    dvc_repo.write(
+        "sub/dvc.yaml",
+        "plots:\n  - loss:\n      x: epoch\n      y:\n        logs/train.csv: loss\n",
+    )
     dvc_repo.write("sub/logs/train.csv", "epoch,loss\n0,1.0\n1,0.5\n2,0.25\n")
     doc = mlci(dvc_repo, "compare", "--base", "main", "--format", "json").json()
     [loss] = [p for p in doc["plots"] if p["id"] == "loss"]
@@ -181,8 +212,11 @@ def test_a_directory_of_images_lists_each_file(dvc_repo, mlci):
     (dvc_repo.path / "eval/images/c.png").write_bytes(b"\x89PNG c")
     doc = mlci(dvc_repo, "compare", "--base", "main", "--format", "json").json()
     images = {p["id"]: p["status"] for p in doc["plots"] if p["id"].startswith("eval/images")}
-    assert images == {"eval/images/a.png": "unchanged", "eval/images/b.svg": "changed",
-                      "eval/images/c.png": "new"}
+    assert images == {
+        "eval/images/a.png": "unchanged",
+        "eval/images/b.svg": "changed",
+        "eval/images/c.png": "new",
+    }
 
 
 def test_a_plot_missing_at_head_is_reported_not_dropped(dvc_repo, mlci):
@@ -208,7 +242,9 @@ def test_the_html_option_writes_a_self_contained_page(dvc_repo, mlci, tmp_path):
 # --- pure functions ------------------------------------------------------------------------
 
 
-def source(plot_id: str, files: dict, props: dict | None = None, errors: dict | None = None) -> PlotSource:
+def source(
+    plot_id: str, files: dict, props: dict | None = None, errors: dict | None = None
+) -> PlotSource:
     return PlotSource(plot_id, props or {}, files, errors or {})
 
 
@@ -217,7 +253,10 @@ def test_a_file_the_head_cannot_read_is_named_even_in_a_multi_file_plot():
     props = {"x": "epoch", "y": {"train.csv": "loss", "val.csv": "loss"}}
     head = {"loss": source("loss", {"train.csv": rows}, props, errors={"val.csv": "cannot parse"})}
     got = plots.build({}, head, head_name="feature")
-    assert [(p.id, p.kind) for p in got] == [("loss (train.csv)", "line"), ("loss (val.csv)", "none")]
+    assert [(p.id, p.kind) for p in got] == [
+        ("loss (train.csv)", "line"),
+        ("loss (val.csv)", "none"),
+    ]
     assert got[1].reason == "cannot read val.csv in feature: cannot parse"
 
 
@@ -232,14 +271,17 @@ def test_several_y_fields_give_one_plot_each():
     rows = [{"epoch": i, "train": 1 / (i + 1), "val": 1.2 / (i + 1)} for i in range(5)]
     src = source("loss.json", {"loss.json": rows}, {"x": "epoch", "y": ["train", "val"]})
     got = plots.build({"loss.json": src}, {"loss.json": src})
-    assert [(p.id, p.status) for p in got] == [("loss.json (train)", "unchanged"), ("loss.json (val)", "unchanged")]
+    assert [(p.id, p.status) for p in got] == [
+        ("loss.json (train)", "unchanged"),
+        ("loss.json (val)", "unchanged"),
+    ]
 
 
 def test_long_series_are_decimated_keeping_both_ends():
     rows = [{"x": i, "y": i * i} for i in range(10_000)]
     [plot] = plots.build({}, {"p.json": source("p.json", {"p.json": rows}, {"x": "x", "y": "y"})})
     assert len(plot.head) == plots.MAX_STORED_POINTS
-    assert plot.head[0] == [0.0, 0.0] and plot.head[-1] == [9999.0, 9999.0 ** 2]
+    assert plot.head[0] == [0.0, 0.0] and plot.head[-1] == [9999.0, 9999.0**2]
 
 
 def test_series_are_interpolated_on_a_shared_grid():
@@ -274,8 +316,16 @@ HOSTILE = 'x" ]\n```\n%%{init: {"theme": "dark"}}%%\n<img src=x onerror=alert(1)
 
 
 def test_mermaid_labels_cannot_break_out_of_the_string_or_the_fence():
-    plot = Plot(HOSTILE, "line", "changed", title=HOSTILE, x=HOSTILE, y=HOSTILE,
-                base=[[0, 1], [1, 2]], head=[[0, 2], [1, 1]])
+    plot = Plot(
+        HOSTILE,
+        "line",
+        "changed",
+        title=HOSTILE,
+        x=HOSTILE,
+        y=HOSTILE,
+        base=[[0, 1], [1, 2]],
+        head=[[0, 2], [1, 1]],
+    )
     chart = plots.mermaid_chart(plot, "main", "this PR")
     body = chart.split("\n")[1:-1]
     assert chart.startswith("```mermaid\n") and chart.endswith("\n```")
@@ -289,8 +339,18 @@ def test_mermaid_labels_cannot_break_out_of_the_string_or_the_fence():
 
 
 def test_only_so_many_charts_are_drawn_the_others_are_named():
-    many = [Plot(f"p{i}.json", "line", "changed", x="x", y="y", base=[[0, 0], [1, i]], head=[[0, 1], [1, i]])
-            for i in range(plots.MAX_CHARTS + 3)]
+    many = [
+        Plot(
+            f"p{i}.json",
+            "line",
+            "changed",
+            x="x",
+            y="y",
+            base=[[0, 0], [1, i]],
+            head=[[0, 1], [1, i]],
+        )
+        for i in range(plots.MAX_CHARTS + 3)
+    ]
     md = render.markdown(fixed_result(plots=tuple(many)))
     assert md.count("```mermaid") == plots.MAX_CHARTS
     assert md.count("not drawn here to keep the comment short") == 3
@@ -298,8 +358,15 @@ def test_only_so_many_charts_are_drawn_the_others_are_named():
 
 
 def test_confusion_with_named_classes():
-    rows = [{"a": "cat", "p": "dog"}, {"a": "cat", "p": "cat"}, {"a": "dog", "p": "dog"}, {"a": "<b>", "p": "cat"}]
-    [plot] = plots.build({}, {"cm": source("cm", {"cm": rows}, {"template": "confusion", "x": "a", "y": "p"})})
+    rows = [
+        {"a": "cat", "p": "dog"},
+        {"a": "cat", "p": "cat"},
+        {"a": "dog", "p": "dog"},
+        {"a": "<b>", "p": "cat"},
+    ]
+    [plot] = plots.build(
+        {}, {"cm": source("cm", {"cm": rows}, {"template": "confusion", "x": "a", "y": "p"})}
+    )
     assert plot.kind == "confusion" and plot.status == "new"
     md = render.markdown(fixed_result(plots=(plot,)))
     assert "| <code>&lt;b&gt;</code> | 0 | 1 (+1) | 0 |" in md
@@ -307,10 +374,20 @@ def test_confusion_with_named_classes():
 
 
 def test_confusion_cells_show_the_change():
-    plot = Plot("cm", "confusion", "changed", x="actual", y="predicted",
-                base=[[0, 0, 50], [0, 1, 3], ["1", 0, 2]], head=[[0, 0, 48], [0, 1, 5], [1, 1, 7]])
+    plot = Plot(
+        "cm",
+        "confusion",
+        "changed",
+        x="actual",
+        y="predicted",
+        base=[[0, 0, 50], [0, 1, 3], ["1", 0, 2]],
+        head=[[0, 0, 48], [0, 1, 5], [1, 1, 7]],
+    )
     table = plots.confusion_table(plot)
-    assert [plots.cell_text(*table.cells[(0, p)]) for p in table.labels if p in (0, 1)] == ["48 (−2)", "5 (+2)"]
+    assert [plots.cell_text(*table.cells[(0, p)]) for p in table.labels if p in (0, 1)] == [
+        "48 (−2)",
+        "5 (+2)",
+    ]
     assert plots.cell_text(None, None) == "0"
     assert plots.cell_text(2, None) == "0 (−2)"
 
@@ -321,30 +398,64 @@ def test_copy_images_stays_inside_the_repository(tmp_path):
     (root / "eval" / "a.png").write_bytes(b"png")
     (tmp_path / "secret.png").write_bytes(b"secret")
     (root / "eval" / "link.png").symlink_to(tmp_path / "secret.png")
-    entries = [Plot(p, "image", "changed", head={"sha256": "0", "size": 1}, path=p)
-               for p in ("eval/a.png", "../secret.png", "eval/link.png", "eval/gone.png")]
+    entries = [
+        Plot(p, "image", "changed", head={"sha256": "0", "size": 1}, path=p)
+        for p in ("eval/a.png", "../secret.png", "eval/link.png", "eval/gone.png")
+    ]
     dest = plots.copy_images(entries, root, tmp_path / "out")
     assert dest is not None
-    assert sorted(str(p.relative_to(dest)) for p in dest.rglob("*") if p.is_file()) == ["eval/a.png"]
+    assert sorted(str(p.relative_to(dest)) for p in dest.rglob("*") if p.is_file()) == [
+        "eval/a.png"
+    ]
 
 
 # --- the Markdown, exactly -----------------------------------------------------------------
 
 
 def result_with_plots() -> Result:
-    return fixed_result(plots=(
-        Plot("eval/plots/roc.json", "line", "changed", title="ROC curve (test)", x="fpr", y="tpr",
-             base=[[0.0, 0.0], [0.1, 0.6], [0.3, 0.85], [1.0, 1.0]],
-             head=[[0.0, 0.0], [0.05, 0.7], [0.2, 0.9], [1.0, 1.0]]),
-        Plot("eval/plots/confusion.json", "confusion", "changed", title="Confusion matrix (test)",
-             x="actual", y="predicted", base=[[0, 0, 50], [0, 1, 3], [1, 0, 5], [1, 1, 42]],
-             head=[[0, 0, 51], [0, 1, 2], [1, 0, 3], [1, 1, 44]]),
-        Plot("eval/plots/pr.json", "line", "unchanged", title="Precision-recall", x="recall", y="precision",
-             base=[[0, 1], [1, 0.5]], head=[[0, 1], [1, 0.5]]),
-        Plot("eval/plots/importance.png", "image", "changed", base={"sha256": "a" * 64, "size": 20_480},
-             head={"sha256": "b" * 64, "size": 21_733}, path="eval/plots/importance.png"),
-        Plot("logs/extra.json", "none", "changed", reason="its data is not a list of records"),
-    ))
+    return fixed_result(
+        plots=(
+            Plot(
+                "eval/plots/roc.json",
+                "line",
+                "changed",
+                title="ROC curve (test)",
+                x="fpr",
+                y="tpr",
+                base=[[0.0, 0.0], [0.1, 0.6], [0.3, 0.85], [1.0, 1.0]],
+                head=[[0.0, 0.0], [0.05, 0.7], [0.2, 0.9], [1.0, 1.0]],
+            ),
+            Plot(
+                "eval/plots/confusion.json",
+                "confusion",
+                "changed",
+                title="Confusion matrix (test)",
+                x="actual",
+                y="predicted",
+                base=[[0, 0, 50], [0, 1, 3], [1, 0, 5], [1, 1, 42]],
+                head=[[0, 0, 51], [0, 1, 2], [1, 0, 3], [1, 1, 44]],
+            ),
+            Plot(
+                "eval/plots/pr.json",
+                "line",
+                "unchanged",
+                title="Precision-recall",
+                x="recall",
+                y="precision",
+                base=[[0, 1], [1, 0.5]],
+                head=[[0, 1], [1, 0.5]],
+            ),
+            Plot(
+                "eval/plots/importance.png",
+                "image",
+                "changed",
+                base={"sha256": "a" * 64, "size": 20_480},
+                head={"sha256": "b" * 64, "size": 21_733},
+                path="eval/plots/importance.png",
+            ),
+            Plot("logs/extra.json", "none", "changed", reason="its data is not a list of records"),
+        )
+    )
 
 
 def test_markdown_with_plots_matches_the_golden_file():
@@ -366,8 +477,13 @@ def test_a_result_with_plots_round_trips_through_json():
 
 def test_dvclive_nested_records_go_through_dvcs_conversion():
     """dvclive's ``{"roc": [...]}``: DVC finds the records under the key, so mlci does."""
-    rows = {"roc": [{"fpr": 0.0, "tpr": 0.0, "threshold": 2}, {"fpr": 0.5, "tpr": 0.9, "threshold": 0.5},
-                    {"fpr": 1.0, "tpr": 1.0, "threshold": 0}]}
+    rows = {
+        "roc": [
+            {"fpr": 0.0, "tpr": 0.0, "threshold": 2},
+            {"fpr": 0.5, "tpr": 0.9, "threshold": 0.5},
+            {"fpr": 1.0, "tpr": 1.0, "threshold": 0},
+        ]
+    }
     props = {"template": "simple", "x": "fpr", "y": {"roc.json": "tpr"}}
     [plot] = plots.build({}, {"ROC": source("ROC", {"roc.json": rows}, props)})
     assert (plot.id, plot.kind, plot.x, plot.y) == ("ROC", "line", "fpr", "tpr")
@@ -376,26 +492,38 @@ def test_dvclive_nested_records_go_through_dvcs_conversion():
 
 def test_a_field_dvc_cannot_find_keeps_dvcs_words():
     props = {"x": "epoch", "y": "loss_typo"}
-    [plot] = plots.build({}, {"l.json": source("l.json", {"l.json": [{"epoch": 0, "loss": 1}]}, props)})
+    [plot] = plots.build(
+        {}, {"l.json": source("l.json", {"l.json": [{"epoch": 0, "loss": 1}]}, props)}
+    )
     assert plot.kind == "none"
-    assert "Could not find provided field ('loss_typo') in data fields ('epoch, loss')" in plot.reason
+    assert (
+        "Could not find provided field ('loss_typo') in data fields ('epoch, loss')" in plot.reason
+    )
 
 
 def test_horizontal_bars_compare_each_category():
     props = {"template": "bar_horizontal_sorted", "x": "importance", "y": "feature"}
     base = [{"feature": "age", "importance": 0.5}, {"feature": "income", "importance": 0.3}]
-    head = [{"feature": "age", "importance": 0.4}, {"feature": "income", "importance": 0.45},
-            {"feature": "<b>zip</b>", "importance": 0.15}]
-    [plot] = plots.build({"imp.json": source("imp.json", {"imp.json": base}, props)},
-                         {"imp.json": source("imp.json", {"imp.json": head}, props)})
+    head = [
+        {"feature": "age", "importance": 0.4},
+        {"feature": "income", "importance": 0.45},
+        {"feature": "<b>zip</b>", "importance": 0.15},
+    ]
+    [plot] = plots.build(
+        {"imp.json": source("imp.json", {"imp.json": base}, props)},
+        {"imp.json": source("imp.json", {"imp.json": head}, props)},
+    )
     assert (plot.kind, plot.status, plot.x, plot.y) == ("bar", "changed", "importance", "feature")
     assert plot.head == [["age", 0.4], ["income", 0.45], ["<b>zip</b>", 0.15]]
     md = render.markdown(fixed_result(plots=(plot,)))
     lines = md.splitlines()
     start = next(i for i, line in enumerate(lines) if line.startswith("| feature |")) + 2
-    rows = lines[start:start + 3]
-    assert rows == ["| `income` | 0.3 | 0.45 | +0.15 |", "| `age` | 0.5 | 0.4 | −0.1 |",
-                    "| <code>&lt;b&gt;zip&lt;/b&gt;</code> | — | 0.15 | new |"]
+    rows = lines[start : start + 3]
+    assert rows == [
+        "| `income` | 0.3 | 0.45 | +0.15 |",
+        "| `age` | 0.5 | 0.4 | −0.1 |",
+        "| <code>&lt;b&gt;zip&lt;/b&gt;</code> | — | 0.15 | new |",
+    ]
     assert "<b>" not in md
     text = render.text(fixed_result(plots=(plot,)), color=False)
     assert "importance by feature" in text and "+0.15" in text

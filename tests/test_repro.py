@@ -147,13 +147,22 @@ def test_a_failing_stage_closes_the_gate_with_its_log_tail(dvc_repo, mlci, count
     assert statuses(doc) == {"prepare": "ran", "train": "failed", "evaluate": "skipped"}
     assert counter.runs() == ["prepare", "fail-train"]
     train = doc["repro"]["stages"][1]
-    assert train["exit_code"] == 3 and train["cmd"] == "python step.py fail-train prepared.txt model.txt"
+    assert (
+        train["exit_code"] == 3
+        and train["cmd"] == "python step.py fail-train prepared.txt model.txt"
+    )
     tail = train["log_tail"].splitlines()
-    assert len(tail) == 40 and tail[-1] == "something <b>broke</b> @here" and tail[0] == "fail-train: line 21"
+    assert (
+        len(tail) == 40
+        and tail[-1] == "something <b>broke</b> @here"
+        and tail[0] == "fail-train: line 21"
+    )
     reason = doc["reasons"][0]
     assert reason["section"] == "repro" and reason["severity"] == "fail"
-    assert reason["message"] == ("stage train failed: `python step.py fail-train prepared.txt model.txt` "
-                                 "exited with code 3 (1 later stage skipped)")
+    assert reason["message"] == (
+        "stage train failed: `python step.py fail-train prepared.txt model.txt` "
+        "exited with code 3 (1 later stage skipped)"
+    )
     assert doc["repro"]["status"] == "failed"
     # later sections still ran: evaluate was skipped, so its committed metric is compared
     assert [(m["name"], m["head"]) for m in doc["metrics"]] == [("metrics.json:n", 1)]
@@ -164,7 +173,9 @@ def test_a_failing_stage_closes_the_gate_with_its_log_tail(dvc_repo, mlci, count
     assert "`train` (`python step.py fail-train prepared.txt model.txt`, exit 3), last lines:" in md
     # the log is shown verbatim, inside a fence where nothing is HTML, Markdown or a mention
     fenced = md.split("```text\n", 1)[1].split("\n```", 1)[0]
-    assert fenced.splitlines()[-1] == "something <b>broke</b> @here" and len(fenced.splitlines()) == 40
+    assert (
+        fenced.splitlines()[-1] == "something <b>broke</b> @here" and len(fenced.splitlines()) == 40
+    )
     outside = md.replace(fenced, "")
     assert "<b>" not in outside and "@here" not in outside
 
@@ -194,13 +205,25 @@ def test_stale_lock_severity_follows_the_config(dvc_repo, mlci, counter, policy,
 
 
 def test_lock_diff_names_params_and_new_stages():
-    before = {"train": {"cmd": "x", "params": {"params.yaml": {"train.lr": 0.1}},
-                        "outs": [{"path": "m.pkl", "md5": "1"}]}}
-    after = {"train": {"cmd": "x", "params": {"params.yaml": {"train.lr": 0.2}},
-                       "outs": [{"path": "m.pkl", "md5": "2"}]},
-             "eval": {"cmd": "y"}}
+    before = {
+        "train": {
+            "cmd": "x",
+            "params": {"params.yaml": {"train.lr": 0.1}},
+            "outs": [{"path": "m.pkl", "md5": "1"}],
+        }
+    }
+    after = {
+        "train": {
+            "cmd": "x",
+            "params": {"params.yaml": {"train.lr": 0.2}},
+            "outs": [{"path": "m.pkl", "md5": "2"}],
+        },
+        "eval": {"cmd": "y"},
+    }
     assert [c.describe() for c in diff_locks(before, after)] == [
-        "train (outs m.pkl, params train.lr)", "eval (not in dvc.lock before)"]
+        "train (outs m.pkl, params train.lr)",
+        "eval (not in dvc.lock before)",
+    ]
     assert diff_locks(after, after) == []
 
 
@@ -217,7 +240,10 @@ def test_unknown_target_fails_the_repro_section(dvc_repo, mlci, counter):
     dvc_repo.commit("pipeline")
     run, doc = repro(mlci, dvc_repo)
     assert run.code == 1 and doc["repro"]["status"] == "failed"
-    assert doc["reasons"][0]["message"].startswith("cannot plan the pipeline:") and "nope" in doc["reasons"][0]["message"]
+    assert (
+        doc["reasons"][0]["message"].startswith("cannot plan the pipeline:")
+        and "nope" in doc["reasons"][0]["message"]
+    )
     assert counter.runs() == []
 
 
@@ -237,7 +263,9 @@ def clone(origin: GitRepo, where: Path) -> GitRepo:
     return type(origin)(where)  # conftest.GitRepo as pytest loaded it
 
 
-def test_fresh_clone_restores_from_the_remote_instead_of_running(dvc_repo, with_remote, mlci, counter, tmp_path):
+def test_fresh_clone_restores_from_the_remote_instead_of_running(
+    dvc_repo, with_remote, mlci, counter, tmp_path
+):
     # main's CI: reproduce and push outputs and run-cache (repro.push)
     pipeline(dvc_repo, config="repro:\n  push: true\n")
     dvc_repo.commit("pipeline")
@@ -291,14 +319,22 @@ def test_outputs_missing_on_the_remote_are_computed(dvc_repo, with_remote, mlci,
     assert statuses(doc) == {"prepare": "ran", "train": "ran", "evaluate": "unchanged"}
     assert counter.runs() == ["prepare", "train"]
     assert doc["verdict"] == "pass", doc["reasons"]
-    assert any(n.startswith("outputs of prepare, train recorded in dvc.lock are not on DVC remote 'storage'")
-               for n in doc["notes"]), doc["notes"]
+    assert any(
+        n.startswith(
+            "outputs of prepare, train recorded in dvc.lock are not on DVC remote 'storage'"
+        )
+        for n in doc["notes"]
+    ), doc["notes"]
 
 
 @pytest.mark.parametrize("policy", ["fail", "warn"])
-def test_unreachable_remote_is_named_and_follows_the_policy(dvc_repo, mlci, counter, tmp_path, policy):
+def test_unreachable_remote_is_named_and_follows_the_policy(
+    dvc_repo, mlci, counter, tmp_path, policy
+):
     dvc_repo.dvc("remote", "add", "-d", "team-store", str(tmp_path / "no" / "such" / "folder"))
-    pipeline(dvc_repo, config=f"repro:\n  remote_unreachable: {policy}\n  require_committed_lock: off\n")
+    pipeline(
+        dvc_repo, config=f"repro:\n  remote_unreachable: {policy}\n  require_committed_lock: off\n"
+    )
     dvc_repo.commit("pipeline")
     run = mlci(dvc_repo, "repro", "--format", "json")
     if policy == "fail":
@@ -323,8 +359,12 @@ def test_no_remote_is_a_note_not_a_warning(dvc_repo, mlci, counter):
 
 def test_forks_do_not_push(tmp_path):
     event = tmp_path / "event.json"
-    pr = {"pull_request": {"head": {"repo": {"full_name": "someone/fork"}},
-                           "base": {"repo": {"full_name": "owner/repo"}}}}
+    pr = {
+        "pull_request": {
+            "head": {"repo": {"full_name": "someone/fork"}},
+            "base": {"repo": {"full_name": "owner/repo"}},
+        }
+    }
     event.write_text(json.dumps(pr))
     env = {"GITHUB_EVENT_NAME": "pull_request", "GITHUB_EVENT_PATH": str(event)}
     assert read_only_run(env) == "a pull request from the fork someone/fork"
@@ -344,7 +384,10 @@ def test_github_actions_gets_one_group_per_stage(dvc_repo, mlci, counter, monkey
     run, doc = repro(mlci, dvc_repo)
     lines = run.err.splitlines()
     assert [ln for ln in lines if ln.startswith("::group::")] == [
-        "::group::stage prepare", "::group::stage train", "::group::stage evaluate"]
+        "::group::stage prepare",
+        "::group::stage train",
+        "::group::stage evaluate",
+    ]
     assert lines.count("::endgroup::") == 3
     stop = next(ln for ln in lines if ln.startswith("::stop-commands::"))
     assert f"::{stop.split('::')[2]}::" in lines  # commands are switched back on after the output
@@ -354,7 +397,10 @@ def test_no_repro_and_disabled_repro_do_not_run(dvc_repo, mlci, counter):
     pipeline(dvc_repo, config="repro:\n  enabled: false\n")
     dvc_repo.commit("pipeline")
     doc = mlci(dvc_repo, "check", "--base", "main", "--format", "json").json()
-    assert doc["repro"]["status"] == "skipped" and doc["repro"]["message"] == "not reproduced (repro.enabled is false)"
+    assert (
+        doc["repro"]["status"] == "skipped"
+        and doc["repro"]["message"] == "not reproduced (repro.enabled is false)"
+    )
     doc = mlci(dvc_repo, "check", "--base", "main", "--repro", "--format", "json").json()
     assert doc["repro"]["status"] == "ran" and counter.runs() == ["prepare", "train", "evaluate"]
 
@@ -372,7 +418,9 @@ def test_ctrl_c_leaves_the_repo_as_dvc_repro_would(dvc_repo, mlci, counter, monk
     # as under `dvc repro`: prepare finished and is recorded, the interrupted train is not
     after = yaml.safe_load((dvc_repo.path / "dvc.lock").read_text())["stages"]
     assert after["train"] == lock["train"] and after["prepare"] != lock["prepare"]
-    assert not (dvc_repo.path / "model.txt").exists()  # DVC removed it before running, as dvc repro does
+    assert not (
+        dvc_repo.path / "model.txt"
+    ).exists()  # DVC removed it before running, as dvc repro does
     # no lock is left behind: DVC itself can carry on
     monkeypatch.delenv("REPRO_INTERRUPT")
     dvc_repo.dvc("repro", "-q")
@@ -388,11 +436,16 @@ def test_the_work_tree_changes_only_as_dvc_repro_would(dvc_repo, mlci, counter, 
     sh(["dvc", "repro", "-q"], twin)
 
     def tree(root: Path) -> dict[str, bytes]:
-        return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*"))
-                if p.is_file() and not p.relative_to(root).as_posix().startswith((".git/", ".dvc/"))}
+        return {
+            p.relative_to(root).as_posix(): p.read_bytes()
+            for p in sorted(root.rglob("*"))
+            if p.is_file() and not p.relative_to(root).as_posix().startswith((".git/", ".dvc/"))
+        }
 
     assert tree(dvc_repo.path) == tree(twin)
-    assert dvc_repo.git("status", "--porcelain") == type(dvc_repo)(twin).git("status", "--porcelain")
+    assert dvc_repo.git("status", "--porcelain") == type(dvc_repo)(twin).git(
+        "status", "--porcelain"
+    )
 
 
 def test_repro_help_imports_nothing_heavy():
@@ -401,8 +454,9 @@ def test_repro_help_imports_nothing_heavy():
 
     from tests.test_startup import PROBE
 
-    proc = subprocess.run([sys.executable, "-c", PROBE, "repro", "--help"], capture_output=True, text=True,
-                          check=True)
+    proc = subprocess.run(
+        [sys.executable, "-c", PROBE, "repro", "--help"], capture_output=True, text=True, check=True
+    )
     assert proc.stdout.strip().splitlines()[-1] == "HEAVY="
     assert "Only reproduce the DVC pipeline" in proc.stdout
 
@@ -417,8 +471,12 @@ def test_log_fence_cannot_be_closed_by_the_log():
 
 def test_a_stage_that_does_not_write_its_output_fails(dvc_repo, mlci, counter):
     pipeline(dvc_repo)
-    dvc_repo.write("dvc.yaml", PIPELINE.format(train="train").replace(
-        "step.py train prepared.txt model.txt", "step.py train prepared.txt elsewhere.txt"))
+    dvc_repo.write(
+        "dvc.yaml",
+        PIPELINE.format(train="train").replace(
+            "step.py train prepared.txt model.txt", "step.py train prepared.txt elsewhere.txt"
+        ),
+    )
     dvc_repo.commit("pipeline")
     run, doc = repro(mlci, dvc_repo)
     assert statuses(doc) == {"prepare": "ran", "train": "failed", "evaluate": "skipped"}
@@ -434,8 +492,12 @@ def test_repro_needs_no_base_branch_and_no_pipeline_is_no_failure(dvc_repo, mlci
     dvc_repo.git("branch", "-m", "trunk")
     run, doc = repro(mlci, dvc_repo)
     assert run.code == 0 and doc["repro"] == {
-        "status": "skipped", "stages": [], "lock_changed": False, "duration_s": None,
-        "message": "no dvc.yaml: nothing to reproduce"}
+        "status": "skipped",
+        "stages": [],
+        "lock_changed": False,
+        "duration_s": None,
+        "message": "no dvc.yaml: nothing to reproduce",
+    }
     assert doc["context"]["base"] == {"ref": "main", "sha": None}
     pipeline(dvc_repo, config="repro:\n  require_committed_lock: off\n")
     dvc_repo.commit("pipeline")

@@ -25,7 +25,9 @@ def test_ten_thousand_metrics_make_a_short_useful_comment():
     # the failing and warning rows come first, worst first, all of them
     rows = [line for line in lines if line.startswith(("| ❌ |", "| ⚠️ |"))]
     assert len(rows) == 50
-    assert all(r.startswith("| ❌ |") for r in rows[:30]) and all(r.startswith("| ⚠️ |") for r in rows[30:])
+    assert all(r.startswith("| ❌ |") for r in rows[:30]) and all(
+        r.startswith("| ⚠️ |") for r in rows[30:]
+    )
     first_table = comment.index("| ❌ |")
     assert first_table < comment.index("<details>")
     # everything else is folded: counted, and only changed rows listed (up to the cap)

@@ -13,18 +13,22 @@ from tests.conftest import REPO_ROOT
 
 HEAVY = ("dvc", "pandas", "great_expectations", "mlflow", "github", "git", "rich", "jinja2", "yaml")
 
-PROBE = """
+PROBE = f"""
 import sys
 from mlci.cli import main
 code = main(sys.argv[1:])
-heavy = sorted({m.split('.')[0] for m in sys.modules} & set(%r))
+heavy = sorted({{m.split('.')[0] for m in sys.modules}} & set({HEAVY!r}))
 print("HEAVY=" + ",".join(heavy))
-""" % (HEAVY,)
+"""
 
 
-@pytest.mark.parametrize("args", [["--version"], ["--help"], ["check", "--help"], ["compare", "--help"]])
+@pytest.mark.parametrize(
+    "args", [["--version"], ["--help"], ["check", "--help"], ["compare", "--help"]]
+)
 def test_startup_imports_nothing_heavy(args):
-    proc = subprocess.run([sys.executable, "-c", PROBE, *args], capture_output=True, text=True, check=True)
+    proc = subprocess.run(
+        [sys.executable, "-c", PROBE, *args], capture_output=True, text=True, check=True
+    )
     assert proc.stdout.strip().splitlines()[-1] == "HEAVY="
     if args == ["--version"]:
         assert proc.stdout.startswith("mlci 0.1.0")
@@ -32,37 +36,63 @@ def test_startup_imports_nothing_heavy(args):
 
 def test_console_script_and_module_entry_points():
     bin_dir = Path(sys.executable).parent
-    out = subprocess.run([str(bin_dir / "mlci"), "--version"], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [str(bin_dir / "mlci"), "--version"], capture_output=True, text=True, check=True
+    )
     assert out.stdout.strip() == "mlci 0.1.0"
-    out = subprocess.run([sys.executable, "-m", "mlci", "--version"], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "mlci", "--version"], capture_output=True, text=True, check=True
+    )
     assert out.stdout.strip() == "mlci 0.1.0"
 
 
 @pytest.mark.slow  # builds a wheel
 def test_wheel_ships_templates_and_schema(tmp_path):
     """A plain `pip install .` must be able to render reports: templates live inside the wheel."""
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(tmp_path), str(REPO_ROOT)],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "-q",
+            "-w",
+            str(tmp_path),
+            str(REPO_ROOT),
+        ],
+        check=True,
+        capture_output=True,
+    )
     wheel = next(tmp_path.glob("mlci-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
     assert "mlci/templates/report.md.j2" in names
-    assert {"mlci/templates/mlci.yaml.j2", "mlci/templates/workflow.yml.j2"} <= set(names)  # mlci init
+    # mlci init
+    assert {"mlci/templates/mlci.yaml.j2", "mlci/templates/workflow.yml.j2"} <= set(names)
     assert "mlci/templates/report.html.j2" in names
-    assert {f"mlci/vendor/{js}" for js in ("vega.min.js", "vega-lite.min.js", "vega-embed.min.js")} <= set(names)
-    assert "mlci/vendor/LICENSE.vega" in names
+    assert {
+        f"mlci/report/vendor/{js}"
+        for js in ("vega.min.js", "vega-lite.min.js", "vega-embed.min.js")
+    } <= set(names)
+    assert "mlci/report/vendor/LICENSE.vega" in names
     assert "mlci/schema/result.schema.json" in names
     assert "mlci/cli.py" in names
     # and the installed package renders from its own copy, not from this source tree
     site = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(site)
     probe = (
-        "import mlci, mlci.render as r, mlci.result as res;"
-        "from mlci.result import Context, Result;"
-        "assert mlci.__file__.startswith(%r), mlci.__file__;"
+        "import mlci, mlci.report.render as r, mlci.model.result as res;"
+        "from mlci.model.result import Context, Result;"
+        f"assert mlci.__file__.startswith({str(site)!r}), mlci.__file__;"
         "print(r.markdown(Result(context=Context(), verdict='pass')).splitlines()[1]);"
-        "res.validate(Result(context=Context(), verdict='pass').to_dict())" % str(site)
+        "res.validate(Result(context=Context(), verdict='pass').to_dict())"
     )
-    out = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True,
-                         env={"PYTHONPATH": str(site), "PATH": "/usr/bin:/bin"})
+    out = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={"PYTHONPATH": str(site), "PATH": "/usr/bin:/bin"},
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "### ✅ mlci: gate open — nothing to compare"

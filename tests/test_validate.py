@@ -22,8 +22,13 @@ from tests.conftest import REPO_ROOT, GitRepo, metrics_repo
 ROWS = 200
 
 
-def frame(n: int = ROWS, *, bad_labels: tuple[int, ...] = (), null_text: tuple[int, ...] = (),
-          shift: float = 0.0) -> pd.DataFrame:
+def frame(
+    n: int = ROWS,
+    *,
+    bad_labels: tuple[int, ...] = (),
+    null_text: tuple[int, ...] = (),
+    shift: float = 0.0,
+) -> pd.DataFrame:
     """A small, deterministic data set: id, label in {0, 1}, text, score."""
     labels = [7 if i in bad_labels else i % 2 for i in range(n)]
     text = [None if i in null_text else f"word {i % 13}" for i in range(n)]
@@ -50,8 +55,11 @@ SUITE = {
     "name": "train",
     "expectations": [
         {"type": "expect_column_to_exist", "kwargs": {"column": "label"}, "meta": {}},
-        {"type": "expect_column_values_to_be_in_set", "kwargs": {"column": "label", "value_set": [0, 1]},
-         "meta": {}},
+        {
+            "type": "expect_column_values_to_be_in_set",
+            "kwargs": {"column": "label", "value_set": [0, 1]},
+            "meta": {},
+        },
     ],
     "meta": {"great_expectations_version": "1.24.1"},
     "id": "9a1c7a0e-0000-4000-8000-000000000000",
@@ -79,7 +87,9 @@ def expectation(d: dict, type_: str) -> dict:
 def test_failing_then_passing_suite_and_inline(git_repo, mlci, tmp_path):
     git_repo.write("gx/train.json", SUITE)
     git_repo.write("mlci.yaml", INLINE)
-    write_frame(git_repo, "data/train.csv", frame(bad_labels=(5, 17, 80), null_text=(12, 40)), "csv")
+    write_frame(
+        git_repo, "data/train.csv", frame(bad_labels=(5, 17, 80), null_text=(12, 40)), "csv"
+    )
     git_repo.commit("data")
     status_before = git_repo.git("status", "--porcelain", "--ignored")
 
@@ -101,18 +111,24 @@ def test_failing_then_passing_suite_and_inline(git_repo, mlci, tmp_path):
     assert expectation(d, "expect_column_to_exist")["success"] is True
     assert expectation(d, "expect_table_row_count_to_be_between")["success"] is True
     messages = [r["message"] for r in doc["reasons"] if r["section"] == "data"]
-    assert "data/train.csv: expect_column_values_to_not_be_null(text) failed on 2 of 200 rows (1.0 %), " \
-           "e.g. rows 12, 40" in messages
-    assert any(m.startswith("data/train.csv: expect_column_values_to_be_in_set(label) failed on 3 of 200")
-               for m in messages)
+    assert (
+        "data/train.csv: expect_column_values_to_not_be_null(text) failed on 2 of 200 rows (1.0 %), "
+        "e.g. rows 12, 40" in messages
+    )
+    assert any(
+        m.startswith("data/train.csv: expect_column_values_to_be_in_set(label) failed on 3 of 200")
+        for m in messages
+    )
     # no gx/ scaffolding, nothing written into the work tree or the home folder
     assert git_repo.git("status", "--porcelain", "--ignored") == status_before
     assert list(Path(os.environ["HOME"]).iterdir()) == []
     assert sorted(p.name for p in (git_repo.path / "gx").iterdir()) == ["train.json"]
 
     md = mlci(git_repo, "validate", "--format", "markdown").out
-    assert "**Data** — ❌ `data/train.csv`: `expect_column_values_to_not_be_null(text)` failed on 2 of " \
-           "200 rows (1.0 %), e.g. rows 12, 40." in md
+    assert (
+        "**Data** — ❌ `data/train.csv`: `expect_column_values_to_not_be_null(text)` failed on 2 of "
+        "200 rows (1.0 %), e.g. rows 12, 40." in md
+    )
     assert "<details><summary>Data: 1 file — 1 failed</summary>" in md
 
     # fixed data: the same suite passes
@@ -126,13 +142,16 @@ def test_failing_then_passing_suite_and_inline(git_repo, mlci, tmp_path):
 
 @pytest.mark.parametrize("severity, code, verdict", [("warn", 0, "warn")])
 def test_severity_warn(git_repo, mlci, severity, code, verdict):
-    git_repo.write("mlci.yaml", f"""\
+    git_repo.write(
+        "mlci.yaml",
+        f"""\
 data:
   - path: data/d.csv
     severity: {severity}
     expect:
       - expect_column_values_to_be_in_set: {{column: label, value_set: [0, 1]}}
-""")
+""",
+    )
     write_frame(git_repo, "data/d.csv", frame(bad_labels=(3,)), "csv")
     git_repo.commit("data")
     (git_repo.path / "sub" / "dir").mkdir(parents=True)
@@ -148,16 +167,20 @@ def test_every_format(git_repo, mlci):
     config = ["data:"]
     for i, fmt_name in enumerate(formats):
         write_frame(git_repo, f"data/d.{fmt_name}", frame(bad_labels=tuple(range(i + 1))), fmt_name)
-        config += [f"  - path: data/d.{fmt_name}",
-                   "    expect:",
-                   "      - expect_column_values_to_be_in_set: {column: label, value_set: [0, 1]}",
-                   "      - expect_column_values_to_not_be_null: {column: id}"]
+        config += [
+            f"  - path: data/d.{fmt_name}",
+            "    expect:",
+            "      - expect_column_values_to_be_in_set: {column: label, value_set: [0, 1]}",
+            "      - expect_column_values_to_not_be_null: {column: id}",
+        ]
     # read: options reach the reader: a header-less TSV with names given in the config
     (git_repo.path / "data/raw.tsv").write_text("1\tspam\n0\tham\n2\teggs\n")
-    config += ["  - path: data/raw.tsv",
-               "    read: {header: null, names: [label, text]}",
-               "    expect:",
-               "      - expect_column_values_to_be_in_set: {column: label, value_set: [0, 1]}"]
+    config += [
+        "  - path: data/raw.tsv",
+        "    read: {header: null, names: [label, text]}",
+        "    expect:",
+        "      - expect_column_values_to_be_in_set: {column: label, value_set: [0, 1]}",
+    ]
     git_repo.write("mlci.yaml", "\n".join(config) + "\n")
     git_repo.commit("data")
     run = mlci(git_repo, "validate", "--format", "json")
@@ -167,7 +190,9 @@ def test_every_format(git_repo, mlci):
         d = entry(doc, f"data/d.{fmt_name}")
         assert d["format"] == fmt_name
         assert d["statistics"]["rows"] == ROWS, fmt_name
-        assert expectation(d, "expect_column_values_to_be_in_set")["unexpected_count"] == i + 1, fmt_name
+        assert expectation(d, "expect_column_values_to_be_in_set")["unexpected_count"] == i + 1, (
+            fmt_name
+        )
         assert expectation(d, "expect_column_values_to_not_be_null")["success"] is True
     raw = entry(doc, "data/raw.tsv")
     assert raw["statistics"] == {"rows": 3, "columns": 2, "evaluated": 1, "successful": 0}
@@ -175,13 +200,16 @@ def test_every_format(git_repo, mlci):
 
 
 def test_diff_with_schema_change_and_drift(git_repo, mlci):
-    git_repo.write("mlci.yaml", """\
+    git_repo.write(
+        "mlci.yaml",
+        """\
 data:
   - path: data/d.csv
     drift: {max_psi: 0.2}
     expect:
       - expect_column_to_exist: {column: id}
-""")
+""",
+    )
     base = frame(400)
     write_frame(git_repo, "data/d.csv", base, "csv")
     git_repo.commit("base")
@@ -198,8 +226,9 @@ data:
     diff = entry(doc, "data/d.csv")["diff"]
     assert diff["status"] == "compared"
     assert diff["rows"] == {"base": 400, "head": 500, "delta": 100}
-    assert diff["schema"]["added"] == [{"name": "region", "dtype": "str"}] or \
-        [c["name"] for c in diff["schema"]["added"]] == ["region"]
+    assert diff["schema"]["added"] == [{"name": "region", "dtype": "str"}] or [
+        c["name"] for c in diff["schema"]["added"]
+    ] == ["region"]
     assert [c["name"] for c in diff["schema"]["removed"]] == ["text"]
     assert diff["schema"]["type_changed"] == [{"name": "label", "base": "int64", "head": "float64"}]
     score = next(c for c in diff["columns"] if c["name"] == "score")
@@ -210,8 +239,10 @@ data:
     # worst first; id drifts too: a fifth of the head's ids lie above the base's largest
     assert diff["drifted"] == ["score", "id"]
     assert run.code == 1
-    assert any("column score drifted from main: PSI" in r["message"] and "> 0.2" in r["message"]
-               for r in doc["reasons"])
+    assert any(
+        "column score drifted from main: PSI" in r["message"] and "> 0.2" in r["message"]
+        for r in doc["reasons"]
+    )
 
     # without the rule the diff is reported, the gate stays open
     git_repo.write("mlci.yaml", "data:\n  - path: data/d.csv\n")
@@ -243,9 +274,15 @@ def test_missing_head_file_is_a_finding(git_repo, mlci):
     assert run.code == 0
     d = entry(run.json(), "data/absent.csv")
     assert (d["status"], d["success"]) == ("missing", False)
-    assert run.json()["reasons"] == [{"section": "data", "severity": "warn",
-                                      "message": "data/absent.csv does not exist in the work tree",
-                                      "file": "mlci.yaml", "line": 2}]
+    assert run.json()["reasons"] == [
+        {
+            "section": "data",
+            "severity": "warn",
+            "message": "data/absent.csv does not exist in the work tree",
+            "file": "mlci.yaml",
+            "line": 2,
+        }
+    ]
 
 
 def test_dvc_tracked_base_read_from_the_cache(dvc_repo, mlci):
@@ -270,13 +307,18 @@ def test_dvc_tracked_base_read_from_the_cache(dvc_repo, mlci):
 
 
 def test_file_inside_a_dvc_tracked_directory_at_committed_revisions(dvc_repo, mlci):
-    dvc_repo.write("mlci.yaml", "data:\n  - path: data/prepared/train.csv\n    drift: {max_psi: 0.2}\n"
-                   "    expect:\n      - expect_column_values_to_be_in_set: {column: label, value_set: [0, 1]}\n")
+    dvc_repo.write(
+        "mlci.yaml",
+        "data:\n  - path: data/prepared/train.csv\n    drift: {max_psi: 0.2}\n"
+        "    expect:\n      - expect_column_values_to_be_in_set: {column: label, value_set: [0, 1]}\n",
+    )
     write_frame(dvc_repo, "data/prepared/train.csv", frame(300), "csv")
     dvc_repo.dvc("add", "-q", "data/prepared")
     dvc_repo.commit("base")
     dvc_repo.git("checkout", "-q", "-b", "feature")
-    write_frame(dvc_repo, "data/prepared/train.csv", frame(300, bad_labels=(1, 2), shift=3.0), "csv")
+    write_frame(
+        dvc_repo, "data/prepared/train.csv", frame(300, bad_labels=(1, 2), shift=3.0), "csv"
+    )
     dvc_repo.dvc("add", "-q", "data/prepared")
     dvc_repo.commit("new data")
     (dvc_repo.path / "data/prepared/train.csv").unlink()  # head and base both come from DVC's cache
@@ -289,8 +331,11 @@ def test_file_inside_a_dvc_tracked_directory_at_committed_revisions(dvc_repo, ml
 
 
 def test_validate_a_committed_head(git_repo, mlci):
-    git_repo.write("mlci.yaml", "data:\n  - path: d.csv\n    expect:\n"
-                   "      - expect_column_values_to_be_in_set: {column: label, value_set: [0, 1]}\n")
+    git_repo.write(
+        "mlci.yaml",
+        "data:\n  - path: d.csv\n    expect:\n"
+        "      - expect_column_values_to_be_in_set: {column: label, value_set: [0, 1]}\n",
+    )
     write_frame(git_repo, "d.csv", frame(bad_labels=(1,)), "csv")
     git_repo.commit("bad")
     write_frame(git_repo, "d.csv", frame(), "csv")  # the work tree is fine, the commit is not
@@ -302,22 +347,34 @@ def test_validate_a_committed_head(git_repo, mlci):
 # --- config errors: exit 2 with the key path, before any data is read -------------------
 
 
-@pytest.mark.parametrize("expect, message", [
-    ("- expect_colum_to_exist: {column: a}",
-     "mlci.yaml:5: data[0].expect[1]: unknown expectation 'expect_colum_to_exist'; "
-     "did you mean 'expect_column_to_exist'?"),
-    ("- expect_column_values_to_be_in_set: {column: a}",
-     "mlci.yaml:5: data[0].expect[1]: invalid arguments for expect_column_values_to_be_in_set: "
-     "value_set: required argument is missing"),
-    ("- expect_column_to_exist: {column: a, colour: red}",
-     "mlci.yaml:5: data[0].expect[1]: invalid arguments for expect_column_to_exist: "
-     "colour: unknown argument"),
-])
+@pytest.mark.parametrize(
+    "expect, message",
+    [
+        (
+            "- expect_colum_to_exist: {column: a}",
+            "mlci.yaml:5: data[0].expect[1]: unknown expectation 'expect_colum_to_exist'; "
+            "did you mean 'expect_column_to_exist'?",
+        ),
+        (
+            "- expect_column_values_to_be_in_set: {column: a}",
+            "mlci.yaml:5: data[0].expect[1]: invalid arguments for expect_column_values_to_be_in_set: "
+            "value_set: required argument is missing",
+        ),
+        (
+            "- expect_column_to_exist: {column: a, colour: red}",
+            "mlci.yaml:5: data[0].expect[1]: invalid arguments for expect_column_to_exist: "
+            "colour: unknown argument",
+        ),
+    ],
+)
 def test_bad_expectations_are_config_errors(git_repo, mlci, expect, message):
     # the data is not even parquet: reading it would be a data finding, not exit 2
     git_repo.write("data/d.parquet", "not parquet at all")
-    git_repo.write("mlci.yaml", "data:\n  - path: data/d.parquet\n    expect:\n"
-                   f"      - expect_column_to_exist: {{column: a}}\n      {expect}\n")
+    git_repo.write(
+        "mlci.yaml",
+        "data:\n  - path: data/d.parquet\n    expect:\n"
+        f"      - expect_column_to_exist: {{column: a}}\n      {expect}\n",
+    )
     git_repo.commit("config")
     run = mlci(git_repo, "validate")
     assert run.code == 2
@@ -326,23 +383,33 @@ def test_bad_expectations_are_config_errors(git_repo, mlci, expect, message):
 
 
 def test_bad_expectation_in_a_suite_file(git_repo, mlci):
-    suite = {"name": "s", "expectations": [
-        {"type": "expect_column_to_exist", "kwargs": {"column": "a"}, "meta": {}},
-        {"type": "expect_column_values_to_be_between", "kwargs": {"column": "a", "min_value": "low"},
-         "meta": {}},
-    ]}
+    suite = {
+        "name": "s",
+        "expectations": [
+            {"type": "expect_column_to_exist", "kwargs": {"column": "a"}, "meta": {}},
+            {
+                "type": "expect_column_values_to_be_between",
+                "kwargs": {"column": "a", "min_value": "low"},
+                "meta": {},
+            },
+        ],
+    }
     git_repo.write("gx/s.json", suite)
     git_repo.write("d.csv", "a\n1\n")
     git_repo.write("mlci.yaml", "data:\n  - path: d.csv\n    suite: gx/s.json\n")
     git_repo.commit("config")
     run = mlci(git_repo, "validate")
     assert run.code == 2
-    assert run.err.startswith("mlci: error: gx/s.json: expectations[1]: invalid arguments for "
-                              "expect_column_values_to_be_between: min_value:")
+    assert run.err.startswith(
+        "mlci: error: gx/s.json: expectations[1]: invalid arguments for "
+        "expect_column_values_to_be_between: min_value:"
+    )
     git_repo.write("mlci.yaml", "data:\n  - path: d.csv\n    suite: gx/missing.json\n")
     run = mlci(git_repo, "validate")
-    assert (run.code, run.err.strip()) == (2, "mlci: error: mlci.yaml:2: data[0].suite: suite file not "
-                                              "found: gx/missing.json")
+    assert (run.code, run.err.strip()) == (
+        2,
+        "mlci: error: mlci.yaml:2: data[0].suite: suite file not found: gx/missing.json",
+    )
     git_repo.write("mlci.yaml", "data:\n  - path: d.xlsx\n")
     run = mlci(git_repo, "validate")
     assert run.code == 2 and "data[0].format: cannot tell the format" in run.err
@@ -360,16 +427,25 @@ print(code, "great_expectations" in sys.modules, "pandas" in sys.modules)
 
 def _probe(repo: GitRepo) -> tuple[int, bool, bool]:
     env = dict(os.environ, PYTHONPATH=str(REPO_ROOT))
-    proc = subprocess.run([sys.executable, "-c", PROBE], cwd=repo.path, capture_output=True, text=True,
-                          env=env, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-c", PROBE],
+        cwd=repo.path,
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr
     code, gx, pandas = proc.stdout.splitlines()[-1].split()
     return int(code), gx == "True", pandas == "True"
 
 
 def test_cache_hit_skips_gx_and_change_invalidates(git_repo, mlci):
-    git_repo.write("mlci.yaml", "data:\n  - path: d.csv\n    expect:\n"
-                   "      - expect_column_values_to_be_in_set: {column: label, value_set: [0, 1]}\n")
+    git_repo.write(
+        "mlci.yaml",
+        "data:\n  - path: d.csv\n    expect:\n"
+        "      - expect_column_values_to_be_in_set: {column: label, value_set: [0, 1]}\n",
+    )
     write_frame(git_repo, "d.csv", frame(bad_labels=(4,)), "csv")
     git_repo.commit("data")
     git_repo.git("checkout", "-q", "-b", "feature")
@@ -378,7 +454,9 @@ def test_cache_hit_skips_gx_and_change_invalidates(git_repo, mlci):
     first = mlci(git_repo, "validate", "--format", "json")  # cold: fills the cache (in process)
     assert entry(first.json(), "d.csv")["cached"] is False
     cache_dir = Path(git_repo.git("rev-parse", "--git-common-dir"))
-    cache_dir = (git_repo.path / cache_dir if not cache_dir.is_absolute() else cache_dir) / "mlci/cache/validate"
+    cache_dir = (
+        git_repo.path / cache_dir if not cache_dir.is_absolute() else cache_dir
+    ) / "mlci/cache/validate"
     assert any(cache_dir.glob("result-*.json"))
 
     code, gx_imported, pandas_imported = _probe(git_repo)
@@ -397,8 +475,11 @@ def test_cache_hit_skips_gx_and_change_invalidates(git_repo, mlci):
     d = entry(run.json(), "d.csv")
     assert (d["cached"], d["expectations"][0]["unexpected_count"]) == (False, 3)
     # changed expectations: validated again
-    git_repo.write("mlci.yaml", "data:\n  - path: d.csv\n    expect:\n"
-                   "      - expect_column_values_to_be_in_set: {column: label, value_set: [0, 1, 7]}\n")
+    git_repo.write(
+        "mlci.yaml",
+        "data:\n  - path: d.csv\n    expect:\n"
+        "      - expect_column_values_to_be_in_set: {column: label, value_set: [0, 1, 7]}\n",
+    )
     run = mlci(git_repo, "validate", "--format", "json")
     d = entry(run.json(), "d.csv")
     assert (d["cached"], d["success"]) == (False, True)
@@ -408,8 +489,10 @@ def test_cache_hit_skips_gx_and_change_invalidates(git_repo, mlci):
 
 
 def test_check_runs_data_and_metrics(dvc_repo, mlci):
-    config = "data:\n  - path: data/d.csv\n    expect:\n" \
-             "      - expect_column_values_to_be_in_set: {column: label, value_set: [0, 1]}\n"
+    config = (
+        "data:\n  - path: data/d.csv\n    expect:\n"
+        "      - expect_column_values_to_be_in_set: {column: label, value_set: [0, 1]}\n"
+    )
     write_frame(dvc_repo, "data/d.csv", frame(), "csv")
     metrics_repo(dvc_repo, {"acc": 0.9}, config=config)
     write_frame(dvc_repo, "data/d.csv", frame(bad_labels=(2,)), "csv")
@@ -427,8 +510,11 @@ def test_check_runs_data_and_metrics(dvc_repo, mlci):
 def test_values_from_the_data_are_escaped(git_repo, mlci):
     df = pd.DataFrame({"name": ["ok", "<img src=x onerror=alert(1)>", "@octocat | `x`", "ok"]})
     write_frame(git_repo, "d.csv", df, "csv")
-    git_repo.write("mlci.yaml", "data:\n  - path: d.csv\n    expect:\n"
-                   "      - expect_column_values_to_be_in_set: {column: name, value_set: [ok]}\n")
+    git_repo.write(
+        "mlci.yaml",
+        "data:\n  - path: d.csv\n    expect:\n"
+        "      - expect_column_values_to_be_in_set: {column: name, value_set: [ok]}\n",
+    )
     git_repo.commit("data")
     md = mlci(git_repo, "validate", "--format", "markdown").out
     assert "<img" not in md and "@octocat" not in md and "| `x`" not in md
@@ -445,7 +531,9 @@ def test_spark_engine(git_repo, mlci):
     pytest.importorskip("pyspark")
     if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
         pytest.skip("Spark needs a Java runtime (17 or later for pyspark 4)")
-    git_repo.write("mlci.yaml", """\
+    git_repo.write(
+        "mlci.yaml",
+        """\
 spark:
   master: "local[1]"
   conf:
@@ -461,10 +549,16 @@ data:
     expect:
       - expect_column_values_to_be_in_set: {column: label, value_set: [0, 1]}
       - expect_column_values_to_not_be_null: {column: text}
-""")
+""",
+    )
     write_frame(git_repo, "data/d.parquet", frame(60), "parquet")
     git_repo.commit("base")
-    write_frame(git_repo, "data/d.parquet", frame(60, bad_labels=(3, 5), null_text=(7,), shift=0.5), "parquet")
+    write_frame(
+        git_repo,
+        "data/d.parquet",
+        frame(60, bad_labels=(3, 5), null_text=(7,), shift=0.5),
+        "parquet",
+    )
     run = mlci(git_repo, "validate", "--format", "json")
     doc = run.json()
     result_mod.validate(doc)
@@ -472,7 +566,9 @@ data:
     assert (d["engine"], d["statistics"]["rows"], d["statistics"]["columns"]) == ("spark", 60, 4)
     assert expectation(d, "expect_column_values_to_be_in_set")["unexpected_count"] == 2
     assert expectation(d, "expect_column_values_to_not_be_null")["unexpected_count"] == 1
-    assert {s["value"] for s in expectation(d, "expect_column_values_to_be_in_set")["sample"]} == {"7"}
+    assert {s["value"] for s in expectation(d, "expect_column_values_to_be_in_set")["sample"]} == {
+        "7"
+    }
     assert d["diff"]["status"] == "compared" and "score" in d["diff"]["drifted"]
     assert run.code == 1
 

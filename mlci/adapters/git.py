@@ -19,14 +19,14 @@ class GitError(RunError):
     """A git command failed."""
 
 
-def _git(args: list[str], cwd: str | Path, *, check: bool = True) -> subprocess.CompletedProcess[bytes]:
+def _git(
+    args: list[str], cwd: str | Path, *, check: bool = True
+) -> subprocess.CompletedProcess[bytes]:
     env = dict(os.environ)
     env.setdefault("GIT_TERMINAL_PROMPT", "0")
     env["LC_ALL"] = "C"
     try:
-        proc = subprocess.run(
-            ["git", *args], cwd=cwd, capture_output=True, env=env, check=False
-        )
+        proc = subprocess.run(["git", *args], cwd=cwd, capture_output=True, env=env, check=False)
     except FileNotFoundError as exc:  # pragma: no cover - git is a documented requirement
         raise GitError("git is not installed or not on PATH") from exc
     if check and proc.returncode != 0:
@@ -82,8 +82,14 @@ def copy_blob(blob: str, dest: Path, cwd: str | Path) -> None:
     env = dict(os.environ, LC_ALL="C")
     env.setdefault("GIT_TERMINAL_PROMPT", "0")
     with dest.open("wb") as out:
-        proc = subprocess.run(["git", "cat-file", "blob", blob], cwd=cwd, stdout=out,
-                              stderr=subprocess.PIPE, env=env, check=False)
+        proc = subprocess.run(
+            ["git", "cat-file", "blob", blob],
+            cwd=cwd,
+            stdout=out,
+            stderr=subprocess.PIPE,
+            env=env,
+            check=False,
+        )
     if proc.returncode != 0:
         raise GitError(proc.stderr.decode(errors="replace").strip() or f"cannot read blob {blob}")
 
@@ -94,11 +100,16 @@ def default_base(cwd: str | Path, fallback: str = "main") -> str:
     ``origin/HEAD`` names the remote's default branch when the clone set it;
     otherwise the upstream of ``fallback`` (``origin/main``), then ``fallback``.
     """
-    proc = _git(["symbolic-ref", "--quiet", "--short", "refs/remotes/origin/HEAD"], cwd, check=False)
+    proc = _git(
+        ["symbolic-ref", "--quiet", "--short", "refs/remotes/origin/HEAD"], cwd, check=False
+    )
     if proc.returncode == 0 and proc.stdout.strip():
         return proc.stdout.decode().strip()
-    proc = _git(["rev-parse", "--abbrev-ref", "--symbolic-full-name", f"{fallback}@{{upstream}}"],
-                cwd, check=False)
+    proc = _git(
+        ["rev-parse", "--abbrev-ref", "--symbolic-full-name", f"{fallback}@{{upstream}}"],
+        cwd,
+        check=False,
+    )
     if proc.returncode == 0 and proc.stdout.strip():
         return proc.stdout.decode().strip()
     return fallback
@@ -131,7 +142,9 @@ def merge_base(a: str, b: str, cwd: str | Path) -> str | None:
 
 def remote_head(remote: str, cwd: str | Path) -> str | None:
     """The remote's default branch as ``<remote>/<branch>``, when the clone recorded it."""
-    proc = _git(["symbolic-ref", "--quiet", "--short", f"refs/remotes/{remote}/HEAD"], cwd, check=False)
+    proc = _git(
+        ["symbolic-ref", "--quiet", "--short", f"refs/remotes/{remote}/HEAD"], cwd, check=False
+    )
     return proc.stdout.decode().strip() or None if proc.returncode == 0 else None
 
 

@@ -116,14 +116,18 @@ def spark_session(master: str, conf: dict[str, Any]) -> Any:
     except ImportError as exc:
         from mlci.model.errors import RunError
 
-        raise RunError("engine: spark needs pyspark, which is not installed: add the spark extra "
-                       "(the action's input `extras: spark`; pip install 'mlci[spark]')") from exc
+        raise RunError(
+            "engine: spark needs pyspark, which is not installed: add the spark extra "
+            "(the action's input `extras: spark`; pip install 'mlci[spark]')"
+        ) from exc
     builder = SparkSession.builder.master(master).appName("mlci")
     settings = {"spark.ui.enabled": "false", "spark.ui.showConsoleProgress": "false"}
     if master.startswith("local"):
         # Spark's default of 200 shuffle partitions makes every group-by slow on one machine
         settings["spark.sql.shuffle.partitions"] = "4"
-    settings.update({str(k): str(v).lower() if isinstance(v, bool) else str(v) for k, v in conf.items()})
+    settings.update(
+        {str(k): str(v).lower() if isinstance(v, bool) else str(v) for k, v in conf.items()}
+    )
     for key, value in settings.items():
         builder = builder.config(key, value)
     session = builder.getOrCreate()
@@ -131,20 +135,25 @@ def spark_session(master: str, conf: dict[str, Any]) -> Any:
     return session
 
 
-def validate(frame: Any, expectations: list[dict[str, Any]], *,
-             engine: str = "pandas") -> list[dict[str, Any]]:
+def validate(
+    frame: Any, expectations: list[dict[str, Any]], *, engine: str = "pandas"
+) -> list[dict[str, Any]]:
     """Run ``expectations`` ({type, kwargs}) on ``frame``; one plain result per expectation, in order."""
     gx = _import()
     from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
 
     ctx = _context()
     name = f"mlci-{next(_counter)}"  # a fresh data source per batch: the context lives per process
-    source = ctx.data_sources.add_spark(name) if engine == "spark" else ctx.data_sources.add_pandas(name)
+    source = (
+        ctx.data_sources.add_spark(name) if engine == "spark" else ctx.data_sources.add_pandas(name)
+    )
     batch_def = source.add_dataframe_asset("data").add_batch_definition_whole_dataframe("all")
     batch = batch_def.get_batch(batch_parameters={"dataframe": frame})
     domain = []
     for i, exp in enumerate(expectations):
-        conf = ExpectationConfiguration(type=exp["type"], kwargs=dict(exp["kwargs"]), meta={"mlci_index": i})
+        conf = ExpectationConfiguration(
+            type=exp["type"], kwargs=dict(exp["kwargs"]), meta={"mlci_index": i}
+        )
         domain.append(conf.to_domain_obj())
     suite = gx.ExpectationSuite(name=name, expectations=domain)
     run = batch.validate(
@@ -160,8 +169,10 @@ def validate(frame: Any, expectations: list[dict[str, Any]], *,
         ctx.data_sources.delete(name)
     except Exception:  # noqa: BLE001 - cleanup only
         pass
-    return [o or {**_plain(e, False, {}, {}), "exception": "no result from GX"}
-            for o, e in zip(out, expectations)]
+    return [
+        o or {**_plain(e, False, {}, {}), "exception": "no result from GX"}
+        for o, e in zip(out, expectations, strict=False)
+    ]
 
 
 def _exception_message(info: dict[str, Any]) -> str | None:
@@ -195,7 +206,9 @@ def _number(value: Any) -> Any:
     return _number(item) if not hasattr(item, "item") else _value(item)
 
 
-def _plain(exp: dict[str, Any], success: Any, result: dict[str, Any], info: dict[str, Any]) -> dict[str, Any]:
+def _plain(
+    exp: dict[str, Any], success: Any, result: dict[str, Any], info: dict[str, Any]
+) -> dict[str, Any]:
     values = list(result.get("partial_unexpected_list") or [])[:SAMPLE_SIZE]
     rows = list(result.get("partial_unexpected_index_list") or [])[:SAMPLE_SIZE]
     sample = []

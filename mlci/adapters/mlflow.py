@@ -64,7 +64,7 @@ def tracking_uri(cfg: Config, root: Path, git_dir: Path, env: Mapping[str, str])
     configured = cfg.mlflow.tracking_uri if cfg.mlflow else None
     if configured:
         if configured.startswith("sqlite:///") and not configured.startswith("sqlite:////"):
-            rel = configured[len("sqlite:///"):]
+            rel = configured[len("sqlite:///") :]
             return f"sqlite:///{(root / rel).as_posix()}"
         return configured
     if env.get("MLFLOW_TRACKING_URI"):
@@ -77,9 +77,9 @@ def tracking_uri(cfg: Config, root: Path, git_dir: Path, env: Mapping[str, str])
 def local_store(uri: str) -> Path | None:
     """The database file (or folder) of a store on this machine; None for a server."""
     if uri.startswith("sqlite:///"):
-        return Path(uri[len("sqlite:///"):].split("?", 1)[0] or ".").resolve()
+        return Path(uri[len("sqlite:///") :].split("?", 1)[0] or ".").resolve()
     if uri.startswith("file://"):
-        return Path(uri[len("file://"):]).resolve()
+        return Path(uri[len("file://") :]).resolve()
     if "://" not in uri:
         return Path(uri).resolve()
     return None
@@ -143,7 +143,9 @@ class Tracker:
             raise
         except Exception as exc:  # MlflowException, SQLAlchemy, requests...
             message = getattr(exc, "message", None) or str(exc) or type(exc).__name__
-            raise MlflowError(f"MLflow ({self.display_uri}): {what}: {message.splitlines()[0]}") from exc
+            raise MlflowError(
+                f"MLflow ({self.display_uri}): {what}: {message.splitlines()[0]}"
+            ) from exc
 
     @property
     def display_uri(self) -> str:
@@ -170,7 +172,9 @@ class Tracker:
         except Exception as exc:  # created meanwhile by a parallel run?
             exp = self._client.get_experiment_by_name(name)
             if exp is None:
-                raise MlflowError(f"MLflow ({self.display_uri}): creating experiment {name}: {exc}") from exc
+                raise MlflowError(
+                    f"MLflow ({self.display_uri}): creating experiment {name}: {exc}"
+                ) from exc
             return str(exp.experiment_id)
 
     def run_url(self, experiment_id: str, run_id: str) -> str | None:
@@ -183,8 +187,16 @@ class Tracker:
             return None
         return f"{without_credentials(self.uri).rstrip('/')}/#/models/{quote(name, safe='')}/versions/{version}"
 
-    def log_result(self, result: Result, markdown: Callable[[Result], str], *, experiment: str, kind: str,
-                   tags: Mapping[str, str] | None = None, model: Path | None = None) -> Result:
+    def log_result(
+        self,
+        result: Result,
+        markdown: Callable[[Result], str],
+        *,
+        experiment: str,
+        kind: str,
+        tags: Mapping[str, str] | None = None,
+        model: Path | None = None,
+    ) -> Result:
         """One run for one result: params, numeric head metrics, provenance tags, result + report.
 
         Returns the result with ``mlflow: {run_id, experiment_id, url}`` set, which is also
@@ -213,8 +225,13 @@ class Tracker:
         all_tags.update(tags or {})
         all_tags = {k: short(v, 5000) for k, v in all_tags.items() if v != ""}
         head = (ctx.head.sha or "work tree")[:7]
-        run = self._call("creating a run", self._client.create_run, exp_id, tags=all_tags,
-                         run_name=f"{kind} {head}")
+        run = self._call(
+            "creating a run",
+            self._client.create_run,
+            exp_id,
+            tags=all_tags,
+            run_name=f"{kind} {head}",
+        )
         run_id = run.info.run_id
         ref = {"run_id": run_id, "experiment_id": exp_id, "url": self.run_url(exp_id, run_id)}
         result = _with_mlflow(result, ref)
@@ -223,19 +240,38 @@ class Tracker:
             now = int(time.time() * 1000)
             from mlci.model.fmt import as_float
 
-            metrics = [Metric(metric_key(m.name), as_float(m.head), now, 0) for m in result.metrics
-                       if numeric(m.head)]
-            params = {metric_key(p.name): short(p.head, 6000) for p in result.params if p.head is not None}
+            metrics = [
+                Metric(metric_key(m.name), as_float(m.head), now, 0)
+                for m in result.metrics
+                if numeric(m.head)
+            ]
+            params = {
+                metric_key(p.name): short(p.head, 6000) for p in result.params if p.head is not None
+            }
             batch = [Param(k, v) for k, v in params.items()]
             # log_batch takes at most 1000 metrics / 100 params per call
             for i in range(0, len(metrics), 1000):
-                self._call("logging metrics", self._client.log_batch, run_id, metrics=metrics[i:i + 1000])
+                self._call(
+                    "logging metrics", self._client.log_batch, run_id, metrics=metrics[i : i + 1000]
+                )
             for i in range(0, len(batch), 100):
-                self._call("logging params", self._client.log_batch, run_id, params=batch[i:i + 100])
-            self._call("logging the result", self._client.log_text, run_id, result.to_json(),
-                       "mlci/result.json")
-            self._call("logging the report", self._client.log_text, run_id, markdown(result),
-                       "mlci/report.md")
+                self._call(
+                    "logging params", self._client.log_batch, run_id, params=batch[i : i + 100]
+                )
+            self._call(
+                "logging the result",
+                self._client.log_text,
+                run_id,
+                result.to_json(),
+                "mlci/result.json",
+            )
+            self._call(
+                "logging the report",
+                self._client.log_text,
+                run_id,
+                markdown(result),
+                "mlci/report.md",
+            )
             if model is not None:
                 log = self._client.log_artifacts if model.is_dir() else self._client.log_artifact
                 self._call(f"logging the model {model.name}", log, run_id, str(model), "model")
@@ -261,12 +297,15 @@ class Tracker:
     def alias(self, name: str, alias: str) -> Version | None:
         """The version holding ``alias``, or None (no such model, or no such alias)."""
         try:
-            mv = self._call(f"reading {name}@{alias}", self._client.get_model_version_by_alias, name, alias)
+            mv = self._call(
+                f"reading {name}@{alias}", self._client.get_model_version_by_alias, name, alias
+            )
         except MlflowError as exc:
             cause = exc.__cause__
             # a missing alias of an existing model is INVALID_PARAMETER_VALUE "... alias X not found."
-            unset = (getattr(cause, "error_code", None) == "INVALID_PARAMETER_VALUE"
-                     and "not found" in str(getattr(cause, "message", "")))
+            unset = getattr(
+                cause, "error_code", None
+            ) == "INVALID_PARAMETER_VALUE" and "not found" in str(getattr(cause, "message", ""))
             if self._missing(exc) or unset:
                 return None
             raise
@@ -274,14 +313,18 @@ class Tracker:
 
     def version(self, name: str, version: str) -> Version | None:
         try:
-            mv = self._call(f"reading {name} version {version}", self._client.get_model_version, name, version)
+            mv = self._call(
+                f"reading {name} version {version}", self._client.get_model_version, name, version
+            )
         except MlflowError as exc:
             if self._missing(exc):
                 return None
             raise
         return Version(mv.name, str(mv.version), mv.run_id, dict(mv.tags or {}), mv.source)
 
-    def register(self, name: str, run_id: str, tags: Mapping[str, str], description: str) -> Version:
+    def register(
+        self, name: str, run_id: str, tags: Mapping[str, str], description: str
+    ) -> Version:
         """A new version of ``name`` from the ``model`` artifact folder of ``run_id``."""
         try:
             self._call(f"reading registered model {name}", self._client.get_registered_model, name)
@@ -292,28 +335,50 @@ class Tracker:
                 self._client.create_registered_model(name, description="Registered by mlci deploy.")
             except Exception as create_exc:  # created meanwhile is fine
                 if getattr(create_exc, "error_code", None) != "RESOURCE_ALREADY_EXISTS":
-                    raise MlflowError(f"MLflow ({self.display_uri}): creating registered model {name}: "
-                                      f"{create_exc}") from create_exc
+                    raise MlflowError(
+                        f"MLflow ({self.display_uri}): creating registered model {name}: "
+                        f"{create_exc}"
+                    ) from create_exc
         source = f"{self.artifact_uri(run_id)}/model"
         clean = {k: short(v, 90_000) for k, v in tags.items()}
-        mv = self._call(f"registering a version of {name}", self._client.create_model_version,
-                        name, source, run_id=run_id, tags=clean, description=description)
+        mv = self._call(
+            f"registering a version of {name}",
+            self._client.create_model_version,
+            name,
+            source,
+            run_id=run_id,
+            tags=clean,
+            description=description,
+        )
         return Version(mv.name, str(mv.version), mv.run_id, dict(mv.tags or {}), mv.source)
 
     def set_alias(self, name: str, alias: str, version: str) -> None:
-        self._call(f"moving {name}@{alias} to version {version}",
-                   self._client.set_registered_model_alias, name, alias, version)
+        self._call(
+            f"moving {name}@{alias} to version {version}",
+            self._client.set_registered_model_alias,
+            name,
+            alias,
+            version,
+        )
 
     def delete_alias(self, name: str, alias: str) -> None:
         try:
-            self._call(f"removing {name}@{alias}", self._client.delete_registered_model_alias, name, alias)
+            self._call(
+                f"removing {name}@{alias}", self._client.delete_registered_model_alias, name, alias
+            )
         except MlflowError as exc:
             if not self._missing(exc):
                 raise
 
     def set_version_tag(self, name: str, version: str, key: str, value: str) -> None:
-        self._call(f"tagging {name} version {version}", self._client.set_model_version_tag,
-                   name, version, key, value)
+        self._call(
+            f"tagging {name} version {version}",
+            self._client.set_model_version_tag,
+            name,
+            version,
+            key,
+            value,
+        )
 
 
 def git_dir(root: Path) -> Path:
@@ -330,8 +395,16 @@ def connect(cfg: Config, root: Path, env: Mapping[str, str], *, verbose: bool = 
     return Tracker(tracking_uri(cfg, root, git_dir(root), env), verbose=verbose)
 
 
-def track(result: Result, cfg: Config, root: Path, env: Mapping[str, str], *, kind: str,
-          warn: Callable[[str], None] | None = None, verbose: bool = False) -> Result:
+def track(
+    result: Result,
+    cfg: Config,
+    root: Path,
+    env: Mapping[str, str],
+    *,
+    kind: str,
+    warn: Callable[[str], None] | None = None,
+    verbose: bool = False,
+) -> Result:
     """Log ``result`` as a run when MLflow is configured; a failure is a warning, never a crash.
 
     Returns the result with its ``mlflow`` reference, or unchanged when nothing was logged.
@@ -404,7 +477,8 @@ def alias_lock(uri: str, name: str, alias: str, timeout: float) -> Iterator[str]
                 if time.monotonic() >= deadline:
                     raise LockTimeout(
                         f"another mlci deploy holds {lock_path} (waited {timeout:g} s); "
-                        "try again when it has finished") from None
+                        "try again when it has finished"
+                    ) from None
                 time.sleep(0.2)
         try:
             yield f"lock {lock_path}"

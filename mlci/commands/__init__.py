@@ -1,2 +1,1 @@
-"""One module per CLI command: the set-up around the engine, the output files, the exit code.
-"""
+"""One module per CLI command: the set-up around the engine, the output files, the exit code."""

@@ -89,15 +89,19 @@ def _ensure_commit(sha: str, root: Path, log: Log) -> None:
     if git.resolve(sha, root):
         return
     shallow = git.output(["rev-parse", "--is-shallow-repository"], root) == "true"
-    log.info(f"mlci: fetching base commit {sha[:7]} (not in this {'shallow ' if shallow else ''}checkout)")
+    log.info(
+        f"mlci: fetching base commit {sha[:7]} (not in this {'shallow ' if shallow else ''}checkout)"
+    )
     if not git.fetch("origin", sha, root, depth=1 if shallow else None):
         raise RunError(
             f"the base commit {sha[:7]} is not in the checkout and `git fetch origin {sha[:7]}` failed; "
-            "use actions/checkout with fetch-depth: 0")
+            "use actions/checkout with fetch-depth: 0"
+        )
 
 
-def _write_local(result: Result, cfg: Config, ctx: ActionsContext, opts: CiOptions, root: Path,
-                 log: Log) -> tuple[Path, Path, str]:
+def _write_local(
+    result: Result, cfg: Config, ctx: ActionsContext, opts: CiOptions, root: Path, log: Log
+) -> tuple[Path, Path, str]:
     """Result file, report file and job summary: written before any network call."""
     out_dir = actions.default_dir(ctx, git.common_dir(root))
     result_path = Path(opts.output) if opts.output else out_dir / "mlci-result.json"
@@ -110,17 +114,26 @@ def _write_local(result: Result, cfg: Config, ctx: ActionsContext, opts: CiOptio
     actions.append_summary(ctx.step_summary, markdown)
     for reason in result.reasons:
         level = "error" if reason.severity == "fail" else "warning"
-        log.annotate(level, reason.message, file=reason.file, line=reason.line, title=f"mlci: {reason.section}")
+        log.annotate(
+            level,
+            reason.message,
+            file=reason.file,
+            line=reason.line,
+            title=f"mlci: {reason.section}",
+        )
     return result_path, report_path, markdown
 
 
-def _write_artifacts(result: Result, ctx: ActionsContext, opts: CiOptions, root: Path,
-                     out_dir: Path) -> tuple[Path | None, Path | None]:
+def _write_artifacts(
+    result: Result, ctx: ActionsContext, opts: CiOptions, root: Path, out_dir: Path
+) -> tuple[Path | None, Path | None]:
     """The HTML report and the head's image plots, for the workflow to upload as artifacts."""
     from mlci.engine import plots
     from mlci.report import html
 
-    html_path = Path(opts.html) if opts.html else (out_dir / "mlci-report.html" if ctx.in_actions else None)
+    html_path = (
+        Path(opts.html) if opts.html else (out_dir / "mlci-report.html" if ctx.in_actions else None)
+    )
     if html_path is not None:
         html_path.parent.mkdir(parents=True, exist_ok=True)
         html_path.write_text(html.html(result, root=root), encoding="utf-8")
@@ -130,14 +143,18 @@ def _write_artifacts(result: Result, ctx: ActionsContext, opts: CiOptions, root:
     return html_path, plots_dir
 
 
-def _print(result: Result, cfg: Config, fmt_name: str, root: Path | None, *, in_actions: bool = False) -> None:
+def _print(
+    result: Result, cfg: Config, fmt_name: str, root: Path | None, *, in_actions: bool = False
+) -> None:
     """The report on stdout; in Actions, with workflow commands off (it holds PR text)."""
     import secrets
 
     import click
 
     token = secrets.token_hex(16)
-    guard = in_actions and fmt_name != "json"  # JSON never starts a line with "::" and must stay pure
+    guard = (
+        in_actions and fmt_name != "json"
+    )  # JSON never starts a line with "::" and must stay pure
     if guard:
         click.echo(f"::stop-commands::{token}")
     try:
@@ -150,12 +167,15 @@ def _print(result: Result, cfg: Config, fmt_name: str, root: Path | None, *, in_
 def _print_report(result: Result, cfg: Config, fmt_name: str, root: Path | None) -> None:
     import click
 
-    click.echo(render.for_stdout(result, fmt_name, status_context=cfg.report.status_context, root=root),
-               nl=False)
+    click.echo(
+        render.for_stdout(result, fmt_name, status_context=cfg.report.status_context, root=root),
+        nl=False,
+    )
 
 
-def apply_label_override(result: Result, cfg: Config, labels: tuple[str, ...], client: Any,
-                         pr: int | None, log: Log) -> Result:
+def apply_label_override(
+    result: Result, cfg: Config, labels: tuple[str, ...], client: Any, pr: int | None, log: Log
+) -> Result:
     """With ``gate.override_label`` on the PR, failures become warnings; the report says who."""
     label = cfg.gate.override_label
     if not label or label not in labels or result.verdict != "fail":
@@ -169,8 +189,11 @@ def apply_label_override(result: Result, cfg: Config, labels: tuple[str, ...], c
             by = client.label_actor(pr, label)
         except PublishError as exc:
             log.warning(f"cannot tell who applied the label {label}: {exc}")
-    log.annotate("warning", f"the '{label}' label is on the PR{' (applied by ' + by + ')' if by else ''}: "
-                 "failures are reported as warnings")
+    log.annotate(
+        "warning",
+        f"the '{label}' label is on the PR{' (applied by ' + by + ')' if by else ''}: "
+        "failures are reported as warnings",
+    )
     return gate.apply_override(result, {"label": label, "by": by, "reason": None, "at": None})
 
 
@@ -192,7 +215,10 @@ def run_ci(opts: CiOptions, env: Mapping[str, str] | None = None) -> int:
     log.group("mlci: check")
     try:
         result, cfg = run_check(
-            opts.check, env, context=context, cfg=cfg,
+            opts.check,
+            env,
+            context=context,
+            cfg=cfg,
             event=EventRevs(ev.base_sha, ev.base_ref, ev.head_sha, ev.head_ref),
         )
     finally:
@@ -203,7 +229,9 @@ def run_ci(opts: CiOptions, env: Mapping[str, str] | None = None) -> int:
     result = apply_label_override(result, cfg, ev.labels, client, ev.pr, log)
     from mlci.adapters import mlflow
 
-    result = mlflow.track(result, cfg, root, env, kind="ci", warn=log.warning, verbose=opts.check.verbose)
+    result = mlflow.track(
+        result, cfg, root, env, kind="ci", warn=log.warning, verbose=opts.check.verbose
+    )
     result_path, report_path, _ = _write_local(result, cfg, ctx, opts, root, log)
     html_path, plots_dir = _write_artifacts(result, ctx, opts, root, result_path.parent)
     comment_url = None
@@ -211,20 +239,37 @@ def run_ci(opts: CiOptions, env: Mapping[str, str] | None = None) -> int:
         if not opts.publish:
             log.info(f"mlci: not publishing (--no-publish); the result is in {result_path}")
         elif client is None:
-            log.warning("no GitHub token (GITHUB_TOKEN or --github-token): the report is in the job summary "
-                        "only")
+            log.warning(
+                "no GitHub token (GITHUB_TOKEN or --github-token): the report is in the job summary "
+                "only"
+            )
         else:
             from mlci.forge.github.publish import publish
 
-            published = publish(result, cfg, client, log, pr=ev.pr, head_sha=result.context.head.sha,
-                                run_url=ctx.run_url, root=root)
+            published = publish(
+                result,
+                cfg,
+                client,
+                log,
+                pr=ev.pr,
+                head_sha=result.context.head.sha,
+                run_url=ctx.run_url,
+                root=root,
+            )
             comment_url = published.comment_url
             _summarise_problems(ctx, published.problems)
     finally:
-        actions.write_outputs(ctx.output, {
-            "verdict": result.verdict, "result-path": str(result_path), "report-path": str(report_path),
-            "comment-url": comment_url or "", "html-path": str(html_path or ""), "plots-dir": str(plots_dir or ""),
-        })
+        actions.write_outputs(
+            ctx.output,
+            {
+                "verdict": result.verdict,
+                "result-path": str(result_path),
+                "report-path": str(report_path),
+                "comment-url": comment_url or "",
+                "html-path": str(html_path or ""),
+                "plots-dir": str(plots_dir or ""),
+            },
+        )
     _print(result, cfg, opts.fmt, root, in_actions=ctx.in_actions)
     return EXIT_FAIL if result.verdict == "fail" else EXIT_PASS
 
@@ -238,8 +283,14 @@ def _flag_rule_changes(result: Result, cfg: Config, root: Path, base_sha: str) -
     if path is None or git.same_as(base_sha, path, root):
         return result
     shown = f"{cfg.project}/{path}" if cfg.project else path  # as GitHub names it
-    reason = Reason("config", "warn", f"this pull request changes {shown}: the rules that judged it are "
-                    "its own, not the base branch's; review that change", file=shown, line=1)
+    reason = Reason(
+        "config",
+        "warn",
+        f"this pull request changes {shown}: the rules that judged it are "
+        "its own, not the base branch's; review that change",
+        file=shown,
+        line=1,
+    )
     reasons = tuple(gate.order([*result.reasons, reason]))
     return dataclasses.replace(result, reasons=reasons, verdict=gate.verdict(reasons))
 
@@ -260,7 +311,9 @@ def _comment_command(opts: CiOptions, ctx: ActionsContext, env: Mapping[str, str
 def _summarise_problems(ctx: ActionsContext, problems: list[str]) -> None:
     if problems:
         lines = "\n".join(f"- {p}" for p in problems)
-        actions.append_summary(ctx.step_summary, f"\n> [!WARNING]\n> mlci could not publish everything:\n\n{lines}\n")
+        actions.append_summary(
+            ctx.step_summary, f"\n> [!WARNING]\n> mlci could not publish everything:\n\n{lines}\n"
+        )
 
 
 # --- mlci publish -------------------------------------------------------------------
@@ -283,7 +336,9 @@ def load_result(path: str) -> Result:
         validate(doc)
     except Exception as exc:  # jsonschema.ValidationError
         where = "/".join(str(p) for p in getattr(exc, "absolute_path", ())) or "(root)"
-        raise ConfigError(f"not a valid mlci result at {where}: {getattr(exc, 'message', exc)}", file=path) from exc
+        raise ConfigError(
+            f"not a valid mlci result at {where}: {getattr(exc, 'message', exc)}", file=path
+        ) from exc
     try:
         return Result.from_dict(doc)
     except (TypeError, ValueError, KeyError) as exc:  # valid JSON Schema, but not a shape mlci made
@@ -307,7 +362,9 @@ def _refuse_inside_checkout(result_file: str, root: Path | None) -> None:
             "the result file lies inside the checkout, where the files unpacked with it would pose as "
             "this repository's own (mlci.yaml, templates). Download the artifact outside the checkout, "
             "e.g. `path: ${{ runner.temp }}/mlci-artifact` in actions/download-artifact, and pass "
-            "that file", file=result_file)
+            "that file",
+            file=result_file,
+        )
 
 
 @dataclass(frozen=True)
@@ -337,7 +394,8 @@ def _trusted_target(ctx: ActionsContext, result: Result, client: Any) -> Publish
         if claimed_head != ev.head_sha:
             raise ConfigError(
                 f"the result is for commit {(claimed_head or 'unknown')[:7]} but this {ctx.event_name} run "
-                f"is for {(ev.head_sha or 'unknown')[:7]}: refusing to publish it")
+                f"is for {(ev.head_sha or 'unknown')[:7]}: refusing to publish it"
+            )
         if claimed_pr is not None and claimed_pr != ev.pr:
             raise ConfigError(f"the result names PR #{claimed_pr} but this run is for PR #{ev.pr}")
         return PublishTarget(ev.pr, ev.head_sha, ev.base_sha)
@@ -346,10 +404,13 @@ def _trusted_target(ctx: ActionsContext, result: Result, client: Any) -> Publish
             raise ConfigError(
                 f"the result names PR #{claimed_pr}, but a {ctx.event_name} run is for no pull request: "
                 "publish a pull request's result from the workflow_run event (the fork-safe pair, "
-                "examples/workflows/mlci-fork-safe-publish.yml)")
+                "examples/workflows/mlci-fork-safe-publish.yml)"
+            )
         if ctx.sha and claimed_head and claimed_head != ctx.sha:
-            raise ConfigError(f"the result is for commit {claimed_head[:7]} but this {ctx.event_name} run "
-                              f"is for {ctx.sha[:7]}: refusing to publish it")
+            raise ConfigError(
+                f"the result is for commit {claimed_head[:7]} but this {ctx.event_name} run "
+                f"is for {ctx.sha[:7]}: refusing to publish it"
+            )
         return PublishTarget(None, ctx.sha or claimed_head)
     if ctx.event_name != "workflow_run":
         return PublishTarget(claimed_pr, claimed_head, result.context.base.sha)
@@ -360,8 +421,11 @@ def _trusted_target(ctx: ActionsContext, result: Result, client: Any) -> Publish
     if claimed_head and claimed_head != head_sha:
         raise ConfigError(
             f"the result is for commit {claimed_head[:7]} but the workflow run that produced it "
-            f"was for {head_sha[:7]}: refusing to publish it")
-    prs = [p for p in run.get("pull_requests") or () if (p.get("head") or {}).get("sha") == head_sha]
+            f"was for {head_sha[:7]}: refusing to publish it"
+        )
+    prs = [
+        p for p in run.get("pull_requests") or () if (p.get("head") or {}).get("sha") == head_sha
+    ]
     pr: int | None
     base_sha: str | None = None
     if prs:
@@ -393,8 +457,16 @@ def run_publish(result_file: str, opts: CiOptions, env: Mapping[str, str] | None
     _refuse_inside_checkout(result_file, root)
     result = load_result(result_file)
     # the config of the trusted checkout (the base branch), not of the PR
-    cfg = (load(opts.check.config_path, found.root, explicit=opts.check.config_path is not None,
-                project=found.label) if root else Config())
+    cfg = (
+        load(
+            opts.check.config_path,
+            found.root,
+            explicit=opts.check.config_path is not None,
+            project=found.label,
+        )
+        if root
+        else Config()
+    )
     client = _client(ctx, env, log)
     from mlci.forge.github.api import PublishError
 
@@ -413,11 +485,15 @@ def run_publish(result_file: str, opts: CiOptions, env: Mapping[str, str] | None
         # Written by an untrusted run: what would speak for this repository (its MLflow link,
         # the link to "its" run) is replaced by what this trusted run knows.
         result = dataclasses.replace(
-            result, mlflow=None,
-            context=dataclasses.replace(result.context, run_url=_untrusted_run_url(ctx)))
+            result,
+            mlflow=None,
+            context=dataclasses.replace(result.context, run_url=_untrusted_run_url(ctx)),
+        )
         result = _verify(result, cfg, root, target, log)
     elif ctx.run_url and not result.context.run_url:
-        result = dataclasses.replace(result, context=dataclasses.replace(result.context, run_url=ctx.run_url))
+        result = dataclasses.replace(
+            result, context=dataclasses.replace(result.context, run_url=ctx.run_url)
+        )
     result = dataclasses.replace(result, context=dataclasses.replace(result.context, pr=pr))
     labels: tuple[str, ...] = ()
     if client is not None and pr is not None:
@@ -436,38 +512,62 @@ def run_publish(result_file: str, opts: CiOptions, env: Mapping[str, str] | None
         else:
             from mlci.forge.github.publish import publish
 
-            published = publish(result, cfg, client, log, pr=pr, head_sha=head_sha,
-                                run_url=result.context.run_url, root=None)
+            published = publish(
+                result,
+                cfg,
+                client,
+                log,
+                pr=pr,
+                head_sha=head_sha,
+                run_url=result.context.run_url,
+                root=None,
+            )
             comment_url = published.comment_url
             _summarise_problems(ctx, published.problems)
     finally:
-        actions.write_outputs(ctx.output, {"verdict": result.verdict, "result-path": result_file,
-                                           "report-path": "", "comment-url": comment_url or ""})
+        actions.write_outputs(
+            ctx.output,
+            {
+                "verdict": result.verdict,
+                "result-path": result_file,
+                "report-path": "",
+                "comment-url": comment_url or "",
+            },
+        )
     _print(result, cfg, opts.fmt, None, in_actions=ctx.in_actions)
     return EXIT_FAIL if result.verdict == "fail" else EXIT_PASS
 
 
-def _verify(result: Result, cfg: Config, root: Path | None, target: PublishTarget, log: Log) -> Result:
+def _verify(
+    result: Result, cfg: Config, root: Path | None, target: PublishTarget, log: Log
+) -> Result:
     """The fork-safe check: the uploaded comparison against the PR head's committed files."""
     from mlci.engine import verify
 
     if target.head_sha is None:
         return result
     if root is None:
-        found = verify.Verification(problem="mlci publish runs outside a git checkout of the repository "
-                                    "(add actions/checkout before it)")
+        found = verify.Verification(
+            problem="mlci publish runs outside a git checkout of the repository "
+            "(add actions/checkout before it)"
+        )
         return verify.apply(result, found, cfg, Path.cwd(), target.head_sha)
     base = target.base_sha
     if base is None and verify.ensure_commit(target.head_sha, root, log.info):
         base = git.merge_base("HEAD", target.head_sha, root)  # the checkout is the base branch
     if base is None:
-        found = verify.Verification(problem="the pull request's base commit is unknown (not in the event, "
-                                    "and no merge base with the checkout)")
+        found = verify.Verification(
+            problem="the pull request's base commit is unknown (not in the event, "
+            "and no merge base with the checkout)"
+        )
     else:
         found = verify.recompute(result, cfg, root, base, target.head_sha, log.info)
     if found.problem or found.differences:
-        log.warning(f"the uploaded result does not match the pull request's committed files: "
-                    f"{found.problem or '; '.join(found.differences[:5])}", title="mlci: verification")
+        log.warning(
+            f"the uploaded result does not match the pull request's committed files: "
+            f"{found.problem or '; '.join(found.differences[:5])}",
+            title="mlci: verification",
+        )
     return verify.apply(result, found, cfg, root, target.head_sha)
 
 
@@ -475,4 +575,8 @@ def _untrusted_run_url(ctx: ActionsContext) -> str | None:
     """The URL of the run that produced the result, from the trusted event."""
     run = ctx.event.get("workflow_run") or {}
     url = run.get("html_url")
-    return url if isinstance(url, str) and url.startswith(ctx.server_url.rstrip("/") + "/") else ctx.run_url
+    return (
+        url
+        if isinstance(url, str) and url.startswith(ctx.server_url.rstrip("/") + "/")
+        else ctx.run_url
+    )

@@ -76,14 +76,22 @@ def _deploy_config(cfg: Config) -> DeployConfig:
     dep = cfg.deploy
     where = cfg.path or "mlci.yaml"
     if dep is None:
-        raise ConfigError("no deploy: section: set deploy.model_name and deploy.model_path to deploy",
-                          file=where, key="deploy")
+        raise ConfigError(
+            "no deploy: section: set deploy.model_name and deploy.model_path to deploy",
+            file=where,
+            key="deploy",
+        )
     for key in ("model_name", "model_path"):
         if not getattr(dep, key):
-            raise ConfigError(f"deploy.{key} is required to deploy", file=where, key=f"deploy.{key}")
+            raise ConfigError(
+                f"deploy.{key} is required to deploy", file=where, key=f"deploy.{key}"
+            )
     if not dep.alias or dep.alias == PREVIOUS_ALIAS:
-        raise ConfigError(f"deploy.alias cannot be '{dep.alias}' (mlci keeps the old version there)",
-                          file=where, key="deploy.alias")
+        raise ConfigError(
+            f"deploy.alias cannot be '{dep.alias}' (mlci keeps the old version there)",
+            file=where,
+            key="deploy.alias",
+        )
     return dep
 
 
@@ -91,8 +99,10 @@ def _lock_timeout(env: Mapping[str, str]) -> float:
     try:
         return float(env.get("MLCI_DEPLOY_LOCK_TIMEOUT") or DEFAULT_LOCK_TIMEOUT)
     except ValueError as exc:
-        raise ConfigError(f"MLCI_DEPLOY_LOCK_TIMEOUT must be a number of seconds, "
-                          f"got {env.get('MLCI_DEPLOY_LOCK_TIMEOUT')!r}") from exc
+        raise ConfigError(
+            f"MLCI_DEPLOY_LOCK_TIMEOUT must be a number of seconds, "
+            f"got {env.get('MLCI_DEPLOY_LOCK_TIMEOUT')!r}"
+        ) from exc
 
 
 # --- is this commit the tip of the branch being deployed? -------------------------------------
@@ -108,37 +118,49 @@ def tip_problem(root: Path, ctx: ActionsContext, branch: str | None, head: str) 
     if ctx.event_name == "push":
         after = ctx.event.get("after")
         if after and after != head:
-            return (f"the checkout is {head[:7]} but the push was for {after[:7]}: deploy the pushed "
-                    "commit")
+            return (
+                f"the checkout is {head[:7]} but the push was for {after[:7]}: deploy the pushed "
+                "commit"
+            )
     if not branch:
         return "HEAD is detached and no branch is named by the event: cannot tell whose tip this is"
     tip, where = None, ""
     if git.remote_url("origin", root):
         tip, where = git.remote_branch_tip("origin", branch, root), f"origin/{branch}"
         if tip is None:
-            tip, where = git.resolve(f"refs/remotes/origin/{branch}", root), f"origin/{branch} (last fetched)"
+            tip, where = (
+                git.resolve(f"refs/remotes/origin/{branch}", root),
+                f"origin/{branch} (last fetched)",
+            )
     if tip is None:
         tip, where = git.resolve(f"refs/heads/{branch}", root), branch
     if tip is None:
         return f"cannot find the tip of branch '{branch}'"
     if tip != head:
-        return (f"commit {head[:7]} is not the tip of {where} (that is {tip[:7]}): a newer commit "
-                "exists, deploy that one")
+        return (
+            f"commit {head[:7]} is not the tip of {where} (that is {tip[:7]}): a newer commit "
+            "exists, deploy that one"
+        )
     return None
 
 
 # --- champion / challenger -------------------------------------------------------------
 
 
-def challenge(tracker: Tracker, champion: Version | None, result: Result,
-              cfg: Config) -> tuple[list[MetricDelta], list[str], list[str]]:
+def challenge(
+    tracker: Tracker, champion: Version | None, result: Result, cfg: Config
+) -> tuple[list[MetricDelta], list[str], list[str]]:
     """Compare the candidate's head metrics with those logged for the champion: deltas, refusals, notes."""
     from mlci.adapters.mlflow import metric_key, numeric
 
     if champion is None:
         return [], [], ["no model holds the alias yet: this is the first deployment"]
     if not champion.run_id:
-        return [], [], [f"version {champion.version} has no MLflow run, so no metrics to compare with"]
+        return (
+            [],
+            [],
+            [f"version {champion.version} has no MLflow run, so no metrics to compare with"],
+        )
     logged = tracker.run_metrics(champion.run_id)
     head = {m.name: m.head for m in result.metrics if numeric(m.head)}
     by_key = {metric_key(name): name for name in head}
@@ -148,8 +170,10 @@ def challenge(tracker: Tracker, champion: Version | None, result: Result,
     failed = [r.message for r in gate.metric_reasons(deltas) if r.severity == "fail"]
     refusals = []
     if failed:
-        refusals.append(f"worse than the champion (version {champion.version}"
-                        f"{', ' + champion.sha[:7] if champion.sha else ''}): " + "; ".join(failed))
+        refusals.append(
+            f"worse than the champion (version {champion.version}"
+            f"{', ' + champion.sha[:7] if champion.sha else ''}): " + "; ".join(failed)
+        )
     return deltas, refusals, []
 
 
@@ -185,8 +209,15 @@ def _dvc_lock_hashes(root: Path) -> dict[str, str]:
     return out
 
 
-def provenance(result: Result, root: Path, model: Path, dep: DeployConfig, environment: str,
-               champion: Version | None, forced: str | None) -> dict[str, str]:
+def provenance(
+    result: Result,
+    root: Path,
+    model: Path,
+    dep: DeployConfig,
+    environment: str,
+    champion: Version | None,
+    forced: str | None,
+) -> dict[str, str]:
     ctx = result.context
     params = {p.name: p.head for p in result.params if p.head is not None}
     tags = {
@@ -200,7 +231,8 @@ def provenance(result: Result, root: Path, model: Path, dep: DeployConfig, envir
         TAG + "model.path": dep.model_path or "",
         TAG + "model.sha256": _sha256(model),
         TAG + "params.sha256": hashlib.sha256(
-            json.dumps(params, sort_keys=True, default=str).encode()).hexdigest(),
+            json.dumps(params, sort_keys=True, default=str).encode()
+        ).hexdigest(),
         TAG + "repo": ctx.repo or "",
         TAG + "run_url": ctx.run_url or "",
         TAG + "replaced_version": champion.version if champion else "",
@@ -219,8 +251,17 @@ def provenance(result: Result, root: Path, model: Path, dep: DeployConfig, envir
 # --- GitHub -----------------------------------------------------------------------------
 
 
-def record_deployment(ctx: ActionsContext, env: Mapping[str, str], log: Log, *, environment: str,
-                      ref: str | None, state: str, description: str, payload: dict[str, Any]) -> bool:
+def record_deployment(
+    ctx: ActionsContext,
+    env: Mapping[str, str],
+    log: Log,
+    *,
+    environment: str,
+    ref: str | None,
+    state: str,
+    description: str,
+    payload: dict[str, Any],
+) -> bool:
     """A GitHub Deployment with one status; only with a token and GITHUB_REPOSITORY. Failures warn."""
     if not (ctx.token and ctx.repository and ref):
         return False
@@ -263,17 +304,27 @@ def run_deploy(opts: DeployOptions, env: Mapping[str, str] | None = None) -> int
     context = Context(repo=ctx.repository, event=ctx.event_name or "local", run_url=ctx.run_url)
     log.group("mlci: gate")
     try:
-        result, cfg = run_check(opts.check, env, context=context, cfg=cfg,
-                                event=EventRevs(ev.base_sha, ev.base_ref, head, branch))
+        result, cfg = run_check(
+            opts.check,
+            env,
+            context=context,
+            cfg=cfg,
+            event=EventRevs(ev.base_sha, ev.base_ref, head, branch),
+        )
     finally:
         log.endgroup()
     # after the gate, which reproduces the pipeline when repro is on, and before MLflow is touched
     model = root / str(dep.model_path)
     if not model.exists():
-        hint = ("the reproduction did not produce it" if result.repro.status != "skipped" else
-                "reproduce the pipeline (`dvc repro`, or repro.enabled) or fetch it (`dvc pull`) first")
-        raise RunError(f"the model file {dep.model_path} (deploy.model_path) does not exist: {hint}; "
-                       "nothing was registered")
+        hint = (
+            "the reproduction did not produce it"
+            if result.repro.status != "skipped"
+            else "reproduce the pipeline (`dvc repro`, or repro.enabled) or fetch it (`dvc pull`) first"
+        )
+        raise RunError(
+            f"the model file {dep.model_path} (deploy.model_path) does not exist: {hint}; "
+            "nothing was registered"
+        )
 
     outcome = Outcome()
     if tip and not opts.force:
@@ -282,17 +333,26 @@ def run_deploy(opts: DeployOptions, env: Mapping[str, str] | None = None) -> int
         outcome.notes.append(f"--force: {tip}")
     if result.verdict == "fail":
         failed = [r.message for r in result.reasons if r.severity == "fail"]
-        outcome.refusals.append(f"the gate is closed against {result.context.base.ref} "
-                                f"({(result.context.base.sha or '')[:7]}): " + "; ".join(failed))
+        outcome.refusals.append(
+            f"the gate is closed against {result.context.base.ref} "
+            f"({(result.context.base.sha or '')[:7]}): " + "; ".join(failed)
+        )
 
     name, alias = str(dep.model_name), dep.alias
     try:
         tracker = mlflow.connect(cfg, root, env, verbose=opts.check.verbose)
         result = _decide(tracker, result, cfg, root, model, dep, opts, outcome, env, log, head, tip)
     except MlflowError as exc:  # exit 3, and GitHub hears that the deployment errored
-        record_deployment(ctx, env, log, environment=opts.environment, ref=head, state="error",
-                          description=f"mlci deploy could not finish: {exc}"[:140],
-                          payload={"model": name, "alias": alias, "error": str(exc)[:1000]})
+        record_deployment(
+            ctx,
+            env,
+            log,
+            environment=opts.environment,
+            ref=head,
+            state="error",
+            description=f"mlci deploy could not finish: {exc}"[:140],
+            payload={"model": name, "alias": alias, "error": str(exc)[:1000]},
+        )
         raise
 
     ci_opts = CiOptions(check=opts.check, output=opts.output)
@@ -300,15 +360,32 @@ def run_deploy(opts: DeployOptions, env: Mapping[str, str] | None = None) -> int
     summary = _summary(outcome, name, alias, opts.environment, tracker)
     actions.append_summary(ctx.step_summary, "\n" + summary.replace("\n", "\n\n") + "\n")
     champion = outcome.champion
-    payload = {"model": name, "alias": alias, "version": outcome.promoted.version if outcome.promoted else None,
-               "previous": champion.version if champion else None,
-               "mlflow_run": (result.mlflow or {}).get("run_id")}
-    record_deployment(ctx, env, log, environment=opts.environment, ref=head,
-                      state="failure" if outcome.refusals else "success",
-                      description=summary.splitlines()[0], payload=payload)
-    actions.write_outputs(ctx.output, {"verdict": "fail" if outcome.refusals else "pass",
-                                       "result-path": str(result_path), "report-path": str(report_path),
-                                       "comment-url": ""})
+    payload = {
+        "model": name,
+        "alias": alias,
+        "version": outcome.promoted.version if outcome.promoted else None,
+        "previous": champion.version if champion else None,
+        "mlflow_run": (result.mlflow or {}).get("run_id"),
+    }
+    record_deployment(
+        ctx,
+        env,
+        log,
+        environment=opts.environment,
+        ref=head,
+        state="failure" if outcome.refusals else "success",
+        description=summary.splitlines()[0],
+        payload=payload,
+    )
+    actions.write_outputs(
+        ctx.output,
+        {
+            "verdict": "fail" if outcome.refusals else "pass",
+            "result-path": str(result_path),
+            "report-path": str(report_path),
+            "comment-url": "",
+        },
+    )
     import click
 
     click.echo(render.text(result, color=False), nl=False)
@@ -316,9 +393,20 @@ def run_deploy(opts: DeployOptions, env: Mapping[str, str] | None = None) -> int
     return EXIT_FAIL if outcome.refusals else EXIT_PASS
 
 
-def _decide(tracker: Tracker, result: Result, cfg: Config, root: Path, model: Path, dep: DeployConfig,
-            opts: DeployOptions, outcome: Outcome, env: Mapping[str, str], log: Log, head: str,
-            tip: str | None) -> Result:
+def _decide(
+    tracker: Tracker,
+    result: Result,
+    cfg: Config,
+    root: Path,
+    model: Path,
+    dep: DeployConfig,
+    opts: DeployOptions,
+    outcome: Outcome,
+    env: Mapping[str, str],
+    log: Log,
+    head: str,
+    tip: str | None,
+) -> Result:
     """Under the lock: champion, challenge, the deploy run and (when all passed) the promotion."""
     from mlci.adapters import mlflow
 
@@ -338,55 +426,91 @@ def _decide(tracker: Tracker, result: Result, cfg: Config, root: Path, model: Pa
             outcome.challenge, outcome.notes = deltas, outcome.notes + notes
             outcome.refusals += refusals
         promote = not outcome.refusals and not outcome.already
-        run_tags = {TAG + "deploy.environment": opts.environment, TAG + "deploy.alias": f"{name}@{alias}",
-                    TAG + "deploy.outcome": "refused" if outcome.refusals else
-                    ("unchanged" if outcome.already else "candidate")}
-        result = tracker.log_result(result, report, experiment=mlflow.experiment_name(cfg), kind="deploy",
-                                    tags=run_tags, model=model if promote else None)
+        run_tags = {
+            TAG + "deploy.environment": opts.environment,
+            TAG + "deploy.alias": f"{name}@{alias}",
+            TAG + "deploy.outcome": "refused"
+            if outcome.refusals
+            else ("unchanged" if outcome.already else "candidate"),
+        }
+        result = tracker.log_result(
+            result,
+            report,
+            experiment=mlflow.experiment_name(cfg),
+            kind="deploy",
+            tags=run_tags,
+            model=model if promote else None,
+        )
         if promote:
             outcome.promoted = _promote(tracker, result, root, model, dep, opts, champion, tip)
-            tracker.set_run_tag(str((result.mlflow or {})["run_id"]), TAG + "deploy.outcome", "promoted")
+            tracker.set_run_tag(
+                str((result.mlflow or {})["run_id"]), TAG + "deploy.outcome", "promoted"
+            )
     return result
 
 
-def _promote(tracker: Tracker, result: Result, root: Path, model: Path, dep: DeployConfig,
-             opts: DeployOptions, champion: Version | None, tip: str | None) -> Version:
+def _promote(
+    tracker: Tracker,
+    result: Result,
+    root: Path,
+    model: Path,
+    dep: DeployConfig,
+    opts: DeployOptions,
+    champion: Version | None,
+    tip: str | None,
+) -> Version:
     name, alias = str(dep.model_name), dep.alias
     # optimistic check, for stores the lock does not cover: the alias must not have moved meanwhile
     now = tracker.alias(name, alias)
     if (now.version if now else None) != (champion.version if champion else None):
-        raise MlflowError(f"{name}@{alias} moved to version {now.version if now else '(none)'} while this "
-                          "deploy was comparing: nothing was registered; run the deploy again")
-    tags = provenance(result, root, model, dep, opts.environment, champion, tip if opts.force else None)
+        raise MlflowError(
+            f"{name}@{alias} moved to version {now.version if now else '(none)'} while this "
+            "deploy was comparing: nothing was registered; run the deploy again"
+        )
+    tags = provenance(
+        result, root, model, dep, opts.environment, champion, tip if opts.force else None
+    )
     head = (result.context.head.sha or "")[:7]
-    version = tracker.register(name, str((result.mlflow or {})["run_id"]), tags,
-                               f"mlci deploy of {head} to {opts.environment}: {render.headline(result)}")
+    version = tracker.register(
+        name,
+        str((result.mlflow or {})["run_id"]),
+        tags,
+        f"mlci deploy of {head} to {opts.environment}: {render.headline(result)}",
+    )
     if champion is not None:
         tracker.set_alias(name, PREVIOUS_ALIAS, champion.version)
     tracker.set_alias(name, alias, version.version)
     after = tracker.alias(name, alias)
     if after is None or after.version != version.version:
-        raise MlflowError(f"another deploy moved {name}@{alias} to version "
-                          f"{after.version if after else '(none)'} at the same time; version "
-                          f"{version.version} is registered but does not hold the alias")
+        raise MlflowError(
+            f"another deploy moved {name}@{alias} to version "
+            f"{after.version if after else '(none)'} at the same time; version "
+            f"{version.version} is registered but does not hold the alias"
+        )
     return version
 
 
 def _summary(outcome: Outcome, name: str, alias: str, environment: str, tracker: Tracker) -> str:
     lines = []
     if outcome.refusals:
-        lines.append(f"mlci deploy: refused to deploy {name} to {environment}; nothing changed in the "
-                     "registry:")
+        lines.append(
+            f"mlci deploy: refused to deploy {name} to {environment}; nothing changed in the "
+            "registry:"
+        )
         lines += [f"  - {r}" for r in outcome.refusals]
     elif outcome.already:
         v = outcome.champion
-        lines.append(f"mlci deploy: {name} version {v.version if v else '?'} already holds @{alias} for "
-                     f"this commit; nothing to do ({environment})")
+        lines.append(
+            f"mlci deploy: {name} version {v.version if v else '?'} already holds @{alias} for "
+            f"this commit; nothing to do ({environment})"
+        )
     else:
         v = outcome.promoted
         prev = f" (previous: version {outcome.champion.version})" if outcome.champion else ""
-        lines.append(f"mlci deploy: promoted {name} version {v.version if v else '?'} to @{alias}{prev} "
-                     f"for {environment}")
+        lines.append(
+            f"mlci deploy: promoted {name} version {v.version if v else '?'} to @{alias}{prev} "
+            f"for {environment}"
+        )
         url = tracker.model_url(name, v.version) if v else None
         if url:
             lines.append(f"  {url}")
@@ -412,12 +536,22 @@ def run_rollback(opts: RollbackOptions, env: Mapping[str, str] | None = None) ->
         current = tracker.alias(name, alias)
         previous = tracker.alias(name, PREVIOUS_ALIAS)
         if previous is None or (current is not None and previous.version == current.version):
-            holder = f"version {current.version} holds @{alias}" if current else f"no version holds @{alias}"
-            raise RunError(f"nothing to roll back to: {name} has no version with the alias "
-                           f"'{PREVIOUS_ALIAS}' ({holder}); nothing changed")
+            holder = (
+                f"version {current.version} holds @{alias}"
+                if current
+                else f"no version holds @{alias}"
+            )
+            raise RunError(
+                f"nothing to roll back to: {name} has no version with the alias "
+                f"'{PREVIOUS_ALIAS}' ({holder}); nothing changed"
+            )
         tracker.set_alias(name, alias, previous.version)
         older = previous.tags.get(TAG + "replaced_version")
-        if older and older != (current.version if current else None) and tracker.version(name, older):
+        if (
+            older
+            and older != (current.version if current else None)
+            and tracker.version(name, older)
+        ):
             tracker.set_alias(name, PREVIOUS_ALIAS, older)
         else:
             tracker.delete_alias(name, PREVIOUS_ALIAS)
@@ -425,10 +559,22 @@ def run_rollback(opts: RollbackOptions, env: Mapping[str, str] | None = None) ->
             tracker.set_version_tag(name, current.version, TAG + "rolled_back_from", "true")
     was = f" (was version {current.version})" if current else ""
     message = f"mlci rollback: {name}@{alias} is back on version {previous.version}{was} for {opts.environment}"
-    record_deployment(ctx, env, log, environment=opts.environment, ref=previous.sha or git.resolve("HEAD", root),
-                      state="success", description=message,
-                      payload={"model": name, "alias": alias, "version": previous.version,
-                               "rolled_back_from": current.version if current else None, "rollback": True})
+    record_deployment(
+        ctx,
+        env,
+        log,
+        environment=opts.environment,
+        ref=previous.sha or git.resolve("HEAD", root),
+        state="success",
+        description=message,
+        payload={
+            "model": name,
+            "alias": alias,
+            "version": previous.version,
+            "rolled_back_from": current.version if current else None,
+            "rollback": True,
+        },
+    )
     actions.append_summary(ctx.step_summary, message + "\n")
     import click
 

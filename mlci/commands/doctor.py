@@ -36,18 +36,38 @@ TIMEOUT_S = 2.0
 # remote scheme -> (mlci extra, plugin module, environment variables that carry credentials,
 #                   remote options that carry them, files that hold them (under $HOME))
 _CLOUD = {
-    "s3": ("s3", "dvc_s3",
-           ("AWS_ACCESS_KEY_ID", "AWS_PROFILE", "AWS_WEB_IDENTITY_TOKEN_FILE",
-            "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI"),
-           ("access_key_id", "profile", "credentialpath", "configpath"),
-           (".aws/credentials", ".aws/config")),
-    "gs": ("gs", "dvc_gs", ("GOOGLE_APPLICATION_CREDENTIALS",), ("credentialpath",),
-           (".config/gcloud/application_default_credentials.json",)),
-    "azure": ("azure", "dvc_azure",
-              ("AZURE_STORAGE_CONNECTION_STRING", "AZURE_STORAGE_KEY", "AZURE_STORAGE_SAS_TOKEN",
-               "AZURE_CLIENT_SECRET"),
-              ("connection_string", "account_key", "sas_token", "client_secret", "allow_anonymous_login"),
-              ()),
+    "s3": (
+        "s3",
+        "dvc_s3",
+        (
+            "AWS_ACCESS_KEY_ID",
+            "AWS_PROFILE",
+            "AWS_WEB_IDENTITY_TOKEN_FILE",
+            "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+            "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+        ),
+        ("access_key_id", "profile", "credentialpath", "configpath"),
+        (".aws/credentials", ".aws/config"),
+    ),
+    "gs": (
+        "gs",
+        "dvc_gs",
+        ("GOOGLE_APPLICATION_CREDENTIALS",),
+        ("credentialpath",),
+        (".config/gcloud/application_default_credentials.json",),
+    ),
+    "azure": (
+        "azure",
+        "dvc_azure",
+        (
+            "AZURE_STORAGE_CONNECTION_STRING",
+            "AZURE_STORAGE_KEY",
+            "AZURE_STORAGE_SAS_TOKEN",
+            "AZURE_CLIENT_SECRET",
+        ),
+        ("connection_string", "account_key", "sas_token", "client_secret", "allow_anonymous_login"),
+        (),
+    ),
 }
 _CLOUD["gcs"] = _CLOUD["gs"]
 _DEFAULT_PORTS = {"http": 80, "https": 443, "ssh": 22, "webdav": 80, "webdavs": 443}
@@ -82,8 +102,9 @@ class Item:
     detail: str
 
 
-def diagnose(cwd: Path, env: Mapping[str, str], *, config_path: str | None = None,
-             timeout: float = TIMEOUT_S) -> list[Item]:
+def diagnose(
+    cwd: Path, env: Mapping[str, str], *, config_path: str | None = None, timeout: float = TIMEOUT_S
+) -> list[Item]:
     items: list[Item] = []
     try:
         found = project.find(cwd)
@@ -93,9 +114,16 @@ def diagnose(cwd: Path, env: Mapping[str, str], *, config_path: str | None = Non
     if not git.has_commits(root):
         return [Item(FAIL, "git", "the repository has no commits yet: commit a baseline first")]
     shallow = git.is_shallow(root)
-    items.append(Item(WARN, "history", "shallow clone: the base may be missing; use `fetch-depth: 0` "
-                      "(actions/checkout) or `git fetch --unshallow`") if shallow
-                 else Item(OK, "history", "full history"))
+    items.append(
+        Item(
+            WARN,
+            "history",
+            "shallow clone: the base may be missing; use `fetch-depth: 0` "
+            "(actions/checkout) or `git fetch --unshallow`",
+        )
+        if shallow
+        else Item(OK, "history", "full history")
+    )
     try:
         cfg = config.load(config_path, root, explicit=config_path is not None, project=found.label)
     except MlciError as exc:
@@ -104,8 +132,14 @@ def diagnose(cwd: Path, env: Mapping[str, str], *, config_path: str | None = Non
     else:
         items.append(Item(OK, "config", _describe_config(cfg)))
     if found.label:
-        items.append(Item(OK, "project", f"the DVC project in {found.label}/ (status and comment: "
-                          f"{cfg.report.status_context})"))
+        items.append(
+            Item(
+                OK,
+                "project",
+                f"the DVC project in {found.label}/ (status and comment: "
+                f"{cfg.report.status_context})",
+            )
+        )
     elif not cfg.metrics.files and (folders := project.nested(root)):
         items.append(Item(FAIL, "project", project.nested_hint(folders)))
     items.append(_base(root, cfg, env))
@@ -134,8 +168,12 @@ def _base(root: Path, cfg: config.Config, env: Mapping[str, str]) -> Item:
         if sha is None:
             continue
         if git.merge_base(sha, "HEAD", root) is None:
-            return Item(WARN, "base", f"{ref} ({sha[:7]}) shares no history with HEAD in this clone "
-                        "(shallow?): `git fetch --unshallow`")
+            return Item(
+                WARN,
+                "base",
+                f"{ref} ({sha[:7]}) shares no history with HEAD in this clone "
+                "(shallow?): `git fetch --unshallow`",
+            )
         return Item(OK, "base", f"{ref} ({sha[:7]})")
     name = candidates[0]
     remote, _, branch = name.partition("/")
@@ -147,8 +185,14 @@ def _dvc(root: Path, cfg: config.Config, env: Mapping[str, str], timeout: float)
     if not dvc.is_dvc_repo(root):
         detail = "no DVC project (.dvc/): metrics only from metrics.files"
         return [Item(WARN if not cfg.metrics.files else SKIP, "DVC", detail)]
-    items = [Item(OK, "DVC", "project found" + ("" if (root / "dvc.yaml").is_file() else
-                                               ", but no dvc.yaml pipeline"))]
+    items = [
+        Item(
+            OK,
+            "DVC",
+            "project found"
+            + ("" if (root / "dvc.yaml").is_file() else ", but no dvc.yaml pipeline"),
+        )
+    ]
     try:
         remotes = dvc.remotes(root)
     except MlciError as exc:
@@ -156,10 +200,18 @@ def _dvc(root: Path, cfg: config.Config, env: Mapping[str, str], timeout: float)
     severity = FAIL if cfg.repro.remote_unreachable == "fail" else WARN
     if not remotes:
         detail = "none configured: `dvc repro` computes every stage (nothing to pull from)"
-        return [*items, Item(severity if cfg.repro.pull and cfg.repro.enabled else SKIP, "DVC remote", detail)]
+        return [
+            *items,
+            Item(severity if cfg.repro.pull and cfg.repro.enabled else SKIP, "DVC remote", detail),
+        ]
     if not any(r.default for r in remotes):
-        items.append(Item(severity, "DVC remote", "no default remote: `dvc pull` has none to use; "
-                          "`dvc remote default NAME`"))
+        items.append(
+            Item(
+                severity,
+                "DVC remote",
+                "no default remote: `dvc pull` has none to use; `dvc remote default NAME`",
+            )
+        )
     for remote in remotes:
         item = _remote(root, remote, env, timeout)
         if item.status == FAIL:
@@ -184,27 +236,44 @@ def _remote(root: Path, remote: dvc.RemoteConfig, env: Mapping[str, str], timeou
     if scheme in _CLOUD:
         extra, module, env_names, options, files = _CLOUD[scheme]
         if importlib.util.find_spec(module) is None:
-            return Item(FAIL, what, f"{shown}: DVC's {scheme} plugin is not installed: "
-                        f"add the {extra} extra (the action's input `extras: {extra}`; "
-                        f"pip install 'mlci[{extra}]')")
+            return Item(
+                FAIL,
+                what,
+                f"{shown}: DVC's {scheme} plugin is not installed: "
+                f"add the {extra} extra (the action's input `extras: {extra}`; "
+                f"pip install 'mlci[{extra}]')",
+            )
         home = Path(env.get("HOME", "~")).expanduser()
-        found = ([f"${n}" for n in env_names if env.get(n)]
-                 + [f"remote option {o}" for o in options if remote.options.get(o)]
-                 + [f"~/{f}" for f in files if (home / f).is_file()])
+        found = (
+            [f"${n}" for n in env_names if env.get(n)]
+            + [f"remote option {o}" for o in options if remote.options.get(o)]
+            + [f"~/{f}" for f in files if (home / f).is_file()]
+        )
         if not found:
-            return Item(FAIL, what, f"{shown}: no credentials found (looked for "
-                        f"{', '.join('$' + n for n in env_names[:2])}, remote options, "
-                        f"{', '.join('~/' + f for f in files) or 'config files'})")
-        return Item(OK, what, f"{shown}: credentials from {found[0]} (not verified: doctor stays offline)")
+            return Item(
+                FAIL,
+                what,
+                f"{shown}: no credentials found (looked for "
+                f"{', '.join('$' + n for n in env_names[:2])}, remote options, "
+                f"{', '.join('~/' + f for f in files) or 'config files'})",
+            )
+        return Item(
+            OK, what, f"{shown}: credentials from {found[0]} (not verified: doctor stays offline)"
+        )
     if scheme in _DEFAULT_PORTS:
         parts = urlsplit(url)
         port = parts.port or _DEFAULT_PORTS[scheme]
         if not parts.hostname:
             return Item(FAIL, what, f"{shown}: no host in the URL")
         try:
-            _within(timeout, lambda: socket.create_connection((parts.hostname, port), timeout=timeout).close())
+            _within(
+                timeout,
+                lambda: socket.create_connection((parts.hostname, port), timeout=timeout).close(),
+            )
         except OSError as exc:
-            return Item(FAIL, what, f"{shown}: {parts.hostname}:{port} unreachable ({exc.strerror or exc})")
+            return Item(
+                FAIL, what, f"{shown}: {parts.hostname}:{port} unreachable ({exc.strerror or exc})"
+            )
         return Item(OK, what, f"{shown}: {parts.hostname}:{port} answers")
     return Item(SKIP, what, f"{shown}: {scheme} remotes are not checked")
 
@@ -239,22 +308,37 @@ def _rules(root: Path, cfg: config.Config) -> list[Item]:
     where = (f"at {base_ref} or " if base else "") + "in the work tree"
     found = compare.unmatched_rules(cfg.metrics.rules, names, unknown)
     if not found:
-        return [Item(OK, "metric rules", f"each of the {plural(len(cfg.metrics.rules), 'rule')} matches "
-                     "a metric" if len(cfg.metrics.rules) > 1 else "the rule matches a metric")]
-    return [Item(WARN, "metric rules", f"line {rule.line}: " + compare.unmatched_text(rule, hint, where))
-            for rule, hint in found]
+        return [
+            Item(
+                OK,
+                "metric rules",
+                f"each of the {plural(len(cfg.metrics.rules), 'rule')} matches a metric"
+                if len(cfg.metrics.rules) > 1
+                else "the rule matches a metric",
+            )
+        ]
+    return [
+        Item(
+            WARN, "metric rules", f"line {rule.line}: " + compare.unmatched_text(rule, hint, where)
+        )
+        for rule, hint in found
+    ]
 
 
 def _mlflow(root: Path, cfg: config.Config, env: Mapping[str, str], timeout: float) -> Item:
     uri = (cfg.mlflow.tracking_uri if cfg.mlflow else None) or env.get("MLFLOW_TRACKING_URI")
     if cfg.mlflow is None and cfg.deploy is None and not env.get("MLFLOW_TRACKING_URI"):
-        return Item(SKIP, "MLflow", "not used (no mlflow: or deploy: section, no $MLFLOW_TRACKING_URI)")
+        return Item(
+            SKIP, "MLflow", "not used (no mlflow: or deploy: section, no $MLFLOW_TRACKING_URI)"
+        )
     if not uri:  # mlci's default store (see mlci/mlflow.py): made on first use, inside .git
         from mlci.adapters.mlflow import default_store, git_dir
 
         store = default_store(git_dir(root))
         state = "the database file exists" if store.is_file() else "will be created on first use"
-        return Item(OK, "MLflow", f"sqlite:///{store.as_posix()} (the default local store): {state}")
+        return Item(
+            OK, "MLflow", f"sqlite:///{store.as_posix()} (the default local store): {state}"
+        )
     severity = FAIL if cfg.deploy is not None else WARN  # deploy cannot work without it
     shown = mask_credentials(uri)
     scheme = urlsplit(uri).scheme
@@ -271,6 +355,7 @@ def _mlflow(root: Path, cfg: config.Config, env: Mapping[str, str], timeout: flo
 
         # /health needs no login; a user:password@ in the URL would only end up in an error message
         url = without_credentials(uri).rstrip("/") + "/health"
+
         def health() -> int:
             with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - http(s) only
                 return int(response.status)
@@ -298,12 +383,24 @@ def _github(root: Path, env: Mapping[str, str]) -> list[Item]:
     items = []
     if env.get("GITHUB_ACTIONS") == "true":
         if env.get("GITHUB_TOKEN"):
-            items.append(Item(OK, "GitHub token", "GITHUB_TOKEN is set (its permissions are not "
-                              "queried: doctor makes no GitHub API calls)"))
+            items.append(
+                Item(
+                    OK,
+                    "GitHub token",
+                    "GITHUB_TOKEN is set (its permissions are not "
+                    "queried: doctor makes no GitHub API calls)",
+                )
+            )
         else:
             # publishing problems are warnings: the run still computes its verdict
-            items.append(Item(WARN, "GitHub token", "GITHUB_TOKEN is not set: pass the action's "
-                              "github-token input; without it nothing is published"))
+            items.append(
+                Item(
+                    WARN,
+                    "GitHub token",
+                    "GITHUB_TOKEN is not set: pass the action's "
+                    "github-token input; without it nothing is published",
+                )
+            )
     else:
         items.append(Item(SKIP, "GitHub token", "not on GitHub Actions: a local run needs none"))
     items += [_workflow_permissions(path, root) for path in _mlci_workflows(root)]
@@ -352,11 +449,19 @@ def _workflow_permissions(path: Path, root: Path) -> Item:
             continue
         missing.update(s for s in _WRITE_SCOPES if perms.get(s) != "write")
     if unset:
-        return Item(WARN, what, f"{name}: no permissions: block: the repository's default token permissions "
-                    "apply (read-only in new repositories); grant pull-requests, statuses and checks: write")
+        return Item(
+            WARN,
+            what,
+            f"{name}: no permissions: block: the repository's default token permissions "
+            "apply (read-only in new repositories); grant pull-requests, statuses and checks: write",
+        )
     if missing:
-        return Item(WARN, what, f"{name}: {', '.join(sorted(missing))}: write missing: the PR comment or the "
-                    "status cannot be posted (a warning, not a failure)")
+        return Item(
+            WARN,
+            what,
+            f"{name}: {', '.join(sorted(missing))}: write missing: the PR comment or the "
+            "status cannot be posted (a warning, not a failure)",
+        )
     return Item(OK, what, f"{name} grants pull-requests, statuses and checks: write")
 
 
@@ -367,7 +472,9 @@ def render(items: list[Item]) -> str:
     fails = sum(i.status == FAIL for i in items)
     warns = sum(i.status == WARN for i in items)
     if fails:
-        lines.append(f"{plural(fails, 'problem')} would stop a run (✗), {plural(warns, 'warning')} (!)")
+        lines.append(
+            f"{plural(fails, 'problem')} would stop a run (✗), {plural(warns, 'warning')} (!)"
+        )
     else:
         lines.append(f"nothing required is missing; {plural(warns, 'warning')} (!)")
     return "\n".join(lines) + "\n"
@@ -377,6 +484,8 @@ def exit_code(items: list[Item]) -> int:
     return EXIT_RUNTIME if any(i.status == FAIL for i in items) else EXIT_PASS
 
 
-def run(cwd: Path, config_path: str | None = None, env: Mapping[str, str] | None = None) -> tuple[str, int]:
+def run(
+    cwd: Path, config_path: str | None = None, env: Mapping[str, str] | None = None
+) -> tuple[str, int]:
     items = diagnose(cwd, os.environ if env is None else env, config_path=config_path)
     return render(items), exit_code(items)

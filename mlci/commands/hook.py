@@ -91,8 +91,12 @@ def is_ours(path: Path) -> bool:
 
 
 def script(python: str, *, strict: bool = False) -> str:
-    return SCRIPT.format(marker=MARKER, python=shlex.quote(python), legacy=LEGACY,
-                         args="--strict" if strict else "''")
+    return SCRIPT.format(
+        marker=MARKER,
+        python=shlex.quote(python),
+        legacy=LEGACY,
+        args="--strict" if strict else "''",
+    )
 
 
 def _write_executable(path: Path, text: str) -> None:
@@ -116,7 +120,8 @@ def install(cwd: str | Path, *, strict: bool = False, python: str | None = None)
         if legacy.exists() or legacy.is_symlink():
             raise ConfigError(
                 f"{path} is not mlci's hook and {legacy.name} exists too; move one of them away "
-                "and run `mlci hook install` again")
+                "and run `mlci hook install` again"
+            )
         path.rename(legacy)
         lines.append(f"kept the existing pre-push hook as {legacy}; it still runs first")
     _write_executable(path, text)
@@ -124,8 +129,10 @@ def install(cwd: str | Path, *, strict: bool = False, python: str | None = None)
     root = git.repo_root(cwd)
     common = Path(git.output(["rev-parse", "--git-common-dir"], root))
     if not _is_within(directory, root) and not _is_within(directory, root / common):
-        lines.append(f"note: {directory} (core.hooksPath) is outside this repository: "
-                     "the hook runs for every repository that uses it")
+        lines.append(
+            f"note: {directory} (core.hooksPath) is outside this repository: "
+            "the hook runs for every repository that uses it"
+        )
     return lines
 
 
@@ -218,7 +225,10 @@ def base_for(remote: str, configured: str | None, root: Path) -> str | None:
 
 def _head_name(ref: PushedRef, root: Path) -> str:
     """A readable name for the pushed commit: the local branch when it points there."""
-    if ref.local_ref.startswith("refs/heads/") and git.resolve(ref.local_ref, root) == ref.local_sha:
+    if (
+        ref.local_ref.startswith("refs/heads/")
+        and git.resolve(ref.local_ref, root) == ref.local_sha
+    ):
         return ref.local_ref.removeprefix("refs/heads/")
     return ref.local_sha
 
@@ -237,15 +247,26 @@ def from_pre_commit(env: Mapping[str, str]) -> tuple[str | None, list[PushedRef]
     if not to_ref:
         return remote, None
     local = env.get("PRE_COMMIT_LOCAL_BRANCH") or "HEAD"
-    remote_ref = env.get("PRE_COMMIT_REMOTE_BRANCH") or "refs/heads/" + local.removeprefix("refs/heads/")
-    return remote, [PushedRef(local, to_ref, remote_ref, env.get("PRE_COMMIT_FROM_REF") or ZERO_SHA)]
+    remote_ref = env.get("PRE_COMMIT_REMOTE_BRANCH") or "refs/heads/" + local.removeprefix(
+        "refs/heads/"
+    )
+    return remote, [
+        PushedRef(local, to_ref, remote_ref, env.get("PRE_COMMIT_FROM_REF") or ZERO_SHA)
+    ]
 
 
 Echo = Callable[[str, bool], None]  # (text, to stderr)
 
 
-def run(remote: str | None, refs: list[PushedRef] | None, *, cwd: Path, strict: bool,
-        env: Mapping[str, str], echo: Echo) -> int:
+def run(
+    remote: str | None,
+    refs: list[PushedRef] | None,
+    *,
+    cwd: Path,
+    strict: bool,
+    env: Mapping[str, str],
+    echo: Echo,
+) -> int:
     """Check what is being pushed; the exit code decides whether git pushes.
 
     ``refs`` None means "no push input": check the work tree against the
@@ -287,14 +308,20 @@ def run(remote: str | None, refs: list[PushedRef] | None, *, cwd: Path, strict: 
     remote = remote or "origin"
     base = base_for(remote, cfg.base, root)
     if base is None:
-        echo(f"mlci: {remote} has no base branch this clone knows (tried {remote}/HEAD, "
-             f"{remote}/main, {remote}/master): nothing to compare with, push not checked; "
-             f"`git fetch {remote}` to get it", True)
+        echo(
+            f"mlci: {remote} has no base branch this clone knows (tried {remote}/HEAD, "
+            f"{remote}/main, {remote}/master): nothing to compare with, push not checked; "
+            f"`git fetch {remote}` to get it",
+            True,
+        )
         return EXIT_PASS
     codes = [_check_one(root, base, ref, _head_name(ref, root), strict, echo) for ref in checked]
     if EXIT_FAIL in codes:
-        echo("mlci: push blocked: the gate is closed. Fix it, or push anyway with "
-             "`git push --no-verify` (or MLCI_SKIP=1).", True)
+        echo(
+            "mlci: push blocked: the gate is closed. Fix it, or push anyway with "
+            "`git push --no-verify` (or MLCI_SKIP=1).",
+            True,
+        )
     return max(codes)
 
 
@@ -321,12 +348,15 @@ def _untouched(remote: str, ref: PushedRef, root: Path, echo: Echo) -> bool:
             return False
     except Exception:  # noqa: BLE001 - any surprise here means "check it the full way"
         return False
-    echo(f"mlci: {ref.branch}: the push changes no file the gate depends on: nothing to check", True)
+    echo(
+        f"mlci: {ref.branch}: the push changes no file the gate depends on: nothing to check", True
+    )
     return True
 
 
-def _check_one(root: Path, base: str | None, ref: PushedRef | None, head: str | None,
-               strict: bool, echo: Echo) -> int:
+def _check_one(
+    root: Path, base: str | None, ref: PushedRef | None, head: str | None, strict: bool, echo: Echo
+) -> int:
     from mlci.engine.check import CheckOptions, run_check
 
     what = ref.branch if ref else "the work tree"
@@ -336,22 +366,32 @@ def _check_one(root: Path, base: str | None, ref: PushedRef | None, head: str | 
     if ref is not None:
         elsewhere = git.resolve("HEAD", root) != ref.local_sha
         # the pushed commit is checked, never the work tree that happens to be checked out
-        echo(f"mlci: checking {what} ({ref.local_sha[:7]}) against {base}"
-             + (": it is not the commit checked out, so it is checked as committed, "
-                "not against the work tree" if elsewhere else ""), True)
+        echo(
+            f"mlci: checking {what} ({ref.local_sha[:7]}) against {base}"
+            + (
+                ": it is not the commit checked out, so it is checked as committed, "
+                "not against the work tree"
+                if elsewhere
+                else ""
+            ),
+            True,
+        )
     from mlci.adapters import dvc
 
     try:
         with dvc.shared_repo(root) if dvc.is_dvc_repo(root) else nullcontext():
-            result, _ = run_check(CheckOptions(cwd=root, base=base, head=head, repro=False,
-                                               lock_status=True))
+            result, _ = run_check(
+                CheckOptions(cwd=root, base=base, head=head, repro=False, lock_status=True)
+            )
     except MlciError as exc:
         return _cannot_check(what, exc, strict, echo)
     except Exception as exc:  # noqa: BLE001 - a bug (ours or DVC's) is "could not check", not a closed gate
         import traceback
 
         echo(traceback.format_exc().rstrip(), True)
-        return _cannot_check(what, RunError(f"internal error: {type(exc).__name__}: {exc}"), strict, echo)
+        return _cannot_check(
+            what, RunError(f"internal error: {type(exc).__name__}: {exc}"), strict, echo
+        )
     from mlci.report import render
 
     # on stderr, like git's own messages: stdout belongs to `git push --porcelain`
@@ -363,9 +403,15 @@ def _check_one(root: Path, base: str | None, ref: PushedRef | None, head: str | 
 def _cannot_check(what: str, exc: MlciError, strict: bool, echo: Echo) -> int:
     echo(f"mlci: error: {exc}", True)
     if strict:
-        echo(f"mlci: could not check {what}; push blocked (strict mode). Push anyway with "
-             "`git push --no-verify` (or MLCI_SKIP=1).", True)
+        echo(
+            f"mlci: could not check {what}; push blocked (strict mode). Push anyway with "
+            "`git push --no-verify` (or MLCI_SKIP=1).",
+            True,
+        )
         return exc.exit_code
-    echo(f"mlci: warning: could not check {what} (exit {exc.exit_code}); pushing anyway. "
-         "The pull request runs the same gate. (`mlci hook install --strict` blocks instead.)", True)
+    echo(
+        f"mlci: warning: could not check {what} (exit {exc.exit_code}); pushing anyway. "
+        "The pull request runs the same gate. (`mlci hook install --strict` blocks instead.)",
+        True,
+    )
     return EXIT_PASS

@@ -41,11 +41,33 @@ DEFAULT_MAX_REGRESSION_PCT = 10
 BOOKKEEPING = ("step", "steps", "epoch", "epochs", "iteration", "iterations", "timestamp")
 TIMING = ("time", "times", "duration", "latency", "seconds", "secs", "sec", "ms")
 # a metric whose name has one of these words is better when lower
-LOWER_IS_BETTER = ("loss", "error", "err", "latency", "mae", "mse", "rmse", "mape", "time",
-                   "duration", "perplexity")
+LOWER_IS_BETTER = (
+    "loss",
+    "error",
+    "err",
+    "latency",
+    "mae",
+    "mse",
+    "rmse",
+    "mape",
+    "time",
+    "duration",
+    "perplexity",
+)
 DATA_SUFFIXES = (".csv", ".tsv", ".parquet", ".json", ".jsonl")
-MODEL_SUFFIXES = (".pkl", ".pickle", ".joblib", ".onnx", ".pt", ".pth", ".h5", ".keras",
-                  ".safetensors", ".cbm", ".ubj")
+MODEL_SUFFIXES = (
+    ".pkl",
+    ".pickle",
+    ".joblib",
+    ".onnx",
+    ".pt",
+    ".pth",
+    ".h5",
+    ".keras",
+    ".safetensors",
+    ".cbm",
+    ".ubj",
+)
 # DVC remote URL scheme -> (mlci extra, secrets the workflow passes on)
 REMOTE_NEEDS = {
     "s3": ("s3", ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")),
@@ -58,15 +80,17 @@ REMOTE_NEEDS = {
 def guess_direction(key: str) -> str:
     """``lower`` when a word of the name says smaller is better (``log_loss``, ``latency_ms``)."""
     for word in _words(key):
-        if (word in LOWER_IS_BETTER or word.removesuffix("s") in LOWER_IS_BETTER
-                or word.endswith(("loss", "error", "errors", "time"))):
+        if (
+            word in LOWER_IS_BETTER
+            or word.removesuffix("s") in LOWER_IS_BETTER
+            or word.endswith(("loss", "error", "errors", "time"))
+        ):
             return "lower"
     return "higher"
 
 
 def _words(key: str) -> list[str]:
     return [w for w in re.split(r"[^a-z0-9]+", key.lower()) if w]
-
 
 
 def is_bookkeeping(key: str) -> bool:
@@ -198,8 +222,9 @@ def _table_head(file: Path) -> tuple[tuple[str, ...], bool]:
     return tuple(c.strip() for c in first if c.strip()), False
 
 
-def _data_files(root: Path, out: dvc.PipelineOutput, reported: list[str],
-                limit: int = 4) -> list[DataFile]:
+def _data_files(
+    root: Path, out: dvc.PipelineOutput, reported: list[str], limit: int = 4
+) -> list[DataFile]:
     """Data files of one output worth a data check: never a metric or plot file (``reported``)."""
 
     def is_report(rel: str) -> bool:
@@ -207,11 +232,17 @@ def _data_files(root: Path, out: dvc.PipelineOutput, reported: list[str],
 
     source = root / out.path
     if source.is_dir():
-        found = sorted(p for p in source.rglob("*")
-                       if p.is_file() and p.suffix.lower() in DATA_SUFFIXES
-                       and not is_report(p.relative_to(root).as_posix()))
-        return [DataFile(p.relative_to(root).as_posix(), out.stage, *_table_head(p))
-                for p in found[:limit]]
+        found = sorted(
+            p
+            for p in source.rglob("*")
+            if p.is_file()
+            and p.suffix.lower() in DATA_SUFFIXES
+            and not is_report(p.relative_to(root).as_posix())
+        )
+        return [
+            DataFile(p.relative_to(root).as_posix(), out.stage, *_table_head(p))
+            for p in found[:limit]
+        ]
     if Path(out.path).suffix.lower() in DATA_SUFFIXES and not is_report(out.path):
         head = _table_head(source) if source.is_file() else ((), False)
         return [DataFile(out.path, out.stage, *head)]
@@ -221,12 +252,17 @@ def _data_files(root: Path, out: dvc.PipelineOutput, reported: list[str],
 def make_plan(root: Path) -> Plan:
     if dvc.is_dvc_repo(root):
         with dvc.shared_repo(root):  # one Repo for the outputs and the remotes
-            return _plan(root, dvc.pipeline_outputs(root) if (root / "dvc.yaml").is_file() else None,
-                         dvc.remotes(root))
+            return _plan(
+                root,
+                dvc.pipeline_outputs(root) if (root / "dvc.yaml").is_file() else None,
+                dvc.remotes(root),
+            )
     return _plan(root, None, [])
 
 
-def _plan(root: Path, outputs: list[dvc.PipelineOutput] | None, remotes: list[dvc.RemoteConfig]) -> Plan:
+def _plan(
+    root: Path, outputs: list[dvc.PipelineOutput] | None, remotes: list[dvc.RemoteConfig]
+) -> Plan:
     has_pipeline = outputs is not None
     outputs = outputs or []
     files: list[MetricFile] = []
@@ -240,7 +276,8 @@ def _plan(root: Path, outputs: list[dvc.PipelineOutput] | None, remotes: list[dv
             data += _data_files(root, out, reported)
     # a model the pipeline names as such (`artifacts:` with `type: model`) before a guess by suffix
     models = [o for o in outputs if o.kind == "model"] or [
-        o for o in outputs if o.kind == "out" and Path(o.path).suffix.lower() in MODEL_SUFFIXES]
+        o for o in outputs if o.kind == "out" and Path(o.path).suffix.lower() in MODEL_SUFFIXES
+    ]
     extras: list[str] = []
     credentials: list[str] = []
     for remote in remotes:
@@ -249,8 +286,15 @@ def _plan(root: Path, outputs: list[dvc.PipelineOutput] | None, remotes: list[dv
         if extra and extra not in extras:
             extras.append(extra)
         credentials += [s for s in secrets if s not in credentials]
-    return Plan(files, list(dict.fromkeys(data)), models, extras, credentials, has_pipeline,
-                rule_groups(files))
+    return Plan(
+        files,
+        list(dict.fromkeys(data)),
+        models,
+        extras,
+        credentials,
+        has_pipeline,
+        rule_groups(files),
+    )
 
 
 # --- the rules ------------------------------------------------------------------
@@ -272,7 +316,7 @@ def _common_prefix(items: list[str]) -> str:
 def _vary(items: list[str]) -> str:
     """One pattern for strings that differ in one place: common prefix, ``*``, common suffix."""
     prefix = _common_prefix(items)
-    rest = [i[len(prefix):] for i in items]
+    rest = [i[len(prefix) :] for i in items]
     suffix = _common_prefix([r[::-1] for r in rest])[::-1]
     return glob_escape(prefix) + "*" + glob_escape(suffix)
 
@@ -292,7 +336,7 @@ def _stage_glob(paths: list[str], keys: list[str]) -> str | None:
     if len({len(s) for s in split}) != 1:
         return _vary(paths)
     parts = []
-    for column in zip(*split):
+    for column in zip(*split, strict=False):
         parts.append(glob_escape(column[0]) if len(set(column)) == 1 else _vary(list(column)))
     return "/".join(parts)
 
@@ -318,8 +362,11 @@ def _sources(files: list[MetricFile]) -> list[_Source]:
         pattern = _stage_glob([m.path for m in members], keys)
         others = [f.path for f in files if f not in members]
         # the pattern must cover its own files and no other metric file
-        if pattern and all(fnmatchcase(m.path, pattern) for m in members) \
-                and not any(fnmatchcase(o, pattern) for o in others):
+        if (
+            pattern
+            and all(fnmatchcase(m.path, pattern) for m in members)
+            and not any(fnmatchcase(o, pattern) for o in others)
+        ):
             title = f"{pattern} (stage {stage}: {plural(len(members), 'item')})"
             sources.append(_Source(title, pattern, members))
             grouped.update(m.path for m in members)
@@ -355,8 +402,11 @@ def rule_groups(files: list[MetricFile]) -> list[RuleGroup]:
     for i, source in enumerate(sources):
         for key in dict.fromkeys(k.key for f in source.files for k in f.keys):
             seen_in.setdefault(key, []).append(i)
-    shared = [k for k, where in seen_in.items()
-              if len(where) > 1 and ":" not in k and not is_bookkeeping(k)]
+    shared = [
+        k
+        for k, where in seen_in.items()
+        if len(where) > 1 and ":" not in k and not is_bookkeeping(k)
+    ]
 
     def values(key: str, among: list[MetricFile]) -> list[Any]:
         return [k.value for f in among for k in f.keys if k.key == key]
@@ -372,15 +422,21 @@ def rule_groups(files: list[MetricFile]) -> list[RuleGroup]:
             group.rules.append(_rule(name, key, values(key, source.files)))
         if not keys:
             problems = [f.error for f in source.files if f.error]
-            group.note = (f"cannot read it ({problems[0]}): no rules written" if problems else
-                          "not in the work tree yet: run `dvc repro`, then `mlci init --force` "
-                          "to list its keys")
+            group.note = (
+                f"cannot read it ({problems[0]}): no rules written"
+                if problems
+                else "not in the work tree yet: run `dvc repro`, then `mlci init --force` "
+                "to list its keys"
+            )
         else:
             group.pattern = None  # its keys are known: no catch-all to offer
             if not group.rules:
                 gated = [k for k in keys if k in shared]
-                group.note = (f"{', '.join(gated)}: gated by the rules for keys found in several "
-                              "files" if gated else "only counters (step, epoch): nothing to gate")
+                group.note = (
+                    f"{', '.join(gated)}: gated by the rules for keys found in several files"
+                    if gated
+                    else "only counters (step, epoch): nothing to gate"
+                )
         groups.append(group)
     if shared:
         group = RuleGroup("keys found in several metric files: one rule each, for every file")
@@ -415,14 +471,23 @@ def yaml_number(value: float) -> str:
 
 def render_config(plan: Plan, root: Path, project: str | None = None) -> str:
     model = plan.models[0] if plan.models else None
-    return _environment(root).get_template("mlci.yaml.j2").render(
-        groups=[_plain(g) for g in plan.groups],
-        data=[_plain(d) for d in plan.data],
-        model={"name": (model.name if model and model.name else root.name),
-               "path": model.path, "artifact": bool(model.name)} if model else None,
-        max_regression_pct=DEFAULT_MAX_REGRESSION_PCT,
-        has_metrics=bool(plan.files),
-        status_context=project_mod.status_context(project),
+    return (
+        _environment(root)
+        .get_template("mlci.yaml.j2")
+        .render(
+            groups=[_plain(g) for g in plan.groups],
+            data=[_plain(d) for d in plan.data],
+            model={
+                "name": (model.name if model and model.name else root.name),
+                "path": model.path,
+                "artifact": bool(model.name),
+            }
+            if model
+            else None,
+            max_regression_pct=DEFAULT_MAX_REGRESSION_PCT,
+            has_metrics=bool(plan.files),
+            status_context=project_mod.status_context(project),
+        )
     )
 
 
@@ -480,15 +545,29 @@ def find_install(root: Path, git_root: Path | None = None) -> Install:
     reqs: list[str] = []
     packages: list[tuple[str, str]] = []  # (folder to pip install, file that says so)
     for folder in dict.fromkeys([root, git_root]):
-        def rel(path: Path) -> str:
-            return path.relative_to(git_root).as_posix() if path.is_relative_to(git_root) else str(path)
 
-        env_file = env_file or next((rel(folder / n) for n in ("environment.yml", "environment.yaml")
-                                     if (folder / n).is_file()), None)
+        def rel(path: Path) -> str:
+            return (
+                path.relative_to(git_root).as_posix()
+                if path.is_relative_to(git_root)
+                else str(path)
+            )
+
+        env_file = env_file or next(
+            (
+                rel(folder / n)
+                for n in ("environment.yml", "environment.yaml")
+                if (folder / n).is_file()
+            ),
+            None,
+        )
         if (folder / "requirements.txt").is_file():
             reqs.append(rel(folder / "requirements.txt"))
         for sub in sorted(p for p in folder.iterdir() if p.is_dir()):
-            if not (sub.name.startswith(".") or sub.name in _SKIP_DIRS) and (sub / "requirements.txt").is_file():
+            if (
+                not (sub.name.startswith(".") or sub.name in _SKIP_DIRS)
+                and (sub / "requirements.txt").is_file()
+            ):
                 reqs.append(rel(sub / "requirements.txt"))
         if (folder / "pyproject.toml").is_file() and _is_installable(folder / "pyproject.toml"):
             packages.append((rel(folder), rel(folder / "pyproject.toml")))
@@ -501,60 +580,97 @@ def find_install(root: Path, git_root: Path | None = None) -> Install:
     return Install(tuple(commands), env_file, tuple(found))
 
 
-def render_workflow(plan: Plan, root: Path, *, action: str = DEFAULT_ACTION,
-                    python_version: str | None = None, config_path: str = config.DEFAULT_CONFIG,
-                    project: str | None = None, git_root: Path | None = None) -> str:
-    return _environment(root).get_template("workflow.yml.j2").render(
-        project=project,
-        install=_plain(find_install(root, git_root)),
-        action=action,
-        python_version=python_version or f"{sys.version_info.major}.{sys.version_info.minor}",
-        config=config_path,
-        extras=plan.extras,
-        credentials=plan.credentials,
-        timeout_minutes=60,
+def render_workflow(
+    plan: Plan,
+    root: Path,
+    *,
+    action: str = DEFAULT_ACTION,
+    python_version: str | None = None,
+    config_path: str = config.DEFAULT_CONFIG,
+    project: str | None = None,
+    git_root: Path | None = None,
+) -> str:
+    return (
+        _environment(root)
+        .get_template("workflow.yml.j2")
+        .render(
+            project=project,
+            install=_plain(find_install(root, git_root)),
+            action=action,
+            python_version=python_version or f"{sys.version_info.major}.{sys.version_info.minor}",
+            config=config_path,
+            extras=plan.extras,
+            credentials=plan.credentials,
+            timeout_minutes=60,
+        )
     )
 
 
-def init(cwd: Path, *, force: bool = False, action: str = DEFAULT_ACTION,
-         python_version: str | None = None, workflow: bool = True) -> list[str]:
+def init(
+    cwd: Path,
+    *,
+    force: bool = False,
+    action: str = DEFAULT_ACTION,
+    python_version: str | None = None,
+    workflow: bool = True,
+) -> list[str]:
     """Write the files; returns what to print. ConfigError (exit 2) when one exists."""
     found = project_mod.find(cwd)
     root = found.root
     # mlci.yaml beside the project's dvc.yaml; the workflow where GitHub reads it, at the top level
     workflow_file = workflow_path(found.label)
-    targets = [root / config.DEFAULT_CONFIG] + ([found.git_root / workflow_file] if workflow else [])
+    targets = [root / config.DEFAULT_CONFIG] + (
+        [found.git_root / workflow_file] if workflow else []
+    )
     existing = [t for t in targets if t.exists()]
     if existing and not force:
         names = ", ".join(str(t.relative_to(found.git_root)) for t in existing)
-        raise ConfigError(f"{names} already exist{'s' if len(existing) == 1 else ''}; nothing written "
-                          "(use --force to overwrite)")
+        raise ConfigError(
+            f"{names} already exist{'s' if len(existing) == 1 else ''}; nothing written "
+            "(use --force to overwrite)"
+        )
     plan = make_plan(root)
     text = render_config(plan, root, found.label)
     config.parse(text, config.DEFAULT_CONFIG)  # a template bug must not reach the user's repo
     out = []
     (root / config.DEFAULT_CONFIG).write_text(text, encoding="utf-8")
-    out.append(f"wrote {config.DEFAULT_CONFIG}: {plural(plan.rule_count, 'metric rule')} "
-               f"(a regression over {DEFAULT_MAX_REGRESSION_PCT} % closes the gate; timings warn) from "
-               f"{plural(len(plan.files), 'metric file')}, "
-               f"{plural(len(plan.data), 'candidate data check')} (commented)")
+    out.append(
+        f"wrote {config.DEFAULT_CONFIG}: {plural(plan.rule_count, 'metric rule')} "
+        f"(a regression over {DEFAULT_MAX_REGRESSION_PCT} % closes the gate; timings warn) from "
+        f"{plural(len(plan.files), 'metric file')}, "
+        f"{plural(len(plan.data), 'candidate data check')} (commented)"
+    )
     if not plan.has_pipeline:
         out.append("  no dvc.yaml pipeline found: the config holds the defaults only")
     for f in plan.files:
         if not f.keys:
-            out.append(f"  {f.path}: {f.error or 'not in the work tree yet'}; run `dvc repro`, "
-                       "then `mlci init --force` to list its metrics")
+            out.append(
+                f"  {f.path}: {f.error or 'not in the work tree yet'}; run `dvc repro`, "
+                "then `mlci init --force` to list its metrics"
+            )
     if workflow:
         path = found.git_root / workflow_file
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(render_workflow(plan, root, action=action, python_version=python_version,
-                                        project=found.label, git_root=found.git_root), encoding="utf-8")
+        path.write_text(
+            render_workflow(
+                plan,
+                root,
+                action=action,
+                python_version=python_version,
+                project=found.label,
+                git_root=found.git_root,
+            ),
+            encoding="utf-8",
+        )
         where = f" in {found.label}/ (status `mlci/{found.label}`)" if found.label else ""
         out.append(f"wrote {workflow_file}: runs `{action}`{where} on every pull request")
         sources = find_install(root, found.git_root).found
-        out.append(f"  installs the pipeline's requirements from {', '.join(sources)}" if sources else
-                   "  no requirements file found (requirements.txt, pyproject.toml, environment.yml): "
-                   "add the install step the pipeline needs to the workflow")
+        out.append(
+            f"  installs the pipeline's requirements from {', '.join(sources)}"
+            if sources
+            else "  no requirements file found (requirements.txt, pyproject.toml, environment.yml): "
+            "add the install step the pipeline needs to the workflow"
+        )
     out += [
         "",
         "Next steps:",
@@ -568,5 +684,7 @@ def init(cwd: Path, *, force: bool = False, action: str = DEFAULT_ACTION,
         + " && git commit -m 'Add mlci'",
     ]
     if plan.credentials:
-        out.append(f"  6. Add the DVC remote's secrets to the GitHub repository: {', '.join(plan.credentials)}")
+        out.append(
+            f"  6. Add the DVC remote's secrets to the GitHub repository: {', '.join(plan.credentials)}"
+        )
     return out

@@ -6,5 +6,13 @@ from mlci.configfile.load import for_project, load, parse
 from mlci.configfile.schema import SCHEMA, KeySpec, schema_keys
 from mlci.model.config import DEFAULT_CONFIG, Config
 
-__all__ = ["DEFAULT_CONFIG", "SCHEMA", "Config", "KeySpec", "for_project", "load", "parse",
-           "schema_keys"]
+__all__ = [
+    "DEFAULT_CONFIG",
+    "SCHEMA",
+    "Config",
+    "KeySpec",
+    "for_project",
+    "load",
+    "parse",
+    "schema_keys",
+]

@@ -51,16 +51,24 @@ def _build(raw: dict[str, Any], display: str, ctx: _Ctx) -> Config:
         rule = _pick(r, MetricRule, line=r["__line__"])
         key = f"metrics.rules[{i}]"
         if not rule.name.strip():
-            raise ConfigError("name must not be empty", file=display, line=rule.line, key=f"{key}.name")
-        if (rule.max_regression is not None or rule.max_regression_pct is not None) and not rule.direction:
+            raise ConfigError(
+                "name must not be empty", file=display, line=rule.line, key=f"{key}.name"
+            )
+        if (
+            rule.max_regression is not None or rule.max_regression_pct is not None
+        ) and not rule.direction:
             raise ConfigError(
                 "max_regression needs a direction ('higher' or 'lower') to know what worse means",
-                file=display, line=rule.line, key=f"{key}.direction",
+                file=display,
+                line=rule.line,
+                key=f"{key}.direction",
             )
         if rule.min is not None and rule.max is not None and rule.min > rule.max:
             raise ConfigError(
                 f"min ({rule.min:g}) is greater than max ({rule.max:g})",
-                file=display, line=rule.line, key=key,
+                file=display,
+                line=rule.line,
+                key=key,
             )
         rules.append(rule)
     metrics = _pick(metrics_raw, MetricsConfig, rules=tuple(rules))
@@ -93,8 +101,10 @@ def parse(text: str, display: str = DEFAULT_CONFIG) -> Config:
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except RecursionError as exc:  # PyYAML composes recursively: deep nesting ends here
-        raise ConfigError(f"nested more than {MAX_DEPTH} levels deep; mlci reads flatter configs only",
-                          file=display) from exc
+        raise ConfigError(
+            f"nested more than {MAX_DEPTH} levels deep; mlci reads flatter configs only",
+            file=display,
+        ) from exc
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
@@ -108,13 +118,16 @@ def parse(text: str, display: str = DEFAULT_CONFIG) -> Config:
         return Config(path=display)
     _bounded(node, ctx)
     if not isinstance(node, yaml.MappingNode):
-        raise ctx.error(node, "", f"the config must be a mapping of sections, got {_kind(node, ctx)}")
+        raise ctx.error(
+            node, "", f"the config must be a mapping of sections, got {_kind(node, ctx)}"
+        )
     try:
         raw = SCHEMA(node, "", ctx)
     except yaml.constructor.ConstructorError as exc:
         mark = exc.problem_mark
-        raise ConfigError(f"YAML error: {exc.problem}", file=display,
-                          line=mark.line + 1 if mark else None) from exc
+        raise ConfigError(
+            f"YAML error: {exc.problem}", file=display, line=mark.line + 1 if mark else None
+        ) from exc
     return _build(raw, display, ctx)
 
 
@@ -137,12 +150,16 @@ def _sets_status_context(text: str) -> bool:
         doc = yaml.safe_load(text)
     except yaml.YAMLError:
         return False
-    return isinstance(doc, dict) and isinstance(doc.get("report"), dict) \
+    return (
+        isinstance(doc, dict)
+        and isinstance(doc.get("report"), dict)
         and "status_context" in doc["report"]
+    )
 
 
-def load(path: str | Path | None, root: Path, *, explicit: bool = False,
-         project: str | None = None) -> Config:
+def load(
+    path: str | Path | None, root: Path, *, explicit: bool = False, project: str | None = None
+) -> Config:
     """Read the config at ``path`` (default ``mlci.yaml`` in ``root``).
 
     A missing default file means the defaults; a missing file given with

@@ -33,7 +33,11 @@ class _Ctx:
     def value(self, node: yaml.Node) -> Any:
         try:
             return self.constructor.construct_object(node, deep=True)
-        except (ValueError, OverflowError, RecursionError) as exc:  # checked in _bounded; belt and braces
+        except (
+            ValueError,
+            OverflowError,
+            RecursionError,
+        ) as exc:  # checked in _bounded; belt and braces
             raise self.error(node, "", f"cannot read this value: {exc}") from exc
 
 
@@ -76,28 +80,49 @@ def _bounded(root: yaml.Node, ctx: _Ctx) -> None:
         if key in size:  # reached again through an alias: its whole subtree again
             repeated += size[key]
             if repeated > MAX_ALIAS_EXPANSION:  # named at the anchor whose copies tip it over
-                raise ctx.error(node, "", f"YAML aliases repeat more than {MAX_ALIAS_EXPANSION:,} "
-                                          "values; mlci refuses that (an alias bomb?)")
+                raise ctx.error(
+                    node,
+                    "",
+                    f"YAML aliases repeat more than {MAX_ALIAS_EXPANSION:,} "
+                    "values; mlci refuses that (an alias bomb?)",
+                )
             continue
         if key in active:
-            raise ctx.error(node, "", "an alias refers to a node that contains it; "
-                                      "YAML aliases must not be recursive")
+            raise ctx.error(
+                node,
+                "",
+                "an alias refers to a node that contains it; YAML aliases must not be recursive",
+            )
         if depth > MAX_DEPTH:
-            raise ctx.error(node, "", f"nested more than {MAX_DEPTH} levels deep; "
-                                      "mlci reads flatter configs only")
+            raise ctx.error(
+                node,
+                "",
+                f"nested more than {MAX_DEPTH} levels deep; mlci reads flatter configs only",
+            )
         if isinstance(node, yaml.ScalarNode) and not node.style:
             digits = sum(ch.isalnum() for ch in node.value)
-            if digits > MAX_DIGITS and node.tag in ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float"):
-                raise ctx.error(node, "", f"a number with {digits} digits; mlci reads numbers of "
-                                          f"up to {MAX_DIGITS} digits")
+            if digits > MAX_DIGITS and node.tag in (
+                "tag:yaml.org,2002:int",
+                "tag:yaml.org,2002:float",
+            ):
+                raise ctx.error(
+                    node,
+                    "",
+                    f"a number with {digits} digits; mlci reads numbers of "
+                    f"up to {MAX_DIGITS} digits",
+                )
         active.add(key)
         stack.append((node, depth, True))
         stack.extend((child, depth + 1, False) for child in reversed(_children(node)))
     distinct = len(size)
     expanded = size[id(root)]
     if expanded - distinct > MAX_ALIAS_EXPANSION:
-        raise ctx.error(root, "", f"YAML aliases expand to {expanded:,} values; mlci refuses more "
-                                  f"than {MAX_ALIAS_EXPANSION:,} from aliases (an alias bomb?)")
+        raise ctx.error(
+            root,
+            "",
+            f"YAML aliases expand to {expanded:,} values; mlci refuses more "
+            f"than {MAX_ALIAS_EXPANSION:,} from aliases (an alias bomb?)",
+        )
 
 
 def _children(node: yaml.Node) -> list[yaml.Node]:
@@ -180,7 +205,8 @@ def choice(*options: str) -> Checker:
         if value not in options:
             quoted = [repr(o) for o in options]
             expected = (
-                " or ".join(quoted) if len(quoted) == 2
+                " or ".join(quoted)
+                if len(quoted) == 2
                 else ", ".join(quoted[:-1]) + " or " + quoted[-1]
             )
             got = repr(value) if isinstance(value, str) else _kind(node, ctx)
@@ -196,7 +222,9 @@ def env_name() -> Checker:
     def check(node: yaml.Node, key: str, ctx: _Ctx) -> Any:
         value = string()(node, key, ctx)
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
-            raise ctx.error(node, key, f"expected a variable name (letters, digits, _), got {_shown(value)!r}")
+            raise ctx.error(
+                node, key, f"expected a variable name (letters, digits, _), got {_shown(value)!r}"
+            )
         return value
 
     return _tag(check, "string", nullable=False)  # documented as a string: a name
@@ -238,8 +266,10 @@ def mapping(fields: dict[str, Checker], *, required: tuple[str, ...] = ()) -> Ch
             sub = f"{key}.{_shown(name)}" if key else _shown(name)
             if not isinstance(name, str) or name not in fields:
                 hint = difflib.get_close_matches(_shown(name), list(fields), n=1, cutoff=0.6)
-                suggestion = f"; did you mean '{hint[0]}'?" if hint else (
-                    f"; valid keys: {', '.join(sorted(fields))}"
+                suggestion = (
+                    f"; did you mean '{hint[0]}'?"
+                    if hint
+                    else (f"; valid keys: {', '.join(sorted(fields))}")
                 )
                 raise ctx.error(key_node, sub, f"unknown key{suggestion}")
             if name in out:
@@ -257,20 +287,27 @@ def _expectation(node: yaml.Node, key: str, ctx: _Ctx) -> Any:
     """One inline expectation: ``{expect_...: {kwargs}}``, a single-key mapping."""
     if not isinstance(node, yaml.MappingNode) or len(node.value) != 1:
         raise ctx.error(
-            node, key, "expected one expectation as '<expect_name>: {kwargs}', got "
-            + _kind(node, ctx),
+            node,
+            key,
+            "expected one expectation as '<expect_name>: {kwargs}', got " + _kind(node, ctx),
         )
-    (name_node, kwargs_node), = node.value
+    ((name_node, kwargs_node),) = node.value
     name = ctx.value(name_node)
     if not isinstance(name, str) or not name.startswith("expect_"):
         raise ctx.error(name_node, key, f"expected an expectation name (expect_...), got {name!r}")
     if not re.fullmatch(r"expect_\w+", name):
-        raise ctx.error(name_node, key, f"expected an expectation name (expect_...), got {_shown(name)!r}")
+        raise ctx.error(
+            name_node, key, f"expected an expectation name (expect_...), got {_shown(name)!r}"
+        )
     kwargs = ctx.value(kwargs_node)
     if kwargs is None:
         kwargs = {}
     if not isinstance(kwargs, dict):
-        raise ctx.error(kwargs_node, f"{key}.{_shown(name)}", f"expected a mapping of arguments, got {_kind(kwargs_node, ctx)}")
+        raise ctx.error(
+            kwargs_node,
+            f"{key}.{_shown(name)}",
+            f"expected a mapping of arguments, got {_kind(kwargs_node, ctx)}",
+        )
     return {"type": name, "kwargs": kwargs, "line": node.start_mark.line + 1}
 
 
@@ -279,52 +316,70 @@ _tag(_expectation, "expectation")
 
 SEVERITY = choice("fail", "warn")
 
-SCHEMA = mapping({
-    "base": string(),
-    "repro": mapping({
-        "enabled": boolean(),
-        "pull": boolean(),
-        "push": boolean(),
-        "targets": list_of(string()),
-        "require_committed_lock": choice("fail", "warn", "off"),
-        "remote_unreachable": choice("fail", "warn"),
-        "pass_env": list_of(env_name()),
-    }),
-    "metrics": mapping({
-        "files": list_of(string()),
-        "plots": list_of(string()),
-        "rules": list_of(mapping({
-            "name": string(),
-            "direction": choice("higher", "lower"),
-            "min": number(),
-            "max": number(),
-            "max_regression": number(minimum=0),
-            "max_regression_pct": number(minimum=0),
-            "severity": SEVERITY,
-        }, required=("name",))),
-        "missing_baseline": choice("fail", "warn", "off"),
-        "unreadable": SEVERITY,
-    }),
-    "data": list_of(mapping({
-        "path": string(),
-        "format": choice("csv", "tsv", "parquet", "json", "jsonl"),
-        "read": free_mapping(),
-        "suite": string(),
-        "expect": list_of(_expectation),
-        "drift": mapping({"max_psi": number(minimum=0)}),
-        "severity": SEVERITY,
-        "engine": choice("pandas", "spark"),
-    }, required=("path",))),
-    "spark": mapping({"master": string(), "conf": free_mapping()}),
-    "gate": mapping({"override_label": string()}),
-    "report": mapping({
-        "comment": choice("update", "new", "off"),
-        "status_context": string(),
-        "plots": boolean(),
-    }),
-    "deploy": mapping({"model_name": string(), "model_path": string(), "alias": string()}),
-    "mlflow": mapping({"tracking_uri": string(nullable=True), "experiment": string()}),
-})
+SCHEMA = mapping(
+    {
+        "base": string(),
+        "repro": mapping(
+            {
+                "enabled": boolean(),
+                "pull": boolean(),
+                "push": boolean(),
+                "targets": list_of(string()),
+                "require_committed_lock": choice("fail", "warn", "off"),
+                "remote_unreachable": choice("fail", "warn"),
+                "pass_env": list_of(env_name()),
+            }
+        ),
+        "metrics": mapping(
+            {
+                "files": list_of(string()),
+                "plots": list_of(string()),
+                "rules": list_of(
+                    mapping(
+                        {
+                            "name": string(),
+                            "direction": choice("higher", "lower"),
+                            "min": number(),
+                            "max": number(),
+                            "max_regression": number(minimum=0),
+                            "max_regression_pct": number(minimum=0),
+                            "severity": SEVERITY,
+                        },
+                        required=("name",),
+                    )
+                ),
+                "missing_baseline": choice("fail", "warn", "off"),
+                "unreadable": SEVERITY,
+            }
+        ),
+        "data": list_of(
+            mapping(
+                {
+                    "path": string(),
+                    "format": choice("csv", "tsv", "parquet", "json", "jsonl"),
+                    "read": free_mapping(),
+                    "suite": string(),
+                    "expect": list_of(_expectation),
+                    "drift": mapping({"max_psi": number(minimum=0)}),
+                    "severity": SEVERITY,
+                    "engine": choice("pandas", "spark"),
+                },
+                required=("path",),
+            )
+        ),
+        "spark": mapping({"master": string(), "conf": free_mapping()}),
+        "gate": mapping({"override_label": string()}),
+        "report": mapping(
+            {
+                "comment": choice("update", "new", "off"),
+                "status_context": string(),
+                "plots": boolean(),
+            }
+        ),
+        "deploy": mapping({"model_name": string(), "model_path": string(), "alias": string()}),
+        "mlflow": mapping({"tracking_uri": string(nullable=True), "experiment": string()}),
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -347,5 +402,3 @@ def schema_keys(checker: Checker = SCHEMA, prefix: str = "") -> Iterator[KeySpec
             yield from schema_keys(child, path)
         elif inner["kind"] == "list" and inner["item"].spec["kind"] == "mapping":
             yield from schema_keys(inner["item"], path + "[]")
-
-

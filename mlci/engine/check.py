@@ -55,7 +55,9 @@ class EventRevs:
     head_ref: str | None = None
 
 
-def resolve_target(opts: CheckOptions, cfg: Config, root: Path, *, event: EventRevs | None = None) -> Target:
+def resolve_target(
+    opts: CheckOptions, cfg: Config, root: Path, *, event: EventRevs | None = None
+) -> Target:
     """The base, first found of: --base, the event's base, ``base:`` in config, the default branch."""
     if not git.has_commits(root):
         raise RunError("the repository has no commits yet: commit a baseline first")
@@ -79,8 +81,9 @@ def resolve_target(opts: CheckOptions, cfg: Config, root: Path, *, event: EventR
         return Target(root, base_ref, base_sha, opts.head, head_sha, head_sha)
     if event.head_sha:  # in CI the work tree is the event's head (or GitHub's merge commit for it)
         return Target(root, base_ref, base_sha, event.head_ref, event.head_sha, dvc.WORKSPACE)
-    return Target(root, base_ref, base_sha, git.current_branch(root), git.resolve("HEAD", root),
-                  dvc.WORKSPACE)
+    return Target(
+        root, base_ref, base_sha, git.current_branch(root), git.resolve("HEAD", root), dvc.WORKSPACE
+    )
 
 
 @dataclass
@@ -109,8 +112,14 @@ def compare_step(target: Target, cfg: Config, findings: Findings, verbose: bool)
     fetched = dvc.fetch_for_reading(target.root, revs, verbose=verbose)  # fresh clones
     if fetched:
         findings.notes.append(fetched)
-    snaps = collect.collect(target.root, revs, cfg.metrics.files, verbose=verbose,
-                            plots=cfg.report.plots, extra_plots=cfg.metrics.plots)
+    snaps = collect.collect(
+        target.root,
+        revs,
+        cfg.metrics.files,
+        verbose=verbose,
+        plots=cfg.report.plots,
+        extra_plots=cfg.metrics.plots,
+    )
     base, head = snaps[target.base_sha], snaps[target.head_rev]
     head_name = "the work tree" if target.head_rev == dvc.WORKSPACE else (target.head_ref or "head")
     base_name = target.base_ref
@@ -122,49 +131,85 @@ def compare_step(target: Target, cfg: Config, findings: Findings, verbose: bool)
     unreadable = {"base": base.errors, "head": head.errors}
     for side, snap, name in (("base", base, base_name), ("head", head, head_name)):
         other = head if side == "base" else base
-        where = f"in {name}" if side == "head" and target.head_rev == dvc.WORKSPACE else f"at {name}"
+        where = (
+            f"in {name}" if side == "head" and target.head_rev == dvc.WORKSPACE else f"at {name}"
+        )
         for path, why in sorted(snap.errors.items()):
             rules = gating_rules(path, other, cfg)
             severity = cfg.metrics.unreadable if rules else "warn"
             line = rules[0].line if rules else None
             what = "DVC cannot read the pipeline" if path == dvc.PIPELINE else f"cannot read {path}"
-            findings.reasons.append(Reason(
-                "metrics", severity, f"{what} {where}: {why}", kind="unreadable",
-                file=config_file if line else None, line=line))
+            findings.reasons.append(
+                Reason(
+                    "metrics",
+                    severity,
+                    f"{what} {where}: {why}",
+                    kind="unreadable",
+                    file=config_file if line else None,
+                    line=line,
+                )
+            )
         for path, why in sorted(snap.param_errors.items()):
-            findings.reasons.append(Reason(
-                "params", "warn", f"cannot read {path} {where} (its params are left out): {why}",
-                kind="unreadable"))
+            findings.reasons.append(
+                Reason(
+                    "params",
+                    "warn",
+                    f"cannot read {path} {where} (its params are left out): {why}",
+                    kind="unreadable",
+                )
+            )
     for path in sorted(head.missing - set(head.errors)):
         hint = "; run `dvc repro`" if target.head_rev == dvc.WORKSPACE else ""
-        findings.reasons.append(Reason("metrics", "warn", f"{path} is declared in dvc.yaml but was not "
-                                       f"produced in {head_name}{hint}", kind="absent"))
+        findings.reasons.append(
+            Reason(
+                "metrics",
+                "warn",
+                f"{path} is declared in dvc.yaml but was not produced in {head_name}{hint}",
+                kind="absent",
+            )
+        )
     if not base.has_project and not cfg.metrics.files:
         findings.notes.append(f"{target.base_ref} has no DVC project: nothing to compare with")
     elif not base.metrics and head.metrics and not base.errors:
-        findings.notes.append(f"{target.base_ref} has no metrics: every metric is without a baseline")
+        findings.notes.append(
+            f"{target.base_ref} has no metrics: every metric is without a baseline"
+        )
     if not head.has_project and not cfg.metrics.files:
-        findings.notes.append("no DVC project (.dvc/) and no metrics.files in the config: no metrics to compare")
+        findings.notes.append(
+            "no DVC project (.dvc/) and no metrics.files in the config: no metrics to compare"
+        )
     metrics = compare.compare_metrics(base.metrics, head.metrics, base.metric_files, cfg.metrics)
     head_where = "in the work tree" if target.head_rev == dvc.WORKSPACE else f"at {head_name}"
     metrics = [_mark_unreadable(m, unreadable, f"at {base_name}", head_where, cfg) for m in metrics]
     params = compare.compare_params(base.params, head.params)
     findings.reasons[:0] = gate.metric_reasons(metrics, config_file)
     # files whose content neither revision gave (a rule may match them once they are read)
-    unknown = {*base.errors, *head.errors, *base.missing, *head.missing}         - base.metric_files - head.metric_files
+    unknown = (
+        {*base.errors, *head.errors, *base.missing, *head.missing}
+        - base.metric_files
+        - head.metric_files
+    )
     if dvc.PIPELINE in unknown:
         unknown = {"*"}
     names = [*head.metrics, *(n for n in base.metrics if n not in head.metrics)]
     where = f"at {base_name} or {'in ' if target.head_rev == dvc.WORKSPACE else 'at '}{head_name}"
     for rule, suggestion in compare.unmatched_rules(cfg.metrics.rules, names, unknown):
-        findings.reasons.append(Reason(
-            "metrics", "warn", compare.unmatched_text(rule, suggestion, where), kind="unmatched",
-            file=config_file if rule.line else None, line=rule.line))
+        findings.reasons.append(
+            Reason(
+                "metrics",
+                "warn",
+                compare.unmatched_text(rule, suggestion, where),
+                kind="unmatched",
+                file=config_file if rule.line else None,
+                line=rule.line,
+            )
+        )
     return metrics, params
 
 
-def _unreadable_plots(base: collect.Snapshot, head: collect.Snapshot, target: Target,
-                      base_name: str, head_name: str) -> list[Reason]:
+def _unreadable_plots(
+    base: collect.Snapshot, head: collect.Snapshot, target: Target, base_name: str, head_name: str
+) -> list[Reason]:
     """A plot file declared but unreadable (not merely absent) is a warning in every rendering.
 
     Without it, a base whose plot DVC could not load would show the head's
@@ -172,15 +217,23 @@ def _unreadable_plots(base: collect.Snapshot, head: collect.Snapshot, target: Ta
     """
     out = []
     for side, snap, name in (("base", base, base_name), ("head", head, head_name)):
-        where = f"in {name}" if side == "head" and target.head_rev == dvc.WORKSPACE else f"at {name}"
+        where = (
+            f"in {name}" if side == "head" and target.head_rev == dvc.WORKSPACE else f"at {name}"
+        )
         seen: set[str] = set()
         for source in snap.plots.values():
             for path, why in sorted(getattr(source, "errors", {}).items()):
                 if why == "file not found" or path in seen:
                     continue
                 seen.add(path)
-                out.append(Reason("plots", "warn", f"cannot read plot {path} {where}: {why}",
-                                  kind="unreadable"))
+                out.append(
+                    Reason(
+                        "plots",
+                        "warn",
+                        f"cannot read plot {path} {where}: {why}",
+                        kind="unreadable",
+                    )
+                )
     return out
 
 
@@ -196,11 +249,14 @@ def gating_rules(path: str, other: collect.Snapshot, cfg: Config) -> list:
     if names:
         found = (compare.match_rule(n, cfg.metrics.rules) for n in names)
         return list(dict.fromkeys(r for r in found if r is not None and r.gates))
-    return [r for r in cfg.metrics.rules if r.gates and (whole or compare.rule_reaches_file(r, path))]
+    return [
+        r for r in cfg.metrics.rules if r.gates and (whole or compare.rule_reaches_file(r, path))
+    ]
 
 
-def _mark_unreadable(m, unreadable: dict[str, dict[str, str]], base_where: str, head_where: str,
-                     cfg: Config):
+def _mark_unreadable(
+    m, unreadable: dict[str, dict[str, str]], base_where: str, head_where: str, cfg: Config
+):
     """A metric whose file one revision could not read is "unreadable", not new or removed.
 
     Its row follows ``metrics.unreadable`` when a rule gates it; the file's own
@@ -209,34 +265,48 @@ def _mark_unreadable(m, unreadable: dict[str, dict[str, str]], base_where: str, 
     import dataclasses
 
     path = m.name.split(":", 1)[0]
-    sides = [where for side, where in (("base", base_where), ("head", head_where))
-             if path in unreadable[side] or dvc.PIPELINE in unreadable[side]]
+    sides = [
+        where
+        for side, where in (("base", base_where), ("head", head_where))
+        if path in unreadable[side] or dvc.PIPELINE in unreadable[side]
+    ]
     if not sides:
         return m
     gated = m.rule is not None and compare.rule_gates(m.rule)
     return dataclasses.replace(
-        m, status="unreadable", delta=None, delta_pct=None,
+        m,
+        status="unreadable",
+        delta=None,
+        delta_pct=None,
         outcome=cfg.metrics.unreadable if gated else "info",
-        message="unreadable " + " and ".join(sides))
+        message="unreadable " + " and ".join(sides),
+    )
 
 
-def repro_step(opts: CheckOptions, cfg: Config, target: Target, findings: Findings,
-               env: Mapping[str, str]) -> Repro:
+def repro_step(
+    opts: CheckOptions, cfg: Config, target: Target, findings: Findings, env: Mapping[str, str]
+) -> Repro:
     """Reproduce the work tree first, when asked (``--repro``) or configured (``repro.enabled``)."""
     wanted = opts.repro if opts.repro is not None else cfg.repro.enabled
     if not wanted:
         why = "--no-repro" if opts.repro is False else "repro.enabled is false"
         return Repro(status="skipped", message=f"not reproduced ({why})")
     if target.head_rev != dvc.WORKSPACE:
-        findings.notes.append(f"not reproduced: --head {target.head_ref} is a commit, and mlci "
-                              "reproduces only the work tree (nothing else is checked out)")
-        return Repro(status="skipped", message="--head names a commit; only the work tree is reproduced")
+        findings.notes.append(
+            f"not reproduced: --head {target.head_ref} is a commit, and mlci "
+            "reproduces only the work tree (nothing else is checked out)"
+        )
+        return Repro(
+            status="skipped", message="--head names a commit; only the work tree is reproduced"
+        )
     from mlci.engine import repro
 
     outcome = repro.reproduce(target.root, cfg.repro, env=env, verbose=opts.verbose)
     findings.reasons.extend(outcome.reasons)
     # `mlci repro` compares nothing: it must not say what metrics are compared from
-    findings.notes.extend(n for n in outcome.notes if opts.compare or not n.startswith("metrics and params"))
+    findings.notes.extend(
+        n for n in outcome.notes if opts.compare or not n.startswith("metrics and params")
+    )
     return outcome.repro
 
 
@@ -246,8 +316,15 @@ def not_reproduced(opts: CheckOptions, cfg: Config, target: Target) -> bool:
     return not wanted or target.head_rev != dvc.WORKSPACE
 
 
-def lock_step(cfg: Config, target: Target, findings: Findings, progress: Progress,
-              verbose: bool, *, explicit: bool = False) -> Repro | None:
+def lock_step(
+    cfg: Config,
+    target: Target,
+    findings: Findings,
+    progress: Progress,
+    verbose: bool,
+    *,
+    explicit: bool = False,
+) -> Repro | None:
     """Is ``dvc.lock`` up to date for the compared head (``dvc status`` of that commit)?
 
     Severity ``repro.require_committed_lock``. ``explicit`` (``--lock-status``)
@@ -259,41 +336,65 @@ def lock_step(cfg: Config, target: Target, findings: Findings, progress: Progres
     progress.step("Checking that dvc.lock is up to date")
     try:
         reasons, notes, message = lockstatus.check_lock(
-            target.root, target.head_sha, target.head_rev == dvc.WORKSPACE,
-            cfg.repro.require_committed_lock, verbose=verbose, only_if_locked=not explicit)
+            target.root,
+            target.head_sha,
+            target.head_rev == dvc.WORKSPACE,
+            cfg.repro.require_committed_lock,
+            verbose=verbose,
+            only_if_locked=not explicit,
+        )
     except dvc.DvcError as exc:
         if explicit:
             raise
         # fail closed: results that were not reproduced, with a lock nobody could check
-        findings.reasons.append(Reason("repro", cfg.repro.require_committed_lock,
-                                       f"cannot tell whether dvc.lock is up to date: {exc}"))
+        findings.reasons.append(
+            Reason(
+                "repro",
+                cfg.repro.require_committed_lock,
+                f"cannot tell whether dvc.lock is up to date: {exc}",
+            )
+        )
         return Repro(status="skipped", message="not reproduced; dvc.lock could not be checked")
     findings.reasons += reasons
     findings.notes += notes
     return Repro(status="skipped", message=message) if message else None
 
 
-def _repro_only_target(opts: CheckOptions, cfg: Config, root: Path, event: EventRevs | None) -> Target:
+def _repro_only_target(
+    opts: CheckOptions, cfg: Config, root: Path, event: EventRevs | None
+) -> Target:
     """``mlci repro`` needs no base: name it in the result when it resolves."""
     try:
         return resolve_target(opts, cfg, root, event=event)
     except RunError:
         if not git.has_commits(root) or opts.head:
             raise
-    base_ref = opts.base or (event.base_ref if event else None) or cfg.base or git.default_base(root)
-    return Target(root, base_ref, "", git.current_branch(root), git.resolve("HEAD", root), dvc.WORKSPACE)
+    base_ref = (
+        opts.base or (event.base_ref if event else None) or cfg.base or git.default_base(root)
+    )
+    return Target(
+        root, base_ref, "", git.current_branch(root), git.resolve("HEAD", root), dvc.WORKSPACE
+    )
 
 
-def run_check(opts: CheckOptions, env: Mapping[str, str] | None = None,
-              *, context: Context | None = None, event: EventRevs | None = None,
-              cfg: Config | None = None, progress: Progress | None = None) -> tuple[Result, Config]:
+def run_check(
+    opts: CheckOptions,
+    env: Mapping[str, str] | None = None,
+    *,
+    context: Context | None = None,
+    event: EventRevs | None = None,
+    cfg: Config | None = None,
+    progress: Progress | None = None,
+) -> tuple[Result, Config]:
     env = os.environ if env is None else env
     progress = progress or Progress()
     started = time.monotonic()
     found = project.find(opts.cwd)
     root = found.root
     if cfg is None:
-        cfg = load(opts.config_path, root, explicit=opts.config_path is not None, project=found.label)
+        cfg = load(
+            opts.config_path, root, explicit=opts.config_path is not None, project=found.label
+        )
     if opts.compare:
         target = resolve_target(opts, cfg, root, event=event)
     else:
@@ -301,8 +402,9 @@ def run_check(opts: CheckOptions, env: Mapping[str, str] | None = None,
     findings = Findings()
 
     if opts.lock_status:  # the pre-push hook: no reproduction, only "is dvc.lock up to date?"
-        repro = lock_step(cfg, target, findings, progress, opts.verbose, explicit=True) \
-            or Repro(status="skipped")
+        repro = lock_step(cfg, target, findings, progress, opts.verbose, explicit=True) or Repro(
+            status="skipped"
+        )
     else:
         # no spinner while stages run: their output streams to the terminal
         repro = repro_step(opts, cfg, target, findings, env)
@@ -318,9 +420,13 @@ def run_check(opts: CheckOptions, env: Mapping[str, str] | None = None,
         if cfg.data:
             progress.step(f"Validating {len(cfg.data)} data file(s)")
         data = data_step(target, cfg, findings, opts.verbose)
-        head_desc = "the work tree" if target.head_rev == dvc.WORKSPACE else (target.head_ref or "head")
-        progress.step(f"Reading metrics, params{' and plots' if cfg.report.plots else ''} at "
-                      f"{target.base_ref} and {head_desc}")
+        head_desc = (
+            "the work tree" if target.head_rev == dvc.WORKSPACE else (target.head_ref or "head")
+        )
+        progress.step(
+            f"Reading metrics, params{' and plots' if cfg.report.plots else ''} at "
+            f"{target.base_ref} and {head_desc}"
+        )
         metrics, params = compare_step(target, cfg, findings, opts.verbose)
         if not cfg.metrics.files and (folders := project.nested(root)):
             # projects below, none here: "nothing to compare" would be a pass the gate cannot give
@@ -330,12 +436,17 @@ def run_check(opts: CheckOptions, env: Mapping[str, str] | None = None,
     if context is None:
         context = Context(event="local")
     context = Context(
-        repo=context.repo, event=context.event, pr=context.pr,
+        repo=context.repo,
+        event=context.event,
+        pr=context.pr,
         base=Revision(target.base_ref, target.base_sha or None),
         head=Revision(target.head_ref, target.head_sha),
         run_url=context.run_url,
-        head_uncommitted=(target.head_rev == dvc.WORKSPACE and context.event == "local"
-                          and git.has_uncommitted(root)),
+        head_uncommitted=(
+            target.head_rev == dvc.WORKSPACE
+            and context.event == "local"
+            and git.has_uncommitted(root)
+        ),
         compared=opts.compare,
     )
     reasons = gate.order(findings.reasons)

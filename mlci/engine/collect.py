@@ -29,8 +29,12 @@ class Snapshot:
     metrics: dict[str, Any] = field(default_factory=dict)
     params: dict[str, Any] = field(default_factory=dict)
     metric_files: set[str] = field(default_factory=set)  # files that were read
-    errors: dict[str, str] = field(default_factory=dict)  # metric files declared but unreadable: why
-    param_errors: dict[str, str] = field(default_factory=dict)  # param files declared but unreadable
+    errors: dict[str, str] = field(
+        default_factory=dict
+    )  # metric files declared but unreadable: why
+    param_errors: dict[str, str] = field(
+        default_factory=dict
+    )  # param files declared but unreadable
     missing: set[str] = field(default_factory=set)  # declared metric files absent at this revision
     has_project: bool = True
     plots: dict[str, Any] = field(default_factory=dict)  # plot id -> dvc.PlotSource
@@ -143,13 +147,21 @@ def read_extra(snapshot: Snapshot, patterns: tuple[str, ...], root: Path) -> Non
         snapshot.metrics.update(_named(path, data))
 
 
-def collect(root: Path, revs: list[str], extra_files: tuple[str, ...], *,
-            verbose: bool = False, plots: bool = False,
-            extra_plots: tuple[str, ...] = ()) -> dict[str, Snapshot]:
+def collect(
+    root: Path,
+    revs: list[str],
+    extra_files: tuple[str, ...],
+    *,
+    verbose: bool = False,
+    plots: bool = False,
+    extra_plots: tuple[str, ...] = (),
+) -> dict[str, Snapshot]:
     """Snapshots for each of ``revs`` (shas or "workspace"), in one DVC pass (plots too, if asked)."""
     snaps = {rev: Snapshot(rev=rev) for rev in revs}
     if dvc.is_dvc_repo(root):
-        found = dvc.read_revisions(root, revs, verbose=verbose, plots=plots, extra_plots=extra_plots)
+        found = dvc.read_revisions(
+            root, revs, verbose=verbose, plots=plots, extra_plots=extra_plots
+        )
         for rev, data in found.items():
             snap = snaps[rev]
             snap.has_project = data.found

@@ -67,7 +67,9 @@ def suggest(pattern: str, names: Iterable[str]) -> str | None:
     else:
         candidates = list(dict.fromkeys(n.split(":", 1)[1] if ":" in n else n for n in names))
     found = difflib.get_close_matches(pattern, candidates, n=1, cutoff=0.6)
-    if not found and ":" in pattern:  # the key part alone may be the typo: compare keys in that file
+    if (
+        not found and ":" in pattern
+    ):  # the key part alone may be the typo: compare keys in that file
         path, key = pattern.split(":", 1)
         keys = [n.split(":", 1)[1] for n in candidates if n.split(":", 1)[0] == path and ":" in n]
         close = difflib.get_close_matches(key, keys, n=1, cutoff=0.6)
@@ -75,8 +77,9 @@ def suggest(pattern: str, names: Iterable[str]) -> str | None:
     return found[0] if found else None
 
 
-def unmatched_rules(rules: Iterable[MetricRule], names: Iterable[str],
-                    unknown_files: Iterable[str] = ()) -> list[tuple[MetricRule, str | None]]:
+def unmatched_rules(
+    rules: Iterable[MetricRule], names: Iterable[str], unknown_files: Iterable[str] = ()
+) -> list[tuple[MetricRule, str | None]]:
     """Rules whose pattern matches none of ``names``, each with a "did you mean" or None.
 
     A rule that could reach a file whose content is unknown (declared but not
@@ -193,8 +196,9 @@ def compare_metric(
     if not in_head:
         if gated:
             violate("missing in this revision")
-        return MetricDelta(name, base, None, None, None, "removed", outcome, rule_dict,
-                           "; ".join(messages) or None)
+        return MetricDelta(
+            name, base, None, None, None, "removed", outcome, rule_dict, "; ".join(messages) or None
+        )
 
     if not in_base:
         status = "new" if base_has_file else "no_baseline"
@@ -204,15 +208,17 @@ def compare_metric(
             messages.append("no baseline value to compare with")
             if policy != "off":
                 outcome = _worst(outcome, policy)
-        return MetricDelta(name, None, head, None, None, status, outcome, rule_dict,
-                           "; ".join(messages) or None)
+        return MetricDelta(
+            name, None, head, None, None, status, outcome, rule_dict, "; ".join(messages) or None
+        )
 
     if not (is_number(base) and is_number(head)):
         status = "unchanged" if base == head else "changed"
         if gated:
             judge_head_alone()
-        return MetricDelta(name, base, head, None, None, status, outcome, rule_dict,
-                           "; ".join(messages) or None)
+        return MetricDelta(
+            name, base, head, None, None, status, outcome, rule_dict, "; ".join(messages) or None
+        )
 
     b, h = as_float(base), as_float(head)
     delta: float | None = None
@@ -241,8 +247,9 @@ def compare_metric(
         problem = _judge_regression(b, h, rule)  # type: ignore[arg-type]
         if problem:
             violate(problem)
-    return MetricDelta(name, base, head, delta, delta_pct, status, outcome, rule_dict,
-                       "; ".join(messages) or None)
+    return MetricDelta(
+        name, base, head, delta, delta_pct, status, outcome, rule_dict, "; ".join(messages) or None
+    )
 
 
 def compare_metrics(
@@ -255,11 +262,17 @@ def compare_metrics(
     out = []
     for name in names:
         path = name.split(":", 1)[0]
-        out.append(compare_metric(
-            name, base.get(name), head.get(name),
-            in_base=name in base, in_head=name in head,
-            base_has_file=path in base_files, config=config,
-        ))
+        out.append(
+            compare_metric(
+                name,
+                base.get(name),
+                head.get(name),
+                in_base=name in base,
+                in_head=name in head,
+                base_has_file=path in base_files,
+                config=config,
+            )
+        )
     return out
 
 

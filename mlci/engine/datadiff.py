@@ -60,8 +60,10 @@ def profile_pandas(frame: Any) -> dict[str, Any]:
             if len(data):
                 col.update(
                     kind="numeric",
-                    mean=float(data.mean()), std=float(data.std()) if len(data) > 1 else 0.0,
-                    min=float(data.min()), max=float(data.max()),
+                    mean=float(data.mean()),
+                    std=float(data.std()) if len(data) > 1 else 0.0,
+                    min=float(data.min()),
+                    max=float(data.max()),
                     quantiles=[float(q) for q in np.quantile(data, np.linspace(0, 1, 101))],
                 )
         else:
@@ -73,7 +75,9 @@ def profile_pandas(frame: Any) -> dict[str, Any]:
             col["counts"] = {}
             for k, v in top.items():
                 col["counts"][_category(k)] = col["counts"].get(_category(k), 0) + int(v)
-            col["other"] = int(distinct.iloc[TOP_VALUES:].sum()) if len(distinct) > TOP_VALUES else 0
+            col["other"] = (
+                int(distinct.iloc[TOP_VALUES:].sum()) if len(distinct) > TOP_VALUES else 0
+            )
         columns[str(name)] = col
     return {"version": PROFILE_VERSION, "rows": int(len(frame)), "columns": columns}
 
@@ -88,15 +92,25 @@ def profile_spark(frame: Any) -> dict[str, Any]:
     from pyspark.sql.types import BooleanType, NumericType
 
     fields = frame.schema.fields
-    numeric = [f.name for f in fields
-               if isinstance(f.dataType, NumericType) and not isinstance(f.dataType, BooleanType)]
+    numeric = [
+        f.name
+        for f in fields
+        if isinstance(f.dataType, NumericType) and not isinstance(f.dataType, BooleanType)
+    ]
     aggs = [F.count(F.lit(1)).alias("__rows")]
     for i, f in enumerate(fields):
         c = F.col(f"`{f.name}`")
-        aggs += [F.sum(c.isNull().cast("long")).alias(f"n{i}"), F.approx_count_distinct(c).alias(f"d{i}")]
+        aggs += [
+            F.sum(c.isNull().cast("long")).alias(f"n{i}"),
+            F.approx_count_distinct(c).alias(f"d{i}"),
+        ]
         if f.name in numeric:
-            aggs += [F.mean(c).alias(f"mean{i}"), F.stddev_pop(c).alias(f"std{i}"),
-                     F.min(c).alias(f"min{i}"), F.max(c).alias(f"max{i}")]
+            aggs += [
+                F.mean(c).alias(f"mean{i}"),
+                F.stddev_pop(c).alias(f"std{i}"),
+                F.min(c).alias(f"min{i}"),
+                F.max(c).alias(f"max{i}"),
+            ]
     stats = frame.agg(*aggs).collect()[0].asDict()
     rows = int(stats["__rows"])
     quantiles: dict[str, list[float]] = {}
@@ -105,28 +119,60 @@ def profile_spark(frame: Any) -> dict[str, Any]:
     if with_values:
         probs = [i / 100 for i in range(101)]
         casted = frame.select(*[F.col(f"`{n}`").cast("double").alias(n) for n in with_values])
-        for name, qs in zip(with_values, casted.approxQuantile(with_values, probs, 0.001)):
+        for name, qs in zip(
+            with_values, casted.approxQuantile(with_values, probs, 0.001), strict=False
+        ):
             quantiles[name] = [float(q) for q in qs]
     columns: dict[str, Any] = {}
     for i, f in enumerate(fields):
-        col: dict[str, Any] = {"dtype": f.dataType.simpleString(), "nulls": int(stats[f"n{i}"] or 0),
-                               "distinct": int(stats[f"d{i}"] or 0), "kind": "categorical"}
+        col: dict[str, Any] = {
+            "dtype": f.dataType.simpleString(),
+            "nulls": int(stats[f"n{i}"] or 0),
+            "distinct": int(stats[f"d{i}"] or 0),
+            "kind": "categorical",
+        }
         if f.name in quantiles:
-            col.update(kind="numeric", mean=float(stats[f"mean{i}"]), std=float(stats[f"std{i}"] or 0.0),
-                       min=float(stats[f"min{i}"]), max=float(stats[f"max{i}"]), quantiles=quantiles[f.name])
+            col.update(
+                kind="numeric",
+                mean=float(stats[f"mean{i}"]),
+                std=float(stats[f"std{i}"] or 0.0),
+                min=float(stats[f"min{i}"]),
+                max=float(stats[f"max{i}"]),
+                quantiles=quantiles[f.name],
+            )
         columns[f.name] = col
-    counted = [n for n, c in columns.items()
-               if c["kind"] == "categorical" or c["distinct"] <= CATEGORICAL_MAX]
+    counted = [
+        n
+        for n, c in columns.items()
+        if c["kind"] == "categorical" or c["distinct"] <= CATEGORICAL_MAX
+    ]
     if counted:
         # the most frequent values of every counted column in one job: (column, value) pairs,
         # counted, then the top ones per column by a window
         from pyspark.sql import Window
 
-        pairs = frame.select(F.explode(F.array(*[
-            F.struct(F.lit(j).alias("k"), F.col(f"`{n}`").cast("string").alias("v"))
-            for j, n in enumerate(counted)])).alias("p")).select("p.k", "p.v").where(F.col("v").isNotNull())
-        ranked = pairs.groupBy("k", "v").count().withColumn(
-            "r", F.row_number().over(Window.partitionBy("k").orderBy(F.desc("count"), F.asc("v"))))
+        pairs = (
+            frame.select(
+                F.explode(
+                    F.array(
+                        *[
+                            F.struct(F.lit(j).alias("k"), F.col(f"`{n}`").cast("string").alias("v"))
+                            for j, n in enumerate(counted)
+                        ]
+                    )
+                ).alias("p")
+            )
+            .select("p.k", "p.v")
+            .where(F.col("v").isNotNull())
+        )
+        ranked = (
+            pairs.groupBy("k", "v")
+            .count()
+            .withColumn(
+                "r",
+                F.row_number().over(Window.partitionBy("k").orderBy(F.desc("count"), F.asc("v"))),
+            )
+        )
         for n in counted:
             columns[n]["counts"] = {}
         for r in ranked.where(F.col("r") <= TOP_VALUES).collect():
@@ -145,7 +191,7 @@ def profile_spark(frame: Any) -> dict[str, Any]:
 
 def _psi(base: list[float], head: list[float]) -> float:
     total = 0.0
-    for b, h in zip(base, head):
+    for b, h in zip(base, head, strict=False):
         b, h = max(b, _EPS), max(h, _EPS)
         total += (h - b) * math.log(h / b)
     return total
@@ -163,8 +209,10 @@ def categorical_psi(base: dict[str, Any], head: dict[str, Any]) -> float | None:
     if "counts" not in base or "counts" not in head:
         return None
     keys = sorted(set(base["counts"]) | set(head["counts"]))
-    return _psi(_shares(base["counts"], base.get("other", 0), keys),
-                _shares(head["counts"], head.get("other", 0), keys))
+    return _psi(
+        _shares(base["counts"], base.get("other", 0), keys),
+        _shares(head["counts"], head.get("other", 0), keys),
+    )
 
 
 def _cdf(quantiles: list[float], x: float) -> float:
@@ -189,8 +237,16 @@ def numeric_psi(base: dict[str, Any], head: dict[str, Any]) -> float | None:
     edges = sorted({bq[i] for i in range(10, 100, 10)})
     base_cdf = [_cdf(bq, e) for e in edges]
     head_cdf = [_cdf(hq, e) for e in edges]
-    b = [base_cdf[0]] + [base_cdf[i] - base_cdf[i - 1] for i in range(1, len(edges))] + [1 - base_cdf[-1]]
-    h = [head_cdf[0]] + [head_cdf[i] - head_cdf[i - 1] for i in range(1, len(edges))] + [1 - head_cdf[-1]]
+    b = (
+        [base_cdf[0]]
+        + [base_cdf[i] - base_cdf[i - 1] for i in range(1, len(edges))]
+        + [1 - base_cdf[-1]]
+    )
+    h = (
+        [head_cdf[0]]
+        + [head_cdf[i] - head_cdf[i - 1] for i in range(1, len(edges))]
+        + [1 - head_cdf[-1]]
+    )
     return _psi(b, h)
 
 
@@ -201,13 +257,18 @@ def _rounded(value: float | None, digits: int = 6) -> float | None:
     return None if value is None else round(value, digits)
 
 
-def diff(base: dict[str, Any], head: dict[str, Any], *, max_psi: float | None = None) -> dict[str, Any]:
+def diff(
+    base: dict[str, Any], head: dict[str, Any], *, max_psi: float | None = None
+) -> dict[str, Any]:
     """Compare two profiles; ``drifted`` lists the columns whose PSI exceeds ``max_psi``."""
     bcols, hcols = base["columns"], head["columns"]
     added = [{"name": n, "dtype": hcols[n]["dtype"]} for n in hcols if n not in bcols]
     removed = [{"name": n, "dtype": bcols[n]["dtype"]} for n in bcols if n not in hcols]
-    type_changed = [{"name": n, "base": bcols[n]["dtype"], "head": hcols[n]["dtype"]}
-                    for n in hcols if n in bcols and bcols[n]["dtype"] != hcols[n]["dtype"]]
+    type_changed = [
+        {"name": n, "base": bcols[n]["dtype"], "head": hcols[n]["dtype"]}
+        for n in hcols
+        if n in bcols and bcols[n]["dtype"] != hcols[n]["dtype"]
+    ]
     columns = []
     for name in (n for n in hcols if n in bcols):
         b, h = bcols[name], hcols[name]
@@ -221,9 +282,14 @@ def diff(base: dict[str, Any], head: dict[str, Any], *, max_psi: float | None = 
         if b.get("kind") == "numeric" and h.get("kind") == "numeric":
             for stat in ("mean", "std", "min", "max"):
                 entry[stat] = {"base": _rounded(b.get(stat)), "head": _rounded(h.get(stat))}
-            entry["median"] = {"base": _rounded(b["quantiles"][50]), "head": _rounded(h["quantiles"][50])}
+            entry["median"] = {
+                "base": _rounded(b["quantiles"][50]),
+                "head": _rounded(h["quantiles"][50]),
+            }
         both_counted = "counts" in b and "counts" in h
-        if both_counted and (b.get("kind") == "categorical" or b.get("distinct", 0) <= CATEGORICAL_MAX):
+        if both_counted and (
+            b.get("kind") == "categorical" or b.get("distinct", 0) <= CATEGORICAL_MAX
+        ):
             psi, method = categorical_psi(b, h), "categorical"
         elif b.get("kind") == "numeric" and h.get("kind") == "numeric":
             psi, method = numeric_psi(b, h), "binned"
@@ -234,8 +300,10 @@ def diff(base: dict[str, Any], head: dict[str, Any], *, max_psi: float | None = 
         columns.append(entry)
     scored = [c for c in columns if c["psi"] is not None]
     worst = max(scored, key=lambda c: c["psi"], default=None)
-    drifted = sorted((c["name"] for c in scored if max_psi is not None and c["psi"] > max_psi),
-                     key=lambda n: -next(c["psi"] for c in scored if c["name"] == n))
+    drifted = sorted(
+        (c["name"] for c in scored if max_psi is not None and c["psi"] > max_psi),
+        key=lambda n: -next(c["psi"] for c in scored if c["name"] == n),
+    )
     return {
         "status": "compared",
         "rows": {"base": base["rows"], "head": head["rows"], "delta": head["rows"] - base["rows"]},
@@ -263,7 +331,9 @@ def summary(d: dict[str, Any]) -> str:
     for key, word in (("added", "added"), ("removed", "removed"), ("type_changed", "changed type")):
         if schema[key]:
             names = ", ".join(c["name"] for c in schema[key][:5])
-            parts.append(f"{len(schema[key])} column{'s' if len(schema[key]) != 1 else ''} {word} ({names})")
+            parts.append(
+                f"{len(schema[key])} column{'s' if len(schema[key]) != 1 else ''} {word} ({names})"
+            )
     if d.get("max_psi"):
         parts.append(f"max PSI {d['max_psi']['psi']:.3f} ({d['max_psi']['column']})")
     return ", ".join(parts)

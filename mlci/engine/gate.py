@@ -18,8 +18,15 @@ def metric_reasons(metrics: Iterable[MetricDelta], config_file: str | None = Non
         # an unreadable file has its own reason (which says why); its rows would repeat it
         if m.outcome in ("fail", "warn") and m.status != "unreadable":
             line = (m.rule or {}).get("line")
-            out.append(Reason("metrics", m.outcome, f"{m.name}: {m.message or m.status}",
-                              file=config_file if line else None, line=line))
+            out.append(
+                Reason(
+                    "metrics",
+                    m.outcome,
+                    f"{m.name}: {m.message or m.status}",
+                    file=config_file if line else None,
+                    line=line,
+                )
+            )
     return out
 
 
@@ -41,7 +48,10 @@ def apply_override(result: Result, override: dict[str, Any]) -> Result:
     """Failures become warnings, and the result records who waived them and why."""
     reasons = tuple(
         dataclasses.replace(r, severity="warn", message=f"{r.message} (overridden)")
-        if r.severity == "fail" else r
+        if r.severity == "fail"
+        else r
         for r in result.reasons
     )
-    return dataclasses.replace(result, reasons=reasons, verdict=verdict(reasons), override=dict(override))
+    return dataclasses.replace(
+        result, reasons=reasons, verdict=verdict(reasons), override=dict(override)
+    )

@@ -51,7 +51,9 @@ def stale(status: dvc.PipelineStatus) -> tuple[dict[str, list[Any]], list[str]]:
             for kind, entries in change.items():
                 left = {}
                 for path, state in entries.items():
-                    absent = state in _ABSENT and (kind == "changed outs" or _produced(path, status.outputs))
+                    absent = state in _ABSENT and (
+                        kind == "changed outs" or _produced(path, status.outputs)
+                    )
                     if absent:
                         missing.append(path)
                     else:
@@ -90,9 +92,15 @@ def _has_lock(root: Any, rev: str | None) -> bool:
     return git.show_file(rev, "./dvc.lock", root) is not None
 
 
-def check_lock(root: Any, head_sha: str | None, head_is_worktree: bool, severity: str,
-               *, verbose: bool = False, only_if_locked: bool = False,
-               ) -> tuple[list[Reason], list[str], str | None]:
+def check_lock(
+    root: Any,
+    head_sha: str | None,
+    head_is_worktree: bool,
+    severity: str,
+    *,
+    verbose: bool = False,
+    only_if_locked: bool = False,
+) -> tuple[list[Reason], list[str], str | None]:
     """Reasons, notes and a one-line summary for the result's ``repro.message``.
 
     The compared head is what is checked: the work tree when it is the head,
@@ -119,16 +127,27 @@ def check_lock(root: Any, head_sha: str | None, head_is_worktree: bool, severity
     changes, missing = stale(dvc.pipeline_status(root, rev, verbose=verbose))
     notes = []
     if rev is not None:
-        why = "not the commit checked out" if rev != checked_out else \
-            "checked out with uncommitted changes"
-        notes.append(f"dvc.lock was checked at {rev[:7]} as committed ({why}): code and params "
-                     "from git, data by the hashes DVC records, not the work tree")
+        why = (
+            "not the commit checked out"
+            if rev != checked_out
+            else "checked out with uncommitted changes"
+        )
+        notes.append(
+            f"dvc.lock was checked at {rev[:7]} as committed ({why}): code and params "
+            "from git, data by the hashes DVC records, not the work tree"
+        )
     if missing:
-        shown = ", ".join(missing[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
-        notes.append(f"pipeline outputs not in the work tree ({shown}) were not counted against "
-                     "dvc.lock; `dvc pull` or `dvc checkout` restores them")
+        shown = ", ".join(missing[:3]) + (
+            f" and {len(missing) - 3} more" if len(missing) > 3 else ""
+        )
+        notes.append(
+            f"pipeline outputs not in the work tree ({shown}) were not counted against "
+            "dvc.lock; `dvc pull` or `dvc checkout` restores them"
+        )
     if not changes:
         return [], notes, "not reproduced; dvc.lock is up to date (dvc status)"
-    message = (f"dvc.lock is not up to date: {describe(changes)}; the committed metrics are from "
-               "before this change: run `dvc repro` and commit dvc.lock with its results")
+    message = (
+        f"dvc.lock is not up to date: {describe(changes)}; the committed metrics are from "
+        "before this change: run `dvc repro` and commit dvc.lock with its results"
+    )
     return [Reason("repro", severity, message)], notes, "not reproduced; dvc.lock is not up to date"

@@ -29,8 +29,13 @@ MAX_STORED_POINTS = 500  # per series in the result file; the HTML report draws 
 CHART_POINTS = 50  # per series in a Mermaid chart: enough for a curve's shape, small in a comment
 MAX_CHARTS = 12  # Mermaid charts per comment; the others are listed by name
 IMAGE_SUFFIXES = (".png", ".svg", ".jpg", ".jpeg", ".gif")
-IMAGE_TYPES = {".png": "image/png", ".svg": "image/svg+xml", ".jpg": "image/jpeg",
-               ".jpeg": "image/jpeg", ".gif": "image/gif"}
+IMAGE_TYPES = {
+    ".png": "image/png",
+    ".svg": "image/svg+xml",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".gif": "image/gif",
+}
 # Images up to this size travel in the result (base64) so the HTML report shows them side by side;
 # a larger one is named with its size only, which keeps the result file small.
 MAX_EMBEDDED_IMAGE = 1_000_000
@@ -77,8 +82,10 @@ class NotDrawable(Exception):
     """Why a plot cannot be drawn; the message goes into the report."""
 
 
-NO_DATAPOINTS = ("DVC finds no data points in it: its data is not a list of records (rows with "
-                 "named fields), nor holds such lists under its keys")
+NO_DATAPOINTS = (
+    "DVC finds no data points in it: its data is not a list of records (rows with "
+    "named fields), nor holds such lists under its keys"
+)
 
 
 @dataclass
@@ -91,15 +98,19 @@ class _Converted:
     x_label: str | None
 
 
-def _convert(plot_id: str, props: dict[str, Any], side: _Side | None,
-             rev: str) -> _Converted | None:
+def _convert(
+    plot_id: str, props: dict[str, Any], side: _Side | None, rev: str
+) -> _Converted | None:
     """The data files of one side through DVC's plot conversion; None when the side has no data."""
     from mlci.adapters import dvc
 
     if side is None:
         return None
-    data = {path: content for path, content in side.files.items()
-            if content is not None and not path.lower().endswith(IMAGE_SUFFIXES)}
+    data = {
+        path: content
+        for path, content in side.files.items()
+        if content is not None and not path.lower().endswith(IMAGE_SUFFIXES)
+    }
     if not data:
         return None
     try:
@@ -129,27 +140,39 @@ def _line_points(points: list[dict[str, Any]] | None, x: str, y: str) -> list[li
         if xv is not None and yv is not None:
             out.append([xv, yv])
     if not out:
-        raise NotDrawable(f"no numeric values in field(s) '{x}'/'{y}'" if x != "step" else
-                          f"no numeric values in field '{y}'")
+        raise NotDrawable(
+            f"no numeric values in field(s) '{x}'/'{y}'"
+            if x != "step"
+            else f"no numeric values in field '{y}'"
+        )
     if any(abs(v) > MAX_DRAWN for point in out for v in point):
         # the scale of a chart spans the values: beyond this, their difference is no float
         raise NotDrawable(f"values beyond ±{MAX_DRAWN:g} cannot be drawn")
     return decimate(out, MAX_STORED_POINTS)
 
 
-def _confusion_cells(points: list[dict[str, Any]] | None, actual: str,
-                     predicted: str) -> list[list[Any]] | None:
+def _confusion_cells(
+    points: list[dict[str, Any]] | None, actual: str, predicted: str
+) -> list[list[Any]] | None:
     if points is None:
         return None
     labels = (str, int, float, bool)
-    if any(not isinstance(p.get(key), labels)
-           for p in points for key in (actual, predicted) if key in p):
+    if any(
+        not isinstance(p.get(key), labels)
+        for p in points
+        for key in (actual, predicted)
+        if key in p
+    ):
         raise NotDrawable(f"'{actual}' and '{predicted}' must be class labels (strings or numbers)")
-    counts = Counter((p.get(actual), p.get(predicted))
-                     for p in points if actual in p and predicted in p)
+    counts = Counter(
+        (p.get(actual), p.get(predicted)) for p in points if actual in p and predicted in p
+    )
     if not counts:
         raise NotDrawable(f"no records with both '{actual}' and '{predicted}'")
-    return [[a, p, n] for (a, p), n in sorted(counts.items(), key=lambda item: (str(item[0][0]), str(item[0][1])))]
+    return [
+        [a, p, n]
+        for (a, p), n in sorted(counts.items(), key=lambda item: (str(item[0][0]), str(item[0][1])))
+    ]
 
 
 def _bars(points: list[dict[str, Any]] | None, value: str, category: str) -> list[list[Any]] | None:
@@ -204,8 +227,9 @@ def _series_label(plot_id: str, key: tuple[str, str], keys: list[tuple[str, str]
     return f"{plot_id} ({key[0]}: {key[1]})"
 
 
-def _data_plots(plot_id: str, props: dict[str, Any], base: _Side | None, head: _Side | None,
-                many: bool) -> list[Plot]:
+def _data_plots(
+    plot_id: str, props: dict[str, Any], base: _Side | None, head: _Side | None, many: bool
+) -> list[Plot]:
     """The data (non-image) files of one definition, drawn the way ``dvc plots diff`` reads them."""
     template = str(props.get("template") or "linear")
     title = props.get("title")
@@ -226,8 +250,18 @@ def _data_plots(plot_id: str, props: dict[str, Any], base: _Side | None, head: _
             label = plot_id if len(files) == 1 and not many else f"{plot_id} ({file})"
             bc = _confusion_cells(b_files[file] or None, b.x, b.y) if b is not None else None
             hc = _confusion_cells(h_files[file] or None, h.x, h.y) if h is not None else None
-            out.append(Plot(label, "confusion", _status(bc, hc), title=title, x=x_name, y=y_name,
-                            base=bc, head=hc))
+            out.append(
+                Plot(
+                    label,
+                    "confusion",
+                    _status(bc, hc),
+                    title=title,
+                    x=x_name,
+                    y=y_name,
+                    base=bc,
+                    head=hc,
+                )
+            )
         return out
     if template in BAR_TEMPLATES:
         # DVC's horizontal bars: x is the value, y the category (a feature's importance, say)
@@ -236,13 +270,23 @@ def _data_plots(plot_id: str, props: dict[str, Any], base: _Side | None, head: _
         for key in keys:
             bb = _bars(b_series.get(key), b.x, b.y) if b is not None else None
             hb = _bars(h_series.get(key), h.x, h.y) if h is not None else None
-            out.append(Plot(_series_label(plot_id, key, keys), "bar", _status(bb, hb), title=title,
-                            x=str(props.get("x_label") or either.x_label or either.x),
-                            y=str(props.get("y_label") or either.y), base=bb, head=hb))
+            out.append(
+                Plot(
+                    _series_label(plot_id, key, keys),
+                    "bar",
+                    _status(bb, hb),
+                    title=title,
+                    x=str(props.get("x_label") or either.x_label or either.x),
+                    y=str(props.get("y_label") or either.y),
+                    base=bb,
+                    head=hb,
+                )
+            )
         return out
     if template not in LINE_TEMPLATES:
-        raise NotDrawable(f"template '{template}' has no form in mlci's reports; "
-                          "`dvc plots diff` draws it")
+        raise NotDrawable(
+            f"template '{template}' has no form in mlci's reports; `dvc plots diff` draws it"
+        )
     keys = list(dict.fromkeys([*h_series, *b_series]))
     out = []
     for key in keys:
@@ -253,8 +297,18 @@ def _data_plots(plot_id: str, props: dict[str, Any], base: _Side | None, head: _
         bp = _line_points(b_series.get(key), b.x, b.y) if b is not None else None
         hp = _line_points(h_series.get(key), h.x, h.y) if h is not None else None
         x_label = props.get("x_label") or either.x_label or either.x
-        out.append(Plot(label, "line", _status(bp, hp), title=title, x=str(x_label),
-                        y=str(props.get("y_label") or key[1] or either.y), base=bp, head=hp))
+        out.append(
+            Plot(
+                label,
+                "line",
+                _status(bp, hp),
+                title=title,
+                x=str(x_label),
+                y=str(props.get("y_label") or key[1] or either.y),
+                base=bp,
+                head=hp,
+            )
+        )
     return out
 
 
@@ -304,8 +358,14 @@ def _side(source: Any) -> _Side | None:
     return _Side(dict(source.props or {}), dict(source.files or {}), dict(source.errors or {}))
 
 
-def _image_plot(plot_id: str, path: str, props: dict[str, Any], many: bool,
-                base: _Side | None, head: _Side | None) -> Plot:
+def _image_plot(
+    plot_id: str,
+    path: str,
+    props: dict[str, Any],
+    many: bool,
+    base: _Side | None,
+    head: _Side | None,
+) -> Plot:
     """One image file of a definition (DVC's image renderer shows each file on its own)."""
     title = props.get("title")
     if path.startswith(plot_id.rstrip("/") + "/"):
@@ -319,12 +379,20 @@ def _image_plot(plot_id: str, path: str, props: dict[str, Any], many: bool,
         h = _image_info(h_content, path) if h_content is not None else None
     except NotDrawable as exc:
         return Plot(label, "none", "changed", title=title, reason=str(exc))
-    return Plot(label, "image", _status(b, h), title=title, base=b, head=h,
-                path=path if h is not None else None)
+    return Plot(
+        label,
+        "image",
+        _status(b, h),
+        title=title,
+        base=b,
+        head=h,
+        path=path if h is not None else None,
+    )
 
 
-def build(base: Mapping[str, Any] | None, head: Mapping[str, Any] | None,
-          *, head_name: str = "head") -> list[Plot]:
+def build(
+    base: Mapping[str, Any] | None, head: Mapping[str, Any] | None, *, head_name: str = "head"
+) -> list[Plot]:
     """Plot entries from :class:`mlci.dvc.PlotSource` maps (plot id -> source) of both revisions.
 
     Data files go through DVC's own conversion (:func:`mlci.dvc.plot_datapoints`),
@@ -340,11 +408,25 @@ def build(base: Mapping[str, Any] | None, head: Mapping[str, Any] | None,
         if h is not None and h.errors and not h.files:
             problems = "; ".join(f"{p}: {m}" for p, m in sorted(h.errors.items()))
             if b is not None and b.files and all(m == "file not found" for m in h.errors.values()):
-                out.append(Plot(plot_id, "none", "removed", title=props.get("title"),
-                                reason=f"missing in {head_name} ({problems})"))
+                out.append(
+                    Plot(
+                        plot_id,
+                        "none",
+                        "removed",
+                        title=props.get("title"),
+                        reason=f"missing in {head_name} ({problems})",
+                    )
+                )
             else:
-                out.append(Plot(plot_id, "none", "changed", title=props.get("title"),
-                                reason=f"cannot read it in {head_name}: {problems}"))
+                out.append(
+                    Plot(
+                        plot_id,
+                        "none",
+                        "changed",
+                        title=props.get("title"),
+                        reason=f"cannot read it in {head_name}: {problems}",
+                    )
+                )
             continue
         files = list(dict.fromkeys([*(h.files if h else {}), *(b.files if b else {})]))
         many = len({*files, *(h.errors if h else {})}) > 1
@@ -353,19 +435,34 @@ def build(base: Mapping[str, Any] | None, head: Mapping[str, Any] | None,
             try:
                 out.extend(_data_plots(plot_id, props, b, h, many))
             except NotDrawable as exc:
-                out.append(Plot(plot_id, "none", "changed", title=props.get("title"),
-                                reason=str(exc)))
+                out.append(
+                    Plot(plot_id, "none", "changed", title=props.get("title"), reason=str(exc))
+                )
         for path in images:
             out.append(_image_plot(plot_id, path, props, many, b, h))
         # a file of a multi-file plot that the head cannot read, and the base did not have
         for path, problem in sorted((h.errors if h else {}).items()):
             if path not in files:
-                out.append(Plot(plot_id if path == plot_id else f"{plot_id} ({path})", "none", "changed",
-                                title=props.get("title"), reason=f"cannot read {path} in {head_name}: {problem}"))
+                out.append(
+                    Plot(
+                        plot_id if path == plot_id else f"{plot_id} ({path})",
+                        "none",
+                        "changed",
+                        title=props.get("title"),
+                        reason=f"cannot read {path} in {head_name}: {problem}",
+                    )
+                )
         if not files and h is None and b is not None and b.errors:
             problems = "; ".join(f"{p}: {m}" for p, m in sorted(b.errors.items()))
-            out.append(Plot(plot_id, "none", "removed", title=props.get("title"),
-                            reason=f"no longer declared, and unreadable at the base ({problems})"))
+            out.append(
+                Plot(
+                    plot_id,
+                    "none",
+                    "removed",
+                    title=props.get("title"),
+                    reason=f"no longer declared, and unreadable at the base ({problems})",
+                )
+            )
     return out
 
 
@@ -446,7 +543,9 @@ def mermaid_chart(plot: Plot, base_label: str, head_label: str, n: int = CHART_P
     title = mermaid_text(plot.title or plot.id)
     lines = [
         "```mermaid",
-        '%%{init: {"themeVariables": {"xyChart": {"plotColorPalette": "' + ", ".join(colours) + '"}}}}%%',
+        '%%{init: {"themeVariables": {"xyChart": {"plotColorPalette": "'
+        + ", ".join(colours)
+        + '"}}}}%%',
         "xychart-beta",
         f'    title "{title}"',
         f'    x-axis "{mermaid_text(plot.x or "x", 40)}" {_num(grid[0])} --> {_num(grid[-1])}',
@@ -474,7 +573,9 @@ class ConfusionTable:
     """A confusion matrix, head counts with the change from base per cell (rows actual)."""
 
     labels: list[Any]
-    cells: dict[tuple[Any, Any], tuple[int | None, int | None]]  # (actual, predicted) -> (base, head)
+    cells: dict[
+        tuple[Any, Any], tuple[int | None, int | None]
+    ]  # (actual, predicted) -> (base, head)
 
 
 def confusion_table(plot: Plot) -> ConfusionTable:
@@ -529,7 +630,9 @@ def _heading(plot: Plot) -> str:
 def _confusion_markdown(plot: Plot, table: ConfusionTable) -> str:
     actual, predicted = fmt.md_text(plot.x or "actual", 60), fmt.md_text(plot.y or "predicted", 60)
     lines = [
-        f"| {actual} ↓ {predicted} → | " + " | ".join(fmt.md_code(v, 40) for v in table.labels) + " |",
+        f"| {actual} ↓ {predicted} → | "
+        + " | ".join(fmt.md_code(v, 40) for v in table.labels)
+        + " |",
         "|---|" + "---:|" * len(table.labels),
     ]
     for a in table.labels:
@@ -540,18 +643,27 @@ def _confusion_markdown(plot: Plot, table: ConfusionTable) -> str:
 
 def _bar_markdown(plot: Plot, rows: list[BarRow], base_label: str, head_label: str) -> str:
     """A bar plot as a table: category, base, head, change; the largest bars first."""
-    lines = [f"| {fmt.md_text(plot.y or 'category', 60)} | {base_label} | {head_label} | change |",
-             "|---|---:|---:|---:|"]
+    lines = [
+        f"| {fmt.md_text(plot.y or 'category', 60)} | {base_label} | {head_label} | change |",
+        "|---|---:|---:|---:|",
+    ]
     for row in rows[:MAX_BARS]:
         cells = ["—" if v is None else fmt.number(v) for v in (row.base, row.head)]
-        lines.append(f"| {fmt.md_code(row.name, 60)} | {cells[0]} | {cells[1]} | {bar_change(row)} |")
+        lines.append(
+            f"| {fmt.md_code(row.name, 60)} | {cells[0]} | {cells[1]} | {bar_change(row)} |"
+        )
     if len(rows) > MAX_BARS:
         lines.append(f"| … {len(rows) - MAX_BARS} more (see the HTML report) | | | |")
     return "\n".join(lines)
 
 
-def markdown_views(plots: tuple[Plot, ...] | list[Plot], base_label: str, head_label: str,
-                   max_charts: int = MAX_CHARTS, artifacts: bool = False) -> list[dict[str, str]]:
+def markdown_views(
+    plots: tuple[Plot, ...] | list[Plot],
+    base_label: str,
+    head_label: str,
+    max_charts: int = MAX_CHARTS,
+    artifacts: bool = False,
+) -> list[dict[str, str]]:
     """Per plot: an escaped heading and, where it can be drawn, a chart or table (Markdown).
 
     ``base_label``/``head_label`` are already escaped. Changed plots are drawn
@@ -566,15 +678,22 @@ def markdown_views(plots: tuple[Plot, ...] | list[Plot], base_label: str, head_l
         elif plot.status == "unchanged":
             view["text"] = "unchanged"
         elif plot.kind == "image":
-            view["text"] = (f"{plot.status}: {size_text(plot.base)} → {size_text(plot.head)}, "
-                            f"sha256 {_short_hash(plot.base)} → {_short_hash(plot.head)}"
-                            + (" (in the workflow run's artifacts)" if plot.head and artifacts else ""))
+            view["text"] = (
+                f"{plot.status}: {size_text(plot.base)} → {size_text(plot.head)}, "
+                f"sha256 {_short_hash(plot.base)} → {_short_hash(plot.head)}"
+                + (" (in the workflow run's artifacts)" if plot.head and artifacts else "")
+            )
         elif charts >= max_charts:
-            view["text"] = f"{plot.status}; not drawn here to keep the comment short (see the HTML report)"
+            view["text"] = (
+                f"{plot.status}; not drawn here to keep the comment short (see the HTML report)"
+            )
         elif plot.kind == "line":
             try:
                 view["chart"] = mermaid_chart(plot, base_label, head_label)
-                view["legend"] = legend(plot, base_label, head_label) + f" · {fmt.md_text(plot.y)} against {fmt.md_text(plot.x)}"
+                view["legend"] = (
+                    legend(plot, base_label, head_label)
+                    + f" · {fmt.md_text(plot.y)} against {fmt.md_text(plot.x)}"
+                )
                 charts += 1
             except NotDrawable as exc:
                 view["text"] = "not drawn: " + fmt.md_text(str(exc), 300)
@@ -586,16 +705,20 @@ def markdown_views(plots: tuple[Plot, ...] | list[Plot], base_label: str, head_l
             except (TypeError, ValueError):
                 view["text"] = "not drawn: the plot data is malformed"
             else:
-                view["text"] = f"{fmt.md_text(plot.x or 'value', 60)} by {fmt.md_text(plot.y or 'category', 60)}"
+                view["text"] = (
+                    f"{fmt.md_text(plot.x or 'value', 60)} by {fmt.md_text(plot.y or 'category', 60)}"
+                )
         elif plot.kind == "confusion":
             try:
                 view["table"] = _confusion_markdown(plot, confusion_table(plot))
             except (TypeError, ValueError):
                 view["text"] = "not drawn: the plot data is malformed"
             else:
-                view["text"] = (f"rows: {fmt.md_text(plot.x or 'actual', 60)}, columns: "
-                                f"{fmt.md_text(plot.y or 'predicted', 60)}; {head_label} with the change "
-                                f"from {base_label}")
+                view["text"] = (
+                    f"rows: {fmt.md_text(plot.x or 'actual', 60)}, columns: "
+                    f"{fmt.md_text(plot.y or 'predicted', 60)}; {head_label} with the change "
+                    f"from {base_label}"
+                )
                 charts += 1
         views.append(view)
     return views
@@ -642,5 +765,7 @@ def sparklines(plot: Plot, width: int = 32) -> list[tuple[str, str]]:
     lo, hi = min(ys), max(ys)
     span = (hi - lo) or 1.0
     names = (["base"] if plot.base else []) + (["head"] if plot.head else [])
-    return [(name, "".join(_BARS[min(7, int((v - lo) / span * 8))] for v in series))
-            for name, series in zip(names, values)]
+    return [
+        (name, "".join(_BARS[min(7, int((v - lo) / span * 8))] for v in series))
+        for name, series in zip(names, values, strict=False)
+    ]

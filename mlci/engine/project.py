@@ -61,7 +61,9 @@ def status_context(label: str | None) -> str:
 def load_config(cwd: str | Path, config_path: str | None) -> tuple[Project, config.Config]:
     """The project found from ``cwd`` and its config (``mlci.yaml`` in the project's folder)."""
     found = find(cwd)
-    cfg = config.load(config_path, found.root, explicit=config_path is not None, project=found.label)
+    cfg = config.load(
+        config_path, found.root, explicit=config_path is not None, project=found.label
+    )
     return found, cfg
 
 
@@ -84,5 +86,7 @@ def nested(root: Path) -> list[str]:
 def nested_hint(folders: list[str]) -> str:
     """What to say when mlci runs above projects in subfolders."""
     shown = ", ".join(folders[:5]) + (f" and {len(folders) - 5} more" if len(folders) > 5 else "")
-    return (f"no DVC project here, but {len(folders)} in subfolders ({shown}): run mlci from the "
-            "project's folder (the action's `working-directory`), once per project")
+    return (
+        f"no DVC project here, but {len(folders)} in subfolders ({shown}): run mlci from the "
+        "project's folder (the action's `working-directory`), once per project"
+    )

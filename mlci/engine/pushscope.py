@@ -45,8 +45,12 @@ def _LOADER(yaml: Any) -> Any:  # noqa: N802 - stands for a class
 
 def _is_pipeline_file(path: str) -> bool:
     name = posixpath.basename(path)
-    return (name in PIPELINE_NAMES or name.endswith(".dvc") or bool(_PARAMS_FILE.match(name))
-            or any(path.startswith(d) or f"/{d}" in path for d in PIPELINE_DIRS))
+    return (
+        name in PIPELINE_NAMES
+        or name.endswith(".dvc")
+        or bool(_PARAMS_FILE.match(name))
+        or any(path.startswith(d) or f"/{d}" in path for d in PIPELINE_DIRS)
+    )
 
 
 def _strings(node: object, out: list[str]) -> bool:

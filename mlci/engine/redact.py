@@ -18,10 +18,33 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 
-SECRET_WORDS = ("TOKEN", "SECRET", "SECRETS", "PASSWORD", "PASSWD", "PASS", "PASSPHRASE", "KEY",
-                "KEYS", "CREDENTIAL", "CREDENTIALS", "CREDS", "PRIVATE", "SIGNATURE", "COOKIE")
-SECRET_ENDINGS = ("TOKEN", "SECRET", "PASSWORD", "PASSWD", "APIKEY", "ACCESSKEY", "SECRETKEY",
-                  "CREDENTIALS")
+SECRET_WORDS = (
+    "TOKEN",
+    "SECRET",
+    "SECRETS",
+    "PASSWORD",
+    "PASSWD",
+    "PASS",
+    "PASSPHRASE",
+    "KEY",
+    "KEYS",
+    "CREDENTIAL",
+    "CREDENTIALS",
+    "CREDS",
+    "PRIVATE",
+    "SIGNATURE",
+    "COOKIE",
+)
+SECRET_ENDINGS = (
+    "TOKEN",
+    "SECRET",
+    "PASSWORD",
+    "PASSWD",
+    "APIKEY",
+    "ACCESSKEY",
+    "SECRETKEY",
+    "CREDENTIALS",
+)
 SECRET_PREFIXES = ("AWS_", "AZURE_", "GOOGLE_", "GCP_", "GCLOUD_", "ALIBABA_CLOUD_")
 # Values shorter than this are not hidden: "true", "1" or "us" would blank out ordinary words.
 MIN_SECRET_LENGTH = 6

@@ -61,8 +61,14 @@ class StageLog(dvc.StageWatcher):
     and anything a terminal would act on before it is shown or kept.
     """
 
-    def __init__(self, stream: TextIO | None = None, *, github: bool = False,
-                 tail_lines: int = LOG_TAIL_LINES, redact: Callable[[str], str] | None = None) -> None:
+    def __init__(
+        self,
+        stream: TextIO | None = None,
+        *,
+        github: bool = False,
+        tail_lines: int = LOG_TAIL_LINES,
+        redact: Callable[[str], str] | None = None,
+    ) -> None:
         self._stream = stream
         self.github = github
         self._redact = redact or (lambda text: text)
@@ -118,9 +124,15 @@ def describe_outcome(o: dvc.StageOutcome) -> str:
     if o.status == "failed":
         code = f", exit code {o.exit_code}" if o.exit_code is not None else ""
         return f"failed{took}{code}: {o.error}"
-    words = {"ran": "ran", "cached": "restored from run-cache", "unchanged": "unchanged",
-             "restored": "restored from the DVC cache (data pulled, not recomputed)"}
-    return words.get(o.status, o.status) + (took if o.status in ("ran", "cached", "restored") else "")
+    words = {
+        "ran": "ran",
+        "cached": "restored from run-cache",
+        "unchanged": "unchanged",
+        "restored": "restored from the DVC cache (data pulled, not recomputed)",
+    }
+    return words.get(o.status, o.status) + (
+        took if o.status in ("ran", "cached", "restored") else ""
+    )
 
 
 # --- dvc.lock before and after --------------------------------------------------------
@@ -180,7 +192,9 @@ class LockChange:
         return f"{self.stage} ({', '.join(self.what)})"
 
 
-def diff_locks(before: Mapping[str, dict[str, Any]], after: Mapping[str, dict[str, Any]]) -> list[LockChange]:
+def diff_locks(
+    before: Mapping[str, dict[str, Any]], after: Mapping[str, dict[str, Any]]
+) -> list[LockChange]:
     """The stages whose lock entries differ, and in what (outputs first)."""
     changes = []
     for name in list(dict.fromkeys([*before, *after])):
@@ -229,8 +243,11 @@ def _summary(stages: Iterable[StageRun]) -> str:
 
     stages = list(stages)
     counts = Counter(s.status for s in stages)
-    parts = [f"{counts[s]} {s}" for s in ("ran", "cached", "restored", "unchanged", "failed", "skipped")
-             if counts[s]]
+    parts = [
+        f"{counts[s]} {s}"
+        for s in ("ran", "cached", "restored", "unchanged", "failed", "skipped")
+        if counts[s]
+    ]
     return f"{len(stages)} stage{'s' if len(stages) != 1 else ''}: {', '.join(parts) or 'nothing to do'}"
 
 
@@ -244,8 +261,14 @@ def _remote_text(remote: dvc.Remote) -> str:
     return f"DVC remote '{remote.name}' ({without_credentials(remote.url)})"
 
 
-def reproduce(root: Path, cfg: ReproConfig, *, env: Mapping[str, str] | None = None,
-              log: StageLog | None = None, verbose: bool = False) -> ReproOutcome:
+def reproduce(
+    root: Path,
+    cfg: ReproConfig,
+    *,
+    env: Mapping[str, str] | None = None,
+    log: StageLog | None = None,
+    verbose: bool = False,
+) -> ReproOutcome:
     """Pull, reproduce, push and check ``dvc.lock`` on the work tree at ``root``.
 
     A configured but unreachable remote is a :class:`RunError` (exit 3) when
@@ -263,8 +286,10 @@ def reproduce(root: Path, cfg: ReproConfig, *, env: Mapping[str, str] | None = N
     if not cfg.targets and not any((root / name).is_file() for name in ("dvc.yaml", "dvc.yml")):
         # `dvc repro` would stop at the missing dvc.yaml; a data-only DVC repo has nothing to run
         return ReproOutcome(Repro(status="skipped", message="no dvc.yaml: nothing to reproduce"))
-    log = log or StageLog(github=env.get("GITHUB_ACTIONS") == "true",
-                          redact=redact.Redactor.from_env({**os.environ, **env}))
+    log = log or StageLog(
+        github=env.get("GITHUB_ACTIONS") == "true",
+        redact=redact.Redactor.from_env({**os.environ, **env}),
+    )
     acc = _Acc()
     started = time.monotonic()
     targets = list(cfg.targets)
@@ -276,9 +301,15 @@ def reproduce(root: Path, cfg: ReproConfig, *, env: Mapping[str, str] | None = N
         except Exception as exc:  # noqa: BLE001 - a bad dvc.yaml or unknown target is the PR's fault
             message = f"cannot plan the pipeline: {dvc.describe(exc)}"
             acc.reasons.append(Reason("repro", "fail", message))
-            return ReproOutcome(Repro(status="failed", message=message,
-                                      duration_s=round(time.monotonic() - started, 2)),
-                                tuple(acc.reasons), tuple(acc.notes))
+            return ReproOutcome(
+                Repro(
+                    status="failed",
+                    message=message,
+                    duration_s=round(time.monotonic() - started, 2),
+                ),
+                tuple(acc.reasons),
+                tuple(acc.notes),
+            )
         if cfg.pull and remote is not None and remote.reachable:
             with dvc.quiet_dvc(verbose):
                 absent = dvc.stages_without_outputs(plan)
@@ -288,23 +319,35 @@ def reproduce(root: Path, cfg: ReproConfig, *, env: Mapping[str, str] | None = N
             sources = [a for a in absent if not getattr(by_name.get(a), "cmd", None)]
             computed = [a for a in absent if a not in sources]
             if computed:
-                acc.notes.append(f"outputs of {', '.join(computed)} recorded in dvc.lock are not on "
-                                 f"{_remote_text(remote)}: computed here")
+                acc.notes.append(
+                    f"outputs of {', '.join(computed)} recorded in dvc.lock are not on "
+                    f"{_remote_text(remote)}: computed here"
+                )
             if sources:
-                acc.notes.append(f"data of {', '.join(sources)} is neither in the DVC cache nor on "
-                                 f"{_remote_text(remote)}: `dvc push` it from a clone that has it")
+                acc.notes.append(
+                    f"data of {', '.join(sources)} is neither in the DVC cache nor on "
+                    f"{_remote_text(remote)}: `dvc push` it from a clone that has it"
+                )
         lock_files = _stage_files(plan, root)
         before = read_locks(lock_files, root)
-        run = dvc.reproduce(repo, targets, pull=bool(cfg.pull and remote and remote.reachable),
-                            watcher=log, verbose=verbose,
-                            stage_env=lambda stage_vars: redact.stage_env(stage_vars, cfg.pass_env))
+        run = dvc.reproduce(
+            repo,
+            targets,
+            pull=bool(cfg.pull and remote and remote.reachable),
+            watcher=log,
+            verbose=verbose,
+            stage_env=lambda stage_vars: redact.stage_env(stage_vars, cfg.pass_env),
+        )
         after = read_locks(lock_files, root)
         if cfg.push and run.error is None:
             _push(repo, cfg, targets, remote, env, acc)
 
     stages = tuple(
         StageRun(
-            name=o.name, status=o.status, duration_s=o.duration_s, cmd=o.cmd,
+            name=o.name,
+            status=o.status,
+            duration_s=o.duration_s,
+            cmd=o.cmd,
             exit_code=o.exit_code if o.status == "failed" else None,
             log_tail=log.tails.get(o.name) if o.status == "failed" else None,
         )
@@ -326,25 +369,37 @@ def reproduce(root: Path, cfg: ReproConfig, *, env: Mapping[str, str] | None = N
     if failed is not None and held:
         # the names only: a stage that needed one of them fails without saying why
         names = ", ".join(held[:8]) + (f" and {len(held) - 8} more" if len(held) > 8 else "")
-        acc.notes.append(f"stages ran without the secret-looking variables {names}; "
-                         "list the ones a stage needs in repro.pass_env")
+        acc.notes.append(
+            f"stages ran without the secret-looking variables {names}; "
+            "list the ones a stage needs in repro.pass_env"
+        )
 
     changes = diff_locks(before, after)
     if changes:
         listed = "; ".join(c.describe() for c in changes[:10])
         more = f"; and {len(changes) - 10} more" if len(changes) > 10 else ""
-        message = (f"reproduction changed dvc.lock — the committed results are not the reproduced ones: "
-                   f"{listed}{more}. Commit dvc.lock and the outputs")
+        message = (
+            f"reproduction changed dvc.lock — the committed results are not the reproduced ones: "
+            f"{listed}{more}. Commit dvc.lock and the outputs"
+        )
         if cfg.require_committed_lock != "off":
             acc.reasons.append(Reason("repro", cfg.require_committed_lock, message))
-        acc.notes.append("metrics and params are compared from the reproduced work tree, "
-                         "not from the committed files")
+        acc.notes.append(
+            "metrics and params are compared from the reproduced work tree, "
+            "not from the committed files"
+        )
 
     status = "failed" if (failed is not None or run.error is not None) else "ran"
     return ReproOutcome(
-        Repro(status=status, stages=stages, lock_changed=bool(changes),
-              duration_s=round(time.monotonic() - started, 2), message=_summary(stages)),
-        tuple(acc.reasons), tuple(acc.notes),
+        Repro(
+            status=status,
+            stages=stages,
+            lock_changed=bool(changes),
+            duration_s=round(time.monotonic() - started, 2),
+            message=_summary(stages),
+        ),
+        tuple(acc.reasons),
+        tuple(acc.notes),
     )
 
 
@@ -356,8 +411,10 @@ def _pull(repo: Any, cfg: ReproConfig, targets: list[str], acc: _Acc) -> dvc.Rem
             named = dvc.remotes_configured(repo)
             acc.notes.append(
                 f"DVC remotes {', '.join(named)} are configured but none is the default "
-                "(dvc remote default NAME): nothing pulled" if named
-                else "no DVC remote configured: nothing pulled, every stage computed here")
+                "(dvc remote default NAME): nothing pulled"
+                if named
+                else "no DVC remote configured: nothing pulled, every stage computed here"
+            )
         return None
     if remote.reachable and cfg.pull:
         try:
@@ -366,20 +423,32 @@ def _pull(repo: Any, cfg: ReproConfig, targets: list[str], acc: _Acc) -> dvc.Rem
             remote = dvc.Remote(remote.name, remote.url, False, dvc.describe(exc))
         else:
             if missing:
-                acc.notes.append(f"{missing} file{'s' if missing != 1 else ''} could not be "
-                                 f"downloaded from {_remote_text(remote)}")
+                acc.notes.append(
+                    f"{missing} file{'s' if missing != 1 else ''} could not be "
+                    f"downloaded from {_remote_text(remote)}"
+                )
             return remote
     if not remote.reachable and cfg.pull:
         message = f"{_remote_text(remote)} is unreachable: {remote.error}"
         if cfg.remote_unreachable == "fail":
-            raise RunError(f"{message} (repro.remote_unreachable is 'fail'; set it to 'warn' "
-                           "to reproduce without the remote)")
-        acc.reasons.append(Reason("repro", "warn", f"{message}; nothing pulled, every stage computed here"))
+            raise RunError(
+                f"{message} (repro.remote_unreachable is 'fail'; set it to 'warn' "
+                "to reproduce without the remote)"
+            )
+        acc.reasons.append(
+            Reason("repro", "warn", f"{message}; nothing pulled, every stage computed here")
+        )
     return remote
 
 
-def _push(repo: Any, cfg: ReproConfig, targets: list[str], remote: dvc.Remote | None,
-          env: Mapping[str, str], acc: _Acc) -> None:
+def _push(
+    repo: Any,
+    cfg: ReproConfig,
+    targets: list[str],
+    remote: dvc.Remote | None,
+    env: Mapping[str, str],
+    acc: _Acc,
+) -> None:
     why_not = read_only_run(env)
     if why_not:
         acc.notes.append(f"outputs not pushed: {why_not} has a read-only token")
@@ -390,7 +459,10 @@ def _push(repo: Any, cfg: ReproConfig, targets: list[str], remote: dvc.Remote | 
     try:
         pushed = dvc.push(repo, targets)
     except Exception as exc:  # noqa: BLE001 - pushing is a convenience, never the verdict
-        acc.reasons.append(Reason("repro", "warn", f"pushing to {_remote_text(remote)} failed: "
-                                                   f"{dvc.describe(exc)}"))
+        acc.reasons.append(
+            Reason(
+                "repro", "warn", f"pushing to {_remote_text(remote)} failed: {dvc.describe(exc)}"
+            )
+        )
         return
     acc.notes.append(f"pushed {pushed} file{'s' if pushed != 1 else ''} to {_remote_text(remote)}")

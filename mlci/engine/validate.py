@@ -35,8 +35,16 @@ from mlci.model.errors import ConfigError, MlciError
 from mlci.model.result import Reason
 
 CACHE_VERSION = 1
-FORMATS = {".csv": "csv", ".tsv": "tsv", ".tab": "tsv", ".parquet": "parquet", ".pq": "parquet",
-           ".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+FORMATS = {
+    ".csv": "csv",
+    ".tsv": "tsv",
+    ".tab": "tsv",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".json": "json",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+}
 
 
 # --- planning: what each entry checks -------------------------------------------------
@@ -74,11 +82,13 @@ def _rel_path(raw: str, root: Path, cfg: Config, key: str, line: int | None) -> 
         try:
             path = PurePosixPath(Path(raw).resolve().relative_to(root.resolve()).as_posix())
         except ValueError as exc:
-            raise ConfigError("the path must be inside the repository", file=cfg.path, line=line,
-                              key=key) from exc
+            raise ConfigError(
+                "the path must be inside the repository", file=cfg.path, line=line, key=key
+            ) from exc
     if ".." in path.parts:
-        raise ConfigError("the path must be inside the repository (no '..')", file=cfg.path,
-                          line=line, key=key)
+        raise ConfigError(
+            "the path must be inside the repository (no '..')", file=cfg.path, line=line, key=key
+        )
     return path.as_posix()
 
 
@@ -87,8 +97,9 @@ def _suite_expectations(check: DataCheck, where: str, root: Path, cfg: Config) -
     rel = _rel_path(check.suite, root, cfg, f"{where}.suite", check.line)
     file = root / rel
     if not file.is_file():
-        raise ConfigError(f"suite file not found: {rel}", file=cfg.path, line=check.line,
-                          key=f"{where}.suite")
+        raise ConfigError(
+            f"suite file not found: {rel}", file=cfg.path, line=check.line, key=f"{where}.suite"
+        )
     try:
         doc = json.loads(file.read_text(encoding="utf-8"))
     except (ValueError, UnicodeDecodeError) as exc:
@@ -120,13 +131,24 @@ def plan(cfg: Config, root: Path) -> list[Plan]:
         if fmt_name is None:
             raise ConfigError(
                 f"cannot tell the format of '{path}' from its suffix; set format: "
-                "csv, tsv, parquet, json or jsonl", file=cfg.path, line=check.line, key=f"{where}.format")
+                "csv, tsv, parquet, json or jsonl",
+                file=cfg.path,
+                line=check.line,
+                key=f"{where}.format",
+            )
         expectations = []
         if check.suite:
             expectations += _suite_expectations(check, where, root, cfg)
         for j, item in enumerate(check.expect):
-            expectations.append(Expect(item["type"], dict(item["kwargs"]), cfg.path, item.get("line"),
-                                       f"{where}.expect[{j}]"))
+            expectations.append(
+                Expect(
+                    item["type"],
+                    dict(item["kwargs"]),
+                    cfg.path,
+                    item.get("line"),
+                    f"{where}.expect[{j}]",
+                )
+            )
         plans.append(Plan(i, check, path, fmt_name, expectations))
     return plans
 
@@ -271,9 +293,10 @@ def read_pandas(source: Any, fmt_name: str, read: Mapping[str, Any]) -> Any:
         try:
             return pd.read_parquet(source, **opts)
         except ImportError as exc:  # pyarrow is an extra (150 MB most projects never use): name it
-            raise ImportError("reading parquet needs pyarrow, which is not installed: add the parquet "
-                              "extra (the action's input `extras: parquet`; pip install 'mlci[parquet]')"
-                              ) from exc
+            raise ImportError(
+                "reading parquet needs pyarrow, which is not installed: add the parquet "
+                "extra (the action's input `extras: parquet`; pip install 'mlci[parquet]')"
+            ) from exc
     if fmt_name == "json":
         return pd.read_json(source, **opts)
     opts.setdefault("lines", True)  # jsonl
@@ -345,8 +368,12 @@ class _Reader:
                 return read_spark(self.session(), file, p.format, p.check.read).cache()
             return read_pandas(file, p.format, p.check.read)
         except TypeError as exc:  # an option the reader does not take
-            raise ConfigError(f"reader option not accepted: {exc}", file=cfg_path, line=p.check.line,
-                              key=f"{p.where}.read") from exc
+            raise ConfigError(
+                f"reader option not accepted: {exc}",
+                file=cfg_path,
+                line=p.check.line,
+                key=f"{p.where}.read",
+            ) from exc
 
     def close(self) -> None:
         if self._tmp is not None:
@@ -402,7 +429,12 @@ def _base_entry(p: Plan) -> dict[str, Any]:
         "status": "passed",
         "success": True,
         "message": None,
-        "statistics": {"rows": None, "columns": None, "evaluated": len(p.expectations), "successful": 0},
+        "statistics": {
+            "rows": None,
+            "columns": None,
+            "evaluated": len(p.expectations),
+            "successful": 0,
+        },
         "expectations": [],
         "diff": {"status": "skipped"},
         "cached": False,
@@ -417,13 +449,26 @@ def _validate_entry(p: Plan, frame: Any) -> dict[str, Any]:
         rows, columns = frame.count(), len(frame.columns)
     else:
         rows, columns = int(len(frame)), int(len(frame.columns))
-    results = gx.validate(frame, [{"type": e.type, "kwargs": e.kwargs} for e in p.expectations],
-                          engine=p.check.engine) if p.expectations else []
+    results = (
+        gx.validate(
+            frame,
+            [{"type": e.type, "kwargs": e.kwargs} for e in p.expectations],
+            engine=p.check.engine,
+        )
+        if p.expectations
+        else []
+    )
     success = all(r["success"] for r in results)
     entry.update(
-        status="passed" if success else "failed", success=success, expectations=results,
-        statistics={"rows": rows, "columns": columns, "evaluated": len(results),
-                    "successful": sum(1 for r in results if r["success"])},
+        status="passed" if success else "failed",
+        success=success,
+        expectations=results,
+        statistics={
+            "rows": rows,
+            "columns": columns,
+            "evaluated": len(results),
+            "successful": sum(1 for r in results if r["success"]),
+        },
     )
     return entry
 
@@ -438,9 +483,16 @@ class DataOutcome:
     notes: list[str] = field(default_factory=list)
 
 
-def run_data(root: Path, cfg: Config, *, head_rev: str, base_rev: str | None,
-             head_name: str = "the work tree", base_name: str = "the base",
-             verbose: bool = False) -> DataOutcome:
+def run_data(
+    root: Path,
+    cfg: Config,
+    *,
+    head_rev: str,
+    base_rev: str | None,
+    head_name: str = "the work tree",
+    base_name: str = "the base",
+    verbose: bool = False,
+) -> DataOutcome:
     """Validate every ``data:`` entry at ``head_rev`` and diff it with ``base_rev``."""
     outcome = DataOutcome()
     if not cfg.data:
@@ -449,8 +501,17 @@ def run_data(root: Path, cfg: Config, *, head_rev: str, base_rev: str | None,
     cache = Cache(root)
     reader = _Reader(cfg)
     try:
-        _validate_and_diff(plans, root, cfg, cache, reader, head_rev=head_rev, base_rev=base_rev,
-                           head_name=head_name, base_name=base_name)
+        _validate_and_diff(
+            plans,
+            root,
+            cfg,
+            cache,
+            reader,
+            head_rev=head_rev,
+            base_rev=base_rev,
+            head_name=head_name,
+            base_name=base_name,
+        )
     finally:
         reader.close()
         cache.flush()
@@ -461,26 +522,49 @@ def run_data(root: Path, cfg: Config, *, head_rev: str, base_rev: str | None,
         assert entry is not None
         sev = p.check.severity
         where: dict[str, Any] = (
-            {"file": config_file, "line": p.check.line} if config_file and p.check.line else {})
+            {"file": config_file, "line": p.check.line} if config_file and p.check.line else {}
+        )
         if entry["status"] in ("missing", "error"):
             outcome.reasons.append(Reason("data", sev, entry["message"], **where))
         for exp in entry["expectations"]:
             if not exp["success"]:
-                outcome.reasons.append(Reason("data", sev, expectation_message(
-                    p.path, exp, entry["statistics"]["rows"]), **where))
+                outcome.reasons.append(
+                    Reason(
+                        "data",
+                        sev,
+                        expectation_message(p.path, exp, entry["statistics"]["rows"]),
+                        **where,
+                    )
+                )
         d = entry["diff"]
         limit = (d.get("rule") or {}).get("max_psi")
         for name in d.get("drifted", []):
             col = next(c for c in d["columns"] if c["name"] == name)
-            outcome.reasons.append(Reason(
-                "data", sev, f"{p.path}: column {name} drifted from {base_name}: "
-                f"PSI {col['psi']:.3f} > {limit:g} (drift.max_psi)", **where))
+            outcome.reasons.append(
+                Reason(
+                    "data",
+                    sev,
+                    f"{p.path}: column {name} drifted from {base_name}: "
+                    f"PSI {col['psi']:.3f} > {limit:g} (drift.max_psi)",
+                    **where,
+                )
+            )
         outcome.entries.append(entry)
     return outcome
 
 
-def _validate_and_diff(plans: list[Plan], root: Path, cfg: Config, cache: Cache, reader: _Reader, *,
-                       head_rev: str, base_rev: str | None, head_name: str, base_name: str) -> None:
+def _validate_and_diff(
+    plans: list[Plan],
+    root: Path,
+    cfg: Config,
+    cache: Cache,
+    reader: _Reader,
+    *,
+    head_rev: str,
+    base_rev: str | None,
+    head_name: str,
+    base_name: str,
+) -> None:
     from mlci.adapters import gx
 
     gx_version = gx.version()
@@ -491,11 +575,24 @@ def _validate_and_diff(plans: list[Plan], root: Path, cfg: Config, cache: Cache,
             p.entry = {**_base_entry(p), "status": "error", "success": False, "message": str(exc)}
             continue
         if p.md5 is None:
-            p.entry = {**_base_entry(p), "status": "missing", "success": False,
-                       "message": f"{p.path} does not exist in {head_name}"}
+            p.entry = {
+                **_base_entry(p),
+                "status": "missing",
+                "success": False,
+                "message": f"{p.path} does not exist in {head_name}",
+            }
             continue
-        p.cache_key = _key(CACHE_VERSION, "result", p.path, p.md5, p.format, p.check.read,
-                           p.check.engine, [[e.type, e.kwargs] for e in p.expectations], gx_version)
+        p.cache_key = _key(
+            CACHE_VERSION,
+            "result",
+            p.path,
+            p.md5,
+            p.format,
+            p.check.read,
+            p.check.engine,
+            [[e.type, e.kwargs] for e in p.expectations],
+            gx_version,
+        )
         cached = cache.get("result", p.cache_key)
         if cached is not None:
             p.entry = {**cached, "severity": p.check.severity, "cached": True}
@@ -507,39 +604,60 @@ def _validate_and_diff(plans: list[Plan], root: Path, cfg: Config, cache: Cache,
         if p.entry is None:
             _read_and_validate(p, root, cfg, cache, reader, head_rev=head_rev, head_name=head_name)
         assert p.entry is not None
-        p.entry["diff"] = _diff(p, root, cfg, cache, reader, head_rev=head_rev,
-                                base_rev=base_rev, base_name=base_name)
+        p.entry["diff"] = _diff(
+            p, root, cfg, cache, reader, head_rev=head_rev, base_rev=base_rev, base_name=base_name
+        )
         if p.frame is not None and p.check.engine == "spark":
             p.frame.unpersist()
         p.frame = None
 
 
-def _read_and_validate(p: Plan, root: Path, cfg: Config, cache: Cache, reader: _Reader, *,
-                       head_rev: str, head_name: str) -> None:
+def _read_and_validate(
+    p: Plan,
+    root: Path,
+    cfg: Config,
+    cache: Cache,
+    reader: _Reader,
+    *,
+    head_rev: str,
+    head_name: str,
+) -> None:
     try:
         source = reader.fetch(root, head_rev, p.path)
     except MlciError as exc:
         p.entry = {**_base_entry(p), "status": "error", "success": False, "message": str(exc)}
         return
     if source is None:
-        p.entry = {**_base_entry(p), "status": "missing", "success": False,
-                   "message": f"{p.path} does not exist in {head_name}"}
+        p.entry = {
+            **_base_entry(p),
+            "status": "missing",
+            "success": False,
+            "message": f"{p.path} does not exist in {head_name}",
+        }
         return
     try:
         p.frame = reader.read(p, source, cfg.path)
     except ConfigError:
         raise
     except Exception as exc:  # noqa: BLE001 - a parse error is a finding about the data
-        p.entry = {**_base_entry(p), "status": "error", "success": False,
-                   "message": f"cannot read {p.path} as {p.format}: {_first_line(exc)}"}
+        p.entry = {
+            **_base_entry(p),
+            "status": "error",
+            "success": False,
+            "message": f"cannot read {p.path} as {p.format}: {_first_line(exc)}",
+        }
         return
     try:
         p.entry = _validate_entry(p, p.frame)
     except ConfigError:
         raise
     except Exception as exc:  # noqa: BLE001 - e.g. a Spark job that failed: say so, go on
-        p.entry = {**_base_entry(p), "status": "error", "success": False,
-                   "message": f"Great Expectations could not validate {p.path}: {_first_line(exc)}"}
+        p.entry = {
+            **_base_entry(p),
+            "status": "error",
+            "success": False,
+            "message": f"Great Expectations could not validate {p.path}: {_first_line(exc)}",
+        }
         return
     cache.put("result", p.cache_key or "", {**p.entry, "cached": False})
 
@@ -555,8 +673,17 @@ def _profile(p: Plan, frame: Any) -> dict[str, Any]:
     return datadiff.profile_pandas(frame)
 
 
-def _diff(p: Plan, root: Path, cfg: Config, cache: Cache, reader: _Reader, *, head_rev: str,
-          base_rev: str | None, base_name: str) -> dict[str, Any]:
+def _diff(
+    p: Plan,
+    root: Path,
+    cfg: Config,
+    cache: Cache,
+    reader: _Reader,
+    *,
+    head_rev: str,
+    base_rev: str | None,
+    base_name: str,
+) -> dict[str, Any]:
     assert p.entry is not None
     max_psi = p.check.drift.get("max_psi")
     if base_rev is None:
@@ -564,13 +691,19 @@ def _diff(p: Plan, root: Path, cfg: Config, cache: Cache, reader: _Reader, *, he
     if p.md5 is None or p.entry["status"] in ("missing", "error"):
         return {"status": "skipped", "message": "no head data to compare"}
     rows = p.entry["statistics"]["rows"]
-    unchanged = {"status": "unchanged", "message": "unchanged",
-                 "rows": {"base": rows, "head": rows, "delta": 0}}
+    unchanged = {
+        "status": "unchanged",
+        "message": "unchanged",
+        "rows": {"base": rows, "head": rows, "delta": 0},
+    }
     base_blob = git.blob_id(base_rev, p.path, root)
     if base_blob is not None:  # in git at the base: compare object ids, no content read
         head_file = root / p.path
-        head_blob = (cache.file_blob(head_file) if head_file.is_file() else None) \
-            if head_rev == dvc.WORKSPACE else git.blob_id(head_rev, p.path, root)
+        head_blob = (
+            (cache.file_blob(head_file) if head_file.is_file() else None)
+            if head_rev == dvc.WORKSPACE
+            else git.blob_id(head_rev, p.path, root)
+        )
         if head_blob == base_blob:
             return unchanged
     try:
@@ -581,8 +714,14 @@ def _diff(p: Plan, root: Path, cfg: Config, cache: Cache, reader: _Reader, *, he
         return {"status": "no_base", "message": f"{p.path} does not exist in {base_name}"}
     if base_md5 == p.md5:
         return unchanged
-    profile_key = (CACHE_VERSION, "profile", datadiff.PROFILE_VERSION, p.format, p.check.read,
-                   p.check.engine)
+    profile_key = (
+        CACHE_VERSION,
+        "profile",
+        datadiff.PROFILE_VERSION,
+        p.format,
+        p.check.read,
+        p.check.engine,
+    )
 
     def profile_of(md5: str, rev: str) -> dict[str, Any] | None:
         key = _key(*profile_key, md5)
@@ -605,8 +744,10 @@ def _diff(p: Plan, root: Path, cfg: Config, cache: Cache, reader: _Reader, *, he
     except ConfigError:
         raise
     except Exception as exc:  # noqa: BLE001 - unreadable base data is stated, not fatal
-        return {"status": "unavailable",
-                "message": f"cannot read {p.path} at {base_name}: {_first_line(exc)}"}
+        return {
+            "status": "unavailable",
+            "message": f"cannot read {p.path} at {base_name}: {_first_line(exc)}",
+        }
     if head_profile is None or base_profile is None:
         return {"status": "unavailable", "message": f"base data unavailable in {base_name}"}
     result = datadiff.diff(base_profile, head_profile, max_psi=max_psi)
@@ -614,8 +755,9 @@ def _diff(p: Plan, root: Path, cfg: Config, cache: Cache, reader: _Reader, *, he
     return result
 
 
-def run_validate(opts: Any, env: Mapping[str, str] | None = None, *, context: Any = None,
-                 event: Any = None) -> tuple[Any, Config]:
+def run_validate(
+    opts: Any, env: Mapping[str, str] | None = None, *, context: Any = None, event: Any = None
+) -> tuple[Any, Config]:
     """``mlci validate``: only the data section, same options and result format as ``check``."""
     import time
 
@@ -630,21 +772,38 @@ def run_validate(opts: Any, env: Mapping[str, str] | None = None, *, context: An
     target = check.resolve_target(opts, cfg, root, event=event)
     data = data_step(target, cfg, verbose=opts.verbose)
     context = context or Context(event="local")
-    context = Context(repo=context.repo, event=context.event, pr=context.pr,
-                      base=Revision(target.base_ref, target.base_sha),
-                      head=Revision(target.head_ref, target.head_sha), run_url=context.run_url)
+    context = Context(
+        repo=context.repo,
+        event=context.event,
+        pr=context.pr,
+        base=Revision(target.base_ref, target.base_sha),
+        head=Revision(target.head_ref, target.head_sha),
+        run_url=context.run_url,
+    )
     reasons = gate.order(data.reasons)
     notes = list(data.notes)
     if not cfg.data:
         notes.append("no data: entries in the config: nothing to validate")
-    result = Result(context=context, verdict=gate.verdict(reasons), reasons=tuple(reasons),
-                    data=tuple(data.entries), notes=tuple(notes),
-                    duration_s=round(time.monotonic() - started, 2))
+    result = Result(
+        context=context,
+        verdict=gate.verdict(reasons),
+        reasons=tuple(reasons),
+        data=tuple(data.entries),
+        notes=tuple(notes),
+        duration_s=round(time.monotonic() - started, 2),
+    )
     return result, cfg
 
 
 def data_step(target: Any, cfg: Config, *, verbose: bool = False) -> DataOutcome:
     """The data step for a resolved :class:`mlci.check.Target`."""
     head_name = "the work tree" if target.head_rev == dvc.WORKSPACE else (target.head_ref or "head")
-    return run_data(target.root, cfg, head_rev=target.head_rev, base_rev=target.base_sha,
-                    head_name=head_name, base_name=target.base_ref, verbose=verbose)
+    return run_data(
+        target.root,
+        cfg,
+        head_rev=target.head_rev,
+        base_rev=target.base_sha,
+        head_name=head_name,
+        base_name=target.base_ref,
+        verbose=verbose,
+    )

@@ -37,7 +37,9 @@ class Verification:
     metrics: list[MetricDelta] = field(default_factory=list)
     params: list[ParamDelta] = field(default_factory=list)
     differences: list[str] = field(default_factory=list)
-    unverified: list[str] = field(default_factory=list)  # uploaded rows the trusted run could not read
+    unverified: list[str] = field(
+        default_factory=list
+    )  # uploaded rows the trusted run could not read
     problem: str | None = None  # nothing could be checked, and why
 
 
@@ -47,7 +49,9 @@ def ensure_commit(sha: str, root: Path, info: Callable[[str], None]) -> bool:
         return True
     shallow = git.output(["rev-parse", "--is-shallow-repository"], root) == "true"
     info(f"mlci: fetching {sha[:7]} to check the uploaded result against it")
-    return git.fetch("origin", sha, root, depth=1 if shallow else None) and bool(git.resolve(sha, root))
+    return git.fetch("origin", sha, root, depth=1 if shallow else None) and bool(
+        git.resolve(sha, root)
+    )
 
 
 def _text(value: Any) -> str:
@@ -61,13 +65,21 @@ def _same(a: Any, b: Any) -> bool:
     return bool(a == b)
 
 
-def recompute(result: Result, cfg: Config, root: Path, base_sha: str, head_sha: str,
-              info: Callable[[str], None]) -> Verification:
+def recompute(
+    result: Result,
+    cfg: Config,
+    root: Path,
+    base_sha: str,
+    head_sha: str,
+    info: Callable[[str], None],
+) -> Verification:
     """Read the base and the PR head from git (no checkout, no pipeline) and compare with ``result``."""
     for sha in (base_sha, head_sha):
         if not ensure_commit(sha, root, info):
-            return Verification(problem=f"commit {sha[:7]} is not in the checkout and could not be fetched "
-                                "from origin (use actions/checkout with fetch-depth: 0)")
+            return Verification(
+                problem=f"commit {sha[:7]} is not in the checkout and could not be fetched "
+                "from origin (use actions/checkout with fetch-depth: 0)"
+            )
     try:
         snaps = collect.collect(root, [base_sha, head_sha], cfg.metrics.files)
     except Exception as exc:  # noqa: BLE001 - a DVC project the trusted run cannot read
@@ -83,17 +95,20 @@ def recompute(result: Result, cfg: Config, root: Path, base_sha: str, head_sha: 
         u = uploaded.get(name)
         if u is None:
             if m.head is not None:
-                out.differences.append(f"{name} is missing from the uploaded result "
-                                       f"(committed: {_text(m.head)})")
+                out.differences.append(
+                    f"{name} is missing from the uploaded result (committed: {_text(m.head)})"
+                )
         elif not _same(u.head, m.head):
             # only the head: the base may rightly differ (the base branch moved since that run)
             out.differences.append(f"{name}: uploaded {_text(u.head)}, committed {_text(m.head)}")
     read_files = head.metric_files
-    for name, u in uploaded.items():
+    for name in uploaded:
         if name in mine:
             continue
         if name.split(":", 1)[0] in read_files:
-            out.differences.append(f"{name} is in the uploaded result but not in the committed files")
+            out.differences.append(
+                f"{name} is in the uploaded result but not in the committed files"
+            )
         else:
             out.unverified.append(name)
     uploaded_params = {p.name: p for p in result.params}
@@ -105,11 +120,15 @@ def recompute(result: Result, cfg: Config, root: Path, base_sha: str, head_sha: 
             if p.head is not None:
                 out.differences.append(f"param {name} is missing from the uploaded result")
         elif not _same(up.head, p.head):
-            out.differences.append(f"param {name}: uploaded {_text(up.head)}, committed {_text(p.head)}")
+            out.differences.append(
+                f"param {name}: uploaded {_text(up.head)}, committed {_text(p.head)}"
+            )
     for name in uploaded_params:
         if name not in mine_params:
             if name.split(":", 1)[0] in param_files:
-                out.differences.append(f"param {name} is in the uploaded result but not in the committed files")
+                out.differences.append(
+                    f"param {name} is in the uploaded result but not in the committed files"
+                )
             else:
                 out.unverified.append(name)
     return out
@@ -118,33 +137,51 @@ def recompute(result: Result, cfg: Config, root: Path, base_sha: str, head_sha: 
 def apply(result: Result, found: Verification, cfg: Config, root: Path, head_sha: str) -> Result:
     """The result to publish: recomputed rows, trusted metric reasons, and what disagreed, on top."""
     if found.problem is not None:
-        reason = Reason(SECTION, "fail", f"mlci could not check the uploaded result against the pull "
-                        f"request's committed files: {found.problem}")
+        reason = Reason(
+            SECTION,
+            "fail",
+            f"mlci could not check the uploaded result against the pull "
+            f"request's committed files: {found.problem}",
+        )
         reasons = gate.order([reason, *result.reasons])
         return dataclasses.replace(result, reasons=tuple(reasons), verdict=gate.verdict(reasons))
     new: list[Reason] = []
     if found.differences:
         listed = "; ".join(found.differences[:_LISTED])
         more = len(found.differences) - _LISTED
-        new.append(Reason(SECTION, "fail", (
-            f"the uploaded result disagrees with the files the pull request commits at {head_sha[:7]} "
-            f"({len(found.differences)} difference{'s' if len(found.differences) != 1 else ''}): {listed}"
-            + (f"; and {more} more" if more > 0 else "")
-            + ". The metrics and params shown are recomputed from the committed files.")))
+        new.append(
+            Reason(
+                SECTION,
+                "fail",
+                (
+                    f"the uploaded result disagrees with the files the pull request commits at {head_sha[:7]} "
+                    f"({len(found.differences)} difference{'s' if len(found.differences) != 1 else ''}): {listed}"
+                    + (f"; and {more} more" if more > 0 else "")
+                    + ". The metrics and params shown are recomputed from the committed files."
+                ),
+            )
+        )
     trusted = gate.metric_reasons(found.metrics, cfg.repo_path(root) if cfg.path else None)
     seen = {(r.section, r.severity, r.message) for r in result.reasons}
     new += [r for r in trusted if (r.section, r.severity, r.message) not in seen]
     reasons = gate.order([*new, *result.reasons])
     kept_metrics = [m for m in result.metrics if m.name in set(found.unverified)]
     kept_params = [p for p in result.params if p.name in set(found.unverified)]
-    note = (f"mlci publish recomputed the metric and param comparison from the committed files of "
-            f"{head_sha[:7]} without running anything from the pull request")
+    note = (
+        f"mlci publish recomputed the metric and param comparison from the committed files of "
+        f"{head_sha[:7]} without running anything from the pull request"
+    )
     if found.unverified:
         names = ", ".join(found.unverified[:10]) + (" …" if len(found.unverified) > 10 else "")
-        note += (f"; {len(found.unverified)} uploaded row(s) could not be checked (not in git and not in "
-                 f"this runner's DVC cache) and are shown as uploaded: {names}")
+        note += (
+            f"; {len(found.unverified)} uploaded row(s) could not be checked (not in git and not in "
+            f"this runner's DVC cache) and are shown as uploaded: {names}"
+        )
     return dataclasses.replace(
-        result, reasons=tuple(reasons), verdict=gate.verdict(reasons),
-        metrics=(*found.metrics, *kept_metrics), params=(*found.params, *kept_params),
+        result,
+        reasons=tuple(reasons),
+        verdict=gate.verdict(reasons),
+        metrics=(*found.metrics, *kept_metrics),
+        params=(*found.params, *kept_params),
         notes=(*result.notes, note),
     )

@@ -1,2 +1,1 @@
-"""The code host: its run context, publishing results, PR-comment commands. GitHub today.
-"""
+"""The code host: its run context, publishing results, PR-comment commands. GitHub today."""

@@ -144,5 +144,3 @@ class Config:
         if not self.path:
             return None
         return Path(os.path.relpath(Path.cwd() / self.path, root)).as_posix()
-
-

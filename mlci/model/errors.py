@@ -28,7 +28,11 @@ class ConfigError(MlciError):
     exit_code = EXIT_USAGE
 
     def __init__(
-        self, message: str, *, file: str | None = None, line: int | None = None,
+        self,
+        message: str,
+        *,
+        file: str | None = None,
+        line: int | None = None,
         key: str | None = None,
     ) -> None:
         self.message = message

@@ -16,9 +16,22 @@ MINUS = "\u2212"  # a real minus sign reads better than a hyphen in tables
 
 _SAFE_CODE = re.compile(r"[A-Za-z0-9_.,:/+=()\[\]{}#%~ -]*")
 _ENTITY = {
-    "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "|": "&#124;", "`": "&#96;",
-    "*": "&#42;", "_": "&#95;", "[": "&#91;", "]": "&#93;", "\\": "&#92;", "@": "&#64;",
-    "#": "&#35;", "~": "&#126;", "$": "&#36;", "!": "&#33;",
+    "&": "&amp;",
+    "<": "&lt;",
+    ">": "&gt;",
+    '"': "&quot;",
+    "|": "&#124;",
+    "`": "&#96;",
+    "*": "&#42;",
+    "_": "&#95;",
+    "[": "&#91;",
+    "]": "&#93;",
+    "\\": "&#92;",
+    "@": "&#64;",
+    "#": "&#35;",
+    "~": "&#126;",
+    "$": "&#36;",
+    "!": "&#33;",
 }
 _LINE_START = re.compile(r"^([-+*]|\d+[.)])(?=\s|$)")
 
@@ -63,8 +76,10 @@ def md_block(text: Any, *, line_limit: int = 300, limit: int = 8000) -> str:
     Nothing inside a fence is Markdown, HTML or a mention; the fence is longer
     than any run of backticks in the text, so no line of it can close it.
     """
-    lines = [clip(line.replace("\t", "    "), line_limit)
-             for line in str(text).replace("\r\n", "\n").replace("\r", "\n").split("\n")]
+    lines = [
+        clip(line.replace("\t", "    "), line_limit)
+        for line in str(text).replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    ]
     body = clip("\n".join(lines), limit)
     longest = max((len(run) for run in re.findall(r"`+", body)), default=0)
     fence = "`" * max(3, longest + 1)
@@ -118,7 +133,9 @@ def percent(value: float | None) -> str:
     if abs(value) >= 100:
         text = f"{abs(value):,.0f}"
     elif abs(value) >= 10:
-        text = f"{abs(value):.0f}" if float(f"{abs(value):.1f}").is_integer() else f"{abs(value):.1f}"
+        text = (
+            f"{abs(value):.0f}" if float(f"{abs(value):.1f}").is_integer() else f"{abs(value):.1f}"
+        )
     else:
         text = f"{abs(value):.2g}" if abs(value) < 1 else f"{abs(value):.1f}"
     sign = "+" if value > 0 else (MINUS if value < 0 else "")
@@ -201,7 +218,7 @@ def terminal_text(text: str, *, keep_colours: bool = False) -> str:
         parts = _SGR.split(text)
         colours = _SGR.findall(text)
         out = [terminal_text(parts[0])]
-        for colour, part in zip(colours, parts[1:]):
+        for colour, part in zip(colours, parts[1:], strict=False):
             out += [colour, terminal_text(part)]
         return "".join(out)
     if not _TERMINAL_CONTROL.search(text):
@@ -211,12 +228,22 @@ def terminal_text(text: str, *, keep_colours: bool = False) -> str:
 
 def one_line(text: str) -> str:
     """A message that must stay one line: line breaks and control characters as escapes."""
-    return re.sub(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]",
-                  lambda m: "\\n" if m.group(0) == "\n" else f"\\x{ord(m.group(0)):02x}"
-                  if ord(m.group(0)) < 0x100 else f"\\u{ord(m.group(0)):04x}", text)
+    return re.sub(
+        r"[\x00-\x1f\x7f-\x9f\u2028\u2029]",
+        lambda m: (
+            "\\n"
+            if m.group(0) == "\n"
+            else f"\\x{ord(m.group(0)):02x}"
+            if ord(m.group(0)) < 0x100
+            else f"\\u{ord(m.group(0)):04x}"
+        ),
+        text,
+    )
 
 
-_SECRET_QUERY = re.compile(r"(?i)(token|secret|password|passwd|pwd|key|sig|signature|credential|auth)")
+_SECRET_QUERY = re.compile(
+    r"(?i)(token|secret|password|passwd|pwd|key|sig|signature|credential|auth)"
+)
 
 
 def mask_credentials(url: str) -> str:
@@ -237,5 +264,7 @@ def mask_credentials(url: str) -> str:
     query = parts.query
     if query:
         pairs = parse_qsl(query, keep_blank_values=True)
-        query = urlencode([(k, "***" if _SECRET_QUERY.search(k) else v) for k, v in pairs], safe="*")
+        query = urlencode(
+            [(k, "***" if _SECRET_QUERY.search(k) else v) for k, v in pairs], safe="*"
+        )
     return urlunsplit(parts._replace(netloc=netloc, query=query))

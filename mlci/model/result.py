@@ -128,8 +128,12 @@ class Result:
     plots: tuple[Plot, ...] = ()
     notes: tuple[str, ...] = ()
     duration_s: float | None = None
-    override: dict[str, Any] | None = None  # {"label", "by", "reason", "at"} when failures were waived
-    mlflow: dict[str, Any] | None = None  # {"run_id", "experiment_id", "url"} when the run was tracked
+    override: dict[str, Any] | None = (
+        None  # {"label", "by", "reason", "at"} when failures were waived
+    )
+    mlflow: dict[str, Any] | None = (
+        None  # {"run_id", "experiment_id", "url"} when the run was tracked
+    )
     tool_version: str = __version__
 
     # -- JSON ---------------------------------------------------------------
@@ -224,7 +228,11 @@ def _json_safe(value: Any) -> Any:
 
 
 def _json_restore(value: Any, key: str | None = None) -> Any:
-    if key in ("base", "head", "delta", "delta_pct") and isinstance(value, str) and value in _NONFINITE:
+    if (
+        key in ("base", "head", "delta", "delta_pct")
+        and isinstance(value, str)
+        and value in _NONFINITE
+    ):
         return _NONFINITE[value]
     if isinstance(value, dict):
         return {k: _json_restore(v, k) for k, v in value.items()}

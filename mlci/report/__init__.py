@@ -1,2 +1,1 @@
-"""Renderers: pure functions of a Result (Markdown, text, HTML, charts). Import only the model.
-"""
+"""Renderers: pure functions of a Result (Markdown, text, HTML, charts). Import only the model."""

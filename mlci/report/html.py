@@ -49,18 +49,26 @@ def _one_line(text: str) -> str:
 
 def vega_spec(plot: Plot, base_label: str, head_label: str) -> dict[str, Any]:
     """A Vega-Lite spec for a line plot, base and head as two coloured series (dvc-render's template)."""
-    return _two_series_spec(plot, base_label, head_label, "linear", ("x", "y"),
-                            lambda a, b: {"x": a, "y": b})
+    return _two_series_spec(
+        plot, base_label, head_label, "linear", ("x", "y"), lambda a, b: {"x": a, "y": b}
+    )
 
 
 def bar_spec(plot: Plot, base_label: str, head_label: str) -> dict[str, Any]:
     """A Vega-Lite spec for a bar plot: DVC's ``bar_horizontal`` template, base and head side by side."""
-    return _two_series_spec(plot, base_label, head_label, "bar_horizontal", ("value", "category"),
-                            lambda category, value: {"value": value, "category": category})
+    return _two_series_spec(
+        plot,
+        base_label,
+        head_label,
+        "bar_horizontal",
+        ("value", "category"),
+        lambda category, value: {"value": value, "category": category},
+    )
 
 
-def _two_series_spec(plot: Plot, base_label: str, head_label: str, template: str,
-                     fields: tuple[str, str], point: Any) -> dict[str, Any]:
+def _two_series_spec(
+    plot: Plot, base_label: str, head_label: str, template: str, fields: tuple[str, str], point: Any
+) -> dict[str, Any]:
     """DVC's ``template`` filled with the base's and the head's points, one series each."""
     from dvc_render.vega import VegaRenderer
 
@@ -69,9 +77,16 @@ def _two_series_spec(plot: Plot, base_label: str, head_label: str, template: str
     points = [{**point(a, b), "rev": base_label} for a, b in plot.base or ()]
     points += [{**point(a, b), "rev": head_label} for a, b in plot.head or ()]
     x, y = fields
-    renderer = VegaRenderer(points, plot.id, template=template, x=x, y=y,
-                            title=_one_line(plot.title or plot.id),
-                            x_label=_one_line(plot.x or x), y_label=_one_line(plot.y or y))
+    renderer = VegaRenderer(
+        points,
+        plot.id,
+        template=template,
+        x=x,
+        y=y,
+        title=_one_line(plot.title or plot.id),
+        x_label=_one_line(plot.x or x),
+        y_label=_one_line(plot.y or y),
+    )
     spec = renderer.get_filled_template()
     spec["width"] = "container"
     return spec
@@ -95,8 +110,14 @@ def _image_side(label: str, info: Any) -> dict[str, Any]:
 def _plot_views(result: Result, base_label: str, head_label: str) -> list[dict[str, Any]]:
     out = []
     for i, plot in enumerate(result.plots):
-        view: dict[str, Any] = {"plot": plot, "id": f"plot-{i}", "spec": None, "table": None, "text": "",
-                                "images": None}
+        view: dict[str, Any] = {
+            "plot": plot,
+            "id": f"plot-{i}",
+            "spec": None,
+            "table": None,
+            "text": "",
+            "images": None,
+        }
         if plot.kind == "none":
             view["text"] = f"not drawn: {plot.reason or 'unknown reason'}"
         elif plot.kind == "line":
@@ -112,14 +133,26 @@ def _plot_views(result: Result, base_label: str, head_label: str) -> list[dict[s
         elif plot.kind == "confusion":
             cm = plots.confusion_table(plot)
             # plain rows for the template (it sees no functions): head count and change per cell
-            view["table"] = {"labels": [str(label) for label in cm.labels], "rows": [
-                {"label": str(a), "cells": [plots.cell_text(*cm.cells[(a, p)]) for p in cm.labels]}
-                for a in cm.labels]}
+            view["table"] = {
+                "labels": [str(label) for label in cm.labels],
+                "rows": [
+                    {
+                        "label": str(a),
+                        "cells": [plots.cell_text(*cm.cells[(a, p)]) for p in cm.labels],
+                    }
+                    for a in cm.labels
+                ],
+            }
         elif plot.kind == "image":
-            view["text"] = (f"{plot.status}: {plots.size_text(plot.base)} → {plots.size_text(plot.head)}; "
-                            f"sha256 {(plot.base or {}).get('sha256', '—')[:12]} → "
-                            f"{(plot.head or {}).get('sha256', '—')[:12]}")
-            view["images"] = [_image_side(base_label, plot.base), _image_side(head_label, plot.head)]
+            view["text"] = (
+                f"{plot.status}: {plots.size_text(plot.base)} → {plots.size_text(plot.head)}; "
+                f"sha256 {(plot.base or {}).get('sha256', '—')[:12]} → "
+                f"{(plot.head or {}).get('sha256', '—')[:12]}"
+            )
+            view["images"] = [
+                _image_side(base_label, plot.base),
+                _image_side(head_label, plot.head),
+            ]
         if plot.status == "unchanged" and not view["text"]:
             view["text"] = "unchanged"
         out.append(view)
@@ -138,7 +171,8 @@ def html(result: Result, *, root: Path | None = None, template: str = "report.ht
     env.filters.update(number=fmt.number, duration=fmt.duration, plural=fmt.plural)
     v = render.view(result, fold_cap=None)
     return render.render_template(
-        env, template,
+        env,
+        template,
         **render.template_values(v),
         plot_views=_plot_views(result, v["base_label"], v["head_label"]),
         vendor_js=vendor_js() if any(p.kind in ("line", "bar") for p in result.plots) else "",

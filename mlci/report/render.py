@@ -24,7 +24,17 @@ def marker(status_context: str) -> str:
     """The hidden first line that identifies mlci's comment for this status context."""
     return MARKER.format(context=fmt.md_text(status_context, 100))
 
-_STATUS_ORDER = ("unreadable", "regressed", "improved", "changed", "new", "no_baseline", "removed", "unchanged")
+
+_STATUS_ORDER = (
+    "unreadable",
+    "regressed",
+    "improved",
+    "changed",
+    "new",
+    "no_baseline",
+    "removed",
+    "unchanged",
+)
 _OUTCOME_RANK = {"fail": 0, "warn": 1, "pass": 2, "info": 3}
 
 
@@ -52,7 +62,8 @@ def sandboxed_environment(root: Path | None, **options: Any):  # -> jinja2.Envir
 
     env = ImmutableSandboxedEnvironment(
         loader=jinja2.FileSystemLoader([str(d) for d in template_dirs(root)]),
-        undefined=jinja2.StrictUndefined, **options,
+        undefined=jinja2.StrictUndefined,
+        **options,
     )
     env.globals.clear()
     return env
@@ -75,8 +86,11 @@ def plain(value: Any) -> Any:
     if isinstance(value, str):  # Markup and other str subclasses: their methods stay behind
         return str(value)
     if isinstance(value, (int, float)) and not callable(value):
-        return bool(value) if isinstance(value, bool) else (int(value) if isinstance(value, int)
-                                                             else float(value))
+        return (
+            bool(value)
+            if isinstance(value, bool)
+            else (int(value) if isinstance(value, int) else float(value))
+        )
     if isinstance(value, dict):
         return {str(k): plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
@@ -106,8 +120,13 @@ def _environment(root: Path | None):  # -> jinja2.Environment
         keep_trailing_newline=True,
     )
     env.filters.update(
-        code=fmt.md_code, text=fmt.md_text, number=fmt.number, duration=fmt.duration,
-        plural=fmt.plural, block=fmt.md_block, stage_status=stage_status,
+        code=fmt.md_code,
+        text=fmt.md_text,
+        number=fmt.number,
+        duration=fmt.duration,
+        plural=fmt.plural,
+        block=fmt.md_block,
+        stage_status=stage_status,
     )
     return env
 
@@ -185,14 +204,21 @@ def headline(result: Result) -> str:
     if result.override:
         waived = sum(1 for r in result.reasons if r.message.endswith("(overridden)"))
         by = result.override.get("by")
-        return (f"{icon} mlci: gate overridden — {fmt.plural(waived, 'failure')} waived"
-                + (f" by {by}" if by else ""))
+        return f"{icon} mlci: gate overridden — {fmt.plural(waived, 'failure')} waived" + (
+            f" by {by}" if by else ""
+        )
     absent = sum(1 for r in result.reasons if r.kind == "absent")
-    if not result.metrics and absent and not any(r.kind == "unreadable" for r in result.reasons) \
-            and result.verdict != "fail":
+    if (
+        not result.metrics
+        and absent
+        and not any(r.kind == "unreadable" for r in result.reasons)
+        and result.verdict != "fail"
+    ):
         # the first check after `mlci init`: say why there is nothing to compare
-        return (f"{icon} mlci: nothing to compare yet — {fmt.plural(absent, 'declared metrics file')} "
-                "not produced: run dvc repro first")
+        return (
+            f"{icon} mlci: nothing to compare yet — {fmt.plural(absent, 'declared metrics file')} "
+            "not produced: run dvc repro first"
+        )
     if result.verdict == "pass":
         counts = Counter(m.status for m in result.metrics)
         parts = []
@@ -200,33 +226,50 @@ def headline(result: Result) -> str:
             parts.append(f"{counts['improved']} improved")
         checked = sum(1 for m in result.metrics if m.outcome == "pass")
         if checked:
-            parts.append(f"{fmt.plural(checked, 'metric')} within {'its rule' if checked == 1 else 'their rules'}")
+            parts.append(
+                f"{fmt.plural(checked, 'metric')} within {'its rule' if checked == 1 else 'their rules'}"
+            )
         if not parts and not result.metrics and result.repro.status == "ran":
             parts.append(f"pipeline reproduced ({fmt.plural(len(result.repro.stages), 'stage')})")
         if result.data:
             parts.append(fmt.plural(len(result.data), "data file") + " valid")
         if not parts and not compared(result):
-            parts.append("nothing reproduced" if result.repro.status != "ran" else "pipeline reproduced")
+            parts.append(
+                "nothing reproduced" if result.repro.status != "ran" else "pipeline reproduced"
+            )
         if not parts:
-            parts.append(fmt.plural(len(result.metrics), "metric") + " compared" if result.metrics
-                         else "nothing to compare")
+            parts.append(
+                fmt.plural(len(result.metrics), "metric") + " compared"
+                if result.metrics
+                else "nothing to compare"
+            )
         return f"{icon} mlci: gate open — {', '.join(parts)}"
     severity = result.verdict
-    by_section = Counter((r.section, r.kind) if r.kind else r.section
-                         for r in result.reasons if r.severity == severity)
+    by_section = Counter(
+        (r.section, r.kind) if r.kind else r.section
+        for r in result.reasons
+        if r.severity == severity
+    )
     phrases = []
     for section, n in by_section.items():
         if isinstance(section, tuple):
             phrases.append(_kind_phrase(result, severity, *section, n))
         elif section == "metrics":
-            phrases.append(fmt.plural(n, "metric") + (" failed " if severity == "fail" else " warned by ")
-                           + ("its rule" if n == 1 else "their rules"))
+            phrases.append(
+                fmt.plural(n, "metric")
+                + (" failed " if severity == "fail" else " warned by ")
+                + ("its rule" if n == 1 else "their rules")
+            )
         elif section == "data":
-            phrases.append(fmt.plural(n, "data check") + (" failed" if severity == "fail" else " warned"))
+            phrases.append(
+                fmt.plural(n, "data check") + (" failed" if severity == "fail" else " warned")
+            )
         elif section == "repro":
             phrases.append(_repro_phrase(result, severity, n))
         elif section == "verification":  # the fork-safe check: first thing a reviewer must know
-            phrases.insert(0, "the uploaded result does not match the pull request's committed files")
+            phrases.insert(
+                0, "the uploaded result does not match the pull request's committed files"
+            )
         else:
             phrases.append(f"{fmt.plural(n, 'problem')} in {section}")
     if severity == "fail":
@@ -243,8 +286,11 @@ def _kind_phrase(result: Result, severity: str, section: str, kind: str, n: int)
     Built from the result's structure and mlci's own wording only: never from a
     path or a message of the PR (the headline is not escaped field by field).
     """
-    messages = [r.message for r in result.reasons
-                if r.severity == severity and r.section == section and r.kind == kind]
+    messages = [
+        r.message
+        for r in result.reasons
+        if r.severity == severity and r.section == section and r.kind == kind
+    ]
     if kind == "unreadable":
         where = _where(result, messages)
         pipeline = sum(1 for m in messages if m.startswith("DVC cannot read the pipeline"))
@@ -253,7 +299,8 @@ def _kind_phrase(result: Result, severity: str, section: str, kind: str, n: int)
             phrases.append("DVC could not read the pipeline")
         if n - pipeline:
             noun = {"metrics": "metrics file", "params": "params file", "plots": "plot file"}.get(
-                section, f"{section} file")
+                section, f"{section} file"
+            )
             phrases.append(f"{fmt.plural(n - pipeline, noun)} could not be read")
         return " and ".join(phrases) + where
     if kind == "absent":
@@ -284,7 +331,10 @@ def compared(result: Result) -> bool:
     return result.context.compared
 
 
-STAGE_STATUS_WORDS = {"cached": "restored from run-cache", "restored": "restored from the DVC cache"}
+STAGE_STATUS_WORDS = {
+    "cached": "restored from run-cache",
+    "restored": "restored from the DVC cache",
+}
 
 
 def _repro_phrase(result: Result, severity: str, n: int) -> str:
@@ -296,11 +346,14 @@ def _repro_phrase(result: Result, severity: str, n: int) -> str:
     failed = sum(1 for s in result.repro.stages if s.status == "failed")
     if severity == "fail" and failed:
         return f"{fmt.plural(failed, 'pipeline stage')} failed"
-    messages = [r.message for r in result.reasons if r.section == "repro" and r.severity == severity]
+    messages = [
+        r.message for r in result.reasons if r.section == "repro" and r.severity == severity
+    ]
     if result.repro.lock_changed and any("dvc.lock" in m for m in messages):
         return "reproduced results differ from the committed dvc.lock"
-    if result.repro.status == "skipped" and any(m.startswith("dvc.lock is not up to date")
-                                                for m in messages):
+    if result.repro.status == "skipped" and any(
+        m.startswith("dvc.lock is not up to date") for m in messages
+    ):
         return "dvc.lock is not up to date: metrics are from before this change"
     if severity == "fail" and result.repro.status == "failed":
         return "the pipeline could not be reproduced"
@@ -333,25 +386,34 @@ class DataFile:
 def _expectation_row(e: dict[str, Any]) -> ExpectationRow:
     from mlci.engine.validate import label
 
-    kwargs = {k: v for k, v in (e.get("kwargs") or {}).items()
-              if k not in ("column", "column_A", "column_B", "column_list")}
+    kwargs = {
+        k: v
+        for k, v in (e.get("kwargs") or {}).items()
+        if k not in ("column", "column_A", "column_B", "column_list")
+    }
     args = ", ".join(f"{k}={v!r}" if isinstance(v, str) else f"{k}={v}" for k, v in kwargs.items())
     count, pct = e.get("unexpected_count"), e.get("unexpected_percent")
     if e.get("exception"):
         unexpected = "error: " + str(e["exception"])
     elif isinstance(count, int):
-        unexpected = f"{count:,}" + (f" ({fmt.number(round(pct, 2))} %)" if isinstance(pct, (int, float)) else "")
+        unexpected = f"{count:,}" + (
+            f" ({fmt.number(round(pct, 2))} %)" if isinstance(pct, (int, float)) else ""
+        )
     elif e.get("observed_value") is not None:
         unexpected = f"observed {fmt.clip(str(e['observed_value']), 60)}"
     else:
         unexpected = "—"
     sample = ", ".join(
-        (f"row {s['row']}: " if s.get("row") is not None else "") + fmt.clip(str(s.get("value")), 40)
+        (f"row {s['row']}: " if s.get("row") is not None else "")
+        + fmt.clip(str(s.get("value")), 40)
         for s in e.get("sample") or []
     )
     return ExpectationRow(
         icon=fmt.ICONS["pass"] if e.get("success") else fmt.ICONS["fail"],
-        label=label(e), args=fmt.clip(args, 80), unexpected=unexpected, sample=sample,
+        label=label(e),
+        args=fmt.clip(args, 80),
+        unexpected=unexpected,
+        sample=sample,
     )
 
 
@@ -368,13 +430,28 @@ def data_files(result: Result) -> list[DataFile]:
         exps = d.get("expectations") or []
         if exps:
             failed = sum(1 for e in exps if not e.get("success"))
-            parts.append(fmt.plural(len(exps), "expectation") + (f", {failed} failed" if failed else " passed"))
-        icon = fmt.ICONS["pass"] if d.get("success") and not (d.get("diff") or {}).get("drifted") \
+            parts.append(
+                fmt.plural(len(exps), "expectation")
+                + (f", {failed} failed" if failed else " passed")
+            )
+        icon = (
+            fmt.ICONS["pass"]
+            if d.get("success") and not (d.get("diff") or {}).get("drifted")
             else fmt.ICONS[d.get("severity", "fail")]
-        rows = sorted((_expectation_row(e) for e in exps), key=lambda r: r.icon == fmt.ICONS["pass"])
-        out.append(DataFile(icon=icon, path=str(d.get("path")), stats=", ".join(parts),
-                            message=d.get("message"), expectations=rows,
-                            diff=summary(d.get("diff") or {})))
+        )
+        rows = sorted(
+            (_expectation_row(e) for e in exps), key=lambda r: r.icon == fmt.ICONS["pass"]
+        )
+        out.append(
+            DataFile(
+                icon=icon,
+                path=str(d.get("path")),
+                stats=", ".join(parts),
+                message=d.get("message"),
+                expectations=rows,
+                diff=summary(d.get("diff") or {}),
+            )
+        )
     out.sort(key=lambda f: f.icon == fmt.ICONS["pass"])
     return out
 
@@ -400,38 +477,52 @@ def data_attention(result: Result) -> list[DataLine]:
         icon = fmt.ICONS.get(severity, "")
         if d.get("status") in ("missing", "error"):
             message = str(d.get("message") or d.get("status"))
-            text = message[len(path):].lstrip(": ") if message.startswith(path) else message
+            text = message[len(path) :].lstrip(": ") if message.startswith(path) else message
             out.append(DataLine(icon, path, None, text, severity))
         for e in d.get("expectations") or []:
             if not e.get("success"):
                 message = expectation_message(path, e, (d.get("statistics") or {}).get("rows"))
                 name = label(e)
-                rest = message[len(f"{path}: {name}"):].strip()
+                rest = message[len(f"{path}: {name}") :].strip()
                 out.append(DataLine(icon, path, name, rest, severity))
         diff = d.get("diff") or {}
         limit = (diff.get("rule") or {}).get("max_psi")
         for name in diff.get("drifted") or []:
-            col: dict[str, Any] = next((c for c in diff.get("columns", []) if c.get("name") == name), {})
+            col: dict[str, Any] = next(
+                (c for c in diff.get("columns", []) if c.get("name") == name), {}
+            )
             psi = col.get("psi")
             psi_text = f"PSI {psi:.3f}" if fmt.is_number(psi) else "PSI"
             limit_text = f" > {limit:g}" if fmt.is_number(limit) else ""
-            out.append(DataLine(icon, path, None, f"column {name} drifted: {psi_text}{limit_text} "
-                                "(drift.max_psi)", severity))
+            out.append(
+                DataLine(
+                    icon,
+                    path,
+                    None,
+                    f"column {name} drifted: {psi_text}{limit_text} (drift.max_psi)",
+                    severity,
+                )
+            )
     out.sort(key=lambda line: _OUTCOME_RANK.get(line.severity, 9))
     return out
 
 
 def data_summary(files: list[DataFile]) -> str:
     counts = Counter(f.icon for f in files)
-    parts = [f"{counts[fmt.ICONS[k]]} {word}" for k, word in
-             (("fail", "failed"), ("warn", "warned"), ("pass", "passed")) if counts[fmt.ICONS[k]]]
+    parts = [
+        f"{counts[fmt.ICONS[k]]} {word}"
+        for k, word in (("fail", "failed"), ("warn", "warned"), ("pass", "passed"))
+        if counts[fmt.ICONS[k]]
+    ]
     return f"{fmt.plural(len(files), 'file')} — {', '.join(parts)}"
 
 
 FOLD_CAP = 200  # rows in the folded metric table; beyond it only changed rows are listed
 
 
-def view(result: Result, max_rows: int | None = None, fold_cap: int | None = FOLD_CAP) -> dict[str, Any]:
+def view(
+    result: Result, max_rows: int | None = None, fold_cap: int | None = FOLD_CAP
+) -> dict[str, Any]:
     """Everything a template needs, computed once from the result.
 
     ``max_rows`` caps the metric rows shown (attention rows first), for
@@ -468,31 +559,42 @@ def view(result: Result, max_rows: int | None = None, fold_cap: int | None = FOL
     unchanged_params = len(result.params) - len(params_changed)
     if unchanged_params:
         # the tables list changed params only: the count of the others says they are not shown
-        params_summary = ((params_summary + "; " if params_summary else "")
-                          + f"{unchanged_params:,} unchanged, not listed")
+        params_summary = (
+            params_summary + "; " if params_summary else ""
+        ) + f"{unchanged_params:,} unchanged, not listed"
     ctx = result.context
     base_label = ctx.base.ref or (ctx.base.sha or "base")[:7]
     if ctx.pr is not None:
         head_label = "this PR"
     elif ctx.head_uncommitted or not compared(result):
-        head_label = "work tree"  # uncommitted changes (or reproduced files): no commit holds these values
+        head_label = (
+            "work tree"  # uncommitted changes (or reproduced files): no commit holds these values
+        )
     else:
         head_label = ctx.head.ref or (ctx.head.sha or "head")[:7]
         if head_label == base_label:
             head_label = "work tree"
     # data findings are shown from the data entries (with code spans), not as plain reasons
     # findings of no metric row (an unreadable file, a rule that matches nothing) are listed too
-    other_reasons = [r for r in result.reasons
-                     if (r.section != "metrics" or r.kind) and not (r.section == "data" and result.data)
-                     and r.section != "verification"]
+    other_reasons = [
+        r
+        for r in result.reasons
+        if (r.section != "metrics" or r.kind)
+        and not (r.section == "data" and result.data)
+        and r.section != "verification"
+    ]
     # the fork-safe check's findings go first, above every table (mlci/verify.py)
     verification = [r for r in result.reasons if r.section == "verification"]
     stages = result.repro.stages
     scounts = Counter(s.status for s in stages)
     repro_summary = ", ".join(f"{n} {stage_status(s)}" for s, n in scounts.items())
     files = data_files(result)
-    plot_views = plots_mod.markdown_views(result.plots, fmt.md_text(base_label), fmt.md_text(head_label),
-                                          artifacts=ctx.run_url is not None)
+    plot_views = plots_mod.markdown_views(
+        result.plots,
+        fmt.md_text(base_label),
+        fmt.md_text(head_label),
+        artifacts=ctx.run_url is not None,
+    )
     return {
         "result": result,
         "headline": headline(result),
@@ -508,7 +610,9 @@ def view(result: Result, max_rows: int | None = None, fold_cap: int | None = FOL
         "params_summary": params_summary,
         "other_reasons": other_reasons,
         "verification": verification,
-        "unreadable": sum(1 for r in result.reasons if r.kind == "unreadable" and r.section == "metrics"),
+        "unreadable": sum(
+            1 for r in result.reasons if r.kind == "unreadable" and r.section == "metrics"
+        ),
         "base_label": base_label,
         "head_label": head_label,
         "compared": compared(result),
@@ -528,7 +632,9 @@ def view(result: Result, max_rows: int | None = None, fold_cap: int | None = FOL
 def table_summary(attention: list[MetricDelta], rest: list[MetricDelta]) -> str:
     """Counts of every row of one table (the HTML's), so they add up to the rows it shows."""
     outcomes = Counter(m.outcome for m in attention)
-    parts = [f"{outcomes[o]:,} {w}" for o, w in (("fail", "failed"), ("warn", "warned")) if outcomes[o]]
+    parts = [
+        f"{outcomes[o]:,} {w}" for o, w in (("fail", "failed"), ("warn", "warned")) if outcomes[o]
+    ]
     counts = Counter(m.status for m in rest)
     parts += [f"{counts[s]:,} {s.replace('_', ' ')}" for s in _STATUS_ORDER if counts[s]]
     return ", ".join(parts)
@@ -547,11 +653,18 @@ def safe_url(url: Any) -> str | None:
 # --- renderers -------------------------------------------------------------------
 
 
-def markdown(result: Result, *, status_context: str = "mlci", root: Path | None = None,
-             template: str = "report.md.j2", max_rows: int | None = None) -> str:
+def markdown(
+    result: Result,
+    *,
+    status_context: str = "mlci",
+    root: Path | None = None,
+    template: str = "report.md.j2",
+    max_rows: int | None = None,
+) -> str:
     env = _environment(root)
-    body = render_template(env, template, marker=marker(status_context),
-                           **template_values(view(result, max_rows)))
+    body = render_template(
+        env, template, marker=marker(status_context), **template_values(view(result, max_rows))
+    )
     return body.rstrip() + "\n"
 
 
@@ -570,13 +683,15 @@ def render_template(env: Any, name: str, **values: Any) -> str:
         template = env.get_template(name)
         return str(template.render(**values))
     except jinja2.TemplateSyntaxError as exc:
-        raise ConfigError(f"template syntax error: {exc.message}", file=exc.filename or name,
-                          line=exc.lineno) from exc
+        raise ConfigError(
+            f"template syntax error: {exc.message}", file=exc.filename or name, line=exc.lineno
+        ) from exc
     except SecurityError as exc:
         raise ConfigError(f"the template tried something unsafe: {exc}", file=name) from exc
     except jinja2.UndefinedError as exc:
-        raise ConfigError(f"the template uses something mlci does not give templates: {exc.message}",
-                          file=name) from exc
+        raise ConfigError(
+            f"the template uses something mlci does not give templates: {exc.message}", file=name
+        ) from exc
     except jinja2.TemplateError as exc:
         raise ConfigError(f"the template failed: {exc.message}", file=name) from exc
 
@@ -600,15 +715,23 @@ def _text_plots(console: Any, result: Result, v: dict[str, Any]) -> None:
     from rich.table import Table
     from rich.text import Text
 
-    console.print(Text(f"Plots: {plots_mod.summary(result.plots)} ({v['base_label']} vs {v['head_label']})",
-                       style="bold"))
+    console.print(
+        Text(
+            f"Plots: {plots_mod.summary(result.plots)} ({v['base_label']} vs {v['head_label']})",
+            style="bold",
+        )
+    )
     for plot in result.plots:
         name = f"{plot.title} — {plot.id}" if plot.title else plot.id
         if plot.kind == "none":
             console.print(Text(f"  {name}: not drawn: {plot.reason}", style="yellow"))
         elif plot.kind == "image":
-            console.print(Text(f"  {name}: {plot.status}, {plots_mod.size_text(plot.base)} → "
-                               f"{plots_mod.size_text(plot.head)}"))
+            console.print(
+                Text(
+                    f"  {name}: {plot.status}, {plots_mod.size_text(plot.base)} → "
+                    f"{plots_mod.size_text(plot.head)}"
+                )
+            )
         elif plot.status == "unchanged":
             console.print(Text(f"  {name}: unchanged", style="dim"))
         elif plot.kind == "line":
@@ -620,18 +743,22 @@ def _text_plots(console: Any, result: Result, v: dict[str, Any]) -> None:
                 continue
             for series, line in lines:
                 label = v["base_label"] if series == "base" else v["head_label"]
-                console.print(Text(f"    {label:>12.12} ", style="dim") + Text(
-                    line, style="bright_black" if series == "base" else "blue"))
+                console.print(
+                    Text(f"    {label:>12.12} ", style="dim")
+                    + Text(line, style="bright_black" if series == "base" else "blue")
+                )
         elif plot.kind == "bar":
             console.print(Text(f"  {name}: {plot.x} by {plot.y}"))
             table = Table(show_edge=False, padding=(0, 1, 0, 4))
             for column in ("", v["base_label"], v["head_label"], "change"):
                 table.add_column(Text(column), justify="left" if not column else "right")
             rows = plots_mod.bar_rows(plot)
-            for row in rows[:plots_mod.MAX_BARS]:
-                table.add_row(Text(row.name), *(Text("—" if x is None else fmt.number(x))
-                                                for x in (row.base, row.head)),
-                              Text(plots_mod.bar_change(row)))
+            for row in rows[: plots_mod.MAX_BARS]:
+                table.add_row(
+                    Text(row.name),
+                    *(Text("—" if x is None else fmt.number(x)) for x in (row.base, row.head)),
+                    Text(plots_mod.bar_change(row)),
+                )
             console.print(table)
         elif plot.kind == "confusion":
             cm = plots_mod.confusion_table(plot)
@@ -641,12 +768,21 @@ def _text_plots(console: Any, result: Result, v: dict[str, Any]) -> None:
             for label in cm.labels:
                 table.add_column(Text(str(label)), justify="right")
             for a in cm.labels:
-                table.add_row(Text(str(a)), *(Text(plots_mod.cell_text(*cm.cells[(a, p)])) for p in cm.labels))
+                table.add_row(
+                    Text(str(a)), *(Text(plots_mod.cell_text(*cm.cells[(a, p)])) for p in cm.labels)
+                )
             console.print(table)
 
 
-def for_stdout(result: Result, fmt_name: str, *, status_context: str = "mlci", root: Path | None = None,
-               color: bool = False, width: int | None = None) -> str:
+def for_stdout(
+    result: Result,
+    fmt_name: str,
+    *,
+    status_context: str = "mlci",
+    root: Path | None = None,
+    color: bool = False,
+    width: int | None = None,
+) -> str:
     """The report in the format asked for on the command line: json, markdown or text.
 
     ``width``: the terminal's, for text on a terminal; None keeps the fixed width of 100.
@@ -678,8 +814,13 @@ def text(result: Result, *, color: bool | None = None, width: int | None = None)
     v = view(result)
     buf = io.StringIO()
     console = Console(
-        file=buf, force_terminal=bool(color) and not no_color, no_color=no_color or not color,
-        width=width or 100, highlight=False, emoji=False, soft_wrap=False,
+        file=buf,
+        force_terminal=bool(color) and not no_color,
+        no_color=no_color or not color,
+        width=width or 100,
+        highlight=False,
+        emoji=False,
+        soft_wrap=False,
     )
     style = {"fail": "bold red", "warn": "yellow", "pass": "green"}[result.verdict]
     console.print(Text(v["headline"], style=style))
@@ -699,8 +840,15 @@ def text(result: Result, *, color: bool | None = None, width: int | None = None)
             judged = r.message or r.rule
             if r.message and r.rule.endswith(f"({WARN_ONLY})"):
                 judged = f"{WARN_ONLY}: {judged}"
-            table.add_row(r.icon, Text(r.name), Text(r.base), Text(r.head), Text(r.change),
-                          Text(judged), style=row_style)
+            table.add_row(
+                r.icon,
+                Text(r.name),
+                Text(r.base),
+                Text(r.head),
+                Text(r.change),
+                Text(judged),
+                style=row_style,
+            )
         console.print(table)
 
     for reason in v["verification"]:
@@ -713,7 +861,9 @@ def text(result: Result, *, color: bool | None = None, width: int | None = None)
     for reason in v["other_reasons"]:
         console.print(Text(f"{fmt.ICONS[reason.severity]} {reason.section}: {reason.message}"))
     for f in v["data_files"]:
-        console.print(Text(f"{f.icon} {f.path}: {f.stats}" + (f" ({f.message})" if f.message else "")))
+        console.print(
+            Text(f"{f.icon} {f.path}: {f.stats}" + (f" ({f.message})" if f.message else ""))
+        )
         if f.expectations:
             table = Table(show_edge=False, pad_edge=False, box=None)
             table.add_column("")
@@ -722,12 +872,16 @@ def text(result: Result, *, color: bool | None = None, width: int | None = None)
             table.add_column("unexpected", justify="right")
             table.add_column("sample", overflow="fold")
             for e in f.expectations:
-                table.add_row(e.icon, Text(e.label), Text(e.args), Text(e.unexpected), Text(e.sample))
+                table.add_row(
+                    e.icon, Text(e.label), Text(e.args), Text(e.unexpected), Text(e.sample)
+                )
             console.print(table)
         if f.diff:
             console.print(Text(f"  vs {v['base_label']}: {f.diff}"))
     if result.repro.stages:
-        table = Table(title=f"Pipeline: {v['repro_summary']}", title_justify="left", show_edge=False)
+        table = Table(
+            title=f"Pipeline: {v['repro_summary']}", title_justify="left", show_edge=False
+        )
         table.add_column("stage")
         table.add_column("status")
         table.add_column("time", justify="right")

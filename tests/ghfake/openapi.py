@@ -290,7 +290,7 @@ class _IndexedPathFinder:
     def find(self, method: str, full_url: str) -> PathOperationServer:
         if not full_url.startswith(SPEC_SERVER + "/"):
             raise PathNotFound(full_url)
-        path = full_url[len(SPEC_SERVER):]
+        path = full_url[len(SPEC_SERVER) :]
         match = self.index.match(method, path, decode=False)
         if match is None:
             raise PathNotFound(full_url)
@@ -356,9 +356,9 @@ class GitHubSpec:
                 )
                 regex = _template_regex(template, multi)
                 docs = op.get("externalDocs", {}).get("url")
-                by_method.setdefault(method, []).append(Operation(
-                    method, template, op["operationId"], multi, docs, re.compile(regex)
-                ))
+                by_method.setdefault(method, []).append(
+                    Operation(method, template, op["operationId"], multi, docs, re.compile(regex))
+                )
         for ops in by_method.values():
             # Literal segments win over parameters, as in openapi-core's own finder.
             ops.sort(key=lambda op: (op.variables, -len(op.template)))
@@ -443,7 +443,11 @@ class GitHubSpec:
     @staticmethod
     def _violation(kind: str, match: Match, exchange: Exchange, message: str) -> Violation:
         return Violation(
-            kind, exchange.method, exchange.path, message, exchange.status,
+            kind,
+            exchange.method,
+            exchange.path,
+            message,
+            exchange.status,
             match.operation.operation_id,
         )
 

@@ -30,8 +30,10 @@ _PREFERRED: dict[str, Callable[[Payload], bool]] = {
     # Most push examples are tag pushes without commits; prefer a branch push.
     "push": lambda p: p["ref"].startswith("refs/heads/") and bool(p.get("commits")),
     # Prefer a finished run linked to a pull request.
-    "workflow_run": lambda p: p["workflow_run"].get("conclusion") is not None
-    and bool(p["workflow_run"].get("pull_requests")),
+    "workflow_run": lambda p: (
+        p["workflow_run"].get("conclusion") is not None
+        and bool(p["workflow_run"].get("pull_requests"))
+    ),
 }
 
 
@@ -54,8 +56,9 @@ def examples(event: str, action: str | None = None) -> list[Payload]:
         raise KeyError(f"no webhook examples for event {event!r}") from None
     found = [p for p in definition["examples"] if action is None or p.get("action") == action]
     if not found:
-        raise KeyError(f"no {event!r} example with action {action!r}; "
-                       f"actions: {definition['actions']}")
+        raise KeyError(
+            f"no {event!r} example with action {action!r}; actions: {definition['actions']}"
+        )
     return copy.deepcopy(found)
 
 
@@ -152,9 +155,11 @@ def retarget(
             node.update(_replace_all(node, head_names))
 
         base_names: dict[str, str] = {}
-        for node in (data.get("repository"),
-                     pull["base"].get("repo") if isinstance(pull, dict) else None,
-                     run.get("repository") if isinstance(run, dict) else None):
+        for node in (
+            data.get("repository"),
+            pull["base"].get("repo") if isinstance(pull, dict) else None,
+            run.get("repository") if isinstance(run, dict) else None,
+        ):
             if isinstance(node, dict) and "full_name" in node:
                 base_names[node["full_name"]] = repo
                 _set_repository(node, repo)
@@ -195,8 +200,10 @@ def retarget(
     run_pulls = run.get("pull_requests", []) if isinstance(run, dict) else []
 
     if isinstance(pull, dict):
-        for side, ref, owner_repo in (("head", head_ref, head_repo or repo),
-                                      ("base", base_ref, repo)):
+        for side, ref, owner_repo in (
+            ("head", head_ref, head_repo or repo),
+            ("base", base_ref, repo),
+        ):
             if ref is not None:
                 pull[side]["ref"] = ref
             if owner_repo is not None or ref is not None:
@@ -246,12 +253,18 @@ def on_pull_request(payload: Payload) -> Payload:
     api = issue["url"].replace(f"/issues/{issue['number']}", f"/pulls/{issue['number']}")
     html = issue["html_url"].replace(f"/issues/{issue['number']}", f"/pull/{issue['number']}")
     issue["html_url"] = html
-    issue["pull_request"] = {"url": api, "html_url": html, "diff_url": f"{html}.diff",
-                             "patch_url": f"{html}.patch", "merged_at": None}
+    issue["pull_request"] = {
+        "url": api,
+        "html_url": html,
+        "diff_url": f"{html}.diff",
+        "patch_url": f"{html}.patch",
+        "merged_at": None,
+    }
     comment = data.get("comment")
     if isinstance(comment, dict) and "html_url" in comment:
         comment["html_url"] = comment["html_url"].replace(
-            f"/issues/{issue['number']}", f"/pull/{issue['number']}")
+            f"/issues/{issue['number']}", f"/pull/{issue['number']}"
+        )
     return data
 
 

@@ -319,7 +319,7 @@ class Repo:
         """The commit SHA a ref (SHA, branch, ``refs/heads/...``) points at, if known."""
         for prefix in ("refs/heads/", "heads/"):
             if ref.startswith(prefix):
-                ref = ref[len(prefix):]
+                ref = ref[len(prefix) :]
         if ref in self.branches:
             return self.branches[ref]
         if _HEX_SHA.match(ref):
@@ -741,8 +741,13 @@ class GitHubFake:
             return pull
 
     def add_issue(
-        self, number: int, *, title: str = "An issue", user: str = "octocat",
-        labels: Sequence[str] = (), repo: str | None = None,
+        self,
+        number: int,
+        *,
+        title: str = "An issue",
+        user: str = "octocat",
+        labels: Sequence[str] = (),
+        repo: str | None = None,
     ) -> Issue:
         with self._lock:
             target = self.repo(repo)
@@ -753,8 +758,9 @@ class GitHubFake:
                 self.label(number, name, actor=user, repo=target.full_name)
             return issue
 
-    def label(self, number: int, name: str, *, actor: str = "octocat",
-              repo: str | None = None) -> None:
+    def label(
+        self, number: int, name: str, *, actor: str = "octocat", repo: str | None = None
+    ) -> None:
         """Apply a label to an issue or pull request as ``actor`` (a ``labeled`` event)."""
         with self._lock:
             target = self.repo(repo)
@@ -850,8 +856,15 @@ class GitHubFake:
         (an ``operationId``) narrow the requests concerned.
         """
         return self._add_fault(
-            Fault(status, count, message, method.upper() if method else None,
-                  re.compile(path) if path else None, operation, label=f"injected {status}")
+            Fault(
+                status,
+                count,
+                message,
+                method.upper() if method else None,
+                re.compile(path) if path else None,
+                operation,
+                label=f"injected {status}",
+            )
         )
 
     def rate_limit_next(
@@ -870,9 +883,16 @@ class GitHubFake:
             "request ID 0000:0000:0000000:0000000:00000000."
         )
         return self._add_fault(
-            Fault(403, count, message, method.upper() if method else None,
-                  re.compile(path) if path else None, operation, retry_after=retry_after,
-                  label="secondary rate limit")
+            Fault(
+                403,
+                count,
+                message,
+                method.upper() if method else None,
+                re.compile(path) if path else None,
+                operation,
+                retry_after=retry_after,
+                label="secondary rate limit",
+            )
         )
 
     def hang_next(
@@ -888,8 +908,15 @@ class GitHubFake:
         The connection is closed when the fake stops; nothing is recorded in
         :attr:`requests` (there was no exchange), the request is listed in :attr:`hung`.
         """
-        fault = Fault(0, count, "", method.upper() if method else None,
-                      re.compile(path) if path else None, operation, label="hang")
+        fault = Fault(
+            0,
+            count,
+            "",
+            method.upper() if method else None,
+            re.compile(path) if path else None,
+            operation,
+            label="hang",
+        )
         with self._lock:
             self.hangs.append(fault)
         return fault
@@ -971,15 +998,25 @@ class GitHubFake:
             match = self.spec.match(method, path)
             fault_label = None
             if match is None:
-                violations.append(Violation(
-                    "unknown-operation", method, path,
-                    "no operation in GitHub's OpenAPI description for this method and path",
-                ))
+                violations.append(
+                    Violation(
+                        "unknown-operation",
+                        method,
+                        path,
+                        "no operation in GitHub's OpenAPI description for this method and path",
+                    )
+                )
                 reply = self._error_reply(ApiError(404, "Not Found"))
             else:
                 violations += self.spec.validate_request(match, exchange)
-                fault = next((f for f in self.faults
-                              if f.matches(method, path, match.operation.operation_id)), None)
+                fault = next(
+                    (
+                        f
+                        for f in self.faults
+                        if f.matches(method, path, match.operation.operation_id)
+                    ),
+                    None,
+                )
                 if fault is not None:
                     fault.remaining -= 1
                     fault_label = fault.label
@@ -999,23 +1036,28 @@ class GitHubFake:
             violations = [replace(v, status=reply.status) for v in violations]
             if match is not None:
                 violations += self.spec.validate_response(match, exchange)
-            self._records.append(RecordedRequest(
-                seq=len(self._records) + 1,
-                method=method,
-                path=path,
-                query=dict(query),
-                headers=_header_subset(headers),
-                body=_json_or_text(raw),
-                status=reply.status,
-                response=reply.body,
-                response_headers={k: v for k, v in reply.headers.items()
-                                  if k in ("Content-Type", "Link", "Location", "Retry-After")},
-                operation_id=match.operation.operation_id if match else None,
-                token=token,
-                login=identity.login if identity else None,
-                fault=fault_label,
-                violations=tuple(violations),
-            ))
+            self._records.append(
+                RecordedRequest(
+                    seq=len(self._records) + 1,
+                    method=method,
+                    path=path,
+                    query=dict(query),
+                    headers=_header_subset(headers),
+                    body=_json_or_text(raw),
+                    status=reply.status,
+                    response=reply.body,
+                    response_headers={
+                        k: v
+                        for k, v in reply.headers.items()
+                        if k in ("Content-Type", "Link", "Location", "Retry-After")
+                    },
+                    operation_id=match.operation.operation_id if match else None,
+                    token=token,
+                    login=identity.login if identity else None,
+                    fault=fault_label,
+                    violations=tuple(violations),
+                )
+            )
             self._violations += violations
             return reply.status, reply.headers, payload
 
@@ -1058,25 +1100,38 @@ class GitHubFake:
                 raise ApiError(422, f"Invalid request.\n\n{details}")
             handler = _HANDLERS.get(op.operation_id)
             if handler is None:
-                violations.append(Violation(
-                    "not-implemented", exchange.method, exchange.path,
-                    "the fake GitHub does not implement this operation (add a handler in "
-                    "tests/ghfake/server.py)", None, op.operation_id,
-                ))
+                violations.append(
+                    Violation(
+                        "not-implemented",
+                        exchange.method,
+                        exchange.path,
+                        "the fake GitHub does not implement this operation (add a handler in "
+                        "tests/ghfake/server.py)",
+                        None,
+                        op.operation_id,
+                    )
+                )
                 raise ApiError(404, "Not Found")
             repo = self._find_repo(match.params)
             if exchange.method != "GET" and (repo.read_only or identity.read_only):
                 raise ApiError(403, INTEGRATION_FORBIDDEN)
-            call = Call(exchange.method, exchange.path, match.params, exchange.query, body,
-                        identity, repo)
+            call = Call(
+                exchange.method, exchange.path, match.params, exchange.query, body, identity, repo
+            )
             return handler(self, call)
         except ApiError as error:
             return self._error_reply(error, op.docs_url)
         except Exception:  # a bug of the fake: make the test fail with the traceback
-            violations.append(Violation(
-                "fake-error", exchange.method, exchange.path, traceback.format_exc(), 500,
-                op.operation_id,
-            ))
+            violations.append(
+                Violation(
+                    "fake-error",
+                    exchange.method,
+                    exchange.path,
+                    traceback.format_exc(),
+                    500,
+                    op.operation_id,
+                )
+            )
             return self._error_reply(ApiError(500, "Server Error"))
 
     def _find_repo(self, params: Mapping[str, str]) -> Repo:
@@ -1114,8 +1169,7 @@ class GitHubFake:
         api = f"{self.url}/users/{quote(login)}"
         is_bot = login.endswith("[bot]")
         kind = "Bot" if is_bot else "Organization" if login in self.organizations else "User"
-        html = (f"{self.server_url}/apps/{login[:-5]}" if is_bot
-                else f"{self.server_url}/{login}")
+        html = f"{self.server_url}/apps/{login[:-5]}" if is_bot else f"{self.server_url}/{login}"
         return {
             "login": login,
             "id": uid,
@@ -1153,8 +1207,14 @@ class GitHubFake:
             "html_url": f"{self.server_url}/apps/github-actions",
             "created_at": now,
             "updated_at": now,
-            "permissions": {"checks": "write", "contents": "write", "pull_requests": "write",
-                            "statuses": "write", "deployments": "write", "issues": "write"},
+            "permissions": {
+                "checks": "write",
+                "contents": "write",
+                "pull_requests": "write",
+                "statuses": "write",
+                "deployments": "write",
+                "issues": "write",
+            },
             "events": ["check_run", "check_suite", "pull_request", "push", "workflow_run"],
         }
 
@@ -1268,7 +1328,7 @@ class GitHubFake:
             "node_id": _node_id("IC", comment.id),
             "url": url,
             "html_url": f"{self._html(repo)}/{kind}/{comment.issue_number}"
-                        f"#issuecomment-{comment.id}",
+            f"#issuecomment-{comment.id}",
             "body": comment.body,
             "user": self.user_json(comment.user),
             "created_at": _ts(comment.created_at),
@@ -1281,8 +1341,9 @@ class GitHubFake:
 
     @staticmethod
     def _reaction_rollup(repo: Repo, comment_id: int, url: str) -> dict[str, Any]:
-        counts = {key: 0 for key in ("+1", "-1", "laugh", "confused", "heart", "hooray",
-                                     "eyes", "rocket")}
+        counts = {
+            key: 0 for key in ("+1", "-1", "laugh", "confused", "heart", "hooray", "eyes", "rocket")
+        }
         for reaction in repo.reactions:
             if reaction.comment_id == comment_id:
                 counts[reaction.content] += 1
@@ -1345,8 +1406,11 @@ class GitHubFake:
         head_repo = self.repo(pull.head_repo) if pull.head_repo else repo
 
         def side(ref: str, sha: str, where: Repo) -> dict[str, Any]:
-            return {"ref": ref, "sha": sha,
-                    "repo": {"id": where.id, "url": self._api(where), "name": where.name}}
+            return {
+                "ref": ref,
+                "sha": sha,
+                "repo": {"id": where.id, "url": self._api(where), "name": where.name},
+            }
 
         return {
             "id": pull.id,
@@ -1366,8 +1430,11 @@ class GitHubFake:
             "annotations_count": len(run.output.get("annotations") or []),
             "annotations_url": f"{api}/check-runs/{run.id}/annotations",
         }
-        pulls = [self._pull_minimal(repo, p) for p in repo.pulls.values()
-                 if p.head_sha == run.head_sha and p.state == "open"]
+        pulls = [
+            self._pull_minimal(repo, p)
+            for p in repo.pulls.values()
+            if p.head_sha == run.head_sha and p.state == "open"
+        ]
         return {
             "id": run.id,
             "head_sha": run.head_sha,
@@ -1396,8 +1463,13 @@ class GitHubFake:
         url = f"{api}/pulls/{n}"
 
         def side(ref: str, sha: str, where: Repo) -> dict[str, Any]:
-            return {"label": f"{where.owner}:{ref}", "ref": ref, "sha": sha,
-                    "user": self.user_json(where.owner), "repo": self.repo_json(where)}
+            return {
+                "label": f"{where.owner}:{ref}",
+                "ref": ref,
+                "sha": sha,
+                "user": self.user_json(where.owner),
+                "repo": self.repo_json(where),
+            }
 
         def link(href: str) -> dict[str, str]:
             return {"href": href}
@@ -1507,8 +1579,9 @@ class GitHubFake:
         url = f"{api}/actions/runs/{run.id}"
         head_repo = self.repo(run.head_repo) if run.head_repo else repo
         suite_id = run.id + 7_000_000_000
-        pulls = [self._pull_minimal(repo, repo.pulls[n]) for n in run.pull_requests
-                 if n in repo.pulls]
+        pulls = [
+            self._pull_minimal(repo, repo.pulls[n]) for n in run.pull_requests if n in repo.pulls
+        ]
         actor = self.user_json(run.actor)
         return {
             "id": run.id,
@@ -1541,8 +1614,9 @@ class GitHubFake:
             "artifacts_url": f"{url}/artifacts",
             "cancel_url": f"{url}/cancel",
             "rerun_url": f"{url}/rerun",
-            "previous_attempt_url": (f"{url}/attempts/{run.run_attempt - 1}"
-                                     if run.run_attempt > 1 else None),
+            "previous_attempt_url": (
+                f"{url}/attempts/{run.run_attempt - 1}" if run.run_attempt > 1 else None
+            ),
             "workflow_url": f"{api}/actions/workflows/{run.workflow_id}",
             "head_commit": {
                 "id": run.head_sha,
@@ -1636,16 +1710,26 @@ class GitHubFake:
             },
             "author": None,
             "committer": None,
-            "parents": [{"sha": parent, "url": f"{api}/commits/{parent}",
-                         "html_url": f"{html}/commit/{parent}"}],
+            "parents": [
+                {
+                    "sha": parent,
+                    "url": f"{api}/commits/{parent}",
+                    "html_url": f"{html}/commit/{parent}",
+                }
+            ],
             "files": [],
             "stats": {"additions": 0, "deletions": 0, "total": 0},
         }
 
     # -- shared behaviour ----------------------------------------------------------
 
-    def paginate(self, call: Call, items: Sequence[Any], key: str | None = None,
-                 extra: Mapping[str, Any] | None = None) -> Reply:
+    def paginate(
+        self,
+        call: Call,
+        items: Sequence[Any],
+        key: str | None = None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> Reply:
         """A page of ``items`` by ``per_page``/``page``, with GitHub's ``Link`` header.
 
         ``key`` wraps the page as ``{"total_count": N, key: [...]}`` (check runs,
@@ -1656,7 +1740,7 @@ class GitHubFake:
             page = max(1, int(call.arg("page", "1") or 1))
         except ValueError:
             per_page, page = 30, 1
-        chunk = list(items[(page - 1) * per_page: page * per_page])
+        chunk = list(items[(page - 1) * per_page : page * per_page])
         last = max(1, math.ceil(len(items) / per_page))
         links = []
 
@@ -1666,13 +1750,16 @@ class GitHubFake:
             return f"{self.url}{call.path}?{urlencode(query)}"
 
         if page > 1:
-            links += [f'<{page_url(min(page - 1, last))}>; rel="prev"',
-                      f'<{page_url(1)}>; rel="first"']
+            links += [
+                f'<{page_url(min(page - 1, last))}>; rel="prev"',
+                f'<{page_url(1)}>; rel="first"',
+            ]
         if page < last:
             links += [f'<{page_url(page + 1)}>; rel="next"', f'<{page_url(last)}>; rel="last"']
         headers = {"Link": ", ".join(links)} if links else {}
-        body: Any = chunk if key is None else {"total_count": len(items), key: chunk,
-                                               **(extra or {})}
+        body: Any = (
+            chunk if key is None else {"total_count": len(items), key: chunk, **(extra or {})}
+        )
         return Reply(200, body, headers)
 
     def _require_issue(self, repo: Repo, number: int) -> None:
@@ -1722,13 +1809,30 @@ def _get_user(fake: GitHubFake, call: Call) -> Reply:
         raise ApiError(403, INTEGRATION_FORBIDDEN)
     now = _ts(_utcnow())
     data = fake.user_json(call.identity.login)
-    data.update({
-        "user_view_type": "private", "name": call.identity.login, "company": None, "blog": "",
-        "location": None, "email": None, "hireable": None, "bio": None, "public_repos": 1,
-        "public_gists": 0, "followers": 0, "following": 0, "created_at": now, "updated_at": now,
-        "private_gists": 0, "total_private_repos": 0, "owned_private_repos": 0, "disk_usage": 0,
-        "collaborators": 0, "two_factor_authentication": True,
-    })
+    data.update(
+        {
+            "user_view_type": "private",
+            "name": call.identity.login,
+            "company": None,
+            "blog": "",
+            "location": None,
+            "email": None,
+            "hireable": None,
+            "bio": None,
+            "public_repos": 1,
+            "public_gists": 0,
+            "followers": 0,
+            "following": 0,
+            "created_at": now,
+            "updated_at": now,
+            "private_gists": 0,
+            "total_private_repos": 0,
+            "owned_private_repos": 0,
+            "disk_usage": 0,
+            "collaborators": 0,
+            "two_factor_authentication": True,
+        }
+    )
     return Reply(200, data)
 
 
@@ -1830,10 +1934,14 @@ def _create_reaction(fake: GitHubFake, call: Call) -> Reply:
 def _list_reactions(fake: GitHubFake, call: Call) -> Reply:
     comment = fake._comment(call)
     content = call.arg("content")
-    return fake.paginate(call, [
-        fake.reaction_json(r) for r in call.repo.reactions
-        if r.comment_id == comment.id and (content is None or r.content == content)
-    ])
+    return fake.paginate(
+        call,
+        [
+            fake.reaction_json(r)
+            for r in call.repo.reactions
+            if r.comment_id == comment.id and (content is None or r.content == content)
+        ],
+    )
 
 
 # Labels -------------------------------------------------------------------------------
@@ -1874,8 +1982,9 @@ def _unlabel(fake: GitHubFake, call: Call, number: int, name: str) -> None:
     if len(kept) == len(current):
         raise ApiError(404, "Label does not exist")
     call.repo.labels[number] = kept
-    call.repo.events.append(IssueEvent(fake._next_id(), number, "unlabeled", name,
-                                       call.identity.login, fake.clock()))
+    call.repo.events.append(
+        IssueEvent(fake._next_id(), number, "unlabeled", name, call.identity.login, fake.clock())
+    )
 
 
 @handles("issues/remove-label")
@@ -1938,8 +2047,9 @@ def _create_status(fake: GitHubFake, call: Call) -> Reply:
 @handles("repos/list-commit-statuses-for-ref")
 def _list_statuses(fake: GitHubFake, call: Call) -> Reply:
     sha = fake._sha_for(call.repo, call.params["ref"])
-    statuses = sorted((s for s in call.repo.statuses if s.sha == sha),
-                      key=lambda s: s.id, reverse=True)
+    statuses = sorted(
+        (s for s in call.repo.statuses if s.sha == sha), key=lambda s: s.id, reverse=True
+    )
     return fake.paginate(call, [fake.status_json(call.repo, s) for s in statuses])
 
 
@@ -1954,15 +2064,18 @@ def _combined_status(fake: GitHubFake, call: Call) -> Reply:
         del data["creator"]
         statuses.append(data)
     api = fake._api(repo)
-    return Reply(200, {
-        "state": state,
-        "statuses": statuses,
-        "sha": sha,
-        "total_count": len(statuses),
-        "repository": fake.repo_json(repo),
-        "commit_url": f"{api}/commits/{sha}",
-        "url": f"{api}/commits/{quote(call.params['ref'], safe='')}/status",
-    })
+    return Reply(
+        200,
+        {
+            "state": state,
+            "statuses": statuses,
+            "sha": sha,
+            "total_count": len(statuses),
+            "repository": fake.repo_json(repo),
+            "commit_url": f"{api}/commits/{sha}",
+            "url": f"{api}/commits/{quote(call.params['ref'], safe='')}/status",
+        },
+    )
 
 
 # Check runs ---------------------------------------------------------------------------
@@ -1987,13 +2100,13 @@ def _apply_check_fields(fake: GitHubFake, run: CheckRun, call: Call) -> None:
         run.conclusion = call.value("conclusion")
         run.status = "completed"
     if call.value("completed_at"):
-        run.completed_at = datetime.fromisoformat(
-            call.value("completed_at").replace("Z", "+00:00"))
+        run.completed_at = datetime.fromisoformat(call.value("completed_at").replace("Z", "+00:00"))
         run.status = "completed"
     if run.status == "completed":
         if run.conclusion is None:
-            raise ApiError(422, "Invalid request.\n\n`conclusion` is required when `status` "
-                                "is `completed`.")
+            raise ApiError(
+                422, "Invalid request.\n\n`conclusion` is required when `status` is `completed`."
+            )
         run.completed_at = run.completed_at or fake.clock()
 
 
@@ -2041,8 +2154,11 @@ def _get_check_run(fake: GitHubFake, call: Call) -> Reply:
 @handles("checks/list-for-ref")
 def _list_check_runs(fake: GitHubFake, call: Call) -> Reply:
     sha = fake._sha_for(call.repo, call.params["ref"])
-    runs = sorted((r for r in call.repo.check_runs.values() if r.head_sha == sha),
-                  key=lambda r: r.id, reverse=True)
+    runs = sorted(
+        (r for r in call.repo.check_runs.values() if r.head_sha == sha),
+        key=lambda r: r.id,
+        reverse=True,
+    )
     if call.arg("filter", "latest") == "latest":
         latest: dict[str, CheckRun] = {}
         for run in runs:
@@ -2079,8 +2195,9 @@ def _filter_runs(call: Call, runs: Iterable[WorkflowRun]) -> list[WorkflowRun]:
 @handles("actions/list-workflow-runs-for-repo")
 def _list_runs(fake: GitHubFake, call: Call) -> Reply:
     runs = _filter_runs(call, call.repo.workflow_runs.values())
-    return fake.paginate(call, [fake.workflow_run_json(call.repo, r) for r in runs],
-                         "workflow_runs")
+    return fake.paginate(
+        call, [fake.workflow_run_json(call.repo, r) for r in runs], "workflow_runs"
+    )
 
 
 def _workflow(call: Call) -> Workflow:
@@ -2093,8 +2210,7 @@ def _workflow(call: Call) -> Workflow:
 @handles("actions/list-repo-workflows")
 def _list_workflows(fake: GitHubFake, call: Call) -> Reply:
     workflows = sorted(call.repo.workflows.values(), key=lambda w: w.id)
-    return fake.paginate(call, [fake.workflow_json(call.repo, w) for w in workflows],
-                         "workflows")
+    return fake.paginate(call, [fake.workflow_json(call.repo, w) for w in workflows], "workflows")
 
 
 @handles("actions/get-workflow")
@@ -2106,8 +2222,11 @@ def _get_workflow(fake: GitHubFake, call: Call) -> Reply:
 def _list_workflow_runs(fake: GitHubFake, call: Call) -> Reply:
     workflow = _workflow(call)
     runs = [r for r in call.repo.workflow_runs.values() if r.workflow_id == workflow.id]
-    return fake.paginate(call, [fake.workflow_run_json(call.repo, r)
-                                for r in _filter_runs(call, runs)], "workflow_runs")
+    return fake.paginate(
+        call,
+        [fake.workflow_run_json(call.repo, r) for r in _filter_runs(call, runs)],
+        "workflow_runs",
+    )
 
 
 def _run(call: Call) -> WorkflowRun:
@@ -2148,12 +2267,15 @@ def _create_deployment(fake: GitHubFake, call: Call) -> Reply:
     checked = contexts if required is None else {c: contexts.get(c) for c in required}
     failing = sorted(c for c, s in checked.items() if s != "success")
     if failing:
-        return Reply(409, {
-            "message": f"Conflict: Commit status checks failed for {ref}.",
-            "documentation_url": "https://docs.github.com/rest/deployments/deployments"
-                                 "#create-a-deployment",
-            "status": "409",
-        })
+        return Reply(
+            409,
+            {
+                "message": f"Conflict: Commit status checks failed for {ref}.",
+                "documentation_url": "https://docs.github.com/rest/deployments/deployments"
+                "#create-a-deployment",
+                "status": "409",
+            },
+        )
     environment = call.value("environment", "production")
     dep = Deployment(
         id=fake._next_id(),
@@ -2165,8 +2287,9 @@ def _create_deployment(fake: GitHubFake, call: Call) -> Reply:
         payload=call.value("payload", {}) or {},
         creator=call.identity.login,
         transient_environment=bool(call.value("transient_environment", False)),
-        production_environment=bool(call.value("production_environment",
-                                               environment == "production")),
+        production_environment=bool(
+            call.value("production_environment", environment == "production")
+        ),
         created_at=fake.clock(),
     )
     repo.deployments[dep.id] = dep
@@ -2177,8 +2300,10 @@ def _create_deployment(fake: GitHubFake, call: Call) -> Reply:
 def _list_deployments(fake: GitHubFake, call: Call) -> Reply:
     deps = []
     for dep in sorted(call.repo.deployments.values(), key=lambda d: d.id, reverse=True):
-        if any(call.arg(k) not in (None, getattr(dep, k))
-               for k in ("sha", "ref", "task", "environment")):
+        if any(
+            call.arg(k) not in (None, getattr(dep, k))
+            for k in ("sha", "ref", "task", "environment")
+        ):
             continue
         deps.append(fake.deployment_json(call.repo, dep))
     return fake.paginate(call, deps)
@@ -2219,8 +2344,11 @@ def _create_deployment_status(fake: GitHubFake, call: Call) -> Reply:
 @handles("repos/list-deployment-statuses")
 def _list_deployment_statuses(fake: GitHubFake, call: Call) -> Reply:
     dep = _deployment(call)
-    statuses = sorted((s for s in call.repo.deployment_statuses if s.deployment_id == dep.id),
-                      key=lambda s: s.id, reverse=True)
+    statuses = sorted(
+        (s for s in call.repo.deployment_statuses if s.deployment_id == dep.id),
+        key=lambda s: s.id,
+        reverse=True,
+    )
     return fake.paginate(call, [fake.deployment_status_json(call.repo, s) for s in statuses])
 
 

@@ -31,7 +31,9 @@ def _github_log_follows_stderr() -> None:
     that a later test finds closed ("--- Logging error ---" with a traceback in the output
     these tests search for tracebacks). In a real run that stderr is the process's own."""
     for handler in logging.getLogger("github").handlers:
-        if isinstance(handler, logging.StreamHandler) and not isinstance(handler.stream, _CurrentStderr):
+        if isinstance(handler, logging.StreamHandler) and not isinstance(
+            handler.stream, _CurrentStderr
+        ):
             handler.stream = _CurrentStderr()  # not setStream: it flushes the closed one
 
 

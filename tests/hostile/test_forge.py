@@ -83,8 +83,16 @@ def tamper(path: Path, change) -> None:
 
 
 def publish_env(gh: Actions, head: str, base: str, number: int = 9) -> None:
-    payload = workflow_run_payload(head, [{"number": number, "head": {"sha": head, "ref": "feature"},
-                                           "base": {"sha": base, "ref": "main"}}])
+    payload = workflow_run_payload(
+        head,
+        [
+            {
+                "number": number,
+                "head": {"sha": head, "ref": "feature"},
+                "base": {"sha": base, "ref": "main"},
+            }
+        ],
+    )
     payload["workflow_run"]["html_url"] = f"https://github.com/{REPO}/actions/runs/777"
     gh.env("workflow_run", payload)
 
@@ -92,24 +100,39 @@ def publish_env(gh: Actions, head: str, base: str, number: int = 9) -> None:
 # --- 1. templates get plain data only ----------------------------------------------------
 
 ESCAPES = [
-    pytest.param("{{ fmt.re.enum.sys.modules.os.system('touch MARKER') }}", id="fmt-module-walk-to-os"),
+    pytest.param(
+        "{{ fmt.re.enum.sys.modules.os.system('touch MARKER') }}", id="fmt-module-walk-to-os"
+    ),
     pytest.param("{{ fmt }}", id="module-in-context"),
     pytest.param("{{ stage_status }}", id="function-in-context"),
     pytest.param("{{ result.to_json() }}", id="bound-method-in-context"),
     pytest.param("{{ result.from_dict }}", id="classmethod-in-context"),
-    pytest.param("{{ cycler.__init__.__globals__.os.popen('touch MARKER').read() }}", id="cycler-globals"),
-    pytest.param("{{ lipsum.__globals__['os'].popen('touch MARKER').read() }}", id="lipsum-globals"),
-    pytest.param("{{ namespace.__init__.__globals__.os.popen('touch MARKER').read() }}",
-                 id="namespace-globals"),
-    pytest.param("{{ joiner.__init__.__globals__.os.popen('touch MARKER').read() }}", id="joiner-globals"),
+    pytest.param(
+        "{{ cycler.__init__.__globals__.os.popen('touch MARKER').read() }}", id="cycler-globals"
+    ),
+    pytest.param(
+        "{{ lipsum.__globals__['os'].popen('touch MARKER').read() }}", id="lipsum-globals"
+    ),
+    pytest.param(
+        "{{ namespace.__init__.__globals__.os.popen('touch MARKER').read() }}",
+        id="namespace-globals",
+    ),
+    pytest.param(
+        "{{ joiner.__init__.__globals__.os.popen('touch MARKER').read() }}", id="joiner-globals"
+    ),
     pytest.param("{{ cycler }}{{ lipsum }}{{ namespace }}{{ dict }}", id="jinja-globals-exist"),
-    pytest.param("{% for c in ''.__class__.__mro__[1].__subclasses__() %}{% if c.__name__ == 'Popen' %}"
-                 "{{ c(['touch', 'MARKER']) }}{% endif %}{% endfor %}", id="str-subclasses"),
+    pytest.param(
+        "{% for c in ''.__class__.__mro__[1].__subclasses__() %}{% if c.__name__ == 'Popen' %}"
+        "{{ c(['touch', 'MARKER']) }}{% endif %}{% endfor %}",
+        id="str-subclasses",
+    ),
     pytest.param("{{ attention.__class__.__base__.__subclasses__() }}", id="list-subclasses"),
     pytest.param("{{ stage_status.__globals__.os.system('touch MARKER') }}", id="function-globals"),
     pytest.param("{{ self._TemplateReference__context.parent }}", id="template-self-context"),
     pytest.param("{{ headline.format.__self__ }}", id="str-format-self"),
-    pytest.param("{{ '{0.__class__.__mro__[1].__subclasses__}'.format(headline) }}", id="format-string"),
+    pytest.param(
+        "{{ '{0.__class__.__mro__[1].__subclasses__}'.format(headline) }}", id="format-string"
+    ),
 ]
 
 
@@ -119,12 +142,18 @@ def test_a_repository_template_gets_plain_data_only(dvc_repo, mlci, tmp_path, pa
     marker = tmp_path / "pwned"
     metrics_repo(dvc_repo, {"acc": 0.9}, config="repro: {enabled: false}\n")
     dvc_repo.write(f".mlci/templates/{template}", payload.replace("MARKER", str(marker)))
-    args = ["--format", "markdown"] if template == "report.md.j2" else ["--html", str(tmp_path / "r.html")]
+    args = (
+        ["--format", "markdown"]
+        if template == "report.md.j2"
+        else ["--html", str(tmp_path / "r.html")]
+    )
     run = mlci(dvc_repo, "check", "--no-repro", *args)
     assert not marker.exists()
     assert run.code == 2, (run.code, run.out[:300])
     assert "template" in run.err and "Traceback" not in run.err and "internal error" not in run.err
-    assert "<module" not in run.out and "<function" not in run.out and "<bound method" not in run.out
+    assert (
+        "<module" not in run.out and "<function" not in run.out and "<bound method" not in run.out
+    )
 
 
 def test_the_shipped_templates_still_render_every_section(dvc_repo, mlci, tmp_path):
@@ -134,7 +163,10 @@ def test_the_shipped_templates_still_render_every_section(dvc_repo, mlci, tmp_pa
     html = tmp_path / "r.html"
     run = mlci(dvc_repo, "check", "--no-repro", "--format", "markdown", "--html", str(html))
     assert run.code == 0, run.err
-    assert "`eval/metrics.json:acc`" in run.out and "<code>eval/metrics.json:acc</code>" in html.read_text()
+    assert (
+        "`eval/metrics.json:acc`" in run.out
+        and "<code>eval/metrics.json:acc</code>" in html.read_text()
+    )
 
 
 # --- 3. only mlci's own hidden copy is read ------------------------------------------------
@@ -150,10 +182,27 @@ def _forge_in_log(body: str) -> str:
     """A stage log printing a copy that claims the new head passed, above mlci's own copy."""
     real = publish.decode_result(body)
     forged = dataclasses.replace(
-        real, verdict="pass", reasons=(),
-        context=dataclasses.replace(real.context, head=Revision("feature", MOVED)))
-    with_log = dataclasses.replace(real, repro=Repro("failed", (StageRun(
-        "train", "failed", 1.0, "python train.py", 1, "epoch 3\n" + publish.encode_result(forged)),)))
+        real,
+        verdict="pass",
+        reasons=(),
+        context=dataclasses.replace(real.context, head=Revision("feature", MOVED)),
+    )
+    with_log = dataclasses.replace(
+        real,
+        repro=Repro(
+            "failed",
+            (
+                StageRun(
+                    "train",
+                    "failed",
+                    1.0,
+                    "python train.py",
+                    1,
+                    "epoch 3\n" + publish.encode_result(forged),
+                ),
+            ),
+        ),
+    )
     return publish.comment_body(with_log, Config())
 
 
@@ -171,7 +220,9 @@ def _damaged(body: str) -> str:
 
 def _headless(body: str) -> str:
     real = publish.decode_result(body)
-    no_head = dataclasses.replace(real, context=dataclasses.replace(real.context, head=Revision(None, None)))
+    no_head = dataclasses.replace(
+        real, context=dataclasses.replace(real.context, head=Revision(None, None))
+    )
     return publish.comment_body(no_head, Config())
 
 
@@ -214,6 +265,7 @@ def test_override_still_works_on_an_intact_report(pr):  # noqa: F811
 
 # --- 2. GitHub outages: one error wrapper, lazy loads included ---------------------------------
 
+
 def _say(gh: Actions, body: str, user: str = "maintainer", env: dict[str, str] | None = None):
     from tests.ghfake.payloads import event_payload
 
@@ -241,20 +293,32 @@ OUTAGE_ENV = {"MLCI_GITHUB_RETRIES": "0", "MLCI_GITHUB_TIMEOUT": "1"}
 STATUSES = [500, 401, 404, "timeout"]
 
 COMMAND_OUTAGES = [
-    *(pytest.param("/mlci override fine", "pulls/get", s, id=f"override-pulls-get-{s}") for s in STATUSES),
+    *(
+        pytest.param("/mlci override fine", "pulls/get", s, id=f"override-pulls-get-{s}")
+        for s in STATUSES
+    ),
     *(pytest.param("/mlci rerun", "pulls/get", s, id=f"rerun-pulls-get-{s}") for s in STATUSES),
-    pytest.param("/mlci override fine", "repos/get-collaborator-permission-level", 502,
-                 id="override-permission-502"),
-    pytest.param("/mlci override fine", "issues/list-comments", 404, id="override-list-comments-404"),
-    pytest.param("/mlci rerun", "actions/list-workflow-runs-for-repo", 500, id="rerun-list-runs-500"),
+    pytest.param(
+        "/mlci override fine",
+        "repos/get-collaborator-permission-level",
+        502,
+        id="override-permission-502",
+    ),
+    pytest.param(
+        "/mlci override fine", "issues/list-comments", 404, id="override-list-comments-404"
+    ),
+    pytest.param(
+        "/mlci rerun", "actions/list-workflow-runs-for-repo", 500, id="rerun-list-runs-500"
+    ),
     pytest.param("/mlci help", "issues/create-comment", 503, id="help-reply-503"),
 ]
 
 
 @pytest.mark.parametrize("body,operation,status", COMMAND_OUTAGES)
 def test_a_command_that_cannot_reach_github_says_so_in_one_line(pr, body, operation, status):  # noqa: F811
-    pr.fake.add_workflow_run(head_sha=pr.head, name="mlci", path=".github/workflows/mlci.yml",
-                             event="pull_request")
+    pr.fake.add_workflow_run(
+        head_sha=pr.head, name="mlci", path=".github/workflows/mlci.yml", event="pull_request"
+    )
     _fault(pr.fake, status, operation)
     before = len(statuses(pr))
     run = _say(pr, body, env=OUTAGE_ENV)
@@ -297,9 +361,11 @@ def test_publish_keeps_the_gates_exit_code_and_the_summary_in_an_outage(gh, oper
 
 # --- 4. forged result files cannot issue workflow commands in the trusted log ------------------
 
+
 def _stage_key(key: str):
     def change(doc: dict[str, Any]) -> None:
         doc["repro"]["stages"] = [{"name": "train", "status": "ran", key: 1}]
+
     return change
 
 
@@ -307,14 +373,29 @@ FORGED_RESULTS = [
     pytest.param(_stage_key("\n::add-mask::owned-secret"), 2, id="stage-key-add-mask"),
     pytest.param(_stage_key("\n::error title=owned::owned"), 2, id="stage-key-error"),
     pytest.param(_stage_key("x ##[add-mask]owned-secret"), 2, id="stage-key-legacy-command"),
-    pytest.param(_stage_key("\r::set-output name=verdict::pass"), 2, id="stage-key-carriage-return"),
-    pytest.param(lambda d: d.update(override={"label": None, "\n::add-mask::owned": 1}), 2,
-                 id="override-key-add-mask"),
+    pytest.param(
+        _stage_key("\r::set-output name=verdict::pass"), 2, id="stage-key-carriage-return"
+    ),
+    pytest.param(
+        lambda d: d.update(override={"label": None, "\n::add-mask::owned": 1}),
+        2,
+        id="override-key-add-mask",
+    ),
     pytest.param(lambda d: d.update(verdict="\n::add-mask::owned"), 2, id="verdict-add-mask"),
-    pytest.param(lambda d: d["context"].update(event={"\n::add-mask::owned": 1}), 2, id="context-type"),
-    pytest.param(lambda d: d["reasons"].append({"section": "repro", "severity": "fail",
-                                                "message": "x\n::add-mask::owned\n##[add-mask]owned"}),
-                 1, id="reason-message-published"),
+    pytest.param(
+        lambda d: d["context"].update(event={"\n::add-mask::owned": 1}), 2, id="context-type"
+    ),
+    pytest.param(
+        lambda d: d["reasons"].append(
+            {
+                "section": "repro",
+                "severity": "fail",
+                "message": "x\n::add-mask::owned\n##[add-mask]owned",
+            }
+        ),
+        1,
+        id="reason-message-published",
+    ),
     pytest.param(lambda d: d["notes"].append("  ::add-mask::owned"), 1, id="note-published"),
 ]
 
@@ -388,7 +469,9 @@ def test_publish_refuses_a_result_inside_the_checkout(gh, place):  # noqa: F811
     assert run.code == 2, run.err
     assert "outside the checkout" in run.err and "runner.temp" in run.err
     assert gh.fake.requests[before:] == []
-    assert all(s.body["context"] != "security/snyk" for s in gh.fake.calls("repos/create-commit-status"))
+    assert all(
+        s.body["context"] != "security/snyk" for s in gh.fake.calls("repos/create-commit-status")
+    )
 
 
 def test_publish_accepts_a_result_outside_the_checkout(gh):  # noqa: F811
@@ -408,12 +491,16 @@ def test_publish_accepts_a_result_outside_the_checkout(gh):  # noqa: F811
 SECRET = "s3cr3tPW"
 
 DOCTOR_URLS = [
-    pytest.param("dvc", f"https://ci-user:{SECRET}@127.0.0.1:9/cache", id="dvc-https-user-password"),
+    pytest.param(
+        "dvc", f"https://ci-user:{SECRET}@127.0.0.1:9/cache", id="dvc-https-user-password"
+    ),
     pytest.param("dvc", f"ssh://git:{SECRET}@127.0.0.1:9/cache", id="dvc-ssh-user-password"),
     pytest.param("dvc", f"webdav://{SECRET}@127.0.0.1:9/cache", id="dvc-webdav-token-as-user"),
     pytest.param("dvc", f"http://127.0.0.1:9/cache?token={SECRET}", id="dvc-http-token-in-query"),
     pytest.param("mlflow", f"http://bot:{SECRET}@127.0.0.1:9", id="mlflow-user-password"),
-    pytest.param("mlflow", f"http://127.0.0.1:9/?access_token={SECRET}", id="mlflow-token-in-query"),
+    pytest.param(
+        "mlflow", f"http://127.0.0.1:9/?access_token={SECRET}", id="mlflow-token-in-query"
+    ),
 ]
 
 
@@ -450,7 +537,12 @@ def _dispatch_env(gh: Actions, head: str, base: str) -> None:
 
 def _forge_pass(doc: dict[str, Any]) -> None:
     doc["verdict"] = "pass"
-    doc["override"] = {"label": "mlci:override", "by": "a-real-maintainer", "reason": "fine", "at": None}
+    doc["override"] = {
+        "label": "mlci:override",
+        "by": "a-real-maintainer",
+        "reason": "fine",
+        "at": None,
+    }
 
 
 def _no_pr(doc: dict[str, Any]) -> None:
@@ -461,12 +553,24 @@ def _no_pr(doc: dict[str, Any]) -> None:
 OTHER_EVENTS = [
     pytest.param(_push_env, _forge_pass, 2, id="push-result-names-a-pr"),
     pytest.param(_dispatch_env, _forge_pass, 2, id="dispatch-result-names-a-pr"),
-    pytest.param(lambda gh, head, base: gh.pull_request(7, base, head), _forge_pass, 2,
-                 id="pull-request-for-another-pr"),
-    pytest.param(lambda gh, head, base: gh.pull_request(9, base, base), _forge_pass, 2,
-                 id="pull-request-for-another-commit"),
-    pytest.param(lambda gh, head, base: gh.pull_request(9, base, head), _forge_pass, 1,
-                 id="pull-request-forged-verdict-and-override"),
+    pytest.param(
+        lambda gh, head, base: gh.pull_request(7, base, head),
+        _forge_pass,
+        2,
+        id="pull-request-for-another-pr",
+    ),
+    pytest.param(
+        lambda gh, head, base: gh.pull_request(9, base, base),
+        _forge_pass,
+        2,
+        id="pull-request-for-another-commit",
+    ),
+    pytest.param(
+        lambda gh, head, base: gh.pull_request(9, base, head),
+        _forge_pass,
+        1,
+        id="pull-request-forged-verdict-and-override",
+    ),
     pytest.param(_push_env, _no_pr, 1, id="push-forged-verdict-and-override"),
     pytest.param(_dispatch_env, _no_pr, 1, id="dispatch-forged-verdict-and-override"),
 ]
@@ -483,7 +587,9 @@ def test_publish_outside_workflow_run_trusts_no_pr_verdict_or_override(gh, event
     err = own_output(run.err)
     assert run.code == code, err
     if code == 2:
-        assert "refusing" in err or "is for no pull request" in err or "but this run is for PR" in err
+        assert (
+            "refusing" in err or "is for no pull request" in err or "but this run is for PR" in err
+        )
         assert [r for r in gh.fake.requests[before:] if r.is_write] == []
         return
     [status] = gh.fake.calls("repos/create-commit-status")
@@ -496,9 +602,13 @@ def test_publish_outside_workflow_run_trusts_no_pr_verdict_or_override(gh, event
 MARKER = "<!-- mlci:report:mlci -->"
 HUMAN_COMMENTS = [
     pytest.param(MARKER + "\nMy own notes on this PR, please keep them.", id="marker-and-prose"),
-    pytest.param(MARKER + "\nquoting the bot:\n<!-- mlci:result:AAAA -->\nand more of my words",
-                 id="marker-and-a-quoted-copy-in-the-middle"),
-    pytest.param(MARKER + "\nmy notes\n<!-- mlci:result:bm90IHpsaWI= -->", id="marker-and-a-broken-copy-last"),
+    pytest.param(
+        MARKER + "\nquoting the bot:\n<!-- mlci:result:AAAA -->\nand more of my words",
+        id="marker-and-a-quoted-copy-in-the-middle",
+    ),
+    pytest.param(
+        MARKER + "\nmy notes\n<!-- mlci:result:bm90IHpsaWI= -->", id="marker-and-a-broken-copy-last"
+    ),
 ]
 
 
@@ -527,7 +637,7 @@ PLOT_TITLES = [
     pytest.param('a\\"b', id="backslash-quote"),
     pytest.param('\\"\\"', id="two-backslash-quotes"),
     pytest.param('x\\\\"y', id="double-backslash-quote"),
-    pytest.param('end\\', id="trailing-backslash"),
+    pytest.param("end\\", id="trailing-backslash"),
     pytest.param('say "hi"', id="plain-quotes"),
     pytest.param("it's", id="apostrophe"),
 ]
@@ -539,8 +649,11 @@ def test_a_plot_label_cannot_break_the_vega_chart(dvc_repo, mlci, tmp_path, titl
     from tests import browser
 
     # the title, and the y field (a column of the PR's data file), which becomes the axis title
-    dvc_repo.write("dvc.yaml", f"plots:\n  - loss.json:\n      x: step\n      y: {json.dumps(title)}\n"
-                   f"      title: {json.dumps(title)}\n")
+    dvc_repo.write(
+        "dvc.yaml",
+        f"plots:\n  - loss.json:\n      x: step\n      y: {json.dumps(title)}\n"
+        f"      title: {json.dumps(title)}\n",
+    )
     dvc_repo.write("loss.json", [{"step": 0, title: 1.0}, {"step": 1, title: 0.5}])
     dvc_repo.commit("baseline")
     dvc_repo.write("loss.json", [{"step": 0, title: 0.9}, {"step": 1, title: 0.4}])
@@ -548,14 +661,19 @@ def test_a_plot_label_cannot_break_the_vega_chart(dvc_repo, mlci, tmp_path, titl
     run = mlci(dvc_repo, "check", "--no-repro", "--html", str(page))
     assert run.code == 0, run.err
     dom = browser.dump_dom(page)
-    assert re.findall(r'data-drawn="(\w+)"', dom) == ["yes"], re.findall(r"could not draw[^<]{0,200}", dom)
+    assert re.findall(r'data-drawn="(\w+)"', dom) == ["yes"], re.findall(
+        r"could not draw[^<]{0,200}", dom
+    )
 
 
 # --- the fork-safe verdict: the trusted half recomputes what it can --------------------------
 
+
 def _raise_head(doc: dict[str, Any]) -> None:
     doc["metrics"][0]["head"] = 0.99
-    doc["metrics"][0].update(status="improved", outcome="pass", message=None, delta=0.09, delta_pct=10.0)
+    doc["metrics"][0].update(
+        status="improved", outcome="pass", message=None, delta=0.09, delta_pct=10.0
+    )
     doc["reasons"] = []
     doc["verdict"] = "pass"
 
@@ -567,8 +685,19 @@ def _drop_failing_metric(doc: dict[str, Any]) -> None:
 
 
 def _add_metric(doc: dict[str, Any]) -> None:
-    doc["metrics"].append(dict(doc["metrics"][0], name="eval/metrics.json:bonus", base=None, head=1.0,
-                               status="new", outcome="info", delta=None, delta_pct=None, message=None))
+    doc["metrics"].append(
+        dict(
+            doc["metrics"][0],
+            name="eval/metrics.json:bonus",
+            base=None,
+            head=1.0,
+            status="new",
+            outcome="info",
+            delta=None,
+            delta_pct=None,
+            message=None,
+        )
+    )
 
 
 def _change_param(doc: dict[str, Any]) -> None:
@@ -578,17 +707,31 @@ def _change_param(doc: dict[str, Any]) -> None:
 
 
 FORK_SAFE = [
-    pytest.param(_raise_head, "eval/metrics.json:acc: uploaded 0.99, committed 0.85", id="metric-value-raised"),
-    pytest.param(_drop_failing_metric, "eval/metrics.json:acc is missing from the uploaded result",
-                 id="failing-metric-dropped"),
-    pytest.param(_add_metric, "eval/metrics.json:bonus is in the uploaded result but not in the committed",
-                 id="metric-invented"),
-    pytest.param(_change_param, "param params.yaml:train.lr: uploaded 0.5, committed 0.1", id="param-changed"),
+    pytest.param(
+        _raise_head,
+        "eval/metrics.json:acc: uploaded 0.99, committed 0.85",
+        id="metric-value-raised",
+    ),
+    pytest.param(
+        _drop_failing_metric,
+        "eval/metrics.json:acc is missing from the uploaded result",
+        id="failing-metric-dropped",
+    ),
+    pytest.param(
+        _add_metric,
+        "eval/metrics.json:bonus is in the uploaded result but not in the committed",
+        id="metric-invented",
+    ),
+    pytest.param(
+        _change_param, "param params.yaml:train.lr: uploaded 0.5, committed 0.1", id="param-changed"
+    ),
 ]
 
 
 @pytest.mark.parametrize("forge,difference", FORK_SAFE)
-def test_fork_safe_publish_says_when_the_upload_disagrees_with_the_committed_files(gh, forge, difference):  # noqa: F811
+def test_fork_safe_publish_says_when_the_upload_disagrees_with_the_committed_files(
+    gh, forge, difference
+):  # noqa: F811
     base, head = regressing_pr(gh)
     result = untrusted_result(gh, base, head)
     tamper(result, forge)
@@ -608,8 +751,10 @@ def test_fork_safe_publish_says_when_the_upload_disagrees_with_the_committed_fil
     assert gh.repo.git("status", "--porcelain") == ""  # nothing was run or written in the checkout
 
 
-@pytest.mark.parametrize("acc,code", [pytest.param(0.85, 1, id="honest-regression"),
-                                      pytest.param(0.95, 0, id="honest-improvement")])
+@pytest.mark.parametrize(
+    "acc,code",
+    [pytest.param(0.85, 1, id="honest-regression"), pytest.param(0.95, 0, id="honest-improvement")],
+)
 def test_fork_safe_publish_of_an_honest_result_adds_no_alarm(gh, acc, code):  # noqa: F811
     """The control rows for the table above."""
     base, head = regressing_pr(gh, acc=acc)
@@ -638,8 +783,20 @@ def test_fork_safe_publish_fetches_the_pr_head_into_a_fresh_checkout(gh, tmp_pat
     result = untrusted_result(gh, base, head)
     tamper(result, _raise_head)
     trusted = tmp_path / "trusted"
-    sh(["git", "clone", "-q", "--no-local", "--single-branch", "--branch", "main", str(gh.repo.path),
-        str(trusted)], tmp_path)
+    sh(
+        [
+            "git",
+            "clone",
+            "-q",
+            "--no-local",
+            "--single-branch",
+            "--branch",
+            "main",
+            str(gh.repo.path),
+            str(trusted),
+        ],
+        tmp_path,
+    )
     assert GitRepo(trusted).git("cat-file", "-t", head, check=False) != "commit"
     publish_env(gh, head, base)
     run = gh._mlci(trusted, "publish", str(result))
@@ -653,8 +810,11 @@ def test_fork_safe_publish_lists_dvc_cached_metrics_it_cannot_check(gh, tmp_path
     from tests.conftest import sh
 
     repo = gh.repo
-    repo.write("dvc.yaml", "stages:\n  train:\n    cmd: cp src.json eval/m.json\n    deps: [src.json]\n"
-               "    outs: []\n    metrics:\n      - eval/m.json\n")
+    repo.write(
+        "dvc.yaml",
+        "stages:\n  train:\n    cmd: cp src.json eval/m.json\n    deps: [src.json]\n"
+        "    outs: []\n    metrics:\n      - eval/m.json\n",
+    )
     repo.write("mlci.yaml", "repro: {enabled: false}\n")
     repo.write("src.json", {"acc": 0.9})
     (repo.path / "eval").mkdir(exist_ok=True)
@@ -667,8 +827,20 @@ def test_fork_safe_publish_lists_dvc_cached_metrics_it_cannot_check(gh, tmp_path
     assert "eval/m.json" not in repo.git("ls-files")  # the metric lives in the DVC cache only
     result = untrusted_result_passing_or_not(gh, base, head)
     trusted = tmp_path / "trusted"
-    sh(["git", "clone", "-q", "--no-local", "--single-branch", "--branch", "main", str(repo.path),
-        str(trusted)], tmp_path)
+    sh(
+        [
+            "git",
+            "clone",
+            "-q",
+            "--no-local",
+            "--single-branch",
+            "--branch",
+            "main",
+            str(repo.path),
+            str(trusted),
+        ],
+        tmp_path,
+    )
     publish_env(gh, head, base)
     run = gh._mlci(trusted, "publish", str(result))
     assert run.code in (0, 1), own_output(run.err)

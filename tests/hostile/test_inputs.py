@@ -54,8 +54,11 @@ sys.exit(1)
 def leaking_pipeline(repo: GitRepo, config: str) -> None:
     """A one-stage pipeline that prints its whole environment and fails (so its log is kept)."""
     repo.write("leak.py", LEAK)
-    repo.write("dvc.yaml", "stages:\n  leak:\n    cmd: python leak.py\n    deps: [leak.py]\n"
-                           "    metrics:\n      - m.json:\n          cache: false\n")
+    repo.write(
+        "dvc.yaml",
+        "stages:\n  leak:\n    cmd: python leak.py\n    deps: [leak.py]\n"
+        "    metrics:\n      - m.json:\n          cache: false\n",
+    )
     repo.write("m.json", {"acc": 0.9})
     repo.write("mlci.yaml", config)
     repo.commit("leaky pipeline")
@@ -73,8 +76,12 @@ def all_text_under(*roots: Path) -> bytes:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("channel", ["check-outputs-and-mlflow", "ci-comment-and-summary"])
-def test_secrets_neither_reach_stages_nor_leave_in_a_log_tail(gh, tmp_path, monkeypatch,  # noqa: F811
-                                                              channel):
+def test_secrets_neither_reach_stages_nor_leave_in_a_log_tail(
+    gh,
+    tmp_path,
+    monkeypatch,  # noqa: F811
+    channel,
+):
     seen_file = tmp_path / "seen.json"
     monkeypatch.setenv("LEAK_SEEN", str(seen_file))
     db = tmp_path / "mlflow" / "m.db"
@@ -84,8 +91,18 @@ def test_secrets_neither_reach_stages_nor_leave_in_a_log_tail(gh, tmp_path, monk
     if channel.startswith("check"):
         for name, value in SECRETS.items():
             monkeypatch.setenv(name, value)
-        run = gh.run("check", "--repro", "--base", "main", "--output", str(outputs / "r.json"),
-                     "--html", str(outputs / "r.html"), "--report", str(outputs / "r.md"))
+        run = gh.run(
+            "check",
+            "--repro",
+            "--base",
+            "main",
+            "--output",
+            str(outputs / "r.json"),
+            "--html",
+            str(outputs / "r.html"),
+            "--report",
+            str(outputs / "r.md"),
+        )
     else:
         head = gh.repo.git("rev-parse", "HEAD")
         gh.pull_request(7, head, head)
@@ -116,8 +133,9 @@ def test_secrets_neither_reach_stages_nor_leave_in_a_log_tail(gh, tmp_path, monk
 
 
 @pytest.mark.slow
-def test_pass_env_hands_one_variable_to_stages_and_still_redacts_it(dvc_repo, mlci, tmp_path,
-                                                                    monkeypatch):
+def test_pass_env_hands_one_variable_to_stages_and_still_redacts_it(
+    dvc_repo, mlci, tmp_path, monkeypatch
+):
     seen_file = tmp_path / "seen.json"
     monkeypatch.setenv("LEAK_SEEN", str(seen_file))
     monkeypatch.setenv("PASSED_TOKEN", "pass-me-through-0013")
@@ -132,26 +150,61 @@ def test_pass_env_hands_one_variable_to_stages_and_still_redacts_it(dvc_repo, ml
     assert "pass-me-through-0013" not in run.out + run.err
 
 
-@pytest.mark.parametrize(("config", "message"), [
-    pytest.param("repro:\n  pass_env: GITHUB_TOKEN\n", "repro.pass_env: expected a list", id="not-a-list"),
-    pytest.param("repro:\n  pass_env: [GITHUB TOKEN]\n", "repro.pass_env[0]: expected a variable name",
-                 id="not-a-name"),
-    pytest.param("repro:\n  pass_env: [[A]]\n", "repro.pass_env[0]: expected a string", id="nested"),
-])
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        pytest.param(
+            "repro:\n  pass_env: GITHUB_TOKEN\n", "repro.pass_env: expected a list", id="not-a-list"
+        ),
+        pytest.param(
+            "repro:\n  pass_env: [GITHUB TOKEN]\n",
+            "repro.pass_env[0]: expected a variable name",
+            id="not-a-name",
+        ),
+        pytest.param(
+            "repro:\n  pass_env: [[A]]\n", "repro.pass_env[0]: expected a string", id="nested"
+        ),
+    ],
+)
 def test_pass_env_is_validated_like_any_key(git_repo, mlci, config, message):
     metrics_repo(git_repo, {"acc": 0.9}, config=config)
     run = mlci(git_repo, "check", "--no-repro")
     assert run.code == 2 and message in run.err and "Traceback" not in run.err
 
 
-@pytest.mark.parametrize(("name", "secret"), [
-    *[pytest.param(n, True, id=n) for n in SECRETS],
-    *[pytest.param(n, True, id=n) for n in ("ACTIONS_RUNTIME_TOKEN", "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
-                                              "DVC_REMOTE_PASSWD", "npm_config__authToken", "APIKEY",
-                                              "AZURE_CLIENT_ID", "GCP_SA_CREDS", "SMTP_PASS")],
-    *[pytest.param(n, False, id=n) for n in ("PATH", "HOME", "PWD", "GITHUB_SHA", "GIT_AUTHOR_NAME",
-                                               "KEYBOARD_LAYOUT", "MONKEY", "PASSAGE", "DVC_STAGE")],
-])
+@pytest.mark.parametrize(
+    ("name", "secret"),
+    [
+        *[pytest.param(n, True, id=n) for n in SECRETS],
+        *[
+            pytest.param(n, True, id=n)
+            for n in (
+                "ACTIONS_RUNTIME_TOKEN",
+                "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+                "DVC_REMOTE_PASSWD",
+                "npm_config__authToken",
+                "APIKEY",
+                "AZURE_CLIENT_ID",
+                "GCP_SA_CREDS",
+                "SMTP_PASS",
+            )
+        ],
+        *[
+            pytest.param(n, False, id=n)
+            for n in (
+                "PATH",
+                "HOME",
+                "PWD",
+                "GITHUB_SHA",
+                "GIT_AUTHOR_NAME",
+                "KEYBOARD_LAYOUT",
+                "MONKEY",
+                "PASSAGE",
+                "DVC_STAGE",
+            )
+        ],
+    ],
+)
 def test_the_rule_for_secret_looking_names(name, secret):
     from mlci.engine import redact
 
@@ -161,7 +214,12 @@ def test_the_rule_for_secret_looking_names(name, secret):
 def test_redaction_keeps_the_log_readable():
     from mlci.engine import redact
 
-    env = {"API_TOKEN": "s3cr3t-value", "SHORT_KEY": "abc", "AWS_REGION": "us-east-1", "HOME": "/home/x"}
+    env = {
+        "API_TOKEN": "s3cr3t-value",
+        "SHORT_KEY": "abc",
+        "AWS_REGION": "us-east-1",
+        "HOME": "/home/x",
+    }
     r = redact.Redactor.from_env(env)
     assert r("got s3cr3t-value at /home/x") == "got *** at /home/x"
     assert r("a short key abc stays") == "a short key abc stays"  # too short to tell from a word
@@ -225,19 +283,46 @@ ODD_VALUES = [
     pytest.param("metric", {"acc": HUGE}, None, id="401-digit-metric"),
     pytest.param("metric", {"acc": -HUGE}, None, id="401-digit-negative-metric"),
     pytest.param("metric", {"acc": 1e308, "loss": -1e308}, None, id="metric-1e308"),
-    pytest.param("plot", [{"step": 0, "loss": 1e308}, {"step": 1, "loss": -1e308}], None, id="plot-1e308"),
-    pytest.param("plot", [{"step": 1e308, "loss": 1}, {"step": -1e308, "loss": 2}], None, id="plot-x-1e308"),
-    pytest.param("plot", [{"step": 0, "loss": HUGE}, {"step": 1, "loss": 2}], None, id="plot-401-digit"),
-    pytest.param("plot", [{"step": 0, "loss": "abc"}, {"step": 1, "loss": "def"}], None, id="plot-strings"),
-    pytest.param("plot", [{"step": 0, "loss": {"a": 1}}, {"step": 1, "loss": [1, 2]}], None, id="plot-dicts"),
-    pytest.param("plot", [{"step": {"a": 1}, "loss": 1}, {"step": "x", "loss": 2}], None, id="plot-x-dicts"),
+    pytest.param(
+        "plot", [{"step": 0, "loss": 1e308}, {"step": 1, "loss": -1e308}], None, id="plot-1e308"
+    ),
+    pytest.param(
+        "plot", [{"step": 1e308, "loss": 1}, {"step": -1e308, "loss": 2}], None, id="plot-x-1e308"
+    ),
+    pytest.param(
+        "plot", [{"step": 0, "loss": HUGE}, {"step": 1, "loss": 2}], None, id="plot-401-digit"
+    ),
+    pytest.param(
+        "plot", [{"step": 0, "loss": "abc"}, {"step": 1, "loss": "def"}], None, id="plot-strings"
+    ),
+    pytest.param(
+        "plot", [{"step": 0, "loss": {"a": 1}}, {"step": 1, "loss": [1, 2]}], None, id="plot-dicts"
+    ),
+    pytest.param(
+        "plot", [{"step": {"a": 1}, "loss": 1}, {"step": "x", "loss": 2}], None, id="plot-x-dicts"
+    ),
     pytest.param("plot", [1, "two", None, [3]], None, id="plot-points-not-records"),
-    pytest.param("plot", [{"step": 0, "loss": 1}, {"step": 1, "loss": "x"}, "y"], None, id="plot-mixed-points"),
-    pytest.param("plot", [{"step": 0, "loss": "1e999"}, {"step": 1, "loss": "-1e999"}], None,
-                 id="plot-strings-beyond-float"),
-    pytest.param("metric", {"acc": 0.8, "\ud800lone": 1, "p\udcff": "\udfff"}, None,
-                 id="lone-surrogates-in-metric-names"),
-    pytest.param("plot", [{"step": 0, "loss": 1, "\ud800": "\udcff"}], None, id="lone-surrogates-in-plot"),
+    pytest.param(
+        "plot",
+        [{"step": 0, "loss": 1}, {"step": 1, "loss": "x"}, "y"],
+        None,
+        id="plot-mixed-points",
+    ),
+    pytest.param(
+        "plot",
+        [{"step": 0, "loss": "1e999"}, {"step": 1, "loss": "-1e999"}],
+        None,
+        id="plot-strings-beyond-float",
+    ),
+    pytest.param(
+        "metric",
+        {"acc": 0.8, "\ud800lone": 1, "p\udcff": "\udfff"},
+        None,
+        id="lone-surrogates-in-metric-names",
+    ),
+    pytest.param(
+        "plot", [{"step": 0, "loss": 1, "\ud800": "\udcff"}], None, id="lone-surrogates-in-plot"
+    ),
     pytest.param("plotdir", None, b"\xff\xfe-latin1-\xe9.json", id="non-utf8-plot-file"),
     pytest.param("metricfile", None, b"m\xff.json", id="non-utf8-metric-file"),
 ]
@@ -247,9 +332,11 @@ def odd_repo(repo: GitRepo, kind: str, value, raw_name: bytes | None) -> tuple[s
     """Base on main with ordinary values, head on branch feature with the odd one."""
     rules = RULES + "    - name: loss\n      direction: lower\n"
     metrics_repo(repo, {"acc": 0.9, "loss": 0.1}, config=rules)
-    extra = {"plot": "plots:\n  - curve.json:\n      x: step\n      y: loss\n",
-             "plotdir": "plots:\n  - curves\n",
-             "metricfile": "metrics:\n  - mdir\n"}.get(kind)
+    extra = {
+        "plot": "plots:\n  - curve.json:\n      x: step\n      y: loss\n",
+        "plotdir": "plots:\n  - curves\n",
+        "metricfile": "metrics:\n  - mdir\n",
+    }.get(kind)
     if extra:
         repo.write("dvc.yaml", DVC_YAML + extra)
         repo.write("curve.json", [{"step": 0, "loss": 1.0}, {"step": 1, "loss": 0.5}])
@@ -265,7 +352,9 @@ def odd_repo(repo: GitRepo, kind: str, value, raw_name: bytes | None) -> tuple[s
         # how Python names a file whose name is not UTF-8 (bytes kept as surrogates)
         name = raw_name.decode("utf-8", "surrogateescape")
         folder = repo.path / ("curves" if kind == "plotdir" else "mdir")
-        (folder / name).write_text(json.dumps([{"step": 0, "loss": 2.0}] if kind == "plotdir" else {"y": 2}))
+        (folder / name).write_text(
+            json.dumps([{"step": 0, "loss": 2.0}] if kind == "plotdir" else {"y": 2})
+        )
     head = repo.commit("odd values")
     return base, head
 
@@ -301,12 +390,17 @@ def test_odd_values_are_rendered_or_named_and_publishing_finishes(gh, kind, valu
 NESTED = 100_000
 
 
-@pytest.mark.parametrize("shape", [
-    pytest.param(lambda d: "[" * d + "]" * d, id="list"),
-    pytest.param(lambda d: '{"a":' * d + "1" + "}" * d, id="object"),
-    pytest.param(lambda d: '{"notes": ' + "[" * d + "]" * d + "}", id="inside-notes"),
-    pytest.param(lambda d: '{"verdict": "pass", "x": 1' + "0" * 5000 + "}", id="5000-digit-number"),
-])
+@pytest.mark.parametrize(
+    "shape",
+    [
+        pytest.param(lambda d: "[" * d + "]" * d, id="list"),
+        pytest.param(lambda d: '{"a":' * d + "1" + "}" * d, id="object"),
+        pytest.param(lambda d: '{"notes": ' + "[" * d + "]" * d + "}", id="inside-notes"),
+        pytest.param(
+            lambda d: '{"verdict": "pass", "x": 1' + "0" * 5000 + "}", id="5000-digit-number"
+        ),
+    ],
+)
 def test_a_result_nested_100k_deep_is_a_usage_error(gh, tmp_path, shape):  # noqa: F811
     base, head = odd_repo(gh.repo, "metric", {"acc": 0.8}, None)
     gh.pull_request(7, base, head)
@@ -319,6 +413,7 @@ def test_a_result_nested_100k_deep_is_a_usage_error(gh, tmp_path, shape):  # noq
 
 
 # --- 9. config fuzzing ----------------------------------------------------------------------
+
 
 def alias_bomb(levels: int = 9) -> str:
     """Nine levels of nine: 9**9 (387 million) strings once every alias is expanded."""
@@ -338,14 +433,18 @@ def bomb_config(where: str) -> str:
     if where == "read":
         return f"data:\n  - path: d.csv\n    read:\n      bomb:\n{anchors}\n"
     if where == "expect":
-        return ("data:\n  - path: d.csv\n    expect:\n      - expect_column_values_to_be_in_set:\n"
-                f"          column: a\n          value_set:\n{anchors}\n")
+        return (
+            "data:\n  - path: d.csv\n    expect:\n      - expect_column_values_to_be_in_set:\n"
+            f"          column: a\n          value_set:\n{anchors}\n"
+        )
     if where == "spark-conf":
         return f"spark:\n  conf:\n    bomb:\n{anchors}\n"
     if where == "merge-keys":
-        maps = ['      m0: &m0 {a: 1, b: 2, c: 3, d: 4, e: 5, f: 6, g: 7, h: 8, i: 9}']
+        maps = ["      m0: &m0 {a: 1, b: 2, c: 3, d: 4, e: 5, f: 6, g: 7, h: 8, i: 9}"]
         for i in range(1, 9):
-            maps.append(f"      m{i}: &m{i} {{" + ", ".join(f"k{j}: *m{i - 1}" for j in range(9)) + "}")
+            maps.append(
+                f"      m{i}: &m{i} {{" + ", ".join(f"k{j}: *m{i - 1}" for j in range(9)) + "}"
+            )
         return "data:\n  - path: d.csv\n    read:\n" + "\n".join(maps) + "\n"
     raise AssertionError(where)
 
@@ -358,24 +457,52 @@ CONFIG_ATTACKS = [
     pytest.param(bomb_config("expect"), "alias", id="alias-bomb-in-expectation"),
     pytest.param(bomb_config("spark-conf"), "alias", id="alias-bomb-in-spark-conf"),
     pytest.param(bomb_config("merge-keys"), "alias", id="alias-bomb-by-merge-keys"),
-    pytest.param("data:\n  - path: d.csv\n    read: &r {skiprows: 1, x: *r}\n", "alias", id="alias-cycle"),
-    pytest.param(f"data:\n  - path: d.csv\n    read: {{x: {'[' * DEEP}{']' * DEEP}}}\n", "nested",
-                 id="5000-deep-list"),
-    pytest.param(f"data:\n  - path: d.csv\n    read: {'{a: ' * DEEP}1{'}' * DEEP}\n", "nested",
-                 id="5000-deep-mapping"),
-    pytest.param(f"metrics:\n  rules:\n    - {{name: acc, min: {DIGITS}}}\n", "number",
-                 id="5000-digit-number-min"),
-    pytest.param(f"data:\n  - path: d.csv\n    read: {{skiprows: {DIGITS}}}\n", "number",
-                 id="5000-digit-number-in-read"),
-    pytest.param(f"metrics:\n  rules:\n    - {{name: acc, min: 0x{'f' * 5000}}}\n", "number",
-                 id="5000-hex-digit-number"),
-    pytest.param(f"metrics:\n  rules:\n    - {{name: acc, max: -{DIGITS}.5}}\n", "number",
-                 id="5000-digit-float"),
-    pytest.param('"acc\\nmlci.yaml:1: base: injected line": 1\n', "unknown key", id="newline-in-key"),
-    pytest.param('metrics:\n  "x\\r\\nmlci.yaml:9: fake": 1\n', "unknown key", id="crlf-in-nested-key"),
+    pytest.param(
+        "data:\n  - path: d.csv\n    read: &r {skiprows: 1, x: *r}\n", "alias", id="alias-cycle"
+    ),
+    pytest.param(
+        f"data:\n  - path: d.csv\n    read: {{x: {'[' * DEEP}{']' * DEEP}}}\n",
+        "nested",
+        id="5000-deep-list",
+    ),
+    pytest.param(
+        f"data:\n  - path: d.csv\n    read: {'{a: ' * DEEP}1{'}' * DEEP}\n",
+        "nested",
+        id="5000-deep-mapping",
+    ),
+    pytest.param(
+        f"metrics:\n  rules:\n    - {{name: acc, min: {DIGITS}}}\n",
+        "number",
+        id="5000-digit-number-min",
+    ),
+    pytest.param(
+        f"data:\n  - path: d.csv\n    read: {{skiprows: {DIGITS}}}\n",
+        "number",
+        id="5000-digit-number-in-read",
+    ),
+    pytest.param(
+        f"metrics:\n  rules:\n    - {{name: acc, min: 0x{'f' * 5000}}}\n",
+        "number",
+        id="5000-hex-digit-number",
+    ),
+    pytest.param(
+        f"metrics:\n  rules:\n    - {{name: acc, max: -{DIGITS}.5}}\n",
+        "number",
+        id="5000-digit-float",
+    ),
+    pytest.param(
+        '"acc\\nmlci.yaml:1: base: injected line": 1\n', "unknown key", id="newline-in-key"
+    ),
+    pytest.param(
+        'metrics:\n  "x\\r\\nmlci.yaml:9: fake": 1\n', "unknown key", id="crlf-in-nested-key"
+    ),
     pytest.param('"\\e]52;c;cHduZWQ=\\a": 1\n', "unknown key", id="osc52-in-key"),
     pytest.param('"a\\u2028b\\x85c": 1\n', "unknown key", id="unicode-line-separators-in-key"),
-    pytest.param('data:\n  - path: d.csv\n    expect:\n      - "expect_\\nx": {}\n', "expect", id="newline-in-expectation"),
+    pytest.param(
+        'data:\n  - path: d.csv\n    expect:\n      - "expect_\\nx": {}\n',
+        "expect",
+        id="newline-in-expectation",
+    ),
 ]
 
 
@@ -385,8 +512,14 @@ def test_hostile_config_is_refused_in_one_line(git_repo, config, what):
     git_repo.write("d.csv", "a\n1\n")
     git_repo.commit("hostile config")
     # a subprocess: before the fix some of these ran for minutes or ate the machine's memory
-    proc = subprocess.run([str(VENV_BIN / "mlci"), "check", "--no-repro"], cwd=git_repo.path,
-                          capture_output=True, text=True, timeout=300, check=False)
+    proc = subprocess.run(
+        [str(VENV_BIN / "mlci"), "check", "--no-repro"],
+        cwd=git_repo.path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     assert proc.returncode == 2, proc.stderr[-2000:]
     assert "Traceback" not in proc.stderr
     lines = proc.stderr.strip().split("\n")
@@ -398,8 +531,10 @@ def test_hostile_config_is_refused_in_one_line(git_repo, config, what):
 
 
 def test_an_ordinary_config_with_anchors_still_loads(git_repo, mlci):
-    config = ("repro: {enabled: false}\nmetrics:\n  rules:\n    - {name: acc, direction: &d higher}\n"
-              "    - {name: loss, direction: *d}\n")
+    config = (
+        "repro: {enabled: false}\nmetrics:\n  rules:\n    - {name: acc, direction: &d higher}\n"
+        "    - {name: loss, direction: *d}\n"
+    )
     metrics_repo(git_repo, {"acc": 0.9, "loss": 0.1}, config=config)
     run = mlci(git_repo, "check")
     assert run.code == 0, run.err

@@ -74,9 +74,9 @@ def main() -> None:
             # roc_curve's first threshold is +inf, which JSON cannot encode.
             "threshold": r4(min(t, 1.0)) if math.isfinite(t) else 1.0,
         }
-        for a, b, t in zip(fpr, tpr, thresholds)
+        for a, b, t in zip(fpr, tpr, thresholds, strict=False)
     ]
-    confusion = [{"actual": int(a), "predicted": int(p)} for a, p in zip(y, pred)]
+    confusion = [{"actual": int(a), "predicted": int(p)} for a, p in zip(y, pred, strict=False)]
 
     PLOTS_DIR.mkdir(parents=True, exist_ok=True)
     (EVAL_DIR / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")

@@ -38,7 +38,9 @@ class RevisionData:
     # declared, but DVC could not load it (cache miss, remote, plugin, parse error): path -> why
     errors: dict[str, str] = field(default_factory=dict)
     param_errors: dict[str, str] = field(default_factory=dict)  # the same, for param files
-    missing: set[str] = field(default_factory=set)  # declared but absent: never produced, not committed
+    missing: set[str] = field(
+        default_factory=set
+    )  # declared but absent: never produced, not committed
     found: bool = True  # False when the revision holds no DVC project
     plots: dict[str, PlotSource] = field(default_factory=dict)  # plot id -> definition and data
 
@@ -76,7 +78,7 @@ def quiet_dvc(verbose: bool = False) -> Iterator[None]:
     try:
         yield
     finally:
-        for log, level in zip(logs, old):
+        for log, level in zip(logs, old, strict=False):
             log.setLevel(level)
 
 
@@ -154,8 +156,9 @@ def _utf8_plots(found: dict[str, PlotSource]) -> dict[str, PlotSource]:
     out = {}
     for plot_id, plot in found.items():
         plot.id = _utf8(plot.id)
-        plot.files = {_utf8(k): v if isinstance(v, bytes) else _utf8_deep(v)
-                      for k, v in plot.files.items()}
+        plot.files = {
+            _utf8(k): v if isinstance(v, bytes) else _utf8_deep(v) for k, v in plot.files.items()
+        }
         plot.errors = {_utf8(k): v for k, v in plot.errors.items()}
         out[_utf8(plot_id)] = plot
     return out
@@ -166,7 +169,9 @@ def _describe(exc: BaseException) -> str:
     return _extra_hint(text.splitlines()[0] if text else type(exc).__name__)
 
 
-_MISSING_PLUGIN = re.compile(r"requires (?:these missing dependencies: \['|')(?:dvc-)?(s3|gs|azure)'")
+_MISSING_PLUGIN = re.compile(
+    r"requires (?:these missing dependencies: \['|')(?:dvc-)?(s3|gs|azure)'"
+)
 
 
 def _extra_hint(line: str) -> str:
@@ -175,8 +180,10 @@ def _extra_hint(line: str) -> str:
     if not found:
         return line
     extra = found.group(1)
-    return (f"{line.split('. To install')[0].rstrip(':. ')}: add the {extra} extra (the action's input "
-            f"`extras: {extra}`; pip install 'mlci[{extra}]')")
+    return (
+        f"{line.split('. To install')[0].rstrip(':. ')}: add the {extra} extra (the action's input "
+        f"`extras: {extra}`; pip install 'mlci[{extra}]')"
+    )
 
 
 describe = _describe
@@ -224,10 +231,16 @@ def _plugin_text(exc: BaseException) -> str | None:
             if match:
                 scheme, package = match.groups()
                 # mlci's extra where there is one: the action installs extras, not packages
-                cure = (f"add the {scheme} extra: the action's input `extras: {scheme}`, or pip install "
-                        f"'mlci[{scheme}]'" if scheme in ("s3", "gs", "azure") else f"pip install {package}")
-                return (f"DVC's {scheme} plugin is not installed, so DVC cannot open the {scheme} "
-                        f"remote ({cure})")
+                cure = (
+                    f"add the {scheme} extra: the action's input `extras: {scheme}`, or pip install "
+                    f"'mlci[{scheme}]'"
+                    if scheme in ("s3", "gs", "azure")
+                    else f"pip install {package}"
+                )
+                return (
+                    f"DVC's {scheme} plugin is not installed, so DVC cannot open the {scheme} "
+                    f"remote ({cure})"
+                )
     return None
 
 
@@ -240,7 +253,9 @@ def _chain(exc: BaseException) -> Iterator[BaseException]:
         current = current.__cause__ or current.__context__
 
 
-def connection_text(exc: BaseException, host: str | None = None, port: int | None = None) -> str | None:
+def connection_text(
+    exc: BaseException, host: str | None = None, port: int | None = None
+) -> str | None:
     """What a network failure was, in words: DNS, refused, timed out; None when not one."""
     import socket
 
@@ -254,8 +269,11 @@ def connection_text(exc: BaseException, host: str | None = None, port: int | Non
                 return f"connection to {where} refused"
             if isinstance(candidate, (TimeoutError, socket.timeout)):
                 return f"no answer from {where} (timed out)"
-            if isinstance(candidate, OSError) and candidate.errno is not None and not isinstance(
-                    candidate, FileNotFoundError):
+            if (
+                isinstance(candidate, OSError)
+                and candidate.errno is not None
+                and not isinstance(candidate, FileNotFoundError)
+            ):
                 return f"cannot connect to {where} ({candidate.strerror or candidate})"
     return None
 
@@ -310,8 +328,9 @@ def probe_remote(repo: Any, name: str | None = None) -> tuple[str, str, str | No
     return name, shown, f"its {where} {shown} does not exist"
 
 
-def unreadable_reason(repo: Any, path: str, exc: BaseException,
-                      remotes: dict[tuple[str, str], str] | None = None) -> str | None:
+def unreadable_reason(
+    repo: Any, path: str, exc: BaseException, remotes: dict[tuple[str, str], str] | None = None
+) -> str | None:
     """Why DVC could not read ``path`` at the brancher's revision, or None when it is simply absent.
 
     Absent: not produced at this revision (no hash recorded) or a git-tracked
@@ -346,6 +365,8 @@ def unreadable_reason(repo: Any, path: str, exc: BaseException,
     if why:
         return f"{what}, and DVC remote '{name}' ({shown}) cannot be read: {why}"
     return f"{what} nor on DVC remote '{name}' ({shown})"
+
+
 @contextmanager
 def _no_graph_checks(repo: Any) -> Iterator[None]:
     """Reading needs no stage graph: DVC builds one (and imports networkx) for the plots of
@@ -359,8 +380,14 @@ def _no_graph_checks(repo: Any) -> Iterator[None]:
         repo._skip_graph_checks = before
 
 
-def read_revisions(root: Path, revs: Iterable[str], *, verbose: bool = False, plots: bool = False,
-                   extra_plots: Sequence[str] = ()) -> dict[str, RevisionData]:
+def read_revisions(
+    root: Path,
+    revs: Iterable[str],
+    *,
+    verbose: bool = False,
+    plots: bool = False,
+    extra_plots: Sequence[str] = (),
+) -> dict[str, RevisionData]:
     """Metrics and params (and with ``plots``, plots) declared by ``dvc.yaml`` at each revision.
 
     ``revs`` are commit shas or :data:`WORKSPACE`. Revisions without a DVC
@@ -402,7 +429,9 @@ def read_revisions(root: Path, revs: Iterable[str], *, verbose: bool = False, pl
                     try:
                         data.plots = _utf8_plots(_gather_plots(repo, extra_plots))
                     except Exception as exc:  # noqa: BLE001 - plots never stop the comparison
-                        data.plots = {"dvc.yaml": PlotSource("dvc.yaml", errors={"dvc.yaml": _describe(exc)})}
+                        data.plots = {
+                            "dvc.yaml": PlotSource("dvc.yaml", errors={"dvc.yaml": _describe(exc)})
+                        }
                 out[rev] = data
     return out
 
@@ -436,13 +465,18 @@ def fetch_for_reading(root: Path, revs: Iterable[str], *, verbose: bool = False)
             return None
         # the remote as the work tree configures it: a relative folder remote in a commit's
         # .dvc/config would otherwise be resolved against the root of the git tree
-        conf = {"core": {"remote": name}, "remote": {name: dict(repo.config["remote"].get(name) or {})}}
+        conf = {
+            "core": {"remote": name},
+            "remote": {name: dict(repo.config["remote"].get(name) or {})},
+        }
         try:
             repo.fetch(revs=need, workspace=False, types=["metrics", "plots"], config=conf)
         except Exception as exc:  # noqa: BLE001 - unreachable remote, missing objects, no plugin
             shas = ", ".join(r[:7] for r in need)
-            return (f"could not fetch the metrics and plots of {shas} from DVC remote '{name}': "
-                    f"{_describe(exc)}")
+            return (
+                f"could not fetch the metrics and plots of {shas} from DVC remote '{name}': "
+                f"{_describe(exc)}"
+            )
     return None
 
 
@@ -536,8 +570,14 @@ def pipeline_status(root: Path, rev: str | None = None, *, verbose: bool = False
             try:
                 if rev is None:
                     found = repo.status()
-                    return _status_here(repo, [(s.addressing, s, found[s.addressing])
-                                               for s in repo.index.stages if s.addressing in found])
+                    return _status_here(
+                        repo,
+                        [
+                            (s.addressing, s, found[s.addressing])
+                            for s in repo.index.stages
+                            if s.addressing in found
+                        ],
+                    )
                 at_commit = None
                 for _ in repo.brancher(revs=[rev], sha_only=True, workspace=False):
                     at_commit = _status_here(repo, _status_at_commit(repo))
@@ -570,8 +610,11 @@ def _status_at_commit(repo: Any) -> list[tuple[str, Any, list[Any]]]:
         if not changes:
             continue
         file = Path(repo.fs.relpath(stage.path, repo.root_dir)).as_posix()
-        name = file if not isinstance(stage, PipelineStage) else (
-            stage.name if file in ("dvc.yaml", "dvc.yml") else f"{file}:{stage.name}")
+        name = (
+            file
+            if not isinstance(stage, PipelineStage)
+            else (stage.name if file in ("dvc.yaml", "dvc.yml") else f"{file}:{stage.name}")
+        )
         found.append((name, stage, next(iter(changes.values()))))
     return found
 
@@ -588,10 +631,16 @@ def _status_here(repo: Any, found: list[tuple[str, Any, list[Any]]]) -> Pipeline
             # the stage producing that path records another hash, the dependency changed
             for dep in stage.deps:
                 recorded = produced.get(dep.fs_path)
-                if deps.get(str(dep)) == "deleted" and recorded and dep.hash_info \
-                        and dep.hash_info != recorded:
+                if (
+                    deps.get(str(dep)) == "deleted"
+                    and recorded
+                    and dep.hash_info
+                    and dep.hash_info != recorded
+                ):
                     deps[str(dep)] = "modified"
-    outputs = tuple(Path(repo.fs.relpath(o.fs_path, repo.root_dir)).as_posix() for o in repo.index.outs)
+    outputs = tuple(
+        Path(repo.fs.relpath(o.fs_path, repo.root_dir)).as_posix() for o in repo.index.outs
+    )
     return PipelineStatus({name: changes for name, _, changes in found}, outputs)
 
 
@@ -626,7 +675,9 @@ def pipeline_outputs(root: Path, *, verbose: bool = False) -> list[PipelineOutpu
             try:
                 for o in repo.index.outs:
                     kind = "metric" if o.metric else "plot" if o.plot else "out"
-                    out.append(PipelineOutput(rel(o.fs_path), kind, o.stage.addressing, bool(o.use_cache)))
+                    out.append(
+                        PipelineOutput(rel(o.fs_path), kind, o.stage.addressing, bool(o.use_cache))
+                    )
                 for path in _collect_top_level_metrics(repo):
                     out.append(PipelineOutput(Path(path).as_posix(), "metric", None, False))
                 # top-level plots (dvclive declares its plots there): their data files
@@ -757,7 +808,9 @@ def _run_streaming(argv: list[str], popen_kwargs: dict[str, Any], watcher: Stage
     )
     try:
         if main_thread:
-            old_handler = signal.signal(signal.SIGINT, lambda signum, frame: interrupted.append(signum))
+            old_handler = signal.signal(
+                signal.SIGINT, lambda signum, frame: interrupted.append(signum)
+            )
         assert proc.stdout is not None
         for raw in iter(proc.stdout.readline, b""):
             watcher.output(raw.decode("utf-8", errors="replace").rstrip("\r\n"))
@@ -795,9 +848,15 @@ def _restore(stage: Any, upstream: list[Any] | None) -> bool:
     return not stage.changed(False, upstream)
 
 
-def reproduce(repo: Any, targets: Iterable[str], *, pull: bool, watcher: StageWatcher,
-              verbose: bool = False,
-              stage_env: Callable[[dict[str, str]], dict[str, str]] | None = None) -> ReproRun:
+def reproduce(
+    repo: Any,
+    targets: Iterable[str],
+    *,
+    pull: bool,
+    watcher: StageWatcher,
+    verbose: bool = False,
+    stage_env: Callable[[dict[str, str]], dict[str, str]] | None = None,
+) -> ReproRun:
     """``dvc repro [--pull] TARGETS`` in process, reporting each stage to ``watcher``.
 
     ``pull``: stages whose inputs changed may restore a matching run-cache entry
@@ -814,15 +873,22 @@ def reproduce(repo: Any, targets: Iterable[str], *, pull: bool, watcher: StageWa
     from dvc.stage.exceptions import StageCmdFailedError
 
     # The hooks below lean on these DVC internals; say so plainly if a DVC release moved them.
-    needed = [(dvc_reproduce, "_reproduce_stage"), (dvc_stage_run, "cmd_run"),
-              (dvc_stage_run, "_enforce_cmd_list"), (dvc_stage_run, "prepare_kwargs"),
-              (dvc_stage_run, "get_executable"), (dvc_stage_run, "_make_cmd")]
+    needed = [
+        (dvc_reproduce, "_reproduce_stage"),
+        (dvc_stage_run, "cmd_run"),
+        (dvc_stage_run, "_enforce_cmd_list"),
+        (dvc_stage_run, "prepare_kwargs"),
+        (dvc_stage_run, "get_executable"),
+        (dvc_stage_run, "_make_cmd"),
+    ]
     lacking = [f"{mod.__name__}.{name}" for mod, name in needed if not hasattr(mod, name)]
     if lacking:
         from dvc import __version__ as dvc_version
 
-        raise DvcError(f"DVC {dvc_version} lacks {', '.join(lacking)}, which mlci's reproduction "
-                       "uses; install a DVC version mlci supports")
+        raise DvcError(
+            f"DVC {dvc_version} lacks {', '.join(lacking)}, which mlci's reproduction "
+            "uses; install a DVC version mlci supports"
+        )
 
     targets = list(targets)
     outcomes: dict[str, StageOutcome] = {}
@@ -866,8 +932,12 @@ def reproduce(repo: Any, targets: Iterable[str], *, pull: bool, watcher: StageWa
             ret = dvc_reproduce._reproduce_stage(stage, **kwargs)
         except Exception as exc:
             outcome = StageOutcome(
-                name, "failed", round(time.monotonic() - started, 3),
-                current.get("failed_cmd", cmd), current.get("exit_code"), _describe(exc),
+                name,
+                "failed",
+                round(time.monotonic() - started, 3),
+                current.get("failed_cmd", cmd),
+                current.get("exit_code"),
+                _describe(exc),
             )
             outcomes[name] = outcome
             watcher.stage_finished(outcome)
@@ -970,8 +1040,11 @@ def recorded_md5(root: Path, rev: str, path: str) -> str | None:
             continue
         for out in _lock_outs(text):
             out_path = prefix + str(out.get("path", ""))
-            if Path(out_path).as_posix() == path and isinstance(out.get("md5"), str) \
-                    and not out["md5"].endswith(".dir"):
+            if (
+                Path(out_path).as_posix() == path
+                and isinstance(out.get("md5"), str)
+                and not out["md5"].endswith(".dir")
+            ):
                 return out["md5"]
     return None
 
@@ -1009,7 +1082,7 @@ def recorded_dir_member_md5(root: Path, rev: str, path: str) -> str | None:
             entries = json.loads(manifest.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return None
-        rel = path[len(out_path) + 1:]
+        rel = path[len(out_path) + 1 :]
         for entry in entries if isinstance(entries, list) else []:
             if isinstance(entry, dict) and entry.get("relpath") == rel:
                 found = entry.get("md5")
@@ -1069,8 +1142,12 @@ def copy_file_at(root: Path, rev: str, path: str, dest: Path) -> bool:
             raise DvcError(f"cannot read {path} at {rev[:12]}: {_describe(exc)}") from exc
 
 
-def _error_text(value: Any, repo: Any = None, path: str | None = None,
-                remotes: dict[tuple[str, str], str] | None = None) -> str | None:
+def _error_text(
+    value: Any,
+    repo: Any = None,
+    path: str | None = None,
+    remotes: dict[tuple[str, str], str] | None = None,
+) -> str | None:
     """DVC's ``onerror_collect`` leaves ``{"error": exc}`` where something failed.
 
     With ``repo`` and ``path``, a file DVC recorded but could not fetch says why
@@ -1109,8 +1186,9 @@ def _gather_plots(repo: Any, extra: Sequence[str]) -> dict[str, PlotSource]:
     for config_file, content in (definitions.get("data") or {}).items():
         error = _error_text(content)
         if error:
-            found[config_file or "dvc.yaml"] = PlotSource(config_file or "dvc.yaml", {},
-                                                          errors={config_file or "dvc.yaml": error})
+            found[config_file or "dvc.yaml"] = PlotSource(
+                config_file or "dvc.yaml", {}, errors={config_file or "dvc.yaml": error}
+            )
             continue
         for plot_id, props in (content.get("data") or {}).items():
             props = dict(props or {})
@@ -1156,8 +1234,9 @@ class PlotDataError(ValueError):
     """DVC could not turn a plot's data into data points; the message says why."""
 
 
-def plot_datapoints(plot_id: str, props: dict[str, Any], data: dict[str, Any],
-                    rev: str) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+def plot_datapoints(
+    plot_id: str, props: dict[str, Any], data: dict[str, Any], rev: str
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """One plot's data files at one revision as DVC's flat data points, and the plot's properties.
 
     This is the conversion ``dvc plots diff`` runs for each revision before it

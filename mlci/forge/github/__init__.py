@@ -1,2 +1,1 @@
-"""GitHub: the REST client, the Actions run context and log, publishing, PR-comment commands.
-"""
+"""GitHub: the REST client, the Actions run context and log, publishing, PR-comment commands."""

@@ -113,8 +113,10 @@ def revisions(ctx: ActionsContext) -> EventRevisions:
     pr = ctx.pull_request
     if ctx.event_name in ("pull_request", "pull_request_target") and pr:
         return EventRevisions(
-            base_sha=pr["base"]["sha"], base_ref=pr["base"].get("ref"),
-            head_sha=pr["head"]["sha"], head_ref=pr["head"].get("ref"),
+            base_sha=pr["base"]["sha"],
+            base_ref=pr["base"].get("ref"),
+            head_sha=pr["head"]["sha"],
+            head_ref=pr["head"].get("ref"),
             pr=int(pr["number"]),
             labels=tuple(str(label.get("name")) for label in pr.get("labels") or ()),
         )
@@ -125,14 +127,20 @@ def revisions(ctx: ActionsContext) -> EventRevisions:
         return EventRevisions(
             base_sha=before if before and before != ZERO_SHA else None,
             base_ref=f"{branch}@before" if before and before != ZERO_SHA else None,
-            head_sha=ctx.event.get("after") or ctx.sha, head_ref=branch, pr=None,
+            head_sha=ctx.event.get("after") or ctx.sha,
+            head_ref=branch,
+            pr=None,
         )
-    return EventRevisions(None, None, ctx.sha, (ctx.ref or "").removeprefix("refs/heads/") or None, None)
+    return EventRevisions(
+        None, None, ctx.sha, (ctx.ref or "").removeprefix("refs/heads/") or None, None
+    )
 
 
 def require_repository(ctx: ActionsContext) -> str:
     if not ctx.repository or "/" not in ctx.repository:
-        raise ConfigError("GITHUB_REPOSITORY is not set (owner/name): is this running in GitHub Actions?")
+        raise ConfigError(
+            "GITHUB_REPOSITORY is not set (owner/name): is this running in GitHub Actions?"
+        )
     return ctx.repository
 
 
@@ -180,8 +188,15 @@ class Log:
     def info(self, message: str) -> None:
         self._write(log_safe(message) if self.in_actions else message)
 
-    def annotate(self, level: str, message: str, *, file: str | None = None, line: int | None = None,
-                 title: str | None = None) -> None:
+    def annotate(
+        self,
+        level: str,
+        message: str,
+        *,
+        file: str | None = None,
+        line: int | None = None,
+        title: str | None = None,
+    ) -> None:
         """``level`` is error, warning or notice."""
         if level == "warning":
             self.warnings.append(message)

@@ -86,18 +86,31 @@ def _message(exc: Exception) -> tuple[str, int | None]:
 class GitHub:
     """One repository on one GitHub (github.com or Enterprise Server)."""
 
-    def __init__(self, token: str, repository: str, api_url: str = "https://api.github.com",
-                 options: ClientOptions | None = None) -> None:
+    def __init__(
+        self,
+        token: str,
+        repository: str,
+        api_url: str = "https://api.github.com",
+        options: ClientOptions | None = None,
+    ) -> None:
         from github import Auth, Github, GithubRetry
 
         opts = options or ClientOptions()
-        retry = GithubRetry(total=opts.retries, backoff_factor=opts.backoff,
-                            secondary_rate_wait=max(opts.backoff * 10, 1.0))
+        retry = GithubRetry(
+            total=opts.retries,
+            backoff_factor=opts.backoff,
+            secondary_rate_wait=max(opts.backoff * 10, 1.0),
+        )
         self._gh = Github(
-            auth=Auth.Token(token), base_url=api_url.rstrip("/"), timeout=int(max(opts.timeout, 1)),
-            retry=retry, seconds_between_requests=None,
-            seconds_between_writes=opts.write_interval or None, per_page=100,
-            user_agent="mlci", lazy=True,
+            auth=Auth.Token(token),
+            base_url=api_url.rstrip("/"),
+            timeout=int(max(opts.timeout, 1)),
+            retry=retry,
+            seconds_between_requests=None,
+            seconds_between_writes=opts.write_interval or None,
+            per_page=100,
+            user_agent="mlci",
+            lazy=True,
         )
         self.repository = repository
         self._repo: Any = None
@@ -117,8 +130,9 @@ class GitHub:
     @property
     def repo(self) -> Any:
         if self._repo is None:
-            self._repo = self._call(f"reading {self.repository}", self._gh.get_repo,
-                                    self.repository)
+            self._repo = self._call(
+                f"reading {self.repository}", self._gh.get_repo, self.repository
+            )
         return self._repo
 
     # -- who am I -------------------------------------------------------------
@@ -131,7 +145,9 @@ class GitHub:
             _, status = _message(exc)
             if status in (401, 403):
                 return ACTIONS_BOT
-            raise PublishError(f"asking who the token belongs to: {_message(exc)[0]}", status) from exc
+            raise PublishError(
+                f"asking who the token belongs to: {_message(exc)[0]}", status
+            ) from exc
 
     # -- comments -------------------------------------------------------------
 
@@ -144,18 +160,25 @@ class GitHub:
             message, status = _message(exc)
             raise PublishError(f"listing comments of #{number}: {message}", status) from exc
 
-    def find_comment(self, number: int, marker: str, author: str,
-                     accept: Callable[[str], bool] | None = None) -> CommentRef | None:
+    def find_comment(
+        self, number: int, marker: str, author: str, accept: Callable[[str], bool] | None = None
+    ) -> CommentRef | None:
         """Our earlier comment: written by ``author``, starting with ``marker``, and ``accept``-ed."""
         found = None
         for c in self.comments(number):
-            if c.author == author and c.body.lstrip().startswith(marker) and (accept is None or accept(c.body)):
+            if (
+                c.author == author
+                and c.body.lstrip().startswith(marker)
+                and (accept is None or accept(c.body))
+            ):
                 found = c  # the newest one wins if there are several
         return found
 
     def create_comment(self, number: int, body: str) -> CommentRef:
         issue = self._call(f"reading PR #{number}", self.repo.get_issue, number)
-        return self._call(f"commenting on #{number}", lambda: _comment_ref(issue.create_comment(body)))
+        return self._call(
+            f"commenting on #{number}", lambda: _comment_ref(issue.create_comment(body))
+        )
 
     def _comment(self, number: int, comment_id: int) -> Any:
         issue = self._call(f"reading PR #{number}", self.repo.get_issue, number)
@@ -172,25 +195,42 @@ class GitHub:
 
     # -- statuses and checks ----------------------------------------------------
 
-    def set_status(self, sha: str, state: str, description: str, context: str,
-                   target_url: str | None) -> None:
+    def set_status(
+        self, sha: str, state: str, description: str, context: str, target_url: str | None
+    ) -> None:
         commit = self._call(f"reading commit {sha[:7]}", self.repo.get_commit, sha)
-        kwargs: dict[str, Any] = {"state": state, "description": description[:STATUS_DESCRIPTION_LIMIT],
-                                  "context": context}
+        kwargs: dict[str, Any] = {
+            "state": state,
+            "description": description[:STATUS_DESCRIPTION_LIMIT],
+            "context": context,
+        }
         if target_url:
             kwargs["target_url"] = target_url
         self._call(f"setting the {context} status", commit.create_status, **kwargs)
 
-    def create_check_run(self, name: str, sha: str, conclusion: str, title: str, summary: str,
-                         details_url: str | None) -> str:
+    def create_check_run(
+        self,
+        name: str,
+        sha: str,
+        conclusion: str,
+        title: str,
+        summary: str,
+        details_url: str | None,
+    ) -> str:
         kwargs: dict[str, Any] = {
-            "name": name, "head_sha": sha, "status": "completed", "conclusion": conclusion,
-            "output": {"title": title[:255], "summary": summary[:COMMENT_LIMIT - 1]},
+            "name": name,
+            "head_sha": sha,
+            "status": "completed",
+            "conclusion": conclusion,
+            "output": {"title": title[:255], "summary": summary[: COMMENT_LIMIT - 1]},
         }
         if details_url:
             kwargs["details_url"] = details_url
-        return str(self._call("creating the check run",
-                              lambda: self.repo.create_check_run(**kwargs).html_url))
+        return str(
+            self._call(
+                "creating the check run", lambda: self.repo.create_check_run(**kwargs).html_url
+            )
+        )
 
     # -- pull requests, labels, people ----------------------------------------------
 
@@ -199,6 +239,7 @@ class GitHub:
 
     def pulls_for(self, head_sha: str, head_label: str | None = None) -> list[PullInfo]:
         """Open PRs whose head is ``head_sha`` (by ``owner:branch`` when given, which works for forks)."""
+
         def listing() -> list[PullInfo]:
             if head_label:
                 pulls = self.repo.get_pulls(state="open", head=head_label)
@@ -226,36 +267,61 @@ class GitHub:
         self._call(f"labelling #{number}", issue.add_to_labels, label)
 
     def permission(self, user: str) -> str:
-        return str(self._call(f"asking the permission of {user}",
-                              lambda: str(self.repo.get_collaborator_permission(user))))
+        return str(
+            self._call(
+                f"asking the permission of {user}",
+                lambda: str(self.repo.get_collaborator_permission(user)),
+            )
+        )
 
     # -- actions and deployments ------------------------------------------------------
 
     def workflow_runs(self, head_sha: str) -> list[RunInfo]:
         def listing() -> list[RunInfo]:
-            return [RunInfo(int(r.id), str(r.name or ""), str(r.path or ""), str(r.event or ""),
-                            int(r.run_number), str(r.html_url))
-                    for r in self.repo.get_workflow_runs(head_sha=head_sha)]
+            return [
+                RunInfo(
+                    int(r.id),
+                    str(r.name or ""),
+                    str(r.path or ""),
+                    str(r.event or ""),
+                    int(r.run_number),
+                    str(r.html_url),
+                )
+                for r in self.repo.get_workflow_runs(head_sha=head_sha)
+            ]
 
         return self._call("listing workflow runs", listing)
 
     def rerun(self, run: RunInfo) -> bool:
-        return bool(self._call("asking for a re-run",
-                               lambda: self.repo.get_workflow_run(run.id).rerun()))
+        return bool(
+            self._call("asking for a re-run", lambda: self.repo.get_workflow_run(run.id).rerun())
+        )
 
-    def create_deployment(self, ref: str, environment: str, description: str,
-                          payload: dict[str, Any]) -> Any:
+    def create_deployment(
+        self, ref: str, environment: str, description: str, payload: dict[str, Any]
+    ) -> Any:
         return self._call(
-            f"recording a deployment to {environment}", self.repo.create_deployment,
-            ref=ref, environment=environment, description=description, payload=payload,
-            auto_merge=False, required_contexts=[], transient_environment=False,
+            f"recording a deployment to {environment}",
+            self.repo.create_deployment,
+            ref=ref,
+            environment=environment,
+            description=description,
+            payload=payload,
+            auto_merge=False,
+            required_contexts=[],
+            transient_environment=False,
             production_environment=environment.lower() in ("production", "prod"),
         )
 
-    def deployment_status(self, deployment: Any, state: str, description: str,
-                          run_url: str | None, environment: str) -> None:
-        kwargs: dict[str, Any] = {"state": state, "description": description[:140],
-                                  "environment": environment, "auto_inactive": True}
+    def deployment_status(
+        self, deployment: Any, state: str, description: str, run_url: str | None, environment: str
+    ) -> None:
+        kwargs: dict[str, Any] = {
+            "state": state,
+            "description": description[:140],
+            "environment": environment,
+            "auto_inactive": True,
+        }
         if run_url:
             kwargs["target_url"] = run_url
         self._call("recording the deployment status", deployment.create_status, **kwargs)
@@ -267,5 +333,9 @@ def _comment_ref(c: Any) -> CommentRef:
 
 def _pull_info(p: Any) -> PullInfo:
     """Reads the PR (the lazy object fetches here): call it inside :meth:`GitHub._call`."""
-    return PullInfo(int(p.number), str(p.head.sha), tuple(str(label.name) for label in p.labels),
-                    str(p.base.sha) if p.base and p.base.sha else None)
+    return PullInfo(
+        int(p.number),
+        str(p.head.sha),
+        tuple(str(label.name) for label in p.labels),
+        str(p.base.sha) if p.base and p.base.sha else None,
+    )

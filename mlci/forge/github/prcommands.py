@@ -35,7 +35,7 @@ mlci understands these commands in a pull-request comment (first line):
 | `/mlci override <reason>` | opens the gate for the head commit mlci reported on: sets the status to success, records who, when and why in the report, and applies the override label (which keeps turning failures into warnings on later pushes until it is removed) | write, maintain or admin |
 | `/mlci rerun` | re-runs the latest mlci workflow run for the head commit | write, maintain or admin |
 | `/mlci help` | this list | anyone |
-"""
+"""  # noqa: E501 (a Markdown table row is one line)
 
 
 @dataclass(frozen=True)
@@ -74,7 +74,9 @@ def command_from_event(ctx: ActionsContext) -> Command | None:
     if parsed is None:
         return None
     name, text = parsed
-    return Command(name, text, login, int(comment["id"]), comment.get("html_url"), int(issue["number"]))
+    return Command(
+        name, text, login, int(comment["id"]), comment.get("html_url"), int(issue["number"])
+    )
 
 
 def handle(ctx: ActionsContext, cfg: Config, client: Any, log: Log, root: Path | None) -> int:
@@ -101,13 +103,22 @@ def handle(ctx: ActionsContext, cfg: Config, client: Any, log: Log, root: Path |
         log.info(f"mlci: audit: {line}")
     if failure is not None:
         audit.append(f"stopped: GitHub did not answer as expected: {failure}")
-    actions.append_summary(ctx.step_summary, "\n".join([
-        f"### mlci: {fmt.md_code('/mlci ' + cmd.name, 50)} by {fmt.md_text(cmd.author, 60)} on #{cmd.pr}", "",
-        *(f"- {fmt.md_text(line, 600)}" for line in audit), "",
-    ]))
+    actions.append_summary(
+        ctx.step_summary,
+        "\n".join(
+            [
+                f"### mlci: {fmt.md_code('/mlci ' + cmd.name, 50)} by {fmt.md_text(cmd.author, 60)} on #{cmd.pr}",
+                "",
+                *(f"- {fmt.md_text(line, 600)}" for line in audit),
+                "",
+            ]
+        ),
+    )
     if failure is not None:
         # one line, exit 3: a command that did not happen must not look like one that did
-        raise RunError(f"/mlci {cmd.name}: cannot reach GitHub ({failure}); the command stopped there")
+        raise RunError(
+            f"/mlci {cmd.name}: cannot reach GitHub ({failure}); the command stopped there"
+        )
     return EXIT_PASS
 
 
@@ -120,15 +131,27 @@ def _may_write(client: Any, cmd: Command, audit: list[str]) -> bool:
     if permission in WRITERS:
         return True
     audit.append(f"refused: @{cmd.author} has {permission} permission")
-    _reply(client, cmd, (
-        f"Sorry {fmt.md_code(cmd.author)}, {fmt.md_code('/mlci ' + cmd.name, 80)} needs write, maintain or admin permission on "
-        f"this repository (you have {fmt.md_code(permission)}). A maintainer can run it for you."
-    ))
+    _reply(
+        client,
+        cmd,
+        (
+            f"Sorry {fmt.md_code(cmd.author)}, {fmt.md_code('/mlci ' + cmd.name, 80)} needs write, "
+            f"maintain or admin permission on this repository (you have {fmt.md_code(permission)}). "
+            "A maintainer can run it for you."
+        ),
+    )
     return False
 
 
-def _dispatch(cmd: Command, ctx: ActionsContext, cfg: Config, client: Any, log: Log, root: Path | None,
-              audit: list[str]) -> bool:
+def _dispatch(
+    cmd: Command,
+    ctx: ActionsContext,
+    cfg: Config,
+    client: Any,
+    log: Log,
+    root: Path | None,
+    audit: list[str],
+) -> bool:
     if cmd.name == "help":
         _reply(client, cmd, HELP)
         audit.append("replied with the list of commands")
@@ -142,11 +165,22 @@ def _dispatch(cmd: Command, ctx: ActionsContext, cfg: Config, client: Any, log: 
     return False
 
 
-def _override(cmd: Command, ctx: ActionsContext, cfg: Config, client: Any, log: Log, root: Path | None,
-              audit: list[str]) -> bool:
+def _override(
+    cmd: Command,
+    ctx: ActionsContext,
+    cfg: Config,
+    client: Any,
+    log: Log,
+    root: Path | None,
+    audit: list[str],
+) -> bool:
     if not cmd.text:
-        _reply(client, cmd, "`/mlci override` needs a reason, e.g. `/mlci override the drop is expected "
-                            "after the new tokenizer`.")
+        _reply(
+            client,
+            cmd,
+            "`/mlci override` needs a reason, e.g. `/mlci override the drop is expected "
+            "after the new tokenizer`.",
+        )
         audit.append("refused: no reason given")
         return False
     if not _may_write(client, cmd, audit):
@@ -161,19 +195,28 @@ def _override(cmd: Command, ctx: ActionsContext, cfg: Config, client: Any, log: 
     result = publish.decode_result(earlier.body) if earlier is not None else None
     if earlier is None or result is None:
         # nothing says what the maintainer saw (no report, or its hidden copy is damaged or forged)
-        _reply(client, cmd, (
-            f"There is no mlci report on this pull request that mlci can read, so there is nothing to "
-            f"override. Wait for mlci's report on `{head_sha[:7]}` (or `/mlci rerun`), then override it "
-            "if needed."))
+        _reply(
+            client,
+            cmd,
+            (
+                f"There is no mlci report on this pull request that mlci can read, so there is nothing to "
+                f"override. Wait for mlci's report on `{head_sha[:7]}` (or `/mlci rerun`), then override it "
+                "if needed."
+            ),
+        )
         audit.append("refused: no readable mlci report on the pull request")
         return False
     if result.context.head.sha != head_sha:
         # the maintainer read a report for another commit: do not waive what they have not seen
         reported = (result.context.head.sha or "an unknown commit")[:7]
-        _reply(client, cmd, (
-            f"The report is for `{reported}`, but the pull request's head is now "
-            f"`{head_sha[:7]}`. Wait for mlci's report on `{head_sha[:7]}`, then override it if needed."
-        ))
+        _reply(
+            client,
+            cmd,
+            (
+                f"The report is for `{reported}`, but the pull request's head is now "
+                f"`{head_sha[:7]}`. Wait for mlci's report on `{head_sha[:7]}`, then override it if needed."
+            ),
+        )
         audit.append(f"refused: the report is for {reported}, the head is {head_sha[:7]}")
         return False
     at = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
@@ -183,33 +226,54 @@ def _override(cmd: Command, ctx: ActionsContext, cfg: Config, client: Any, log: 
     description = f"overridden by @{cmd.author}: {cmd.text}"
     if len(description) > 140:
         description = description[:139] + "…"
-    client.set_status(head_sha, "success", description, cfg.report.status_context,
-                      cmd.comment_url or ctx.run_url)
+    client.set_status(
+        head_sha, "success", description, cfg.report.status_context, cmd.comment_url or ctx.run_url
+    )
     audit.append(f"override of {head_sha[:7]} by @{cmd.author} at {at}: {cmd.text}")
     _override_check_run(client, cfg, head_sha, description, cmd, ctx, log)
     # the report comment says who, when and why
     override = {"label": label or None, "by": cmd.author, "reason": cmd.text, "at": at}
-    updated = gate.apply_override(result, override) if result.verdict == "fail" else \
-        dataclasses.replace(result, override=override)
+    updated = (
+        gate.apply_override(result, override)
+        if result.verdict == "fail"
+        else dataclasses.replace(result, override=override)
+    )
     client.edit_comment(cmd.pr, earlier.id, publish.comment_body(updated, cfg, None))
     audit.append("the report comment records the override")
     return True
 
 
-def _override_check_run(client: Any, cfg: Config, head_sha: str, description: str, cmd: Command,
-                        ctx: ActionsContext, log: Log) -> None:
+def _override_check_run(
+    client: Any,
+    cfg: Config,
+    head_sha: str,
+    description: str,
+    cmd: Command,
+    ctx: ActionsContext,
+    log: Log,
+) -> None:
     """A newer check run of the same name, so that a required mlci check is satisfied too."""
     from mlci.forge.github.api import PublishError
 
-    summary = (f"Overridden by {fmt.md_text(cmd.author, 60)}: {fmt.md_text(cmd.text, 1000)}\n\n"
-               "The failures in the earlier report are reported as warnings.")
+    summary = (
+        f"Overridden by {fmt.md_text(cmd.author, 60)}: {fmt.md_text(cmd.text, 1000)}\n\n"
+        "The failures in the earlier report are reported as warnings."
+    )
     try:
-        client.create_check_run(cfg.report.status_context, head_sha, "success", description, summary,
-                                cmd.comment_url or ctx.run_url)
+        client.create_check_run(
+            cfg.report.status_context,
+            head_sha,
+            "success",
+            description,
+            summary,
+            cmd.comment_url or ctx.run_url,
+        )
     except PublishError as exc:
         if not exc.forbidden:
             raise
-        log.info("mlci: no check run for the override (the token lacks checks: write); the status says it")
+        log.info(
+            "mlci: no check run for the override (the token lacks checks: write); the status says it"
+        )
 
 
 def _rerun(cmd: Command, ctx: ActionsContext, client: Any, audit: list[str]) -> bool:
@@ -218,9 +282,15 @@ def _rerun(cmd: Command, ctx: ActionsContext, client: Any, audit: list[str]) -> 
     head_sha = client.pull(cmd.pr).head_sha
     current_path = None
     if ctx.workflow_ref and "/.github/workflows/" in ctx.workflow_ref:
-        current_path = ".github/workflows/" + ctx.workflow_ref.split("/.github/workflows/", 1)[1].split("@")[0]
-    runs = [r for r in client.workflow_runs(head_sha)
-            if str(r.id) != str(ctx.run_id) and r.event in ("pull_request", "pull_request_target", "push")]
+        current_path = (
+            ".github/workflows/" + ctx.workflow_ref.split("/.github/workflows/", 1)[1].split("@")[0]
+        )
+    runs = [
+        r
+        for r in client.workflow_runs(head_sha)
+        if str(r.id) != str(ctx.run_id)
+        and r.event in ("pull_request", "pull_request_target", "push")
+    ]
     same_file = [r for r in runs if current_path and r.path == current_path]
     named = [r for r in runs if "mlci" in f"{r.name} {r.path}".lower()]
     candidates = same_file or named
@@ -230,7 +300,11 @@ def _rerun(cmd: Command, ctx: ActionsContext, client: Any, audit: list[str]) -> 
         return False
     run = max(candidates, key=lambda r: (r.run_number, r.id))
     client.rerun(run)
-    _reply(client, cmd, f"Re-running [{fmt.md_text(run.name, 100)} #{run.run_number}]({run.html_url}) "
-                        f"for `{head_sha[:7]}`.")
+    _reply(
+        client,
+        cmd,
+        f"Re-running [{fmt.md_text(run.name, 100)} #{run.run_number}]({run.html_url}) "
+        f"for `{head_sha[:7]}`.",
+    )
     audit.append(f"re-run of workflow run {run.id} ({run.name}) for {head_sha[:7]}")
     return True

@@ -44,16 +44,26 @@ def encode_result(result: Result) -> str:
         doc["metrics"] = [m for m in doc["metrics"] if m["outcome"] in ("fail", "warn")][:200]
         doc["params"] = [p for p in doc["params"] if p["status"] != "unchanged"][:200]
         doc["data"] = []
-        doc["plots"] = [dict(p, base=None, head=None) if p["kind"] == "line" else p for p in doc.get("plots", [])]
+        doc["plots"] = [
+            dict(p, base=None, head=None) if p["kind"] == "line" else p
+            for p in doc.get("plots", [])
+        ]
         doc["notes"] = doc["notes"][:20] + ["the hidden copy of this result was shortened"]
         payload = _pack(doc)
     if len(payload) > _HIDDEN_BUDGET:
         # still too big: the verdict and its first reasons; the copy must exist, since it is
         # how mlci recognises its own comment (is_own_comment)
-        doc.update(metrics=[], params=[], plots=[], notes=["the hidden copy of this result was shortened"],
-                   reasons=[dict(r, message=r["message"][:300]) for r in doc["reasons"][:20]])
-        doc["repro"] = dict(doc["repro"], stages=[dict(st, log_tail=None, cmd=None)
-                                                  for st in doc["repro"]["stages"][:50]])
+        doc.update(
+            metrics=[],
+            params=[],
+            plots=[],
+            notes=["the hidden copy of this result was shortened"],
+            reasons=[dict(r, message=r["message"][:300]) for r in doc["reasons"][:20]],
+        )
+        doc["repro"] = dict(
+            doc["repro"],
+            stages=[dict(st, log_tail=None, cmd=None) for st in doc["repro"]["stages"][:50]],
+        )
         payload = _pack(doc)
     if len(payload) > _HIDDEN_BUDGET:
         return ""
@@ -77,7 +87,9 @@ def decode_result(body: str) -> Result | None:
     if not (last.startswith(RESULT_MARKER) and last.endswith(" -->")):
         return None
     try:
-        raw = zlib.decompress(base64.b64decode(last[len(RESULT_MARKER):-len(" -->")], validate=True))
+        raw = zlib.decompress(
+            base64.b64decode(last[len(RESULT_MARKER) : -len(" -->")], validate=True)
+        )
         doc = json.loads(raw)
         from mlci.model.result import validate
 
@@ -100,16 +112,22 @@ def is_own_comment(body: str) -> bool:
     if not (last.startswith(RESULT_MARKER) and last.endswith(" -->")):
         return False
     try:
-        raw = zlib.decompress(base64.b64decode(last[len(RESULT_MARKER):-len(" -->")], validate=True))
+        raw = zlib.decompress(
+            base64.b64decode(last[len(RESULT_MARKER) : -len(" -->")], validate=True)
+        )
         doc = json.loads(raw)
     except Exception:  # noqa: BLE001 - not ours
         return False
     return isinstance(doc, dict) and (doc.get("tool") or {}).get("name") == "mlci"
 
 
-def comment_body(result: Result, cfg: Config, root: Path | None = None, limit: int = COMMENT_LIMIT) -> str:
+def comment_body(
+    result: Result, cfg: Config, root: Path | None = None, limit: int = COMMENT_LIMIT
+) -> str:
     """The report comment, within GitHub's size limit, with the hidden result at the end."""
-    result = dataclasses.replace(result, duration_s=None)  # timing alone should not edit the comment
+    result = dataclasses.replace(
+        result, duration_s=None
+    )  # timing alone should not edit the comment
     hidden = encode_result(result)
     room = limit - len(hidden) - 2
     body = render.markdown_within(result, room, status_context=cfg.report.status_context, root=root)
@@ -130,8 +148,17 @@ def status_description(result: Result) -> str:
     return text if len(text) <= 140 else text[:139] + "…"
 
 
-def publish(result: Result, cfg: Config, client: GitHub, log: Log, *, pr: int | None, head_sha: str | None,
-            run_url: str | None, root: Path | None = None) -> Published:
+def publish(
+    result: Result,
+    cfg: Config,
+    client: GitHub,
+    log: Log,
+    *,
+    pr: int | None,
+    head_sha: str | None,
+    run_url: str | None,
+    root: Path | None = None,
+) -> Published:
     """Comment (on a PR), status and check run on ``head_sha``. Problems become warnings."""
     out = Published()
     context = cfg.report.status_context
@@ -160,26 +187,39 @@ def publish(result: Result, cfg: Config, client: GitHub, log: Log, *, pr: int | 
 
     if head_sha and not forbidden:
         try:
-            client.set_status(head_sha, _STATE[result.verdict], status_description(result), context, run_url)
+            client.set_status(
+                head_sha, _STATE[result.verdict], status_description(result), context, run_url
+            )
             out.status = True
             log.info(f"mlci: status '{context}' set to {_STATE[result.verdict]} on {head_sha[:7]}")
         except PublishError as exc:
             problem(exc)
     if head_sha and not forbidden:
         try:
-            summary = render.markdown_within(result, COMMENT_LIMIT - 1, status_context=context, root=root)
+            summary = render.markdown_within(
+                result, COMMENT_LIMIT - 1, status_context=context, root=root
+            )
             out.check_run_url = client.create_check_run(
-                context, head_sha, _CONCLUSION[result.verdict], status_description(result), summary, run_url)
+                context,
+                head_sha,
+                _CONCLUSION[result.verdict],
+                status_description(result),
+                summary,
+                run_url,
+            )
         except PublishError as exc:
             if exc.forbidden:  # no checks: write — the commit status already carries the gate
-                log.info("mlci: no check run (the token lacks checks: write); the commit status gates")
+                log.info(
+                    "mlci: no check run (the token lacks checks: write); the commit status gates"
+                )
             else:
                 problem(exc)
     return out
 
 
-def upsert_comment(client: GitHub, pr: int, result: Result, cfg: Config,
-                   root: Path | None = None) -> tuple[str, str]:
+def upsert_comment(
+    client: GitHub, pr: int, result: Result, cfg: Config, root: Path | None = None
+) -> tuple[str, str]:
     """Edit our earlier report comment, or create one; no request at all when nothing changed."""
     body = comment_body(result, cfg, root)
     marker = render.marker(cfg.report.status_context)
