@@ -145,6 +145,7 @@ def _run_check(
     report: str | None = None,
     compare: bool = True,
     lock_status: bool = False,
+    record: bool = False,
 ) -> int:
     from mlci.engine.check import CheckOptions, run_check
     from mlci.engine.progress import progress_for
@@ -167,7 +168,15 @@ def _run_check(
 
     root = project.root(opts.cwd)
     result = mlflow.track(result, cfg, root, os.environ, kind="check", verbose=verbose)
-    return _emit(result, cfg, fmt, output, root=root, html_path=html_path, report=report)
+    code = _emit(result, cfg, fmt, output, root=root, html_path=html_path, report=report)
+    if record:
+        from mlci.commands import record as recording
+
+        sha = recording.record(result, root, worktree=head is None)
+        click.echo(
+            f"mlci: recorded the result as a git note on {sha[:7]} (refs/notes/mlci)", err=True
+        )
+    return code
 
 
 @cli.command()
@@ -180,6 +189,12 @@ def _run_check(
     "date, as `dvc status` would (severity: repro.require_committed_lock). "
     "The pre-push hook uses it.",
 )
+@click.option(
+    "--record",
+    is_flag=True,
+    help="Write the result as a git note on the head commit (refs/notes/mlci), the history "
+    "later checks read; refused when the compared tree is not that commit's.",
+)
 def check(
     config_path: str | None,
     base: str | None,
@@ -191,6 +206,7 @@ def check(
     verbose: bool,
     repro: bool | None,
     lock_status: bool,
+    record: bool,
 ) -> int:
     """Compare the work tree (or --head) with the base revision, gate and report."""
     if lock_status:
@@ -211,6 +227,7 @@ def check(
         html_path,
         report=report,
         lock_status=lock_status,
+        record=record,
     )
 
 

@@ -54,6 +54,12 @@ def type_text(checker: Any) -> str:
         return "string or `null`" if spec["nullable"] else "string"
     if kind == "number":
         return "number" if spec["minimum"] is None else f"number ≥ {spec['minimum']:g}"
+    if kind == "number_or_auto":
+        return (
+            "number" if spec["minimum"] is None else f"number ≥ {spec['minimum']:g}"
+        ) + " or `auto`"
+    if kind == "integer":
+        return f"whole number ≥ {spec['minimum']}"
     if kind == "choice":
         return "one of " + ", ".join(f"`{o}`" for o in spec["options"])
     if kind == "free_mapping":
@@ -68,7 +74,10 @@ def _unwrap(hint: Any) -> Any:
     """``X | None`` -> X; ``tuple[X, ...]`` -> X; anything else as it is."""
     origin = typing.get_origin(hint)
     if origin in (typing.Union, types.UnionType):
-        (hint,) = [a for a in typing.get_args(hint) if a is not type(None)]
+        kinds = [a for a in typing.get_args(hint) if a is not type(None)]
+        if len(kinds) > 1:  # a plain value of one of several types (a number or "auto")
+            return hint
+        (hint,) = kinds
         origin = typing.get_origin(hint)
     if origin is tuple:
         return typing.get_args(hint)[0]

@@ -209,3 +209,11 @@ def same_as(rev: str, path: str, cwd: str | Path) -> bool:
         return True  # git could not tell (e.g. rev missing): say nothing rather than guess
     untracked = _git(["ls-files", "--others", "--exclude-standard", "--", path], cwd, check=False)
     return proc.returncode == 0 and not untracked.stdout.strip()
+
+
+def count_commits(since: str, until: str, cwd: str | Path) -> int | None:
+    """How many commits ``until`` has that ``since`` has not (``git rev-list --count``)."""
+    proc = _git(["rev-list", "--count", f"{since}..{until}"], cwd, check=False)
+    if proc.returncode != 0:
+        return None
+    return int(proc.stdout.decode().strip() or 0)

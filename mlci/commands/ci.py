@@ -210,6 +210,7 @@ def run_ci(opts: CiOptions, env: Mapping[str, str] | None = None) -> int:
     ev = actions.revisions(ctx)
     if ev.base_sha and not opts.check.base:
         _ensure_commit(ev.base_sha, root, log)
+    fetch_history(root, log)
     repo = ctx.repository
     context = Context(repo=repo, event=ctx.event_name or "local", pr=ev.pr, run_url=ctx.run_url)
     log.group("mlci: check")
@@ -234,6 +235,7 @@ def run_ci(opts: CiOptions, env: Mapping[str, str] | None = None) -> int:
     )
     result_path, report_path, _ = _write_local(result, cfg, ctx, opts, root, log)
     html_path, plots_dir = _write_artifacts(result, ctx, opts, root, result_path.parent)
+    record_history(result, cfg, ctx, root, log, worktree=opts.check.head is None)
     comment_url = None
     try:
         if not opts.publish:
@@ -272,6 +274,32 @@ def run_ci(opts: CiOptions, env: Mapping[str, str] | None = None) -> int:
         )
     _print(result, cfg, opts.fmt, root, in_actions=ctx.in_actions)
     return EXIT_FAIL if result.verdict == "fail" else EXIT_PASS
+
+
+def fetch_history(root: Path, log: Log) -> None:
+    """The notes earlier runs recorded on origin: the base's history (the hook never fetches)."""
+    from mlci.adapters import notes
+
+    if git.remote_url("origin", root) is None:
+        return
+    try:
+        notes.fetch(root)
+    except RunError as exc:
+        log.warning(f"cannot fetch the results history ({notes.REF}) from origin: {exc}")
+
+
+def record_history(
+    result: Result, cfg: Config, ctx: ActionsContext, root: Path, log: Log, *, worktree: bool
+) -> None:
+    """On a push to the default branch (``history.record``), note the result and push the notes."""
+    if not cfg.history.record:
+        return
+    why_not = actions.history_refusal(ctx)
+    if why_not:
+        return
+    from mlci.commands.record import record_and_push
+
+    record_and_push(result, root, worktree=worktree, info=log.info)
 
 
 def _flag_rule_changes(result: Result, cfg: Config, root: Path, base_sha: str) -> Result:
@@ -456,6 +484,8 @@ def run_publish(result_file: str, opts: CiOptions, env: Mapping[str, str] | None
         root = None
     _refuse_inside_checkout(result_file, root)
     result = load_result(result_file)
+    if root is not None and ctx.event_name == "workflow_run":
+        fetch_history(root, log)  # the recomputed comparison's auto limits read it
     # the config of the trusted checkout (the base branch), not of the PR
     cfg = (
         load(

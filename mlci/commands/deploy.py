@@ -301,6 +301,9 @@ def run_deploy(opts: DeployOptions, env: Mapping[str, str] | None = None) -> int
     branch = ev.head_ref if ctx.event_name == "push" else (git.current_branch(root) or ev.head_ref)
     tip = tip_problem(root, ctx, branch, head)
 
+    from mlci.commands.ci import fetch_history
+
+    fetch_history(root, log)  # the history that noise-aware rules judge by
     context = Context(repo=ctx.repository, event=ctx.event_name or "local", run_url=ctx.run_url)
     log.group("mlci: gate")
     try:
@@ -313,6 +316,10 @@ def run_deploy(opts: DeployOptions, env: Mapping[str, str] | None = None) -> int
         )
     finally:
         log.endgroup()
+    from mlci.commands.ci import record_history
+
+    # the gate on the default branch is a result like any push's: it joins the history
+    record_history(result, cfg, ctx, root, log, worktree=opts.check.head is None)
     # after the gate, which reproduces the pipeline when repro is on, and before MLflow is touched
     model = root / str(dep.model_path)
     if not model.exists():

@@ -24,6 +24,7 @@ from mlci.model.config import (
     DataCheck,
     DeployConfig,
     GateConfig,
+    HistoryConfig,
     MetricRule,
     MetricsConfig,
     MlflowConfig,
@@ -63,6 +64,14 @@ def _build(raw: dict[str, Any], display: str, ctx: _Ctx) -> Config:
                 line=rule.line,
                 key=f"{key}.direction",
             )
+        for limit in ("max_regression", "max_regression_pct"):
+            if getattr(rule, f"{limit}_fallback") is not None and getattr(rule, limit) != "auto":
+                raise ConfigError(
+                    f"{limit}_fallback is only used with {limit}: auto",
+                    file=display,
+                    line=rule.line,
+                    key=f"{key}.{limit}_fallback",
+                )
         if rule.min is not None and rule.max is not None and rule.min > rule.max:
             raise ConfigError(
                 f"min ({rule.min:g}) is greater than max ({rule.max:g})",
@@ -82,6 +91,7 @@ def _build(raw: dict[str, Any], display: str, ctx: _Ctx) -> Config:
     present = frozenset(k for k in raw if not k.startswith("__"))
     return Config(
         base=raw.get("base"),
+        base_mode=raw.get("base_mode", "tip"),
         repro=_pick(raw.get("repro", {}), ReproConfig),
         metrics=metrics,
         data=tuple(data),
@@ -90,6 +100,7 @@ def _build(raw: dict[str, Any], display: str, ctx: _Ctx) -> Config:
         report=_pick(raw.get("report", {}), ReportConfig),
         deploy=_pick(raw["deploy"], DeployConfig) if "deploy" in raw else None,
         mlflow=_pick(raw["mlflow"], MlflowConfig) if "mlflow" in raw else None,
+        history=_pick(raw.get("history", {}), HistoryConfig),
         path=display,
         present=present,
     )

@@ -194,6 +194,36 @@ def number(*, minimum: float | None = None) -> Checker:
     return _tag(check, "number", minimum=minimum)
 
 
+def number_or_auto(*, minimum: float | None = None) -> Checker:
+    """A number, or the word ``auto`` (a limit mlci derives from the recorded history)."""
+
+    def check(node: yaml.Node, key: str, ctx: _Ctx) -> Any:
+        value = _scalar(node, key, ctx, "a number or 'auto'")
+        if value == "auto":
+            return value
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ctx.error(node, key, f"expected a number or 'auto', got {_kind(node, ctx)}")
+        if isinstance(value, float) and math.isnan(value):
+            raise ctx.error(node, key, "expected a number or 'auto', got NaN")
+        if minimum is not None and value < minimum:
+            raise ctx.error(node, key, f"expected a number >= {minimum:g}, got {value!r}")
+        return value
+
+    return _tag(check, "number_or_auto", minimum=minimum)
+
+
+def integer(*, minimum: int) -> Checker:
+    def check(node: yaml.Node, key: str, ctx: _Ctx) -> Any:
+        value = _scalar(node, key, ctx, "a whole number")
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ctx.error(node, key, f"expected a whole number, got {_kind(node, ctx)}")
+        if value < minimum:
+            raise ctx.error(node, key, f"expected a whole number >= {minimum}, got {value!r}")
+        return value
+
+    return _tag(check, "integer", minimum=minimum)
+
+
 def choice(*options: str) -> Checker:
     def check(node: yaml.Node, key: str, ctx: _Ctx) -> Any:
         # YAML 1.1 reads a plain `off` (or `on`, `no`) as a boolean; docs/config.md writes `off` unquoted
@@ -319,6 +349,7 @@ SEVERITY = choice("fail", "warn")
 SCHEMA = mapping(
     {
         "base": string(),
+        "base_mode": choice("tip", "merge-base"),
         "repro": mapping(
             {
                 "enabled": boolean(),
@@ -341,8 +372,10 @@ SCHEMA = mapping(
                             "direction": choice("higher", "lower"),
                             "min": number(),
                             "max": number(),
-                            "max_regression": number(minimum=0),
-                            "max_regression_pct": number(minimum=0),
+                            "max_regression": number_or_auto(minimum=0),
+                            "max_regression_pct": number_or_auto(minimum=0),
+                            "max_regression_fallback": number(minimum=0),
+                            "max_regression_pct_fallback": number(minimum=0),
                             "severity": SEVERITY,
                         },
                         required=("name",),
@@ -350,6 +383,7 @@ SCHEMA = mapping(
                 ),
                 "missing_baseline": choice("fail", "warn", "off"),
                 "unreadable": SEVERITY,
+                "noise_k": number(minimum=0),
             }
         ),
         "data": list_of(
@@ -378,6 +412,9 @@ SCHEMA = mapping(
         ),
         "deploy": mapping({"model_name": string(), "model_path": string(), "alias": string()}),
         "mlflow": mapping({"tracking_uri": string(nullable=True), "experiment": string()}),
+        "history": mapping(
+            {"record": boolean(), "depth": integer(minimum=1), "min_points": integer(minimum=2)}
+        ),
     }
 )
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from mlci.adapters import dvc, git
 from mlci.configfile import load
-from mlci.engine import collect, compare, gate, plots, project
+from mlci.engine import collect, compare, gate, history, plots, project
 from mlci.engine.progress import Progress
 from mlci.model.config import Config
 from mlci.model.errors import RunError
@@ -86,6 +86,33 @@ def resolve_target(
     )
 
 
+def choose_base(target: Target, cfg: Config, findings: Findings) -> Target:
+    """``base_mode``: compare with the base's tip or with the merge-base; say when they differ."""
+    import dataclasses
+
+    if not target.head_sha:
+        return target
+    merge_base = git.merge_base(target.base_sha, target.head_sha, target.root)
+    if merge_base is None or merge_base == target.base_sha:
+        return target
+    moved = git.count_commits(merge_base, target.base_sha, target.root)
+    if not moved:  # the head is behind the base (or git cannot tell): nothing moved under it
+        return target
+    name = target.base_ref
+    since = f"{name} moved {moved} commit{'s' if moved != 1 else ''} since this branch"
+    if cfg.base_mode == "merge-base":
+        findings.notes.append(
+            f"{since}: compared with the merge-base {merge_base[:7]}, not {name}'s tip "
+            f"{target.base_sha[:7]} (base_mode: merge-base)"
+        )
+        return dataclasses.replace(target, base_sha=merge_base)
+    findings.notes.append(
+        f"{since} (merge-base {merge_base[:7]}): compared with {name}'s tip "
+        f"{target.base_sha[:7]}, so its changes since count too (base_mode: tip)"
+    )
+    return target
+
+
 @dataclass
 class Findings:
     """What the steps found, before the gate: reasons and notes in order."""
@@ -107,7 +134,14 @@ def data_step(target: Target, cfg: Config, findings: Findings, verbose: bool) ->
     return outcome.entries
 
 
-def compare_step(target: Target, cfg: Config, findings: Findings, verbose: bool):
+def compare_step(
+    target: Target,
+    cfg: Config,
+    findings: Findings,
+    verbose: bool,
+    *,
+    spreads: Mapping[str, history.Spread] | None = None,
+):
     revs = [target.base_sha, target.head_rev]
     fetched = dvc.fetch_for_reading(target.root, revs, verbose=verbose)  # fresh clones
     if fetched:
@@ -178,7 +212,9 @@ def compare_step(target: Target, cfg: Config, findings: Findings, verbose: bool)
         findings.notes.append(
             "no DVC project (.dvc/) and no metrics.files in the config: no metrics to compare"
         )
-    metrics = compare.compare_metrics(base.metrics, head.metrics, base.metric_files, cfg.metrics)
+    metrics = compare.compare_metrics(
+        base.metrics, head.metrics, base.metric_files, cfg.metrics, spreads
+    )
     head_where = "in the work tree" if target.head_rev == dvc.WORKSPACE else f"at {head_name}"
     metrics = [_mark_unreadable(m, unreadable, f"at {base_name}", head_where, cfg) for m in metrics]
     params = compare.compare_params(base.params, head.params)
@@ -205,6 +241,21 @@ def compare_step(target: Target, cfg: Config, findings: Findings, verbose: bool)
             )
         )
     return metrics, params
+
+
+def history_step(target: Target, cfg: Config, findings: Findings) -> history.History:
+    """The results recorded on the base's first-parent line (git notes), when any.
+
+    Reads what the clone has; never fetches (CI fetches the notes before the check).
+    An unreadable history is an empty one: ``auto`` limits then fall back, and say so.
+    """
+    from mlci.adapters.notes import NotesError
+
+    try:
+        return history.read(target.root, target.base_sha, cfg.history.depth)
+    except NotesError as exc:
+        findings.notes.append(f"the results history could not be read: {exc}")
+        return history.History()
 
 
 def _unreadable_plots(
@@ -395,11 +446,11 @@ def run_check(
         cfg = load(
             opts.config_path, root, explicit=opts.config_path is not None, project=found.label
         )
+    findings = Findings()
     if opts.compare:
-        target = resolve_target(opts, cfg, root, event=event)
+        target = choose_base(resolve_target(opts, cfg, root, event=event), cfg, findings)
     else:
         target = _repro_only_target(opts, cfg, root, event)
-    findings = Findings()
 
     if opts.lock_status:  # the pre-push hook: no reproduction, only "is dvc.lock up to date?"
         repro = lock_step(cfg, target, findings, progress, opts.verbose, explicit=True) or Repro(
@@ -427,7 +478,17 @@ def run_check(
             f"Reading metrics, params{' and plots' if cfg.report.plots else ''} at "
             f"{target.base_ref} and {head_desc}"
         )
-        metrics, params = compare_step(target, cfg, findings, opts.verbose)
+        recorded = history_step(target, cfg, findings)
+        metrics, params = compare_step(
+            target,
+            cfg,
+            findings,
+            opts.verbose,
+            spreads=history.spreads(
+                recorded, cfg.history.min_points, history.branch_name(target.base_ref)
+            ),
+        )
+        metrics = history.attach(metrics, recorded)
         if not cfg.metrics.files and (folders := project.nested(root)):
             # projects below, none here: "nothing to compare" would be a pass the gate cannot give
             findings.reasons.append(Reason("config", "fail", project.nested_hint(folders)))

@@ -8,13 +8,17 @@ float noise (``0.1 + 0.2`` against ``0.3``) is never a regression.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from fnmatch import fnmatchcase
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from mlci.model.config import MetricRule, MetricsConfig
+from mlci.model.config import AUTO, MetricRule, MetricsConfig
 from mlci.model.fmt import as_float
 from mlci.model.result import MetricDelta, ParamDelta
+
+if TYPE_CHECKING:
+    from mlci.engine.history import Spread
 
 REL_TOL = 1e-9
 ABS_TOL = 1e-12
@@ -137,7 +141,68 @@ def _judge_bounds(head: float, rule: MetricRule) -> str | None:
     return None
 
 
-def _judge_regression(base: float, head: float, rule: MetricRule) -> str | None:
+@dataclass(frozen=True)
+class Limits:
+    """A rule's regression limits for one metric, ``auto`` ones resolved from its history."""
+
+    absolute: float | None
+    pct: float | None
+    # for each limit that was "auto": where its number came from, e.g. "3 sigma of 20 main commits"
+    basis: dict[str, str]
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, value in (("max_regression", self.absolute), ("max_regression_pct", self.pct)):
+            if key in self.basis:
+                out[key] = {"allowed": value, "basis": self.basis[key]}
+        return out
+
+
+def resolve_limits(base: float, rule: MetricRule, spread: Spread | None, noise_k: float) -> Limits:
+    """``max_regression(_pct): auto`` as numbers: ``noise_k`` times the recorded noise.
+
+    Too short a history gives the rule's fallback, or no regression at all:
+    a limit mlci cannot estimate is never a wide one.
+    """
+    absolute = rule.max_regression
+    pct = rule.max_regression_pct
+    basis: dict[str, str] = {}
+    sigma = spread.sigma if spread is not None else None
+    if sigma is not None and spread is not None:
+        text = f"{noise_k:g} sigma of {spread.points} {spread.branch} commits"
+    elif spread is not None:
+        text = (
+            f"{spread.points} recorded value{'s' if spread.points != 1 else ''} on "
+            f"{spread.branch}, {spread.needed} needed"
+        )
+    else:
+        text = "no recorded history"
+    if absolute == AUTO:
+        if sigma is not None:
+            absolute = noise_k * sigma
+            basis["max_regression"] = text
+        else:
+            absolute = rule.max_regression_fallback
+            basis["max_regression"] = text + (
+                "; max_regression_fallback" if absolute is not None else "; no regression allowed"
+            )
+            absolute = absolute if absolute is not None else 0.0
+    if pct == AUTO:
+        if sigma is not None:
+            pct = noise_k * sigma / abs(base) * 100.0 if base else math.inf
+            basis["max_regression_pct"] = text
+        else:
+            pct = rule.max_regression_pct_fallback
+            basis["max_regression_pct"] = text + (
+                "; max_regression_pct_fallback" if pct is not None else "; no regression allowed"
+            )
+            pct = pct if pct is not None else 0.0
+    return Limits(absolute, pct, basis)  # type: ignore[arg-type]
+
+
+def _judge_regression(
+    base: float, head: float, rule: MetricRule, limits: Limits | None = None
+) -> str | None:
     """A message when head is worse than base by more than the rule allows."""
     if not rule.direction or not (math.isfinite(base) and math.isfinite(head)):
         if rule.direction and math.isfinite(base) and math.isinf(head):
@@ -148,17 +213,25 @@ def _judge_regression(base: float, head: float, rule: MetricRule) -> str | None:
     if worsening <= 0 or close(base, head):
         return None
     pct = (worsening / abs(base) * 100.0) if base != 0 else math.inf
-    limits = []
-    if rule.max_regression is not None and _exceeds(worsening, rule.max_regression):
-        limits.append(_fmt(rule.max_regression))
-    if rule.max_regression_pct is not None and _exceeds(pct, rule.max_regression_pct):
-        limits.append(f"{_fmt(rule.max_regression_pct)} %")
-    if rule.max_regression is None and rule.max_regression_pct is None:
-        limits.append("none")
-    if not limits:
+    if limits is None:
+        limits = resolve_limits(base, rule, None, 0.0)
+    broken = []
+    if limits.absolute is not None and _exceeds(worsening, limits.absolute):
+        shown = f"{limits.absolute:.2g}" if "max_regression" in limits.basis else None
+        broken.append((shown or _fmt(limits.absolute)) + _basis(limits, "max_regression"))
+    if limits.pct is not None and _exceeds(pct, limits.pct):
+        shown = f"{limits.pct:.3g} %" if math.isfinite(limits.pct) else "any %"
+        broken.append(shown + _basis(limits, "max_regression_pct"))
+    if limits.absolute is None and limits.pct is None:
+        broken.append("none")
+    if not broken:
         return None
     pct_text = f" ({pct:.3g} %)" if math.isfinite(pct) else ""
-    return f"worse by {_fmt(worsening)}{pct_text}; allowed: {' and '.join(limits)}"
+    return f"worse by {_fmt(worsening)}{pct_text}; allowed: {' and '.join(broken)}"
+
+
+def _basis(limits: Limits, key: str) -> str:
+    return f" ({limits.basis[key]})" if key in limits.basis else ""
 
 
 def compare_metric(
@@ -170,6 +243,7 @@ def compare_metric(
     in_head: bool,
     base_has_file: bool,
     config: MetricsConfig,
+    spread: Spread | None = None,
 ) -> MetricDelta:
     rule = match_rule(name, config.rules)
     rule_dict = rule.to_dict() if rule else None
@@ -244,7 +318,12 @@ def compare_metric(
         problem = _judge_bounds(h, rule)  # type: ignore[arg-type]
         if problem:
             violate(problem)
-        problem = _judge_regression(b, h, rule)  # type: ignore[arg-type]
+        limits = None
+        if rule is not None and AUTO in (rule.max_regression, rule.max_regression_pct):
+            limits = resolve_limits(b, rule, spread, config.noise_k)
+            if rule_dict is not None and math.isfinite(b):
+                rule_dict["resolved"] = limits.to_dict()
+        problem = _judge_regression(b, h, rule, limits)  # type: ignore[arg-type]
         if problem:
             violate(problem)
     return MetricDelta(
@@ -257,7 +336,10 @@ def compare_metrics(
     head: dict[str, Any],
     base_files: set[str],
     config: MetricsConfig,
+    spreads: Mapping[str, Spread] | None = None,
 ) -> list[MetricDelta]:
+    """Every metric of either revision judged by its rule; ``spreads`` feed ``auto`` limits."""
+    spreads = spreads or {}
     names = list(head) + [n for n in base if n not in head]
     out = []
     for name in names:
@@ -271,6 +353,7 @@ def compare_metrics(
                 in_head=name in head,
                 base_has_file=path in base_files,
                 config=config,
+                spread=spreads.get(name),
             )
         )
     return out

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from mlci.adapters import git
-from mlci.engine import collect, compare, gate
+from mlci.engine import collect, compare, gate, history
 from mlci.model.config import Config
 from mlci.model.result import MetricDelta, ParamDelta, Reason, Result
 
@@ -65,6 +65,15 @@ def _same(a: Any, b: Any) -> bool:
     return bool(a == b)
 
 
+def _recorded(root: Path, base_sha: str, depth: int) -> history.History:
+    from mlci.adapters.notes import NotesError
+
+    try:
+        return history.read(root, base_sha, depth)
+    except NotesError:
+        return history.History()  # auto limits fall back, and say so
+
+
 def recompute(
     result: Result,
     cfg: Config,
@@ -85,8 +94,16 @@ def recompute(
     except Exception as exc:  # noqa: BLE001 - a DVC project the trusted run cannot read
         return Verification(problem=f"the committed files could not be read: {exc}")
     base, head = snaps[base_sha], snaps[head_sha]
+    # auto limits come from the base's recorded history, read here too (never from the upload)
+    spreads = history.spreads(
+        _recorded(root, base_sha, cfg.history.depth),
+        cfg.history.min_points,
+        history.branch_name(result.context.base.ref),
+    )
     out = Verification(
-        metrics=compare.compare_metrics(base.metrics, head.metrics, base.metric_files, cfg.metrics),
+        metrics=compare.compare_metrics(
+            base.metrics, head.metrics, base.metric_files, cfg.metrics, spreads
+        ),
         params=compare.compare_params(base.params, head.params),
     )
     uploaded = {m.name: m for m in result.metrics}

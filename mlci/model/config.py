@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 DEFAULT_CONFIG = "mlci.yaml"
+AUTO = "auto"  # max_regression(_pct): the limit comes from the metric's recorded noise
 
 
 # --- the typed configuration -------------------------------------------------
@@ -33,8 +34,12 @@ class MetricRule:
     direction: str | None = None
     min: float | None = None
     max: float | None = None
-    max_regression: float | None = None
-    max_regression_pct: float | None = None
+    # a number, or "auto": k times the metric's recorded run-to-run noise (see mlci.engine.history)
+    max_regression: float | str | None = None
+    max_regression_pct: float | str | None = None
+    # what an "auto" limit is when the history holds too few values (None: no regression)
+    max_regression_fallback: float | None = None
+    max_regression_pct_fallback: float | None = None
     severity: str = "fail"
     line: int | None = None  # where the rule is written, for annotations
 
@@ -43,7 +48,13 @@ class MetricRule:
         """Whether the rule can fail or warn (a bare name only reports)."""
         return self.direction is not None or self.min is not None or self.max is not None
 
-    def describe(self) -> str:
+    def describe(self, resolved: dict[str, Any] | None = None) -> str:
+        """The rule in words; ``resolved`` gives ``auto`` limits as numbers with their basis.
+
+        (``resolved``: ``{"max_regression": {"allowed": 0.0033, "basis": "3 sigma of 20
+        main commits"}}``, as the comparison stores it in the result's rule.)
+        """
+        resolved = resolved or {}
         parts = []
         if self.direction:
             parts.append(self.direction)
@@ -51,17 +62,34 @@ class MetricRule:
             parts.append(f"min {self.min:g}")
         if self.max is not None:
             parts.append(f"max {self.max:g}")
-        if self.max_regression is not None:
-            parts.append(f"max regression {self.max_regression:g}")
-        if self.max_regression_pct is not None:
-            parts.append(f"max regression {self.max_regression_pct:g} %")
+        for key, unit in (("max_regression", ""), ("max_regression_pct", " %")):
+            limit = getattr(self, key)
+            if limit is None:
+                continue
+            if limit != AUTO:
+                parts.append(f"max regression {limit:g}{unit}")
+                continue
+            auto = resolved.get(key)
+            allowed = auto.get("allowed") if isinstance(auto, dict) else None
+            if isinstance(allowed, (int, float)) and not isinstance(allowed, bool):
+                parts.append(f"max regression {allowed:.2g}{unit} ({auto['basis']})")  # type: ignore[index]
+            else:
+                parts.append(f"max regression auto{' (%)' if unit else ''}")
         if self.direction and self.max_regression is None and self.max_regression_pct is None:
             parts.append("no regression")
         return ", ".join(parts) or "report only"
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"name": self.name}
-        for key in ("direction", "min", "max", "max_regression", "max_regression_pct"):
+        for key in (
+            "direction",
+            "min",
+            "max",
+            "max_regression",
+            "max_regression_pct",
+            "max_regression_fallback",
+            "max_regression_pct_fallback",
+        ):
             value = getattr(self, key)
             if value is not None:
                 out[key] = value
@@ -78,6 +106,14 @@ class MetricsConfig:
     rules: tuple[MetricRule, ...] = ()
     missing_baseline: str = "warn"
     unreadable: str = "fail"  # a gated metric's file that DVC declares but could not load
+    noise_k: float = 3  # an "auto" limit allows noise_k times the metric's robust spread
+
+
+@dataclass(frozen=True)
+class HistoryConfig:
+    record: bool = True  # `mlci ci` on a push to the default branch writes refs/notes/mlci
+    depth: int = 30  # first-parent commits of the base whose notes are read
+    min_points: int = 5  # recorded values an "auto" limit needs before it trusts the spread
 
 
 @dataclass(frozen=True)
@@ -127,6 +163,7 @@ class MlflowConfig:
 @dataclass(frozen=True)
 class Config:
     base: str | None = None
+    base_mode: str = "tip"  # tip|merge-base: which commit of the base the metrics are compared with
     repro: ReproConfig = field(default_factory=ReproConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
     data: tuple[DataCheck, ...] = ()
@@ -135,6 +172,7 @@ class Config:
     report: ReportConfig = field(default_factory=ReportConfig)
     deploy: DeployConfig | None = None
     mlflow: MlflowConfig | None = None
+    history: HistoryConfig = field(default_factory=HistoryConfig)
     path: str | None = None  # the file it came from, as shown in messages
     present: frozenset[str] = frozenset()  # top-level sections the file sets
     project: str | None = None  # the DVC project's folder in the repository, when not the top level

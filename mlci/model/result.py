@@ -45,6 +45,12 @@ class MetricDelta:
     outcome: str  # pass|warn|fail|info
     rule: dict[str, Any] | None = None
     message: str | None = None
+    # the values recorded on the base branch's commits ({"sha", "value"}, oldest first)
+    history: tuple[dict[str, Any], ...] | None = None
+
+
+# MetricDelta fields left out of the JSON when unset, so a result without history reads as before
+_OPTIONAL_METRIC_FIELDS = ("history",)
 
 
 @dataclass(frozen=True)
@@ -148,7 +154,7 @@ class Result:
             "repro": asdict(self.repro),
             "data": [dict(d) for d in self.data],
             # flat rows: a shallow copy is enough, and asdict's deep copy is slow at 10,000 metrics
-            "metrics": [dict(vars(m)) for m in self.metrics],
+            "metrics": [_metric_dict(m) for m in self.metrics],
             "params": [dict(vars(p)) for p in self.params],
             "plots": [asdict(p) for p in self.plots],
             "notes": list(self.notes),
@@ -177,7 +183,7 @@ class Result:
             reasons=tuple(Reason(**r) for r in doc.get("reasons", ())),
             repro=Repro(**repro),
             data=tuple(doc.get("data", ())),
-            metrics=tuple(MetricDelta(**m) for m in doc.get("metrics", ())),
+            metrics=tuple(_metric_from(m) for m in doc.get("metrics", ())),
             params=tuple(ParamDelta(**p) for p in doc.get("params", ())),
             plots=tuple(Plot(**p) for p in doc.get("plots", ())),
             notes=tuple(doc.get("notes", ())),
@@ -192,12 +198,29 @@ class Result:
         return cls.from_dict(json.loads(text))
 
 
+def _metric_from(doc: dict[str, Any]) -> MetricDelta:
+    doc = dict(doc)
+    if doc.get("history") is not None:
+        doc["history"] = tuple(doc["history"])
+    return MetricDelta(**doc)
+
+
 def _context_dict(context: Context) -> dict[str, Any]:
     out = asdict(context)
     if not out["head_uncommitted"]:  # the common cases; keep the JSON as it was
         del out["head_uncommitted"]
     if out["compared"]:
         del out["compared"]
+    return out
+
+
+def _metric_dict(metric: MetricDelta) -> dict[str, Any]:
+    out = dict(vars(metric))
+    for key in _OPTIONAL_METRIC_FIELDS:
+        if out[key] is None:
+            del out[key]
+        else:
+            out[key] = [dict(entry) for entry in out[key]]
     return out
 
 

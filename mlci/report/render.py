@@ -160,8 +160,10 @@ def _rule_text(rule: dict[str, Any] | None) -> str:
         return ""
     from mlci.model.config import MetricRule
 
+    fields = dict(rule)
+    resolved = fields.pop("resolved", None)
     try:
-        return MetricRule(**rule).describe()
+        return MetricRule(**fields).describe(resolved if isinstance(resolved, dict) else None)
     except (TypeError, ValueError):  # a result file from elsewhere with an unknown rule shape
         return ""
 

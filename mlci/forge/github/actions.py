@@ -136,6 +136,24 @@ def revisions(ctx: ActionsContext) -> EventRevisions:
     )
 
 
+def history_refusal(ctx: ActionsContext) -> str | None:
+    """Why this run must not record its result in the history (git notes), or None when it may.
+
+    Only a push to the repository's own default branch records: never a pull
+    request (its head is not the base's history), never a fork's run.
+    """
+    if ctx.event_name != "push":
+        return f"a {ctx.event_name or 'local'} run records no history (only a push to the default branch)"
+    repository = ctx.event.get("repository") or {}
+    if repository.get("fork"):
+        return "this repository is a fork: its runs record no history"
+    default = repository.get("default_branch")
+    ref = ctx.event.get("ref") or ctx.ref or ""
+    if not default or ref != f"refs/heads/{default}":
+        return f"{ref.removeprefix('refs/heads/') or 'this ref'} is not the default branch"
+    return None
+
+
 def require_repository(ctx: ActionsContext) -> str:
     if not ctx.repository or "/" not in ctx.repository:
         raise ConfigError(

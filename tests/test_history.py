@@ -1,0 +1,309 @@
+"""Results history in git notes: record on main, read on a PR, share through a bare origin."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import GitRepo, sh
+from tests.ghfake.payloads import event_payload
+
+RULES = """\
+metrics:
+  files: [eval/metrics.json]
+  rules:
+    - name: acc
+      direction: higher
+"""
+
+
+def metrics_repo(repo: GitRepo, metrics: dict, config: str) -> str:
+    """A repository without DVC: metrics.files read from git, so each check is quick."""
+    repo.write("eval/metrics.json", metrics)
+    repo.write("mlci.yaml", config)
+    return repo.commit("baseline")
+
+
+def _record_main(repo: GitRepo, mlci, values: list[float]) -> list[str]:
+    """One main commit per value, each checked and recorded as the CI push job would."""
+    shas = []
+    for value in values:
+        repo.write("eval/metrics.json", {"acc": value})
+        shas.append(repo.commit(f"acc {value}"))
+        run = mlci(repo, "check", "--no-repro", "--record", "--base", "HEAD")
+        assert run.code == 0, run.err
+        assert f"recorded the result as a git note on {shas[-1][:7]}" in run.err
+    return shas
+
+
+def test_recorded_values_are_each_metrics_history_oldest_first(git_repo, mlci):
+    metrics_repo(git_repo, {"acc": 0.9}, config=RULES)
+    shas = _record_main(git_repo, mlci, [0.90, 0.91, 0.89])
+    git_repo.git("checkout", "-q", "-b", "feature")
+    git_repo.write("eval/metrics.json", {"acc": 0.95})
+    git_repo.commit("better")
+    run = mlci(git_repo, "check", "--no-repro", "--format", "json", "--base", "main")
+    assert run.code == 0, run.err
+    (acc,) = [m for m in run.json()["metrics"] if m["name"] == "eval/metrics.json:acc"]
+    assert acc["history"] == [
+        {"sha": shas[0], "value": 0.90},
+        {"sha": shas[1], "value": 0.91},
+        {"sha": shas[2], "value": 0.89},
+    ]
+    note = json.loads(git_repo.git("notes", "--ref=mlci", "show", shas[1]))
+    assert note["context"]["head"]["sha"] == shas[1] and "plots" not in note
+
+
+def test_a_clone_without_notes_has_no_history_field(git_repo, mlci):
+    metrics_repo(git_repo, {"acc": 0.9}, config=RULES)
+    git_repo.write("eval/metrics.json", {"acc": 0.8})
+    run = mlci(git_repo, "check", "--no-repro", "--format", "json")
+    assert run.code == 1
+    assert all("history" not in m for m in run.json()["metrics"])
+    assert run.json()["metrics"]
+
+
+def test_record_refuses_a_dirty_work_tree(git_repo, mlci):
+    metrics_repo(git_repo, {"acc": 0.9}, config=RULES)
+    git_repo.write("eval/metrics.json", {"acc": 0.95})
+    run = mlci(git_repo, "check", "--no-repro", "--record")
+    assert run.code == 3
+    assert "not recorded: the work tree has uncommitted changes" in run.err
+    assert sh(["git", "notes", "--ref=mlci", "list"], git_repo.path, check=False) == ""
+
+
+# --- sharing the history through origin --------------------------------------------------
+
+REPO = "octo-org/ml-repo"
+
+
+def _origin_and_clone(tmp_path, name: str = "a") -> tuple[Path, GitRepo]:
+    origin = tmp_path / "origin.git"
+    if not origin.exists():
+        sh(["git", "init", "-q", "--bare", "-b", "main", str(origin)], tmp_path)
+    clone = tmp_path / name
+    sh(["git", "clone", "-q", str(origin), str(clone)], tmp_path)
+    return origin, GitRepo(clone)
+
+
+def _origin_notes(origin: Path) -> dict[str, list[dict]]:
+    """sha -> the results noted on it at origin (one per line of the note)."""
+    listed = sh(["git", "notes", "--ref=mlci", "list"], origin, check=False).split()
+    out = {}
+    for _note, sha in zip(listed[::2], listed[1::2], strict=True):
+        text = sh(["git", "notes", "--ref=mlci", "show", sha], origin)
+        out[sha] = [json.loads(line) for line in text.splitlines() if line.strip()]
+    return out
+
+
+def _push_env(monkeypatch, tmp_path, before: str, after: str, *, default_branch: str = "main"):
+    payload = event_payload("push", repo=REPO)
+    payload.update({"before": before, "after": after, "ref": "refs/heads/main"})
+    payload["repository"]["default_branch"] = default_branch
+    event = tmp_path / f"push-{after[:7]}.json"
+    event.write_text(json.dumps(payload))
+    for name, value in {
+        "GITHUB_EVENT_NAME": "push",
+        "GITHUB_EVENT_PATH": str(event),
+        "GITHUB_REPOSITORY": REPO,
+        "GITHUB_SHA": after,
+        "GITHUB_REF": "refs/heads/main",
+        "RUNNER_TEMP": str(tmp_path),
+    }.items():
+        monkeypatch.setenv(name, value)
+
+
+def _main_commit(repo: GitRepo, acc: float) -> str:
+    repo.write("eval/metrics.json", {"acc": acc})
+    sha = repo.commit(f"acc {acc}")
+    repo.git("push", "-q", "origin", "HEAD:main")
+    return sha
+
+
+def test_ci_on_a_push_to_main_records_and_pushes_the_note(tmp_path, mlci, monkeypatch):
+    origin, repo = _origin_and_clone(tmp_path)
+    repo.write("mlci.yaml", RULES)
+    before = _main_commit(repo, 0.90)
+    after = _main_commit(repo, 0.91)
+    _push_env(monkeypatch, tmp_path, before, after)
+    run = mlci(repo, "ci", "--no-publish", "--format", "json")
+    assert run.code == 0, run.err
+    assert f"recorded the result on {after[:7]} and pushed refs/notes/mlci" in run.err
+    (noted,) = _origin_notes(origin)[after]
+    assert [m["head"] for m in noted["metrics"]] == [0.91]
+
+
+def test_ci_records_nothing_off_the_default_branch_or_when_switched_off(
+    tmp_path, mlci, monkeypatch
+):
+    origin, repo = _origin_and_clone(tmp_path)
+    repo.write("mlci.yaml", RULES)
+    before = _main_commit(repo, 0.90)
+    after = _main_commit(repo, 0.91)
+    _push_env(monkeypatch, tmp_path, before, after, default_branch="release")
+    assert mlci(repo, "ci", "--no-publish").code == 0
+    repo.write("mlci.yaml", RULES + "history:\n  record: false\n")
+    after = _main_commit(repo, 0.92)
+    _push_env(monkeypatch, tmp_path, before, after)
+    assert mlci(repo, "ci", "--no-publish").code == 0
+    assert _origin_notes(origin) == {}
+
+
+def test_two_recorders_interleaved_lose_nothing(tmp_path, mlci, monkeypatch):
+    """B computes its result, A records and pushes, then B records: B's first push is
+    rejected (its notes lack A's), so it fetches, merges and pushes again."""
+    from mlci.commands.record import record_and_push
+    from mlci.model.result import Result
+
+    origin, a = _origin_and_clone(tmp_path, "a")
+    a.write("mlci.yaml", RULES)
+    first = _main_commit(a, 0.90)
+    second = _main_commit(a, 0.91)
+    _, b = _origin_and_clone(tmp_path, "b")
+    b.git("checkout", "-q", first)
+    out = tmp_path / "b-result.json"
+    assert mlci(b, "check", "--base", first, "--output", str(out)).code == 0
+    _push_env(monkeypatch, tmp_path, first, second)
+    run = mlci(a, "ci", "--no-publish")
+    assert run.code == 0 and f"recorded the result on {second[:7]}" in run.err
+    said: list[str] = []
+    assert record_and_push(
+        Result.from_json(out.read_text()), b.path, worktree=True, info=said.append
+    )
+    assert said == [
+        f"mlci: recorded the result on {first[:7]} and pushed refs/notes/mlci to origin "
+        "(merged another run's notes, 2 attempts)"
+    ]
+    noted = _origin_notes(origin)
+    assert set(noted) == {first, second}
+    assert [m["head"] for m in noted[first][0]["metrics"]] == [0.90]
+    assert [m["head"] for m in noted[second][0]["metrics"]] == [0.91]
+
+
+def test_concurrent_pushes_of_notes_keep_every_note(tmp_path, mlci):
+    """Real processes pushing at the same moment: every recorder's note reaches origin."""
+    import subprocess
+    import sys
+
+    origin, seed = _origin_and_clone(tmp_path, "seed")
+    seed.write("mlci.yaml", RULES)
+    shas = [_main_commit(seed, 0.90 + i / 100) for i in range(4)]
+    clones = []
+    for i, sha in enumerate(shas):
+        _, clone = _origin_and_clone(tmp_path, f"r{i}")
+        clone.git("checkout", "-q", sha)
+        run = mlci(clone, "check", "--record", "--base", sha)
+        assert run.code == 0, run.err
+        clones.append(clone)
+    code = "from mlci.adapters import notes; import sys; print(notes.push(sys.argv[1]))"
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", code, str(c.path)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for c in clones
+    ]
+    attempts = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
+        attempts.append(int(out))
+    assert set(_origin_notes(origin)) == set(shas)
+    # each clone's notes began on their own: only the first push can be a fast-forward, so
+    # every other recorder went through fetch, merge and retry
+    assert sorted(attempts)[0] >= 1 and all(n >= 2 for n in sorted(attempts)[1:])
+
+
+# --- which base ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", ["tip", "merge-base"])
+def test_base_mode_and_how_far_main_moved(git_repo, mlci, mode):
+    start = metrics_repo(git_repo, {"acc": 0.90}, RULES + f"base_mode: {mode}\n")
+    git_repo.git("checkout", "-q", "-b", "feature")
+    git_repo.write("notes.txt", "a change that does not touch the model")
+    git_repo.commit("feature")
+    git_repo.git("checkout", "-q", "main")
+    for acc in (0.95, 0.96):
+        git_repo.write("eval/metrics.json", {"acc": acc})
+        tip = git_repo.commit(f"main {acc}")
+    git_repo.git("checkout", "-q", "feature")
+    run = mlci(git_repo, "check", "--format", "json", "--base", "main")
+    doc = run.json()
+    (acc,) = doc["metrics"]
+    if mode == "tip":  # main's improvement counts against the branch
+        assert run.code == 1 and acc["base"] == 0.96 and doc["context"]["base"]["sha"] == tip
+        assert f"main moved 2 commits since this branch (merge-base {start[:7]})" in doc["notes"][0]
+    else:
+        assert run.code == 0 and acc["base"] == 0.90 and doc["context"]["base"]["sha"] == start
+        assert doc["notes"][0].startswith(
+            f"main moved 2 commits since this branch: compared with the merge-base {start[:7]}"
+        )
+
+
+# --- noise-aware limits ---------------------------------------------------------------------
+
+AUTO_RULES = """\
+metrics:
+  files: [eval/metrics.json]
+  rules:
+    - name: acc
+      direction: higher
+      max_regression: auto
+"""
+# main's recorded accuracy wobbles by about +-0.002 from run to run
+NOISY_MAIN = [0.900, 0.902, 0.899, 0.901, 0.898, 0.902, 0.900, 0.901]
+
+
+def _pr_with(repo: GitRepo, mlci, acc: float):
+    repo.git("checkout", "-q", "-B", "feature", "main")
+    repo.write("eval/metrics.json", {"acc": acc})
+    repo.commit(f"pr {acc}")
+    return mlci(repo, "check", "--format", "json", "--base", "main")
+
+
+def test_auto_limit_lets_noise_through_and_stops_a_real_drop(git_repo, mlci):
+    metrics_repo(git_repo, {"acc": 0.9}, AUTO_RULES)
+    _record_main(git_repo, mlci, NOISY_MAIN)
+    inside = _pr_with(git_repo, mlci, 0.898)  # 0.003 below main's last value: within its noise
+    assert inside.code == 0, inside.out
+    (acc,) = inside.json()["metrics"]
+    assert acc["outcome"] == "pass" and acc["status"] == "regressed"
+    assert len(acc["history"]) == len(NOISY_MAIN)
+    resolved = acc["rule"]["resolved"]["max_regression"]
+    assert resolved["basis"] == f"3 sigma of {len(NOISY_MAIN)} main commits"
+    assert 0.003 < resolved["allowed"] < 0.02
+    outside = _pr_with(git_repo, mlci, 0.85)
+    assert outside.code == 1
+    (acc,) = outside.json()["metrics"]
+    assert acc["outcome"] == "fail"
+    assert f"(3 sigma of {len(NOISY_MAIN)} main commits)" in acc["message"]
+    text = " ".join(mlci(git_repo, "check", "--base", "main").out.replace("│", " ").split())
+    assert f"(3 sigma of {len(NOISY_MAIN)} main commits)" in text
+
+
+def test_auto_limit_with_too_short_a_history_falls_back_and_says_so(git_repo, mlci):
+    metrics_repo(
+        git_repo,
+        {"acc": 0.9},
+        AUTO_RULES.replace("auto\n", "auto\n      max_regression_fallback: 0.005\n"),
+    )
+    _record_main(git_repo, mlci, NOISY_MAIN[:3])
+    run = _pr_with(git_repo, mlci, 0.897)  # 0.002 worse than main: within the fallback
+    assert run.code == 0, run.out
+    run = _pr_with(git_repo, mlci, 0.89)
+    assert run.code == 1
+    (acc,) = run.json()["metrics"]
+    assert "3 recorded values on main, 5 needed; max_regression_fallback" in acc["message"]
+
+
+def test_auto_limit_without_any_history_allows_no_regression(git_repo, mlci):
+    metrics_repo(git_repo, {"acc": 0.9}, AUTO_RULES)
+    run = _pr_with(git_repo, mlci, 0.8999)
+    assert run.code == 1
+    (acc,) = run.json()["metrics"]
+    assert "no recorded history; no regression allowed" in acc["message"]
