@@ -6,6 +6,7 @@ the mermaid package comes from ``scripts/fetch-test-tools``.
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import json
 import re
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from mlci.model.result import Plot
+from mlci.model.result import MetricDelta, Plot
 from mlci.report import render
 from mlci.report.html import html as html_report
 from tests import browser
@@ -243,3 +244,34 @@ def test_a_missing_browser_fails_with_the_install_command(monkeypatch):
         pytest.fail.Exception, match=r"apt-get update && apt-get install -y chromium"
     ):
         browser.chromium_path()
+
+
+def _with_history(name: str = 'eval/"m".json:acc`<b>') -> MetricDelta:
+    history = tuple(
+        {"sha": f"{i:02x}" + "ab" * 19, "value": 0.9 + (i % 3) / 1000} for i in range(12)
+    )
+    rule = {"name": "acc", "direction": "higher", "severity": "fail"}
+    return MetricDelta(name, 0.902, 0.85, -0.052, -5.8, "regressed", "fail", rule, "worse", history)
+
+
+def test_the_trend_chart_of_a_failing_metric_renders(tmp_path):
+    from mlci.report import trend
+
+    block = trend.mermaid_chart(_with_history(), "main", "this PR")
+    [inner] = mermaid_blocks(block + "\n")
+    [(ok, content)] = render_mermaid([inner], tmp_path)
+    assert ok == "yes", f"mermaid could not render:\n{inner}\n{html.unescape(content)[:500]}"
+    assert len(re.findall(r'class="line-plot-\d+"', content)) == 1
+    assert "<b>" not in content
+
+
+def test_the_html_report_plots_every_metric_history(tmp_path):
+    result = fixed_result()
+    result = dataclasses.replace(
+        result, metrics=(_with_history("a:acc"), _with_history("b:f1"), *result.metrics)
+    )
+    page = tmp_path / "report.html"
+    page.write_text(html_report(result))
+    dom = browser.dump_dom(page)
+    drawn = re.findall(r'id="history-\d+" data-drawn="(\w+)"', dom)
+    assert drawn == ["yes", "yes"], drawn

@@ -307,3 +307,37 @@ def test_auto_limit_without_any_history_allows_no_regression(git_repo, mlci):
     assert run.code == 1
     (acc,) = run.json()["metrics"]
     assert "no recorded history; no regression allowed" in acc["message"]
+
+
+# --- trends in every report -------------------------------------------------------------------
+
+
+def test_reports_show_the_trend_of_each_gated_metric(git_repo, mlci, tmp_path):
+    from mlci.report.trend import BARS
+
+    metrics_repo(git_repo, {"acc": 0.9}, AUTO_RULES)
+    shas = _record_main(git_repo, mlci, NOISY_MAIN)
+    _pr_with(git_repo, mlci, 0.85)
+    page = tmp_path / "report.html"
+    run = mlci(git_repo, "check", "--base", "main", "--format", "markdown", "--html", str(page))
+    assert run.code == 1
+    header, rule, row = [line for line in run.out.splitlines() if line.startswith("|")][:3]
+    assert header.split("|")[6].strip() == "trend"
+    spark = row.split("|")[6].strip()
+    # eight recorded values on their own scale, then the head's, far below them: the bottom bar
+    assert len(spark) == len(NOISY_MAIN) + 2 and spark.endswith("→" + BARS[0])
+    assert set(spark[:-2]) <= set(BARS) and len(set(spark[:-2])) > 2
+    chart = run.out.split("```mermaid\n", 1)[1].split("```", 1)[0]
+    assert chart.startswith("xychart-beta\n")
+    assert f'"{shas[0][:7]}"' in chart and chart.rstrip().endswith("0.85]")
+    text = mlci(git_repo, "check", "--base", "main").out
+    assert spark in text and "trend: the values recorded on main" in text
+    html = page.read_text()
+    assert html.count('data-plot="history-') == 1 and "History: 1 metric recorded on main" in html
+
+
+def test_without_history_the_reports_have_no_trend_column(git_repo, mlci):
+    metrics_repo(git_repo, {"acc": 0.9}, AUTO_RULES)
+    run = _pr_with(git_repo, mlci, 0.85)
+    md = mlci(git_repo, "check", "--base", "main", "--format", "markdown").out
+    assert run.code == 1 and "trend" not in md and "mermaid" not in md

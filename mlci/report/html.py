@@ -159,6 +159,18 @@ def _plot_views(result: Result, base_label: str, head_label: str) -> list[dict[s
     return out
 
 
+def _history_views(result: Result, base_label: str, head_label: str) -> list[dict[str, Any]]:
+    """Every metric with a recorded history, as a Vega-Lite line (its head as a point)."""
+    from mlci.report import trend
+
+    out = []
+    for i, m in enumerate(result.metrics):
+        spec = trend.vega_spec(m, base_label, head_label)
+        if spec is not None:
+            out.append({"id": f"history-{i}", "name": m.name, "spec": _script_json(spec)})
+    return out
+
+
 def html(result: Result, *, root: Path | None = None, template: str = "report.html.j2") -> str:
     from mlci.report import render
 
@@ -170,10 +182,13 @@ def html(result: Result, *, root: Path | None = None, template: str = "report.ht
     )
     env.filters.update(number=fmt.number, duration=fmt.duration, plural=fmt.plural)
     v = render.view(result, fold_cap=None)
+    history = _history_views(result, v["base_label"], v["head_label"])
+    drawn = history or any(p.kind in ("line", "bar") for p in result.plots)
     return render.render_template(
         env,
         template,
         **render.template_values(v),
         plot_views=_plot_views(result, v["base_label"], v["head_label"]),
-        vendor_js=vendor_js() if any(p.kind in ("line", "bar") for p in result.plots) else "",
+        history_views=history,
+        vendor_js=vendor_js() if drawn else "",
     )

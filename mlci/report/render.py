@@ -16,6 +16,7 @@ from typing import Any
 from mlci.engine import plots as plots_mod
 from mlci.model import fmt
 from mlci.model.result import MetricDelta, Result
+from mlci.report import trend
 
 MARKER = "<!-- mlci:report:{context} -->"
 
@@ -145,6 +146,7 @@ class MetricRow:
     outcome: str
     status: str
     message: str | None
+    trend: str = ""  # the base's recorded values and the head's, as a sparkline ("" without)
 
 
 def _cell(value: Any) -> str:
@@ -185,6 +187,7 @@ def metric_row(m: MetricDelta) -> MetricRow:
         outcome=m.outcome,
         status=m.status,
         message=m.message,
+        trend=trend.sparkline(m),
     )
 
 
@@ -597,14 +600,24 @@ def view(
         fmt.md_text(head_label),
         artifacts=ctx.run_url is not None,
     )
+    attention_rows = [metric_row(m) for m in attention]
+    rest_rows = [metric_row(m) for m in rest]
+    trends = any(r.trend for r in (*attention_rows, *rest_rows))
     return {
         "result": result,
         "headline": headline(result),
+        "trends": trends,
+        "trend_legend": trend_legend(base_label, head_label) if trends else "",
+        "trend_charts": [
+            {"name": m.name, "chart": trend.mermaid_chart(m, base_label, head_label)}
+            for m in attention
+            if m.history
+        ],
         "data_files": files,
         "data_attention": data_attention(result),
         "data_summary": data_summary(files) if files else "",
-        "attention": [metric_row(m) for m in attention],
-        "rest": [metric_row(m) for m in rest],
+        "attention": attention_rows,
+        "rest": rest_rows,
         "rest_summary": rest_summary,
         "legend": arrow_legend([metric_row(m) for m in (*attention, *rest)]),
         "table_summary": table_summary(attention, rest),
@@ -629,6 +642,12 @@ def view(
         "plots": plot_views,
         "plots_summary": plots_mod.summary_line(result.plots),
     }
+
+
+def trend_legend(base_label: str, head_label: str) -> str:
+    return (
+        f"trend: the values recorded on {base_label}, oldest first, {trend.HEAD_MARK} {head_label}"
+    )
 
 
 def table_summary(attention: list[MetricDelta], rest: list[MetricDelta]) -> str:
@@ -836,21 +855,19 @@ def text(result: Result, *, color: bool | None = None, width: int | None = None)
         table.add_column(Text(v["base_label"]), justify="right")
         table.add_column(Text(v["head_label"]), justify="right")
         table.add_column("change", justify="right")
+        if v["trends"]:
+            table.add_column("trend", no_wrap=True)
         table.add_column("rule")
         for r in rows:
             row_style = {"fail": "red", "warn": "yellow"}.get(r.outcome)
             judged = r.message or r.rule
             if r.message and r.rule.endswith(f"({WARN_ONLY})"):
                 judged = f"{WARN_ONLY}: {judged}"
-            table.add_row(
-                r.icon,
-                Text(r.name),
-                Text(r.base),
-                Text(r.head),
-                Text(r.change),
-                Text(judged),
-                style=row_style,
-            )
+            cells: list[str | Text] = [r.icon, Text(r.name), Text(r.base), Text(r.head)]
+            cells.append(Text(r.change))
+            if v["trends"]:
+                cells.append(Text(r.trend))
+            table.add_row(*cells, Text(judged), style=row_style)
         console.print(table)
 
     for reason in v["verification"]:
@@ -906,6 +923,8 @@ def text(result: Result, *, color: bool | None = None, width: int | None = None)
         _text_plots(console, result, v)
     if v["legend"]:
         console.print(Text(v["legend"], style="dim"))
+    if v["trend_legend"]:
+        console.print(Text(v["trend_legend"], style="dim"))
     for note in result.notes:
         console.print(Text(f"note: {note}", style="dim"))
     base = f"{v['base_label']} {v['base_short']}".strip()
