@@ -631,6 +631,34 @@ def rollback(
     )
 
 
+@cli.command()
+@click.option(
+    "--rev",
+    default="HEAD",
+    show_default=True,
+    metavar="REV",
+    help="The commit to describe (read from git; the work tree is not used).",
+)
+@click.option(
+    "--config",
+    "config_path",
+    metavar="PATH",
+    help="Config file [default: mlci.yaml at the repository root].",
+)
+@click.option("--base", metavar="REF", help="Base revision of the gate shown on the card.")
+@click.option("--output", metavar="FILE", help="Write the card to FILE instead of stdout.")
+@click.option("-v", "--verbose", is_flag=True, help="More detail; tracebacks on errors.")
+def card(
+    rev: str, config_path: str | None, base: str | None, output: str | None, verbose: bool
+) -> int:
+    """Print the model card (Markdown) that deploy would write for a commit, without deploying."""
+    from mlci.commands.card import CardOptions, run_card
+
+    return run_card(
+        CardOptions(rev=rev, config_path=config_path, base=base, output=output, verbose=verbose)
+    )
+
+
 def _for_log(message: str) -> str:
     """An error message quotes input (a key of a result file, a path): in Actions it issues no command."""
     import os

@@ -476,6 +476,7 @@ def test_deployments_are_recorded_on_github(project: Project, github_fake, tmp_p
             "GITHUB_EVENT_NAME": "push",
             "GITHUB_EVENT_PATH": str(event),
             "GITHUB_RUN_ID": "77",
+            "GITHUB_ACTOR": "octocat",
             "GITHUB_STEP_SUMMARY": str(tmp_path / "summary.md"),
             "GITHUB_OUTPUT": str(tmp_path / "out"),
             "RUNNER_TEMP": str(tmp_path),
@@ -496,7 +497,15 @@ def test_deployments_are_recorded_on_github(project: Project, github_fake, tmp_p
     assert status.body["target_url"] == f"https://github.com/{REPO}/actions/runs/77"
     assert project.client().get_model_version(MODEL, "1").tags["mlci.base.sha"] == first
     assert "verdict=pass" in (tmp_path / "out").read_text()
-    assert "promoted clf version 1" in (tmp_path / "summary.md").read_text()
+    summary = (tmp_path / "summary.md").read_text()
+    assert "promoted clf version 1" in summary
+    # the deployment links to the model card, which the run's summary (its target_url) shows
+    mv = project.client().get_model_version(MODEL, "1")
+    assert created.body["payload"]["model_card"] == f"model_card.md of MLflow run {mv.run_id}"
+    assert f"# Model card: `{MODEL}` version 1" in summary and mv.description in summary
+    assert "by @octocat through GitHub Actions (push event" in mv.description.replace(
+        "&#64;&#8203;", "@"
+    )
 
     # a refused deploy is recorded as a failed deployment
     worse = project.commit(0.50)

@@ -77,6 +77,22 @@ def show_file(rev: str, path: str, cwd: str | Path) -> bytes | None:
     return proc.stdout
 
 
+def files_at(rev: str, cwd: str | Path) -> list[str]:
+    """The names of the files directly in ``cwd`` (a folder of the repository) at ``rev``."""
+    proc = _git(["ls-tree", "-z", "--name-only", rev, "./"], cwd, check=False)
+    if proc.returncode != 0:
+        return []
+    return [Path(n).name for n in proc.stdout.decode(errors="replace").split("\0") if n]
+
+
+def author_name(cwd: str | Path) -> str | None:
+    """The name git would write as the author of a commit here (config or $GIT_AUTHOR_NAME)."""
+    proc = _git(["var", "GIT_AUTHOR_IDENT"], cwd, check=False)
+    if proc.returncode != 0:
+        return None
+    return proc.stdout.decode(errors="replace").rsplit(" <", 1)[0].strip() or None
+
+
 def copy_blob(blob: str, dest: Path, cwd: str | Path) -> None:
     """Write the content of ``blob`` to ``dest``, streamed (large data files stay out of memory)."""
     env = dict(os.environ, LC_ALL="C")

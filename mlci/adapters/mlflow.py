@@ -370,6 +370,38 @@ class Tracker:
             if not self._missing(exc):
                 raise
 
+    def versions_of_commit(self, name: str, sha: str) -> list[Version]:
+        """The versions of ``name`` registered for commit ``sha``, newest first."""
+        if "'" in name or not sha.isalnum():
+            return []  # no way to quote it in a filter; a card then says "not registered"
+        try:
+            found = self._call(
+                f"searching the versions of {name}",
+                self._client.search_model_versions,
+                f"name = '{name}' and tags.`{TAG}git.sha` = '{sha}'",
+            )
+        except MlflowError as exc:
+            if self._missing(exc):
+                return []
+            raise
+        versions = [
+            Version(mv.name, str(mv.version), mv.run_id, dict(mv.tags or {}), mv.source)
+            for mv in found
+        ]
+        return sorted(versions, key=lambda v: int(v.version), reverse=True)
+
+    def describe_version(self, name: str, version: str, description: str) -> None:
+        self._call(
+            f"writing the description of {name} version {version}",
+            self._client.update_model_version,
+            name,
+            version,
+            description=description,
+        )
+
+    def log_text(self, run_id: str, text: str, path: str) -> None:
+        self._call(f"logging {path}", self._client.log_text, run_id, text, path)
+
     def set_version_tag(self, name: str, version: str, key: str, value: str) -> None:
         self._call(
             f"tagging {name} version {version}",

@@ -28,8 +28,10 @@ from typing import Any
 
 from mlci.adapters import git
 from mlci.adapters.mlflow import PREVIOUS_ALIAS, TAG, MlflowError, Tracker, Version
+from mlci.commands import card as card_command
 from mlci.configfile import load
-from mlci.engine import compare, gate
+from mlci.engine import card as gather_card
+from mlci.engine import compare, gate, project
 from mlci.engine.check import CheckOptions, EventRevs, run_check
 from mlci.forge.github import actions
 from mlci.forge.github.actions import ActionsContext, Log
@@ -69,7 +71,10 @@ class Outcome:
     champion: Version | None = None
     promoted: Version | None = None
     challenge: list[MetricDelta] = field(default_factory=list)
+    challenge_note: str | None = None  # why there is no comparison (first deployment...)
     already: bool = False
+    card: str | None = None  # the model card of the promoted version (Markdown)
+    card_link: str | None = None  # where a reader finds it
 
 
 def _deploy_config(cfg: Config) -> DeployConfig:
@@ -180,35 +185,6 @@ def challenge(
 # --- provenance -------------------------------------------------------------------------
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
-    for file in files:
-        if path.is_dir():
-            digest.update(file.relative_to(path).as_posix().encode() + b"\0")
-        with open(file, "rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _dvc_lock_hashes(root: Path) -> dict[str, str]:
-    """``path -> md5`` of every dep and out pinned in dvc.lock (data, code, models)."""
-    import yaml
-
-    lock = root / "dvc.lock"
-    try:
-        doc = yaml.safe_load(lock.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError):
-        return {}
-    out: dict[str, str] = {}
-    for stage in (doc.get("stages") or {}).values():
-        for entry in [*(stage.get("deps") or ()), *(stage.get("outs") or ())]:
-            if isinstance(entry, dict) and entry.get("path") and entry.get("md5"):
-                out[str(entry["path"])] = str(entry["md5"])
-    return out
-
-
 def provenance(
     result: Result,
     root: Path,
@@ -229,7 +205,7 @@ def provenance(
         TAG + "summary": render.headline(result),
         TAG + "environment": environment,
         TAG + "model.path": dep.model_path or "",
-        TAG + "model.sha256": _sha256(model),
+        TAG + "model.sha256": gather_card.model_sha256(model),
         TAG + "params.sha256": hashlib.sha256(
             json.dumps(params, sort_keys=True, default=str).encode()
         ).hexdigest(),
@@ -240,7 +216,8 @@ def provenance(
     }
     if ctx.head.sha and (blob := git.blob_id(ctx.head.sha, "dvc.lock", root)):
         tags[TAG + "dvc_lock"] = blob
-    hashes = _dvc_lock_hashes(root)
+    _, locked = gather_card.locked_paths(project.root(root), None)
+    hashes = {p.path: p.hash for p in locked if p.hash_name == "md5" and p.hash}
     if hashes:
         tags[TAG + "data"] = json.dumps(hashes, sort_keys=True)
     if result.mlflow:
@@ -261,8 +238,12 @@ def record_deployment(
     state: str,
     description: str,
     payload: dict[str, Any],
+    target_url: str | None = None,
 ) -> bool:
-    """A GitHub Deployment with one status; only with a token and GITHUB_REPOSITORY. Failures warn."""
+    """A GitHub Deployment with one status; only with a token and GITHUB_REPOSITORY. Failures warn.
+
+    The status links to ``target_url`` (the model card's page) when given, else to the run.
+    """
     if not (ctx.token and ctx.repository and ref):
         return False
     from mlci.commands.ci import client_options
@@ -271,7 +252,9 @@ def record_deployment(
     try:
         client = GitHub(ctx.token, ctx.repository, ctx.api_url, client_options(env))
         deployment = client.create_deployment(ref, environment, description[:140], payload)
-        client.deployment_status(deployment, state, description, ctx.run_url, environment)
+        client.deployment_status(
+            deployment, state, description, target_url or ctx.run_url, environment
+        )
     except PublishError as exc:
         log.warning(f"could not record the deployment to {environment} on GitHub: {exc}")
         return False
@@ -348,7 +331,10 @@ def run_deploy(opts: DeployOptions, env: Mapping[str, str] | None = None) -> int
     name, alias = str(dep.model_name), dep.alias
     try:
         tracker = mlflow.connect(cfg, root, env, verbose=opts.check.verbose)
-        result = _decide(tracker, result, cfg, root, model, dep, opts, outcome, env, log, head, tip)
+        who = ctx.deployer or card_command.local_deployer(root)
+        result = _decide(
+            tracker, result, cfg, root, model, dep, opts, outcome, env, log, head, tip, who
+        )
     except MlflowError as exc:  # exit 3, and GitHub hears that the deployment errored
         record_deployment(
             ctx,
@@ -366,6 +352,8 @@ def run_deploy(opts: DeployOptions, env: Mapping[str, str] | None = None) -> int
     result_path, report_path, _ = _write_local(result, cfg, ctx, ci_opts, root, log)
     summary = _summary(outcome, name, alias, opts.environment, tracker)
     actions.append_summary(ctx.step_summary, "\n" + summary.replace("\n", "\n\n") + "\n")
+    if outcome.card:  # the run link of the GitHub Deployment shows the card too
+        actions.append_summary(ctx.step_summary, "\n" + outcome.card)
     champion = outcome.champion
     payload = {
         "model": name,
@@ -373,6 +361,8 @@ def run_deploy(opts: DeployOptions, env: Mapping[str, str] | None = None) -> int
         "version": outcome.promoted.version if outcome.promoted else None,
         "previous": champion.version if champion else None,
         "mlflow_run": (result.mlflow or {}).get("run_id"),
+        "model_card": outcome.card_link,
+        "run_url": ctx.run_url,
     }
     record_deployment(
         ctx,
@@ -383,6 +373,9 @@ def run_deploy(opts: DeployOptions, env: Mapping[str, str] | None = None) -> int
         state="failure" if outcome.refusals else "success",
         description=summary.splitlines()[0],
         payload=payload,
+        # a web tracking server shows the card as the version's description; otherwise the
+        # run's job summary holds it
+        target_url=outcome.card_link if outcome.card_link and "://" in outcome.card_link else None,
     )
     actions.write_outputs(
         ctx.output,
@@ -413,6 +406,7 @@ def _decide(
     log: Log,
     head: str,
     tip: str | None,
+    who: str,
 ) -> Result:
     """Under the lock: champion, challenge, the deploy run and (when all passed) the promotion."""
     from mlci.adapters import mlflow
@@ -431,6 +425,7 @@ def _decide(
         else:
             deltas, refusals, notes = challenge(tracker, champion, result, cfg)
             outcome.challenge, outcome.notes = deltas, outcome.notes + notes
+            outcome.challenge_note = "; ".join(notes) or None
             outcome.refusals += refusals
         promote = not outcome.refusals and not outcome.already
         run_tags = {
@@ -453,6 +448,7 @@ def _decide(
             tracker.set_run_tag(
                 str((result.mlflow or {})["run_id"]), TAG + "deploy.outcome", "promoted"
             )
+            _write_card(tracker, result, cfg, model, dep, opts, outcome, log, who)
     return result
 
 
@@ -495,6 +491,64 @@ def _promote(
             f"{version.version} is registered but does not hold the alias"
         )
     return version
+
+
+DESCRIPTION_LIMIT = 5000  # MLflow's SQL stores keep a version's description in 5,000 characters
+
+
+def _write_card(
+    tracker: Tracker,
+    result: Result,
+    cfg: Config,
+    model: Path,
+    dep: DeployConfig,
+    opts: DeployOptions,
+    outcome: Outcome,
+    log: Log,
+    who: str,
+) -> None:
+    """The promoted version's model card: its description and the deploy run's ``model_card.md``.
+
+    The version already holds the alias: a card that cannot be written is a
+    warning, not a reason to say the deploy failed.
+    """
+    from mlci.report import card as card_report
+
+    version = outcome.promoted
+    if version is None:
+        return
+    name, run_id = str(dep.model_name), str((result.mlflow or {})["run_id"])
+    found = project.find(opts.check.cwd)
+    model_url = tracker.model_url(name, version.version)
+    card = gather_card.gather(
+        result,
+        cfg,
+        project_root=found.root,
+        git_root=found.git_root,
+        lock_from_work_tree=True,
+        model=model,
+        model_name=name,
+        alias=dep.alias,
+        version=version.version,
+        environment=opts.environment,
+        deployed=True,
+        champion=card_command.champion_of(outcome.champion),
+        challenge=tuple(outcome.challenge),
+        challenge_note=outcome.challenge_note,
+        deployed_by=who,
+        made_at=card_command.now_utc(),
+        mlflow_run_id=run_id,
+        mlflow_run_url=(result.mlflow or {}).get("url"),
+        model_url=model_url,
+    )
+    outcome.card = card_report.markdown(card, root=found.root)
+    outcome.card_link = model_url or f"model_card.md of MLflow run {run_id}"
+    try:
+        tracker.log_text(run_id, outcome.card, "model_card.md")
+        short = card_report.markdown_within(card, DESCRIPTION_LIMIT, root=found.root)
+        tracker.describe_version(name, version.version, short)
+    except MlflowError as exc:
+        log.warning(f"the model card of version {version.version} was not written: {exc}")
 
 
 def _summary(outcome: Outcome, name: str, alias: str, environment: str, tracker: Tracker) -> str:

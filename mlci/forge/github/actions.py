@@ -33,6 +33,7 @@ class ActionsContext:
     run_id: str | None = None
     run_attempt: str | None = None
     workflow_ref: str | None = None
+    actor: str | None = None  # who started the run (GITHUB_ACTOR)
     sha: str | None = None
     ref: str | None = None
     token: str | None = None
@@ -50,6 +51,19 @@ class ActionsContext:
         if self.run_attempt and self.run_attempt != "1":
             url += f"/attempts/{self.run_attempt}"
         return url
+
+    @property
+    def deployer(self) -> str | None:
+        """Who and what runs this deploy, in words; None outside GitHub Actions."""
+        if not (self.in_actions or self.run_id):
+            return None
+        who = f"@{self.actor}" if self.actor else "an unnamed actor"
+        workflow = self.workflow_ref.split("@", 1)[0] if self.workflow_ref else None
+        return f"{who} through GitHub Actions" + (
+            f" ({self.event_name} event, workflow {workflow})"
+            if workflow
+            else f" ({self.event_name} event)"
+        )
 
     @property
     def pull_request(self) -> dict[str, Any] | None:
@@ -85,6 +99,7 @@ def from_env(env: Mapping[str, str], token: str | None = None) -> ActionsContext
         run_id=env.get("GITHUB_RUN_ID") or None,
         run_attempt=env.get("GITHUB_RUN_ATTEMPT") or None,
         workflow_ref=env.get("GITHUB_WORKFLOW_REF") or None,
+        actor=env.get("GITHUB_ACTOR") or None,
         sha=env.get("GITHUB_SHA") or None,
         ref=env.get("GITHUB_REF") or None,
         token=token or env.get("GITHUB_TOKEN") or None,

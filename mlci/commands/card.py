@@ -1,0 +1,139 @@
+"""``mlci card``: the model card of any commit, without deploying it.
+
+The same card ``mlci deploy`` writes for the version it promotes: the gate's
+result for the commit (against the usual base), the data and code pinned in
+its ``dvc.lock``, its params and packages, and its metrics against the
+champion. The champion is the version this commit's own registered version
+replaced when it was deployed, else the version holding the alias now. The
+pipeline is not reproduced: the card describes what the commit holds.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mlci.adapters import git
+from mlci.adapters.mlflow import TAG, MlflowError, Tracker, Version
+from mlci.configfile import load
+from mlci.engine import card as gather_card
+from mlci.engine import project
+from mlci.engine.check import CheckOptions, run_check
+from mlci.forge.github import actions
+from mlci.model.card import Champion, ModelCard
+from mlci.model.config import Config
+from mlci.model.errors import EXIT_PASS, RunError
+from mlci.model.result import Context, MetricDelta, Result
+from mlci.report import card as card_report
+
+
+@dataclass(frozen=True)
+class CardOptions:
+    rev: str = "HEAD"
+    cwd: Path = field(default_factory=Path.cwd)
+    config_path: str | None = None
+    base: str | None = None
+    output: str | None = None
+    verbose: bool = False
+
+
+def now_utc() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+
+
+def local_deployer(root: Path) -> str:
+    """Who runs mlci outside GitHub Actions: the name git would write as a commit's author."""
+    name = git.author_name(root)
+    return f"{name} (local mlci run)" if name else "a local mlci run (no git identity set)"
+
+
+def champion_of(version: Version | None) -> Champion | None:
+    return Champion(version.version, version.sha, version.run_id) if version else None
+
+
+def _challenge(
+    tracker: Tracker, against: Version | None, result: Result, cfg: Config
+) -> tuple[tuple[MetricDelta, ...], str | None]:
+    from mlci.commands.deploy import challenge
+
+    deltas, refusals, notes = challenge(tracker, against, result, cfg)
+    del refusals  # a card shows the comparison; deciding is deploy's job
+    return tuple(deltas), "; ".join(notes) or None
+
+
+def run_card(opts: CardOptions, env: Mapping[str, str] | None = None) -> int:
+    from mlci.adapters import mlflow
+    from mlci.commands.deploy import _deploy_config
+
+    env = os.environ if env is None else env
+    ctx = actions.from_env(env)
+    found = project.find(opts.cwd)
+    cfg = load(opts.config_path, found.root, explicit=opts.config_path is not None)
+    dep = _deploy_config(cfg)
+    sha = git.resolve(opts.rev, found.root)
+    if sha is None:
+        raise RunError(f"unknown revision '{opts.rev}'")
+    check = CheckOptions(
+        cwd=opts.cwd,
+        config_path=opts.config_path,
+        base=opts.base,
+        head=sha,
+        repro=False,
+        verbose=opts.verbose,
+    )
+    context = Context(repo=ctx.repository, event=ctx.event_name or "local")
+    result, cfg = run_check(check, env, context=context, cfg=cfg)
+    branch = git.current_branch(found.root) if opts.rev == "HEAD" else opts.rev
+    head = dataclasses.replace(result.context.head, ref=branch or sha[:12])
+    result = dataclasses.replace(result, context=dataclasses.replace(result.context, head=head))
+
+    name, alias = str(dep.model_name), dep.alias
+    fields: dict[str, object] = {}
+    try:
+        tracker = mlflow.connect(cfg, found.git_root, env, verbose=opts.verbose)
+        mine = tracker.versions_of_commit(name, sha)
+        if mine:
+            # a deployed commit: its card compares it with the version it replaced back then
+            replaced = mine[0].tags.get(TAG + "replaced_version")
+            against = tracker.version(name, replaced) if replaced else None
+            note = None if against else f"version {mine[0].version} replaced no version"
+            fields["version"] = mine[0].version
+            fields["mlflow_run_id"] = mine[0].run_id
+        else:
+            against = tracker.alias(name, alias)
+            note = None
+        deltas, challenge_note = _challenge(tracker, against, result, cfg)
+        fields.update(
+            champion=champion_of(against), challenge=deltas, challenge_note=note or challenge_note
+        )
+    except MlflowError as exc:  # a preview without the registry is still worth showing
+        import click
+
+        from mlci.model.fmt import one_line
+
+        click.echo(f"mlci: warning: {one_line(str(exc))}", err=True)
+        fields["challenge_note"] = f"the registry could not be read, so no champion is shown: {exc}"
+    card: ModelCard = gather_card.gather(
+        result,
+        cfg,
+        project_root=found.root,
+        git_root=found.git_root,
+        lock_from_work_tree=False,
+        model_name=name,
+        alias=alias,
+        made_at=now_utc(),
+        **fields,  # type: ignore[arg-type]
+    )
+    text = card_report.markdown(card, root=found.root)
+    import click
+
+    if opts.output:
+        Path(opts.output).write_text(text, encoding="utf-8")
+        click.echo(f"mlci: model card of {sha[:12]} written to {opts.output}", err=True)
+    else:
+        click.echo(text, nl=False)
+    return EXIT_PASS
