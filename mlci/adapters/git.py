@@ -233,3 +233,19 @@ def count_commits(since: str, until: str, cwd: str | Path) -> int | None:
     if proc.returncode != 0:
         return None
     return int(proc.stdout.decode().strip() or 0)
+
+
+def all_files(rev: str | None, cwd: str | Path) -> list[str]:
+    """Every file path (repository-relative, posix) at ``rev``; None: the work tree's files.
+
+    The work tree's are those git tracks plus new ones it does not ignore.
+    """
+    if rev is None:
+        args = ["ls-files", "-z", "--full-name", "--cached", "--others", "--exclude-standard"]
+    else:
+        args = ["ls-tree", "-r", "-z", "--full-tree", "--name-only", rev]
+    proc = _git(args, cwd, check=False)
+    if proc.returncode != 0:
+        return []
+    names = proc.stdout.decode("utf-8", errors="replace").split("\0")
+    return sorted({n for n in names if n})

@@ -232,6 +232,8 @@ def choice(*options: str) -> Checker:
         value = _scalar(node, key, ctx, "a string")
         if isinstance(value, bool) and str(node.value).lower() in options:
             value = str(node.value).lower()  # YAML 1.1 reads a bare `off` as false
+        elif value is False and "off" in options:
+            value = "off"  # `false` (what a YAML writer makes of `off`) can only mean off
         if value not in options:
             quoted = [repr(o) for o in options]
             expected = (
@@ -386,6 +388,7 @@ SCHEMA = mapping(
                 "noise_k": number(minimum=0),
             }
         ),
+        "environment": mapping({"unpinned": choice("warn", "off")}),
         "data": list_of(
             mapping(
                 {

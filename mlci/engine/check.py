@@ -18,7 +18,7 @@ from mlci.engine import collect, compare, gate, history, plots, project
 from mlci.engine.progress import Progress
 from mlci.model.config import Config
 from mlci.model.errors import RunError
-from mlci.model.result import Context, Plot, Reason, Repro, Result, Revision
+from mlci.model.result import Context, Environment, Plot, Reason, Repro, Result, Revision
 
 
 @dataclass(frozen=True)
@@ -120,6 +120,7 @@ class Findings:
     reasons: list[Reason] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     plots: list[Plot] = field(default_factory=list)
+    environment: Environment | None = None
 
 
 def data_step(target: Target, cfg: Config, findings: Findings, verbose: bool) -> list[dict]:
@@ -132,6 +133,17 @@ def data_step(target: Target, cfg: Config, findings: Findings, verbose: bool) ->
     findings.reasons.extend(outcome.reasons)
     findings.notes.extend(outcome.notes)
     return outcome.entries
+
+
+def environment_step(target: Target, cfg: Config, findings: Findings, verbose: bool) -> None:
+    """The environment files that differ from the base, and unpinned requirements (if asked)."""
+    from mlci.engine import environment
+
+    head = None if target.head_rev == dvc.WORKSPACE else target.head_sha
+    outcome = environment.environment_step(target.root, target.base_sha, head, cfg, verbose=verbose)
+    findings.environment = outcome.environment
+    findings.reasons.extend(outcome.reasons)
+    findings.notes.extend(outcome.notes)
 
 
 def compare_step(
@@ -489,6 +501,7 @@ def run_check(
             ),
         )
         metrics = history.attach(metrics, recorded)
+        environment_step(target, cfg, findings, opts.verbose)
         if not cfg.metrics.files and (folders := project.nested(root)):
             # projects below, none here: "nothing to compare" would be a pass the gate cannot give
             findings.reasons.append(Reason("config", "fail", project.nested_hint(folders)))
@@ -522,5 +535,6 @@ def run_check(
         plots=tuple(findings.plots),
         notes=tuple(findings.notes),
         duration_s=round(time.monotonic() - started, 2),
+        environment=findings.environment,
     )
     return result, cfg

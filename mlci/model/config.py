@@ -117,6 +117,11 @@ class HistoryConfig:
 
 
 @dataclass(frozen=True)
+class EnvironmentConfig:
+    unpinned: str = "off"  # warn|off: a requirement without an exact pin that a stage depends on
+
+
+@dataclass(frozen=True)
 class DataCheck:
     path: str
     format: str | None = None
@@ -166,6 +171,7 @@ class Config:
     base_mode: str = "tip"  # tip|merge-base: which commit of the base the metrics are compared with
     repro: ReproConfig = field(default_factory=ReproConfig)
     metrics: MetricsConfig = field(default_factory=MetricsConfig)
+    environment: EnvironmentConfig = field(default_factory=EnvironmentConfig)
     data: tuple[DataCheck, ...] = ()
     spark: SparkConfig = field(default_factory=SparkConfig)
     gate: GateConfig = field(default_factory=GateConfig)

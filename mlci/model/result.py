@@ -123,6 +123,46 @@ class Repro:
 
 
 @dataclass(frozen=True)
+class PackageChange:
+    """One package whose declared version differs between base and head, in one file."""
+
+    file: str  # repository-relative
+    name: str  # the package as the file lists it (with its group or marker, when it has one)
+    status: str  # added|removed|changed
+    base: str | None  # what the file says at the base (``==2.1.0``, ``>=1,<2``, a locked ``2.1.0``)
+    head: str | None
+
+
+@dataclass(frozen=True)
+class EnvStage:
+    """A stage whose ``deps`` include an environment file that changed."""
+
+    name: str
+    files: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Environment:
+    """The Python environment's files that differ between base and head, package by package."""
+
+    files: tuple[str, ...] = ()  # every environment file that differs, repository-relative
+    packages: tuple[PackageChange, ...] = ()
+    stages: tuple[EnvStage, ...] = ()
+    problems: tuple[str, ...] = ()  # files (or lines) that could not be read
+
+    @classmethod
+    def from_dict(cls, doc: dict[str, Any]) -> Environment:
+        return cls(
+            files=tuple(doc.get("files", ())),
+            packages=tuple(PackageChange(**p) for p in doc.get("packages", ())),
+            stages=tuple(
+                EnvStage(s["name"], tuple(s.get("files", ()))) for s in doc.get("stages", ())
+            ),
+            problems=tuple(doc.get("problems", ())),
+        )
+
+
+@dataclass(frozen=True)
 class Result:
     context: Context
     verdict: str
@@ -140,6 +180,7 @@ class Result:
     mlflow: dict[str, Any] | None = (
         None  # {"run_id", "experiment_id", "url"} when the run was tracked
     )
+    environment: Environment | None = None  # set when an environment file differs
     tool_version: str = __version__
 
     # -- JSON ---------------------------------------------------------------
@@ -162,6 +203,8 @@ class Result:
             "override": self.override,
             "mlflow": self.mlflow,
         }
+        if self.environment is not None:  # absent when nothing changed: the JSON stays as it was
+            out["environment"] = asdict(self.environment)
         return _json_safe(out)
 
     def to_json(self) -> str:
@@ -190,6 +233,9 @@ class Result:
             duration_s=doc.get("duration_s"),
             override=doc.get("override"),
             mlflow=doc.get("mlflow"),
+            environment=(
+                Environment.from_dict(doc["environment"]) if doc.get("environment") else None
+            ),
             tool_version=(doc.get("tool") or {}).get("version", __version__),
         )
 

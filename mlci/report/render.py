@@ -15,7 +15,7 @@ from typing import Any
 
 from mlci.engine import plots as plots_mod
 from mlci.model import fmt
-from mlci.model.result import MetricDelta, Result
+from mlci.model.result import Environment, MetricDelta, Result
 from mlci.report import trend
 
 MARKER = "<!-- mlci:report:{context} -->"
@@ -271,6 +271,8 @@ def headline(result: Result) -> str:
             )
         elif section == "repro":
             phrases.append(_repro_phrase(result, severity, n))
+        elif section == "environment":
+            phrases.append(f"{fmt.plural(n, 'requirement')} not pinned to one version")
         elif section == "verification":  # the fork-safe check: first thing a reviewer must know
             phrases.insert(
                 0, "the uploaded result does not match the pull request's committed files"
@@ -641,6 +643,38 @@ def view(
         "folded_out": folded_out,
         "plots": plot_views,
         "plots_summary": plots_mod.summary_line(result.plots),
+        "environment": environment_view(result.environment),
+    }
+
+
+def environment_view(env: Environment | None) -> dict[str, Any] | None:
+    """The environment section: package rows and a summary line made of counts only."""
+    if env is None:
+        return None
+    files = {p.file for p in env.packages}
+    if env.packages:
+        summary = (
+            f"{fmt.plural(len(env.packages), 'package')} changed in "
+            f"{fmt.plural(len(files), 'file')}"
+        )
+    else:
+        summary = f"{fmt.plural(len(env.files), 'file')} changed, no package"
+    if env.stages:
+        summary += (
+            f"; {fmt.plural(len(env.stages), 'stage')} "
+            f"{'depends' if len(env.stages) == 1 else 'depend'} on "
+            f"{'it' if len(env.files) == 1 else 'them'}"
+        )
+    return {
+        "summary": summary,
+        "files": list(env.files),
+        "unchanged_files": [f for f in env.files if f not in files],
+        "packages": [
+            {"file": p.file, "name": p.name, "status": p.status, "base": p.base, "head": p.head}
+            for p in env.packages
+        ],
+        "stages": [{"name": s.name, "files": list(s.files)} for s in env.stages],
+        "problems": list(env.problems),
     }
 
 
@@ -919,6 +953,8 @@ def text(result: Result, *, color: bool | None = None, width: int | None = None)
         console.print(table)
     elif result.params:
         console.print(f"Params: {v['params_summary']}")
+    if v["environment"]:
+        _text_environment(console, v)
     if result.plots:
         _text_plots(console, result, v)
     if v["legend"]:
@@ -932,6 +968,34 @@ def text(result: Result, *, color: bool | None = None, width: int | None = None)
     revisions = f"{base} → {head}" if v["compared"] else f"{head} (reproduced; nothing compared)"
     console.print(Text(f"{revisions} · mlci {result.tool_version}", style="dim"))
     return fmt.terminal_text(buf.getvalue(), keep_colours=coloured)
+
+
+def _text_environment(console: Any, v: dict[str, Any]) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
+    env = v["environment"]
+    # a line of its own, not the table's title: rich would wrap it to the table's width
+    console.print(Text(f"Environment: {env['summary']}"))
+    if env["packages"]:
+        table = Table(show_edge=False)
+        table.add_column("file", overflow="fold")
+        table.add_column("package", overflow="fold")
+        table.add_column(Text(v["base_label"]))
+        table.add_column(Text(v["head_label"]))
+        for p in env["packages"]:
+            table.add_row(
+                Text(p["file"]), Text(p["name"]), Text(p["base"] or "—"), Text(p["head"] or "—")
+            )
+        console.print(table)
+    if env["unchanged_files"]:
+        console.print(
+            Text(f"  changed without a package change: {', '.join(env['unchanged_files'])}")
+        )
+    for s in env["stages"]:
+        console.print(Text(f"  stage {s['name']} depends on {', '.join(s['files'])}"))
+    for problem in env["problems"]:
+        console.print(Text(f"  {problem}"))
 
 
 def _without_controls(result: Result) -> Result:

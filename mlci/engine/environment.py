@@ -1,0 +1,233 @@
+"""The environment step: which packages the head's environment files change against the base.
+
+Results change when the environment changes, so the report lists, package by package, what
+``requirements*.txt`` (and the files they include), ``pyproject.toml``, the lock files, the
+conda files and the workflow's ``python-version`` say differently at the head, and which
+stages depend on a changed file. ``environment.unpinned: warn`` also flags requirements
+without an exact pin in files a stage depends on. Parsing is :mod:`mlci.engine.envfiles`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+from mlci.adapters import git
+from mlci.engine import envfiles
+from mlci.model.config import Config
+from mlci.model.result import Environment, EnvStage, PackageChange, Reason
+
+# folders whose files belong to other projects (vendored code, virtual environments)
+_SKIP_DIRS = {"node_modules", ".venv", "venv", "site-packages", ".tox", ".nox"}
+MAX_UNPINNED_REASONS = 20  # one reason each; the rest are counted in one more
+
+
+@dataclass
+class EnvironmentOutcome:
+    environment: Environment | None = None
+    reasons: list[Reason] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+class _Side:
+    """The environment files of one revision (``rev`` None: the work tree), read once each."""
+
+    def __init__(self, git_root: Path, rev: str | None) -> None:
+        self.git_root, self.rev = git_root, rev
+        self.names = set(git.all_files(rev, git_root))
+        self._bytes: dict[str, bytes | None] = {}
+        self._parsed: dict[str, envfiles.EnvFile | None] = {}
+
+    def content(self, path: str) -> bytes | None:
+        if path not in self._bytes:
+            if self.rev is None:
+                file = self.git_root / path
+                self._bytes[path] = file.read_bytes() if file.is_file() else None
+            else:
+                self._bytes[path] = git.show_file(self.rev, path, self.git_root)
+        return self._bytes[path]
+
+    def parsed(self, path: str, kind: str) -> envfiles.EnvFile | None:
+        if path not in self._parsed:
+            data = self.content(path)
+            self._parsed[path] = (
+                None
+                if data is None
+                else envfiles.parse(path, data.decode("utf-8", errors="replace"), kind)
+            )
+        return self._parsed[path]
+
+
+def _candidates(names: set[str]) -> dict[str, str]:
+    out = {}
+    for name in sorted(names):
+        if _SKIP_DIRS & set(PurePosixPath(name).parts[:-1]):
+            continue
+        kind = envfiles.kind_of(name)
+        if kind is not None:
+            out[name] = kind
+    return out
+
+
+def _with_includes(files: dict[str, str], sides: list[_Side]) -> dict[str, str]:
+    """Add the files that requirement files include (``-r``/``-c``), whatever their names."""
+    todo = [p for p, k in files.items() if k == "requirements"]
+    while todo:
+        path = todo.pop()
+        for side in sides:
+            env = side.parsed(path, "requirements")
+            for included in env.includes if env else ():
+                if included not in files:
+                    files[included] = "requirements"
+                    todo.append(included)
+    return files
+
+
+def _reaches(path: str, deps: dict[str, tuple[str, ...]]) -> list[str]:
+    """The stages one of whose deps is ``path`` or a folder holding it."""
+    return [
+        stage
+        for stage, paths in deps.items()
+        if any(path == d or path.startswith(d.rstrip("/") + "/") for d in paths)
+    ]
+
+
+def _reach(
+    files: dict[str, str], deps: dict[str, tuple[str, ...]], sides: list[_Side]
+) -> dict[str, list[str]]:
+    """File -> the stages that depend on it, directly or through a file that includes it.
+
+    A stage that depends on ``requirements.txt`` depends on what its ``-r base.txt`` says
+    too, although DVC only hashes ``requirements.txt``: that is the change worth flagging.
+    """
+    reach = {p: _reaches(p, deps) for p in files}
+    todo = [p for p, stages in reach.items() if stages]
+    while todo:
+        path = todo.pop()
+        for side in sides:
+            env = side.parsed(path, files.get(path, "requirements"))
+            for included in env.includes if env else ():
+                known = reach.setdefault(included, [])
+                new = [s for s in reach[path] if s not in known]
+                if new:
+                    known.extend(new)
+                    todo.append(included)
+    return reach
+
+
+def environment_step(
+    root: Path, base_sha: str, head_sha: str | None, cfg: Config, *, verbose: bool = False
+) -> EnvironmentOutcome:
+    """Compare the environment files at ``base_sha`` with the head (None: the work tree)."""
+    outcome = EnvironmentOutcome()
+    git_root = git.repo_root(root)
+    sides = [_Side(git_root, base_sha), _Side(git_root, head_sha)]
+    base, head = sides
+    files = _with_includes(_candidates(base.names | head.names), sides)
+    changed = sorted(p for p in files if base.content(p) != head.content(p))
+    warn_unpinned = cfg.environment.unpinned == "warn"
+    if not changed and not warn_unpinned:
+        return outcome
+
+    deps: dict[str, tuple[str, ...]] = {}
+    try:
+        from mlci.adapters import dvc
+        from mlci.adapters.dvc.deps import stage_deps
+
+        if dvc.is_dvc_repo(root):
+            prefix = root.resolve().relative_to(git_root.resolve()).as_posix()
+            found = stage_deps(root, head_sha)
+            # stage deps are relative to the DVC project; environment files to the repository
+            deps = {
+                stage: tuple(p if prefix == "." else f"{prefix}/{p}" for p in paths)
+                for stage, paths in found.items()
+            }
+    except Exception as exc:  # noqa: BLE001 - the section is information: say why it is short
+        outcome.notes.append(f"cannot tell which stages depend on the environment files: {exc}")
+
+    if changed:
+        packages: list[PackageChange] = []
+        problems: list[str] = []
+        for path in changed:
+            old, new = base.parsed(path, files[path]), head.parsed(path, files[path])
+            problems += [e.error for e in (old, new) if e is not None and e.error]
+            for c in envfiles.diff(old, new):
+                packages.append(PackageChange(path, c.key, c.status, c.base, c.head))
+        reach = _reach(files, deps, sides)
+        by_stage: dict[str, list[str]] = {}
+        for path in changed:
+            for stage in reach.get(path, ()):
+                by_stage.setdefault(stage, []).append(path)
+        outcome.environment = Environment(
+            files=tuple(changed),
+            packages=tuple(packages),
+            stages=tuple(EnvStage(s, tuple(paths)) for s, paths in by_stage.items()),
+            problems=tuple(dict.fromkeys(problems)),
+        )
+    if warn_unpinned:
+        outcome.reasons += _unpinned(files, head, _reach(files, deps, [head]))
+    return outcome
+
+
+def _unpinned(files: dict[str, str], head: _Side, reach: dict[str, list[str]]) -> list[Reason]:
+    """A requirement without one exact version, in a file (or its includes) a stage depends on."""
+    locked_dirs = {
+        str(PurePosixPath(p).parent)
+        for p, kind in files.items()
+        if kind in ("uv.lock", "poetry.lock", "pdm.lock") and head.content(p) is not None
+    }
+    checked = {
+        path: stages
+        for path, stages in reach.items()
+        if stages and files.get(path, "requirements") in ("requirements", "pyproject", "conda")
+    }
+    reasons: list[Reason] = []
+    for path, stages in checked.items():
+        kind = files.get(path, "requirements")
+        if kind == "pyproject" and str(PurePosixPath(path).parent) in locked_dirs:
+            continue  # its ranges are resolved to exact versions by the lock file next to it
+        env = head.parsed(path, kind)
+        if env is None:
+            continue
+        constrained = _pinned_by_constraints(path, files, head)
+        for entry in env.entries:
+            if entry.pinned is not False or entry.name in constrained:
+                continue
+            who = ", ".join(dict.fromkeys(stages))
+            reasons.append(
+                Reason(
+                    "environment",
+                    "warn",
+                    f"{entry.name} {entry.spec} in {path} is not pinned to one version "
+                    f"({'stage' if len(stages) == 1 else 'stages'} {who} "
+                    f"{'depends' if len(stages) == 1 else 'depend'} on it)",
+                    file=path,
+                    line=entry.line,
+                )
+            )
+    if len(reasons) > MAX_UNPINNED_REASONS:
+        more = len(reasons) - MAX_UNPINNED_REASONS
+        reasons = reasons[:MAX_UNPINNED_REASONS] + [
+            Reason("environment", "warn", f"{more} more requirements are not pinned to one version")
+        ]
+    return reasons
+
+
+def _pinned_by_constraints(path: str, files: dict[str, str], head: _Side) -> set[str]:
+    """Packages that a constraint file (``-c``) reached from ``path`` pins to one version."""
+    out: set[str] = set()
+    seen: set[str] = set()
+    todo = [path]
+    while todo:
+        current = todo.pop()
+        if current in seen:
+            continue
+        seen.add(current)
+        env = head.parsed(current, files.get(current, "requirements"))
+        if env is None:
+            continue
+        todo += env.includes
+        for c in env.constraints:
+            found = head.parsed(c, "requirements")
+            out |= {e.name for e in (found.entries if found else ()) if e.pinned}
+    return out
