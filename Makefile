@@ -8,7 +8,7 @@ PY     := $(VENV)/bin/python
 UV     := $(VENV)/bin/uv
 DEMO_STAMP := $(VENV)/.mlci-demo
 TEST_STAMP := $(VENV)/.mlci-test
-.PHONY: demo test test-fast refs tools browser bench lint clean
+.PHONY: demo test test-fast test-dvc-compat refs tools browser bench lint clean
 
 $(UV):
 	$(PYTHON) -m venv $(VENV)
@@ -38,9 +38,29 @@ browser:
 	  $$SUDO apt-get update -qq && \
 	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
-# Everything; what .ci/run calls.
+# Everything; what .ci/run calls (then `make test-dvc-compat`).
 test: lint $(TEST_STAMP) refs tools browser
 	$(PY) -m pytest
+
+# The DVC-facing tests against the oldest DVC that pyproject.toml allows (`make test` ran them
+# against the newest): a second venv, the same install but for DVC. mlci uses DVC internals
+# (mlci/adapters/dvc/_compat.py), so both ends of the declared range are tested.
+DVC_OLDEST := $(shell sed -n 's/^ *"dvc>=\([0-9.]*\),.*/\1/p' pyproject.toml)
+COMPAT_VENV ?= .venv-dvc-oldest
+COMPAT_STAMP := $(COMPAT_VENV)/.mlci-dvc-$(DVC_OLDEST)
+DVC_TESTS := tests/test_dvc_compat.py tests/test_check.py tests/test_compare.py \
+	tests/test_repro.py tests/test_plots.py tests/test_hook.py tests/test_init.py \
+	tests/test_doctor.py tests/test_validate.py tests/test_corpus_fresh.py \
+	tests/test_corpus_failclosed.py tests/test_corpus_plots_subdir.py
+
+$(COMPAT_STAMP): pyproject.toml | $(UV)
+	$(UV) venv --quiet --allow-existing --python $(PY) $(COMPAT_VENV)
+	$(UV) pip install --quiet --python $(COMPAT_VENV)/bin/python -e ".[test]" "dvc==$(DVC_OLDEST).0"
+	touch $@
+
+test-dvc-compat: $(COMPAT_STAMP) refs
+	$(COMPAT_VENV)/bin/python -c "import dvc; print('DVC', dvc.__version__)"
+	$(COMPAT_VENV)/bin/python -m pytest -q -p no:cacheprovider $(DVC_TESTS)
 
 # ruff (lint and format) and mypy, with the versions pinned in the test extra
 LINTED := mlci tests benchmarks examples
@@ -57,4 +77,4 @@ bench: $(TEST_STAMP)
 	$(PY) benchmarks/run.py
 
 clean:
-	rm -rf $(VENV) .cache .pytest_cache
+	rm -rf $(VENV) $(COMPAT_VENV) .cache .pytest_cache

@@ -1,0 +1,221 @@
+"""Every DVC name mlci uses that is not DVC's public API, in one place.
+
+DVC's public Python API (``dvc.api``, ``Repo`` and its commands) has no call that
+reads metrics, params and plots of several revisions in one pass, nor one that
+tells what ``dvc repro`` did to each stage. mlci uses DVC's internals for those,
+and only through this module: the other modules of ``mlci.adapters.dvc`` call the
+functions below, never a private DVC name.
+
+:func:`check` runs once per process when a repository is opened
+(:func:`mlci.adapters.dvc.repo.open_repo`). A DVC release that moved or renamed one
+of these names fails there with the installed version and the range mlci supports
+(:data:`SUPPORTED`, the range ``pyproject.toml`` pins and the compat run tests),
+rather than in the middle of a reproduction or as a wrong "no metrics".
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from mlci.model.errors import RunError
+
+# What pyproject.toml pins (tests/test_dvc_compat.py holds the two equal): the oldest DVC
+# the compat run (`make test-dvc-compat`) passes with, up to the newest that `make test` ran.
+SUPPORTED = ">=3.50,<3.68"
+
+# (module, attribute path inside it, what mlci uses it for). Imported lazily: the modules
+# are the ones reading or reproducing imports anyway, and `import dvc` stays out of
+# `mlci --help`.
+NAMES: tuple[tuple[str, str, str], ...] = (
+    ("dvc.repo.metrics.show", "_gather_metrics", "reading metrics"),
+    ("dvc.repo.metrics.show", "_collect_top_level_metrics", "listing top-level metrics"),
+    ("dvc.repo.params.show", "_gather_params", "reading params"),
+    ("dvc.repo.plots", "_collect_definitions", "reading plot definitions"),
+    ("dvc.repo.plots", "onerror_collect", "reading plot definitions"),
+    ("dvc.repo.plots", "Plots._collect_data_sources", "reading plot data"),
+    ("dvc.repo.index", "Index._types_filter", "deciding what a fresh clone fetches"),
+    ("dvc.render.converter.vega", "VegaConverter.flat_datapoints", "plot data points"),
+    ("dvc.stage", "Stage.status.__wrapped__", "the lock status of a commit"),
+    ("dvc.repo.reproduce", "_reproduce_stage", "reproduction"),
+    ("dvc.repo.reproduce", "collect_stages", "planning reproduction"),
+    ("dvc.repo.reproduce", "get_active_graph", "planning reproduction"),
+    ("dvc.repo.reproduce", "plan_repro", "planning reproduction"),
+    ("dvc.stage.run", "cmd_run", "capturing stage output"),
+    ("dvc.stage.run", "_enforce_cmd_list", "capturing stage output"),
+    ("dvc.stage.run", "_make_cmd", "capturing stage output"),
+    ("dvc.stage.run", "prepare_kwargs", "capturing stage output"),
+    ("dvc.stage.run", "get_executable", "capturing stage output"),
+)
+
+# ``Repo._skip_graph_checks`` is also read by DVC (``getattr(repo, ..., False)`` in
+# ``Repo.index``): mlci sets it while reading, to skip building a stage graph nobody
+# uses. A release that stops reading it only makes reading slower, so it is not checked.
+SKIP_GRAPH_CHECKS = "_skip_graph_checks"
+
+
+class IncompatibleDvcError(RunError):
+    """The installed DVC lacks a name mlci relies on (exit 3)."""
+
+
+_checked = False
+
+
+def _lookup(module: str, path: str) -> Any:
+    """The object at ``module``:``path``; AttributeError/ImportError when it is not there."""
+    obj: Any = importlib.import_module(module)
+    for part in path.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def missing_names() -> list[str]:
+    """The names of :data:`NAMES` the installed DVC lacks, as ``module.attribute``."""
+    lacking = []
+    for module, path, _ in NAMES:
+        try:
+            _lookup(module, path)
+        except (ImportError, AttributeError):
+            lacking.append(f"{module}.{path}")
+    return lacking
+
+
+def installed_version() -> str:
+    from dvc import __version__
+
+    return str(__version__)
+
+
+def check() -> None:
+    """Fail with a clear message when the installed DVC lacks a name mlci uses; once per process."""
+    global _checked
+    if _checked:
+        return
+    lacking = missing_names()
+    if lacking:
+        raise IncompatibleDvcError(
+            f"DVC {installed_version()} is installed, but mlci supports dvc{SUPPORTED}: this DVC "
+            f"lacks {', '.join(lacking)}. Install a supported DVC (pip install 'dvc{SUPPORTED}')."
+        )
+    _checked = True
+
+
+def _reset_for_tests() -> None:
+    global _checked
+    _checked = False
+
+
+# --- reading --------------------------------------------------------------------------
+
+
+def gather_metrics(repo: Any) -> dict[str, Any]:
+    """The metric files of the brancher's revision: path -> {"data": ...} or {"error": exc}."""
+    return dict(_lookup("dvc.repo.metrics.show", "_gather_metrics")(repo, on_error="return"))
+
+
+def gather_params(repo: Any) -> dict[str, Any]:
+    """The param files of the brancher's revision, as :func:`gather_metrics`."""
+    return dict(_lookup("dvc.repo.params.show", "_gather_params")(repo, on_error="return"))
+
+
+def top_level_metrics(repo: Any) -> list[str]:
+    """The paths of ``dvc.yaml``'s top-level ``metrics:`` entries."""
+    return list(_lookup("dvc.repo.metrics.show", "_collect_top_level_metrics")(repo))
+
+
+def plot_definitions(repo: Any) -> dict[str, Any]:
+    """Every plot definition of the revision, as ``dvc plots show`` collects them (errors kept)."""
+    collect = _lookup("dvc.repo.plots", "_collect_definitions")
+    onerror = _lookup("dvc.repo.plots", "onerror_collect")
+    return dict(collect(repo, targets=[], onerror=onerror) or {})
+
+
+def plot_data_sources(repo: Any, targets: list[str]) -> dict[str, Any]:
+    """The data sources of plot files ``targets`` (errors kept), as ``dvc plots show`` gets them."""
+    onerror = _lookup("dvc.repo.plots", "onerror_collect")
+    return dict(repo.plots._collect_data_sources(repo, targets=targets, onerror=onerror) or {})
+
+
+def types_filter(index: Any) -> Callable[[list[str], Any], bool] | None:
+    """``Index._types_filter`` bound to ``index`` (which outputs ``dvc fetch --type`` takes)."""
+    return getattr(index, "_types_filter", None)
+
+
+def flat_datapoints(
+    plot_id: str, data: dict[str, Any], props: dict[str, Any], rev: str
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """DVC's conversion of one plot's files into Vega data points (``dvc plots diff``)."""
+    converter = _lookup("dvc.render.converter.vega", "VegaConverter")
+    points, out = converter(plot_id, data, props).flat_datapoints(rev)
+    return points, out
+
+
+@contextmanager
+def skip_graph_checks(repo: Any) -> Iterator[None]:
+    """Reading needs no stage graph: DVC builds one (and imports networkx) for the plots of
+    each revision only to validate the pipeline, which reproduction does. A plot that reading
+    cannot resolve still comes back as an error, and plots never decide the gate."""
+    before = getattr(repo, SKIP_GRAPH_CHECKS, False)
+    setattr(repo, SKIP_GRAPH_CHECKS, True)
+    try:
+        yield
+    finally:
+        setattr(repo, SKIP_GRAPH_CHECKS, before)
+
+
+def unlocked_stage_status(stage: Any) -> dict[str, Any]:
+    """``Stage.status`` without its read/write lock (a git tree cannot hold the lock file)."""
+    return dict(_lookup("dvc.stage", "Stage.status.__wrapped__")(stage) or {})
+
+
+# --- reproduction ---------------------------------------------------------------------
+
+
+def planned_stages(repo: Any, targets: list[str]) -> list[Any]:
+    """The stages ``dvc repro TARGETS`` would look at, in the order it would."""
+    from dvc.dvcfile import PROJECT_FILE
+
+    collect = _lookup("dvc.repo.reproduce", "collect_stages")
+    active = _lookup("dvc.repo.reproduce", "get_active_graph")
+    plan = _lookup("dvc.repo.reproduce", "plan_repro")
+    stages = collect(repo, targets or [PROJECT_FILE])
+    return list(plan(active(repo.index.graph), stages))
+
+
+def reproduce_stage(stage: Any, **kwargs: Any) -> Any:
+    """DVC's own per-stage step of ``Repo.reproduce`` (what ``repro_fn`` wraps)."""
+    return _lookup("dvc.repo.reproduce", "_reproduce_stage")(stage, **kwargs)
+
+
+def stage_commands(stage: Any) -> list[str]:
+    """A stage's ``cmd`` as the list of commands DVC runs."""
+    return list(_lookup("dvc.stage.run", "_enforce_cmd_list")(stage.cmd))
+
+
+def stage_popen_kwargs(stage: Any, run_env: Any) -> dict[str, Any]:
+    """The Popen arguments (cwd, env, shell settings) DVC runs a stage's commands with."""
+    return dict(_lookup("dvc.stage.run", "prepare_kwargs")(stage, run_env=run_env))
+
+
+def stage_argv(cmd: str) -> list[str]:
+    """The argv DVC starts for one stage command (its shell, as DVC picks it)."""
+    executable = _lookup("dvc.stage.run", "get_executable")()
+    return list(_lookup("dvc.stage.run", "_make_cmd")(executable, cmd))
+
+
+@contextmanager
+def stage_runner(replacement: Callable[..., None]) -> Iterator[None]:
+    """Swap ``dvc.stage.run.cmd_run``, the one place DVC starts a stage's command.
+
+    Process-wide while the block runs (DVC looks the function up in its module),
+    restored after, also on failure.
+    """
+    module = importlib.import_module("dvc.stage.run")
+    original = getattr(module, "cmd_run")  # noqa: B009 - mypy cannot see DVC's module names
+    setattr(module, "cmd_run", replacement)  # noqa: B010
+    try:
+        yield
+    finally:
+        setattr(module, "cmd_run", original)  # noqa: B010

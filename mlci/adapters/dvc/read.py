@@ -1,0 +1,327 @@
+"""Metrics, params and plots of several revisions, read in process in one pass.
+
+Metrics and params are read the way ``dvc metrics diff`` / ``dvc params diff``
+read them, plots the way ``dvc plots diff`` reads them: DVC's brancher
+switches its filesystem to a git tree (or the DVC cache for cached outputs)
+for each revision, so nothing is checked out and the user's work tree, index
+and stash stay as they are. All three are gathered in one pass over the
+revisions, with one ``Repo`` object.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from mlci.adapters.dvc import _compat
+from mlci.adapters.dvc.remote import unreadable_reason
+from mlci.adapters.dvc.repo import (
+    PIPELINE,
+    WORKSPACE,
+    describe,
+    is_dvc_repo,
+    is_missing,
+    open_repo,
+    quiet_dvc,
+)
+
+
+@dataclass
+class RevisionData:
+    """What one revision holds: parsed metric and param files, and read errors."""
+
+    metrics: dict[str, Any] = field(default_factory=dict)
+    params: dict[str, Any] = field(default_factory=dict)
+    # declared, but DVC could not load it (cache miss, remote, plugin, parse error): path -> why
+    errors: dict[str, str] = field(default_factory=dict)
+    param_errors: dict[str, str] = field(default_factory=dict)  # the same, for param files
+    missing: set[str] = field(
+        default_factory=set
+    )  # declared but absent: never produced, not committed
+    found: bool = True  # False when the revision holds no DVC project
+    plots: dict[str, PlotSource] = field(default_factory=dict)  # plot id -> definition and data
+
+
+@dataclass
+class PlotSource:
+    """One plot as ``dvc.yaml`` declares it at a revision, with its data files read.
+
+    ``files`` maps each data file to its parsed records (a list of dicts) or,
+    for an image, its bytes; a file that could not be read is in ``errors``.
+    """
+
+    id: str
+    props: dict[str, Any] = field(default_factory=dict)
+    files: dict[str, Any] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
+
+
+def _utf8(path: str) -> str:
+    """A file name as text that can be written anywhere: bytes that are not UTF-8 become U+FFFD.
+
+    Python keeps such bytes of a file name as lone surrogates, which no UTF-8 output accepts.
+    """
+    try:
+        return path.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    except UnicodeEncodeError:
+        return path.encode("utf-8", "replace").decode("utf-8")
+
+
+def _utf8_deep(value: Any) -> Any:
+    """Parsed file content with every string writable: JSON's lone ``\\ud800`` escapes too."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return _utf8(value)
+        return value
+    if isinstance(value, dict):
+        return {_utf8_deep(k): _utf8_deep(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_utf8_deep(v) for v in value]
+    return value
+
+
+def _utf8_plots(found: dict[str, PlotSource]) -> dict[str, PlotSource]:
+    out = {}
+    for plot_id, plot in found.items():
+        plot.id = _utf8(plot.id)
+        plot.files = {
+            _utf8(k): v if isinstance(v, bytes) else _utf8_deep(v) for k, v in plot.files.items()
+        }
+        plot.errors = {_utf8(k): v for k, v in plot.errors.items()}
+        out[_utf8(plot_id)] = plot
+    return out
+
+
+def read_revisions(
+    root: Path,
+    revs: Iterable[str],
+    *,
+    verbose: bool = False,
+    plots: bool = False,
+    extra_plots: Sequence[str] = (),
+) -> dict[str, RevisionData]:
+    """Metrics and params (and with ``plots``, plots) declared by ``dvc.yaml`` at each revision.
+
+    ``revs`` are commit shas or :data:`WORKSPACE`. Revisions without a DVC
+    project come back with ``found=False``. ``extra_plots`` are data files
+    to plot beyond ``dvc.yaml``'s (``metrics.plots`` in mlci.yaml).
+    """
+    revs = list(dict.fromkeys(revs))
+    wanted = [r for r in revs if r != WORKSPACE]
+    out = {r: RevisionData(found=False) for r in revs}
+    with open_repo(root, verbose) as repo, _compat.skip_graph_checks(repo):
+        remotes: dict[tuple[str, str], str] = {}  # (name, url) -> why it failed, probed once
+        with quiet_dvc(verbose):
+            for rev in repo.brancher(revs=wanted, sha_only=True, workspace=WORKSPACE in revs):
+                data = RevisionData()
+                try:
+                    metrics = _compat.gather_metrics(repo)
+                    params = _compat.gather_params(repo)
+                except Exception as exc:  # noqa: BLE001 - a broken dvc.yaml or dvc.lock at one revision
+                    data.errors[PIPELINE] = describe(exc)
+                    out[rev] = data
+                    continue
+                for kind, results in (("metrics", metrics), ("params", params)):
+                    target = getattr(data, kind)
+                    errors = data.errors if kind == "metrics" else data.param_errors
+                    for path, result in results.items():
+                        key = _utf8(Path(path).as_posix())
+                        if "error" in result:
+                            why = unreadable_reason(repo, key, result["error"], remotes)
+                            if why is None:
+                                data.missing.add(key)
+                            else:
+                                errors[key] = why
+                        else:
+                            target[key] = _utf8_deep(result.get("data", {}))
+                if plots:
+                    try:
+                        data.plots = _utf8_plots(_gather_plots(repo, extra_plots))
+                    except Exception as exc:  # noqa: BLE001 - plots never stop the comparison
+                        data.plots = {
+                            "dvc.yaml": PlotSource("dvc.yaml", errors={"dvc.yaml": describe(exc)})
+                        }
+                out[rev] = data
+    return out
+
+
+def fetch_for_reading(root: Path, revs: Iterable[str], *, verbose: bool = False) -> str | None:
+    """``dvc fetch --rev REV --type metrics --type plots`` for compared commits that need it.
+
+    On a fresh clone the DVC cache is empty: DVC streams the work tree's cached
+    metrics from the remote, but not a commit's ("No storage files
+    available"), so the base of a pull request would have no metrics. When a
+    cached output recorded at one of the commits is not in the local cache and
+    a default remote is set, that commit's metrics and plots are fetched first
+    with DVC's own fetch. Nothing is contacted when the cache has everything.
+    Returns a note when the fetch failed (reading then says what is missing).
+    """
+    commits = [r for r in dict.fromkeys(revs) if r != WORKSPACE]
+    if not commits or not is_dvc_repo(root):
+        return None
+    with open_repo(root, verbose) as repo, quiet_dvc(verbose):
+        name = repo.config["core"].get("remote")
+        if not name:
+            return None
+        need = []
+        try:
+            for rev in repo.brancher(revs=commits, sha_only=True, workspace=False):
+                if rev != WORKSPACE and _lacks_cached_outputs(repo):
+                    need.append(rev)
+        except Exception:  # noqa: BLE001 - a broken revision is reported when it is read
+            return None
+        if not need:
+            return None
+        # the remote as the work tree configures it: a relative folder remote in a commit's
+        # .dvc/config would otherwise be resolved against the root of the git tree
+        conf = {
+            "core": {"remote": name},
+            "remote": {name: dict(repo.config["remote"].get(name) or {})},
+        }
+        try:
+            repo.fetch(revs=need, workspace=False, types=["metrics", "plots"], config=conf)
+        except Exception as exc:  # noqa: BLE001 - unreachable remote, missing objects, no plugin
+            shas = ", ".join(r[:7] for r in need)
+            return (
+                f"could not fetch the metrics and plots of {shas} from DVC remote '{name}': "
+                f"{describe(exc)}"
+            )
+    return None
+
+
+def _lacks_cached_outputs(repo: Any) -> bool:
+    """Whether a cached metric or plot of the brancher's revision is recorded but not in the cache.
+
+    Which outputs hold metrics or plots (top-level definitions included) is
+    decided as ``dvc fetch --type`` decides it; a model missing from the cache
+    does not send anyone to the remote.
+    """
+    index = repo.index
+    types_filter = _compat.types_filter(index)
+    for out in index.outs:
+        oid = out.hash_info.value if out.use_cache and out.hash_info else None
+        if not oid or out.cache.exists(oid):
+            continue
+        wanted = out.metric or out.plot
+        if not wanted and types_filter is not None:
+            try:
+                wanted = types_filter(["metrics", "plots"], out)
+            except Exception:  # noqa: BLE001 - a DVC release that changed it: ask the remote
+                wanted = True
+        if wanted:
+            return True
+    return False
+
+
+def _error_text(
+    value: Any,
+    repo: Any = None,
+    path: str | None = None,
+    remotes: dict[tuple[str, str], str] | None = None,
+) -> str | None:
+    """DVC's ``onerror_collect`` leaves ``{"error": exc}`` where something failed.
+
+    With ``repo`` and ``path``, a file DVC recorded but could not fetch says why
+    (as for metrics); "file not found" is kept for a file that is simply absent.
+    """
+    if isinstance(value, dict) and "error" in value:
+        exc = value["error"]
+        if repo is not None and path is not None:
+            return unreadable_reason(repo, path, exc, remotes) or "file not found"
+        return "file not found" if is_missing(exc) else describe(exc)
+    return None
+
+
+def plot_files(plot_id: str, props: dict[str, Any]) -> list[str]:
+    """The data files one plot definition draws from.
+
+    Top-level plots name them as the keys of ``y``, which DVC has already
+    made relative to the repository root; an output plot is its own file.
+    """
+    y = props.get("y")
+    if isinstance(y, dict):
+        return [posixpath.normpath(str(f)) for f in y]
+    return [plot_id]
+
+
+def _gather_plots(repo: Any, extra: Sequence[str]) -> dict[str, PlotSource]:
+    """Plot definitions of the revision the brancher is on, with their data read.
+
+    Uses the same internals as ``dvc plots show`` (definitions, then data
+    sources), but reads the data right here, inside the brancher's pass.
+    """
+    definitions = _compat.plot_definitions(repo)
+    found: dict[str, PlotSource] = {}
+    for config_file, content in (definitions.get("data") or {}).items():
+        error = _error_text(content)
+        if error:
+            found[config_file or "dvc.yaml"] = PlotSource(
+                config_file or "dvc.yaml", {}, errors={config_file or "dvc.yaml": error}
+            )
+            continue
+        for plot_id, props in (content.get("data") or {}).items():
+            props = dict(props or {})
+            found[plot_id] = PlotSource(plot_id, props, {})
+            for path in plot_files(plot_id, props):
+                found[plot_id].files[path] = None
+    for path in extra:
+        key = Path(path).as_posix()
+        found.setdefault(key, PlotSource(key, {}, {key: None}))
+
+    targets = sorted({f for p in found.values() for f in p.files})
+    if not targets:
+        return found
+    sources = _compat.plot_data_sources(repo, targets)
+    missing = _error_text(sources) or "file not found"
+    read: dict[str, tuple[Any, str | None, dict[str, Any]]] = {}  # path -> (data, error, props)
+    remotes: dict[tuple[str, str], str] = {}
+    for path, source in (sources.get("data") or {}).items():
+        source = dict(source)
+        if "data_source" in source:
+            source.update(source.pop("data_source")(cache=True))
+        problem = _error_text(source, repo, Path(path).as_posix(), remotes)
+        read[path] = (source.get("data"), problem, dict(source.get("props") or {}))
+    for plot in found.values():
+        for path in list(plot.files):
+            inside = [k for k in read if k.startswith(path.rstrip("/") + "/")]
+            if path not in read and inside:  # a directory of plots (images, usually): its files
+                del plot.files[path]
+                plot.files.update(dict.fromkeys(sorted(inside)))
+        for path in list(plot.files):
+            content, problem, props = read.get(path, (None, missing, {}))
+            if problem:
+                plot.files.pop(path)
+                plot.errors[path] = problem
+            else:
+                plot.files[path] = content
+            if not plot.props and props:
+                plot.props = props
+    return found
+
+
+class PlotDataError(ValueError):
+    """DVC could not turn a plot's data into data points; the message says why."""
+
+
+def plot_datapoints(
+    plot_id: str, props: dict[str, Any], data: dict[str, Any], rev: str
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """One plot's data files at one revision as DVC's flat data points, and the plot's properties.
+
+    This is the conversion ``dvc plots diff`` runs for each revision before it
+    fills a Vega template (``VegaConverter.flat_datapoints``): records are found
+    inside the file (a list of rows, or lists of rows under keys, as dvclive
+    writes ``{"roc": [...]}``), ``x``/``y`` are inferred when not given, and
+    every point carries ``rev``, ``filename`` and ``field``. The properties
+    name the x and y fields of the points (``x``, ``y``) and their labels.
+    """
+    with quiet_dvc():
+        try:
+            return _compat.flat_datapoints(plot_id, data, dict(props), rev)
+        except Exception as exc:  # noqa: BLE001 - DVC's words go into the report
+            raise PlotDataError(describe(exc)) from exc
