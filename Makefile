@@ -1,7 +1,7 @@
 # Two entry points (see README): `make demo` and `make test`. Each creates .venv and
 # installs what it needs on first use, with uv (installed into .venv by pip: a newcomer's
 # machine needs only Python and git). `make demo` installs mlci and the example's
-# scikit-learn; `make test` adds the test tools. `make test-fast` is the edit-test loop.
+# scikit-learn; `make test` adds the test and lint tools. `make test-fast` is the edit-test loop.
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
@@ -19,7 +19,7 @@ $(DEMO_STAMP): pyproject.toml | $(UV)
 	touch $@
 
 $(TEST_STAMP): pyproject.toml | $(UV)
-	$(UV) pip install --quiet --python $(PY) -e ".[test]"
+	$(UV) pip install --quiet --python $(PY) -e ".[test,lint]"
 	touch $@
 
 demo: $(DEMO_STAMP)

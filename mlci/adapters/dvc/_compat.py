@@ -24,7 +24,7 @@ from mlci.model.errors import RunError
 
 # What pyproject.toml pins (tests/test_dvc_compat.py holds the two equal): the oldest DVC
 # the compat run (`make test-dvc-compat`) passes with, up to the newest that `make test` ran.
-SUPPORTED = ">=3.50,<3.68"
+SUPPORTED = ">=3.66,<3.68"
 
 # (module, attribute path inside it, what mlci uses it for). Imported lazily: the modules
 # are the ones reading or reproducing imports anyway, and `import dvc` stays out of
