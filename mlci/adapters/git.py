@@ -1,8 +1,11 @@
 """Git, through the ``git`` command line: the only module that runs git.
 
 mlci only reads from git (revisions, file contents at a revision, the
-upstream branch), so a subprocess per question is enough and keeps start-up
-free of GitPython's import cost.
+upstream branch), so a subprocess per question is enough. GitPython's
+persistent ``git cat-file`` process pays off only from about thirty
+questions in one run; a check asks 9 to 15, and importing GitPython costs
+more CPU than that many processes (``benchmarks/bench_git.py``), so mlci
+does not use it.
 """
 
 from __future__ import annotations
