@@ -8,6 +8,7 @@ One module per concern, re-exported here so callers write ``from mlci.adapters i
 - :mod:`.repro`: ``dvc repro`` in process, stage by stage;
 - :mod:`.remote`: remotes, fetch and push, why a recorded file cannot be read;
 - :mod:`.files`: data files and their recorded hashes at a revision;
+- :mod:`.deps`: what each stage depends on, as DVC resolves it;
 - :mod:`._compat`: every DVC name that is not DVC's public API, checked when a repository
   is opened.
 
