@@ -146,6 +146,7 @@ def _run_check(
     compare: bool = True,
     lock_status: bool = False,
     record: bool = False,
+    commit: bool = False,
 ) -> int:
     from mlci.engine.check import CheckOptions, run_check
     from mlci.engine.progress import progress_for
@@ -158,6 +159,7 @@ def _run_check(
         verbose=verbose,
         compare=compare,
         lock_status=lock_status,
+        commit=commit,
     )
     with progress_for(sys.stderr) as progress:
         result, cfg = run_check(opts, progress=progress)
@@ -373,6 +375,12 @@ def publish_cmd(
 
 @cli.command()
 @common_options
+@click.option(
+    "--commit",
+    is_flag=True,
+    help="After a successful reproduction, commit the changed dvc.lock and the outputs git "
+    "tracks on the current branch (`dvc push` first when a remote is set; no git push).",
+)
 def repro(
     config_path: str | None,
     base: str | None,
@@ -382,10 +390,21 @@ def repro(
     html_path: str | None,
     report: str | None,
     verbose: bool,
+    commit: bool,
 ) -> int:
     """Only reproduce the DVC pipeline (pull, repro, push as configured) and report each stage."""
     return _run_check(
-        True, config_path, base, head, fmt, output, verbose, html_path, report=report, compare=False
+        True,
+        config_path,
+        base,
+        head,
+        fmt,
+        output,
+        verbose,
+        html_path,
+        report=report,
+        compare=False,
+        commit=commit,
     )
 
 

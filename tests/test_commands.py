@@ -204,3 +204,45 @@ def test_override_is_refused_when_the_head_moved_since_the_report(pr):
     assert "Wait for mlci's report" in reply
     assert all(s["state"] == "failure" for s in statuses(pr))
     assert reactions(pr, run.comment_id) == ["eyes", "-1"]
+
+
+# --- /mlci commit: a maintainer asks for it in a comment ----------------------------------
+
+
+def test_commit_command_labels_the_pr_and_reruns_mlci(pr):
+    mlci_run = pr.fake.add_workflow_run(
+        head_sha=pr.head, name="mlci", path=".github/workflows/mlci.yml", run_number=4
+    )
+    run = say(pr, "/mlci commit", user="writer")
+    assert "mlci:commit" in pr.fake.repo(REPO).labels[7]
+    assert pr.fake.repo(REPO).reruns == [mlci_run.id]
+    assert reactions(pr, run.comment_id) == ["eyes", "rocket"]
+    reply = replies(pr, run.comment_id)[0]
+    assert "Re-running" in reply and "commits the changed `dvc.lock`" in reply
+    # nothing from the PR head was run here: no reproduction, no git write in this job
+    assert pr.repo.git("rev-parse", "HEAD") == pr.head
+
+
+def test_commit_command_needs_write_permission(pr):
+    pr.fake.add_workflow_run(head_sha=pr.head, name="mlci", path=".github/workflows/mlci.yml")
+    run = say(pr, "/mlci commit", user="reader")
+    assert "mlci:commit" not in pr.fake.repo(REPO).labels.get(7, [])
+    assert pr.fake.repo(REPO).reruns == []
+    assert "needs write, maintain or admin permission" in replies(pr, run.comment_id)[0]
+
+
+def test_commit_command_refuses_a_fork(pr):
+    pr.fake.add_pull(
+        7,
+        head_sha=pr.head,
+        base_sha=pr.repo.git("rev-parse", "main"),
+        head_ref="feature",
+        base_ref="main",
+        head_repo="someone/ml-repo",
+    )
+    pr.fake.add_workflow_run(head_sha=pr.head, name="mlci", path=".github/workflows/mlci.yml")
+    run = say(pr, "/mlci commit", user="maintainer")
+    assert "mlci:commit" not in pr.fake.repo(REPO).labels.get(7, [])
+    assert pr.fake.repo(REPO).reruns == []
+    assert "mlci never pushes to a fork" in replies(pr, run.comment_id)[0]
+    assert reactions(pr, run.comment_id) == ["eyes", "-1"]

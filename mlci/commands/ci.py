@@ -227,6 +227,7 @@ def run_ci(opts: CiOptions, env: Mapping[str, str] | None = None) -> int:
     if ev.pr is not None and ev.base_sha:
         result = _flag_rule_changes(result, cfg, root, ev.base_sha)
     client = _client(ctx, env, log) if opts.publish else None
+    result = _write_back(result, cfg, ctx, ev, client, root, log)
     result = apply_label_override(result, cfg, ev.labels, client, ev.pr, log)
     from mlci.adapters import mlflow
 
@@ -300,6 +301,55 @@ def record_history(
     from mlci.commands.record import record_and_push
 
     record_and_push(result, root, worktree=worktree, info=log.info)
+
+
+def _write_back(
+    result: Result,
+    cfg: Config,
+    ctx: ActionsContext,
+    ev: actions.EventRevisions,
+    client: Any,
+    root: Path,
+    log: Log,
+) -> Result:
+    """``repro.commit`` or ``/mlci commit``: the reproduced files go back to the PR branch.
+
+    Done before anything is published, so that the status and the comment are for the new
+    commit. Only pull requests have a branch to commit to; other events are left alone.
+    """
+    if ctx.event_name not in ("pull_request", "pull_request_target") or ev.pr is None:
+        return result
+    from mlci.forge.github.prcommands import COMMIT_LABEL
+
+    labels = ev.labels
+    if not cfg.repro.commit and client is not None and (ctx.run_attempt or "1") != "1":
+        # `/mlci commit` labels the PR and re-runs this run, whose event still has the old labels
+        from mlci.forge.github.api import PublishError
+
+        try:
+            labels = client.pull(ev.pr).labels
+        except PublishError as exc:
+            log.warning(f"cannot read the labels of #{ev.pr} (for {COMMIT_LABEL}): {exc}")
+    if not cfg.repro.commit and COMMIT_LABEL not in labels:
+        return result
+    from mlci.engine import writeback
+
+    why = None
+    if ctx.event_name == "pull_request_target":
+        why = "a pull_request_target run holds a write token on the base: mlci never commits there"
+    elif fork := actions.fork_of(ctx):
+        why = f"a pull request from the fork {fork}: mlci never pushes to a fork's branch"
+    elif not ev.head_ref or not ev.head_sha:
+        why = "the event names no head branch"
+    target = writeback.PullTarget(ev.head_ref or "", ev.head_sha or "", run_url=ctx.run_url)
+    result = writeback.to_pull_request(root, result, cfg, target, refused=why)
+    wb = result.writeback
+    if wb is not None:
+        if wb.status in ("pushed", "nothing"):
+            log.info(f"mlci: write-back: {wb.message}")
+        else:
+            log.warning(f"write-back: {wb.message}", title="mlci: write-back")
+    return result
 
 
 def _flag_rule_changes(result: Result, cfg: Config, root: Path, base_sha: str) -> Result:

@@ -360,6 +360,7 @@ SCHEMA = mapping(
                 "targets": list_of(string()),
                 "require_committed_lock": choice("fail", "warn", "off"),
                 "remote_unreachable": choice("fail", "warn"),
+                "commit": boolean(),
                 "pass_env": list_of(env_name()),
             }
         ),

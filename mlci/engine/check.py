@@ -31,6 +31,7 @@ class CheckOptions:
     lock_status: bool = False  # without repro: say whether dvc.lock is up to date (dvc status)
     verbose: bool = False
     compare: bool = True  # False: `mlci repro`, the repro section alone
+    commit: bool = False  # `mlci repro --commit`: commit the reproduced files on this branch
 
 
 @dataclass(frozen=True)
@@ -537,4 +538,8 @@ def run_check(
         duration_s=round(time.monotonic() - started, 2),
         environment=findings.environment,
     )
+    if opts.commit:
+        from mlci.engine import writeback
+
+        result = writeback.to_current_branch(root, result, cfg)
     return result, cfg

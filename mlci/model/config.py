@@ -25,6 +25,7 @@ class ReproConfig:
     targets: tuple[str, ...] = ()
     require_committed_lock: str = "warn"
     remote_unreachable: str = "warn"
+    commit: bool = False  # same-repo PRs: commit the reproduced dvc.lock and outputs back
     pass_env: tuple[str, ...] = ()  # secret-looking variables the stages may still see
 
 

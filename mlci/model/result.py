@@ -163,6 +163,18 @@ class Environment:
 
 
 @dataclass(frozen=True)
+class WriteBack:
+    """What became of committing the reproduced files back (``repro.commit``, ``/mlci commit``)."""
+
+    status: str  # pushed|committed|nothing|refused|failed
+    message: str  # what happened, or why not
+    sha: str | None = None  # the new commit
+    parent: str | None = None  # the commit it was made on (the reproduced head)
+    branch: str | None = None
+    files: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Result:
     context: Context
     verdict: str
@@ -181,6 +193,7 @@ class Result:
         None  # {"run_id", "experiment_id", "url"} when the run was tracked
     )
     environment: Environment | None = None  # set when an environment file differs
+    writeback: WriteBack | None = None  # set when a write-back was asked for
     tool_version: str = __version__
 
     # -- JSON ---------------------------------------------------------------
@@ -205,6 +218,8 @@ class Result:
         }
         if self.environment is not None:  # absent when nothing changed: the JSON stays as it was
             out["environment"] = asdict(self.environment)
+        if self.writeback is not None:
+            out["writeback"] = asdict(self.writeback)
         return _json_safe(out)
 
     def to_json(self) -> str:
@@ -236,6 +251,7 @@ class Result:
             environment=(
                 Environment.from_dict(doc["environment"]) if doc.get("environment") else None
             ),
+            writeback=_writeback(doc.get("writeback")),
             tool_version=(doc.get("tool") or {}).get("version", __version__),
         )
 
@@ -249,6 +265,12 @@ def _metric_from(doc: dict[str, Any]) -> MetricDelta:
     if doc.get("history") is not None:
         doc["history"] = tuple(doc["history"])
     return MetricDelta(**doc)
+
+
+def _writeback(doc: dict[str, Any] | None) -> WriteBack | None:
+    if not doc:
+        return None
+    return WriteBack(**{**doc, "files": tuple(doc.get("files", ()))})
 
 
 def _context_dict(context: Context) -> dict[str, Any]:

@@ -644,7 +644,20 @@ def view(
         "plots": plot_views,
         "plots_summary": plots_mod.summary_line(result.plots),
         "environment": environment_view(result.environment),
+        "writeback": writeback_view(result),
     }
+
+
+_WRITEBACK_SEVERITY = {"pushed": "pass", "committed": "pass", "nothing": "info"}
+
+
+def writeback_view(result: Result) -> dict[str, Any] | None:
+    """The write-back line: what was committed back, or why not."""
+    wb = result.writeback
+    if wb is None:
+        return None
+    icon = fmt.ICONS[_WRITEBACK_SEVERITY.get(wb.status, "warn")]
+    return {"status": wb.status, "icon": icon, "message": wb.message, "sha": wb.sha}
 
 
 def environment_view(env: Environment | None) -> dict[str, Any] | None:
@@ -913,6 +926,9 @@ def text(result: Result, *, color: bool | None = None, width: int | None = None)
         console.print(Text(f"{line.icon} data: {line.path}: {what}"))
     for reason in v["other_reasons"]:
         console.print(Text(f"{fmt.ICONS[reason.severity]} {reason.section}: {reason.message}"))
+    if v["writeback"]:
+        wb = v["writeback"]
+        console.print(Text(f"{wb['icon']} write-back: {wb['message']}".strip()))
     for f in v["data_files"]:
         console.print(
             Text(f"{f.icon} {f.path}: {f.stats}" + (f" ({f.message})" if f.message else ""))

@@ -169,6 +169,22 @@ def history_refusal(ctx: ActionsContext) -> str | None:
     return None
 
 
+def fork_of(ctx: ActionsContext) -> str | None:
+    """The fork a pull request event's head lives in (owner/name), or None for the same repository.
+
+    A head repository the event cannot name (a deleted fork) counts as a fork: unknown is
+    never "ours".
+    """
+    pr = ctx.pull_request
+    if not pr:
+        return None
+    head = ((pr.get("head") or {}).get("repo") or {}).get("full_name")
+    base = ((pr.get("base") or {}).get("repo") or {}).get("full_name")
+    if head and head == base:
+        return None
+    return str(head or "an unknown repository")
+
+
 def require_repository(ctx: ActionsContext) -> str:
     if not ctx.repository or "/" not in ctx.repository:
         raise ConfigError(

@@ -51,6 +51,14 @@ class PullInfo:
     head_sha: str
     labels: tuple[str, ...] = ()
     base_sha: str | None = None
+    head_ref: str | None = None
+    # owner/name of each side; they differ for a fork's PR (head None: the fork was deleted)
+    head_repo: str | None = None
+    base_repo: str | None = None
+
+    @property
+    def from_fork(self) -> bool:
+        return self.head_repo != self.base_repo
 
 
 @dataclass(frozen=True)
@@ -338,4 +346,7 @@ def _pull_info(p: Any) -> PullInfo:
         str(p.head.sha),
         tuple(str(label.name) for label in p.labels),
         str(p.base.sha) if p.base and p.base.sha else None,
+        str(p.head.ref) if p.head.ref else None,
+        str(p.head.repo.full_name) if p.head.repo else None,
+        str(p.base.repo.full_name) if p.base and p.base.repo else None,
     )

@@ -1,12 +1,14 @@
-"""PR-comment commands: ``/mlci override <reason>``, ``/mlci rerun``, ``/mlci help``.
+"""PR-comment commands: ``/mlci override <reason>``, ``/mlci rerun``, ``/mlci commit``, ``/mlci help``.
 
 An ``issue_comment`` run holds a write token even for pull requests from
 forks, so nothing here runs, reads or validates anything from the pull
 request's head: it reads the PR's metadata and the earlier result (the copy
 hidden in mlci's report comment) through the API, and writes labels,
 statuses, reactions and comments. Only users with write, maintain or admin
-permission (asked from the collaborator-permission endpoint) may override or
-re-run; bots never trigger commands.
+permission (asked from the collaborator-permission endpoint) may override,
+re-run or ask for a commit; bots never trigger commands. ``/mlci commit``
+commits nothing itself: it labels the pull request and re-runs mlci's
+``pull_request`` run, which reproduces and commits (see :mod:`mlci.engine.writeback`).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from mlci.report import render
 
 COMMAND = re.compile(r"^/mlci(?:\s+(?P<name>\S+))?(?:\s+(?P<text>.*))?$", re.IGNORECASE)
 WRITERS = ("admin", "maintain", "write")
+COMMIT_LABEL = "mlci:commit"  # on a PR: its pull_request runs commit the reproduced files back
 HELP = """\
 mlci understands these commands in a pull-request comment (first line):
 
@@ -34,6 +37,7 @@ mlci understands these commands in a pull-request comment (first line):
 |---|---|---|
 | `/mlci override <reason>` | opens the gate for the head commit mlci reported on: sets the status to success, records who, when and why in the report, and applies the override label (which keeps turning failures into warnings on later pushes until it is removed) | write, maintain or admin |
 | `/mlci rerun` | re-runs the latest mlci workflow run for the head commit | write, maintain or admin |
+| `/mlci commit` | applies the `mlci:commit` label and re-runs mlci for the head commit: after a successful reproduction it commits the changed `dvc.lock` and the outputs git tracks to the PR branch (and on later pushes, until the label is removed); not for pull requests from forks | write, maintain or admin |
 | `/mlci help` | this list | anyone |
 """  # noqa: E501 (a Markdown table row is one line)
 
@@ -160,6 +164,8 @@ def _dispatch(
         return _override(cmd, ctx, cfg, client, log, root, audit)
     if cmd.name == "rerun":
         return _rerun(cmd, ctx, client, audit)
+    if cmd.name == "commit":
+        return _commit(cmd, ctx, client, audit)
     _reply(client, cmd, f"Unknown command {fmt.md_code('/mlci ' + cmd.name, 80)}.\n\n{HELP}")
     audit.append(f"unknown command {cmd.name!r}")
     return False
@@ -276,10 +282,8 @@ def _override_check_run(
         )
 
 
-def _rerun(cmd: Command, ctx: ActionsContext, client: Any, audit: list[str]) -> bool:
-    if not _may_write(client, cmd, audit):
-        return False
-    head_sha = client.pull(cmd.pr).head_sha
+def _latest_mlci_run(ctx: ActionsContext, client: Any, head_sha: str) -> Any:
+    """The latest mlci workflow run for ``head_sha`` (not this one), or None."""
     current_path = None
     if ctx.workflow_ref and "/.github/workflows/" in ctx.workflow_ref:
         current_path = (
@@ -295,10 +299,19 @@ def _rerun(cmd: Command, ctx: ActionsContext, client: Any, audit: list[str]) -> 
     named = [r for r in runs if "mlci" in f"{r.name} {r.path}".lower()]
     candidates = same_file or named
     if not candidates:
+        return None
+    return max(candidates, key=lambda r: (r.run_number, r.id))
+
+
+def _rerun(cmd: Command, ctx: ActionsContext, client: Any, audit: list[str]) -> bool:
+    if not _may_write(client, cmd, audit):
+        return False
+    head_sha = client.pull(cmd.pr).head_sha
+    run = _latest_mlci_run(ctx, client, head_sha)
+    if run is None:
         _reply(client, cmd, f"No mlci workflow run found for the head commit `{head_sha[:7]}`.")
         audit.append(f"no mlci run for {head_sha[:7]}")
         return False
-    run = max(candidates, key=lambda r: (r.run_number, r.id))
     client.rerun(run)
     _reply(
         client,
@@ -307,4 +320,50 @@ def _rerun(cmd: Command, ctx: ActionsContext, client: Any, audit: list[str]) -> 
         f"for `{head_sha[:7]}`.",
     )
     audit.append(f"re-run of workflow run {run.id} ({run.name}) for {head_sha[:7]}")
+    return True
+
+
+def _commit(cmd: Command, ctx: ActionsContext, client: Any, audit: list[str]) -> bool:
+    """Label the PR for write-back and re-run mlci's run, which reproduces and commits.
+
+    This run holds a write token and the base's code only: it must not reproduce the
+    PR's code itself, so the ``pull_request`` run does the work.
+    """
+    if not _may_write(client, cmd, audit):
+        return False
+    pull = client.pull(cmd.pr)
+    if pull.from_fork:
+        _reply(
+            client,
+            cmd,
+            f"`/mlci commit` is not available for this pull request: its branch lives in "
+            f"{fmt.md_code(pull.head_repo or 'a deleted fork', 100)}, and mlci never pushes "
+            "to a fork. The author can run `mlci repro --commit` and push.",
+        )
+        audit.append(f"refused: the head is in the fork {pull.head_repo}")
+        return False
+    client.add_label(cmd.pr, COMMIT_LABEL)
+    audit.append(f"labelled #{cmd.pr} {COMMIT_LABEL} for @{cmd.author}")
+    branch = fmt.md_code(pull.head_ref or "the PR branch", 100)
+    run = _latest_mlci_run(ctx, client, pull.head_sha)
+    if run is None:
+        _reply(
+            client,
+            cmd,
+            f"Labelled `{COMMIT_LABEL}`: the next mlci run on this pull request commits the "
+            f"reproduced `dvc.lock` and outputs to {branch} (no mlci run found for "
+            f"`{pull.head_sha[:7]}` to re-run now).",
+        )
+        audit.append(f"no mlci run for {pull.head_sha[:7]} to re-run")
+        return True
+    client.rerun(run)
+    _reply(
+        client,
+        cmd,
+        f"Re-running [{fmt.md_text(run.name, 100)} #{run.run_number}]({run.html_url}) for "
+        f"`{pull.head_sha[:7]}`: after a successful reproduction it commits the changed "
+        f"`dvc.lock` and outputs to {branch} as `github-actions[bot]`. Remove the "
+        f"`{COMMIT_LABEL}` label to stop committing on later pushes.",
+    )
+    audit.append(f"re-run of workflow run {run.id} ({run.name}) to commit for {pull.head_sha[:7]}")
     return True

@@ -1,0 +1,259 @@
+"""Write-back: the reproduced dvc.lock and git-tracked outputs committed to the PR branch.
+
+A real project with a bare origin and a folder DVC remote (``tests/corpus.py``), a
+runner's fresh clone of the PR branch, ``mlci ci`` on a ``pull_request`` event against
+the fake GitHub, real ``dvc repro``/``dvc push`` and real ``git push`` to the origin.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import GitRepo, sh
+from tests.corpus import Project
+from tests.ghfake.payloads import event_payload
+from tests.test_ci import REPO, Actions
+
+BOT = "github-actions[bot] <41898282+github-actions[bot]@users.noreply.github.com>"
+
+TRAIN = """\
+import json, sys, yaml
+lr = yaml.safe_load(open("params.yaml"))["train"]["lr"]
+if lr < 0:
+    sys.exit("lr must be positive")
+open("model.txt", "w").write(f"weights for lr={lr}\\n")
+json.dump({"acc": round(0.9 - abs(lr - 0.1), 4)}, open("metrics.json", "w"))
+"""
+
+PIPELINE = """\
+stages:
+  train:
+    cmd: python train.py
+    deps:
+      - train.py
+    params:
+      - train.lr
+    outs:
+      - model.txt
+    metrics:
+      - metrics.json:
+          cache: false
+"""
+
+
+def _origin_tip(p: Project, branch: str) -> str:
+    return sh(["git", "rev-parse", f"refs/heads/{branch}"], p.origin).strip()
+
+
+def _project(tmp_path: Path, config: str = "repro:\n  commit: true\n") -> tuple[Project, str]:
+    """main: a reproduced baseline; feature: a params change whose dvc.lock is stale."""
+    p = Project.create(tmp_path)
+    p.write("train.py", TRAIN)
+    p.write("dvc.yaml", PIPELINE)
+    p.write("params.yaml", yaml.safe_dump({"train": {"lr": 0.1}}))
+    p.write("mlci.yaml", config)
+    p.repro()
+    p.commit("baseline")
+    p.publish("main")
+    p.git("checkout", "-q", "-b", "feature")
+    p.set_params(lr=0.2)
+    p.commit("a larger learning rate (not reproduced)")
+    head = p.publish("feature", dvc_push=False)
+    return p, head
+
+
+class Runner(Actions):
+    """A job on a runner: the fresh clone of the PR branch, and its Actions environment."""
+
+    def pr_event(self, base: str, head: str, *, fork: str | None = None, attempt: str = "1"):
+        self.fake.add_pull(
+            7,
+            head_sha=head,
+            base_sha=base,
+            head_ref="feature",
+            base_ref="main",
+            head_repo=fork,
+        )
+        payload = event_payload(
+            "pull_request",
+            "synchronize",
+            repo=REPO,
+            pr_number=7,
+            head_sha=head,
+            head_ref="feature",
+            base_sha=base,
+            base_ref="main",
+            head_repo=fork,
+        )
+        self.env("pull_request", payload)
+        self.mp.setenv("GITHUB_RUN_ATTEMPT", attempt)
+
+    def ci(self) -> tuple[int, dict]:
+        out = self.tmp / "result.json"
+        run = self.run("ci", "--output", str(out))
+        self.last = run
+        return run.code, json.loads(out.read_text())
+
+
+@pytest.fixture
+def runner(tmp_path, github_fake, monkeypatch, mlci):
+    def make(p: Project) -> Runner:
+        clone = p.fresh_clone(tmp_path / "runner-clone", branch="feature")
+        work = tmp_path / "job"
+        work.mkdir()
+        return Runner(clone, github_fake, work, monkeypatch, mlci)
+
+    return make
+
+
+def test_the_commit_lands_on_the_pr_branch_with_files_author_and_parent(tmp_path, runner):
+    p, head = _project(tmp_path)
+    base = p.git("rev-parse", "main")
+    job = runner(p)
+    job.pr_event(base, head)
+    code, doc = job.ci()
+    assert code == 0, job.last.err
+    wb = doc["writeback"]
+    assert wb["status"] == "pushed", wb
+    new = _origin_tip(p, "feature")
+    assert wb["sha"] == new and wb["parent"] == head and wb["branch"] == "feature"
+    assert wb["files"] == ["dvc.lock", "metrics.json"]
+    origin = GitRepo(p.origin)
+    assert origin.git("log", "-1", "--format=%P", new) == head
+    assert origin.git("log", "-1", "--format=%an <%ae>", new) == BOT
+    assert origin.git("log", "-1", "--format=%cn <%ce>", new) == BOT
+    changed = origin.git("diff-tree", "--no-commit-id", "--name-only", "-r", new).splitlines()
+    assert changed == ["dvc.lock", "metrics.json"]  # model.txt is cached: it went to DVC
+    message = origin.git("log", "-1", "--format=%B", new)
+    assert message.startswith("mlci: reproduce train\n")
+    assert "Stages that ran: train." in message and f"from {head}" in message
+    committed = json.loads(origin.git("show", f"{new}:metrics.json"))
+    assert committed == {"acc": 0.8}
+    # dvc push came first: the model the new dvc.lock records is in the DVC remote
+    lock = yaml.safe_load(origin.git("show", f"{new}:dvc.lock"))
+    md5 = next(o["md5"] for o in lock["stages"]["train"]["outs"] if o["path"] == "model.txt")
+    assert (p.storage / "files" / "md5" / md5[:2] / md5[2:]).is_file()
+    # the run judged the new commit: result, status and comment name it
+    assert doc["context"]["head"]["sha"] == new
+    assert not [r for r in doc["reasons"] if "dvc.lock" in r["message"]]
+    statuses = [s.body for s in job.fake.calls("repos/create-commit-status")]
+    assert statuses and all(s["state"] in ("success", "failure") for s in statuses)
+    status_shas = [c.path.rsplit("/", 1)[-1] for c in job.fake.calls("repos/create-commit-status")]
+    assert status_shas == [new]
+    body = job.fake.calls("issues/create-comment")[0].body["body"]
+    assert f"`{new[:7]}`" in body and "**Write-back** — ✅ committed" in body
+    # a second run on the new commit has nothing left to commit
+    job.repo.git("fetch", "-q", "origin")
+    job.repo.git("checkout", "-q", "-f", new)  # the work tree holds the same files
+    job.pr_event(base, new)
+    code, doc = job.ci()
+    assert doc["writeback"]["status"] == "nothing" and _origin_tip(p, "feature") == new
+
+
+def test_a_fork_pr_writes_nothing(tmp_path, runner):
+    p, head = _project(tmp_path)
+    job = runner(p)
+    job.pr_event(p.git("rev-parse", "main"), head, fork="someone/ml-repo")
+    code, doc = job.ci()
+    assert doc["writeback"]["status"] == "refused"
+    assert "fork someone/ml-repo" in doc["writeback"]["message"]
+    assert _origin_tip(p, "feature") == head
+    assert "write-back: a pull request from the fork someone/ml-repo" in job.last.err
+    # the stale dvc.lock is still reported: nothing was committed
+    assert any("reproduction changed dvc.lock" in r["message"] for r in doc["reasons"])
+
+
+def test_a_branch_that_moved_since_the_run_is_left_alone(tmp_path, runner):
+    p, head = _project(tmp_path)
+    job = runner(p)
+    p.write("notes.md", "pushed while the job ran\n")
+    moved = p.commit("the author pushes again")
+    p.publish("feature", dvc_push=False)
+    job.pr_event(p.git("rev-parse", "main"), head)
+    code, doc = job.ci()
+    assert doc["writeback"]["status"] == "refused"
+    assert f"moved to {moved[:7]}" in doc["writeback"]["message"]
+    assert _origin_tip(p, "feature") == moved
+    assert doc["context"]["head"]["sha"] == head
+
+
+def test_a_failed_stage_writes_nothing(tmp_path, runner):
+    p, head = _project(tmp_path)
+    p.set_params(lr=-1.0)
+    head = p.commit("a negative learning rate")
+    p.publish("feature", dvc_push=False)
+    job = runner(p)
+    job.pr_event(p.git("rev-parse", "main"), head)
+    code, doc = job.ci()
+    assert code == 1
+    assert doc["writeback"]["status"] == "refused"
+    assert "stage train failed" in doc["writeback"]["message"]
+    assert _origin_tip(p, "feature") == head
+    assert job.repo.git("rev-parse", "HEAD") == head  # no commit made in the clone either
+
+
+def test_without_the_switch_nothing_is_committed_and_no_field(tmp_path, runner):
+    p, head = _project(tmp_path, config="repro:\n  commit: false\n")
+    job = runner(p)
+    job.pr_event(p.git("rev-parse", "main"), head)
+    code, doc = job.ci()
+    assert "writeback" not in doc and _origin_tip(p, "feature") == head
+
+
+def test_the_commit_label_turns_it_on_for_a_rerun(tmp_path, runner):
+    """`/mlci commit` labels the PR and re-runs the job, whose event has the old labels."""
+    p, head = _project(tmp_path, config="repro:\n  commit: false\n")
+    job = runner(p)
+    job.pr_event(p.git("rev-parse", "main"), head, attempt="2")
+    job.fake.label(7, "mlci:commit")
+    code, doc = job.ci()
+    assert doc["writeback"]["status"] == "pushed", doc["writeback"]
+    assert _origin_tip(p, "feature") == doc["writeback"]["sha"]
+
+
+def test_a_merge_commit_checkout_is_refused(tmp_path, runner):
+    p, head = _project(tmp_path)
+    job = runner(p)
+    job.repo.git("checkout", "-q", "--detach", "HEAD~1")  # not the PR head
+    job.pr_event(p.git("rev-parse", "main"), head)
+    code, doc = job.ci()
+    assert doc["writeback"]["status"] == "refused"
+    assert "not the pull request's head" in doc["writeback"]["message"]
+    assert _origin_tip(p, "feature") == head
+
+
+# --- locally: mlci repro --commit --------------------------------------------------------
+
+
+def test_repro_commit_commits_on_the_current_branch_without_pushing(tmp_path, mlci):
+    p, head = _project(tmp_path)
+    p.write("scratch.txt", "staged, not part of the commit\n")
+    p.git("add", "scratch.txt")
+    run = mlci(p, "repro", "--commit", "--format", "json")
+    assert run.code == 0, run.err
+    doc = run.json()
+    wb = doc["writeback"]
+    assert wb["status"] == "committed" and wb["branch"] == "feature" and wb["parent"] == head
+    new = p.git("rev-parse", "HEAD")
+    assert wb["sha"] == new and doc["context"]["head"]["sha"] == new
+    assert p.git("log", "-1", "--format=%P") == head
+    assert p.git("log", "-1", "--format=%an") == "Test"  # the user's own identity
+    files = p.git("diff-tree", "--no-commit-id", "--name-only", "-r", "HEAD").splitlines()
+    assert files == ["dvc.lock", "metrics.json"]
+    assert p.git("diff", "--cached", "--name-only") == "scratch.txt"  # still staged, apart
+    assert _origin_tip(p, "feature") == head  # nothing pushed to git
+    text = mlci(p, "repro", "--commit").out
+    assert "write-back: reproduction left dvc.lock and the outputs git tracks as committed" in text
+
+
+def test_repro_commit_refuses_after_a_failed_stage(tmp_path, mlci):
+    p, head = _project(tmp_path)
+    p.set_params(lr=-1.0)
+    run = mlci(p, "repro", "--commit", "--format", "json")
+    assert run.code == 1
+    assert run.json()["writeback"]["status"] == "refused"
+    assert p.git("rev-parse", "HEAD") == head
