@@ -613,3 +613,31 @@ def test_the_example_deploy_job_runs_with_act(dvc_repo, github_fake, empty_db, t
         "example-classifier", "champion"
     )
     assert mv.tags["mlci.git.sha"] == head and mv.tags["mlci.base.sha"] == base
+
+
+def test_deploy_records_its_gate_in_the_history(project: Project, tmp_path, monkeypatch):
+    """`mlci deploy` on a push to the default branch notes its result and pushes the notes."""
+    origin = tmp_path / "origin.git"
+    sh(["git", "init", "-q", "--bare", "-b", "main", str(origin)], tmp_path)
+    project.repo.git("remote", "add", "origin", str(origin))
+    first = project.repo.git("rev-parse", "HEAD")
+    # a result is recorded only when dvc.lock is known to match (here: no lock, nothing stale)
+    project.repo.write("mlci.yaml", config(project.db).replace('"off"', "warn"))
+    head = project.commit(0.90)
+    project.repo.git("push", "-q", "origin", "main")
+    payload = event_payload("push", repo=REPO, head_ref="main", head_sha=head, base_sha=first)
+    payload["repository"]["default_branch"] = "main"
+    event = tmp_path / "push.json"
+    event.write_text(json.dumps(payload))
+    for name, value in {
+        "GITHUB_EVENT_NAME": "push",
+        "GITHUB_EVENT_PATH": str(event),
+        "GITHUB_REPOSITORY": REPO,
+        "RUNNER_TEMP": str(tmp_path),
+    }.items():
+        monkeypatch.setenv(name, value)
+    run = project.run("deploy", "--environment", "production")
+    assert run.code == 0, run.err
+    assert f"recorded the result on {head[:7]} and pushed refs/notes/mlci" in run.err
+    note = json.loads(sh(["git", "notes", "--ref=mlci", "show", head], origin))
+    assert note["context"]["head"]["sha"] == head and note["verdict"] == "pass"

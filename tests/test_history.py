@@ -341,3 +341,108 @@ def test_without_history_the_reports_have_no_trend_column(git_repo, mlci):
     run = _pr_with(git_repo, mlci, 0.85)
     md = mlci(git_repo, "check", "--base", "main", "--format", "markdown").out
     assert run.code == 1 and "trend" not in md and "mermaid" not in md
+
+
+# --- nondeterminism, from the history for free ----------------------------------------------
+
+NOISY_STAGE = """\
+stages:
+  train:
+    cmd: python train.py
+    deps: [train.py]
+    params: [train.lr]
+    metrics:
+      - eval/metrics.json:
+          cache: false
+"""
+# the stage reads a file it does not declare: its result changes while dvc.lock's inputs do not
+TRAIN = """\
+import json, pathlib
+seed = pathlib.Path("seed.txt").read_text().strip()
+pathlib.Path("eval").mkdir(exist_ok=True)
+pathlib.Path("eval/metrics.json").write_text(json.dumps({"acc": 0.9 + int(seed) / 100}))
+"""
+
+
+def test_same_inputs_different_values_is_flagged_nondeterministic(dvc_repo, mlci):
+    repo = dvc_repo
+    repo.write("dvc.yaml", NOISY_STAGE)
+    repo.write("params.yaml", "train:\n  lr: 0.1\n")
+    repo.write("train.py", TRAIN)
+    repo.write("seed.txt", "0")
+    repo.write("mlci.yaml", "metrics:\n  rules:\n    - name: acc\n      direction: higher\n")
+    repo.dvc("repro", "-q")
+    first = repo.commit("baseline")
+    assert mlci(repo, "check", "--no-repro", "--record", "--base", "HEAD").code == 0
+    repo.write("seed.txt", "3")  # not a dep: dvc.lock's deps and params stay the same
+    repo.dvc("repro", "-q", "--force")
+    second = repo.commit("rerun")
+    run = mlci(repo, "check", "--no-repro", "--record", "--base", "HEAD")
+    assert run.code == 0, run.err
+    lock = repo.git("show", f"{first}:dvc.lock")
+    assert lock.split("outs:")[0] == repo.git("show", f"{second}:dvc.lock").split("outs:")[0]
+
+    repo.git("checkout", "-q", "-b", "feature")
+    repo.write("README.md", "docs only")
+    repo.commit("docs")
+    run = mlci(repo, "check", "--no-repro", "--base", "main", "--format", "json")
+    doc = run.json()
+    (acc,) = doc["metrics"]
+    assert acc["nondeterministic"] == [
+        {"sha": first, "value": 0.9},
+        {"sha": second, "value": 0.93},
+    ]
+    assert any(
+        n.startswith("eval/metrics.json:acc looks nondeterministic: 0.9 at ") for n in doc["notes"]
+    )
+    md = mlci(repo, "check", "--no-repro", "--base", "main", "--format", "markdown").out
+    assert f"0.93 at {second[:7]}, from the same inputs" in md
+
+
+def test_lock_inputs_ignore_outputs_and_see_params():
+    from mlci.engine.history import lock_inputs
+
+    lock = """\
+schema: '2.0'
+stages:
+  train:
+    cmd: python train.py
+    deps:
+    - path: train.py
+      hash: md5
+      md5: aaa
+    params:
+      params.yaml:
+        train.lr: 0.1
+    outs:
+    - path: eval/metrics.json
+      hash: md5
+      md5: {out}
+"""
+    a = lock_inputs(lock.format(out="111"))
+    assert a == lock_inputs(lock.format(out="222"))  # another result, the same inputs
+    assert a != lock_inputs(lock.format(out="111").replace("0.1", "0.2"))
+    assert set(a) == {"eval/metrics.json"}
+    assert lock_inputs("not: [yaml") == {} and lock_inputs(None) == {}
+
+
+def test_check_reads_only_what_the_clone_has_and_never_fetches(tmp_path, mlci, monkeypatch):
+    origin, a = _origin_and_clone(tmp_path, "a")
+    a.write("mlci.yaml", RULES)
+    before = _main_commit(a, 0.90)
+    after = _main_commit(a, 0.91)
+    _push_env(monkeypatch, tmp_path, before, after)
+    assert mlci(a, "ci", "--no-publish").code == 0
+    assert after in _origin_notes(origin)
+    for name in ("GITHUB_EVENT_NAME", "GITHUB_EVENT_PATH", "GITHUB_SHA", "GITHUB_REF"):
+        monkeypatch.delenv(name)
+    _, b = _origin_and_clone(tmp_path, "b")
+    b.git("checkout", "-q", "-b", "feature")
+    b.write("eval/metrics.json", {"acc": 0.95})
+    b.commit("better")
+    run = mlci(b, "check", "--format", "json", "--base", "origin/main")
+    assert run.code == 0 and all("history" not in m for m in run.json()["metrics"])
+    assert b.git("for-each-ref", "refs/notes") == ""  # nothing was fetched
+    b.git("fetch", "-q", "origin", "refs/notes/mlci:refs/notes/mlci")
+    run = mlci(b, "check", "--format", "json", "--base", "origin/main")
+    assert run.json()["metrics"][0]["history"] == [{"sha": after, "value": 0.91}]

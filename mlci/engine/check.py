@@ -502,6 +502,14 @@ def run_check(
             ),
         )
         metrics = history.attach(metrics, recorded)
+        if recorded.commits:
+            metrics, flagged = history.flag_nondeterministic(
+                metrics,
+                recorded,
+                history.head_inputs(target.root, target.head_sha, target.head_rev == dvc.WORKSPACE),
+                None if target.head_rev == dvc.WORKSPACE else target.head_sha,
+            )
+            findings.notes.extend(flagged)
         environment_step(target, cfg, findings, opts.verbose)
         if not cfg.metrics.files and (folders := project.nested(root)):
             # projects below, none here: "nothing to compare" would be a pass the gate cannot give

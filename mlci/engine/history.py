@@ -184,6 +184,121 @@ def branch_name(ref: str | None) -> str:
     return name
 
 
+# --- nondeterminism: the same inputs, another value ------------------------------------
+
+
+def lock_inputs(text: bytes | str | None) -> dict[str, str]:
+    """Each output ``dvc.lock`` records -> a digest of its stage's command, deps and params.
+
+    Two commits whose digests for a metrics file are equal ran the stage that
+    writes it on identical inputs (DVC's own hashes of the deps): its metrics
+    should be equal too. An unreadable lock gives nothing (no flag, no guess).
+    """
+    if not text:
+        return {}
+    import hashlib
+
+    import yaml
+
+    try:
+        doc = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except yaml.YAMLError:
+        return {}
+    stages = doc.get("stages") if isinstance(doc, dict) else None
+    if not isinstance(stages, dict):
+        return {}
+    out: dict[str, str] = {}
+    for stage in stages.values():
+        if not isinstance(stage, dict):
+            continue
+        deps = sorted(
+            json.dumps(d, sort_keys=True, default=str)
+            for d in stage.get("deps") or ()
+            if isinstance(d, dict)
+        )
+        what = {"cmd": stage.get("cmd"), "deps": deps, "params": stage.get("params") or {}}
+        digest = hashlib.sha256(
+            json.dumps(what, sort_keys=True, default=str).encode("utf-8")
+        ).hexdigest()[:16]
+        for entry in stage.get("outs") or ():
+            if isinstance(entry, dict) and isinstance(entry.get("path"), str):
+                out[entry["path"]] = digest
+    return out
+
+
+def head_inputs(root: Path, head_sha: str | None, worktree: bool) -> dict[str, str]:
+    """:func:`lock_inputs` of the compared head: the work tree's ``dvc.lock`` or the commit's."""
+    if worktree:
+        lock = root / "dvc.lock"
+        try:
+            return lock_inputs(lock.read_bytes()) if lock.is_file() else {}
+        except OSError:
+            return {}
+    if not head_sha:
+        return {}
+    return lock_inputs(git.show_file(head_sha, "dvc.lock", root))
+
+
+def _close(a: float, b: float) -> bool:
+    return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
+
+
+def _disagreement(
+    m: MetricDelta, history: History, inputs: dict[str, str], head_sha: str | None
+) -> tuple[dict[str, Any], dict[str, Any]] | None:
+    """Two values of ``m`` from the same inputs: the head against the newest recorded commit
+    with its inputs, else the newest such pair in the history."""
+    path = m.name.split(":", 1)[0]
+    first: dict[str, tuple[str, float]] = {}  # inputs digest -> the oldest (sha, value) with it
+    latest: dict[str, tuple[str, float]] = {}  # ... and the newest, which the head is held to
+    found = None
+    for c in history.commits:
+        if m.name not in c.values:
+            continue
+        value = c.values[m.name]
+        if m.name in c.others:  # one commit, recorded twice, two values
+            found = ({"sha": c.sha, "value": value}, {"sha": c.sha, "value": c.others[m.name]})
+        digest = c.inputs.get(path)
+        if digest is None:
+            continue
+        if digest in first and not _close(first[digest][1], value):
+            sha, seen = first[digest]
+            found = ({"sha": sha, "value": seen}, {"sha": c.sha, "value": value})
+        first.setdefault(digest, (c.sha, value))
+        latest[digest] = (c.sha, value)
+    digest = inputs.get(path)
+    head = m.head
+    if digest in latest and is_number(head) and math.isfinite(float(head)):  # type: ignore[arg-type]
+        sha, seen = latest[digest]  # type: ignore[index]
+        if not _close(seen, float(head)) and sha != head_sha:  # type: ignore[arg-type]
+            return {"sha": sha, "value": seen}, {"sha": head_sha, "value": float(head)}  # type: ignore[arg-type]
+    return found
+
+
+def flag_nondeterministic(
+    metrics: Iterable[MetricDelta],
+    history: History,
+    inputs: dict[str, str],
+    head_sha: str | None,
+) -> tuple[list[MetricDelta], list[str]]:
+    """Metrics whose value changed while their stage's inputs did not; and a note for each."""
+    out, notes_ = [], []
+    for m in metrics:
+        pair = _disagreement(m, history, inputs, head_sha)
+        if pair is None:
+            out.append(m)
+            continue
+        out.append(dataclasses.replace(m, nondeterministic=pair))
+        a, b = pair
+        where_b = b["sha"][:7] if b["sha"] else "the work tree"
+        notes_.append(
+            f"{m.name} looks nondeterministic: {a['value']:.6g} at {a['sha'][:7]} and "
+            f"{b['value']:.6g} at {where_b}, from the same inputs (the command, deps and params "
+            "dvc.lock records for its stage); its changes may be noise"
+        )
+    return out, notes_
+
+
 # --- recording ----------------------------------------------------------------------
 
 
@@ -194,6 +309,7 @@ def note_text(result: Result, inputs: dict[str, str] | None = None) -> str:
         doc.pop(key, None)
     for m in doc.get("metrics") or ():
         m.pop("history", None)  # each note holds its own value; history is the notes together
+        m.pop("nondeterministic", None)
     if inputs:
         doc["inputs"] = inputs
     return json.dumps(doc, separators=(",", ":"), ensure_ascii=True, sort_keys=True)
@@ -246,5 +362,7 @@ def record(result: Result, root: Path, *, worktree: bool) -> str:
         raise RunError(f"not recorded: {why}")
     sha = result.context.head.sha
     assert sha is not None
-    notes.write(root, sha, note_text(result))
+    # the commit's dvc.lock: the tree is that commit's (checked above), so they agree
+    inputs = lock_inputs(git.show_file(sha, "dvc.lock", root))
+    notes.write(root, sha, note_text(result, inputs))
     return sha

@@ -47,10 +47,12 @@ class MetricDelta:
     message: str | None = None
     # the values recorded on the base branch's commits ({"sha", "value"}, oldest first)
     history: tuple[dict[str, Any], ...] | None = None
+    # two values ({"sha", "value"}; sha None for the work tree) that the same inputs gave
+    nondeterministic: tuple[dict[str, Any], ...] | None = None
 
 
 # MetricDelta fields left out of the JSON when unset, so a result without history reads as before
-_OPTIONAL_METRIC_FIELDS = ("history",)
+_OPTIONAL_METRIC_FIELDS = ("history", "nondeterministic")
 
 
 @dataclass(frozen=True)
@@ -262,8 +264,9 @@ class Result:
 
 def _metric_from(doc: dict[str, Any]) -> MetricDelta:
     doc = dict(doc)
-    if doc.get("history") is not None:
-        doc["history"] = tuple(doc["history"])
+    for key in _OPTIONAL_METRIC_FIELDS:
+        if doc.get(key) is not None:
+            doc[key] = tuple(doc[key])
     return MetricDelta(**doc)
 
 
