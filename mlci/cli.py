@@ -15,7 +15,8 @@ from typing import Any
 import click
 
 from mlci import __version__
-from mlci.model.errors import EXIT_FAIL, EXIT_PASS, EXIT_RUNTIME, EXIT_USAGE, MlciError
+from mlci.commands.common import CONTEXT_VARS, TOKEN_OPTION_VAR, TOKEN_VAR
+from mlci.model.errors import EXIT_PASS, EXIT_RUNTIME, EXIT_USAGE, MlciError
 
 
 def common_options(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -74,111 +75,10 @@ def cli() -> None:
     """
 
 
-def _write(path: str, text: str) -> None:
-    """Write an output file the user named; a path that cannot be written is a usage error."""
-    from pathlib import Path
+def _outputs(fmt: str, output: str | None, html_path: str | None, report: str | None) -> Any:
+    from mlci.commands.check import Outputs
 
-    from mlci.model.errors import ConfigError
-
-    file = Path(path)
-    try:
-        file.parent.mkdir(parents=True, exist_ok=True)
-        file.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"cannot write: {exc.strerror or exc}", file=path) from exc
-
-
-def _terminal_width() -> int | None:
-    """The terminal's width when stdout is one (else None: the report's fixed width of 100)."""
-    import shutil
-
-    if not sys.stdout.isatty():
-        return None
-    return max(60, shutil.get_terminal_size((100, 24)).columns)
-
-
-def _emit(
-    result: Any,
-    cfg: Any,
-    fmt_name: str,
-    output: str | None,
-    root: Any = None,
-    html_path: str | None = None,
-    report: str | None = None,
-) -> int:
-    from mlci.report import render
-
-    if output:
-        _write(output, result.to_json())
-    if report:
-        _write(report, render.markdown(result, status_context=cfg.report.status_context, root=root))
-    if html_path:
-        from mlci.report.html import html
-
-        _write(html_path, html(result, root=root))
-    color = fmt_name == "text" and sys.stdout.isatty()
-    click.echo(
-        render.for_stdout(
-            result,
-            fmt_name,
-            status_context=cfg.report.status_context,
-            root=root,
-            color=color,
-            width=_terminal_width(),
-        ),
-        nl=False,
-        color=color,
-    )
-    return EXIT_FAIL if result.verdict == "fail" else EXIT_PASS
-
-
-def _run_check(
-    repro: bool | None,
-    config_path: str | None,
-    base: str | None,
-    head: str | None,
-    fmt: str,
-    output: str | None,
-    verbose: bool,
-    html_path: str | None = None,
-    *,
-    report: str | None = None,
-    compare: bool = True,
-    lock_status: bool = False,
-    record: bool = False,
-    commit: bool = False,
-) -> int:
-    from mlci.engine.check import CheckOptions, run_check
-    from mlci.engine.progress import progress_for
-
-    opts = CheckOptions(
-        config_path=config_path,
-        base=base,
-        head=head,
-        repro=repro,
-        verbose=verbose,
-        compare=compare,
-        lock_status=lock_status,
-        commit=commit,
-    )
-    with progress_for(sys.stderr) as progress:
-        result, cfg = run_check(opts, progress=progress)
-    import os
-
-    from mlci.adapters import mlflow
-    from mlci.engine import project
-
-    root = project.root(opts.cwd)
-    result = mlflow.track(result, cfg, root, os.environ, kind="check", verbose=verbose)
-    code = _emit(result, cfg, fmt, output, root=root, html_path=html_path, report=report)
-    if record:
-        from mlci.commands import record as recording
-
-        sha = recording.record(result, root, worktree=head is None)
-        click.echo(
-            f"mlci: recorded the result as a git note on {sha[:7]} (refs/notes/mlci)", err=True
-        )
-    return code
+    return Outputs(fmt=fmt, output=output, html=html_path, report=report)
 
 
 @cli.command()
@@ -218,18 +118,17 @@ def check(
                 "drop --repro or --lock-status"
             )
         repro = False
-    return _run_check(
-        repro,
-        config_path,
-        base,
-        head,
-        fmt,
-        output,
-        verbose,
-        html_path,
-        report=report,
+    from mlci.commands.check import check as run
+
+    return run(
+        config_path=config_path,
+        base=base,
+        head=head,
+        repro=repro,
+        verbose=verbose,
         lock_status=lock_status,
         record=record,
+        out=_outputs(fmt, output, html_path, report),
     )
 
 
@@ -246,8 +145,15 @@ def compare(
     verbose: bool,
 ) -> int:
     """Only compare metrics and params with the base revision (no reproduction)."""
-    return _run_check(
-        False, config_path, base, head, fmt, output, verbose, html_path, report=report
+    from mlci.commands.check import check as run
+
+    return run(
+        config_path=config_path,
+        base=base,
+        head=head,
+        repro=False,
+        verbose=verbose,
+        out=_outputs(fmt, output, html_path, report),
     )
 
 
@@ -264,20 +170,30 @@ def _ci_options(
     github_token: str | None,
     html_path: str | None = None,
 ) -> Any:
-    from mlci.commands.ci import CiOptions
-    from mlci.engine.check import CheckOptions
+    from mlci.commands.ci import options
 
-    check_opts = CheckOptions(
-        config_path=config_path, base=base, head=head, repro=repro, verbose=verbose
-    )
-    return CiOptions(
-        check=check_opts,
+    return options(
+        config_path=config_path,
+        base=base,
+        head=head,
+        repro=repro,
+        verbose=verbose,
         publish=publish,
         output=output,
         report=report,
         fmt=fmt,
         github_token=github_token,
         html=html_path,
+    )
+
+
+def token_option(what: str) -> Callable[..., Any]:
+    return click.option(
+        "--github-token",
+        metavar="TOKEN",
+        envvar=TOKEN_OPTION_VAR,
+        show_envvar=True,
+        help=f"Token for {what} [default: ${TOKEN_VAR}].",
     )
 
 
@@ -289,20 +205,17 @@ def github_options(func: Callable[..., Any]) -> Callable[..., Any]:
             show_default=True,
             help="Comment, set the status and the check run on GitHub.",
         ),
-        click.option(
-            "--github-token",
-            metavar="TOKEN",
-            envvar="MLCI_GITHUB_TOKEN",
-            show_envvar=True,
-            help="Token for the GitHub API [default: $GITHUB_TOKEN].",
-        ),
+        token_option("the GitHub API"),
     ]
     for option in reversed(options):
         func = option(func)
     return func
 
 
-@cli.command()
+@cli.command(
+    help="Run the check inside GitHub Actions and publish it (comment, status, summary, outputs)."
+    f"\n\nReads the event from the standard Actions variables ({CONTEXT_VARS})."
+)
 @common_options
 @repro_option
 @github_options
@@ -319,11 +232,6 @@ def ci(
     report: str | None,
     github_token: str | None,
 ) -> int:
-    """Run the check inside GitHub Actions and publish it (comment, status, summary, outputs).
-
-    Reads the event from the standard Actions variables (GITHUB_EVENT_NAME,
-    GITHUB_EVENT_PATH, GITHUB_REPOSITORY, GITHUB_API_URL, ...).
-    """
     from mlci.commands.ci import run_ci
 
     return run_ci(
@@ -355,19 +263,13 @@ def ci(
     default="text",
     show_default=True,
 )
-@click.option(
-    "--github-token",
-    metavar="TOKEN",
-    envvar="MLCI_GITHUB_TOKEN",
-    show_envvar=True,
-    help="Token for the GitHub API [default: $GITHUB_TOKEN].",
-)
+@token_option("the GitHub API")
 @click.option("-v", "--verbose", is_flag=True)
 def publish_cmd(
     result_file: str, config_path: str | None, fmt: str, github_token: str | None, verbose: bool
 ) -> int:
     """Publish a result computed elsewhere (the trusted half of the fork-safe flow)."""
-    from mlci.commands.ci import run_publish
+    from mlci.commands.publish import run_publish
 
     opts = _ci_options(config_path, None, None, fmt, None, verbose, False, True, None, github_token)
     return run_publish(result_file, opts)
@@ -393,18 +295,17 @@ def repro(
     commit: bool,
 ) -> int:
     """Only reproduce the DVC pipeline (pull, repro, push as configured) and report each stage."""
-    return _run_check(
-        True,
-        config_path,
-        base,
-        head,
-        fmt,
-        output,
-        verbose,
-        html_path,
-        report=report,
+    from mlci.commands.check import check as run
+
+    return run(
+        config_path=config_path,
+        base=base,
+        head=head,
+        repro=True,
+        verbose=verbose,
         compare=False,
         commit=commit,
+        out=_outputs(fmt, output, html_path, report),
     )
 
 
@@ -426,25 +327,17 @@ def hook() -> None:
 )
 def hook_install(strict: bool) -> int:
     """Install the pre-push hook (keeps and still runs an existing hook)."""
-    from pathlib import Path
-
     from mlci.commands import hook as hook_mod
 
-    for line in hook_mod.install(Path.cwd(), strict=strict):
-        click.echo(_clean(line))
-    return EXIT_PASS
+    return hook_mod.install_command(strict=strict)
 
 
 @hook.command("uninstall")
 def hook_uninstall() -> int:
     """Remove the pre-push hook and restore the hook it replaced."""
-    from pathlib import Path
-
     from mlci.commands import hook as hook_mod
 
-    for line in hook_mod.uninstall(Path.cwd()):
-        click.echo(_clean(line))
-    return EXIT_PASS
+    return hook_mod.uninstall_command()
 
 
 @hook.command("run")
@@ -459,24 +352,9 @@ def hook_uninstall() -> int:
 )
 def hook_run(remote: str | None, url: str | None, strict: bool, pre_commit: bool) -> int:
     """What the hook runs: check the branches on stdin (git's pre-push input)."""
-    import os
-    from pathlib import Path
-
     from mlci.commands import hook as hook_mod
 
-    if pre_commit:
-        env_remote, refs = hook_mod.from_pre_commit(os.environ)
-        remote = remote or env_remote
-    else:
-        refs = hook_mod.parse_refs(sys.stdin.read())
-    return hook_mod.run(
-        remote,
-        refs,
-        cwd=Path.cwd(),
-        strict=strict,
-        env=os.environ,
-        echo=lambda text, err: click.echo(_clean(text), err=err),
-    )
+    return hook_mod.run_command(remote, url, strict=strict, pre_commit=pre_commit)
 
 
 @cli.command("init")
@@ -497,19 +375,11 @@ def hook_run(remote: str | None, url: str | None, strict: bool, pre_commit: bool
 @click.option("--no-workflow", is_flag=True, help="Write mlci.yaml only.")
 def init_cmd(force: bool, action: str, python_version: str | None, no_workflow: bool) -> int:
     """Write mlci.yaml and .github/workflows/mlci.yml from the repo's dvc.yaml."""
-    from pathlib import Path
+    from mlci.commands.init import init_command
 
-    from mlci.commands.init import init
-
-    for line in init(
-        Path.cwd(),
-        force=force,
-        action=action,
-        python_version=python_version,
-        workflow=not no_workflow,
-    ):
-        click.echo(_clean(line))
-    return EXIT_PASS
+    return init_command(
+        force=force, action=action, python_version=python_version, workflow=not no_workflow
+    )
 
 
 @cli.command()
@@ -525,13 +395,9 @@ def doctor(config_path: str | None) -> int:
     Exit 0 when nothing required is missing, 3 otherwise. Offline-safe: no
     fetch, no GitHub API call; remote and MLflow checks time out after 2 s.
     """
-    from pathlib import Path
-
     from mlci.commands import doctor as doctor_mod
 
-    text, code = doctor_mod.run(Path.cwd(), config_path)
-    click.echo(_clean(text), nl=False)
-    return code
+    return doctor_mod.doctor_command(config_path)
 
 
 @cli.command()
@@ -547,14 +413,14 @@ def validate(
     verbose: bool,
 ) -> int:
     """Only validate the data (Great Expectations) and diff it with the base revision."""
-    from mlci.engine import project
-    from mlci.engine.check import CheckOptions
-    from mlci.engine.validate import run_validate
+    from mlci.commands.check import validate as run
 
-    opts = CheckOptions(config_path=config_path, base=base, head=head, repro=False, verbose=verbose)
-    result, cfg = run_validate(opts)
-    return _emit(
-        result, cfg, fmt, output, root=project.root(opts.cwd), html_path=html_path, report=report
+    return run(
+        config_path=config_path,
+        base=base,
+        head=head,
+        verbose=verbose,
+        out=_outputs(fmt, output, html_path, report),
     )
 
 
@@ -581,13 +447,7 @@ def validate(
     "--base", metavar="REF", help="Base revision of the gate [default: the push's before, ...]."
 )
 @click.option("--output", metavar="FILE", help="Write the gate's result JSON to FILE.")
-@click.option(
-    "--github-token",
-    metavar="TOKEN",
-    envvar="MLCI_GITHUB_TOKEN",
-    show_envvar=True,
-    help="Token for recording the GitHub Deployment [default: $GITHUB_TOKEN].",
-)
+@token_option("recording the GitHub Deployment")
 @click.option("-v", "--verbose", is_flag=True, help="More detail; tracebacks on errors.")
 @repro_option
 def deploy(
@@ -601,18 +461,17 @@ def deploy(
     repro: bool | None,
 ) -> int:
     """Re-check the gate for this commit, compare with the champion, promote the model (MLflow)."""
-    from mlci.commands.deploy import DeployOptions, run_deploy
-    from mlci.engine.check import CheckOptions
+    from mlci.commands.deploy import deploy_command
 
-    check_opts = CheckOptions(config_path=config_path, base=base, repro=repro, verbose=verbose)
-    return run_deploy(
-        DeployOptions(
-            environment=environment,
-            check=check_opts,
-            force=force,
-            output=output,
-            github_token=github_token,
-        )
+    return deploy_command(
+        environment=environment,
+        config_path=config_path,
+        base=base,
+        repro=repro,
+        verbose=verbose,
+        force=force,
+        output=output,
+        github_token=github_token,
     )
 
 
@@ -626,13 +485,7 @@ def deploy(
     metavar="PATH",
     help="Config file [default: mlci.yaml at the repository root].",
 )
-@click.option(
-    "--github-token",
-    metavar="TOKEN",
-    envvar="MLCI_GITHUB_TOKEN",
-    show_envvar=True,
-    help="Token for recording the GitHub Deployment [default: $GITHUB_TOKEN].",
-)
+@token_option("recording the GitHub Deployment")
 @click.option("-v", "--verbose", is_flag=True, help="More detail; tracebacks on errors.")
 def rollback(
     environment: str, config_path: str | None, github_token: str | None, verbose: bool
@@ -679,14 +532,10 @@ def card(
 
 
 def _for_log(message: str) -> str:
-    """An error message quotes input (a key of a result file, a path): in Actions it issues no command."""
-    import os
+    """An error message quotes input (a key of a result file, a path): on a runner, text only."""
+    from mlci.commands.common import for_log
 
-    if os.environ.get("GITHUB_ACTIONS") != "true":
-        return message
-    from mlci.forge.github.actions import log_safe
-
-    return log_safe(message)
+    return for_log(message)
 
 
 def _clean(text: str) -> str:

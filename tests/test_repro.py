@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from mlci.engine.repro import diff_locks, read_only_run
+from mlci.engine.repro import diff_locks
+from mlci.forge.github import actions
 from mlci.model import result as result_mod
 from tests.conftest import GitRepo, sh
 
@@ -367,6 +368,10 @@ def test_forks_do_not_push(tmp_path):
     }
     event.write_text(json.dumps(pr))
     env = {"GITHUB_EVENT_NAME": "pull_request", "GITHUB_EVENT_PATH": str(event)}
+
+    def read_only_run(env):
+        return actions.read_only_reason(actions.from_env(env, strict=False))
+
     assert read_only_run(env) == "a pull request from the fork someone/fork"
     pr["pull_request"]["head"]["repo"]["full_name"] = "owner/repo"
     event.write_text(json.dumps(pr))

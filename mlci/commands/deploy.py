@@ -20,21 +20,21 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from mlci.adapters import git
 from mlci.adapters.mlflow import PREVIOUS_ALIAS, TAG, MlflowError, Tracker, Version
 from mlci.commands import card as card_command
+from mlci.commands import common
 from mlci.configfile import load
 from mlci.engine import card as gather_card
 from mlci.engine import compare, gate, project
 from mlci.engine.check import CheckOptions, EventRevs, run_check
 from mlci.forge.github import actions
 from mlci.forge.github.actions import ActionsContext, Log
+from mlci.forge.github.deployments import record_deployment
 from mlci.model import fmt
 from mlci.model.config import Config, DeployConfig
 from mlci.model.errors import EXIT_FAIL, EXIT_PASS, ConfigError, RunError
@@ -225,52 +225,39 @@ def provenance(
     return {k: v for k, v in tags.items() if v}
 
 
-# --- GitHub -----------------------------------------------------------------------------
+# --- mlci deploy ------------------------------------------------------------------------
 
 
-def record_deployment(
-    ctx: ActionsContext,
-    env: Mapping[str, str],
-    log: Log,
+def deploy_command(
     *,
     environment: str,
-    ref: str | None,
-    state: str,
-    description: str,
-    payload: dict[str, Any],
-    target_url: str | None = None,
-) -> bool:
-    """A GitHub Deployment with one status; only with a token and GITHUB_REPOSITORY. Failures warn.
-
-    The status links to ``target_url`` (the model card's page) when given, else to the run.
-    """
-    if not (ctx.token and ctx.repository and ref):
-        return False
-    from mlci.commands.ci import client_options
-    from mlci.forge.github.api import GitHub, PublishError
-
-    try:
-        client = GitHub(ctx.token, ctx.repository, ctx.api_url, client_options(env))
-        deployment = client.create_deployment(ref, environment, description[:140], payload)
-        client.deployment_status(
-            deployment, state, description, target_url or ctx.run_url, environment
+    config_path: str | None = None,
+    base: str | None = None,
+    repro: bool | None = None,
+    verbose: bool = False,
+    force: bool = False,
+    output: str | None = None,
+    github_token: str | None = None,
+) -> int:
+    """``mlci deploy`` from the command line's values."""
+    check = CheckOptions(config_path=config_path, base=base, repro=repro, verbose=verbose)
+    return run_deploy(
+        DeployOptions(
+            environment=environment,
+            check=check,
+            force=force,
+            output=output,
+            github_token=github_token,
         )
-    except PublishError as exc:
-        log.warning(f"could not record the deployment to {environment} on GitHub: {exc}")
-        return False
-    return True
-
-
-# --- mlci deploy ------------------------------------------------------------------------
+    )
 
 
 def run_deploy(opts: DeployOptions, env: Mapping[str, str] | None = None) -> int:
     from mlci.adapters import mlflow
     from mlci.commands.ci import CiOptions, _ensure_commit, _write_local
 
-    env = os.environ if env is None else env
-    ctx = actions.from_env(env, token=opts.github_token)
-    log = Log(ctx.in_actions)
+    run = common.start(env, token=opts.github_token)
+    env, ctx, log = run.env, run.ctx, run.log
     root = git.repo_root(opts.check.cwd)
     cfg = load(opts.check.config_path, root, explicit=opts.check.config_path is not None)
     dep = _deploy_config(cfg)
@@ -296,6 +283,7 @@ def run_deploy(opts: DeployOptions, env: Mapping[str, str] | None = None) -> int
             context=context,
             cfg=cfg,
             event=EventRevs(ev.base_sha, ev.base_ref, head, branch),
+            host=run.host,
         )
     finally:
         log.endgroup()
@@ -585,9 +573,8 @@ def _summary(outcome: Outcome, name: str, alias: str, environment: str, tracker:
 def run_rollback(opts: RollbackOptions, env: Mapping[str, str] | None = None) -> int:
     from mlci.adapters import mlflow
 
-    env = os.environ if env is None else env
-    ctx = actions.from_env(env, token=opts.github_token)
-    log = Log(ctx.in_actions)
+    run = common.start(env, token=opts.github_token)
+    env, ctx, log = run.env, run.ctx, run.log
     root = git.repo_root(opts.cwd)
     cfg = load(opts.config_path, root, explicit=opts.config_path is not None)
     dep = _deploy_config(cfg)

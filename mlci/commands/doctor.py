@@ -142,11 +142,14 @@ def diagnose(
         )
     elif not cfg.metrics.files and (folders := project.nested(root)):
         items.append(Item(FAIL, "project", project.nested_hint(folders)))
-    items.append(_base(root, cfg, env))
+    from mlci.commands import common
+
+    ctx = common.start(env, strict=False).ctx
+    items.append(_base(root, cfg, ctx.base_ref))
     items += _dvc(root, cfg, env, timeout)
     items += _rules(root, cfg)
     items.append(_mlflow(root, cfg, env, timeout))
-    items += _github(root, env)
+    items += _github(root, ctx)
     return items
 
 
@@ -157,8 +160,7 @@ def _describe_config(cfg: config.Config) -> str:
     return f"{cfg.path} is valid: {plural(rules, 'metric rule')}, {plural(data, 'data check')}"
 
 
-def _base(root: Path, cfg: config.Config, env: Mapping[str, str]) -> Item:
-    pr_base = env.get("GITHUB_BASE_REF")
+def _base(root: Path, cfg: config.Config, pr_base: str | None) -> Item:
     if pr_base:  # a pull_request run: the base is the PR's target branch
         candidates = [f"origin/{pr_base}", pr_base]
     else:
@@ -379,15 +381,17 @@ def _mlflow(root: Path, cfg: config.Config, env: Mapping[str, str], timeout: flo
     return Item(SKIP, "MLflow", f"{shown}: {scheme} tracking URIs are not checked")
 
 
-def _github(root: Path, env: Mapping[str, str]) -> list[Item]:
+def _github(root: Path, ctx: Any) -> list[Item]:
+    from mlci.forge.github.actions import TOKEN_VAR
+
     items = []
-    if env.get("GITHUB_ACTIONS") == "true":
-        if env.get("GITHUB_TOKEN"):
+    if ctx.in_actions:
+        if ctx.token:
             items.append(
                 Item(
                     OK,
                     "GitHub token",
-                    "GITHUB_TOKEN is set (its permissions are not "
+                    f"{TOKEN_VAR} is set (its permissions are not "
                     "queried: doctor makes no GitHub API calls)",
                 )
             )
@@ -397,7 +401,7 @@ def _github(root: Path, env: Mapping[str, str]) -> list[Item]:
                 Item(
                     WARN,
                     "GitHub token",
-                    "GITHUB_TOKEN is not set: pass the action's "
+                    f"{TOKEN_VAR} is not set: pass the action's "
                     "github-token input; without it nothing is published",
                 )
             )
@@ -489,3 +493,12 @@ def run(
 ) -> tuple[str, int]:
     items = diagnose(cwd, os.environ if env is None else env, config_path=config_path)
     return render(items), exit_code(items)
+
+
+def doctor_command(config_path: str | None) -> int:
+    """``mlci doctor`` in the current directory."""
+    from mlci.commands.common import say
+
+    text, code = run(Path.cwd(), config_path)
+    say(text, nl=False)
+    return code

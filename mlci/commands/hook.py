@@ -415,3 +415,45 @@ def _cannot_check(what: str, exc: MlciError, strict: bool, echo: Echo) -> int:
         True,
     )
     return EXIT_PASS
+
+
+# --- the CLI's entry points -------------------------------------------------------------
+
+
+def install_command(*, strict: bool = False) -> int:
+    """``mlci hook install``."""
+    from mlci.commands.common import say
+
+    for line in install(Path.cwd(), strict=strict):
+        say(line)
+    return EXIT_PASS
+
+
+def uninstall_command() -> int:
+    """``mlci hook uninstall``."""
+    from mlci.commands.common import say
+
+    for line in uninstall(Path.cwd()):
+        say(line)
+    return EXIT_PASS
+
+
+def run_command(
+    remote: str | None, url: str | None, *, strict: bool = False, pre_commit: bool = False
+) -> int:
+    """``mlci hook run``: the refs come from stdin (git) or pre-commit's variables."""
+    from mlci.commands.common import say
+
+    if pre_commit:
+        env_remote, refs = from_pre_commit(os.environ)
+        remote = remote or env_remote
+    else:
+        refs = parse_refs(sys.stdin.read())
+    return run(
+        remote,
+        refs,
+        cwd=Path.cwd(),
+        strict=strict,
+        env=os.environ,
+        echo=lambda text, err: say(text, err=err),
+    )

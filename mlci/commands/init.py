@@ -688,3 +688,22 @@ def init(
             f"  6. Add the DVC remote's secrets to the GitHub repository: {', '.join(plan.credentials)}"
         )
     return out
+
+
+def init_command(
+    *,
+    force: bool = False,
+    action: str = DEFAULT_ACTION,
+    python_version: str | None = None,
+    workflow: bool = True,
+) -> int:
+    """``mlci init`` in the current directory."""
+    from mlci.commands.common import say
+
+    for line in init(
+        Path.cwd(), force=force, action=action, python_version=python_version, workflow=workflow
+    ):
+        say(line)
+    from mlci.model.errors import EXIT_PASS
+
+    return EXIT_PASS

@@ -19,6 +19,7 @@ from mlci.engine.progress import Progress
 from mlci.model.config import Config
 from mlci.model.errors import RunError
 from mlci.model.result import Context, Environment, Plot, Reason, Repro, Result, Revision
+from mlci.model.run import HostRun
 
 
 @dataclass(frozen=True)
@@ -348,7 +349,12 @@ def _mark_unreadable(
 
 
 def repro_step(
-    opts: CheckOptions, cfg: Config, target: Target, findings: Findings, env: Mapping[str, str]
+    opts: CheckOptions,
+    cfg: Config,
+    target: Target,
+    findings: Findings,
+    env: Mapping[str, str],
+    host: HostRun | None = None,
 ) -> Repro:
     """Reproduce the work tree first, when asked (``--repro``) or configured (``repro.enabled``)."""
     wanted = opts.repro if opts.repro is not None else cfg.repro.enabled
@@ -365,7 +371,7 @@ def repro_step(
         )
     from mlci.engine import repro
 
-    outcome = repro.reproduce(target.root, cfg.repro, env=env, verbose=opts.verbose)
+    outcome = repro.reproduce(target.root, cfg.repro, env=env, host=host, verbose=opts.verbose)
     findings.reasons.extend(outcome.reasons)
     # `mlci repro` compares nothing: it must not say what metrics are compared from
     findings.notes.extend(
@@ -449,7 +455,10 @@ def run_check(
     event: EventRevs | None = None,
     cfg: Config | None = None,
     progress: Progress | None = None,
+    host: HostRun | None = None,
 ) -> tuple[Result, Config]:
+    """Compute the result of ``opts``; ``host`` holds the code host's rules for this run
+    (built by the forge from the environment; None: a local run)."""
     env = os.environ if env is None else env
     progress = progress or Progress()
     started = time.monotonic()
@@ -471,7 +480,7 @@ def run_check(
         )
     else:
         # no spinner while stages run: their output streams to the terminal
-        repro = repro_step(opts, cfg, target, findings, env)
+        repro = repro_step(opts, cfg, target, findings, env, host)
         if opts.compare and repro.status == "skipped" and not_reproduced(opts, cfg, target):
             # results that were not reproduced here are only as fresh as dvc.lock says
             locked = lock_step(cfg, target, findings, progress, opts.verbose)

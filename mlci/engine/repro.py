@@ -7,14 +7,13 @@ are DVC's), push new outputs when asked, then compare ``dvc.lock`` before and
 after: a lock that reproduction changed means the committed results are not
 the ones the committed code produces.
 
-Each stage is streamed to the log as it runs (a ``::group::`` per stage on
-GitHub Actions, plain lines elsewhere), and the last lines of a failing
-stage's output are kept for the report. Nothing here renders the report.
+Each stage is streamed to the log as it runs (a folded group per stage on a CI
+runner, through the host's log; plain lines elsewhere), and the last lines of a
+failing stage's output are kept for the report. Nothing here renders the report.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
@@ -30,11 +29,9 @@ from mlci.model.config import ReproConfig
 from mlci.model.errors import RunError
 from mlci.model.fmt import terminal_text, without_credentials
 from mlci.model.result import Reason, Repro, StageRun
+from mlci.model.run import HostRun, Log
 
 LOG_TAIL_LINES = 40
-
-# Events whose runs hold a write token on the base's code: never run PR code there.
-_TRUSTED_EVENTS = ("pull_request_target", "issue_comment", "workflow_run")
 
 
 @dataclass(frozen=True)
@@ -52,10 +49,10 @@ class ReproOutcome:
 class StageLog(dvc.StageWatcher):
     """Streams stage events to ``stream`` and keeps each stage's last output lines.
 
-    On GitHub Actions every stage is a collapsible ``::group::``, and workflow
-    commands in the stage's output are switched off (``::stop-commands::``) so
-    that a pipeline's output cannot set outputs or masks. Elsewhere a stage
-    that runs gets a header line, its output indented, and an end line.
+    On a CI runner (``log.in_ci``) every stage is a group of the host's log,
+    whose output the host reads as text only (on GitHub Actions its workflow
+    commands are stopped, so a pipeline cannot set outputs or masks). Elsewhere
+    a stage that runs gets a header line, its output indented, and an end line.
 
     Each output line loses the values of secret-looking variables (``redact``)
     and anything a terminal would act on before it is shown or kept.
@@ -65,19 +62,18 @@ class StageLog(dvc.StageWatcher):
         self,
         stream: TextIO | None = None,
         *,
-        github: bool = False,
+        log: Log | None = None,
         tail_lines: int = LOG_TAIL_LINES,
         redact: Callable[[str], str] | None = None,
     ) -> None:
         self._stream = stream
-        self.github = github
+        self._log = log if log is not None and log.in_ci else None
         self._redact = redact or (lambda text: text)
         self.tails: dict[str, str] = {}
         self._tail: deque[str] = deque(maxlen=tail_lines)
         self._name = ""
         self._cmd: str | None = None
         self._header_shown = False
-        self._token = ""
 
     @property
     def stream(self) -> TextIO:
@@ -91,10 +87,8 @@ class StageLog(dvc.StageWatcher):
         self._name, self._cmd = name, cmd
         self._tail.clear()
         self._header_shown = False
-        if self.github:
-            self._token = os.urandom(8).hex()
-            self._write(f"::group::stage {_one_line(name)}")
-            self._write(f"::stop-commands::{self._token}")
+        if self._log is not None:
+            self._log.group(f"stage {_one_line(name)}", quoted=True)
             self._header_shown = True
 
     def output(self, line: str) -> None:
@@ -104,14 +98,13 @@ class StageLog(dvc.StageWatcher):
         if not self._header_shown:
             self._write(f"mlci: stage {self._name}: running")
             self._header_shown = True
-        self._write(line if self.github else f"    {line}")
+        self._write(line if self._log is not None else f"    {line}")
 
     def stage_finished(self, outcome: dvc.StageOutcome) -> None:
         if self._tail:
             self.tails[outcome.name] = "\n".join(self._tail)
-        if self.github:
-            self._write(f"::{self._token}::")
-            self._write("::endgroup::")
+        if self._log is not None:
+            self._log.endgroup()
         self._write(f"mlci: stage {outcome.name}: {describe_outcome(outcome)}")
 
 
@@ -222,19 +215,6 @@ def diff_locks(
 # --- where pushing is allowed ---------------------------------------------------------
 
 
-def read_only_run(env: Mapping[str, str]) -> str | None:
-    """Why this run must not push (a fork's pull request), or None."""
-    if env.get("GITHUB_EVENT_NAME") != "pull_request":
-        return None
-    try:
-        event = json.loads(Path(env.get("GITHUB_EVENT_PATH", "")).read_text(encoding="utf-8"))
-        pr = event["pull_request"]
-        head, base = pr["head"]["repo"]["full_name"], pr["base"]["repo"]["full_name"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return "a pull request whose origin cannot be read from the event"
-    return f"a pull request from the fork {head}" if head != base else None
-
-
 # --- the step -------------------------------------------------------------------------
 
 
@@ -266,6 +246,7 @@ def reproduce(
     cfg: ReproConfig,
     *,
     env: Mapping[str, str] | None = None,
+    host: HostRun | None = None,
     log: StageLog | None = None,
     verbose: bool = False,
 ) -> ReproOutcome:
@@ -277,8 +258,9 @@ def reproduce(
     later sections still run.
     """
     env = os.environ if env is None else env
-    if env.get("GITHUB_EVENT_NAME") in _TRUSTED_EVENTS:
-        why = f"a {env['GITHUB_EVENT_NAME']} run holds a write token: mlci does not run pull-request code there"
+    host = host or HostRun()
+    if host.no_pr_code:
+        why = host.no_pr_code
         return ReproOutcome(Repro(status="skipped", message=why), notes=(f"not reproduced: {why}",))
     if not dvc.is_dvc_repo(root):
         msg = "no DVC project (.dvc/): nothing to reproduce"
@@ -287,7 +269,7 @@ def reproduce(
         # `dvc repro` would stop at the missing dvc.yaml; a data-only DVC repo has nothing to run
         return ReproOutcome(Repro(status="skipped", message="no dvc.yaml: nothing to reproduce"))
     log = log or StageLog(
-        github=env.get("GITHUB_ACTIONS") == "true",
+        log=host.log,
         redact=redact.Redactor.from_env({**os.environ, **env}),
     )
     acc = _Acc()
@@ -340,7 +322,7 @@ def reproduce(
         )
         after = read_locks(lock_files, root)
         if cfg.push and run.error is None:
-            _push(repo, cfg, targets, remote, env, acc)
+            _push(repo, cfg, targets, remote, host.no_push, acc)
 
     stages = tuple(
         StageRun(
@@ -446,10 +428,9 @@ def _push(
     cfg: ReproConfig,
     targets: list[str],
     remote: dvc.Remote | None,
-    env: Mapping[str, str],
+    why_not: str | None,
     acc: _Acc,
 ) -> None:
-    why_not = read_only_run(env)
     if why_not:
         acc.notes.append(f"outputs not pushed: {why_not} has a read-only token")
         return

@@ -1,1 +1,64 @@
-"""The code host: its run context, publishing results, PR-comment commands. GitHub today."""
+"""The code host: its run context, publishing results, PR-comment commands. GitHub today.
+
+Each host is a package under ``forge/`` whose module implements :class:`Forge`
+and has one entry in :data:`REGISTRY`; a second host (GitLab merge requests)
+is a new folder and one line there. Only this package reads the host's
+environment variables (``GITHUB_*``) or writes its log commands (``::group::``).
+What the forge gives the rest of mlci are plain values: the engine reads
+:class:`mlci.model.run.HostRun`, and publishing receives rendered text, so
+nothing here imports the engine or the report.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping
+from typing import Any, Protocol, cast
+
+from mlci.model.run import HostRun, Log
+
+
+class Forge(Protocol):
+    """What mlci needs of a code host. Contexts and clients are the host's own types."""
+
+    name: str
+
+    def running_here(self, env: Mapping[str, str]) -> bool:
+        """Is this process a job of this host's CI?"""
+
+    def context(
+        self, env: Mapping[str, str], *, token: str | None = None, strict: bool = True
+    ) -> Any:
+        """The run context, built once from the environment and the event payload."""
+
+    def log(self, ctx: Any) -> Log:
+        """The run's log: annotations and folded groups on the host's runner, plain elsewhere."""
+
+    def rules(self, ctx: Any, log: Log) -> HostRun:
+        """What the engine must respect in this run (no pull-request code, no push)."""
+
+    def client(self, ctx: Any, env: Mapping[str, str], log: Log) -> Any:
+        """An API client for publishing, or None (with a warning) when the run has no token."""
+
+    def log_safe(self, text: str) -> str:
+        """``text`` (which quotes input) made unable to issue a command to the runner."""
+
+
+# host name -> the module that implements Forge (imported when first used: `mlci --help` stays fast)
+REGISTRY: dict[str, str] = {
+    "github": "mlci.forge.github",
+}
+DEFAULT = "github"  # outside any CI, a token and a repository name still publish to GitHub
+
+
+def get(name: str) -> Forge:
+    return cast(Forge, importlib.import_module(REGISTRY[name]))
+
+
+def current(env: Mapping[str, str]) -> Forge:
+    """The host whose CI runs this process, else the default one."""
+    for name in REGISTRY:
+        host = get(name)
+        if host.running_here(env):
+            return host
+    return get(DEFAULT)

@@ -9,16 +9,30 @@ only written when running in Actions.
 from __future__ import annotations
 
 import json
+import secrets
 import sys
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
 from mlci.model.errors import ConfigError, RunError
+from mlci.model.run import HostRun
 
 ZERO_SHA = "0" * 40
+
+# Events whose runs hold a write token on the base's code even for a fork's pull request:
+# mlci never runs, reads or validates the pull request's files there.
+UNTRUSTED_EVENTS = ("pull_request_target", "issue_comment", "workflow_run")
+PR_EVENTS = ("pull_request", "pull_request_target")
+
+TOKEN_VAR = "GITHUB_TOKEN"  # the token Actions hands a job
+TOKEN_OPTION_VAR = "MLCI_GITHUB_TOKEN"  # what --github-token reads first
+NO_TOKEN = f"no GitHub token ({TOKEN_VAR} or --github-token)"
+# what `mlci ci --help` says the context is read from
+CONTEXT_VARS = "GITHUB_EVENT_NAME, GITHUB_EVENT_PATH, GITHUB_REPOSITORY, GITHUB_API_URL, ..."
 
 
 @dataclass(frozen=True)
@@ -42,6 +56,7 @@ class ActionsContext:
     runner_temp: Path | None = None
     workspace: Path | None = None
     in_actions: bool = False
+    base_ref: str | None = None  # GITHUB_BASE_REF: the target branch of a pull_request run
 
     @property
     def run_url(self) -> str | None:
@@ -74,17 +89,31 @@ class ActionsContext:
         return f"ActionsContext(event_name={self.event_name!r}, repository={self.repository!r})"
 
 
-def from_env(env: Mapping[str, str], token: str | None = None) -> ActionsContext:
-    """Build the context from the standard Actions variables."""
+def from_env(
+    env: Mapping[str, str], token: str | None = None, *, strict: bool = True
+) -> ActionsContext:
+    """Build the context from the standard Actions variables.
+
+    ``strict``: an unreadable event payload is an error (``mlci ci``, ``publish``,
+    ``deploy`` act on it); otherwise the context has an empty event, which
+    :func:`host_run` reads as "cannot tell" where that matters.
+    """
     event: dict[str, Any] = {}
     path = env.get("GITHUB_EVENT_PATH")
     if path:
         try:
             event = json.loads(Path(path).read_text(encoding="utf-8"))
         except FileNotFoundError as exc:
-            raise RunError(f"GITHUB_EVENT_PATH points to a missing file: {path}") from exc
+            if strict:
+                raise RunError(f"GITHUB_EVENT_PATH points to a missing file: {path}") from exc
         except json.JSONDecodeError as exc:
-            raise RunError(f"the event payload {path} is not JSON: {exc}") from exc
+            if strict:
+                raise RunError(f"the event payload {path} is not JSON: {exc}") from exc
+        except (OSError, UnicodeDecodeError):
+            if strict:
+                raise
+        if not isinstance(event, dict):
+            event = {}
 
     def opt_path(name: str) -> Path | None:
         value = env.get(name)
@@ -102,12 +131,39 @@ def from_env(env: Mapping[str, str], token: str | None = None) -> ActionsContext
         actor=env.get("GITHUB_ACTOR") or None,
         sha=env.get("GITHUB_SHA") or None,
         ref=env.get("GITHUB_REF") or None,
-        token=token or env.get("GITHUB_TOKEN") or None,
+        token=token or env.get(TOKEN_VAR) or None,
         step_summary=opt_path("GITHUB_STEP_SUMMARY"),
         output=opt_path("GITHUB_OUTPUT"),
         runner_temp=opt_path("RUNNER_TEMP"),
         workspace=opt_path("GITHUB_WORKSPACE"),
         in_actions=env.get("GITHUB_ACTIONS") == "true",
+        base_ref=env.get("GITHUB_BASE_REF") or None,
+    )
+
+
+def read_only_reason(ctx: ActionsContext) -> str | None:
+    """Why this run must not push (a fork's pull request gets a read-only token), or None."""
+    if ctx.event_name != "pull_request":
+        return None
+    try:
+        pr = ctx.event["pull_request"]
+        head, base = pr["head"]["repo"]["full_name"], pr["base"]["repo"]["full_name"]
+    except (KeyError, TypeError):
+        return "a pull request whose origin cannot be read from the event"
+    return f"a pull request from the fork {head}" if head != base else None
+
+
+def host_run(ctx: ActionsContext, log: Log | None = None) -> HostRun:
+    """The rules the engine follows in this run, as plain values."""
+    no_pr_code = None
+    if ctx.event_name in UNTRUSTED_EVENTS:
+        no_pr_code = (
+            f"a {ctx.event_name} run holds a write token: mlci does not run pull-request code there"
+        )
+    return HostRun(
+        log=log,
+        no_pr_code=no_pr_code,
+        no_push=read_only_reason(ctx),
     )
 
 
@@ -126,7 +182,7 @@ class EventRevisions:
 def revisions(ctx: ActionsContext) -> EventRevisions:
     """The base to compare with: the PR's base commit for pull_request, a push's ``before``; nothing otherwise."""
     pr = ctx.pull_request
-    if ctx.event_name in ("pull_request", "pull_request_target") and pr:
+    if ctx.event_name in PR_EVENTS and pr:
         return EventRevisions(
             base_sha=pr["base"]["sha"],
             base_ref=pr["base"].get("ref"),
@@ -222,17 +278,29 @@ def log_safe(text: str) -> str:
 
 
 class Log:
-    """Log lines; on Actions also annotations and groups, elsewhere plain text on stderr."""
+    """Log lines; on Actions also annotations and groups, elsewhere plain text on stderr.
+
+    Implements :class:`mlci.model.run.Log`, the log the engine writes stages to.
+    """
 
     def __init__(self, in_actions: bool, stream: TextIO | None = None) -> None:
         self.in_actions = in_actions
-        self.stream = stream or sys.stderr
+        self._stream = stream
         self.warnings: list[str] = []
+        self._resume: list[str | None] = []  # per open group: the token that resumes commands
 
-    def _write(self, line: str) -> None:
+    @property
+    def in_ci(self) -> bool:
+        return self.in_actions
+
+    @property
+    def stream(self) -> TextIO:
+        return self._stream or sys.stderr  # looked up late: tests swap sys.stderr
+
+    def _write(self, line: str, stream: TextIO | None = None) -> None:
         from mlci.model.fmt import terminal_text
 
-        print(terminal_text(line), file=self.stream, flush=True)
+        print(terminal_text(line), file=stream or self.stream, flush=True)
 
     def info(self, message: str) -> None:
         self._write(log_safe(message) if self.in_actions else message)
@@ -267,12 +335,34 @@ class Log:
     def warning(self, message: str, **kw: Any) -> None:
         self.annotate("warning", message, **kw)
 
-    def group(self, title: str) -> None:
+    def group(self, title: str, *, quoted: bool = False) -> None:
+        """A collapsible group; ``quoted``: its lines are a program's output, never commands."""
         self._write(f"::group::{_escape_data(title)}" if self.in_actions else f"── {title}")
+        token = None
+        if self.in_actions and quoted:
+            # a pipeline's output cannot set outputs or masks while commands are stopped
+            token = secrets.token_hex(16)
+            self._write(f"::stop-commands::{token}")
+        self._resume.append(token)
 
     def endgroup(self) -> None:
+        token = self._resume.pop() if self._resume else None
+        if token:
+            self._write(f"::{token}::")
         if self.in_actions:
             self._write("::endgroup::")
+
+    @contextmanager
+    def quoted(self, stream: TextIO) -> Iterator[None]:
+        """Workflow commands off on ``stream`` while it prints text that holds PR input."""
+        token = secrets.token_hex(16) if self.in_actions else None
+        if token:
+            self._write(f"::stop-commands::{token}", stream)
+        try:
+            yield
+        finally:
+            if token:
+                self._write(f"::{token}::", stream)
 
 
 def write_outputs(path: Path | None, values: Mapping[str, str | None]) -> None:

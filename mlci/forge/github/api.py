@@ -12,11 +12,14 @@ and a timeout. The token is never logged: it only lives inside the client.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from mlci.model.errors import MlciError
+from mlci.model.errors import ConfigError, MlciError
+
+if TYPE_CHECKING:
+    from mlci.forge.github.actions import ActionsContext
 
 ACTIONS_BOT = "github-actions[bot]"
 COMMENT_LIMIT = 65536  # characters GitHub accepts in an issue comment body
@@ -79,6 +82,37 @@ class ClientOptions:
     retries: int = 4
     backoff: float = 1.0  # seconds, doubled per retry (urllib3's backoff_factor)
     write_interval: float = 1.0  # GitHub asks for a pause between mutative requests
+
+
+def client_options(env: Mapping[str, str]) -> ClientOptions:
+    """Retry and pacing knobs; the defaults suit github.com (tests turn the pauses off)."""
+
+    def number(name: str, default: float) -> float:
+        try:
+            return float(env.get(name, default))
+        except ValueError as exc:
+            raise ConfigError(f"{name} must be a number, got {env.get(name)!r}") from exc
+
+    return ClientOptions(
+        timeout=number("MLCI_GITHUB_TIMEOUT", 15.0),
+        retries=int(number("MLCI_GITHUB_RETRIES", 4)),
+        backoff=number("MLCI_GITHUB_BACKOFF", 1.0),
+        write_interval=number("MLCI_GITHUB_WRITE_INTERVAL", 1.0),
+    )
+
+
+def connect(ctx: ActionsContext, env: Mapping[str, str], log: Any = None) -> GitHub | None:
+    """A client, or None (with a warning) when the run has no token or no repository.
+
+    Publishing is never a reason to lose the result: the caller writes it either way.
+    """
+    if not ctx.token:
+        return None
+    if not ctx.repository or "/" not in ctx.repository:
+        if log is not None:
+            log.warning("GITHUB_REPOSITORY (owner/name) is not set: nothing is published")
+        return None
+    return GitHub(ctx.token, ctx.repository, ctx.api_url, client_options(env))
 
 
 def _message(exc: Exception) -> tuple[str, int | None]:

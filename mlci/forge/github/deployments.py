@@ -1,0 +1,40 @@
+"""A GitHub Deployment with a status for each ``mlci deploy`` and ``rollback`` decision."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from mlci.forge.github.actions import ActionsContext, Log
+
+
+def record_deployment(
+    ctx: ActionsContext,
+    env: Mapping[str, str],
+    log: Log,
+    *,
+    environment: str,
+    ref: str | None,
+    state: str,
+    description: str,
+    payload: dict[str, Any],
+    target_url: str | None = None,
+) -> bool:
+    """A GitHub Deployment with one status; only with a token and GITHUB_REPOSITORY. Failures warn.
+
+    The status links to ``target_url`` (the model card's page) when given, else to the run.
+    """
+    if not (ctx.token and ctx.repository and ref):
+        return False
+    from mlci.forge.github.api import GitHub, PublishError, client_options
+
+    try:
+        client = GitHub(ctx.token, ctx.repository, ctx.api_url, client_options(env))
+        deployment = client.create_deployment(ref, environment, description[:140], payload)
+        client.deployment_status(
+            deployment, state, description, target_url or ctx.run_url, environment
+        )
+    except PublishError as exc:
+        log.warning(f"could not record the deployment to {environment} on GitHub: {exc}")
+        return False
+    return True
