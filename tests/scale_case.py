@@ -12,6 +12,7 @@ from mlci import configfile as config
 from mlci.engine import compare, gate
 from mlci.forge.github import publish
 from mlci.model.result import Context, Result, Revision
+from mlci.report.comment import ReportText
 
 FILES, PER_FILE = 100, 100
 CONFIG = """\
@@ -72,7 +73,7 @@ def compare_and_render(
         reasons=tuple(reasons),
         metrics=tuple(deltas),
     )
-    return result, publish.comment_body(result, cfg)
+    return result, publish.comment_body(result, ReportText(cfg.report.status_context))
 
 
 def parsed_config() -> config.Config:

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from mlci.engine import datadiff
+from mlci.report.data import diff_summary
 
 
 def test_identical_data_has_no_drift():
@@ -59,11 +60,11 @@ def test_schema_nulls_and_summary_line():
     assert d["schema"]["type_changed"] == [{"name": "a", "base": "int64", "head": "float64"}]
     a = d["columns"][0]
     assert a["null_fraction"] == {"base": 0.0, "head": 0.2}
-    line = datadiff.summary(d)
+    line = diff_summary(d)
     assert line.startswith(
         "+1 rows (+25.0 %), 1 column added (c), 1 column removed (b), 1 column changed type (a)"
     )
     assert (
-        datadiff.summary({"status": "no_base", "message": "x.csv does not exist in main"})
+        diff_summary({"status": "no_base", "message": "x.csv does not exist in main"})
         == "x.csv does not exist in main"
     )

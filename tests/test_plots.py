@@ -10,7 +10,7 @@ import pytest
 from mlci.adapters.dvc import PlotSource
 from mlci.engine import plots
 from mlci.model.result import Plot, Result, validate
-from mlci.report import render
+from mlci.report import charts, render
 from tests.conftest import assert_golden
 from tests.test_render import fixed_result
 
@@ -130,7 +130,7 @@ def test_plots_in_the_markdown_report(dvc_repo, mlci):
     [chart] = re.findall(r"```mermaid\n(.*?)```", md, re.DOTALL)
     assert 'title "ROC curve (test)"' in chart and 'x-axis "fpr" 0 --> 1' in chart
     series = re.findall(r"line \[(.*?)\]", chart)
-    assert [len(s.split(", ")) for s in series] == [plots.CHART_POINTS, plots.CHART_POINTS]
+    assert [len(s.split(", ")) for s in series] == [charts.CHART_POINTS, charts.CHART_POINTS]
     assert "grey: main · blue: feature" in md
     assert "| `1` | 2 (−3) | 43 (+3) |" in md  # actual 1: predicted 0, predicted 1
     assert "`eval/plots/importance.png`: changed: 1.0 kB → 1.5 kB" in md
@@ -286,7 +286,7 @@ def test_long_series_are_decimated_keeping_both_ends():
 
 def test_series_are_interpolated_on_a_shared_grid():
     plot = Plot("p", "line", "changed", base=[[0, 0], [10, 10]], head=[[0, 10], [5, 0], [10, 10]])
-    grid, (base, head) = plots.shared_grid(plot, 5)
+    grid, (base, head) = charts.shared_grid(plot, 5)
     assert grid == [0, 2.5, 5, 7.5, 10]
     assert base == [0, 2.5, 5, 7.5, 10]
     assert head == [10, 5, 0, 5, 10]
@@ -294,21 +294,21 @@ def test_series_are_interpolated_on_a_shared_grid():
 
 def test_a_series_shorter_than_the_grid_is_held_flat_at_its_ends():
     plot = Plot("p", "line", "changed", base=[[0, 1], [10, 2]], head=[[4, 3], [6, 5]])
-    _, (_, head) = plots.shared_grid(plot, 3)
+    _, (_, head) = charts.shared_grid(plot, 3)
     assert head == [3, 4, 5]
 
 
 def test_a_vertical_step_takes_its_top_like_a_roc_curve():
     plot = Plot("p", "line", "new", head=[[0, 0], [0, 0.8], [1, 1]])
-    _, [head] = plots.shared_grid(plot, 3)
+    _, [head] = charts.shared_grid(plot, 3)
     assert head == [0.8, 0.9, 1]
 
 
 def test_a_plot_with_one_x_value_is_not_drawn_and_says_why():
     plot = Plot("p", "line", "new", head=[[1, 0], [1, 2]])
-    with pytest.raises(plots.NotDrawable, match="same x value"):
-        plots.mermaid_chart(plot, "main", "this PR")
-    [view] = plots.markdown_views([plot], "main", "this PR")
+    with pytest.raises(charts.NotDrawable, match="same x value"):
+        charts.mermaid_chart(plot, "main", "this PR")
+    [view] = charts.markdown_views([plot], "main", "this PR")
     assert view["text"] == "not drawn: every point has the same x value" and not view["chart"]
 
 
@@ -326,7 +326,7 @@ def test_mermaid_labels_cannot_break_out_of_the_string_or_the_fence():
         base=[[0, 1], [1, 2]],
         head=[[0, 2], [1, 1]],
     )
-    chart = plots.mermaid_chart(plot, "main", "this PR")
+    chart = charts.mermaid_chart(plot, "main", "this PR")
     body = chart.split("\n")[1:-1]
     assert chart.startswith("```mermaid\n") and chart.endswith("\n```")
     assert not any("`" in line for line in body)
@@ -349,10 +349,10 @@ def test_only_so_many_charts_are_drawn_the_others_are_named():
             base=[[0, 0], [1, i]],
             head=[[0, 1], [1, i]],
         )
-        for i in range(plots.MAX_CHARTS + 3)
+        for i in range(charts.MAX_CHARTS + 3)
     ]
     md = render.markdown(fixed_result(plots=tuple(many)))
-    assert md.count("```mermaid") == plots.MAX_CHARTS
+    assert md.count("```mermaid") == charts.MAX_CHARTS
     assert md.count("not drawn here to keep the comment short") == 3
     assert "`p14.json`: changed; not drawn here" in md
 
@@ -383,13 +383,13 @@ def test_confusion_cells_show_the_change():
         base=[[0, 0, 50], [0, 1, 3], ["1", 0, 2]],
         head=[[0, 0, 48], [0, 1, 5], [1, 1, 7]],
     )
-    table = plots.confusion_table(plot)
-    assert [plots.cell_text(*table.cells[(0, p)]) for p in table.labels if p in (0, 1)] == [
+    table = charts.confusion_table(plot)
+    assert [charts.cell_text(*table.cells[(0, p)]) for p in table.labels if p in (0, 1)] == [
         "48 (−2)",
         "5 (+2)",
     ]
-    assert plots.cell_text(None, None) == "0"
-    assert plots.cell_text(2, None) == "0 (−2)"
+    assert charts.cell_text(None, None) == "0"
+    assert charts.cell_text(2, None) == "0 (−2)"
 
 
 def test_copy_images_stays_inside_the_repository(tmp_path):

@@ -434,20 +434,18 @@ def track(
     env: Mapping[str, str],
     *,
     kind: str,
+    report: Callable[[Result], str],
     warn: Callable[[str], None] | None = None,
     verbose: bool = False,
 ) -> Result:
     """Log ``result`` as a run when MLflow is configured; a failure is a warning, never a crash.
 
-    Returns the result with its ``mlflow`` reference, or unchanged when nothing was logged.
+    ``report`` renders the Markdown report logged with the run (of the result that
+    carries the run's reference). Returns the result with its ``mlflow`` reference,
+    or unchanged when nothing was logged.
     """
     if not tracking_enabled(cfg, env):
         return result
-    from mlci.report import render
-
-    def report(res: Result) -> str:
-        return render.markdown(res, status_context=cfg.report.status_context, root=root)
-
     try:
         tracker = connect(cfg, root, env, verbose=verbose)
         return tracker.log_result(result, report, experiment=experiment_name(cfg), kind=kind)

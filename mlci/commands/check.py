@@ -42,7 +42,6 @@ def check(
 
     ``record``: then write the result as a git note on the head commit (the history).
     """
-    from mlci.adapters import mlflow
     from mlci.engine.check import CheckOptions, run_check
     from mlci.engine.progress import progress_for
 
@@ -60,7 +59,7 @@ def check(
     with progress_for(sys.stderr) as progress:
         result, cfg = run_check(opts, run.env, progress=progress, host=run.host)
     root = _root(opts.cwd)
-    result = mlflow.track(result, cfg, root, run.env, kind="check", verbose=verbose)
+    result = common.track(result, cfg, root, run.env, kind="check", verbose=verbose)
     code = _finish(result, cfg, root, out)
     if record:
         from mlci.commands import record as recording

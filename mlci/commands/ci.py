@@ -169,9 +169,7 @@ def run_ci(opts: CiOptions, env: Mapping[str, str] | None = None) -> int:
     client = run.forge.client(ctx, env, log) if opts.publish else None
     result = _write_back(result, cfg, ctx, ev, client, root, log)
     result = apply_label_override(result, cfg, ev.labels, client, ev.pr, log)
-    from mlci.adapters import mlflow
-
-    result = mlflow.track(
+    result = common.track(
         result, cfg, root, env, kind="ci", warn=log.warning, verbose=opts.check.verbose
     )
     result_path, report_path, _ = _write_local(result, cfg, ctx, opts, root, log)
@@ -184,9 +182,7 @@ def run_ci(opts: CiOptions, env: Mapping[str, str] | None = None) -> int:
         elif client is None:
             log.warning(f"{actions.NO_TOKEN}: the report is in the job summary only")
         else:
-            from mlci.forge.github.publish import publish
-
-            published = publish(
+            published = run.forge.publish_result(
                 result,
                 cfg,
                 client,
@@ -194,7 +190,7 @@ def run_ci(opts: CiOptions, env: Mapping[str, str] | None = None) -> int:
                 pr=ev.pr,
                 head_sha=result.context.head.sha,
                 run_url=ctx.run_url,
-                root=root,
+                text=common.report_text(cfg, root),
             )
             comment_url = published.comment_url
             summarise_problems(ctx, published.problems)
@@ -312,17 +308,18 @@ def _flag_rule_changes(result: Result, cfg: Config, root: Path, base_sha: str) -
 
 def _comment_command(opts: CiOptions, ctx: ActionsContext, env: Mapping[str, str], log: Log) -> int:
     """PR-comment commands. The checkout is the default branch: its config is trusted."""
-    from mlci.forge.github import prcommands as commands
+    from mlci import forge
+    from mlci.engine import gate
 
     try:
-        found, cfg = project.load_config(opts.check.cwd, opts.check.config_path)
-        root: Path | None = found.root
+        _, cfg = project.load_config(opts.check.cwd, opts.check.config_path)
     except RunError:
-        root, cfg = None, Config()
-    from mlci import forge
-
-    client = forge.get("github").client(ctx, env, log) if opts.publish else None
-    return commands.handle(ctx, cfg, client, log, root)
+        cfg = Config()
+    host = forge.get("github")
+    client = host.client(ctx, env, log) if opts.publish else None
+    # the report comment is rendered with mlci's own templates: no repository override
+    text = common.report_text(cfg, None)
+    return host.handle_command(ctx, cfg, client, log, text, gate.apply_override)
 
 
 def summarise_problems(ctx: ActionsContext, problems: list[str]) -> None:

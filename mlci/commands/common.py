@@ -181,3 +181,17 @@ def for_log(message: str, env: Mapping[str, str] | None = None) -> str:
     env = os.environ if env is None else env
     host = forge.current(env)
     return host.log_safe(message) if host.running_here(env) else message
+
+
+def report_text(cfg: Any, root: Path | None) -> Any:
+    """What the forge publishes with: the report rendered for ``cfg``'s status context."""
+    from mlci.report.comment import ReportText
+
+    return ReportText(cfg.report.status_context, root)
+
+
+def track(result: Any, cfg: Any, root: Path, env: Mapping[str, str], **kw: Any) -> Any:
+    """Log the result to MLflow when configured, with its Markdown report (see adapters.mlflow)."""
+    from mlci.adapters import mlflow
+
+    return mlflow.track(result, cfg, root, env, report=lambda res: markdown(res, cfg, root), **kw)

@@ -217,9 +217,7 @@ def run_publish(result_file: str, opts: CiOptions, env: Mapping[str, str] | None
         if client is None:
             log.warning(f"{actions.NO_TOKEN}: nothing published")
         else:
-            from mlci.forge.github.publish import publish
-
-            published = publish(
+            published = run.forge.publish_result(
                 result,
                 cfg,
                 client,
@@ -227,7 +225,7 @@ def run_publish(result_file: str, opts: CiOptions, env: Mapping[str, str] | None
                 pr=pr,
                 head_sha=head_sha,
                 run_url=result.context.run_url,
-                root=None,
+                text=common.report_text(cfg, None),
             )
             comment_url = published.comment_url
             summarise_problems(ctx, published.problems)

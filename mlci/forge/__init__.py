@@ -15,7 +15,21 @@ import importlib
 from collections.abc import Mapping
 from typing import Any, Protocol, cast
 
+from mlci.model.result import Result
 from mlci.model.run import HostRun, Log
+
+
+class ReportText(Protocol):
+    """The report as the forge publishes it, rendered by ``mlci.report`` (commands pass it in)."""
+
+    def marker(self) -> str:
+        """The first line of mlci's report comment (how mlci finds its own comment)."""
+
+    def headline(self, result: Result) -> str:
+        """One line: the verdict and what decided it (a commit status's description)."""
+
+    def markdown(self, result: Result, limit: int) -> str:
+        """The Markdown report in at most ``limit`` characters."""
 
 
 class Forge(Protocol):
@@ -42,6 +56,25 @@ class Forge(Protocol):
 
     def log_safe(self, text: str) -> str:
         """``text`` (which quotes input) made unable to issue a command to the runner."""
+
+    def publish_result(
+        self,
+        result: Result,
+        cfg: Any,
+        client: Any,
+        log: Log,
+        *,
+        pr: int | None,
+        head_sha: str | None,
+        run_url: str | None,
+        text: ReportText,
+    ) -> Any:
+        """The report comment, the commit status and the check run; problems become warnings."""
+
+    def handle_command(
+        self, ctx: Any, cfg: Any, client: Any, log: Log, text: ReportText, waive: Any
+    ) -> int:
+        """Carry out a command written in a pull-request comment (``/mlci override ...``)."""
 
 
 # host name -> the module that implements Forge (imported when first used: `mlci --help` stays fast)

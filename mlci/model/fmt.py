@@ -268,3 +268,13 @@ def mask_credentials(url: str) -> str:
             [(k, "***" if _SECRET_QUERY.search(k) else v) for k, v in pairs], safe="*"
         )
     return urlunsplit(parts._replace(netloc=netloc, query=query))
+
+
+def safe_url(url: Any) -> str | None:
+    """An http(s) URL that cannot break out of a Markdown link, else None.
+
+    A result may come from an untrusted run (the fork-safe flow), so its URLs are checked.
+    """
+    if isinstance(url, str) and re.fullmatch(r"https?://[^\s()<>\[\]`\\]+", url):
+        return url
+    return None

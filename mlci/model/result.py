@@ -63,6 +63,10 @@ class ParamDelta:
     status: str  # changed|added|removed|unchanged
 
 
+class NotDrawable(Exception):
+    """Why a plot cannot be drawn; the message goes into the report."""
+
+
 @dataclass(frozen=True)
 class Plot:
     """One plot at base and head, as data that every rendering can draw.

@@ -17,9 +17,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from mlci.engine import plots
 from mlci.model import fmt
 from mlci.model.result import Plot, Result
+from mlci.report import charts
 
 VENDOR_FILES = ("vega.min.js", "vega-lite.min.js", "vega-embed.min.js")
 
@@ -101,10 +101,10 @@ def _image_side(label: str, info: Any) -> dict[str, Any]:
     """One side of an image plot: its data URL when the result carries the image, else why not."""
     src = info.get("data") if isinstance(info, dict) else None
     if isinstance(src, str) and _IMAGE_DATA.fullmatch(src):
-        return {"label": label, "src": src, "text": plots.size_text(info)}
+        return {"label": label, "src": src, "text": charts.size_text(info)}
     if not info:
         return {"label": label, "src": None, "text": "absent"}
-    return {"label": label, "src": None, "text": f"{plots.size_text(info)}, too large to embed"}
+    return {"label": label, "src": None, "text": f"{charts.size_text(info)}, too large to embed"}
 
 
 def _plot_views(result: Result, base_label: str, head_label: str) -> list[dict[str, Any]]:
@@ -131,21 +131,21 @@ def _plot_views(result: Result, base_label: str, head_label: str) -> list[dict[s
             except Exception as exc:  # noqa: BLE001 - dvc-render refused the data: say so, keep going
                 view["text"] = f"not drawn: {exc}"
         elif plot.kind == "confusion":
-            cm = plots.confusion_table(plot)
+            cm = charts.confusion_table(plot)
             # plain rows for the template (it sees no functions): head count and change per cell
             view["table"] = {
                 "labels": [str(label) for label in cm.labels],
                 "rows": [
                     {
                         "label": str(a),
-                        "cells": [plots.cell_text(*cm.cells[(a, p)]) for p in cm.labels],
+                        "cells": [charts.cell_text(*cm.cells[(a, p)]) for p in cm.labels],
                     }
                     for a in cm.labels
                 ],
             }
         elif plot.kind == "image":
             view["text"] = (
-                f"{plot.status}: {plots.size_text(plot.base)} → {plots.size_text(plot.head)}; "
+                f"{plot.status}: {charts.size_text(plot.base)} → {charts.size_text(plot.head)}; "
                 f"sha256 {(plot.base or {}).get('sha256', '—')[:12]} → "
                 f"{(plot.head or {}).get('sha256', '—')[:12]}"
             )

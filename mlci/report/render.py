@@ -7,16 +7,15 @@ by putting its own copy in ``.mlci/templates/``).
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mlci.engine import plots as plots_mod
 from mlci.model import fmt
+from mlci.model.expectation import expectation_message, label
 from mlci.model.result import Environment, MetricDelta, Result
-from mlci.report import trend
+from mlci.report import charts, trend
 
 MARKER = "<!-- mlci:report:{context} -->"
 
@@ -391,8 +390,6 @@ class DataFile:
 
 
 def _expectation_row(e: dict[str, Any]) -> ExpectationRow:
-    from mlci.engine.validate import label
-
     kwargs = {
         k: v
         for k, v in (e.get("kwargs") or {}).items()
@@ -426,7 +423,7 @@ def _expectation_row(e: dict[str, Any]) -> ExpectationRow:
 
 def data_files(result: Result) -> list[DataFile]:
     """One row per ``data:`` entry: its expectations and its diff with the base, failures first."""
-    from mlci.engine.datadiff import summary
+    from mlci.report.data import diff_summary as summary
 
     out = []
     for d in result.data:
@@ -476,8 +473,6 @@ class DataLine:
 
 def data_attention(result: Result) -> list[DataLine]:
     """The failing and warning data findings, in the words of the gate's reasons."""
-    from mlci.engine.validate import expectation_message, label
-
     out = []
     for d in result.data:
         path, severity = str(d.get("path")), d.get("severity", "fail")
@@ -596,7 +591,7 @@ def view(
     scounts = Counter(s.status for s in stages)
     repro_summary = ", ".join(f"{n} {stage_status(s)}" for s, n in scounts.items())
     files = data_files(result)
-    plot_views = plots_mod.markdown_views(
+    plot_views = charts.markdown_views(
         result.plots,
         fmt.md_text(base_label),
         fmt.md_text(head_label),
@@ -642,7 +637,7 @@ def view(
         "mlflow_url": safe_url((result.mlflow or {}).get("url")),
         "folded_out": folded_out,
         "plots": plot_views,
-        "plots_summary": plots_mod.summary_line(result.plots),
+        "plots_summary": charts.summary_line(result.plots),
         "environment": environment_view(result.environment),
         "writeback": writeback_view(result),
     }
@@ -708,14 +703,7 @@ def table_summary(attention: list[MetricDelta], rest: list[MetricDelta]) -> str:
     return ", ".join(parts)
 
 
-def safe_url(url: Any) -> str | None:
-    """An http(s) URL that cannot break out of a Markdown link, else None.
-
-    A result may come from an untrusted run (the fork-safe flow), so its URLs are checked.
-    """
-    if isinstance(url, str) and re.fullmatch(r"https?://[^\s()<>\[\]`\\]+", url):
-        return url
-    return None
+safe_url = fmt.safe_url  # a result may come from an untrusted run: its URLs are checked
 
 
 # --- renderers -------------------------------------------------------------------
@@ -785,7 +773,7 @@ def _text_plots(console: Any, result: Result, v: dict[str, Any]) -> None:
 
     console.print(
         Text(
-            f"Plots: {plots_mod.summary(result.plots)} ({v['base_label']} vs {v['head_label']})",
+            f"Plots: {charts.summary(result.plots)} ({v['base_label']} vs {v['head_label']})",
             style="bold",
         )
     )
@@ -796,8 +784,8 @@ def _text_plots(console: Any, result: Result, v: dict[str, Any]) -> None:
         elif plot.kind == "image":
             console.print(
                 Text(
-                    f"  {name}: {plot.status}, {plots_mod.size_text(plot.base)} → "
-                    f"{plots_mod.size_text(plot.head)}"
+                    f"  {name}: {plot.status}, {charts.size_text(plot.base)} → "
+                    f"{charts.size_text(plot.head)}"
                 )
             )
         elif plot.status == "unchanged":
@@ -805,8 +793,8 @@ def _text_plots(console: Any, result: Result, v: dict[str, Any]) -> None:
         elif plot.kind == "line":
             console.print(Text(f"  {name}: {plot.y} against {plot.x}"))
             try:
-                lines = plots_mod.sparklines(plot)
-            except plots_mod.NotDrawable as exc:
+                lines = charts.sparklines(plot)
+            except charts.NotDrawable as exc:
                 console.print(Text(f"    not drawn: {exc}", style="yellow"))
                 continue
             for series, line in lines:
@@ -820,16 +808,16 @@ def _text_plots(console: Any, result: Result, v: dict[str, Any]) -> None:
             table = Table(show_edge=False, padding=(0, 1, 0, 4))
             for column in ("", v["base_label"], v["head_label"], "change"):
                 table.add_column(Text(column), justify="left" if not column else "right")
-            rows = plots_mod.bar_rows(plot)
-            for row in rows[: plots_mod.MAX_BARS]:
+            rows = charts.bar_rows(plot)
+            for row in rows[: charts.MAX_BARS]:
                 table.add_row(
                     Text(row.name),
                     *(Text("—" if x is None else fmt.number(x)) for x in (row.base, row.head)),
-                    Text(plots_mod.bar_change(row)),
+                    Text(charts.bar_change(row)),
                 )
             console.print(table)
         elif plot.kind == "confusion":
-            cm = plots_mod.confusion_table(plot)
+            cm = charts.confusion_table(plot)
             console.print(Text(f"  {name}: rows {plot.x}, columns {plot.y}"))
             table = Table(show_edge=False, padding=(0, 1, 0, 4))
             table.add_column("")
@@ -837,7 +825,7 @@ def _text_plots(console: Any, result: Result, v: dict[str, Any]) -> None:
                 table.add_column(Text(str(label)), justify="right")
             for a in cm.labels:
                 table.add_row(
-                    Text(str(a)), *(Text(plots_mod.cell_text(*cm.cells[(a, p)])) for p in cm.labels)
+                    Text(str(a)), *(Text(charts.cell_text(*cm.cells[(a, p)])) for p in cm.labels)
                 )
             console.print(table)
 

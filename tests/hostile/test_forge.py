@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 
 from mlci.forge.github import publish
-from mlci.model.config import Config
 from mlci.model.result import Repro, Revision, StageRun
+from mlci.report.comment import ReportText
 from tests.conftest import metrics_repo
 from tests.test_ci import (
     REPO,
@@ -203,7 +203,7 @@ def _forge_in_log(body: str) -> str:
             ),
         ),
     )
-    return publish.comment_body(with_log, Config())
+    return publish.comment_body(with_log, ReportText())
 
 
 def _forge_only(body: str) -> str:
@@ -223,7 +223,7 @@ def _headless(body: str) -> str:
     no_head = dataclasses.replace(
         real, context=dataclasses.replace(real.context, head=Revision(None, None))
     )
-    return publish.comment_body(no_head, Config())
+    return publish.comment_body(no_head, ReportText())
 
 
 FORGED_COMMENTS = [

@@ -14,7 +14,17 @@ from mlci.forge.github.actions import ActionsContext, Log, log_safe
 from mlci.model.run import HostRun
 
 name = "github"
-__all__ = ["client", "context", "log", "log_safe", "name", "rules", "running_here"]
+__all__ = [
+    "client",
+    "context",
+    "handle_command",
+    "log",
+    "log_safe",
+    "name",
+    "publish_result",
+    "rules",
+    "running_here",
+]
 
 
 def running_here(env: Mapping[str, str]) -> bool:
@@ -39,3 +49,17 @@ def client(ctx: ActionsContext, env: Mapping[str, str], log: Any) -> Any:
     from mlci.forge.github.api import connect
 
     return connect(ctx, env, log)
+
+
+def publish_result(result: Any, cfg: Any, client: Any, log: Any, **kw: Any) -> Any:
+    from mlci.forge.github import publish as publishing
+
+    return publishing.publish(result, cfg, client, log, **kw)
+
+
+def handle_command(
+    ctx: ActionsContext, cfg: Any, client: Any, log: Any, text: Any, waive: Any
+) -> int:
+    from mlci.forge.github import prcommands
+
+    return prcommands.handle(ctx, cfg, client, log, text, waive)

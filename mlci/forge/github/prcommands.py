@@ -15,17 +15,21 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any
 
+from mlci.forge import ReportText
 from mlci.forge.github import actions
 from mlci.forge.github.actions import ActionsContext, Log
 from mlci.model import fmt
 from mlci.model.config import Config
 from mlci.model.errors import EXIT_PASS, RunError
-from mlci.report import render
+from mlci.model.result import Result
+
+# failures become warnings, the result records who waived them (the gate's rule, passed in)
+Waive = Callable[[Result, dict[str, Any]], Result]
 
 COMMAND = re.compile(r"^/mlci(?:\s+(?P<name>\S+))?(?:\s+(?P<text>.*))?$", re.IGNORECASE)
 WRITERS = ("admin", "maintain", "write")
@@ -83,8 +87,13 @@ def command_from_event(ctx: ActionsContext) -> Command | None:
     )
 
 
-def handle(ctx: ActionsContext, cfg: Config, client: Any, log: Log, root: Path | None) -> int:
-    """Carry out the command of an issue_comment event. Always exit 0: a refusal is a reply."""
+def handle(
+    ctx: ActionsContext, cfg: Config, client: Any, log: Log, text: ReportText, waive: Waive
+) -> int:
+    """Carry out the command of an issue_comment event. Always exit 0: a refusal is a reply.
+
+    ``text`` renders the report comment (mlci's own templates), ``waive`` applies an override.
+    """
     cmd = command_from_event(ctx)
     if cmd is None:
         log.info("mlci: the comment holds no /mlci command for a pull request; nothing to do")
@@ -99,7 +108,7 @@ def handle(ctx: ActionsContext, cfg: Config, client: Any, log: Log, root: Path |
     failure: PublishError | None = None
     try:
         client.react(cmd.pr, cmd.comment_id, "eyes")
-        done = _dispatch(cmd, ctx, cfg, client, log, root, audit)
+        done = _dispatch(cmd, ctx, cfg, client, log, (text, waive), audit)
         client.react(cmd.pr, cmd.comment_id, "rocket" if done else "-1")
     except PublishError as exc:  # every GitHub call, lazy reads included, ends up here
         failure = exc
@@ -153,7 +162,7 @@ def _dispatch(
     cfg: Config,
     client: Any,
     log: Log,
-    root: Path | None,
+    report: tuple[ReportText, Waive],
     audit: list[str],
 ) -> bool:
     if cmd.name == "help":
@@ -161,7 +170,7 @@ def _dispatch(
         audit.append("replied with the list of commands")
         return True
     if cmd.name == "override":
-        return _override(cmd, ctx, cfg, client, log, root, audit)
+        return _override(cmd, ctx, cfg, client, log, report, audit)
     if cmd.name == "rerun":
         return _rerun(cmd, ctx, client, audit)
     if cmd.name == "commit":
@@ -177,9 +186,10 @@ def _override(
     cfg: Config,
     client: Any,
     log: Log,
-    root: Path | None,
+    report: tuple[ReportText, Waive],
     audit: list[str],
 ) -> bool:
+    text, waive = report
     if not cmd.text:
         _reply(
             client,
@@ -191,12 +201,11 @@ def _override(
         return False
     if not _may_write(client, cmd, audit):
         return False
-    from mlci.engine import gate
     from mlci.forge.github import publish
 
     pull = client.pull(cmd.pr)
     head_sha = pull.head_sha
-    marker = render.marker(cfg.report.status_context)
+    marker = text.marker()
     earlier = client.find_comment(cmd.pr, marker, client.login(), accept=publish.is_own_comment)
     result = publish.decode_result(earlier.body) if earlier is not None else None
     if earlier is None or result is None:
@@ -240,11 +249,11 @@ def _override(
     # the report comment says who, when and why
     override = {"label": label or None, "by": cmd.author, "reason": cmd.text, "at": at}
     updated = (
-        gate.apply_override(result, override)
+        waive(result, override)
         if result.verdict == "fail"
         else dataclasses.replace(result, override=override)
     )
-    client.edit_comment(cmd.pr, earlier.id, publish.comment_body(updated, cfg, None))
+    client.edit_comment(cmd.pr, earlier.id, publish.comment_body(updated, text))
     audit.append("the report comment records the override")
     return True
 

@@ -1,6 +1,7 @@
 """Publishing a Result on GitHub: the sticky comment, the commit status, the check run.
 
-Nothing here computes: it renders the result it is given and sends it. Every
+Nothing here computes or renders: it sends the result it is given, as the
+:class:`~mlci.forge.ReportText` it is handed renders it. Every
 failure is a warning in the log (and the job summary); none changes the exit
 code, so a publishing problem never turns a verdict into an error. The report
 is always written locally first, so a publishing failure never loses it.
@@ -13,14 +14,14 @@ import dataclasses
 import json
 import zlib
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
+from mlci.forge import ReportText
 from mlci.forge.github.actions import Log
 from mlci.forge.github.api import COMMENT_LIMIT, GitHub, PublishError
 from mlci.model.config import Config
+from mlci.model.fmt import safe_url
 from mlci.model.result import Result
-from mlci.report import render
 
 RESULT_MARKER = "<!-- mlci:result:"
 _HIDDEN_BUDGET = 24_000  # characters of the comment kept for the machine-readable copy
@@ -121,16 +122,14 @@ def is_own_comment(body: str) -> bool:
     return isinstance(doc, dict) and (doc.get("tool") or {}).get("name") == "mlci"
 
 
-def comment_body(
-    result: Result, cfg: Config, root: Path | None = None, limit: int = COMMENT_LIMIT
-) -> str:
+def comment_body(result: Result, text: ReportText, limit: int = COMMENT_LIMIT) -> str:
     """The report comment, within GitHub's size limit, with the hidden result at the end."""
     result = dataclasses.replace(
         result, duration_s=None
     )  # timing alone should not edit the comment
     hidden = encode_result(result)
     room = limit - len(hidden) - 2
-    body = render.markdown_within(result, room, status_context=cfg.report.status_context, root=root)
+    body = text.markdown(result, room)
     return body + ("\n" + hidden + "\n" if hidden else "")
 
 
@@ -143,9 +142,9 @@ class Published:
     problems: list[str] = field(default_factory=list)
 
 
-def status_description(result: Result) -> str:
-    text = render.headline(result).split(" ", 1)[1]  # drop the icon
-    return text if len(text) <= 140 else text[:139] + "…"
+def status_description(result: Result, text: ReportText) -> str:
+    line = text.headline(result).split(" ", 1)[1]  # drop the icon
+    return line if len(line) <= 140 else line[:139] + "…"
 
 
 def publish(
@@ -157,12 +156,12 @@ def publish(
     pr: int | None,
     head_sha: str | None,
     run_url: str | None,
-    root: Path | None = None,
+    text: ReportText,
 ) -> Published:
     """Comment (on a PR), status and check run on ``head_sha``. Problems become warnings."""
     out = Published()
     context = cfg.report.status_context
-    run_url = render.safe_url(run_url)
+    run_url = safe_url(run_url)
     forbidden = False
 
     def problem(exc: PublishError) -> None:
@@ -178,7 +177,7 @@ def publish(
 
     if pr is not None and cfg.report.comment != "off":
         try:
-            out.comment_url, out.comment_action = upsert_comment(client, pr, result, cfg, root)
+            out.comment_url, out.comment_action = upsert_comment(client, pr, result, cfg, text)
             log.info(f"mlci: report comment {out.comment_action}: {out.comment_url}")
         except PublishError as exc:
             problem(exc)
@@ -188,7 +187,7 @@ def publish(
     if head_sha and not forbidden:
         try:
             client.set_status(
-                head_sha, _STATE[result.verdict], status_description(result), context, run_url
+                head_sha, _STATE[result.verdict], status_description(result, text), context, run_url
             )
             out.status = True
             log.info(f"mlci: status '{context}' set to {_STATE[result.verdict]} on {head_sha[:7]}")
@@ -196,14 +195,12 @@ def publish(
             problem(exc)
     if head_sha and not forbidden:
         try:
-            summary = render.markdown_within(
-                result, COMMENT_LIMIT - 1, status_context=context, root=root
-            )
+            summary = text.markdown(result, COMMENT_LIMIT - 1)
             out.check_run_url = client.create_check_run(
                 context,
                 head_sha,
                 _CONCLUSION[result.verdict],
-                status_description(result),
+                status_description(result, text),
                 summary,
                 run_url,
             )
@@ -218,11 +215,11 @@ def publish(
 
 
 def upsert_comment(
-    client: GitHub, pr: int, result: Result, cfg: Config, root: Path | None = None
+    client: GitHub, pr: int, result: Result, cfg: Config, text: ReportText
 ) -> tuple[str, str]:
     """Edit our earlier report comment, or create one; no request at all when nothing changed."""
-    body = comment_body(result, cfg, root)
-    marker = render.marker(cfg.report.status_context)
+    body = comment_body(result, text)
+    marker = text.marker()
     if cfg.report.comment == "new":
         return client.create_comment(pr, body).url, "created"
     me = client.login()
