@@ -113,10 +113,30 @@ class Version:
     run_id: str | None
     tags: dict[str, str]
     source: str | None = None
+    created_ms: int | None = None  # the registry's clock
 
     @property
     def sha(self) -> str | None:
         return self.tags.get(TAG + "git.sha")
+
+
+def _version(mv: Any) -> Version:
+    created = getattr(mv, "creation_timestamp", None)
+    return Version(
+        mv.name,
+        str(mv.version),
+        mv.run_id,
+        dict(mv.tags or {}),
+        mv.source,
+        int(created) if created is not None else None,
+    )
+
+
+# A claim on an alias (see :meth:`Tracker.first_claim`): tags of a version registered to take it
+CLAIM_ALIAS = TAG + "claim.alias"  # the alias it was registered to take
+CLAIM_CHAMPION = TAG + "claim.champion"  # the version holding the alias when it was read
+CLAIM_STATE = TAG + "claim.state"  # candidate | promoted | lost
+NO_CHAMPION = "none"
 
 
 class Tracker:
@@ -309,7 +329,7 @@ class Tracker:
             if self._missing(exc) or unset:
                 return None
             raise
-        return Version(mv.name, str(mv.version), mv.run_id, dict(mv.tags or {}), mv.source)
+        return _version(mv)
 
     def version(self, name: str, version: str) -> Version | None:
         try:
@@ -320,7 +340,7 @@ class Tracker:
             if self._missing(exc):
                 return None
             raise
-        return Version(mv.name, str(mv.version), mv.run_id, dict(mv.tags or {}), mv.source)
+        return _version(mv)
 
     def register(
         self, name: str, run_id: str, tags: Mapping[str, str], description: str
@@ -350,7 +370,7 @@ class Tracker:
             tags=clean,
             description=description,
         )
-        return Version(mv.name, str(mv.version), mv.run_id, dict(mv.tags or {}), mv.source)
+        return _version(mv)
 
     def set_alias(self, name: str, alias: str, version: str) -> None:
         self._call(
@@ -370,6 +390,54 @@ class Tracker:
             if not self._missing(exc):
                 raise
 
+    def first_claim(self, name: str, mine: Version, lease_ms: int) -> Version:
+        """The version that wins the alias ``mine`` claims: the first one registered for it.
+
+        MLflow's registry has no compare-and-set on an alias, but it numbers the
+        versions of a model in the order they are created, each number once. A
+        deploy registers its candidate with the alias it wants and the champion it
+        read (:data:`CLAIM_ALIAS`, :data:`CLAIM_CHAMPION`), then asks which live
+        candidate with the same two tags has the lowest number: only that one moves
+        the alias. Two deploys that read the same champion both see the earlier
+        one's version (it existed before the later number was handed out), so
+        exactly one wins. Claims marked lost, and candidates registered more than
+        ``lease_ms`` before ``mine`` (a deploy that died before moving the alias),
+        do not count.
+        """
+        alias, champion = mine.tags.get(CLAIM_ALIAS), mine.tags.get(CLAIM_CHAMPION)
+        if not alias or not champion:
+            return mine  # not a claim
+        if "'" in name + alias + champion:
+            raise MlflowError(
+                f"cannot search the claims on {name}@{alias}: MLflow's search filter cannot "
+                "quote a name with ' in it; rename the model or the alias"
+            )
+        found = self._call(
+            f"reading the claims on {name}@{alias}",
+            self._client.search_model_versions,
+            f"name = '{name}' and tags.`{CLAIM_ALIAS}` = '{alias}' "
+            f"and tags.`{CLAIM_CHAMPION}` = '{champion}'",
+        )
+        live = [mine]
+        for mv in found:
+            other = _version(mv)
+            if other.version == mine.version or other.tags.get(CLAIM_STATE) == "lost":
+                continue
+            stale = (
+                other.tags.get(CLAIM_STATE) == "candidate"
+                and other.created_ms is not None
+                and mine.created_ms is not None
+                and mine.created_ms - other.created_ms > lease_ms
+            )
+            if not stale:
+                live.append(other)
+        return min(live, key=lambda v: int(v.version))
+
+    def delete_version(self, name: str, version: str) -> None:
+        self._call(
+            f"removing {name} version {version}", self._client.delete_model_version, name, version
+        )
+
     def versions_of_commit(self, name: str, sha: str) -> list[Version]:
         """The versions of ``name`` registered for commit ``sha``, newest first."""
         if "'" in name or not sha.isalnum():
@@ -384,10 +452,7 @@ class Tracker:
             if self._missing(exc):
                 return []
             raise
-        versions = [
-            Version(mv.name, str(mv.version), mv.run_id, dict(mv.tags or {}), mv.source)
-            for mv in found
-        ]
+        versions = [_version(mv) for mv in found]
         return sorted(versions, key=lambda v: int(v.version), reverse=True)
 
     def describe_version(self, name: str, version: str, description: str) -> None:
@@ -482,17 +547,17 @@ def alias_lock(uri: str, name: str, alias: str, timeout: float) -> Iterator[str]
     MLflow's registry has no compare-and-set, so for a local store (SQLite file
     or folder) an exclusive ``flock`` on a file next to it makes
     read-champion / compare / register / move-alias one critical section.
-    A tracking *server* gets no lock here: callers re-read the alias before
-    and after moving it (optimistic check), and the workflow should serialise
-    deploys with a ``concurrency:`` group.
+    A tracking *server* gets no lock here: the deploy's claim
+    (:meth:`Tracker.first_claim`) lets exactly one of the deploys that read
+    the same champion move the alias.
     """
     store = local_store(uri)
     try:
         import fcntl
-    except ImportError:  # Windows: no flock; the optimistic check still runs
+    except ImportError:  # Windows: no flock; the claim still decides
         fcntl = None  # type: ignore[assignment]
     if store is None or fcntl is None:
-        yield "optimistic"
+        yield "no lock on a tracking server: the first claim on the alias wins"
         return
     safe = re.sub(r"[^\w.-]", "_", f"{name}@{alias}")
     lock_path = store.parent / f".{store.name}.{safe}.lock"

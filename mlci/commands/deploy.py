@@ -11,9 +11,11 @@ registry. In GitHub Actions each decision is recorded as a Deployment with
 a status. ``rollback`` moves the alias back to ``previous``.
 
 Races: read-champion / compare / register / move-alias runs under
-:func:`mlci.mlflow.alias_lock` (an flock for a store on this machine) and
-the alias is re-read before and after it is moved; see the README for the
-limits with a remote tracking server.
+:func:`mlci.adapters.mlflow.alias_lock` (an flock for a store on this
+machine). A tracking server allows no lock, so the candidate is registered as
+a claim on the alias and only the first claim for the same champion moves it
+(:meth:`mlci.adapters.mlflow.Tracker.first_claim`); the loser says which
+version won. See the README for what that guarantees.
 """
 
 from __future__ import annotations
@@ -73,6 +75,7 @@ class Outcome:
     challenge: list[MetricDelta] = field(default_factory=list)
     challenge_note: str | None = None  # why there is no comparison (first deployment...)
     already: bool = False
+    won_by: Version | None = None  # another deploy of this same commit claimed the alias first
     card: str | None = None  # the model card of the promoted version (Markdown)
     card_link: str | None = None  # where a reader finds it
 
@@ -432,12 +435,29 @@ def _decide(
             model=model if promote else None,
         )
         if promote:
-            outcome.promoted = _promote(tracker, result, root, model, dep, opts, champion, tip)
-            tracker.set_run_tag(
-                str((result.mlflow or {})["run_id"]), TAG + "deploy.outcome", "promoted"
-            )
+            run_id = str((result.mlflow or {})["run_id"])
+            try:
+                outcome.promoted = _promote(
+                    tracker, result, root, model, dep, opts, champion, tip, _lock_timeout(env), log
+                )
+            except LostRace as lost:
+                tracker.set_run_tag(run_id, TAG + "deploy.outcome", "lost")
+                if lost.winner.sha != head:
+                    raise
+                # the same commit, deployed twice at once (a re-run job): the other one does it
+                outcome.won_by = lost.winner
+                return result
+            tracker.set_run_tag(run_id, TAG + "deploy.outcome", "promoted")
             _write_card(tracker, result, cfg, model, dep, opts, outcome, log, who)
     return result
+
+
+class LostRace(MlflowError):
+    """Another deploy claimed the alias first (see :meth:`Tracker.first_claim`)."""
+
+    def __init__(self, message: str, winner: Version) -> None:
+        super().__init__(message)
+        self.winner = winner
 
 
 def _promote(
@@ -449,7 +469,12 @@ def _promote(
     opts: DeployOptions,
     champion: Version | None,
     tip: str | None,
+    lease_s: float,
+    log: Log,
 ) -> Version:
+    """Register the candidate as a claim on the alias; move the alias if the claim wins."""
+    from mlci.adapters.mlflow import CLAIM_ALIAS, CLAIM_CHAMPION, CLAIM_STATE, NO_CHAMPION
+
     name, alias = str(dep.model_name), dep.alias
     # optimistic check, for stores the lock does not cover: the alias must not have moved meanwhile
     now = tracker.alias(name, alias)
@@ -461,6 +486,9 @@ def _promote(
     tags = provenance(
         result, root, model, dep, opts.environment, champion, tip if opts.force else None
     )
+    tags[CLAIM_ALIAS] = alias
+    tags[CLAIM_CHAMPION] = champion.version if champion else NO_CHAMPION
+    tags[CLAIM_STATE] = "candidate"
     head = (result.context.head.sha or "")[:7]
     version = tracker.register(
         name,
@@ -468,6 +496,23 @@ def _promote(
         tags,
         f"mlci deploy of {head} to {opts.environment}: {render.headline(result)}",
     )
+    winner = tracker.first_claim(name, version, int(lease_s * 1000))
+    if winner.version != version.version:
+        tracker.set_version_tag(name, version.version, CLAIM_STATE, "lost")
+        try:
+            tracker.delete_version(name, version.version)
+            left = f"version {version.version} was removed again"
+        except MlflowError as exc:
+            log.warning(f"could not remove {name} version {version.version}: {exc}")
+            left = f"version {version.version} stays registered, tagged {CLAIM_STATE}=lost"
+        was = f"version {champion.version}" if champion else "no version"
+        of = f" of commit {winner.sha[:7]}" if winner.sha else ""
+        raise LostRace(
+            f"another deploy registered {name} version {winner.version}{of} first to replace "
+            f"{was} at @{alias}: that one moves the alias, this one promoted nothing "
+            f"({left}); run the deploy again to compare with the new champion",
+            winner,
+        )
     if champion is not None:
         tracker.set_alias(name, PREVIOUS_ALIAS, champion.version)
     tracker.set_alias(name, alias, version.version)
@@ -478,6 +523,7 @@ def _promote(
             f"{after.version if after else '(none)'} at the same time; version "
             f"{version.version} is registered but does not hold the alias"
         )
+    tracker.set_version_tag(name, version.version, CLAIM_STATE, "promoted")
     return version
 
 
@@ -547,6 +593,12 @@ def _summary(outcome: Outcome, name: str, alias: str, environment: str, tracker:
             "registry:"
         )
         lines += [f"  - {r}" for r in outcome.refusals]
+    elif outcome.won_by is not None:
+        lines.append(
+            f"mlci deploy: another deploy of this commit registered {name} version "
+            f"{outcome.won_by.version} first and moves @{alias} to it; this one changed nothing "
+            f"({environment})"
+        )
     elif outcome.already:
         v = outcome.champion
         lines.append(
