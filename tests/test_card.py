@@ -54,6 +54,7 @@ def deploy_two(project: Project) -> tuple[str, str]:
     project.repo.write(
         "requirements.txt", "scikit-learn==1.5.0\npandas>=2  # a range\n-r dev.txt\n"
     )
+    project.repo.write("dev.txt", "pytest==8.0\n")
     project.repo.write("dvc.lock", LOCK)
     project.commit(0.90, model="better")
     second = project.repo.git("rev-parse", "HEAD")
@@ -93,9 +94,9 @@ def test_deploy_writes_the_card_as_description_and_run_artifact(project: Project
         in card
     )
     assert "| `params.yaml:train.lr` | `0.1` |" in card
-    assert "| `scikit-learn` | `1.5.0` | `requirements.txt` |" in card
-    assert "| `pandas` | <code>pandas&gt;=2</code> (not pinned) | `requirements.txt` |" in card
-    assert "dev.txt" not in card  # includes are not followed (yet)
+    assert "| `scikit-learn` | `==1.5.0` | `requirements.txt` |" in card
+    assert "| `pandas` | <code>&gt;=2</code> (not pinned) | `requirements.txt` |" in card
+    assert "| `pytest` | `==8.0` | `dev.txt` |" in card  # an include of requirements.txt
     assert "No `data:` checks are configured." in card
     # the same card is the deploy run's artifact
     artifacts = {a.path for a in client.list_artifacts(mv.run_id)}
@@ -157,7 +158,7 @@ def _card(**fields) -> ModelCard:
 def test_the_card_escapes_what_the_repository_wrote():
     card = _card(
         locked=(LockedPath("train", "dep", "data/<img src=x>|@octocat.csv", "abc", "md5"),),
-        packages=(Package("evil](http://x)", "requirements.txt", None, "evil](http://x)>1"),),
+        packages=(Package("evil](http://x)", "requirements.txt", ">1", False),),
         package_files=("requirements.txt",),
     )
     text = card_report.markdown(card)

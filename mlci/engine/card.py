@@ -1,4 +1,4 @@
-"""What a model card is made of, read from the repository: ``dvc.lock`` and the requirement files.
+"""What a model card is made of, read from the repository: ``dvc.lock`` and the environment files.
 
 The card (:mod:`mlci.model.card`) needs the data and code a model came from
 (every dep and out that ``dvc.lock`` pins, with its hash) and the Python
@@ -76,52 +76,26 @@ def locked_paths(project_root: Path, rev: str | None) -> tuple[str | None, tuple
     return where, tuple(_entries(doc))
 
 
-def _requirement_files(names: list[str]) -> list[str]:
-    return sorted(n for n in names if n.startswith("requirements") and n.endswith(".txt"))
+def packages(git_root: Path, rev: str) -> tuple[tuple[str, ...], tuple[Package, ...]]:
+    """The environment files at ``rev`` and what each declares, package by package.
 
+    The same files the report's environment diff reads (:mod:`mlci.engine.environment`):
+    ``requirements*.txt`` and the files they include, ``pyproject.toml``, the lock files,
+    conda's files and the workflows' ``python-version``.
+    """
+    from mlci.engine import environment
 
-def _parse_requirements(name: str, text: str) -> list[Package]:
-    """Each requirement line of a pip requirements file (options and includes are skipped)."""
-    from packaging.requirements import InvalidRequirement, Requirement
-
-    out = []
-    for raw in text.splitlines():
-        line = raw.split(" #", 1)[0].strip()
-        if not line or line.startswith(("#", "-")):
-            continue
-        try:
-            req = Requirement(line)
-        except InvalidRequirement:
-            continue  # a URL or path requirement: nothing to pin by name
-        specs = list(req.specifier)
-        exact = (
-            specs[0].version
-            if len(specs) == 1
-            and specs[0].operator in ("==", "===")
-            and "*" not in specs[0].version
-            else None
-        )
-        out.append(Package(req.name, name, exact, line))
-    return out
-
-
-def packages(
-    project_root: Path, git_root: Path, rev: str
-) -> tuple[tuple[str, ...], tuple[Package, ...]]:
-    """The requirement files at ``rev`` (project folder, then repository top) and their packages."""
-    files: list[str] = []
+    side = environment._Side(git_root, rev)
+    files = environment._with_includes(environment._candidates(side.names), [side])
+    names: list[str] = []
     found: list[Package] = []
-    folders = [project_root] if project_root == git_root else [project_root, git_root]
-    for folder in folders:
-        prefix = "" if folder == git_root else f"{folder.relative_to(git_root).as_posix()}/"
-        for name in _requirement_files(git.files_at(rev, folder)):
-            raw = git.show_file(rev, name, folder)
-            if raw is None:
-                continue
-            label = prefix + name
-            files.append(label)
-            found += _parse_requirements(label, raw.decode("utf-8", errors="replace"))
-    return tuple(files), tuple(found)
+    for path, kind in sorted(files.items()):
+        env = side.parsed(path, kind)
+        if env is None:  # an include that is not there
+            continue
+        names.append(path)
+        found += [Package(d.name, path, d.spec, d.pinned) for d in env.entries]
+    return tuple(names), tuple(found)
 
 
 def model_sha256(path: Path) -> str:
@@ -159,7 +133,7 @@ def gather(
     sha = result.context.head.sha
     lock_rev = None if lock_from_work_tree or not sha else sha
     lock_file, locked = locked_paths(project_root, lock_rev)
-    files, found = packages(project_root, git_root, sha) if sha else ((), ())
+    files, found = packages(git_root, sha) if sha else ((), ())
     dep = cfg.deploy
     return ModelCard(
         result=result,

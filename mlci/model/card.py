@@ -38,12 +38,12 @@ class LockedParam:
 
 @dataclass(frozen=True)
 class Package:
-    """One requirement of the Python environment: ``version`` when pinned exactly."""
+    """One package as an environment file declares it (a requirement, a lock entry...)."""
 
     name: str
-    file: str
-    version: str | None
-    spec: str  # the requirement as written, without comments
+    file: str  # repository-relative
+    spec: str  # what the file says about the version: ``==2.1.0``, ``>=1.4,<2``, a locked ``2.1.0``
+    pinned: bool | None  # one exact version; None: the file cannot say (a URL, a path)
 
 
 @dataclass(frozen=True)
