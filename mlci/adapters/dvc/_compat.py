@@ -39,6 +39,7 @@ NAMES: tuple[tuple[str, str, str], ...] = (
     ("dvc.repo.index", "Index._types_filter", "deciding what a fresh clone fetches"),
     ("dvc.render.converter.vega", "VegaConverter.flat_datapoints", "plot data points"),
     ("dvc.stage", "Stage.status.__wrapped__", "the lock status of a commit"),
+    ("dvc.repo", "lock_repo", "the lock status of the work tree"),
     ("dvc.repo.reproduce", "_reproduce_stage", "reproduction"),
     ("dvc.repo.reproduce", "collect_stages", "planning reproduction"),
     ("dvc.repo.reproduce", "get_active_graph", "planning reproduction"),
@@ -163,6 +164,12 @@ def skip_graph_checks(repo: Any) -> Iterator[None]:
         yield
     finally:
         setattr(repo, SKIP_GRAPH_CHECKS, before)
+
+
+def repo_lock(repo: Any) -> Any:
+    """The repository lock ``dvc status`` holds (a context manager; the index is reset on entry
+    and exit, and built once inside)."""
+    return _lookup("dvc.repo", "lock_repo")(repo)
 
 
 def unlocked_stage_status(stage: Any) -> dict[str, Any]:

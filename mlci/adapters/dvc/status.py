@@ -38,15 +38,17 @@ def pipeline_status(root: Path, rev: str | None = None, *, verbose: bool = False
         with quiet_dvc(verbose):
             try:
                 if rev is None:
-                    found = repo.status()
-                    return _status_here(
-                        repo,
-                        [
-                            (s.addressing, s, found[s.addressing])
-                            for s in repo.index.stages
-                            if s.addressing in found
-                        ],
-                    )
+                    # what `dvc status` does (Repo.status: the repository lock, then each
+                    # stage's status), with one index: Repo.status builds its own inside the
+                    # lock and drops it, so asking for the stages after it parsed dvc.yaml and
+                    # dvc.lock a second time
+                    with _compat.repo_lock(repo):
+                        found = []
+                        for stage in repo.index.stages:
+                            changes = stage.status(check_updates=True)
+                            if changes:
+                                found.append((stage.addressing, stage, changes[stage.addressing]))
+                        return _status_here(repo, found)
                 at_commit = None
                 for _ in repo.brancher(revs=[rev], sha_only=True, workspace=False):
                     at_commit = _status_here(repo, _status_at_commit(repo))
