@@ -97,20 +97,22 @@ def _run_streaming(argv: list[str], popen_kwargs: dict[str, Any], watcher: Stage
     interrupted: list[int] = []
     main_thread = threading.current_thread() is threading.main_thread()
     old_handler: Any = None
-    proc = subprocess.Popen(  # noqa: S603 - the stage's own command, as DVC runs it
-        argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, **popen_kwargs
-    )
+    # The handler goes in before the command starts: a Ctrl-C that reaches mlci between the
+    # two would otherwise raise at once, with the command still running. (A Python handler
+    # is not inherited across exec: the command gets the default SIGINT.)
+    if main_thread:
+        old_handler = signal.signal(signal.SIGINT, lambda signum, frame: interrupted.append(signum))
+    proc: Any = None
     try:
-        if main_thread:
-            old_handler = signal.signal(
-                signal.SIGINT, lambda signum, frame: interrupted.append(signum)
-            )
+        proc = subprocess.Popen(  # noqa: S603 - the stage's own command, as DVC runs it
+            argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, **popen_kwargs
+        )
         assert proc.stdout is not None
         for raw in iter(proc.stdout.readline, b""):
             watcher.output(raw.decode("utf-8", errors="replace").rstrip("\r\n"))
         proc.wait()
     finally:
-        if proc.stdout is not None:
+        if proc is not None and proc.stdout is not None:
             proc.stdout.close()
         if main_thread and old_handler is not None:
             signal.signal(signal.SIGINT, old_handler)
