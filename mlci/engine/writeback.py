@@ -64,6 +64,19 @@ def files_to_commit(root: Path) -> list[str]:
     return gitwrite.changed_files(specs, root)
 
 
+def _pending(root: Path) -> list[str] | WriteBack:
+    """The files to commit, or the outcome when there is nothing (or no telling)."""
+    try:
+        files = files_to_commit(root)
+    except (dvc.DvcError, git.GitError) as exc:
+        return WriteBack("failed", f"cannot tell what to commit: {exc}")
+    if not files:
+        return WriteBack(
+            "nothing", "reproduction left dvc.lock and the outputs git tracks as committed"
+        )
+    return files
+
+
 def message(result: Result, files: list[str], *, reproduced: str | None = None) -> str:
     """The commit message: the stages that ran in the title, the files and the origin below."""
     stages = result.repro.stages
@@ -144,19 +157,9 @@ def to_pull_request(
             f"{target.head_sha[:7]} (GitHub's merge commit?): check out the head with "
             "`ref: ${{ github.event.pull_request.head.sha }}` in actions/checkout",
         )
-    try:
-        files = files_to_commit(root)
-    except (dvc.DvcError, git.GitError) as exc:
-        return dataclasses.replace(
-            result, writeback=WriteBack("failed", f"cannot tell what to commit: {exc}")
-        )
-    if not files:
-        return dataclasses.replace(
-            result,
-            writeback=WriteBack(
-                "nothing", "reproduction left dvc.lock and the outputs git tracks as committed"
-            ),
-        )
+    files = _pending(root)
+    if isinstance(files, WriteBack):
+        return dataclasses.replace(result, writeback=files)
     tip = git.remote_branch_tip(target.remote, target.branch, git_root)
     if tip is None:
         return dataclasses.replace(
@@ -221,19 +224,9 @@ def to_current_branch(root: Path, result: Result, cfg: Config) -> Result:
     branch = git.current_branch(git_root)
     if branch is None:
         return _refused(result, "HEAD is detached: check out a branch to commit on")
-    try:
-        files = files_to_commit(root)
-    except (dvc.DvcError, git.GitError) as exc:
-        return dataclasses.replace(
-            result, writeback=WriteBack("failed", f"cannot tell what to commit: {exc}")
-        )
-    if not files:
-        return dataclasses.replace(
-            result,
-            writeback=WriteBack(
-                "nothing", "reproduction left dvc.lock and the outputs git tracks as committed"
-            ),
-        )
+    files = _pending(root)
+    if isinstance(files, WriteBack):
+        return dataclasses.replace(result, writeback=files)
     why = _push_outputs(root, cfg, required=False)
     if why:
         return _refused(result, f"{why}; nothing committed")
