@@ -527,8 +527,8 @@ def test_values_from_the_data_are_escaped(git_repo, mlci):
 
 
 @pytest.mark.slow
+@pytest.mark.spark
 def test_spark_engine(git_repo, mlci):
-    pytest.importorskip("pyspark")
     if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
         pytest.skip("Spark needs a Java runtime (17 or later for pyspark 4)")
     git_repo.write(
@@ -574,9 +574,9 @@ data:
 
 
 @pytest.mark.slow
+@pytest.mark.spark
 def test_spark_profile_matches_pandas():
     """Both engines reduce data to the same profile, so a diff means the same either way."""
-    pytest.importorskip("pyspark")
     if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
         pytest.skip("Spark needs a Java runtime")
     from mlci.adapters import gx
