@@ -74,6 +74,16 @@ def test_record_refuses_a_dirty_work_tree(git_repo, mlci):
     assert sh(["git", "notes", "--ref=mlci", "list"], git_repo.path, check=False) == ""
 
 
+def test_a_refused_record_keeps_a_closed_gate_at_exit_1(git_repo, mlci):
+    """The refusal is said, but the verdict is what a script acts on: a failing gate stays 1."""
+    metrics_repo(git_repo, {"acc": 0.9}, config=RULES + "      max_regression: 0.01\n")
+    git_repo.write("eval/metrics.json", {"acc": 0.5})
+    run = mlci(git_repo, "check", "--no-repro", "--record")
+    assert run.code == 1, run.err
+    assert "not recorded: the work tree has uncommitted changes" in run.err
+    assert sh(["git", "notes", "--ref=mlci", "list"], git_repo.path, check=False) == ""
+
+
 # --- sharing the history through origin --------------------------------------------------
 
 REPO = "octo-org/ml-repo"

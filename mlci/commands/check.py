@@ -63,8 +63,16 @@ def check(
     code = _finish(result, cfg, root, out)
     if record:
         from mlci.commands import record as recording
+        from mlci.model.errors import RunError
 
-        sha = recording.record(result, root, worktree=head is None)
+        try:
+            sha = recording.record(result, root, worktree=head is None)
+        except RunError as exc:
+            if code == 0:
+                raise  # asked to record and could not: the run did not finish (exit 3)
+            # the gate is closed either way; exit 3 would hide that verdict behind the refusal
+            common.say(f"mlci: {exc}", err=True)
+            return code
         common.say(
             f"mlci: recorded the result as a git note on {sha[:7]} (refs/notes/mlci)", err=True
         )
