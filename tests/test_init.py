@@ -10,7 +10,7 @@ import yaml
 
 from mlci import configfile as config
 from mlci.commands.init import guess_direction
-from tests.conftest import VENV_BIN
+from tests.conftest import VENV_BIN, sh
 
 DVC_YAML = """\
 stages:
@@ -87,15 +87,23 @@ def test_init_writes_a_config_that_loads_and_a_valid_workflow(dvc_repo, mlci):
     workflow = dvc_repo.path / ".github/workflows/mlci.yml"
     validate_workflow(workflow)
     doc = yaml.safe_load(workflow.read_text())
-    assert doc["permissions"] == {
+    assert doc["permissions"] == {"contents": "read"}
+    # YAML 1.1 reads the key `on` as True
+    assert doc[True] == {"pull_request": None, "push": {"branches": ["main"]}}
+    pr, record = doc["jobs"]["mlci"], doc["jobs"]["record"]
+    assert pr["if"] == "github.event_name == 'pull_request'"
+    assert pr["permissions"] == {
         "contents": "read",
         "pull-requests": "write",
         "statuses": "write",
         "checks": "write",
     }
-    assert list(doc[True]) == ["pull_request"]  # YAML 1.1 reads the key `on` as True
-    assert doc["concurrency"]["cancel-in-progress"] is True
-    steps = doc["jobs"]["mlci"]["steps"]
+    # a push to main records its result in the history (refs/notes/mlci), which needs to push
+    assert record["if"] == "github.event_name == 'push'"
+    assert record["permissions"] == {"contents": "write", "statuses": "write", "checks": "write"}
+    assert record["steps"] == pr["steps"]
+    assert "pull_request" in doc["concurrency"]["cancel-in-progress"]
+    steps = pr["steps"]
     assert steps[0] == {"uses": "actions/checkout@v4", "with": {"fetch-depth": 0}}
     assert steps[1]["uses"] == "actions/setup-python@v5"
     assert "requirements.txt" in steps[2]["run"]
@@ -283,3 +291,19 @@ def test_stage_glob(paths, keys, pattern):
     assert _stage_glob(paths, keys) == pattern
     if pattern:
         assert all(fnmatchcase(p, pattern) for p in paths)
+
+
+def test_the_recording_job_follows_the_default_branch(git_repo, mlci, tmp_path):
+    """A clone whose origin's default branch is `trunk` records pushes to trunk, not to main."""
+    git_repo.write("README.md", "x\n")
+    git_repo.commit("readme")
+    git_repo.git("branch", "-m", "trunk")
+    origin = tmp_path / "origin.git"
+    sh(["git", "clone", "-q", "--bare", str(git_repo.path), str(origin)], tmp_path)
+    clone = tmp_path / "clone"
+    sh(["git", "clone", "-q", str(origin), str(clone)], tmp_path)
+    clone_repo = type(git_repo)(clone)
+    clone_repo.git("checkout", "-q", "-b", "feature")  # init runs on a feature branch
+    assert mlci(clone_repo, "init").code == 0
+    doc = yaml.safe_load((clone / ".github/workflows/mlci.yml").read_text())
+    assert doc[True]["push"] == {"branches": ["trunk"]}

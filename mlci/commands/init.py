@@ -580,6 +580,20 @@ def find_install(root: Path, git_root: Path | None = None) -> Install:
     return Install(tuple(commands), env_file, tuple(found))
 
 
+def default_branch(git_root: Path) -> str:
+    """The branch whose pushes the workflow records: the remote's default branch when the clone
+    knows it, else a local ``main`` or ``master``, else the current branch."""
+    from mlci.adapters import git
+
+    base = git.default_base(git_root)
+    if base.startswith("origin/"):
+        return base.removeprefix("origin/")
+    for name in ("main", "master"):
+        if git.resolve(f"refs/heads/{name}", git_root):
+            return name
+    return git.current_branch(git_root) or "main"
+
+
 def render_workflow(
     plan: Plan,
     root: Path,
@@ -602,6 +616,7 @@ def render_workflow(
             extras=plan.extras,
             credentials=plan.credentials,
             timeout_minutes=60,
+            default_branch=default_branch(git_root or root),
         )
     )
 
