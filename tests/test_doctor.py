@@ -9,7 +9,7 @@ import threading
 
 import pytest
 
-from tests.conftest import metrics_repo, sh
+from tests.conftest import REPO_ROOT, metrics_repo, sh
 
 
 def words(text: str) -> str:
@@ -177,6 +177,16 @@ def test_github_token_and_workflow_permissions(project, mlci, monkeypatch):
     assert mlci(project, "init", "--force").code == 0
     out = line(mlci(project, "doctor").out, "token permissions")
     assert out.startswith("✓ ") and ".github/workflows/mlci.yml grants" in out
+    # the example's jobs each grant what they write: the push job has no PR, deploy deploys
+    example = (REPO_ROOT / "examples/workflows/mlci.yml").read_text()
+    project.write(".github/workflows/mlci.yml", example)
+    out = line(mlci(project, "doctor").out, "token permissions")
+    assert out.startswith("✓ "), out
+    project.write(
+        ".github/workflows/mlci.yml", example.replace("deployments: write", "deployments: read")
+    )
+    out = line(mlci(project, "doctor").out, "token permissions")
+    assert out.startswith("! ") and "deployments: write missing" in out
 
 
 def test_config_error_and_not_a_repository(project, mlci, tmp_path):

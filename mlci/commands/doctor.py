@@ -11,7 +11,9 @@ MLflow server that the config names.
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
+import re
 import socket
 import threading
 import urllib.error
@@ -442,16 +444,19 @@ def _workflow_permissions(path: Path, root: Path) -> Item:
     missing: set[str] = set()
     unset = top is None
     for job in (doc.get("jobs") or {}).values():
-        perms = (job or {}).get("permissions", top) if isinstance(job, dict) else top
+        if not isinstance(job, dict) or "mlci" not in json.dumps(job.get("steps") or []):
+            continue  # a job that does not run mlci needs nothing of it
+        perms = job.get("permissions", top)
         if perms is None:
             continue
         unset = False
         if perms == "write-all":
             continue
+        needs = _job_needs(job)
         if not isinstance(perms, dict):
-            missing.update(_WRITE_SCOPES)
+            missing.update(needs)
             continue
-        missing.update(s for s in _WRITE_SCOPES if perms.get(s) != "write")
+        missing.update(s for s in needs if perms.get(s) != "write")
     if unset:
         return Item(
             WARN,
@@ -463,10 +468,25 @@ def _workflow_permissions(path: Path, root: Path) -> Item:
         return Item(
             WARN,
             what,
-            f"{name}: {', '.join(sorted(missing))}: write missing: the PR comment or the "
-            "status cannot be posted (a warning, not a failure)",
+            f"{name}: {', '.join(sorted(missing))}: write missing: the PR comment, the "
+            "status or the deployment cannot be posted (a warning, not a failure)",
         )
-    return Item(OK, what, f"{name} grants pull-requests, statuses and checks: write")
+    return Item(OK, what, f"{name} grants what each mlci job writes")
+
+
+def _job_needs(job: dict) -> tuple[str, ...]:
+    """The write scopes a job's mlci step uses, read from its step and its ``if:``.
+
+    A deploy writes a deployment; a job that runs only on pushes posts a status and a
+    check run but has no pull request to comment on; anything else may.
+    """
+    steps = json.dumps(job.get("steps") or [])
+    if re.search(r'"command": "(deploy|rollback)"|mlci (deploy|rollback)', steps):
+        return ("deployments",)
+    when = str(job.get("if") or "")
+    if "'push'" in when and "pull_request" not in when and "issue_comment" not in when:
+        return ("statuses", "checks")
+    return _WRITE_SCOPES
 
 
 def render(items: list[Item]) -> str:
