@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "config.md"
 
 # dataclass fields that the loader fills in itself: not keys of the file
-INTERNAL = {"Config.path", "Config.present", "Config.project", "MetricRule.line", "DataCheck.line"}
+INTERNAL = {"Config.path", "Config.project", "MetricRule.line", "DataCheck.line"}
 ROW = re.compile(r"^\|\s*`([^`]+)`\s*\|(.*)\|\s*$")
 
 

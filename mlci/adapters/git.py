@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-from dataclasses import dataclass
 from pathlib import Path
 
 from mlci.model.errors import RunError
@@ -174,16 +173,6 @@ def fetch(remote: str, ref: str, cwd: str | Path, *, depth: int | None = None) -
         args.append(f"--depth={depth}")
     proc = _git([*args, remote, ref], cwd, check=False)
     return proc.returncode == 0
-
-
-@dataclass(frozen=True)
-class Commit:
-    sha: str
-    ref: str | None
-
-    @property
-    def short(self) -> str:
-        return self.sha[:7]
 
 
 def common_dir(cwd: str | Path) -> Path:

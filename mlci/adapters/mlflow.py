@@ -55,8 +55,8 @@ def default_store(git_dir: Path) -> Path:
     return git_dir / "mlci" / DEFAULT_DB
 
 
-def tracking_uri(cfg: Config, root: Path, git_dir: Path, env: Mapping[str, str]) -> str:
-    """Config, then ``$MLFLOW_TRACKING_URI``, then ``sqlite:///<git dir>/mlci/mlflow.db``.
+def configured_uri(cfg: Config, root: Path, env: Mapping[str, str]) -> str | None:
+    """The tracking URI the config names, else ``$MLFLOW_TRACKING_URI``; None: mlci's default store.
 
     A relative SQLite path in the config is relative to the repository root
     (where the config lives), not to the directory mlci happens to run in.
@@ -67,8 +67,14 @@ def tracking_uri(cfg: Config, root: Path, git_dir: Path, env: Mapping[str, str])
             rel = configured[len("sqlite:///") :]
             return f"sqlite:///{(root / rel).as_posix()}"
         return configured
-    if env.get("MLFLOW_TRACKING_URI"):
-        return env["MLFLOW_TRACKING_URI"]
+    return env.get("MLFLOW_TRACKING_URI") or None
+
+
+def tracking_uri(cfg: Config, root: Path, git_dir: Path, env: Mapping[str, str]) -> str:
+    """:func:`configured_uri`, else ``sqlite:///<git dir>/mlci/mlflow.db`` (its folder made)."""
+    uri = configured_uri(cfg, root, env)
+    if uri:
+        return uri
     db = default_store(git_dir)
     db.parent.mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{db.as_posix()}"

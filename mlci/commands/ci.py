@@ -18,7 +18,7 @@ from typing import Any
 from mlci.adapters import git
 from mlci.commands import common
 from mlci.engine import project
-from mlci.engine.check import CheckOptions, EventRevs, run_check
+from mlci.engine.check import CheckOptions, run_check
 from mlci.forge.github import actions
 from mlci.forge.github.actions import UNTRUSTED_EVENTS, ActionsContext, Log
 from mlci.model.config import Config
@@ -159,7 +159,7 @@ def run_ci(opts: CiOptions, env: Mapping[str, str] | None = None) -> int:
             env,
             context=context,
             cfg=cfg,
-            event=EventRevs(ev.base_sha, ev.base_ref, ev.head_sha, ev.head_ref),
+            event=ev,
             host=run.host,
         )
     finally:

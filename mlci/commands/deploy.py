@@ -20,6 +20,7 @@ version won. See the README for what that guarantees.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from collections.abc import Mapping
@@ -33,7 +34,7 @@ from mlci.commands import common
 from mlci.configfile import load
 from mlci.engine import card as gather_card
 from mlci.engine import compare, gate, project
-from mlci.engine.check import CheckOptions, EventRevs, run_check
+from mlci.engine.check import CheckOptions, run_check
 from mlci.forge.github import actions
 from mlci.forge.github.actions import ActionsContext, Log
 from mlci.forge.github.deployments import record_deployment
@@ -285,7 +286,7 @@ def run_deploy(opts: DeployOptions, env: Mapping[str, str] | None = None) -> int
             env,
             context=context,
             cfg=cfg,
-            event=EventRevs(ev.base_sha, ev.base_ref, head, branch),
+            event=dataclasses.replace(ev, head_sha=head, head_ref=branch),
             host=run.host,
         )
     finally:
@@ -334,7 +335,7 @@ def run_deploy(opts: DeployOptions, env: Mapping[str, str] | None = None) -> int
             environment=opts.environment,
             ref=head,
             state="error",
-            description=f"mlci deploy could not finish: {exc}"[:140],
+            description=f"mlci deploy could not finish: {exc}",
             payload={"model": name, "alias": alias, "error": str(exc)[:1000]},
         )
         raise

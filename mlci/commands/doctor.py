@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 
 from mlci import configfile as config
 from mlci.adapters import dvc, git
+from mlci.adapters.dvc.plugins import REMOTE_PLUGINS
 from mlci.engine import project
 from mlci.model.errors import EXIT_PASS, EXIT_RUNTIME, MlciError
 from mlci.model.fmt import mask_credentials, plural
@@ -35,43 +36,6 @@ OK, FAIL, WARN, SKIP = "ok", "fail", "warn", "skip"
 ICONS = {OK: "✓", FAIL: "✗", WARN: "!", SKIP: "·"}
 TIMEOUT_S = 2.0
 
-# remote scheme -> (mlci extra, plugin module, environment variables that carry credentials,
-#                   remote options that carry them, files that hold them (under $HOME))
-_CLOUD = {
-    "s3": (
-        "s3",
-        "dvc_s3",
-        (
-            "AWS_ACCESS_KEY_ID",
-            "AWS_PROFILE",
-            "AWS_WEB_IDENTITY_TOKEN_FILE",
-            "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
-            "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-        ),
-        ("access_key_id", "profile", "credentialpath", "configpath"),
-        (".aws/credentials", ".aws/config"),
-    ),
-    "gs": (
-        "gs",
-        "dvc_gs",
-        ("GOOGLE_APPLICATION_CREDENTIALS",),
-        ("credentialpath",),
-        (".config/gcloud/application_default_credentials.json",),
-    ),
-    "azure": (
-        "azure",
-        "dvc_azure",
-        (
-            "AZURE_STORAGE_CONNECTION_STRING",
-            "AZURE_STORAGE_KEY",
-            "AZURE_STORAGE_SAS_TOKEN",
-            "AZURE_CLIENT_SECRET",
-        ),
-        ("connection_string", "account_key", "sas_token", "client_secret", "allow_anonymous_login"),
-        (),
-    ),
-}
-_CLOUD["gcs"] = _CLOUD["gs"]
 _DEFAULT_PORTS = {"http": 80, "https": 443, "ssh": 22, "webdav": 80, "webdavs": 443}
 # what the PR comment, the status and the check run need from the workflow's token
 _WRITE_SCOPES = ("pull-requests", "statuses", "checks")
@@ -237,8 +201,10 @@ def _remote(root: Path, remote: dvc.RemoteConfig, env: Mapping[str, str], timeou
         if path.is_dir():
             return Item(OK, what, f"local folder {path} exists")
         return Item(FAIL, what, f"local folder {path} does not exist")
-    if scheme in _CLOUD:
-        extra, module, env_names, options, files = _CLOUD[scheme]
+    if scheme in REMOTE_PLUGINS:
+        plugin = REMOTE_PLUGINS[scheme]
+        extra, module, env_names = plugin.extra, plugin.module, plugin.credential_env
+        options, files = plugin.credential_options, plugin.credential_files
         if importlib.util.find_spec(module) is None:
             return Item(
                 FAIL,
@@ -330,14 +296,14 @@ def _rules(root: Path, cfg: config.Config) -> list[Item]:
 
 
 def _mlflow(root: Path, cfg: config.Config, env: Mapping[str, str], timeout: float) -> Item:
-    uri = (cfg.mlflow.tracking_uri if cfg.mlflow else None) or env.get("MLFLOW_TRACKING_URI")
     if cfg.mlflow is None and cfg.deploy is None and not env.get("MLFLOW_TRACKING_URI"):
         return Item(
             SKIP, "MLflow", "not used (no mlflow: or deploy: section, no $MLFLOW_TRACKING_URI)"
         )
-    if not uri:  # mlci's default store (see mlci/mlflow.py): made on first use, inside .git
-        from mlci.adapters.mlflow import default_store, git_dir
+    from mlci.adapters.mlflow import configured_uri, default_store, git_dir
 
+    uri = configured_uri(cfg, root, env)
+    if not uri:  # mlci's default store (see adapters/mlflow.py): made on first use, inside .git
         store = default_store(git_dir(root))
         state = "the database file exists" if store.is_file() else "will be created on first use"
         return Item(

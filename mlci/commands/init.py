@@ -24,6 +24,7 @@ import yaml
 
 from mlci import configfile as config
 from mlci.adapters import dvc
+from mlci.adapters.dvc.plugins import REMOTE_PLUGINS
 from mlci.engine import collect
 from mlci.engine import project as project_mod
 from mlci.model.errors import ConfigError
@@ -68,13 +69,6 @@ MODEL_SUFFIXES = (
     ".cbm",
     ".ubj",
 )
-# DVC remote URL scheme -> (mlci extra, secrets the workflow passes on)
-REMOTE_NEEDS = {
-    "s3": ("s3", ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")),
-    "gs": ("gs", ("GOOGLE_APPLICATION_CREDENTIALS",)),
-    "gcs": ("gs", ("GOOGLE_APPLICATION_CREDENTIALS",)),
-    "azure": ("azure", ("AZURE_STORAGE_CONNECTION_STRING",)),
-}
 
 
 def guess_direction(key: str) -> str:
@@ -282,10 +276,12 @@ def _plan(
     credentials: list[str] = []
     for remote in remotes:
         scheme = remote.url.split("://", 1)[0] if "://" in remote.url else ""
-        extra, secrets = REMOTE_NEEDS.get(scheme, (None, ()))
-        if extra and extra not in extras:
-            extras.append(extra)
-        credentials += [s for s in secrets if s not in credentials]
+        plugin = REMOTE_PLUGINS.get(scheme)
+        if plugin is None:
+            continue
+        if plugin.extra not in extras:
+            extras.append(plugin.extra)
+        credentials += [s for s in plugin.workflow_secrets if s not in credentials]
     return Plan(
         files,
         list(dict.fromkeys(data)),

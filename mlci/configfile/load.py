@@ -89,7 +89,6 @@ def _build(raw: dict[str, Any], display: str, ctx: _Ctx) -> Config:
         d["expect"] = tuple(d.get("expect", ()))
         data.append(_pick(d, DataCheck, line=d["__line__"]))
 
-    present = frozenset(k for k in raw if not k.startswith("__"))
     return Config(
         base=raw.get("base"),
         base_mode=raw.get("base_mode", "tip"),
@@ -104,7 +103,6 @@ def _build(raw: dict[str, Any], display: str, ctx: _Ctx) -> Config:
         mlflow=_pick(raw["mlflow"], MlflowConfig) if "mlflow" in raw else None,
         history=_pick(raw.get("history", {}), HistoryConfig),
         path=display,
-        present=present,
     )
 
 

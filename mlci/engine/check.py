@@ -18,7 +18,16 @@ from mlci.engine import collect, compare, gate, history, plots, project
 from mlci.engine.progress import Progress
 from mlci.model.config import Config
 from mlci.model.errors import RunError
-from mlci.model.result import Context, Environment, Plot, Reason, Repro, Result, Revision
+from mlci.model.result import (
+    Context,
+    Environment,
+    EventRevisions,
+    Plot,
+    Reason,
+    Repro,
+    Result,
+    Revision,
+)
 from mlci.model.run import HostRun
 
 
@@ -47,23 +56,13 @@ class Target:
     head_rev: str  # a sha, or dvc.WORKSPACE
 
 
-@dataclass(frozen=True)
-class EventRevs:
-    """Revisions named by a CI event (PR base and head, a push's before), for display and default."""
-
-    base_sha: str | None = None
-    base_ref: str | None = None
-    head_sha: str | None = None
-    head_ref: str | None = None
-
-
 def resolve_target(
-    opts: CheckOptions, cfg: Config, root: Path, *, event: EventRevs | None = None
+    opts: CheckOptions, cfg: Config, root: Path, *, event: EventRevisions | None = None
 ) -> Target:
     """The base, first found of: --base, the event's base, ``base:`` in config, the default branch."""
     if not git.has_commits(root):
         raise RunError("the repository has no commits yet: commit a baseline first")
-    event = event or EventRevs()
+    event = event or EventRevisions()
     if opts.base:
         base_ref = opts.base
     elif event.base_sha:
@@ -431,7 +430,7 @@ def lock_step(
 
 
 def _repro_only_target(
-    opts: CheckOptions, cfg: Config, root: Path, event: EventRevs | None
+    opts: CheckOptions, cfg: Config, root: Path, event: EventRevisions | None
 ) -> Target:
     """``mlci repro`` needs no base: name it in the result when it resolves."""
     try:
@@ -452,7 +451,7 @@ def run_check(
     env: Mapping[str, str] | None = None,
     *,
     context: Context | None = None,
-    event: EventRevs | None = None,
+    event: EventRevisions | None = None,
     cfg: Config | None = None,
     progress: Progress | None = None,
     host: HostRun | None = None,

@@ -14,20 +14,14 @@ from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, Any
 
 from mlci.model.config import AUTO, MetricRule, MetricsConfig
-from mlci.model.fmt import as_float
-from mlci.model.result import MetricDelta, ParamDelta
+from mlci.model.fmt import as_float, is_number
+from mlci.model.result import MetricDelta, ParamDelta, gravest
 
 if TYPE_CHECKING:
     from mlci.engine.history import Spread
 
 REL_TOL = 1e-9
 ABS_TOL = 1e-12
-
-_SEVERITY_RANK = {"info": 0, "pass": 0, "warn": 1, "fail": 2}
-
-
-def is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def close(a: float, b: float) -> bool:
@@ -121,10 +115,6 @@ def rule_reaches_file(rule: MetricRule, path: str) -> bool:
 def rule_gates(rule: dict[str, Any]) -> bool:
     """:attr:`MetricRule.gates` for a rule in its result form (``MetricDelta.rule``)."""
     return any(rule.get(k) is not None for k in ("direction", "min", "max"))
-
-
-def _worst(*outcomes: str) -> str:
-    return max(outcomes, key=lambda o: _SEVERITY_RANK[o])
 
 
 def _fmt(value: float) -> str:
@@ -256,7 +246,7 @@ def compare_metric(
     def violate(message: str) -> None:
         nonlocal outcome
         messages.append(message)
-        outcome = _worst(outcome, rule.severity if rule else "info")
+        outcome = gravest(outcome, rule.severity if rule else "info")
 
     def judge_head_alone() -> None:
         """Bounds on the head value, when there is nothing numeric to compare it with."""
@@ -281,7 +271,7 @@ def compare_metric(
             policy = config.missing_baseline
             messages.append("no baseline value to compare with")
             if policy != "off":
-                outcome = _worst(outcome, policy)
+                outcome = gravest(outcome, policy)
         return MetricDelta(
             name, None, head, None, None, status, outcome, rule_dict, "; ".join(messages) or None
         )

@@ -6,9 +6,7 @@ import dataclasses
 from collections.abc import Iterable
 from typing import Any
 
-from mlci.model.result import MetricDelta, Reason, Result
-
-_RANK = {"pass": 0, "warn": 1, "fail": 2}
+from mlci.model.result import MetricDelta, Reason, Result, gravest, gravity
 
 
 def metric_reasons(metrics: Iterable[MetricDelta], config_file: str | None = None) -> list[Reason]:
@@ -32,16 +30,12 @@ def metric_reasons(metrics: Iterable[MetricDelta], config_file: str | None = Non
 
 def verdict(reasons: Iterable[Reason]) -> str:
     """``fail`` if any reason fails, else ``warn`` if any warns, else ``pass``."""
-    worst = "pass"
-    for reason in reasons:
-        if _RANK.get(reason.severity, 0) > _RANK[worst]:
-            worst = reason.severity
-    return worst
+    return gravest("pass", *(r.severity for r in reasons))
 
 
 def order(reasons: Iterable[Reason]) -> list[Reason]:
     """Failures before warnings, otherwise in the order found."""
-    return sorted(reasons, key=lambda r: -_RANK.get(r.severity, 0))
+    return sorted(reasons, key=lambda r: -gravity(r.severity))
 
 
 def apply_override(result: Result, override: dict[str, Any]) -> Result:

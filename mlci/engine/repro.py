@@ -14,6 +14,7 @@ failing stage's output are kept for the report. Nothing here renders the report.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 import time
@@ -100,23 +101,23 @@ class StageLog(dvc.StageWatcher):
             self._header_shown = True
         self._write(line if self._log is not None else f"    {line}")
 
-    def stage_finished(self, outcome: dvc.StageOutcome) -> None:
+    def stage_finished(self, outcome: StageRun, error: str | None = None) -> None:
         if self._tail:
             self.tails[outcome.name] = "\n".join(self._tail)
         if self._log is not None:
             self._log.endgroup()
-        self._write(f"mlci: stage {outcome.name}: {describe_outcome(outcome)}")
+        self._write(f"mlci: stage {outcome.name}: {describe_outcome(outcome, error)}")
 
 
 def _one_line(text: str) -> str:
     return " ".join(str(text).split())
 
 
-def describe_outcome(o: dvc.StageOutcome) -> str:
+def describe_outcome(o: StageRun, error: str | None = None) -> str:
     took = f" in {o.duration_s:.1f} s" if o.duration_s is not None else ""
     if o.status == "failed":
         code = f", exit code {o.exit_code}" if o.exit_code is not None else ""
-        return f"failed{took}{code}: {o.error}"
+        return f"failed{took}{code}: {error}"
     words = {
         "ran": "ran",
         "cached": "restored from run-cache",
@@ -324,15 +325,9 @@ def reproduce(
         if cfg.push and run.error is None:
             _push(repo, cfg, targets, remote, host.no_push, acc)
 
+    # the report keeps the last lines of a failing stage's output
     stages = tuple(
-        StageRun(
-            name=o.name,
-            status=o.status,
-            duration_s=o.duration_s,
-            cmd=o.cmd,
-            exit_code=o.exit_code if o.status == "failed" else None,
-            log_tail=log.tails.get(o.name) if o.status == "failed" else None,
-        )
+        dataclasses.replace(o, log_tail=log.tails.get(o.name)) if o.status == "failed" else o
         for o in run.stages
     )
     failed = next((o for o in run.stages if o.status == "failed"), None)
@@ -340,7 +335,7 @@ def reproduce(
         if failed.exit_code is not None:
             msg = f"stage {failed.name} failed: `{failed.cmd}` exited with code {failed.exit_code}"
         else:
-            msg = f"stage {failed.name} failed: {failed.error}"
+            msg = f"stage {failed.name} failed: {run.error}"
         skipped = [s.name for s in stages if s.status == "skipped"]
         if skipped:
             msg += f" ({len(skipped)} later stage{'s' if len(skipped) != 1 else ''} skipped)"

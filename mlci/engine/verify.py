@@ -23,6 +23,7 @@ from typing import Any
 
 from mlci.adapters import git
 from mlci.engine import collect, compare, gate, history
+from mlci.model import fmt
 from mlci.model.config import Config
 from mlci.model.result import MetricDelta, ParamDelta, Reason, Result
 
@@ -60,7 +61,7 @@ def _text(value: Any) -> str:
 
 
 def _same(a: Any, b: Any) -> bool:
-    if compare.is_number(a) and compare.is_number(b):
+    if fmt.is_number(a) and fmt.is_number(b):
         return compare.close(float(a), float(b))
     return bool(a == b)
 

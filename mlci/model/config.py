@@ -181,7 +181,6 @@ class Config:
     mlflow: MlflowConfig | None = None
     history: HistoryConfig = field(default_factory=HistoryConfig)
     path: str | None = None  # the file it came from, as shown in messages
-    present: frozenset[str] = frozenset()  # top-level sections the file sets
     project: str | None = None  # the DVC project's folder in the repository, when not the top level
 
     def repo_path(self, root: Path) -> str | None:

@@ -19,7 +19,20 @@ from mlci import __version__
 
 SCHEMA_VERSION = 1
 
-VERDICTS = ("pass", "warn", "fail")
+# Outcomes from the mildest to the gravest: the verdict is the gravest reason, reports list the
+# gravest first. "info" (a metric no rule gates) is below "pass" (one that a rule passed).
+SEVERITY_ORDER = ("info", "pass", "warn", "fail")
+_GRAVITY = {name: rank for rank, name in enumerate(SEVERITY_ORDER)}
+
+
+def gravity(severity: str) -> int:
+    """The rank of ``severity`` in :data:`SEVERITY_ORDER`; an unknown one ranks below them all."""
+    return _GRAVITY.get(severity, -1)
+
+
+def gravest(*severities: str) -> str:
+    """The gravest of ``severities`` (the first of equals)."""
+    return max(severities, key=gravity)
 
 
 @dataclass(frozen=True)
@@ -94,6 +107,22 @@ class Plot:
 class Revision:
     ref: str | None
     sha: str | None
+
+
+@dataclass(frozen=True)
+class EventRevisions:
+    """Base and head that a CI event names (PR base and head, a push's before), and the PR.
+
+    The code host reads them from its event; a check uses them as the default base and
+    to name the revisions in the report.
+    """
+
+    base_sha: str | None = None
+    base_ref: str | None = None
+    head_sha: str | None = None
+    head_ref: str | None = None
+    pr: int | None = None
+    labels: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

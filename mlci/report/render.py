@@ -14,7 +14,7 @@ from typing import Any
 
 from mlci.model import fmt
 from mlci.model.expectation import expectation_message, label
-from mlci.model.result import Environment, MetricDelta, Result
+from mlci.model.result import Environment, MetricDelta, Result, gravity
 from mlci.report import charts, trend
 
 MARKER = "<!-- mlci:report:{context} -->"
@@ -35,7 +35,6 @@ _STATUS_ORDER = (
     "removed",
     "unchanged",
 )
-_OUTCOME_RANK = {"fail": 0, "warn": 1, "pass": 2, "info": 3}
 
 
 def template_dirs(root: Path | None = None) -> list[Path]:
@@ -505,7 +504,7 @@ def data_attention(result: Result) -> list[DataLine]:
                     severity,
                 )
             )
-    out.sort(key=lambda line: _OUTCOME_RANK.get(line.severity, 9))
+    out.sort(key=lambda line: -gravity(line.severity))
     return out
 
 
@@ -536,7 +535,7 @@ def view(
     """
     attention = sorted(
         (m for m in result.metrics if m.outcome in ("fail", "warn")),
-        key=lambda m: _OUTCOME_RANK[m.outcome],
+        key=lambda m: -gravity(m.outcome),
     )
     rest = [m for m in result.metrics if m.outcome not in ("fail", "warn")]
     rest.sort(key=lambda m: _STATUS_ORDER.index(m.status) if m.status in _STATUS_ORDER else 99)

@@ -51,7 +51,6 @@ from mlci.adapters.dvc.repo import (
 )
 from mlci.adapters.dvc.repro import (
     ReproRun,
-    StageOutcome,
     StageWatcher,
     planned_stages,
     reproduce,
@@ -78,7 +77,6 @@ __all__ = [
     "RemoteConfig",
     "ReproRun",
     "RevisionData",
-    "StageOutcome",
     "StageWatcher",
     "connection_text",
     "copy_file_at",

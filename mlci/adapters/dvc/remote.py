@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mlci.adapters.dvc.plugins import REMOTE_PLUGINS
 from mlci.adapters.dvc.repo import describe, error_chain, is_missing, open_repo, quiet_dvc
 
 
@@ -44,10 +45,11 @@ def _plugin_text(exc: BaseException) -> str | None:
             if match:
                 scheme, package = match.groups()
                 # mlci's extra where there is one: the action installs extras, not packages
+                plugin = REMOTE_PLUGINS.get(scheme)
                 cure = (
-                    f"add the {scheme} extra: the action's input `extras: {scheme}`, or pip install "
-                    f"'mlci[{scheme}]'"
-                    if scheme in ("s3", "gs", "azure")
+                    f"add the {plugin.extra} extra: the action's input `extras: {plugin.extra}`, "
+                    f"or pip install 'mlci[{plugin.extra}]'"
+                    if plugin
                     else f"pip install {package}"
                 )
                 return (

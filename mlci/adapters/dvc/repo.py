@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from mlci.adapters.dvc.plugins import REMOTE_PLUGINS
 from mlci.model.errors import RunError
 
 WORKSPACE = "workspace"
@@ -102,7 +103,9 @@ def describe(exc: BaseException) -> str:
 
 
 _MISSING_PLUGIN = re.compile(
-    r"requires (?:these missing dependencies: \['|')(?:dvc-)?(s3|gs|azure)'"
+    r"requires (?:these missing dependencies: \['|')(?:dvc-)?("
+    + "|".join(sorted({p.extra for p in REMOTE_PLUGINS.values()}))
+    + ")'"
 )
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from mlci.adapters.dvc import _compat
 from mlci.adapters.dvc.repo import describe, quiet_dvc
+from mlci.model.result import StageRun
 
 # --- reproduction -----------------------------------------------------------------
 #
@@ -24,18 +25,6 @@ from mlci.adapters.dvc.repo import describe, quiet_dvc
 #   command being run was restored from the run-cache.
 
 
-@dataclass(frozen=True)
-class StageOutcome:
-    """What reproduction did to one stage."""
-
-    name: str
-    status: str  # ran|cached|restored|unchanged|failed|skipped
-    duration_s: float | None = None
-    cmd: str | None = None
-    exit_code: int | None = None
-    error: str | None = None
-
-
 class StageWatcher:
     """Receives reproduction events as they happen; the default does nothing."""
 
@@ -45,15 +34,15 @@ class StageWatcher:
     def output(self, line: str) -> None:
         """One line of the running command's combined stdout and stderr."""
 
-    def stage_finished(self, outcome: StageOutcome) -> None:
-        """The stage is done: ran, restored, unchanged or failed."""
+    def stage_finished(self, outcome: StageRun, error: str | None = None) -> None:
+        """The stage is done: ran, restored, unchanged or failed (then ``error`` says why)."""
 
 
 @dataclass(frozen=True)
 class ReproRun:
     """The outcome of :func:`reproduce`: one entry per planned stage, in order."""
 
-    stages: tuple[StageOutcome, ...]
+    stages: tuple[StageRun, ...]
     error: str | None = None  # set when reproduction failed (a stage, or before any)
 
 
@@ -167,7 +156,8 @@ def reproduce(
     from dvc.stage.exceptions import StageCmdFailedError
 
     targets = list(targets)
-    outcomes: dict[str, StageOutcome] = {}
+    outcomes: dict[str, StageRun] = {}
+    errors: dict[str, str] = {}  # a failed stage's name -> why
     current: dict[str, Any] = {}
 
     def cmd_run(stage: Any, dry: bool = False, run_env: Any = None) -> None:
@@ -194,7 +184,7 @@ def reproduce(
         watcher.stage_started(name, cmd)
         started = time.monotonic()
         if not kwargs.get("force") and _restore(stage, kwargs.get("upstream")):
-            outcome = StageOutcome(name, "restored", round(time.monotonic() - started, 3), cmd)
+            outcome = StageRun(name, "restored", round(time.monotonic() - started, 3), cmd)
             outcomes[name] = outcome
             watcher.stage_finished(outcome)
             return None
@@ -206,16 +196,16 @@ def reproduce(
         try:
             ret = _compat.reproduce_stage(stage, **kwargs)
         except Exception as exc:
-            outcome = StageOutcome(
+            outcome = StageRun(
                 name,
                 "failed",
                 round(time.monotonic() - started, 3),
                 current.get("failed_cmd", cmd),
                 current.get("exit_code"),
-                describe(exc),
             )
             outcomes[name] = outcome
-            watcher.stage_finished(outcome)
+            errors[name] = describe(exc)
+            watcher.stage_finished(outcome, errors[name])
             raise
         if ret is None:
             status = "unchanged"
@@ -223,7 +213,7 @@ def reproduce(
             status = "ran"
         else:
             status = "cached"
-        outcome = StageOutcome(name, status, round(time.monotonic() - started, 3), cmd)
+        outcome = StageRun(name, status, round(time.monotonic() - started, 3), cmd)
         outcomes[name] = outcome
         watcher.stage_finished(outcome)
         return ret
@@ -236,12 +226,11 @@ def reproduce(
             # pull=False here: the run-cache was fetched already (repro_fn decides per stage)
             repo.reproduce(targets or None, repro_fn=repro_fn, pull=False, run_cache=True)
     except ReproductionError as exc:
-        failed = [o for o in outcomes.values() if o.status == "failed"]
-        error = failed[0].error if failed else describe(exc.__cause__ or exc)
+        error = next(iter(errors.values()), None) or describe(exc.__cause__ or exc)
     except DvcException as exc:  # before any stage: a bad dvc.yaml, an unknown target, a cycle
         error = describe(exc)
     stages = []
     for stage in plan:
         name = stage.addressing
-        stages.append(outcomes.get(name) or StageOutcome(name, "skipped", None, _cmd_text(stage)))
+        stages.append(outcomes.get(name) or StageRun(name, "skipped", None, _cmd_text(stage)))
     return ReproRun(tuple(stages), error)

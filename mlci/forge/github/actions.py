@@ -18,7 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from mlci.model.errors import ConfigError, RunError
+from mlci.model.errors import RunError
+from mlci.model.result import EventRevisions
 from mlci.model.run import HostRun
 
 ZERO_SHA = "0" * 40
@@ -54,7 +55,6 @@ class ActionsContext:
     step_summary: Path | None = None
     output: Path | None = None
     runner_temp: Path | None = None
-    workspace: Path | None = None
     in_actions: bool = False
     base_ref: str | None = None  # GITHUB_BASE_REF: the target branch of a pull_request run
 
@@ -135,7 +135,6 @@ def from_env(
         step_summary=opt_path("GITHUB_STEP_SUMMARY"),
         output=opt_path("GITHUB_OUTPUT"),
         runner_temp=opt_path("RUNNER_TEMP"),
-        workspace=opt_path("GITHUB_WORKSPACE"),
         in_actions=env.get("GITHUB_ACTIONS") == "true",
         base_ref=env.get("GITHUB_BASE_REF") or None,
     )
@@ -167,18 +166,6 @@ def host_run(ctx: ActionsContext, log: Log | None = None) -> HostRun:
     )
 
 
-@dataclass(frozen=True)
-class EventRevisions:
-    """Base and head that an event names, and the PR it concerns."""
-
-    base_sha: str | None
-    base_ref: str | None
-    head_sha: str | None
-    head_ref: str | None
-    pr: int | None
-    labels: tuple[str, ...] = ()
-
-
 def revisions(ctx: ActionsContext) -> EventRevisions:
     """The base to compare with: the PR's base commit for pull_request, a push's ``before``; nothing otherwise."""
     pr = ctx.pull_request
@@ -200,10 +187,9 @@ def revisions(ctx: ActionsContext) -> EventRevisions:
             base_ref=f"{branch}@before" if before and before != ZERO_SHA else None,
             head_sha=ctx.event.get("after") or ctx.sha,
             head_ref=branch,
-            pr=None,
         )
     return EventRevisions(
-        None, None, ctx.sha, (ctx.ref or "").removeprefix("refs/heads/") or None, None
+        head_sha=ctx.sha, head_ref=(ctx.ref or "").removeprefix("refs/heads/") or None
     )
 
 
@@ -239,14 +225,6 @@ def fork_of(ctx: ActionsContext) -> str | None:
     if head and head == base:
         return None
     return str(head or "an unknown repository")
-
-
-def require_repository(ctx: ActionsContext) -> str:
-    if not ctx.repository or "/" not in ctx.repository:
-        raise ConfigError(
-            "GITHUB_REPOSITORY is not set (owner/name): is this running in GitHub Actions?"
-        )
-    return ctx.repository
 
 
 # --- workflow commands and files --------------------------------------------------

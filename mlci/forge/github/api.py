@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from mlci.model import fmt
 from mlci.model.errors import ConfigError, MlciError
 
 if TYPE_CHECKING:
@@ -23,7 +24,8 @@ if TYPE_CHECKING:
 
 ACTIONS_BOT = "github-actions[bot]"
 COMMENT_LIMIT = 65536  # characters GitHub accepts in an issue comment body
-STATUS_DESCRIPTION_LIMIT = 140
+# characters GitHub keeps of a commit status's or a deployment's description (longer is refused)
+DESCRIPTION_LIMIT = 140
 
 
 class PublishError(MlciError):
@@ -243,7 +245,7 @@ class GitHub:
         commit = self._call(f"reading commit {sha[:7]}", self.repo.get_commit, sha)
         kwargs: dict[str, Any] = {
             "state": state,
-            "description": description[:STATUS_DESCRIPTION_LIMIT],
+            "description": fmt.clip(description, DESCRIPTION_LIMIT),
             "context": context,
         }
         if target_url:
@@ -347,7 +349,7 @@ class GitHub:
             self.repo.create_deployment,
             ref=ref,
             environment=environment,
-            description=description,
+            description=fmt.clip(description, DESCRIPTION_LIMIT),
             payload=payload,
             auto_merge=False,
             required_contexts=[],
@@ -360,7 +362,7 @@ class GitHub:
     ) -> None:
         kwargs: dict[str, Any] = {
             "state": state,
-            "description": description[:140],
+            "description": fmt.clip(description, DESCRIPTION_LIMIT),
             "environment": environment,
             "auto_inactive": True,
         }

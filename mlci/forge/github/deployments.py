@@ -30,7 +30,7 @@ def record_deployment(
 
     try:
         client = GitHub(ctx.token, ctx.repository, ctx.api_url, client_options(env))
-        deployment = client.create_deployment(ref, environment, description[:140], payload)
+        deployment = client.create_deployment(ref, environment, description, payload)
         client.deployment_status(
             deployment, state, description, target_url or ctx.run_url, environment
         )

@@ -238,9 +238,7 @@ def _override(
     label = cfg.gate.override_label
     if label:
         client.add_label(cmd.pr, label)
-    description = f"overridden by @{cmd.author}: {cmd.text}"
-    if len(description) > 140:
-        description = description[:139] + "…"
+    description = f"overridden by @{cmd.author}: {cmd.text}"  # the client clips it to fit
     client.set_status(
         head_sha, "success", description, cfg.report.status_context, cmd.comment_url or ctx.run_url
     )

@@ -18,7 +18,8 @@ from typing import Any
 
 from mlci.forge import ReportText
 from mlci.forge.github.actions import Log
-from mlci.forge.github.api import COMMENT_LIMIT, GitHub, PublishError
+from mlci.forge.github.api import COMMENT_LIMIT, DESCRIPTION_LIMIT, GitHub, PublishError
+from mlci.model import fmt
 from mlci.model.config import Config
 from mlci.model.fmt import safe_url
 from mlci.model.result import Result
@@ -143,8 +144,8 @@ class Published:
 
 
 def status_description(result: Result, text: ReportText) -> str:
-    line = text.headline(result).split(" ", 1)[1]  # drop the icon
-    return line if len(line) <= 140 else line[:139] + "…"
+    """The headline without its icon, as the commit status shows it (the check run's title too)."""
+    return fmt.clip(text.headline(result).split(" ", 1)[1], DESCRIPTION_LIMIT)
 
 
 def publish(
