@@ -88,8 +88,7 @@ def validate(
     out: Outputs = Outputs(),
 ) -> int:
     """``mlci validate``: the data section alone."""
-    from mlci.engine.check import CheckOptions
-    from mlci.engine.validate import run_validate
+    from mlci.engine.check import CheckOptions, run_validate
 
     opts = CheckOptions(config_path=config_path, base=base, head=head, repro=False, verbose=verbose)
     result, cfg = run_validate(opts)

@@ -14,6 +14,7 @@ from pathlib import Path, PurePosixPath
 
 from mlci.adapters import git
 from mlci.engine import envfiles
+from mlci.engine.step import Run, StepOutcome
 from mlci.model.config import Config
 from mlci.model.result import Environment, EnvStage, PackageChange, Reason
 
@@ -231,3 +232,15 @@ def _pinned_by_constraints(path: str, files: dict[str, str], head: _Side) -> set
             found = head.parsed(c, "requirements")
             out |= {e.name for e in (found.entries if found else ()) if e.pinned}
     return out
+
+
+class EnvironmentStep:
+    """The environment files that differ from the base, and unpinned requirements (if asked)."""
+
+    def run(self, run: Run) -> StepOutcome:
+        target = run.target
+        head = None if target.head_is_worktree else target.head_sha
+        found = environment_step(target.root, target.base_sha, head, run.cfg, verbose=run.verbose)
+        return StepOutcome(
+            reasons=tuple(found.reasons), notes=tuple(found.notes), environment=found.environment
+        )

@@ -28,6 +28,17 @@ def metric_reasons(metrics: Iterable[MetricDelta], config_file: str | None = Non
     return out
 
 
+def judge(
+    metrics: Iterable[MetricDelta], findings: Iterable[Reason], config_file: str | None = None
+) -> list[Reason]:
+    """Every reason of a check in the gate's order (:func:`order`).
+
+    Within a severity the metric rows' reasons come first, in the table's order, then the
+    steps' findings in the order the steps found them.
+    """
+    return order([*metric_reasons(metrics, config_file), *findings])
+
+
 def verdict(reasons: Iterable[Reason]) -> str:
     """``fail`` if any reason fails, else ``warn`` if any warns, else ``pass``."""
     return gravest("pass", *(r.severity for r in reasons))

@@ -16,10 +16,12 @@ too (``only_if_locked``: a pipeline never reproduced has no lock to be stale).
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from mlci.adapters import dvc, git
-from mlci.model.result import Reason
+from mlci.engine.step import Run, StepOutcome
+from mlci.model.result import Reason, Repro
 
 # what `dvc status` reports that says nothing about dvc.lock being stale: outputs that
 # are simply not in this work tree (never pulled or checked out), and stages that DVC
@@ -100,8 +102,8 @@ def check_lock(
     *,
     verbose: bool = False,
     only_if_locked: bool = False,
-) -> tuple[list[Reason], list[str], str | None]:
-    """Reasons, notes and a one-line summary for the result's ``repro.message``.
+) -> StepOutcome:
+    """Reasons, notes and the repro section (``skipped``, with a one-line summary).
 
     The compared head is what is checked: the work tree when it is the head,
     else the commit ``head_sha``. A commit that is checked out with a clean
@@ -109,21 +111,23 @@ def check_lock(
     too); any other commit is asked about as committed, from git.
     ``only_if_locked`` (the default check of ``--no-repro``): a project whose
     head has no ``dvc.lock`` at all was never reproduced, so nothing can be
-    stale; the summary is then None and nothing is said.
+    stale; the repro section is then None and nothing is said.
     """
     if severity == "off":
-        return [], [], "dvc.lock not checked (repro.require_committed_lock: off)"
+        return _said("dvc.lock not checked (repro.require_committed_lock: off)")
     if not dvc.is_dvc_repo(root):
-        return [], [], "no DVC project: no dvc.lock to check"
+        return _said("no DVC project: no dvc.lock to check")
     checked_out = git.resolve("HEAD", root)
     if head_is_worktree or (head_sha == checked_out and not git.has_uncommitted(root)):
         rev = None
     elif head_sha is None:
-        return [], ["dvc.lock was not checked: the head is not a commit"], "dvc.lock not checked"
+        return _said(
+            "dvc.lock not checked", notes=("dvc.lock was not checked: the head is not a commit",)
+        )
     else:
         rev = head_sha
     if only_if_locked and not _has_lock(root, rev):
-        return [], [], None
+        return StepOutcome()
     changes, missing = stale(dvc.pipeline_status(root, rev, verbose=verbose))
     notes = []
     if rev is not None:
@@ -145,9 +149,68 @@ def check_lock(
             "dvc.lock; `dvc pull` or `dvc checkout` restores them"
         )
     if not changes:
-        return [], notes, "not reproduced; dvc.lock is up to date (dvc status)"
+        return _said("not reproduced; dvc.lock is up to date (dvc status)", notes=tuple(notes))
     message = (
         f"dvc.lock is not up to date: {describe(changes)}; the committed metrics are from "
         "before this change: run `dvc repro` and commit dvc.lock with its results"
     )
-    return [Reason("repro", severity, message)], notes, "not reproduced; dvc.lock is not up to date"
+    return _said(
+        "not reproduced; dvc.lock is not up to date",
+        reasons=(Reason("repro", severity, message),),
+        notes=tuple(notes),
+    )
+
+
+def _said(message: str, **found: Any) -> StepOutcome:
+    return StepOutcome(repro=Repro(status="skipped", message=message), **found)
+
+
+class LockStep:
+    """Is ``dvc.lock`` up to date for the compared head (``dvc status`` of that commit)?
+
+    Severity ``repro.require_committed_lock``. ``explicit`` (``--lock-status``, the
+    pre-push hook: no reproduction) always says something. Otherwise the step runs
+    when the results were not reproduced on purpose (``--no-repro``,
+    ``repro.enabled: false``, ``--head COMMIT``): they are only as fresh as
+    ``dvc.lock`` says; a head without ``dvc.lock`` (a pipeline never reproduced)
+    leaves the result as it was.
+    """
+
+    def __init__(self, *, explicit: bool = False) -> None:
+        self.explicit = explicit
+
+    def run(self, run: Run) -> StepOutcome:
+        before = run.repro
+        if not self.explicit:
+            left_out = not run.repro_wanted or not run.target.head_is_worktree
+            if not (before is not None and before.status == "skipped" and left_out):
+                return StepOutcome()
+        run.progress.step("Checking that dvc.lock is up to date")
+        severity = run.cfg.repro.require_committed_lock
+        try:
+            outcome = check_lock(
+                run.root,
+                run.target.head_sha,
+                run.target.head_is_worktree,
+                severity,
+                verbose=run.verbose,
+                only_if_locked=not self.explicit,
+            )
+        except dvc.DvcError as exc:
+            if self.explicit:
+                raise
+            # fail closed: results that were not reproduced, with a lock nobody could check
+            outcome = _said(
+                "not reproduced; dvc.lock could not be checked",
+                reasons=(
+                    Reason("repro", severity, f"cannot tell whether dvc.lock is up to date: {exc}"),
+                ),
+            )
+        if self.explicit:
+            return outcome if outcome.repro else dataclasses.replace(outcome, repro=Repro())
+        if outcome.repro is None or before is None:
+            return outcome
+        said = (outcome.repro.message or "").removeprefix("not reproduced; ")
+        return dataclasses.replace(
+            outcome, repro=Repro(status="skipped", message=f"{before.message}; {said}")
+        )

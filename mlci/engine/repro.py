@@ -20,12 +20,13 @@ import sys
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
 from mlci.adapters import dvc
 from mlci.engine import redact
+from mlci.engine.step import Findings, Run, StepOutcome
 from mlci.model.config import ReproConfig
 from mlci.model.errors import RunError
 from mlci.model.fmt import terminal_text, without_credentials
@@ -33,15 +34,6 @@ from mlci.model.result import Reason, Repro, StageRun
 from mlci.model.run import HostRun, Log
 
 LOG_TAIL_LINES = 40
-
-
-@dataclass(frozen=True)
-class ReproOutcome:
-    """What the repro step adds to a result: the section, reasons and notes."""
-
-    repro: Repro
-    reasons: tuple[Reason, ...] = ()
-    notes: tuple[str, ...] = ()
 
 
 # --- the live log ---------------------------------------------------------------------
@@ -232,12 +224,6 @@ def _summary(stages: Iterable[StageRun]) -> str:
     return f"{len(stages)} stage{'s' if len(stages) != 1 else ''}: {', '.join(parts) or 'nothing to do'}"
 
 
-@dataclass
-class _Acc:
-    reasons: list[Reason] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-
-
 def _remote_text(remote: dvc.Remote) -> str:
     return f"DVC remote '{remote.name}' ({without_credentials(remote.url)})"
 
@@ -250,7 +236,7 @@ def reproduce(
     host: HostRun | None = None,
     log: StageLog | None = None,
     verbose: bool = False,
-) -> ReproOutcome:
+) -> StepOutcome:
     """Pull, reproduce, push and check ``dvc.lock`` on the work tree at ``root``.
 
     A configured but unreachable remote is a :class:`RunError` (exit 3) when
@@ -262,18 +248,20 @@ def reproduce(
     host = host or HostRun()
     if host.no_pr_code:
         why = host.no_pr_code
-        return ReproOutcome(Repro(status="skipped", message=why), notes=(f"not reproduced: {why}",))
+        return StepOutcome(notes=(f"not reproduced: {why}",), repro=Repro("skipped", message=why))
     if not dvc.is_dvc_repo(root):
         msg = "no DVC project (.dvc/): nothing to reproduce"
-        return ReproOutcome(Repro(status="skipped", message=msg))
+        return StepOutcome(repro=Repro(status="skipped", message=msg))
     if not cfg.targets and not any((root / name).is_file() for name in ("dvc.yaml", "dvc.yml")):
         # `dvc repro` would stop at the missing dvc.yaml; a data-only DVC repo has nothing to run
-        return ReproOutcome(Repro(status="skipped", message="no dvc.yaml: nothing to reproduce"))
+        return StepOutcome(
+            repro=Repro(status="skipped", message="no dvc.yaml: nothing to reproduce")
+        )
     log = log or StageLog(
         log=host.log,
         redact=redact.Redactor.from_env({**os.environ, **env}),
     )
-    acc = _Acc()
+    acc = Findings()
     started = time.monotonic()
     targets = list(cfg.targets)
     with dvc.open_repo(root, verbose) as repo:
@@ -284,14 +272,12 @@ def reproduce(
         except Exception as exc:  # noqa: BLE001 - a bad dvc.yaml or unknown target is the PR's fault
             message = f"cannot plan the pipeline: {dvc.describe(exc)}"
             acc.reasons.append(Reason("repro", "fail", message))
-            return ReproOutcome(
-                Repro(
+            return acc.outcome(
+                repro=Repro(
                     status="failed",
                     message=message,
                     duration_s=round(time.monotonic() - started, 2),
-                ),
-                tuple(acc.reasons),
-                tuple(acc.notes),
+                )
             )
         if cfg.pull and remote is not None and remote.reachable:
             with dvc.quiet_dvc(verbose):
@@ -367,20 +353,18 @@ def reproduce(
         )
 
     status = "failed" if (failed is not None or run.error is not None) else "ran"
-    return ReproOutcome(
-        Repro(
+    return acc.outcome(
+        repro=Repro(
             status=status,
             stages=stages,
             lock_changed=bool(changes),
             duration_s=round(time.monotonic() - started, 2),
             message=_summary(stages),
-        ),
-        tuple(acc.reasons),
-        tuple(acc.notes),
+        )
     )
 
 
-def _pull(repo: Any, cfg: ReproConfig, targets: list[str], acc: _Acc) -> dvc.Remote | None:
+def _pull(repo: Any, cfg: ReproConfig, targets: list[str], acc: Findings) -> dvc.Remote | None:
     """Probe the default remote and fetch from it; the remote, or None when none is set."""
     remote = dvc.default_remote(repo)
     if remote is None:
@@ -424,7 +408,7 @@ def _push(
     targets: list[str],
     remote: dvc.Remote | None,
     why_not: str | None,
-    acc: _Acc,
+    acc: Findings,
 ) -> None:
     if why_not:
         acc.notes.append(f"outputs not pushed: {why_not} has a read-only token")
@@ -442,3 +426,33 @@ def _push(
         )
         return
     acc.notes.append(f"pushed {pushed} file{'s' if pushed != 1 else ''} to {_remote_text(remote)}")
+
+
+class ReproStep:
+    """Reproduce the work tree first, when asked (``--repro``) or configured (``repro.enabled``)."""
+
+    def run(self, run: Run) -> StepOutcome:
+        opts, target = run.opts, run.target
+        if not run.repro_wanted:
+            why = "--no-repro" if opts.repro is False else "repro.enabled is false"
+            return StepOutcome(repro=Repro(status="skipped", message=f"not reproduced ({why})"))
+        if not target.head_is_worktree:
+            return StepOutcome(
+                notes=(
+                    f"not reproduced: --head {target.head_ref} is a commit, and mlci "
+                    "reproduces only the work tree (nothing else is checked out)",
+                ),
+                repro=Repro(
+                    status="skipped",
+                    message="--head names a commit; only the work tree is reproduced",
+                ),
+            )
+        # no spinner while stages run: their output streams to the terminal
+        outcome = reproduce(
+            target.root, run.cfg.repro, env=run.env, host=run.host, verbose=opts.verbose
+        )
+        if opts.compare:
+            return outcome
+        # `mlci repro` compares nothing: it must not say what metrics are compared from
+        notes = tuple(n for n in outcome.notes if not n.startswith("metrics and params"))
+        return dataclasses.replace(outcome, notes=notes)

@@ -24,12 +24,13 @@ import json
 import os
 import tempfile
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from mlci.adapters import dvc, git
 from mlci.engine import datadiff
+from mlci.engine.step import Findings, Run, StepOutcome
 from mlci.model.config import Config, DataCheck
 from mlci.model.errors import ConfigError, MlciError
 from mlci.model.expectation import expectation_message
@@ -441,14 +442,35 @@ def _validate_entry(p: Plan, frame: Any) -> dict[str, Any]:
 # --- the step ---------------------------------------------------------------------------
 
 
-@dataclass
-class DataOutcome:
-    entries: list[dict[str, Any]] = field(default_factory=list)
-    reasons: list[Reason] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
+class DataStep:
+    """Validate the ``data:`` entries at the head and diff them with the base.
+
+    GX is imported only when a result is not cached. ``mlci validate`` is this
+    step alone; it says so when the config has no ``data:`` entries
+    (``say_when_empty``), where a check stays quiet.
+    """
+
+    def __init__(self, *, say_when_empty: bool = False) -> None:
+        self.say_when_empty = say_when_empty
+
+    def run(self, run: Run) -> StepOutcome:
+        cfg, target = run.cfg, run.target
+        if not cfg.data:
+            if self.say_when_empty:
+                return StepOutcome(notes=("no data: entries in the config: nothing to validate",))
+            return StepOutcome()
+        run.progress.step(f"Validating {len(cfg.data)} data file(s)")
+        return validate_data(
+            target.root,
+            cfg,
+            head_rev=target.head_rev,
+            base_rev=target.base_sha,
+            head_name=target.head_name,
+            base_name=target.base_ref,
+        )
 
 
-def run_data(
+def validate_data(
     root: Path,
     cfg: Config,
     *,
@@ -456,12 +478,10 @@ def run_data(
     base_rev: str | None,
     head_name: str = "the work tree",
     base_name: str = "the base",
-    verbose: bool = False,
-) -> DataOutcome:
+) -> StepOutcome:
     """Validate every ``data:`` entry at ``head_rev`` and diff it with ``base_rev``."""
-    outcome = DataOutcome()
-    if not cfg.data:
-        return outcome
+    found = Findings()
+    entries = []
     plans = plan(cfg, root)
     cache = Cache(root)
     reader = _Reader(cfg)
@@ -490,10 +510,10 @@ def run_data(
             {"file": config_file, "line": p.check.line} if config_file and p.check.line else {}
         )
         if entry["status"] in ("missing", "error"):
-            outcome.reasons.append(Reason("data", sev, entry["message"], **where))
+            found.reasons.append(Reason("data", sev, entry["message"], **where))
         for exp in entry["expectations"]:
             if not exp["success"]:
-                outcome.reasons.append(
+                found.reasons.append(
                     Reason(
                         "data",
                         sev,
@@ -505,7 +525,7 @@ def run_data(
         limit = (d.get("rule") or {}).get("max_psi")
         for name in d.get("drifted", []):
             col = next(c for c in d["columns"] if c["name"] == name)
-            outcome.reasons.append(
+            found.reasons.append(
                 Reason(
                     "data",
                     sev,
@@ -514,8 +534,8 @@ def run_data(
                     **where,
                 )
             )
-        outcome.entries.append(entry)
-    return outcome
+        entries.append(entry)
+    return found.outcome(data=tuple(entries))
 
 
 def _validate_and_diff(
@@ -718,57 +738,3 @@ def _diff(
     result = datadiff.diff(base_profile, head_profile, max_psi=max_psi)
     result["message"] = None
     return result
-
-
-def run_validate(
-    opts: Any, env: Mapping[str, str] | None = None, *, context: Any = None, event: Any = None
-) -> tuple[Any, Config]:
-    """``mlci validate``: only the data section, same options and result format as ``check``."""
-    import time
-
-    from mlci.configfile import load
-    from mlci.engine import check, gate, project
-    from mlci.model.result import Context, Result, Revision
-
-    started = time.monotonic()
-    found = project.find(opts.cwd)
-    root = found.root
-    cfg = load(opts.config_path, root, explicit=opts.config_path is not None, project=found.label)
-    target = check.resolve_target(opts, cfg, root, event=event)
-    data = data_step(target, cfg, verbose=opts.verbose)
-    context = context or Context(event="local")
-    context = Context(
-        repo=context.repo,
-        event=context.event,
-        pr=context.pr,
-        base=Revision(target.base_ref, target.base_sha),
-        head=Revision(target.head_ref, target.head_sha),
-        run_url=context.run_url,
-    )
-    reasons = gate.order(data.reasons)
-    notes = list(data.notes)
-    if not cfg.data:
-        notes.append("no data: entries in the config: nothing to validate")
-    result = Result(
-        context=context,
-        verdict=gate.verdict(reasons),
-        reasons=tuple(reasons),
-        data=tuple(data.entries),
-        notes=tuple(notes),
-        duration_s=round(time.monotonic() - started, 2),
-    )
-    return result, cfg
-
-
-def data_step(target: Any, cfg: Config, *, verbose: bool = False) -> DataOutcome:
-    """The data step for a resolved :class:`mlci.check.Target`."""
-    head_name = "the work tree" if target.head_rev == dvc.WORKSPACE else (target.head_ref or "head")
-    return run_data(
-        target.root,
-        cfg,
-        head_rev=target.head_rev,
-        base_rev=target.base_sha,
-        head_name=head_name,
-        base_name=target.base_ref,
-        verbose=verbose,
-    )
