@@ -112,11 +112,6 @@ def rule_reaches_file(rule: MetricRule, path: str) -> bool:
     return fnmatchcase(path, rule.name.split(":", 1)[0])
 
 
-def rule_gates(rule: dict[str, Any]) -> bool:
-    """:attr:`MetricRule.gates` for a rule in its result form (``MetricDelta.rule``)."""
-    return any(rule.get(k) is not None for k in ("direction", "min", "max"))
-
-
 def _fmt(value: float) -> str:
     return f"{value:.6g}"
 
@@ -237,9 +232,7 @@ def compare_metric(
 ) -> MetricDelta:
     rule = match_rule(name, config.rules)
     rule_dict = rule.to_dict() if rule else None
-    gated = rule is not None and (
-        rule.direction is not None or rule.min is not None or rule.max is not None
-    )
+    gated = rule is not None and rule.gates
     outcome = "pass" if gated else "info"
     messages: list[str] = []
 

@@ -232,7 +232,8 @@ def _mark_unreadable(
     ]
     if not sides:
         return m
-    gated = m.rule is not None and compare.rule_gates(m.rule)
+    rule = MetricRule.from_dict(m.rule)
+    gated = rule is not None and rule.gates
     return dataclasses.replace(
         m,
         status="unreadable",

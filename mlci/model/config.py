@@ -49,6 +49,20 @@ class MetricRule:
         """Whether the rule can fail or warn (a bare name only reports)."""
         return self.direction is not None or self.min is not None or self.max is not None
 
+    @classmethod
+    def from_dict(cls, rule: Any) -> MetricRule | None:
+        """The rule back from its result form (:meth:`to_dict`, ``MetricDelta.rule``).
+
+        None when there is none, or when its shape is unknown (a result file from elsewhere).
+        The ``auto`` limits it was judged by (``resolved``) are the result's, not the rule's.
+        """
+        if not rule or not isinstance(rule, dict):
+            return None
+        try:
+            return cls(**{k: v for k, v in rule.items() if k != "resolved"})
+        except (TypeError, ValueError):
+            return None
+
     def describe(self, resolved: dict[str, Any] | None = None) -> str:
         """The rule in words; ``resolved`` gives ``auto`` limits as numbers with their basis.
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from mlci.model import fmt
+from mlci.model.config import MetricRule
 from mlci.model.expectation import expectation_message, label
 from mlci.model.result import Environment, MetricDelta, Result, gravity
 from mlci.report import charts, trend
@@ -156,15 +157,13 @@ def _cell(value: Any) -> str:
 
 
 def _rule_text(rule: dict[str, Any] | None) -> str:
-    if not rule:
+    judged_by = MetricRule.from_dict(rule)
+    if judged_by is None:
         return ""
-    from mlci.model.config import MetricRule
-
-    fields = dict(rule)
-    resolved = fields.pop("resolved", None)
+    resolved = (rule or {}).get("resolved")
     try:
-        return MetricRule(**fields).describe(resolved if isinstance(resolved, dict) else None)
-    except (TypeError, ValueError):  # a result file from elsewhere with an unknown rule shape
+        return judged_by.describe(resolved if isinstance(resolved, dict) else None)
+    except (TypeError, ValueError):  # a result file from elsewhere with values of unknown types
         return ""
 
 
@@ -172,8 +171,9 @@ WARN_ONLY = "warn only"
 
 
 def metric_row(m: MetricDelta) -> MetricRow:
+    judged_by = MetricRule.from_dict(m.rule)
     rule = _rule_text(m.rule)
-    if rule and (m.rule or {}).get("severity") == "warn" and _gates(m.rule):
+    if judged_by and judged_by.severity == "warn" and judged_by.gates:
         rule += f" ({WARN_ONLY})"  # a reader must see that this rule can never block the merge
     return MetricRow(
         icon=fmt.ICONS.get(m.outcome, ""),
@@ -187,10 +187,6 @@ def metric_row(m: MetricDelta) -> MetricRow:
         message=m.message,
         trend=trend.sparkline(m),
     )
-
-
-def _gates(rule: dict[str, Any] | None) -> bool:
-    return bool(rule) and any(rule.get(k) is not None for k in ("direction", "min", "max"))  # type: ignore[union-attr]
 
 
 ARROW_LEGEND = "▲ better, ▼ worse (by the rule's direction; the sign is the value's change)"
