@@ -240,3 +240,21 @@ def test_missing_explicit_config_is_exit_2(dvc_repo, mlci):
 def test_unknown_option_is_exit_2(dvc_repo, mlci):
     run = mlci(dvc_repo, "check", "--bogus")
     assert run.code == 2 and "No such option" in run.err
+
+
+def test_data_formats_are_the_reader_registry():
+    """A data format is a reader registration; the config and the result schema name the same."""
+    from mlci.adapters import tabular
+    from mlci.configfile.schema import schema_keys
+    from mlci.model.result import schema
+
+    key = next(k for k in schema_keys() if k.path == "data[].format")
+    in_config = list(key.checker.spec["options"])  # type: ignore[attr-defined]
+    in_result = schema()["$defs"]["data_entry"]["properties"]["format"]["enum"]
+    assert (
+        in_config
+        == in_result
+        == list(tabular.FORMATS)
+        == ["csv", "tsv", "parquet", "json", "jsonl"]
+    )
+    assert tabular.format_for("data/x.TSV") == "tsv" and tabular.format_for("x.txt") is None

@@ -23,12 +23,11 @@ import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from mlci.adapters import dvc, git
+from mlci.adapters import dvc, git, tabular
 from mlci.engine import datadiff
 from mlci.engine.step import Findings, Run, StepOutcome
 from mlci.model.config import Config, DataCheck
@@ -37,16 +36,6 @@ from mlci.model.expectation import expectation_message
 from mlci.model.result import Reason
 
 CACHE_VERSION = 1
-FORMATS = {
-    ".csv": "csv",
-    ".tsv": "tsv",
-    ".tab": "tsv",
-    ".parquet": "parquet",
-    ".pq": "parquet",
-    ".json": "json",
-    ".jsonl": "jsonl",
-    ".ndjson": "jsonl",
-}
 
 
 # --- planning: what each entry checks -------------------------------------------------
@@ -129,11 +118,12 @@ def plan(cfg: Config, root: Path) -> list[Plan]:
     for i, check in enumerate(cfg.data):
         where = f"data[{i}]"
         path = _rel_path(check.path, root, cfg, f"{where}.path", check.line)
-        fmt_name = check.format or FORMATS.get(PurePosixPath(path).suffix.lower())
+        fmt_name = check.format or tabular.format_for(path)
         if fmt_name is None:
+            names = list(tabular.FORMATS)
             raise ConfigError(
                 f"cannot tell the format of '{path}' from its suffix; set format: "
-                "csv, tsv, parquet, json or jsonl",
+                f"{', '.join(names[:-1])} or {names[-1]}",
                 file=cfg.path,
                 line=check.line,
                 key=f"{where}.format",
@@ -282,53 +272,6 @@ def md5_at(root: Path, rev: str, path: str, cache: Cache, reader: _Reader) -> st
 # --- reading data ---------------------------------------------------------------------
 
 
-def read_pandas(source: Any, fmt_name: str, read: Mapping[str, Any]) -> Any:
-    import pandas as pd
-
-    opts = dict(read)
-    if fmt_name == "csv":
-        return pd.read_csv(source, **opts)
-    if fmt_name == "tsv":
-        opts.setdefault("sep", "\t")
-        return pd.read_csv(source, **opts)
-    if fmt_name == "parquet":
-        try:
-            return pd.read_parquet(source, **opts)
-        except ImportError as exc:  # pyarrow is an extra (150 MB most projects never use): name it
-            raise ImportError(
-                "reading parquet needs pyarrow, which is not installed: add the parquet "
-                "extra (the action's input `extras: parquet`; pip install 'mlci[parquet]')"
-            ) from exc
-    if fmt_name == "json":
-        return pd.read_json(source, **opts)
-    opts.setdefault("lines", True)  # jsonl
-    return pd.read_json(source, **opts)
-
-
-def read_spark(session: Any, file: Path, fmt_name: str, read: Mapping[str, Any]) -> Any:
-    """Spark's reader; ``read:`` holds Spark reader options here (header, sep, inferSchema, ...)."""
-    opts = dict(read)
-    names = opts.pop("names", None)
-    if fmt_name in ("csv", "tsv"):
-        opts.setdefault("header", True)
-        opts.setdefault("inferSchema", True)
-        if fmt_name == "tsv":
-            opts.setdefault("sep", "\t")
-    if fmt_name == "json":
-        opts.setdefault("multiLine", True)  # one JSON document; jsonl is Spark's default
-    text_opts = {k: (str(v).lower() if isinstance(v, bool) else str(v)) for k, v in opts.items()}
-    reader = session.read.options(**text_opts)
-    if fmt_name in ("csv", "tsv"):
-        frame = reader.csv(str(file))
-    elif fmt_name == "parquet":
-        frame = reader.parquet(str(file))
-    else:
-        frame = reader.json(str(file))
-    if names:
-        frame = frame.toDF(*[str(n) for n in names])
-    return frame
-
-
 class _Reader:
     """Reads a data file for one engine; the Spark session is started on first use."""
 
@@ -367,8 +310,8 @@ class _Reader:
         try:
             if p.check.engine == "spark":
                 # cached: GX's metrics and the profile each scan the data
-                return read_spark(self.session(), file, p.format, p.check.read).cache()
-            return read_pandas(file, p.format, p.check.read)
+                return tabular.read_spark(self.session(), file, p.format, p.check.read).cache()
+            return tabular.read_pandas(file, p.format, p.check.read)
         except TypeError as exc:  # an option the reader does not take
             raise ConfigError(
                 f"reader option not accepted: {exc}",
