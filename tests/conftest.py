@@ -134,6 +134,20 @@ stages:
 """
 
 
+# The rule most tests gate on: accuracy must not drop by more than 0.01.
+ACC_RULE = """\
+    - name: acc
+      direction: higher
+      max_regression: 0.01
+"""
+
+
+def rules_config(*rules: str, before: str = "", after: str = "") -> str:
+    """An ``mlci.yaml`` whose ``metrics.rules`` are ``rules`` (YAML list items, like
+    :data:`ACC_RULE`), with other sections before and after."""
+    return f"{before}metrics:\n  rules:\n{''.join(rules)}{after}"
+
+
 def metrics_repo(
     repo: GitRepo,
     metrics: dict[str, Any],

@@ -8,19 +8,17 @@ import subprocess
 import pytest
 
 from mlci.model import result as result_mod
-from tests.conftest import metrics_repo
+from tests.conftest import ACC_RULE, metrics_repo, rules_config
 
-RULES = """\
-metrics:
-  rules:
-    - name: acc
-      direction: higher
-      max_regression: 0.01
+RULES = rules_config(
+    ACC_RULE,
+    """\
     - name: "eval/metrics.json:loss"
       direction: lower
       max_regression_pct: 10
       severity: warn
-"""
+""",
+)
 
 
 def branch_with(repo, metrics=None, params=None):

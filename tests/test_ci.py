@@ -10,20 +10,13 @@ import pytest
 
 from mlci.forge.github import publish as publish_mod
 from mlci.model.result import Result, validate
-from tests.conftest import GitRepo, metrics_repo
+from tests.conftest import ACC_RULE, GitRepo, metrics_repo, rules_config
 from tests.ghfake.payloads import event_payload
 
 REPO = "octo-org/ml-repo"
 TOKEN = "ghs_fake_actions_token_do_not_print"
-RULES = """\
-repro:
-  enabled: false          # these tests are about publishing; test_repro.py reproduces
-metrics:
-  rules:
-    - name: acc
-      direction: higher
-      max_regression: 0.01
-"""
+# these tests are about publishing; test_repro.py reproduces
+RULES = rules_config(ACC_RULE, before="repro:\n  enabled: false\n")
 
 
 class Actions:

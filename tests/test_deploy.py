@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from mlci.model.result import validate
-from tests.conftest import REPO_ROOT, GitRepo, metrics_repo, sh
+from tests.conftest import ACC_RULE, REPO_ROOT, GitRepo, metrics_repo, rules_config, sh
 from tests.ghfake.payloads import event_payload
 
 REPO = "octo-org/ml-repo"
@@ -29,15 +29,10 @@ def config(db: Path, alias: str = "champion") -> str:
     # reproduction is off: these tests are about tracking and deploying (test_repro.py reproduces;
     # the act test at the end deploys the real example, reproducing it). Their dvc.lock is written
     # by hand to record data hashes for provenance, so the lock check is off too.
-    return f"""\
-repro:
-  enabled: false
-  require_committed_lock: "off"
-metrics:
-  rules:
-    - name: acc
-      direction: higher
-      max_regression: 0.01
+    return rules_config(
+        ACC_RULE,
+        before='repro:\n  enabled: false\n  require_committed_lock: "off"\n',
+        after=f"""\
 deploy:
   model_name: {MODEL}
   model_path: model.pkl
@@ -45,7 +40,8 @@ deploy:
 mlflow:
   tracking_uri: sqlite:///{db}
   experiment: mlci-tests
-"""
+""",
+    )
 
 
 @pytest.fixture(scope="session")

@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from mlci.commands import hook as hook_mod
-from tests.conftest import REPO_ROOT, VENV_BIN, GitRepo, sh
+from tests.conftest import ACC_RULE, REPO_ROOT, VENV_BIN, GitRepo, rules_config, sh
 
 MAKE_METRICS = """\
 import json, pathlib, yaml
@@ -38,13 +38,7 @@ stages:
           cache: false
 """
 
-CONFIG = """\
-metrics:
-  rules:
-    - name: acc
-      direction: higher
-      max_regression: 0.01
-"""
+CONFIG = rules_config(ACC_RULE)
 
 _TEMPLATE: dict[str, Path] = {}
 

@@ -412,7 +412,16 @@ def test_bad_expectation_in_a_suite_file(git_repo, mlci):
     )
     git_repo.write("mlci.yaml", "data:\n  - path: d.xlsx\n")
     run = mlci(git_repo, "validate")
-    assert run.code == 2 and "data[0].format: cannot tell the format" in run.err
+    assert (run.code, run.err.strip()) == (
+        2,
+        "mlci: error: mlci.yaml:2: data[0].format: cannot tell the format of 'd.xlsx' from its "
+        "suffix; set format: csv, tsv, parquet, json or jsonl",
+    )
+    # validate is the data step alone: without data: entries it says so, and passes
+    git_repo.write("mlci.yaml", "metrics:\n  rules: [{name: acc, direction: higher}]\n")
+    run = mlci(git_repo, "validate")
+    assert run.code == 0
+    assert "no data: entries in the config: nothing to validate" in run.out
 
 
 # --- the cache ----------------------------------------------------------------------------
