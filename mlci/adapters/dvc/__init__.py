@@ -47,6 +47,7 @@ from mlci.adapters.dvc.repo import (
     is_dvc_repo,
     open_repo,
     quiet_dvc,
+    reused_repos,
     shared_repo,
 )
 from mlci.adapters.dvc.repro import (
@@ -99,6 +100,7 @@ __all__ = [
     "remotes",
     "remotes_configured",
     "reproduce",
+    "reused_repos",
     "shared_repo",
     "stages_without_outputs",
     "tracked_md5",

@@ -166,6 +166,60 @@ def skip_graph_checks(repo: Any) -> Iterator[None]:
         setattr(repo, SKIP_GRAPH_CHECKS, before)
 
 
+# Where :func:`keep_worktree_index` leaves the work tree's index on the ``Repo``: (the file
+# system it was built on, the index, the stat of the files it was built from).
+_KEPT_INDEX = "_mlci_worktree_index"
+
+
+def _stat_of(paths: set[str]) -> tuple[tuple[str, int, int, int], ...]:
+    """(path, inode, mtime, size) of each file; DVC writes its files anew (another inode)."""
+    import os
+
+    out = []
+    for path in sorted(paths):
+        try:
+            st = os.stat(path)
+        except OSError:
+            out.append((path, -1, -1, -1))
+            continue
+        out.append((path, st.st_ino, st.st_mtime_ns, st.st_size))
+    return tuple(out)
+
+
+def _index_files(index: Any) -> set[str]:
+    """The DVC files the work tree's index was read from (each stage's, and its lock file)."""
+    import os
+
+    files = {str(stage.path) for stage in index.stages if getattr(stage, "path", None)}
+    files |= {os.path.join(os.path.dirname(f), "dvc.lock") for f in set(files)}
+    return files
+
+
+def keep_worktree_index(repo: Any, index: Any) -> None:
+    """Keep the work tree's index that ``dvc status`` built, for reading the work tree next.
+
+    DVC drops a ``Repo``'s index when its lock is released and whenever the brancher
+    switches file systems; reading the work tree right after the lock status would walk
+    the tree and parse every ``dvc.yaml``, ``dvc.lock`` and ``.dvc`` file again.
+    """
+    setattr(repo, _KEPT_INDEX, (repo.fs, index, _stat_of(_index_files(index))))
+
+
+def reuse_worktree_index(repo: Any) -> bool:
+    """Give ``repo`` back the index :func:`keep_worktree_index` kept, when it still holds:
+    the same file system (the brancher puts the work tree's back when it ends) and none of
+    the files it was read from changed since. Returns whether it did."""
+    kept = getattr(repo, _KEPT_INDEX, None)
+    if kept is None:
+        return False
+    fs, index, stat = kept
+    if fs is not repo.fs or _stat_of({entry[0] for entry in stat}) != stat:
+        setattr(repo, _KEPT_INDEX, None)
+        return False
+    repo.__dict__["index"] = index  # what the cached property `Repo.index` holds
+    return True
+
+
 def repo_lock(repo: Any) -> Any:
     """The repository lock ``dvc status`` holds (a context manager; the index is reset on entry
     and exit, and built once inside)."""

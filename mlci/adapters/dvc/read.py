@@ -117,37 +117,47 @@ def read_revisions(
     with open_repo(root, verbose) as repo, _compat.skip_graph_checks(repo):
         remotes: dict[tuple[str, str], str] = {}  # (name, url) -> why it failed, probed once
         with quiet_dvc(verbose):
-            for rev in repo.brancher(revs=wanted, sha_only=True, workspace=WORKSPACE in revs):
-                data = RevisionData()
-                try:
-                    metrics = _compat.gather_metrics(repo)
-                    params = _compat.gather_params(repo)
-                except Exception as exc:  # noqa: BLE001 - a broken dvc.yaml or dvc.lock at one revision
-                    data.errors[PIPELINE] = describe(exc)
-                    out[rev] = data
-                    continue
-                for kind, results in (("metrics", metrics), ("params", params)):
-                    target = getattr(data, kind)
-                    errors = data.errors if kind == "metrics" else data.param_errors
-                    for path, result in results.items():
-                        key = _utf8(Path(path).as_posix())
-                        if "error" in result:
-                            why = unreadable_reason(repo, key, result["error"], remotes)
-                            if why is None:
-                                data.missing.add(key)
-                            else:
-                                errors[key] = why
-                        else:
-                            target[key] = _utf8_deep(result.get("data", {}))
-                if plots:
-                    try:
-                        data.plots = _utf8_plots(_gather_plots(repo, extra_plots))
-                    except Exception as exc:  # noqa: BLE001 - plots never stop the comparison
-                        data.plots = {
-                            "dvc.yaml": PlotSource("dvc.yaml", errors={"dvc.yaml": describe(exc)})
-                        }
-                out[rev] = data
+            if WORKSPACE in revs:
+                # the work tree first, on the Repo's own file system, as the brancher's
+                # workspace pass reads it; the index `dvc status` just built is reused
+                _compat.reuse_worktree_index(repo)
+                out[WORKSPACE] = _read_here(repo, remotes, plots, extra_plots)
+            if wanted:
+                for rev in repo.brancher(revs=wanted, sha_only=True, workspace=False):
+                    out[rev] = _read_here(repo, remotes, plots, extra_plots)
     return out
+
+
+def _read_here(
+    repo: Any, remotes: dict[tuple[str, str], str], plots: bool, extra_plots: Sequence[str]
+) -> RevisionData:
+    """Metrics, params (and plots) of the revision the ``Repo``'s file system is on."""
+    data = RevisionData()
+    try:
+        metrics = _compat.gather_metrics(repo)
+        params = _compat.gather_params(repo)
+    except Exception as exc:  # noqa: BLE001 - a broken dvc.yaml or dvc.lock at one revision
+        data.errors[PIPELINE] = describe(exc)
+        return data
+    for kind, results in (("metrics", metrics), ("params", params)):
+        target = getattr(data, kind)
+        errors = data.errors if kind == "metrics" else data.param_errors
+        for path, result in results.items():
+            key = _utf8(Path(path).as_posix())
+            if "error" in result:
+                why = unreadable_reason(repo, key, result["error"], remotes)
+                if why is None:
+                    data.missing.add(key)
+                else:
+                    errors[key] = why
+            else:
+                target[key] = _utf8_deep(result.get("data", {}))
+    if plots:
+        try:
+            data.plots = _utf8_plots(_gather_plots(repo, extra_plots))
+        except Exception as exc:  # noqa: BLE001 - plots never stop the comparison
+            data.plots = {"dvc.yaml": PlotSource("dvc.yaml", errors={"dvc.yaml": describe(exc)})}
+    return data
 
 
 def fetch_for_reading(root: Path, revs: Iterable[str], *, verbose: bool = False) -> str | None:

@@ -49,6 +49,35 @@ def quiet_dvc(verbose: bool = False) -> Iterator[None]:
 
 
 _shared: dict[Path, Any] = {}
+# inside reused_repos(): the roots whose Repo was opened there, closed when that block ends
+_reused: list[Path] | None = None
+
+
+@contextmanager
+def reused_repos() -> Iterator[None]:
+    """Within this block, a root's first :func:`open_repo` opens its ``Repo`` and keeps it
+    open; every later one gets that same ``Repo``; all are closed when the block ends.
+
+    ``mlci check`` asks DVC up to three times (is ``dvc.lock`` up to date, does a commit
+    lack cached metrics, read metrics, params and plots); each ``Repo`` costs its
+    configuration, its state database and its Git handle. Nothing is opened for a
+    project that never asks, and a root that cannot be opened fails where it is asked,
+    as before. The brancher and ``dvc status``' lock reset the ``Repo``'s index on each
+    pass, so a reused ``Repo`` answers as a fresh one would (as :func:`shared_repo`).
+    """
+    global _reused
+    if _reused is not None:  # nested: the outer block closes them
+        yield
+        return
+    _reused = []
+    try:
+        yield
+    finally:
+        opened, _reused = _reused, None
+        for root in opened:
+            repo = _shared.pop(root, None)
+            if repo is not None:
+                repo.close()
 
 
 @contextmanager
@@ -63,6 +92,9 @@ def shared_repo(root: Path, verbose: bool = False) -> Iterator[None]:
         yield
         return
     with open_repo(root, verbose) as repo:
+        if _reused is not None and root in _reused:  # the reused_repos() block closes it
+            yield
+            return
         _shared[root] = repo
         try:
             yield
@@ -90,6 +122,11 @@ def open_repo(root: Path, verbose: bool = False) -> Iterator[Any]:
             repo = Repo(str(root))
         except DvcException as exc:
             raise DvcError(f"DVC cannot open {root}: {exc}") from exc
+        if _reused is not None:  # kept open for the rest of the reused_repos() block
+            _shared[root] = repo
+            _reused.append(root)
+            yield repo
+            return
         try:
             yield repo
         finally:

@@ -43,12 +43,16 @@ def pipeline_status(root: Path, rev: str | None = None, *, verbose: bool = False
                     # lock and drops it, so asking for the stages after it parsed dvc.yaml and
                     # dvc.lock a second time
                     with _compat.repo_lock(repo):
+                        index = repo.index
                         found = []
-                        for stage in repo.index.stages:
+                        for stage in index.stages:
                             changes = stage.status(check_updates=True)
                             if changes:
                                 found.append((stage.addressing, stage, changes[stage.addressing]))
-                        return _status_here(repo, found)
+                        status = _status_here(repo, found)
+                    # reading the work tree's metrics next need not parse dvc.yaml again
+                    _compat.keep_worktree_index(repo, index)
+                    return status
                 at_commit = None
                 for _ in repo.brancher(revs=[rev], sha_only=True, workspace=False):
                     at_commit = _status_here(repo, _status_at_commit(repo))
