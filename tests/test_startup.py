@@ -104,3 +104,27 @@ def test_wheel_ships_templates_and_schema(tmp_path):
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "### ✅ mlci: gate open — nothing to compare"
+
+
+def test_console_script_pauses_the_cycle_collector_then_freezes_and_resumes_it():
+    """The start-up heap is frozen once the pause ends; the collector then runs as usual."""
+    probe = (
+        "import gc\n"
+        "from mlci.cli import pause_gc_at_startup\n"
+        "timer = pause_gc_at_startup(0.01)\n"
+        "paused = not gc.isenabled()\n"
+        "timer.join()\n"
+        "print(paused, gc.isenabled(), gc.get_freeze_count() > 0)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert proc.stdout.split() == ["True", "True", "True"]
+
+
+def test_main_called_by_a_program_leaves_its_collector_alone():
+    import gc
+
+    from mlci.cli import main
+
+    assert gc.isenabled()
+    assert main(["--version"]) == 0
+    assert gc.isenabled()
