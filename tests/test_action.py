@@ -275,13 +275,13 @@ def test_the_example_workflow_runs_end_to_end_with_act(dvc_repo, github_fake, tm
     assert "stand-in ran" not in log  # and it is not put in the Actions cache
     assert "### ❌ mlci: gate closed" in log
     assert "::group::stage train" in log  # the action reproduced the changed stages
-    [comment] = github_fake.repo(REPO).comments.values()
-    assert comment.body.startswith("<!-- mlci:report:mlci -->")
-    assert "| ❌ | `eval/metrics.json:accuracy` | 0.965 | 0.9161 |" in comment.body
-    assert "dvc.lock" in comment.body  # the PR did not commit its reproduced results
-    assert "```mermaid\n" in comment.body and 'title "ROC curve (test)"' in comment.body
-    [status] = github_fake.calls("repos/create-commit-status")
-    assert status.path.endswith(f"/statuses/{head}") and status.body["state"] == "failure"
+    [comment] = github_fake.comments()
+    assert comment["body"].startswith("<!-- mlci:report:mlci -->")
+    assert "| ❌ | `eval/metrics.json:accuracy` | 0.965 | 0.9161 |" in comment["body"]
+    assert "dvc.lock" in comment["body"]  # the PR did not commit its reproduced results
+    assert "```mermaid\n" in comment["body"] and 'title "ROC curve (test)"' in comment["body"]
+    [status] = github_fake.statuses(head)
+    assert status["state"] == "failure" and status["context"] == "mlci"
     assert "::set-output:: verdict=fail" in log
     # the result file and the HTML report are uploaded even though the gate closed
     assert re.search(r"upload mlci-report: \S+/mlci-result\.json \(\d+ bytes\)", log), log

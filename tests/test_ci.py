@@ -90,8 +90,9 @@ def regressing_pr(gh: Actions, acc: float = 0.85) -> tuple[str, str]:
     return base, head
 
 
-def comments(fake) -> list:
-    return list(fake.repo(REPO).comments.values())
+def comments(fake) -> list[dict]:
+    """The repository's comments as GitHub shows them, oldest first."""
+    return fake.comments()
 
 
 def test_pull_request_comment_status_check_summary_outputs(gh, capsys):
@@ -101,21 +102,20 @@ def test_pull_request_comment_status_check_summary_outputs(gh, capsys):
     assert run.code == 1
     # the comment: one, by the Actions bot, starting with the marker, with the report
     [comment] = comments(gh.fake)
-    assert comment.user == "github-actions[bot]"
-    assert comment.body.startswith("<!-- mlci:report:mlci -->\n### ❌ mlci: gate closed")
-    assert "| ❌ | `eval/metrics.json:acc` | 0.9 | 0.85 |" in comment.body
+    assert comment["user"]["login"] == "github-actions[bot]"
+    assert comment["body"].startswith("<!-- mlci:report:mlci -->\n### ❌ mlci: gate closed")
+    assert "| ❌ | `eval/metrics.json:acc` | 0.9 | 0.85 |" in comment["body"]
     # a machine-readable copy of the result, hidden and decodable
-    hidden = publish_mod.decode_result(comment.body)
+    hidden = publish_mod.decode_result(comment["body"])
     assert hidden is not None and hidden.verdict == "fail" and hidden.context.pr == 7
     # the status on the PR head (not the merge commit), linking to the run
-    [status] = gh.fake.calls("repos/create-commit-status")
-    assert status.path.endswith(f"/statuses/{head}")
-    assert status.body["state"] == "failure" and status.body["context"] == "mlci"
-    assert len(status.body["description"]) <= 140
-    assert status.body["target_url"] == f"https://github.com/{REPO}/actions/runs/4242"
-    [check] = gh.fake.calls("checks/create")
-    assert check.body["conclusion"] == "failure" and check.body["head_sha"] == head
-    assert "gate closed" in check.body["output"]["summary"]
+    [status] = gh.fake.statuses(head)
+    assert status["state"] == "failure" and status["context"] == "mlci"
+    assert len(status["description"]) <= 140
+    assert status["target_url"] == f"https://github.com/{REPO}/actions/runs/4242"
+    [check] = gh.fake.check_runs(head)
+    assert check["conclusion"] == "failure" and check["name"] == "mlci"
+    assert "gate closed" in check["output"]["summary"]
     # written locally: job summary, outputs, result file that validates
     assert "### ❌ mlci: gate closed" in gh.summary.read_text()
     out = gh.outputs()
@@ -142,7 +142,7 @@ def test_rerun_with_the_same_result_sends_no_comment_request(gh):
     assert len(gh.fake.calls("issues/create-comment")) == 1
     [edit] = gh.fake.calls("issues/update-comment")
     [comment] = comments(gh.fake)
-    assert comment.body == edit.body["body"] and "### ✅ mlci: gate open" in comment.body
+    assert comment["body"] == edit.body["body"] and "### ✅ mlci: gate open" in comment["body"]
 
 
 def earlier_report(text: str) -> str:
@@ -169,8 +169,8 @@ def test_finds_its_comment_across_pages_and_only_its_own(gh):
     assert edit.path.endswith(f"/comments/{ours.id}")
     pages = gh.fake.calls("issues/list-comments")
     assert len(pages) >= 3  # 222 comments, 100 a page: the Link header was followed
-    human = next(c for c in comments(gh.fake) if c.body.endswith("quoted by a human"))
-    assert human.body == marker + "\nquoted by a human"
+    human = next(c for c in comments(gh.fake) if c["body"].endswith("quoted by a human"))
+    assert human["body"] == marker + "\nquoted by a human"
 
 
 @pytest.mark.parametrize("mode,creates", [("new", 2), ("off", 0)])
@@ -246,10 +246,10 @@ def test_override_label_turns_failures_into_warnings(gh):
     assert doc["verdict"] == "warn" and doc["override"]["by"] == "maintainer"
     assert all(r["severity"] == "warn" for r in doc["reasons"])
     [comment] = comments(gh.fake)
-    assert "gate overridden — 1 failure waived by maintainer" in comment.body
-    assert "(label `mlci:override`)" in comment.body
-    [status] = gh.fake.calls("repos/create-commit-status")
-    assert status.body["state"] == "success"
+    assert "gate overridden — 1 failure waived by maintainer" in comment["body"]
+    assert "(label `mlci:override`)" in comment["body"]
+    [status] = gh.fake.statuses(head)
+    assert status["state"] == "success"
 
 
 def test_push_event_compares_with_before_and_sets_a_status(gh):
@@ -264,8 +264,8 @@ def test_push_event_compares_with_before_and_sets_a_status(gh):
     doc = run.json()
     assert doc["context"]["base"]["sha"] == before and doc["context"]["head"]["sha"] == after
     assert doc["context"]["event"] == "push" and doc["context"]["pr"] is None
-    [status] = gh.fake.calls("repos/create-commit-status")
-    assert status.path.endswith(f"/statuses/{after}")
+    [status] = gh.fake.statuses(after)
+    assert status["state"] == "failure"
     assert gh.fake.calls("issues/create-comment") == []
 
 
@@ -298,7 +298,7 @@ def test_the_token_never_appears_anywhere(gh):
     files = [gh.summary, gh.output, *Path(gh.tmp / "runner").rglob("*.*")]
     for text in [run.out, run.err, *(f.read_text() for f in files if f.is_file())]:
         assert TOKEN not in text
-    assert all(TOKEN not in c.body for c in comments(gh.fake))
+    assert all(TOKEN not in c["body"] for c in comments(gh.fake))
 
 
 def test_shallow_checkout_fetches_the_missing_base(gh, tmp_path, monkeypatch):
@@ -339,7 +339,7 @@ def test_pr_text_is_escaped_in_the_comment(gh):
     gh.pull_request(7, base, head)
     gh.run("ci")
     [comment] = comments(gh.fake)
-    body = comment.body.split("\n", 1)[1]
+    body = comment["body"].split("\n", 1)[1]
     hidden_at = body.index(publish_mod.RESULT_MARKER)
     visible, hidden = body[:hidden_at], body[hidden_at:]
     for bad in ("@octocat", "<img", "-->"):
@@ -362,11 +362,11 @@ def test_a_huge_report_fits_in_a_comment(gh):
     gh.pull_request(7, base, head)
     assert gh.run("ci").code == 1
     [comment] = comments(gh.fake)
-    assert len(comment.body) <= 65536
-    assert "| ❌ | `eval/metrics.json:m00042` |" in comment.body
+    assert len(comment["body"]) <= 65536
+    assert "| ❌ | `eval/metrics.json:m00042` |" in comment["body"]
     # the unchanged rows are counted, not listed; the HTML report has every row
-    assert "<summary>Metrics: 9,999 unchanged</summary>" in comment.body
-    assert "9,999 metrics not listed here" in comment.body
+    assert "<summary>Metrics: 9,999 unchanged</summary>" in comment["body"]
+    assert "9,999 metrics not listed here" in comment["body"]
     page = Path(gh.outputs()["html-path"]).read_text()
     assert (
         page.count("<code>eval/metrics.json:m") == 10_000 + 1
@@ -408,9 +408,8 @@ def test_publish_posts_on_the_pr_of_the_workflow_run(gh):
     run = gh.run("publish", str(result))
     assert run.code == 1
     [comment] = comments(gh.fake)
-    assert comment.issue_number == 9 and "gate closed" in comment.body
-    [status] = gh.fake.calls("repos/create-commit-status")
-    assert status.path.endswith(f"/statuses/{head}")
+    assert comment["issue_url"].endswith("/issues/9") and "gate closed" in comment["body"]
+    assert [s["state"] for s in gh.fake.statuses(head)] == ["failure"]
 
 
 def test_publish_finds_a_fork_pr_by_its_head(gh):
@@ -425,7 +424,7 @@ def test_publish_finds_a_fork_pr_by_its_head(gh):
     gh.env("workflow_run", payload)
     assert gh.run("publish", str(result)).code == 1
     [comment] = comments(gh.fake)
-    assert comment.issue_number == 9
+    assert comment["issue_url"].endswith("/issues/9")
 
 
 def test_publish_refuses_a_result_for_another_commit(gh):
@@ -450,7 +449,7 @@ def test_result_survives_the_round_trip_through_the_comment(gh):
     gh.pull_request(7, base, head)
     gh.run("ci")
     [comment] = comments(gh.fake)
-    hidden = publish_mod.decode_result(comment.body)
+    hidden = publish_mod.decode_result(comment["body"])
     local = Result.from_json(Path(gh.outputs()["result-path"]).read_text())
     assert hidden is not None
     assert hidden.metrics == local.metrics and hidden.reasons == local.reasons
@@ -475,7 +474,7 @@ def test_synchronize_updates_the_comment_of_opened(gh):
     gh.env("pull_request", payload)
     assert gh.run("ci").code == 0
     [comment] = comments(gh.fake)
-    assert "gate open" in comment.body
+    assert "gate open" in comment["body"]
     assert [s.path.rsplit("/", 1)[1] for s in gh.fake.calls("repos/create-commit-status")] == [
         head,
         new_head,
@@ -495,8 +494,7 @@ def test_workflow_dispatch_uses_the_config_base(gh):
     assert run.code == 1
     doc = run.json()
     assert doc["context"]["base"]["ref"] == "main" and doc["context"]["head"]["sha"] == head
-    [status] = gh.fake.calls("repos/create-commit-status")
-    assert status.path.endswith(f"/statuses/{head}")
+    assert [s["state"] for s in gh.fake.statuses(head)] == ["failure"]
 
 
 def test_a_personal_token_finds_comments_by_its_own_login(gh):

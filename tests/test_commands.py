@@ -46,21 +46,27 @@ def say(
 
 
 def reactions(gh: Actions, comment_id: int) -> list[str]:
-    return [r.content for r in gh.fake.repo(REPO).reactions if r.comment_id == comment_id]
+    return gh.fake.reactions(comment_id)
 
 
 def statuses(gh: Actions) -> list[dict]:
-    return [r.body for r in gh.fake.calls("repos/create-commit-status")]
+    """The statuses of every commit as GitHub shows them, oldest first."""
+    return gh.fake.statuses()[::-1]
+
+
+def rerun(gh: Actions, *runs) -> list[bool]:
+    """Whether each workflow run was re-run: GitHub shows a second attempt."""
+    return [gh.fake.workflow_run(r.id)["run_attempt"] > 1 for r in runs]
 
 
 def replies(gh: Actions, after_id: int) -> list[str]:
-    return [c.body for c in comments(gh.fake) if c.id > after_id]
+    return [c["body"] for c in comments(gh.fake) if c["id"] > after_id]
 
 
 def test_override_by_a_maintainer(pr):
     run = say(pr, "/mlci override the drop is expected with the new tokenizer")
     assert run.code == 0
-    assert "mlci:override" in pr.fake.repo(REPO).labels[7]
+    assert "mlci:override" in pr.fake.labels(7)
     last = statuses(pr)[-1]
     assert last["state"] == "success" and last["context"] == "mlci"
     assert (
@@ -69,10 +75,10 @@ def test_override_by_a_maintainer(pr):
     )
     check = pr.fake.calls("checks/create")[-1]  # a required mlci check run is satisfied too
     assert check.body["conclusion"] == "success" and check.body["head_sha"] == pr.head
-    report = next(c for c in comments(pr.fake) if c.body.startswith("<!-- mlci:report:mlci -->"))
-    assert "gate overridden — 1 failure waived by maintainer" in report.body
-    assert "the drop is expected with the new tokenizer" in report.body
-    hidden = publish.decode_result(report.body)
+    report = next(c for c in comments(pr.fake) if c["body"].startswith("<!-- mlci:report:mlci -->"))
+    assert "gate overridden — 1 failure waived by maintainer" in report["body"]
+    assert "the drop is expected with the new tokenizer" in report["body"]
+    hidden = publish.decode_result(report["body"])
     assert hidden.override["by"] == "maintainer" and hidden.verdict == "warn"
     assert reactions(pr, run.comment_id) == ["eyes", "rocket"]
     assert "override of" in pr.summary.read_text()
@@ -89,7 +95,7 @@ def test_override_by_a_reader_changes_nothing(pr):
     run = say(pr, "/mlci override trust me", user="reader")
     assert run.code == 0
     assert len(statuses(pr)) == statuses_before
-    assert "mlci:override" not in pr.fake.repo(REPO).labels.get(7, [])
+    assert "mlci:override" not in pr.fake.labels(7)
     [reply] = replies(pr, run.comment_id)
     assert "needs write, maintain or admin permission" in reply and "`read`" in reply
     assert reactions(pr, run.comment_id) == ["eyes", "-1"]
@@ -119,7 +125,7 @@ def test_rerun_asks_actions_to_rerun_the_latest_mlci_run(pr):
         event="pull_request",
         run_number=2,
     )
-    pr.fake.add_workflow_run(
+    docs = pr.fake.add_workflow_run(
         head_sha=pr.head,
         name="docs",
         path=".github/workflows/docs.yml",
@@ -128,16 +134,17 @@ def test_rerun_asks_actions_to_rerun_the_latest_mlci_run(pr):
     )
     pr.mp.setenv("GITHUB_WORKFLOW_REF", f"{REPO}/.github/workflows/mlci.yml@refs/heads/main")
     run = say(pr, "/mlci rerun", user="writer")
-    assert pr.fake.repo(REPO).reruns == [new.id]
-    assert old.id not in pr.fake.repo(REPO).reruns
+    assert rerun(pr, new, old, docs) == [True, False, False]
     assert reactions(pr, run.comment_id) == ["eyes", "rocket"]
     assert "Re-running" in replies(pr, run.comment_id)[0]
 
 
 def test_rerun_by_a_reader_is_refused(pr):
-    pr.fake.add_workflow_run(head_sha=pr.head, name="mlci", path=".github/workflows/mlci.yml")
+    mlci_run = pr.fake.add_workflow_run(
+        head_sha=pr.head, name="mlci", path=".github/workflows/mlci.yml"
+    )
     say(pr, "/mlci rerun", user="reader")
-    assert pr.fake.repo(REPO).reruns == []
+    assert rerun(pr, mlci_run) == [False]
 
 
 @pytest.mark.parametrize("body", ["/mlci help", "/MLCI Help", "/mlci"])
@@ -173,8 +180,8 @@ def test_comments_that_are_not_commands_cause_no_request(pr, body, user, user_ty
 
 
 def test_our_own_report_comment_never_triggers_a_command(pr):
-    report = next(c for c in comments(pr.fake) if c.user == "github-actions[bot]")
-    assert commands.parse(report.body) is None
+    report = next(c for c in comments(pr.fake) if c["user"]["login"] == "github-actions[bot]")
+    assert commands.parse(report["body"]) is None
 
 
 def test_a_command_never_reads_the_pull_request_head(pr):
@@ -198,7 +205,7 @@ def test_parse():
 
 def test_override_is_refused_when_the_head_moved_since_the_report(pr):
     moved = "f" * 40
-    pr.fake.repo(REPO).pulls[7].head_sha = moved
+    pr.fake.push(7, moved)
     run = say(pr, "/mlci override looked at the old report")
     [reply] = replies(pr, run.comment_id)
     assert "Wait for mlci's report" in reply
@@ -214,8 +221,8 @@ def test_commit_command_labels_the_pr_and_reruns_mlci(pr):
         head_sha=pr.head, name="mlci", path=".github/workflows/mlci.yml", run_number=4
     )
     run = say(pr, "/mlci commit", user="writer")
-    assert "mlci:commit" in pr.fake.repo(REPO).labels[7]
-    assert pr.fake.repo(REPO).reruns == [mlci_run.id]
+    assert "mlci:commit" in pr.fake.labels(7)
+    assert rerun(pr, mlci_run) == [True]
     assert reactions(pr, run.comment_id) == ["eyes", "rocket"]
     reply = replies(pr, run.comment_id)[0]
     assert "Re-running" in reply and "commits the changed `dvc.lock`" in reply
@@ -224,10 +231,12 @@ def test_commit_command_labels_the_pr_and_reruns_mlci(pr):
 
 
 def test_commit_command_needs_write_permission(pr):
-    pr.fake.add_workflow_run(head_sha=pr.head, name="mlci", path=".github/workflows/mlci.yml")
+    mlci_run = pr.fake.add_workflow_run(
+        head_sha=pr.head, name="mlci", path=".github/workflows/mlci.yml"
+    )
     run = say(pr, "/mlci commit", user="reader")
-    assert "mlci:commit" not in pr.fake.repo(REPO).labels.get(7, [])
-    assert pr.fake.repo(REPO).reruns == []
+    assert "mlci:commit" not in pr.fake.labels(7)
+    assert rerun(pr, mlci_run) == [False]
     assert "needs write, maintain or admin permission" in replies(pr, run.comment_id)[0]
 
 
@@ -240,9 +249,11 @@ def test_commit_command_refuses_a_fork(pr):
         base_ref="main",
         head_repo="someone/ml-repo",
     )
-    pr.fake.add_workflow_run(head_sha=pr.head, name="mlci", path=".github/workflows/mlci.yml")
+    mlci_run = pr.fake.add_workflow_run(
+        head_sha=pr.head, name="mlci", path=".github/workflows/mlci.yml"
+    )
     run = say(pr, "/mlci commit", user="maintainer")
-    assert "mlci:commit" not in pr.fake.repo(REPO).labels.get(7, [])
-    assert pr.fake.repo(REPO).reruns == []
+    assert "mlci:commit" not in pr.fake.labels(7)
+    assert rerun(pr, mlci_run) == [False]
     assert "mlci never pushes to a fork" in replies(pr, run.comment_id)[0]
     assert reactions(pr, run.comment_id) == ["eyes", "-1"]

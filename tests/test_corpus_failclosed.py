@@ -161,10 +161,10 @@ def test_unreachable_remote_under_mlci_ci_fails_the_pr(
     run = gh.run("ci")
     assert run.code == 1
     [comment] = comments(gh.fake)
-    assert "### ❌ mlci: gate closed — 1 metrics file could not be read at main" in comment.body
-    assert f"connection to 127.0.0.1:{port} refused" in comment.body
-    [status] = gh.fake.calls("repos/create-commit-status")
-    assert status.body["state"] == "failure"
+    assert "### ❌ mlci: gate closed — 1 metrics file could not be read at main" in comment["body"]
+    assert f"connection to 127.0.0.1:{port} refused" in comment["body"]
+    [status] = gh.fake.statuses(head)
+    assert status["state"] == "failure"
     summary = gh.summary.read_text()
     assert (
         f"connection to 127.0.0.1:{port} refused" in summary and "No metrics found" not in summary

@@ -260,13 +260,13 @@ def test_ci_on_a_fresh_clone_comments_the_regression_with_the_base_from_the_remo
     run = gh.run("ci")
     assert run.code == 1, run.err
     [comment] = comments(gh.fake)
-    body = comment.body
+    body = comment["body"]
     assert "### ❌ mlci: gate closed" in body, body
     assert "| ❌ | `eval/metrics.json:acc` | 0.92 |" in body, body
     assert "no baseline" not in body and "nothing to compare" not in body
     assert "`data/raw.csv.dvc` | restored from the DVC cache" in body, body
-    [status] = gh.fake.calls("repos/create-commit-status")
-    assert status.body["state"] == "failure"
+    [status] = gh.fake.statuses(head)
+    assert status["state"] == "failure"
 
 
 def test_data_source_missing_from_the_remote_fails_closed_and_says_why(project, mlci):

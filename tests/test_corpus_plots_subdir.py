@@ -478,11 +478,9 @@ def test_mlci_ci_from_two_folders_gives_two_statuses_and_two_comments(
     a = mlci(repo.path / "projects" / "a", "ci")
     b = mlci(repo.path / "projects" / "b", "ci")
     assert (a.code, b.code) == (1, 0), (a.out, a.err, b.out, b.err)
-    statuses = {
-        s.body["context"]: s.body["state"] for s in github_fake.calls("repos/create-commit-status")
-    }
+    statuses = {s["context"]: s["state"] for s in github_fake.statuses(head)}
     assert statuses == {"mlci/projects/a": "failure", "mlci/projects/b": "success"}
-    bodies = sorted(c.body for c in github_fake.repo("octo-org/ml-repo").comments.values())
+    bodies = sorted(c["body"] for c in github_fake.comments())
     assert len(bodies) == 2
     assert bodies[0].startswith("<!-- mlci:report:mlci/projects/a -->\n### ❌ mlci: gate closed")
     assert bodies[1].startswith("<!-- mlci:report:mlci/projects/b -->\n### ✅ mlci: gate open")
@@ -491,7 +489,7 @@ def test_mlci_ci_from_two_folders_gives_two_statuses_and_two_comments(
     assert "::error file=projects/a/mlci.yaml,line=" in a.err
     # a second run of a edits its own comment, not b's
     mlci(repo.path / "projects" / "a", "ci")
-    assert len(github_fake.repo("octo-org/ml-repo").comments) == 2
+    assert len(github_fake.comments()) == 2
 
 
 def test_results_of_both_projects_are_found_in_their_own_result_files(

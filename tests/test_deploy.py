@@ -165,8 +165,8 @@ def test_ci_logs_a_run_with_the_pull_request_and_publishes_its_id(
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     assert project.run("ci").code == 1
-    [comment] = github_fake.repo(REPO).comments.values()
-    published = publish.decode_result(comment.body)
+    [comment] = github_fake.comments()
+    published = publish.decode_result(comment["body"])
     assert published is not None and published.mlflow is not None
     tags = project.client().get_run(published.mlflow["run_id"]).data.tags
     assert tags["mlci.pr"] == "7" and tags["mlci.verdict"] == "fail" and tags["mlci.kind"] == "ci"
@@ -205,7 +205,7 @@ def test_publish_does_not_link_an_mlflow_url_from_an_untrusted_result(
     )
     assert gh.run("publish", str(out)).code == 1
     [comment] = comments(github_fake)
-    assert "gate closed" in comment.body and "phish.example.com" not in comment.body
+    assert "gate closed" in comment["body"] and "phish.example.com" not in comment["body"]
 
 
 def test_default_store_lives_under_dot_git_and_keeps_git_status_clean(dvc_repo, empty_db, mlci):
@@ -421,11 +421,9 @@ def test_a_deploy_waits_for_the_lock_and_gives_up_with_exit_3(
     assert run.code == 3 and "another mlci deploy holds" in run.err
     assert project.versions() == []
     # GitHub hears that this deployment errored (not that it failed the gate)
-    [status] = github_fake.calls("repos/create-deployment-status")
-    assert (
-        status.body["state"] == "error"
-        and "another mlci deploy holds" in status.body["description"]
-    )
+    [deployment] = github_fake.deployments()
+    [status] = deployment["statuses"]
+    assert status["state"] == "error" and "another mlci deploy holds" in status["description"]
 
 
 def test_two_racing_deploys_leave_one_consistent_version(project: Project):
@@ -485,19 +483,19 @@ def test_deployments_are_recorded_on_github(project: Project, github_fake, tmp_p
 
     run = project.run("deploy", "--environment", "production")  # base: the push's before
     assert run.code == 0, run.err
-    [created] = github_fake.calls("repos/create-deployment")
-    assert created.body["ref"] == head and created.body["environment"] == "production"
-    assert created.body["payload"]["version"] == "1" and created.body["payload"]["model"] == MODEL
-    [status] = github_fake.calls("repos/create-deployment-status")
-    assert status.body["state"] == "success"
-    assert status.body["target_url"] == f"https://github.com/{REPO}/actions/runs/77"
+    [created] = github_fake.deployments()
+    assert created["ref"] == head and created["environment"] == "production"
+    assert created["payload"]["version"] == "1" and created["payload"]["model"] == MODEL
+    [status] = created["statuses"]
+    assert status["state"] == "success"
+    assert status["target_url"] == f"https://github.com/{REPO}/actions/runs/77"
     assert project.client().get_model_version(MODEL, "1").tags["mlci.base.sha"] == first
     assert "verdict=pass" in (tmp_path / "out").read_text()
     summary = (tmp_path / "summary.md").read_text()
     assert "promoted clf version 1" in summary
     # the deployment links to the model card, which the run's summary (its target_url) shows
     mv = project.client().get_model_version(MODEL, "1")
-    assert created.body["payload"]["model_card"] == f"model_card.md of MLflow run {mv.run_id}"
+    assert created["payload"]["model_card"] == f"model_card.md of MLflow run {mv.run_id}"
     assert f"# Model card: `{MODEL}` version 1" in summary and mv.description in summary
     assert "by @octocat through GitHub Actions (push event" in mv.description.replace(
         "&#64;&#8203;", "@"
@@ -509,9 +507,8 @@ def test_deployments_are_recorded_on_github(project: Project, github_fake, tmp_p
         json.dumps(event_payload("push", repo=REPO, head_ref="main", head_sha=worse, base_sha=head))
     )
     assert project.run("deploy", "--environment", "production").code == 1
-    statuses = github_fake.calls("repos/create-deployment-status")
-    assert [s.body["state"] for s in statuses] == ["success", "failure"]
-    assert github_fake.calls("repos/create-deployment")[-1].body["ref"] == worse
+    refused, _ = github_fake.deployments()  # newest first
+    assert refused["ref"] == worse and [s["state"] for s in refused["statuses"]] == ["failure"]
 
     # a rollback after a second promotion is recorded too, on the commit rolled back to
     better = project.commit(0.95)
@@ -522,12 +519,9 @@ def test_deployments_are_recorded_on_github(project: Project, github_fake, tmp_p
     )
     assert project.run("deploy", "--environment", "production", "--base", head).code == 0
     assert project.run("rollback", "--environment", "production").code == 0
-    last = github_fake.calls("repos/create-deployment")[-1].body
+    last = github_fake.deployments()[0]
     assert last["ref"] == head and last["payload"]["rollback"] is True
-    assert (
-        "back on version 1"
-        in github_fake.calls("repos/create-deployment-status")[-1].body["description"]
-    )
+    assert "back on version 1" in last["statuses"][0]["description"]
 
 
 def test_a_github_outage_does_not_undo_or_fail_a_deploy(
@@ -599,10 +593,10 @@ def test_the_example_deploy_job_runs_with_act(dvc_repo, github_fake, empty_db, t
     log = proc.stdout + proc.stderr
     assert proc.returncode == 0, log
     assert "promoted example-classifier version 1 to @champion for production" in log, log
-    [created] = github_fake.calls("repos/create-deployment")
-    assert created.body["ref"] == head and created.body["environment"] == "production"
-    [status] = github_fake.calls("repos/create-deployment-status")
-    assert status.body["state"] == "success"
+    [created] = github_fake.deployments()
+    assert created["ref"] == head and created["environment"] == "production"
+    [status] = created["statuses"]
+    assert status["state"] == "success"
     from mlflow import MlflowClient
 
     mv = MlflowClient(tracking_uri=f"sqlite:///{db}").get_model_version_by_alias(

@@ -10,6 +10,7 @@ import requests
 from github import Auth, Github, GithubException
 from urllib3.util.retry import Retry
 
+from mlci.forge.github import api
 from tests.ghfake import fixtures, payloads, server
 from tests.ghfake.fixtures import check_no_violations, github_fake, github_spec  # noqa: F401
 from tests.ghfake.openapi import (
@@ -27,13 +28,15 @@ BASE = "b" * 40
 
 
 def client(fake: GitHubFake, token: str = "ghs_actions_token", **kwargs: Any) -> Github:
-    """PyGithub on the fake, without PyGithub's write throttling (it sleeps) or retries."""
+    """PyGithub on the fake as mlci uses it (lazy objects: no read before a write), without
+    PyGithub's write throttling (it sleeps) or retries."""
     kwargs.setdefault("retry", None)
     return Github(
         auth=Auth.Token(token),
         base_url=fake.url,
         seconds_between_requests=0,
         seconds_between_writes=0,
+        lazy=True,
         **kwargs,
     )
 
@@ -65,6 +68,12 @@ def test_spec_is_the_openapi_30_flavour(github_spec: GitHubSpec) -> None:  # noq
         assert github_spec.operation(operation_id) is not None, operation_id
 
 
+def test_the_fake_implements_what_mlci_calls_and_no_more() -> None:
+    assert implemented_operations() == sorted(server.MLCI_OPERATIONS)
+    methods = {m for names in server.MLCI_OPERATIONS.values() for m in names.split(", ")}
+    assert all(hasattr(api.GitHub, m) for m in methods), "a method of mlci's client was renamed"
+
+
 def test_multi_segment_refs_are_routed(github_spec: GitHubSpec) -> None:  # noqa: F811
     match = github_spec.match("GET", "/repos/o/r/commits/feature/x/status")
     assert match is not None
@@ -93,7 +102,7 @@ def test_fixture_fails_when_references_are_missing(monkeypatch: pytest.MonkeyPat
 # -- comments ------------------------------------------------------------------------------
 
 
-def test_comments_create_edit_get_delete_with_authors(fake: GitHubFake) -> None:
+def test_comments_create_and_edit_with_authors(fake: GitHubFake) -> None:
     fake.add_token("ghp_alice", "alice")
     pull = client(fake).get_repo(REPO).get_pull(7)
     assert (pull.head.sha, pull.head.ref, pull.base.sha, pull.base.ref) == (
@@ -106,28 +115,31 @@ def test_comments_create_edit_get_delete_with_authors(fake: GitHubFake) -> None:
     assert pull.user.login == "alice"
     assert [p.number for p in client(fake).get_repo(REPO).get_pulls(head="octo-org:exp/lr")] == [7]
 
-    comment = pull.create_issue_comment("## mlci report\nmetrics: ...")
+    issue = client(fake).get_repo(REPO).get_issue(7)
+    comment = issue.create_comment("## mlci report\nmetrics: ...")
     assert comment.user.login == BOT_LOGIN
     assert comment.user.type == "Bot"
-    comment.edit("## mlci report\nupdated")
-    human = client(fake, "ghp_alice").get_repo(REPO).get_pull(7).create_issue_comment("thanks")
+    issue.get_comment(comment.id).edit("## mlci report\nupdated")
+    human = client(fake, "ghp_alice").get_repo(REPO).get_issue(7).create_comment("thanks")
     assert human.user.login == "alice" and human.user.type == "User"
 
-    listed = pull.get_issue_comments()
+    listed = issue.get_comments()
     assert [(c.user.login, c.body) for c in listed] == [
         (BOT_LOGIN, "## mlci report\nupdated"),
         ("alice", "thanks"),
     ]
-    assert client(fake).get_repo(REPO).get_issue(7).get_comment(comment.id).body.endswith("updated")
-    comment.delete()
-    assert [c.id for c in fake.repo().comments.values()] == [human.id]
+    shown = fake.comments(7)
+    assert [(c["user"]["login"], c["body"]) for c in shown] == [
+        (BOT_LOGIN, "## mlci report\nupdated"),
+        ("alice", "thanks"),
+    ]
+    assert shown[0]["html_url"].endswith(f"/{REPO}/pull/7#issuecomment-{comment.id}")
 
     writes = [(w.method, w.operation_id, w.login) for w in fake.writes()]
     assert writes == [
         ("POST", "issues/create-comment", BOT_LOGIN),
         ("PATCH", "issues/update-comment", BOT_LOGIN),
         ("POST", "issues/create-comment", "alice"),
-        ("DELETE", "issues/delete-comment", BOT_LOGIN),
     ]
     create = fake.calls("issues/create-comment")[0]
     assert create.body == {"body": "## mlci report\nmetrics: ..."}
@@ -139,7 +151,7 @@ def test_comments_create_edit_get_delete_with_authors(fake: GitHubFake) -> None:
 def test_comment_pagination_follows_link_header(fake: GitHubFake) -> None:
     for i in range(7):
         fake.add_comment(7, f"comment {i}")
-    listed = client(fake, per_page=3).get_repo(REPO).get_pull(7).get_issue_comments()
+    listed = client(fake, per_page=3).get_repo(REPO).get_issue(7).get_comments()
     assert [c.body for c in listed] == [f"comment {i}" for i in range(7)]
 
     pages = fake.calls("issues/list-comments")
@@ -156,20 +168,17 @@ def test_comment_pagination_follows_link_header(fake: GitHubFake) -> None:
 
 
 def test_reactions_and_labels(fake: GitHubFake) -> None:
-    repo = client(fake).get_repo(REPO)
-    pull = repo.get_pull(7)
-    comment = pull.create_issue_comment("report")
-    reaction = comment.create_reaction("rocket")
+    issue = client(fake).get_repo(REPO).get_issue(7)
+    comment = issue.create_comment("report")
+    reaction = issue.get_comment(comment.id).create_reaction("rocket")
     assert (reaction.content, reaction.user.login) == ("rocket", BOT_LOGIN)
-    assert comment.get_reactions().totalCount == 1
+    again = issue.get_comment(comment.id).create_reaction("rocket")
+    assert again.id == reaction.id  # GitHub answers the existing reaction (200), not a second
+    assert fake.reactions(comment.id) == ["rocket"]
+    assert fake.comments(7)[0]["reactions"]["rocket"] == 1
 
-    pull.add_to_labels("mlci:passed")
-    assert [label.name for label in pull.get_labels()] == ["mlci", "mlci:passed"]
-    pull.remove_from_labels("mlci")
-    assert fake.repo().labels[7] == ["mlci:passed"]
-    with pytest.raises(GithubException) as missing:
-        pull.remove_from_labels("absent")
-    assert missing.value.status == 404
+    issue.add_to_labels("mlci:passed")
+    assert fake.labels(7) == ["mlci", "mlci:passed"]
 
     fake.label(7, "mlci:approve", actor="maintainer")
     events = [
@@ -179,7 +188,6 @@ def test_reactions_and_labels(fake: GitHubFake) -> None:
     assert events == [
         ("labeled", "mlci", "alice"),
         ("labeled", "mlci:passed", BOT_LOGIN),
-        ("unlabeled", "mlci", BOT_LOGIN),
         ("labeled", "mlci:approve", "maintainer"),
     ]
 
@@ -199,7 +207,7 @@ def test_collaborator_permissions(fake: GitHubFake) -> None:
 # -- statuses and checks ---------------------------------------------------------------------
 
 
-def test_commit_statuses_and_combined_status(fake: GitHubFake) -> None:
+def test_commit_statuses(fake: GitHubFake) -> None:
     commit = client(fake).get_repo(REPO).get_commit(HEAD)
     commit.create_status("pending", context="mlci/gate", description="running")
     status = commit.create_status(
@@ -210,25 +218,31 @@ def test_commit_statuses_and_combined_status(fake: GitHubFake) -> None:
     )
     assert status.creator.login == BOT_LOGIN and status.state == "failure"
     commit.create_status("success", context="mlci/data")
-    combined = commit.get_combined_status()
-    assert combined.state == "failure"
-    assert {s.context: s.state for s in combined.statuses} == {
-        "mlci/gate": "failure",
-        "mlci/data": "success",
-    }
-    # A branch name is resolved to its head commit (a multi-segment ref here).
-    by_branch = raw(fake, "GET", f"/repos/{REPO}/commits/exp/lr/statuses")
-    assert by_branch.status_code == 200 and len(by_branch.json()) == 3
+    shown = [(s["context"], s["state"], s["description"]) for s in fake.statuses(HEAD)]
+    assert shown == [
+        ("mlci/data", "success", None),
+        ("mlci/gate", "failure", "accuracy dropped"),
+        ("mlci/gate", "pending", "running"),
+    ]
+    assert fake.statuses("exp/lr") == fake.statuses(HEAD)  # a branch shows its head's statuses
 
 
-def test_check_runs_create_update_list(fake: GitHubFake) -> None:
+def test_check_runs(fake: GitHubFake) -> None:
     repo = client(fake).get_repo(REPO)
-    run = repo.create_check_run("mlci", HEAD, status="in_progress")
-    assert run.conclusion is None and run.pull_requests[0].number == 7
-    run.edit(conclusion="success", output={"title": "mlci", "summary": "all gates passed"})
-    listed = list(repo.get_commit(HEAD).get_check_runs())
-    assert [(r.name, r.status, r.conclusion) for r in listed] == [("mlci", "completed", "success")]
-    assert listed[0].output.summary == "all gates passed"
+    run = repo.create_check_run(
+        "mlci",
+        HEAD,
+        status="completed",
+        conclusion="success",
+        output={"title": "mlci", "summary": "all gates passed"},
+    )
+    assert run.conclusion == "success" and run.pull_requests[0].number == 7
+    [shown] = fake.check_runs(HEAD)
+    assert (shown["name"], shown["status"], shown["conclusion"]) == ("mlci", "completed", "success")
+    assert shown["output"]["summary"] == "all gates passed"
+    with pytest.raises(GithubException) as invalid:
+        repo.create_check_run("mlci", HEAD, status="completed")
+    assert invalid.value.status == 422 and "conclusion" in invalid.value.data["message"]
 
 
 def test_check_run_403_then_status_fallback(fake: GitHubFake) -> None:
@@ -243,7 +257,8 @@ def test_check_run_403_then_status_fallback(fake: GitHubFake) -> None:
         ("checks/create", 403),
         ("repos/create-commit-status", 201),
     ]
-    assert fake.repo().check_runs == {}
+    assert fake.check_runs(HEAD) == []
+    assert [s["state"] for s in fake.statuses(HEAD)] == ["success"]
 
 
 def test_check_run_403_for_a_token_without_checks_write(fake: GitHubFake) -> None:
@@ -267,7 +282,7 @@ def test_bad_request_body_is_a_violation(fake: GitHubFake) -> None:
     assert violations[0].kind == "request"
     assert violations[0].operation_id == "repos/create-commit-status"
     assert "'bogus' is not one of" in violations[0].message
-    assert fake.repo().statuses == []
+    assert fake.statuses(HEAD) == []
 
 
 def test_made_up_endpoint_is_a_violation(fake: GitHubFake) -> None:
@@ -278,18 +293,48 @@ def test_made_up_endpoint_is_a_violation(fake: GitHubFake) -> None:
     assert violation.path == f"/repos/{REPO}/mlci-results"
 
 
-def test_unimplemented_operation_is_a_violation(fake: GitHubFake) -> None:
-    assert raw(fake, "GET", f"/repos/{REPO}/branches").status_code == 404
-    [violation] = fake.take_violations()
-    assert (violation.kind, violation.operation_id) == ("not-implemented", "repos/list-branches")
+@pytest.mark.parametrize(
+    ("method", "path", "operation"),
+    [
+        ("GET", "/repos/{repo}/branches", "repos/list-branches"),
+        ("GET", "/repos/{repo}", "repos/get"),  # PyGithub reads it unless lazy
+        ("DELETE", "/repos/{repo}/issues/comments/1", "issues/delete-comment"),
+    ],
+)
+def test_an_unimplemented_operation_answers_as_an_unknown_route_and_fails_the_test(
+    github_spec: GitHubSpec,  # noqa: F811
+    method: str,
+    path: str,
+    operation: str,
+) -> None:
+    with GitHubFake(spec=github_spec) as own:  # not the fixture: this test expects the failure
+        made_up = raw(own, "GET", f"/repos/{REPO}/made-up")
+        for token in ("ghs_x", None):  # with or without a token, as GitHub answers
+            answer = raw(own, method, path.format(repo=REPO), token=token)
+            assert answer.status_code == 404
+            assert (
+                answer.json()
+                == made_up.json()
+                == {
+                    "message": "Not Found",
+                    "documentation_url": "https://docs.github.com/rest",
+                    "status": "404",
+                }
+            )
+        own.take_violations()  # takes the made-up route's violation only
+        assert {(v.kind, v.operation_id) for v in own.violations} == {
+            (server.NOT_IMPLEMENTED, operation)
+        }
+        with pytest.raises(pytest.fail.Exception, match=f"{operation} is a GitHub operation the"):
+            check_no_violations(own)
 
 
 def test_a_crash_of_the_fake_is_reported(fake: GitHubFake, monkeypatch: pytest.MonkeyPatch) -> None:
     def broken(*_: Any) -> Any:
         raise KeyError("bug")
 
-    monkeypatch.setitem(server._HANDLERS, "repos/get", broken)
-    assert raw(fake, "GET", f"/repos/{REPO}").status_code == 500
+    monkeypatch.setitem(server._HANDLERS, "pulls/get", broken)
+    assert raw(fake, "GET", f"/repos/{REPO}/pulls/7").status_code == 500
     [violation] = fake.take_violations()
     assert violation.kind == "fake-error" and "KeyError: 'bug'" in violation.message
 
@@ -335,16 +380,16 @@ def test_user_endpoint_is_forbidden_for_installation_tokens(fake: GitHubFake) ->
 
 
 def test_requests_without_a_token_get_401(fake: GitHubFake) -> None:
-    answer = raw(fake, "GET", f"/repos/{REPO}", token=None)
+    answer = raw(fake, "GET", f"/repos/{REPO}/pulls/7", token=None)
     assert answer.status_code == 401
     assert answer.json()["message"] == "Requires authentication"
-    assert raw(fake, "GET", f"/repos/{REPO}", token="anything").status_code == 200
+    assert raw(fake, "GET", f"/repos/{REPO}/pulls/7", token="anything").status_code == 200
 
 
 def test_5xx_fault_injection(fake: GitHubFake) -> None:
     fake.fail_next(2, status=502)
     retrying = client(fake, retry=Retry(total=3, status_forcelist=[502], backoff_factor=0))
-    assert retrying.get_repo(REPO).full_name == REPO
+    assert retrying.get_repo(REPO).get_pull(7).head.sha == HEAD
     assert [(r.status, r.fault) for r in fake.requests] == [
         (502, "injected 502"),
         (502, "injected 502"),
@@ -373,12 +418,13 @@ def test_fork_repository_rejects_writes(fake: GitHubFake) -> None:
     fake.forbid_writes(REPO)
     repo = client(fake).get_repo(REPO)
     with pytest.raises(GithubException) as denied:
-        repo.get_pull(7).create_issue_comment("report")
+        repo.get_issue(7).create_comment("report")
     assert (denied.value.status, denied.value.data["message"]) == (
         403,
         "Resource not accessible by integration",
     )
-    assert repo.get_pull(7).number == 7  # reads still work
+    assert repo.get_pull(7).head.sha == HEAD  # reads still work
+    assert fake.comments(7) == []
 
 
 def test_read_only_token_rejects_writes(fake: GitHubFake) -> None:
@@ -386,6 +432,7 @@ def test_read_only_token_rejects_writes(fake: GitHubFake) -> None:
     with pytest.raises(GithubException) as denied:
         client(fake, "ghs_fork_pr").get_repo(REPO).get_commit(HEAD).create_status("success")
     assert denied.value.status == 403
+    assert fake.statuses(HEAD) == []
 
 
 # -- Actions and deployments -------------------------------------------------------------
@@ -400,12 +447,12 @@ def test_workflow_runs_list_and_rerun(fake: GitHubFake) -> None:
     found = list(repo.get_workflow_runs(head_sha=HEAD))
     assert [(r.id, r.conclusion) for r in found] == [(run.id, "failure")]
     assert found[0].pull_requests[0].number == 7
-    assert len(list(repo.get_workflow("ci.yml").get_runs())) == 2
     assert found[0].rerun() is True
-    assert fake.repo().reruns == [run.id]
-    assert (run.run_attempt, run.status, run.conclusion) == (2, "queued", None)
+    shown = fake.workflow_run(run.id)
+    assert (shown["run_attempt"], shown["status"], shown["conclusion"]) == (2, "queued", None)
     assert repo.get_workflow_run(run.id).rerun() is False  # a queued run: 403
     assert [r.status for r in fake.calls("actions/re-run-workflow")] == [201, 403]
+    assert fake.workflow_run(run.id)["run_attempt"] == 2
 
 
 def test_deployments_and_statuses(fake: GitHubFake) -> None:
@@ -425,9 +472,14 @@ def test_deployments_and_statuses(fake: GitHubFake) -> None:
     )
     deployment.create_status("in_progress")
     deployment.create_status("success", environment_url="https://staging.example/")
-    assert [s.state for s in deployment.get_statuses()] == ["success", "in_progress"]
-    assert [d.id for d in repo.get_deployments(environment="staging")] == [deployment.id]
-    assert list(repo.get_deployments(environment="production")) == []
+    [shown] = fake.deployments()
+    assert (shown["id"], shown["environment"], shown["payload"]) == (
+        deployment.id,
+        "staging",
+        {"model": "v2"},
+    )
+    assert [s["state"] for s in shown["statuses"]] == ["success", "in_progress"]
+    assert shown["statuses"][0]["environment_url"] == "https://staging.example/"
 
 
 # -- webhook payloads --------------------------------------------------------------------

@@ -77,13 +77,13 @@ def test_publish_trusts_nothing_the_result_file_says_about_itself(gh, tmp_path):
     run = gh.run("publish", str(result))
     assert run.code == 1  # the verdict follows the reasons, not the file's claim
     [comment] = comments(gh.fake)
-    body = comment.body
+    body = comment["body"]
     assert "evil.example" not in body and "@octocat" not in body and "<img" not in body
     assert f"[workflow run](https://github.com/{REPO}/actions/runs/777)" in body
     assert "a-real-maintainer" not in body and "overridden" not in body
-    [status] = gh.fake.calls("repos/create-commit-status")
-    assert status.body["state"] == "failure"
-    assert status.body["target_url"] == f"https://github.com/{REPO}/actions/runs/777"
+    [status] = gh.fake.statuses(head)
+    assert status["state"] == "failure"
+    assert status["target_url"] == f"https://github.com/{REPO}/actions/runs/777"
     # PR text printed in the trusted log cannot issue workflow commands
     out = run.out.splitlines()
     assert out[0].startswith("::stop-commands::")

@@ -219,10 +219,10 @@ def test_deploy_card_and_rollback_against_a_tracking_server(
     local = client.download_artifacts(mv.run_id, "model_card.md", str(tmp_path))
     assert Path(local).read_text(encoding="utf-8") == card
     # the GitHub Deployment links to the version's page, whose description is the card
-    created = github_fake.calls("repos/create-deployment")[-1]
-    assert created.body["payload"]["model_card"] == page
-    status = github_fake.calls("repos/create-deployment-status")[-1]
-    assert status.body["state"] == "success" and status.body["target_url"] == page
+    created = github_fake.deployments()[0]
+    assert created["payload"]["model_card"] == page
+    status = created["statuses"][0]
+    assert status["state"] == "success" and status["target_url"] == page
     for name in env:
         monkeypatch.delenv(name)
 

@@ -4,7 +4,11 @@
 port).  Its :attr:`~GitHubFake.url` is usable as ``GITHUB_API_URL`` or as
 PyGithub's ``base_url``.  Requests are routed by the official description
 (:mod:`tests.ghfake.openapi`): each implemented operation is a handler keyed by
-its ``operationId``.  Every exchange is recorded (:attr:`GitHubFake.requests`)
+its ``operationId``.  The fake implements the operations mlci calls and no
+more (:data:`MLCI_OPERATIONS`): a request for any other operation of the
+description is answered as GitHub answers a route it does not know (404 "Not
+Found") and fails the test, so a new use of the API is noticed and implemented
+here on purpose.  Every exchange is recorded (:attr:`GitHubFake.requests`)
 and validated, request and response, against the description; departures are
 collected in :attr:`GitHubFake.violations` (the pytest fixture fails the test
 on any).
@@ -15,6 +19,12 @@ collaborator permissions, pull requests, workflow runs, deployments.  Tokens
 map to identities (:class:`TokenIdentity`); unknown tokens act as the default
 identity, ``github-actions[bot]`` with an Actions installation token.  Faults
 can be injected (5xx, secondary rate limit, read-only fork tokens).
+
+Tests assert on what a person sees on GitHub, rendered as GitHub's API renders
+it: :meth:`GitHubFake.comments`, :meth:`~GitHubFake.statuses`,
+:meth:`~GitHubFake.check_runs`, :meth:`~GitHubFake.labels`,
+:meth:`~GitHubFake.reactions`, :meth:`~GitHubFake.workflow_run`,
+:meth:`~GitHubFake.deployments`, not on the fake's bookkeeping.
 """
 
 from __future__ import annotations
@@ -40,6 +50,7 @@ from .openapi import Exchange, GitHubSpec, Match, Violation, load_spec
 BOT_LOGIN = "github-actions[bot]"
 """Author of everything written with the default (Actions ``GITHUB_TOKEN``) identity."""
 
+NOT_IMPLEMENTED = "not-implemented"  # the violation of a request the fake has no handler for
 INTEGRATION_FORBIDDEN = "Resource not accessible by integration"
 DOCS = "https://docs.github.com/rest"
 
@@ -197,17 +208,6 @@ class CheckRun:
 
 
 @dataclass
-class Workflow:
-    """A workflow file, registered by :meth:`GitHubFake.add_workflow_run` (or ``add_workflow``)."""
-
-    id: int
-    name: str = "CI"
-    path: str = ".github/workflows/ci.yml"
-    state: str = "active"
-    created_at: datetime = field(default_factory=_utcnow)
-
-
-@dataclass
 class WorkflowRun:
     """A workflow run as configured by a test (see :meth:`GitHubFake.add_workflow_run`)."""
 
@@ -283,7 +283,6 @@ class Repo:
     reactions: list[Reaction] = field(default_factory=list)
     statuses: list[CommitStatus] = field(default_factory=list)
     check_runs: dict[int, CheckRun] = field(default_factory=dict)
-    workflows: dict[int, Workflow] = field(default_factory=dict)
     workflow_runs: dict[int, WorkflowRun] = field(default_factory=dict)
     reruns: list[int] = field(default_factory=list)
     """Ids of the workflow runs re-run, in order (failed-jobs re-runs included)."""
@@ -307,13 +306,6 @@ class Repo:
         return sorted(
             (c for c in self.comments.values() if c.issue_number == number), key=lambda c: c.id
         )
-
-    def find_workflow(self, id_or_file: str) -> Workflow | None:
-        """A workflow by id or by file name (``ci.yml``), as the Actions API accepts."""
-        for workflow in self.workflows.values():
-            if id_or_file in (str(workflow.id), workflow.path.rsplit("/", 1)[-1]):
-                return workflow
-        return None
 
     def resolve_ref(self, ref: str) -> str | None:
         """The commit SHA a ref (SHA, branch, ``refs/heads/...``) points at, if known."""
@@ -447,6 +439,29 @@ def handles(*operation_ids: str) -> Callable[[Handler], Handler]:
         return func
 
     return register
+
+
+# The operations mlci calls (mlci/forge/github/api.py, through PyGithub with lazy objects, so
+# no request reads an object before a write), by the method of GitHub.* that calls each.
+MLCI_OPERATIONS = {
+    "users/get-authenticated": "login",
+    "issues/list-comments": "comments, find_comment",
+    "issues/create-comment": "create_comment",
+    "issues/update-comment": "edit_comment",
+    "reactions/create-for-issue-comment": "react",
+    "repos/create-commit-status": "set_status",
+    "checks/create": "create_check_run",
+    "pulls/get": "pull",
+    "pulls/list": "pulls_for",
+    "issues/list-events": "label_actor",
+    "issues/add-labels": "add_label",
+    "repos/get-collaborator-permission-level": "permission",
+    "actions/list-workflow-runs-for-repo": "workflow_runs",
+    "actions/get-workflow-run": "rerun",
+    "actions/re-run-workflow": "rerun",
+    "repos/create-deployment": "create_deployment",
+    "repos/create-deployment-status": "deployment_status",
+}
 
 
 def implemented_operations() -> list[str]:
@@ -781,22 +796,25 @@ class GitHubFake:
             self.repo(repo).comments[comment.id] = comment
             return comment
 
-    def add_workflow(
-        self,
-        *,
-        id: int = 161335,  # noqa: A002 - GitHub's field name
-        name: str = "CI",
-        path: str = ".github/workflows/ci.yml",
-        repo: str | None = None,
-    ) -> Workflow:
-        """Register a workflow file (done implicitly by :meth:`add_workflow_run`)."""
+    def edit_comment(self, comment_id: int, body: str, *, repo: str | None = None) -> None:
+        """Someone with the rights to (a maintainer, a compromised token) edits a comment."""
+        with self._lock:
+            comment = self.repo(repo).comments[comment_id]
+            comment.body, comment.updated_at = body, self.clock()
+
+    def delete_comment(self, comment_id: int, *, repo: str | None = None) -> None:
+        """Someone deletes a comment."""
+        with self._lock:
+            del self.repo(repo).comments[comment_id]
+
+    def push(self, number: int, head_sha: str, *, repo: str | None = None) -> None:
+        """A new commit on a pull request's branch: its head moves."""
         with self._lock:
             target = self.repo(repo)
-            workflow = target.workflows.get(id)
-            if workflow is None:
-                workflow = Workflow(id, name, path)
-                target.workflows[id] = workflow
-            return workflow
+            pull = target.pulls[number]
+            pull.head_sha = head_sha
+            owner = self.repo(pull.head_repo) if pull.head_repo else target
+            owner.branches[pull.head_ref] = head_sha
 
     def add_workflow_run(
         self,
@@ -835,7 +853,6 @@ class GitHubFake:
                 actor=actor,
             )
             target.workflow_runs[run.id] = run
-            self.add_workflow(id=workflow_id, name=name, path=path, repo=target.full_name)
             return run
 
     # -- faults --------------------------------------------------------------------
@@ -961,10 +978,92 @@ class GitHubFake:
             return list(self._violations)
 
     def take_violations(self) -> list[Violation]:
-        """Return and forget the violations so far (for tests that provoke them)."""
+        """Return and forget the violations so far (for tests that provoke them).
+
+        A request for an operation the fake does not implement is never taken: it
+        fails the test whatever the test expected, so that a new use is noticed.
+        """
         with self._lock:
-            taken, self._violations = self._violations, []
+            taken = [v for v in self._violations if v.kind != NOT_IMPLEMENTED]
+            self._violations = [v for v in self._violations if v.kind == NOT_IMPLEMENTED]
             return taken
+
+    # -- what a user sees: GitHub's JSON, as its REST API renders it ---------------
+
+    def comments(self, number: int | None = None, repo: str | None = None) -> list[dict[str, Any]]:
+        """The comments of an issue or pull request (None: of every one), oldest first."""
+        with self._lock:
+            target = self.repo(repo)
+            found = (
+                target.comments_on(number)
+                if number is not None
+                else sorted(target.comments.values(), key=lambda c: c.id)
+            )
+            return [self.comment_json(target, c) for c in found]
+
+    def statuses(self, ref: str | None = None, repo: str | None = None) -> list[dict[str, Any]]:
+        """The statuses of a commit (SHA or branch; None: of every commit), newest first."""
+        with self._lock:
+            target = self.repo(repo)
+            sha = target.resolve_ref(ref) if ref is not None else None
+            found = sorted(
+                (s for s in target.statuses if ref is None or s.sha == sha),
+                key=lambda s: s.id,
+                reverse=True,
+            )
+            return [self.status_json(target, s) for s in found]
+
+    def check_runs(self, ref: str, repo: str | None = None) -> list[dict[str, Any]]:
+        """The check runs of a commit (SHA or branch), newest first (``check-run``)."""
+        with self._lock:
+            target = self.repo(repo)
+            sha = target.resolve_ref(ref)
+            found = sorted(
+                (r for r in target.check_runs.values() if r.head_sha == sha),
+                key=lambda r: r.id,
+                reverse=True,
+            )
+            return [self.check_run_json(target, r) for r in found]
+
+    def labels(self, number: int, repo: str | None = None) -> list[str]:
+        """The names of the labels on an issue or pull request, as its page lists them."""
+        with self._lock:
+            return [label["name"] for label in self._labels_json(self.repo(repo), number)]
+
+    def reactions(self, comment_id: int, repo: str | None = None) -> list[str]:
+        """The reactions to a comment, in the order they were given (their ``content``)."""
+        with self._lock:
+            target = self.repo(repo)
+            return [
+                self.reaction_json(r)["content"]
+                for r in target.reactions
+                if r.comment_id == comment_id
+            ]
+
+    def workflow_run(self, run_id: int, repo: str | None = None) -> dict[str, Any]:
+        """A workflow run as it is now (``workflow-run``): a re-run shows a new attempt."""
+        with self._lock:
+            target = self.repo(repo)
+            return self.workflow_run_json(target, target.workflow_runs[run_id])
+
+    def deployments(self, repo: str | None = None) -> list[dict[str, Any]]:
+        """The deployments, newest first (``deployment``), each with its ``statuses``.
+
+        ``statuses`` (newest first, ``deployment-status``) is what the environment's
+        page shows under each deployment; it is not a field of GitHub's object.
+        """
+        with self._lock:
+            target = self.repo(repo)
+            out = []
+            for dep in sorted(target.deployments.values(), key=lambda d: d.id, reverse=True):
+                data = self.deployment_json(target, dep)
+                data["statuses"] = [
+                    self.deployment_status_json(target, st)
+                    for st in sorted(target.deployment_statuses, key=lambda st: st.id, reverse=True)
+                    if st.deployment_id == dep.id
+                ]
+                out.append(data)
+            return out
 
     def violation_report(self) -> str:
         lines = [f"{len(self.violations)} violation(s) of GitHub's OpenAPI description:"]
@@ -1088,6 +1187,23 @@ class GitHubFake:
         """Answer a routed request; ``violations`` holds those of the request so far."""
         op = match.operation
         invalid = bool(violations)
+        handler = _HANDLERS.get(op.operation_id)
+        if handler is None:
+            # mlci uses an operation the fake does not implement: answer as GitHub answers a
+            # route it does not know, and make the test fail (it is a new use of the API)
+            violations.append(
+                Violation(
+                    NOT_IMPLEMENTED,
+                    exchange.method,
+                    exchange.path,
+                    f"{op.operation_id} is a GitHub operation the fake does not implement: "
+                    "mlci uses a new part of the API; implement it in tests/ghfake/server.py "
+                    "(a @handles function) and test it in tests/test_ghfake.py",
+                    None,
+                    op.operation_id,
+                )
+            )
+            return self._error_reply(ApiError(404, "Not Found"))
         try:
             if identity is None:
                 raise ApiError(401, "Requires authentication")
@@ -1098,20 +1214,6 @@ class GitHubFake:
             if invalid:
                 details = "; ".join(v.message for v in violations)
                 raise ApiError(422, f"Invalid request.\n\n{details}")
-            handler = _HANDLERS.get(op.operation_id)
-            if handler is None:
-                violations.append(
-                    Violation(
-                        "not-implemented",
-                        exchange.method,
-                        exchange.path,
-                        "the fake GitHub does not implement this operation (add a handler in "
-                        "tests/ghfake/server.py)",
-                        None,
-                        op.operation_id,
-                    )
-                )
-                raise ApiError(404, "Not Found")
             repo = self._find_repo(match.params)
             if exchange.method != "GET" and (repo.read_only or identity.read_only):
                 raise ApiError(403, INTEGRATION_FORBIDDEN)
@@ -1534,46 +1636,6 @@ class GitHubFake:
             "changed_files": 1,
         }
 
-    def issue_json(self, repo: Repo, number: int) -> dict[str, Any]:
-        api, html = self._api(repo), self._html(repo)
-        pull = repo.pulls.get(number)
-        record: PullRequest | Issue = pull or repo.issues[number]
-        data: dict[str, Any] = {
-            "id": record.id,
-            "node_id": _node_id("I", record.id),
-            "url": f"{api}/issues/{number}",
-            "repository_url": api,
-            "labels_url": f"{api}/issues/{number}/labels{{/name}}",
-            "comments_url": f"{api}/issues/{number}/comments",
-            "events_url": f"{api}/issues/{number}/events",
-            "html_url": f"{html}/{'pull' if pull else 'issues'}/{number}",
-            "number": number,
-            "state": record.state,
-            "title": record.title,
-            "body": record.body,
-            "user": self.user_json(record.user),
-            "labels": self._labels_json(repo, number),
-            "assignee": None,
-            "assignees": [],
-            "milestone": None,
-            "locked": False,
-            "comments": len(repo.comments_on(number)),
-            "closed_at": None,
-            "created_at": _ts(record.created_at),
-            "updated_at": _ts(record.created_at),
-            "author_association": self._association(repo, record.user),
-        }
-        if pull is not None:
-            data["pull_request"] = {
-                "url": f"{api}/pulls/{number}",
-                "html_url": f"{html}/pull/{number}",
-                "diff_url": f"{html}/pull/{number}.diff",
-                "patch_url": f"{html}/pull/{number}.patch",
-                "merged_at": None,
-            }
-            data["draft"] = pull.draft
-        return data
-
     def workflow_run_json(self, repo: Repo, run: WorkflowRun) -> dict[str, Any]:
         api, html = self._api(repo), self._html(repo)
         url = f"{api}/actions/runs/{run.id}"
@@ -1631,21 +1693,6 @@ class GitHubFake:
             "head_repository_id": head_repo.id,
         }
 
-    def workflow_json(self, repo: Repo, workflow: Workflow) -> dict[str, Any]:
-        api, html = self._api(repo), self._html(repo)
-        return {
-            "id": workflow.id,
-            "node_id": _node_id("W", workflow.id),
-            "name": workflow.name,
-            "path": workflow.path,
-            "state": workflow.state,
-            "created_at": _ts(workflow.created_at),
-            "updated_at": _ts(workflow.created_at),
-            "url": f"{api}/actions/workflows/{workflow.id}",
-            "html_url": f"{html}/blob/{repo.default_branch}/{workflow.path}",
-            "badge_url": f"{html}/workflows/{quote(workflow.name)}/badge.svg",
-        }
-
     def deployment_json(self, repo: Repo, dep: Deployment) -> dict[str, Any]:
         api = self._api(repo)
         return {
@@ -1688,40 +1735,6 @@ class GitHubFake:
             "log_url": st.log_url,
             "performed_via_github_app": None,
         }
-
-    def commit_json(self, repo: Repo, sha: str) -> dict[str, Any]:
-        api, html = self._api(repo), self._html(repo)
-        tree = fake_sha(f"tree:{sha}")
-        parent = fake_sha(f"parent:{sha}")
-        person = {"name": "octocat", "email": "octocat@github.com", "date": _ts(repo.created_at)}
-        return {
-            "url": f"{api}/commits/{sha}",
-            "sha": sha,
-            "node_id": _node_id("C", int(sha[:8], 16)),
-            "html_url": f"{html}/commit/{sha}",
-            "comments_url": f"{api}/commits/{sha}/comments",
-            "commit": {
-                "url": f"{api}/git/commits/{sha}",
-                "author": person,
-                "committer": person,
-                "message": "Commit",
-                "comment_count": 0,
-                "tree": {"sha": tree, "url": f"{api}/git/trees/{tree}"},
-            },
-            "author": None,
-            "committer": None,
-            "parents": [
-                {
-                    "sha": parent,
-                    "url": f"{api}/commits/{parent}",
-                    "html_url": f"{html}/commit/{parent}",
-                }
-            ],
-            "files": [],
-            "stats": {"additions": 0, "deletions": 0, "total": 0},
-        }
-
-    # -- shared behaviour ----------------------------------------------------------
 
     def paginate(
         self,
@@ -1798,11 +1811,6 @@ class GitHubFake:
 # --------------------------------------------------------------------------------------
 
 
-@handles("repos/get")
-def _get_repo(fake: GitHubFake, call: Call) -> Reply:
-    return Reply(200, fake.repo_json(call.repo))
-
-
 @handles("users/get-authenticated")
 def _get_user(fake: GitHubFake, call: Call) -> Reply:
     if call.identity.kind == "installation":
@@ -1836,19 +1844,7 @@ def _get_user(fake: GitHubFake, call: Call) -> Reply:
     return Reply(200, data)
 
 
-@handles("repos/get-commit")
-def _get_commit(fake: GitHubFake, call: Call) -> Reply:
-    return Reply(200, fake.commit_json(call.repo, fake._sha_for(call.repo, call.params["ref"])))
-
-
 # Issues, pull requests and their comments --------------------------------------------
-
-
-@handles("issues/get")
-def _get_issue(fake: GitHubFake, call: Call) -> Reply:
-    number = call.int_param("issue_number")
-    fake._require_issue(call.repo, number)
-    return Reply(200, fake.issue_json(call.repo, number))
 
 
 @handles("pulls/get")
@@ -1898,24 +1894,12 @@ def _create_comment(fake: GitHubFake, call: Call) -> Reply:
     return Reply(201, data, {"Location": data["url"]})
 
 
-@handles("issues/get-comment")
-def _get_comment(fake: GitHubFake, call: Call) -> Reply:
-    return Reply(200, fake.comment_json(call.repo, fake._comment(call)))
-
-
 @handles("issues/update-comment")
 def _update_comment(fake: GitHubFake, call: Call) -> Reply:
     comment = fake._comment(call)
     comment.body = call.value("body")
     comment.updated_at = fake.clock()
     return Reply(200, fake.comment_json(call.repo, comment))
-
-
-@handles("issues/delete-comment")
-def _delete_comment(fake: GitHubFake, call: Call) -> Reply:
-    comment = fake._comment(call)
-    del call.repo.comments[comment.id]
-    return Reply(204)
 
 
 @handles("reactions/create-for-issue-comment")
@@ -1930,20 +1914,6 @@ def _create_reaction(fake: GitHubFake, call: Call) -> Reply:
     return Reply(201, fake.reaction_json(reaction))
 
 
-@handles("reactions/list-for-issue-comment")
-def _list_reactions(fake: GitHubFake, call: Call) -> Reply:
-    comment = fake._comment(call)
-    content = call.arg("content")
-    return fake.paginate(
-        call,
-        [
-            fake.reaction_json(r)
-            for r in call.repo.reactions
-            if r.comment_id == comment.id and (content is None or r.content == content)
-        ],
-    )
-
-
 # Labels -------------------------------------------------------------------------------
 
 
@@ -1954,44 +1924,12 @@ def _label_names(body: Any) -> list[str]:
     return [item["name"] if isinstance(item, dict) else str(item) for item in items]
 
 
-@handles("issues/list-labels-on-issue")
-def _list_labels(fake: GitHubFake, call: Call) -> Reply:
-    number = call.int_param("issue_number")
-    fake._require_issue(call.repo, number)
-    return fake.paginate(call, fake._labels_json(call.repo, number))
-
-
-@handles("issues/add-labels", "issues/set-labels")
+@handles("issues/add-labels")
 def _add_labels(fake: GitHubFake, call: Call) -> Reply:
     number = call.int_param("issue_number")
     fake._require_issue(call.repo, number)
-    wanted = _label_names(call.body)
-    if call.method == "PUT":
-        keep = {name.lower() for name in wanted}
-        for name in list(call.repo.labels.get(number, [])):
-            if name.lower() not in keep:
-                _unlabel(fake, call, number, name)
-    for name in wanted:
+    for name in _label_names(call.body):
         fake.label(number, name, actor=call.identity.login, repo=call.repo.full_name)
-    return Reply(200, fake._labels_json(call.repo, number))
-
-
-def _unlabel(fake: GitHubFake, call: Call, number: int, name: str) -> None:
-    current = call.repo.labels.setdefault(number, [])
-    kept = [label for label in current if label.lower() != name.lower()]
-    if len(kept) == len(current):
-        raise ApiError(404, "Label does not exist")
-    call.repo.labels[number] = kept
-    call.repo.events.append(
-        IssueEvent(fake._next_id(), number, "unlabeled", name, call.identity.login, fake.clock())
-    )
-
-
-@handles("issues/remove-label")
-def _remove_label(fake: GitHubFake, call: Call) -> Reply:
-    number = call.int_param("issue_number")
-    fake._require_issue(call.repo, number)
-    _unlabel(fake, call, number, call.params["name"])
     return Reply(200, fake._labels_json(call.repo, number))
 
 
@@ -2044,40 +1982,6 @@ def _create_status(fake: GitHubFake, call: Call) -> Reply:
     return Reply(201, data, {"Location": data["url"]})
 
 
-@handles("repos/list-commit-statuses-for-ref")
-def _list_statuses(fake: GitHubFake, call: Call) -> Reply:
-    sha = fake._sha_for(call.repo, call.params["ref"])
-    statuses = sorted(
-        (s for s in call.repo.statuses if s.sha == sha), key=lambda s: s.id, reverse=True
-    )
-    return fake.paginate(call, [fake.status_json(call.repo, s) for s in statuses])
-
-
-@handles("repos/get-combined-status-for-ref")
-def _combined_status(fake: GitHubFake, call: Call) -> Reply:
-    repo = call.repo
-    sha = fake._sha_for(repo, call.params["ref"])
-    state, latest = fake.combined_state(repo, sha)
-    statuses = []
-    for status in latest:
-        data = fake.status_json(repo, status)
-        del data["creator"]
-        statuses.append(data)
-    api = fake._api(repo)
-    return Reply(
-        200,
-        {
-            "state": state,
-            "statuses": statuses,
-            "sha": sha,
-            "total_count": len(statuses),
-            "repository": fake.repo_json(repo),
-            "commit_url": f"{api}/commits/{sha}",
-            "url": f"{api}/commits/{quote(call.params['ref'], safe='')}/status",
-        },
-    )
-
-
 # Check runs ---------------------------------------------------------------------------
 
 
@@ -2087,6 +1991,7 @@ def _require_checks_write(fake: GitHubFake, call: Call) -> None:
 
 
 def _apply_check_fields(fake: GitHubFake, run: CheckRun, call: Call) -> None:
+    """The fields of a check-run request body; ``completed`` needs a conclusion, as on GitHub."""
     for name in ("name", "details_url", "external_id"):
         if call.value(name) is not None:
             setattr(run, name, call.value(name))
@@ -2133,99 +2038,25 @@ def _create_check_run(fake: GitHubFake, call: Call) -> Reply:
     return Reply(201, fake.check_run_json(call.repo, run))
 
 
-@handles("checks/update")
-def _update_check_run(fake: GitHubFake, call: Call) -> Reply:
-    _require_checks_write(fake, call)
-    run = call.repo.check_runs.get(call.int_param("check_run_id"))
-    if run is None:
-        raise ApiError(404, "Not Found")
-    _apply_check_fields(fake, run, call)
-    return Reply(200, fake.check_run_json(call.repo, run))
-
-
-@handles("checks/get")
-def _get_check_run(fake: GitHubFake, call: Call) -> Reply:
-    run = call.repo.check_runs.get(call.int_param("check_run_id"))
-    if run is None:
-        raise ApiError(404, "Not Found")
-    return Reply(200, fake.check_run_json(call.repo, run))
-
-
-@handles("checks/list-for-ref")
-def _list_check_runs(fake: GitHubFake, call: Call) -> Reply:
-    sha = fake._sha_for(call.repo, call.params["ref"])
-    runs = sorted(
-        (r for r in call.repo.check_runs.values() if r.head_sha == sha),
-        key=lambda r: r.id,
-        reverse=True,
-    )
-    if call.arg("filter", "latest") == "latest":
-        latest: dict[str, CheckRun] = {}
-        for run in runs:
-            latest.setdefault(run.name, run)
-        runs = list(latest.values())
-    if call.arg("check_name"):
-        runs = [r for r in runs if r.name == call.arg("check_name")]
-    if call.arg("status"):
-        runs = [r for r in runs if r.status == call.arg("status")]
-    return fake.paginate(call, [fake.check_run_json(call.repo, r) for r in runs], "check_runs")
-
-
 # Actions workflow runs ----------------------------------------------------------------
 
 
-def _filter_runs(call: Call, runs: Iterable[WorkflowRun]) -> list[WorkflowRun]:
-    selected = []
-    for run in sorted(runs, key=lambda r: r.id, reverse=True):
+@handles("actions/list-workflow-runs-for-repo")
+def _list_runs(fake: GitHubFake, call: Call) -> Reply:
+    runs = []
+    for run in sorted(call.repo.workflow_runs.values(), key=lambda r: r.id, reverse=True):
         if call.arg("head_sha") and run.head_sha != call.arg("head_sha"):
             continue
         if call.arg("branch") and run.head_branch != call.arg("branch"):
             continue
         if call.arg("event") and run.event != call.arg("event"):
             continue
-        if call.arg("actor") and run.actor != call.arg("actor"):
-            continue
         wanted = call.arg("status")
         if wanted and wanted not in (run.status, run.conclusion):
             continue
-        selected.append(run)
-    return selected
-
-
-@handles("actions/list-workflow-runs-for-repo")
-def _list_runs(fake: GitHubFake, call: Call) -> Reply:
-    runs = _filter_runs(call, call.repo.workflow_runs.values())
+        runs.append(run)
     return fake.paginate(
         call, [fake.workflow_run_json(call.repo, r) for r in runs], "workflow_runs"
-    )
-
-
-def _workflow(call: Call) -> Workflow:
-    workflow = call.repo.find_workflow(call.params["workflow_id"])
-    if workflow is None:
-        raise ApiError(404, "Not Found")
-    return workflow
-
-
-@handles("actions/list-repo-workflows")
-def _list_workflows(fake: GitHubFake, call: Call) -> Reply:
-    workflows = sorted(call.repo.workflows.values(), key=lambda w: w.id)
-    return fake.paginate(call, [fake.workflow_json(call.repo, w) for w in workflows], "workflows")
-
-
-@handles("actions/get-workflow")
-def _get_workflow(fake: GitHubFake, call: Call) -> Reply:
-    return Reply(200, fake.workflow_json(call.repo, _workflow(call)))
-
-
-@handles("actions/list-workflow-runs")
-def _list_workflow_runs(fake: GitHubFake, call: Call) -> Reply:
-    workflow = _workflow(call)
-    runs = [r for r in call.repo.workflow_runs.values() if r.workflow_id == workflow.id]
-    return fake.paginate(
-        call,
-        [fake.workflow_run_json(call.repo, r) for r in _filter_runs(call, runs)],
-        "workflow_runs",
     )
 
 
@@ -2241,7 +2072,7 @@ def _get_run(fake: GitHubFake, call: Call) -> Reply:
     return Reply(200, fake.workflow_run_json(call.repo, _run(call)))
 
 
-@handles("actions/re-run-workflow", "actions/re-run-workflow-failed-jobs")
+@handles("actions/re-run-workflow")
 def _rerun(fake: GitHubFake, call: Call) -> Reply:
     run = _run(call)
     if run.status != "completed":
@@ -2296,29 +2127,11 @@ def _create_deployment(fake: GitHubFake, call: Call) -> Reply:
     return Reply(201, fake.deployment_json(repo, dep))
 
 
-@handles("repos/list-deployments")
-def _list_deployments(fake: GitHubFake, call: Call) -> Reply:
-    deps = []
-    for dep in sorted(call.repo.deployments.values(), key=lambda d: d.id, reverse=True):
-        if any(
-            call.arg(k) not in (None, getattr(dep, k))
-            for k in ("sha", "ref", "task", "environment")
-        ):
-            continue
-        deps.append(fake.deployment_json(call.repo, dep))
-    return fake.paginate(call, deps)
-
-
 def _deployment(call: Call) -> Deployment:
     dep = call.repo.deployments.get(call.int_param("deployment_id"))
     if dep is None:
         raise ApiError(404, "Not Found")
     return dep
-
-
-@handles("repos/get-deployment")
-def _get_deployment(fake: GitHubFake, call: Call) -> Reply:
-    return Reply(200, fake.deployment_json(call.repo, _deployment(call)))
 
 
 @handles("repos/create-deployment-status")
@@ -2339,17 +2152,6 @@ def _create_deployment_status(fake: GitHubFake, call: Call) -> Reply:
     call.repo.deployment_statuses.append(status)
     data = fake.deployment_status_json(call.repo, status)
     return Reply(201, data, {"Location": data["url"]})
-
-
-@handles("repos/list-deployment-statuses")
-def _list_deployment_statuses(fake: GitHubFake, call: Call) -> Reply:
-    dep = _deployment(call)
-    statuses = sorted(
-        (s for s in call.repo.deployment_statuses if s.deployment_id == dep.id),
-        key=lambda s: s.id,
-        reverse=True,
-    )
-    return fake.paginate(call, [fake.deployment_status_json(call.repo, s) for s in statuses])
 
 
 # --------------------------------------------------------------------------------------

@@ -175,7 +175,7 @@ MOVED = "f" * 40
 
 
 def _report(pr: Actions):
-    return next(c for c in comments(pr.fake) if c.body.startswith("<!-- mlci:report:mlci -->"))
+    return next(c for c in comments(pr.fake) if c["body"].startswith("<!-- mlci:report:mlci -->"))
 
 
 def _forge_in_log(body: str) -> str:
@@ -239,17 +239,18 @@ FORGED_COMMENTS = [
 def test_override_reads_only_mlcis_own_copy(pr, forge, head_moved):  # noqa: F811
     report = _report(pr)
     if forge is None:
-        del pr.fake.repo(REPO).comments[report.id]
+        pr.fake.delete_comment(report["id"])
     else:
-        report.body = forge(report.body)
+        pr.fake.edit_comment(report["id"], forge(report["body"]))
     if head_moved:  # a new commit that nobody reviewed
-        pr.fake.repo(REPO).pulls[7].head_sha = MOVED
+        pr.fake.push(7, MOVED)
     before = len(statuses(pr))
     run = _say(pr, "/mlci override looks fine")
     assert run.code == 0
     assert statuses(pr)[before:] == []  # no success status on anything
-    assert "mlci:override" not in pr.fake.repo(REPO).labels.get(7, [])
-    assert not [c for c in pr.fake.calls("checks/create") if c.body["conclusion"] == "success"]
+    assert "mlci:override" not in pr.fake.labels(7)
+    # the check run of the report (failure) is the only one, on either commit
+    assert [c["conclusion"] for r in (pr.head, MOVED) for c in pr.fake.check_runs(r)] == ["failure"]
     assert pr.fake.calls("issues/update-comment") == []  # the comment is not rewritten
     [reply] = replies(pr, run.comment_id)
     assert "Wait for mlci's report" in reply
@@ -260,7 +261,7 @@ def test_override_still_works_on_an_intact_report(pr):  # noqa: F811
     """The control row for the table above."""
     run = _say(pr, "/mlci override looks fine")
     assert run.code == 0 and statuses(pr)[-1]["state"] == "success"
-    assert "looks fine" in _report(pr).body
+    assert "looks fine" in _report(pr)["body"]
 
 
 # --- 2. GitHub outages: one error wrapper, lazy loads included ---------------------------------
@@ -469,9 +470,7 @@ def test_publish_refuses_a_result_inside_the_checkout(gh, place):  # noqa: F811
     assert run.code == 2, run.err
     assert "outside the checkout" in run.err and "runner.temp" in run.err
     assert gh.fake.requests[before:] == []
-    assert all(
-        s.body["context"] != "security/snyk" for s in gh.fake.calls("repos/create-commit-status")
-    )
+    assert all(s["context"] != "security/snyk" for s in gh.fake.statuses())
 
 
 def test_publish_accepts_a_result_outside_the_checkout(gh):  # noqa: F811
@@ -482,8 +481,8 @@ def test_publish_accepts_a_result_outside_the_checkout(gh):  # noqa: F811
     publish_env(gh, head, base)
     run = gh.run("publish", str(result))
     assert run.code == 1, run.err
-    [status] = gh.fake.calls("repos/create-commit-status")
-    assert status.body["context"] == "mlci"
+    [status] = gh.fake.statuses(head)
+    assert status["context"] == "mlci"
 
 
 # --- 10. smaller ones ---------------------------------------------------------------------
@@ -592,9 +591,9 @@ def test_publish_outside_workflow_run_trusts_no_pr_verdict_or_override(gh, event
         )
         assert [r for r in gh.fake.requests[before:] if r.is_write] == []
         return
-    [status] = gh.fake.calls("repos/create-commit-status")
-    assert status.body["state"] == "failure" and status.path.endswith(f"/statuses/{head}")
-    bodies = [c.body for c in comments(gh.fake)]
+    [status] = gh.fake.statuses()
+    assert status["state"] == "failure" and gh.fake.statuses(head) == [status]
+    bodies = [c["body"] for c in comments(gh.fake)]
     assert all("a-real-maintainer" not in b and "overridden" not in b for b in bodies)
     assert "gate closed" in gh.summary.read_text()
 
@@ -620,7 +619,7 @@ def test_a_personal_token_never_edits_its_owners_own_comment(gh, human):  # noqa
     gh.mp.setenv("GITHUB_TOKEN", "ghp_personal")
     own = gh.fake.add_comment(7, human, user="release-bot-user")
     assert gh.run("ci").code == 1
-    assert gh.fake.repo(REPO).comments[own.id].body == human
+    assert [c["body"] for c in gh.fake.comments(7) if c["id"] == own.id] == [human]
     assert gh.fake.calls("issues/update-comment") == []
     [created] = gh.fake.calls("issues/create-comment")
     assert publish.is_own_comment(created.body["body"])
@@ -630,7 +629,7 @@ def test_a_personal_token_never_edits_its_owners_own_comment(gh, human):  # noqa
     assert gh.run("ci").code == 0
     [edit] = gh.fake.calls("issues/update-comment")
     assert not edit.path.endswith(f"/comments/{own.id}")
-    assert gh.fake.repo(REPO).comments[own.id].body == human
+    assert [c["body"] for c in gh.fake.comments(7) if c["id"] == own.id] == [human]
 
 
 PLOT_TITLES = [
@@ -741,12 +740,12 @@ def test_fork_safe_publish_says_when_the_upload_disagrees_with_the_committed_fil
     err = own_output(run.err)
     assert run.code == 1, err
     [comment] = comments(gh.fake)
-    headline = comment.body.splitlines()[1]
+    headline = comment["body"].splitlines()[1]
     assert "does not match the pull request's committed files" in headline
-    assert "> [!CAUTION]" in comment.body and difference in comment.body
-    assert "| ❌ | `eval/metrics.json:acc` | 0.9 | 0.85 |" in comment.body  # the recomputed row
-    [status] = gh.fake.calls("repos/create-commit-status")
-    assert status.body["state"] == "failure"
+    assert "> [!CAUTION]" in comment["body"] and difference in comment["body"]
+    assert "| ❌ | `eval/metrics.json:acc` | 0.9 | 0.85 |" in comment["body"]  # the recomputed row
+    [status] = gh.fake.statuses(head)
+    assert status["state"] == "failure"
     assert "does not match" in gh.summary.read_text()
     assert gh.repo.git("status", "--porcelain") == ""  # nothing was run or written in the checkout
 
@@ -764,8 +763,8 @@ def test_fork_safe_publish_of_an_honest_result_adds_no_alarm(gh, acc, code):  # 
     run = gh.run("publish", str(result))
     assert run.code == code, own_output(run.err)
     [comment] = comments(gh.fake)
-    assert "does not match" not in comment.body and "[!CAUTION]" not in comment.body
-    assert "recomputed the metric and param comparison from the committed files" in comment.body
+    assert "does not match" not in comment["body"] and "[!CAUTION]" not in comment["body"]
+    assert "recomputed the metric and param comparison from the committed files" in comment["body"]
 
 
 def _passing_result(gh: Actions, base: str, head: str) -> Path:
@@ -802,7 +801,7 @@ def test_fork_safe_publish_fetches_the_pr_head_into_a_fresh_checkout(gh, tmp_pat
     run = gh._mlci(trusted, "publish", str(result))
     assert run.code == 1, own_output(run.err)
     [comment] = comments(gh.fake)
-    assert "eval/metrics.json:acc: uploaded 0.99, committed 0.85" in comment.body
+    assert "eval/metrics.json:acc: uploaded 0.99, committed 0.85" in comment["body"]
 
 
 def test_fork_safe_publish_lists_dvc_cached_metrics_it_cannot_check(gh, tmp_path):  # noqa: F811
@@ -845,8 +844,8 @@ def test_fork_safe_publish_lists_dvc_cached_metrics_it_cannot_check(gh, tmp_path
     run = gh._mlci(trusted, "publish", str(result))
     assert run.code in (0, 1), own_output(run.err)
     [comment] = comments(gh.fake)
-    assert "could not be checked" in comment.body and "eval/m.json:acc" in comment.body
-    assert "[!CAUTION]" not in comment.body
+    assert "could not be checked" in comment["body"] and "eval/m.json:acc" in comment["body"]
+    assert "[!CAUTION]" not in comment["body"]
 
 
 def untrusted_result_passing_or_not(gh: Actions, base: str, head: str) -> Path:

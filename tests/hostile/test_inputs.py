@@ -122,8 +122,8 @@ def test_secrets_neither_reach_stages_nor_leave_in_a_log_tail(
     everything = all_text_under(tmp_path) + run.out.encode() + run.err.encode()
     if channel.startswith("ci"):
         [comment] = comments(gh.fake)
-        assert "LEAK_SEEN=" in comment.body
-        everything += comment.body.encode() + gh.summary.read_bytes()
+        assert "LEAK_SEEN=" in comment["body"]
+        everything += comment["body"].encode() + gh.summary.read_bytes()
     else:
         assert db.exists() and doc["mlflow"]["run_id"]
     secrets = dict(SECRETS) if channel.startswith("check") else dict(SECRETS, GITHUB_TOKEN=TOKEN)
@@ -368,7 +368,7 @@ def test_odd_values_are_rendered_or_named_and_publishing_finishes(gh, kind, valu
     assert run.code in (0, 1), run.err
     assert "Traceback" not in run.err and "internal error" not in run.err, run.err[-3000:]
     [comment] = comments(gh.fake)
-    assert "mlci" in comment.body and gh.summary.read_text().strip()
+    assert "mlci" in comment["body"] and gh.summary.read_text().strip()
     doc = json.loads(out.read_text())
     from mlci.model.result import validate
 
