@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from mlci.engine import datadiff
+from mlci.model.data import DataDiff
 from mlci.report.data import diff_summary
 
 
@@ -60,11 +61,13 @@ def test_schema_nulls_and_summary_line():
     assert d["schema"]["type_changed"] == [{"name": "a", "base": "int64", "head": "float64"}]
     a = d["columns"][0]
     assert a["null_fraction"] == {"base": 0.0, "head": 0.2}
-    line = diff_summary(d)
+    line = diff_summary(DataDiff.from_dict(d))
     assert line.startswith(
         "+1 rows (+25.0 %), 1 column added (c), 1 column removed (b), 1 column changed type (a)"
     )
     assert (
-        diff_summary({"status": "no_base", "message": "x.csv does not exist in main"})
+        diff_summary(
+            DataDiff.from_dict({"status": "no_base", "message": "x.csv does not exist in main"})
+        )
         == "x.csv does not exist in main"
     )

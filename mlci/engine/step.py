@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from mlci.adapters import dvc, git
 from mlci.engine.progress import Progress
 from mlci.model.config import Config
+from mlci.model.data import DataEntry
 from mlci.model.errors import RunError
 from mlci.model.result import (
     Environment,
@@ -152,7 +153,7 @@ class StepOutcome:
     reasons: tuple[Reason, ...] = ()
     notes: tuple[str, ...] = ()
     repro: Repro | None = None
-    data: tuple[dict[str, Any], ...] = ()
+    data: tuple[DataEntry, ...] = ()
     metrics: tuple[MetricDelta, ...] = ()
     params: tuple[ParamDelta, ...] = ()
     plots: tuple[Plot, ...] = ()

@@ -31,8 +31,8 @@ from mlci.adapters import dvc, git, tabular
 from mlci.engine import datadiff
 from mlci.engine.step import Findings, Run, StepOutcome
 from mlci.model.config import Config, DataCheck
+from mlci.model.data import DataEntry
 from mlci.model.errors import ConfigError, MlciError
-from mlci.model.expectation import expectation_message
 from mlci.model.result import Reason
 
 CACHE_VERSION = 1
@@ -446,34 +446,26 @@ def validate_data(
 
     config_file = cfg.repo_path(root)
     for p in plans:
-        entry = p.entry
-        assert entry is not None
+        assert p.entry is not None
+        entry = DataEntry.from_dict(p.entry)
         sev = p.check.severity
         where: dict[str, Any] = (
             {"file": config_file, "line": p.check.line} if config_file and p.check.line else {}
         )
-        if entry["status"] in ("missing", "error"):
-            found.reasons.append(Reason("data", sev, entry["message"], **where))
-        for exp in entry["expectations"]:
-            if not exp["success"]:
-                found.reasons.append(
-                    Reason(
-                        "data",
-                        sev,
-                        expectation_message(p.path, exp, entry["statistics"]["rows"]),
-                        **where,
-                    )
-                )
-        d = entry["diff"]
-        limit = (d.get("rule") or {}).get("max_psi")
-        for name in d.get("drifted", []):
-            col = next(c for c in d["columns"] if c["name"] == name)
+        if entry.status in ("missing", "error"):
+            found.reasons.append(Reason("data", sev, entry.message or entry.status, **where))
+        for exp in entry.failed_expectations:
+            found.reasons.append(
+                Reason("data", sev, exp.message(p.path, entry.statistics.rows), **where)
+            )
+        d = entry.diff
+        for name in d.drifted:
             found.reasons.append(
                 Reason(
                     "data",
                     sev,
                     f"{p.path}: column {name} drifted from {base_name}: "
-                    f"PSI {col['psi']:.3f} > {limit:g} (drift.max_psi)",
+                    f"PSI {d.column(name)['psi']:.3f} > {d.max_psi_limit:g} (drift.max_psi)",
                     **where,
                 )
             )

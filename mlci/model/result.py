@@ -16,6 +16,7 @@ from importlib import resources
 from typing import Any
 
 from mlci import __version__
+from mlci.model.data import DataEntry
 
 SCHEMA_VERSION = 1
 
@@ -215,7 +216,7 @@ class Result:
     verdict: str
     reasons: tuple[Reason, ...] = ()
     repro: Repro = field(default_factory=Repro)
-    data: tuple[dict[str, Any], ...] = ()
+    data: tuple[DataEntry, ...] = ()
     metrics: tuple[MetricDelta, ...] = ()
     params: tuple[ParamDelta, ...] = ()
     plots: tuple[Plot, ...] = ()
@@ -241,7 +242,7 @@ class Result:
             "verdict": self.verdict,
             "reasons": [_reason_dict(r) for r in self.reasons],
             "repro": asdict(self.repro),
-            "data": [dict(d) for d in self.data],
+            "data": [d.to_dict() for d in self.data],
             # flat rows: a shallow copy is enough, and asdict's deep copy is slow at 10,000 metrics
             "metrics": [_metric_dict(m) for m in self.metrics],
             "params": [dict(vars(p)) for p in self.params],
@@ -275,7 +276,7 @@ class Result:
             verdict=doc["verdict"],
             reasons=tuple(Reason(**r) for r in doc.get("reasons", ())),
             repro=Repro(**repro),
-            data=tuple(doc.get("data", ())),
+            data=tuple(DataEntry.from_dict(d) for d in doc.get("data", ())),
             metrics=tuple(_metric_from(m) for m in doc.get("metrics", ())),
             params=tuple(ParamDelta(**p) for p in doc.get("params", ())),
             plots=tuple(Plot(**p) for p in doc.get("plots", ())),

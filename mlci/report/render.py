@@ -14,7 +14,7 @@ from typing import Any
 
 from mlci.model import fmt
 from mlci.model.config import MetricRule
-from mlci.model.expectation import expectation_message, label
+from mlci.model.data import ExpectationResult
 from mlci.model.result import Environment, MetricDelta, Result, gravity
 from mlci.report import charts, trend
 
@@ -384,32 +384,31 @@ class DataFile:
     diff: str
 
 
-def _expectation_row(e: dict[str, Any]) -> ExpectationRow:
+def _expectation_row(e: ExpectationResult) -> ExpectationRow:
     kwargs = {
         k: v
-        for k, v in (e.get("kwargs") or {}).items()
+        for k, v in (e.kwargs if isinstance(e.kwargs, dict) else {}).items()
         if k not in ("column", "column_A", "column_B", "column_list")
     }
     args = ", ".join(f"{k}={v!r}" if isinstance(v, str) else f"{k}={v}" for k, v in kwargs.items())
-    count, pct = e.get("unexpected_count"), e.get("unexpected_percent")
-    if e.get("exception"):
-        unexpected = "error: " + str(e["exception"])
+    count, pct = e.unexpected_count, e.unexpected_percent
+    if e.exception:
+        unexpected = "error: " + str(e.exception)
     elif isinstance(count, int):
         unexpected = f"{count:,}" + (
             f" ({fmt.number(round(pct, 2))} %)" if isinstance(pct, (int, float)) else ""
         )
-    elif e.get("observed_value") is not None:
-        unexpected = f"observed {fmt.clip(str(e['observed_value']), 60)}"
+    elif e.observed_value is not None:
+        unexpected = f"observed {fmt.clip(str(e.observed_value), 60)}"
     else:
         unexpected = "—"
     sample = ", ".join(
-        (f"row {s['row']}: " if s.get("row") is not None else "")
-        + fmt.clip(str(s.get("value")), 40)
-        for s in e.get("sample") or []
+        (f"row {s.row}: " if s.row is not None else "") + fmt.clip(str(s.value), 40)
+        for s in e.sample
     )
     return ExpectationRow(
-        icon=fmt.ICONS["pass"] if e.get("success") else fmt.ICONS["fail"],
-        label=label(e),
+        icon=fmt.ICONS["pass"] if e.success else fmt.ICONS["fail"],
+        label=e.label,
         args=fmt.clip(args, 80),
         unexpected=unexpected,
         sample=sample,
@@ -418,25 +417,24 @@ def _expectation_row(e: dict[str, Any]) -> ExpectationRow:
 
 def data_files(result: Result) -> list[DataFile]:
     """One row per ``data:`` entry: its expectations and its diff with the base, failures first."""
-    from mlci.report.data import diff_summary as summary
+    from mlci.report.data import diff_summary
 
     out = []
     for d in result.data:
-        stats = d.get("statistics") or {}
         parts = []
-        if stats.get("rows") is not None:
-            parts.append(f"{stats['rows']:,} rows × {stats.get('columns') or 0} columns")
-        exps = d.get("expectations") or []
+        if d.statistics.rows is not None:
+            parts.append(f"{d.statistics.rows:,} rows × {d.statistics.columns or 0} columns")
+        exps = d.expectations
         if exps:
-            failed = sum(1 for e in exps if not e.get("success"))
+            failed = len(d.failed_expectations)
             parts.append(
                 fmt.plural(len(exps), "expectation")
                 + (f", {failed} failed" if failed else " passed")
             )
         icon = (
             fmt.ICONS["pass"]
-            if d.get("success") and not (d.get("diff") or {}).get("drifted")
-            else fmt.ICONS[d.get("severity", "fail")]
+            if d.success and not d.diff.drifted
+            else fmt.ICONS.get(d.severity, fmt.ICONS["fail"])
         )
         rows = sorted(
             (_expectation_row(e) for e in exps), key=lambda r: r.icon == fmt.ICONS["pass"]
@@ -444,11 +442,11 @@ def data_files(result: Result) -> list[DataFile]:
         out.append(
             DataFile(
                 icon=icon,
-                path=str(d.get("path")),
+                path=str(d.path),
                 stats=", ".join(parts),
-                message=d.get("message"),
+                message=d.message,
                 expectations=rows,
-                diff=summary(d.get("diff") or {}),
+                diff=diff_summary(d.diff),
             )
         )
     out.sort(key=lambda f: f.icon == fmt.ICONS["pass"])
@@ -470,25 +468,19 @@ def data_attention(result: Result) -> list[DataLine]:
     """The failing and warning data findings, in the words of the gate's reasons."""
     out = []
     for d in result.data:
-        path, severity = str(d.get("path")), d.get("severity", "fail")
+        path, severity = str(d.path), d.severity
         icon = fmt.ICONS.get(severity, "")
-        if d.get("status") in ("missing", "error"):
-            message = str(d.get("message") or d.get("status"))
+        if d.status in ("missing", "error"):
+            message = str(d.message or d.status)
             text = message[len(path) :].lstrip(": ") if message.startswith(path) else message
             out.append(DataLine(icon, path, None, text, severity))
-        for e in d.get("expectations") or []:
-            if not e.get("success"):
-                message = expectation_message(path, e, (d.get("statistics") or {}).get("rows"))
-                name = label(e)
-                rest = message[len(f"{path}: {name}") :].strip()
-                out.append(DataLine(icon, path, name, rest, severity))
-        diff = d.get("diff") or {}
-        limit = (diff.get("rule") or {}).get("max_psi")
-        for name in diff.get("drifted") or []:
-            col: dict[str, Any] = next(
-                (c for c in diff.get("columns", []) if c.get("name") == name), {}
-            )
-            psi = col.get("psi")
+        for e in d.failed_expectations:
+            message = e.message(path, d.statistics.rows)
+            rest = message[len(f"{path}: {e.label}") :].strip()
+            out.append(DataLine(icon, path, e.label, rest, severity))
+        limit = d.diff.max_psi_limit
+        for name in d.diff.drifted:
+            psi = d.diff.column(name).get("psi")
             psi_text = f"PSI {psi:.3f}" if fmt.is_number(psi) else "PSI"
             limit_text = f" > {limit:g}" if fmt.is_number(limit) else ""
             out.append(
