@@ -8,7 +8,6 @@ Errors are caught once, in :func:`main`.
 from __future__ import annotations
 
 import sys
-import traceback
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -601,6 +600,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_RUNTIME
     except MlciError as exc:
         if verbose:
+            import traceback
+
             click.echo(_for_log(_clean(traceback.format_exc())), err=True, nl=False)
         click.echo(_for_log(f"mlci: error: {_one_line(str(exc))}"), err=True)
         return exc.exit_code
@@ -608,6 +609,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         click.echo("mlci: interrupted", err=True)
         return 130
     except Exception as exc:  # noqa: BLE001 - a bug: say so, with the traceback
+        import traceback
+
         click.echo(_for_log(_clean(traceback.format_exc())), err=True, nl=False)
         message = f"mlci: internal error: {type(exc).__name__}: {_one_line(str(exc))}"
         click.echo(_for_log(message), err=True)

@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Mapping
-from typing import Any, Protocol, cast
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
-from mlci.model.result import Result
-from mlci.model.run import HostRun, Log
+if TYPE_CHECKING:  # annotations only: `mlci --version` imports this package
+    from mlci.model.result import Result
+    from mlci.model.run import HostRun, Log
 
 
 class ReportText(Protocol):

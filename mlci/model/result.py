@@ -12,7 +12,6 @@ import json
 import math
 import re
 from dataclasses import asdict, dataclass, field
-from importlib import resources
 from typing import Any
 
 from mlci import __version__
@@ -370,6 +369,8 @@ def _json_restore(value: Any, key: str | None = None) -> Any:
 
 
 def schema() -> dict[str, Any]:
+    from importlib import resources  # here: `mlci --version` imports this module
+
     text = resources.files("mlci").joinpath("schema/result.schema.json").read_text("utf-8")
     return json.loads(text)
 

@@ -9,18 +9,18 @@ only written when running in Actions.
 from __future__ import annotations
 
 import json
-import secrets
 import sys
-import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from mlci.model.errors import RunError
-from mlci.model.result import EventRevisions
 from mlci.model.run import HostRun
+
+if TYPE_CHECKING:  # the result model is imported where it is used: `mlci --version` imports this
+    from mlci.model.result import EventRevisions
 
 ZERO_SHA = "0" * 40
 
@@ -168,6 +168,8 @@ def host_run(ctx: ActionsContext, log: Log | None = None) -> HostRun:
 
 def revisions(ctx: ActionsContext) -> EventRevisions:
     """The base to compare with: the PR's base commit for pull_request, a push's ``before``; nothing otherwise."""
+    from mlci.model.result import EventRevisions
+
     pr = ctx.pull_request
     if ctx.event_name in PR_EVENTS and pr:
         return EventRevisions(
@@ -319,6 +321,8 @@ class Log:
         token = None
         if self.in_actions and quoted:
             # a pipeline's output cannot set outputs or masks while commands are stopped
+            import secrets  # here: `mlci --version` imports this module
+
             token = secrets.token_hex(16)
             self._write(f"::stop-commands::{token}")
         self._resume.append(token)
@@ -333,6 +337,8 @@ class Log:
     @contextmanager
     def quoted(self, stream: TextIO) -> Iterator[None]:
         """Workflow commands off on ``stream`` while it prints text that holds PR input."""
+        import secrets
+
         token = secrets.token_hex(16) if self.in_actions else None
         if token:
             self._write(f"::stop-commands::{token}", stream)
@@ -351,6 +357,8 @@ def write_outputs(path: Path | None, values: Mapping[str, str | None]) -> None:
         for name, value in values.items():
             text = "" if value is None else str(value)
             if "\n" in text:
+                import uuid
+
                 delim = f"mlci_{uuid.uuid4().hex}"
                 fh.write(f"{name}<<{delim}\n{text}\n{delim}\n")
             else:
