@@ -128,3 +128,17 @@ def test_main_called_by_a_program_leaves_its_collector_alone():
     assert gc.isenabled()
     assert main(["--version"]) == 0
     assert gc.isenabled()
+
+
+def test_version_imports_only_what_it_prints():
+    """`mlci --version` stays within 1.5x of `import click` (benchmarks/bench_check.py, (a)):
+    the result model, package resources, secrets and traceback are imported where used."""
+    probe = (
+        "import sys\n"
+        "from mlci.cli import main\n"
+        "main(['--version'])\n"
+        "print(sorted({'mlci.model.result', 'importlib.resources', 'secrets', 'traceback'}"
+        " & set(sys.modules)))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert proc.stdout.strip().splitlines()[-1] == "[]"
