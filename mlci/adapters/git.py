@@ -41,12 +41,29 @@ def output(args: list[str], cwd: str | Path) -> str:
     return _git(args, cwd).stdout.decode(errors="replace").strip()
 
 
+# Answers that cannot change while mlci runs, kept for the process (a check asks for the
+# work tree's top up to five times, and for a file at the base commit more than once; each
+# answer is a git process): the top of the work tree around a folder, and what a full
+# commit sha holds (commits are immutable). Only found answers are kept.
+_roots: dict[str, Path] = {}
+_at_commit: dict[tuple[str, str, str, str], bytes] = {}
+_KEEP_AT_MOST = 256 * 1024  # bytes of one file's content; larger data files are not kept
+
+
+def _immutable(rev: str) -> bool:
+    return len(rev) == 40 and all(c in "0123456789abcdef" for c in rev)
+
+
 def repo_root(path: str | Path) -> Path:
     """The top of the work tree containing ``path``; RunError when there is none."""
+    key = os.path.abspath(path)
+    if key in _roots:
+        return _roots[key]
     proc = _git(["rev-parse", "--show-toplevel"], path, check=False)
     if proc.returncode != 0:
         raise RunError(f"{Path(path).resolve()} is not inside a git repository")
-    return Path(proc.stdout.decode().strip())
+    _roots[key] = root = Path(proc.stdout.decode().strip())
+    return root
 
 
 def resolve(rev: str, cwd: str | Path) -> str | None:
@@ -73,9 +90,14 @@ def show_file(rev: str, path: str, cwd: str | Path) -> bytes | None:
     (a subfolder of the repository for a ``dvc init --subdir`` project).
     """
     spec = path if path.startswith(("/", "./", "../")) else f"./{path}"
+    key = ("show", rev, spec, os.path.abspath(cwd))
+    if key in _at_commit:
+        return _at_commit[key]
     proc = _git(["show", f"{rev}:{spec}"], cwd, check=False)
     if proc.returncode != 0:
         return None
+    if _immutable(rev) and len(proc.stdout) <= _KEEP_AT_MOST:
+        _at_commit[key] = proc.stdout
     return proc.stdout
 
 
@@ -183,6 +205,9 @@ def common_dir(cwd: str | Path) -> Path:
 
 def blob_id(rev: str, path: str, cwd: str | Path) -> str | None:
     """The blob sha of the file ``path`` at ``rev`` (no content read), or None when absent."""
+    key = ("blob", rev, path, os.path.abspath(cwd))
+    if key in _at_commit:
+        return _at_commit[key].decode()
     proc = _git(["ls-tree", "-z", rev, "--", path], cwd, check=False)
     if proc.returncode != 0 or not proc.stdout:
         return None
@@ -190,6 +215,8 @@ def blob_id(rev: str, path: str, cwd: str | Path) -> str | None:
     parts = meta.split()
     if len(parts) != 3 or parts[1] != b"blob" or name.decode(errors="replace") != path:
         return None
+    if _immutable(rev):
+        _at_commit[key] = parts[2]
     return parts[2].decode()
 
 
