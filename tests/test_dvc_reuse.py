@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from mlci.adapters import dvc
 from mlci.adapters.dvc import _compat
 from tests.conftest import metrics_repo
@@ -47,3 +49,44 @@ def test_a_dvc_yaml_changed_after_the_lock_status_is_read_anew(dvc_repo):
         dvc_repo.write("eval/other.json", json.dumps({"acc": 0.5}))
         read = dvc.read_revisions(dvc_repo.path, [dvc.WORKSPACE])
     assert read[dvc.WORKSPACE].metrics == {"eval/other.json": {"acc": 0.5}}
+
+
+def test_dvc_parses_each_yaml_text_once_and_hands_out_copies(monkeypatch):
+    import dvc.utils.serialize._yaml as dvc_yaml
+    import dvc.utils.strictyaml as strict
+
+    from mlci.adapters.dvc import _compat
+
+    parsed = []
+    real = dvc_yaml.parse_yaml
+
+    def counted(text, path, typ="safe"):
+        parsed.append(text)
+        return real(text, path, typ)
+
+    for module in (dvc_yaml, strict):
+        monkeypatch.setattr(module, "parse_yaml", counted)
+    before = dvc_yaml.parse_yaml
+    with _compat.yaml_parsed_once():
+        first = dvc_yaml.parse_yaml("a: {b: 1}\n", "one.yaml")
+        first["a"]["b"] = 2  # a caller's change is its own
+        second = strict.parse_yaml("a: {b: 1}\n", "two.yaml")
+        assert second == {"a": {"b": 1}} and second is not first
+        for _ in range(2):  # what DVC cannot parse fails every time
+            with pytest.raises(dvc_yaml.YAMLFileCorruptedError):
+                dvc_yaml.parse_yaml("a: [\n", "bad.yaml")
+    assert parsed == ["a: {b: 1}\n", "a: [\n", "a: [\n"]
+    assert dvc_yaml.parse_yaml is before and strict.parse_yaml is before
+
+
+def test_git_keeps_what_a_commit_holds_not_what_a_branch_names(git_repo):
+    from mlci.adapters import git
+
+    git_repo.write("a.txt", "one")
+    first = git_repo.commit("one")
+    assert git.show_file("main", "a.txt", git_repo.path) == b"one"
+    assert git.show_file(first, "a.txt", git_repo.path) == b"one"
+    git_repo.write("a.txt", "two")
+    git_repo.commit("two")
+    assert git.show_file("main", "a.txt", git_repo.path) == b"two"
+    assert git.show_file(first, "a.txt", git_repo.path) == b"one"

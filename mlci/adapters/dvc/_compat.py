@@ -49,6 +49,9 @@ NAMES: tuple[tuple[str, str, str], ...] = (
     ("dvc.stage.run", "_make_cmd", "capturing stage output"),
     ("dvc.stage.run", "prepare_kwargs", "capturing stage output"),
     ("dvc.stage.run", "get_executable", "capturing stage output"),
+    ("dvc.utils.serialize._yaml", "parse_yaml", "parsing each YAML text once"),
+    ("dvc.utils.serialize", "parse_yaml", "parsing each YAML text once"),
+    ("dvc.utils.strictyaml", "parse_yaml", "parsing each YAML text once"),
 )
 
 # ``Repo._skip_graph_checks`` is also read by DVC (``getattr(repo, ..., False)`` in
@@ -218,6 +221,43 @@ def reuse_worktree_index(repo: Any) -> bool:
         return False
     repo.__dict__["index"] = index  # what the cached property `Repo.index` holds
     return True
+
+
+# the modules that hold DVC's YAML parser under its own name (:func:`yaml_parsed_once`)
+_YAML_PARSER_HOLDERS = ("dvc.utils.serialize._yaml", "dvc.utils.serialize", "dvc.utils.strictyaml")
+
+
+@contextmanager
+def yaml_parsed_once() -> Iterator[None]:
+    """Within this block DVC parses each distinct YAML text once.
+
+    A check reads ``dvc.yaml``, ``dvc.lock``, ``.dvc`` files and ``params.yaml`` for the lock
+    status and again for each compared revision (``dvc status`` alone reads ``params.yaml``
+    once per stage), with DVC's pure-Python YAML parser. The parse is a function of the text:
+    the same text gives the same data, handed out as a copy so that no caller sees
+    another's changes. What DVC cannot parse fails each time, as before.
+    """
+    import copy
+
+    modules = [importlib.import_module(name) for name in _YAML_PARSER_HOLDERS]
+    original = getattr(modules[0], "parse_yaml")  # noqa: B009 - mypy cannot see DVC's names
+    parsed: dict[str, Any] = {}
+
+    def parse_yaml(text: str, path: Any, typ: str = "safe") -> Any:
+        if typ != "safe":  # the round-trip parser keeps comments and positions: not shared
+            return original(text, path, typ)
+        if text not in parsed:
+            parsed[text] = original(text, path, typ)
+        return copy.deepcopy(parsed[text])
+
+    saved = [(module, getattr(module, "parse_yaml")) for module in modules]  # noqa: B009
+    for module in modules:
+        setattr(module, "parse_yaml", parse_yaml)  # noqa: B010
+    try:
+        yield
+    finally:
+        for module, before in saved:
+            setattr(module, "parse_yaml", before)  # noqa: B010
 
 
 def repo_lock(repo: Any) -> Any:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +51,17 @@ def quiet_dvc(verbose: bool = False) -> Iterator[None]:
 _shared: dict[Path, Any] = {}
 # inside reused_repos(): the roots whose Repo was opened there, closed when that block ends
 _reused: list[Path] | None = None
+# inside reused_repos(), once DVC is imported: DVC's YAML parsed once per text (_compat)
+_parsing: ExitStack | None = None
+
+
+def _start_parsing_once() -> None:
+    global _parsing
+    from mlci.adapters.dvc import _compat
+
+    stack = ExitStack()
+    stack.enter_context(_compat.yaml_parsed_once())
+    _parsing = stack
 
 
 @contextmanager
@@ -65,7 +76,7 @@ def reused_repos() -> Iterator[None]:
     as before. The brancher and ``dvc status``' lock reset the ``Repo``'s index on each
     pass, so a reused ``Repo`` answers as a fresh one would (as :func:`shared_repo`).
     """
-    global _reused
+    global _reused, _parsing
     if _reused is not None:  # nested: the outer block closes them
         yield
         return
@@ -74,10 +85,15 @@ def reused_repos() -> Iterator[None]:
         yield
     finally:
         opened, _reused = _reused, None
-        for root in opened:
-            repo = _shared.pop(root, None)
-            if repo is not None:
-                repo.close()
+        parsing, _parsing = _parsing, None
+        try:
+            for root in opened:
+                repo = _shared.pop(root, None)
+                if repo is not None:
+                    repo.close()
+        finally:
+            if parsing is not None:
+                parsing.close()
 
 
 @contextmanager
@@ -125,6 +141,8 @@ def open_repo(root: Path, verbose: bool = False) -> Iterator[Any]:
         if _reused is not None:  # kept open for the rest of the reused_repos() block
             _shared[root] = repo
             _reused.append(root)
+            if _parsing is None:  # the first Repo of the block: DVC's YAML parsed once from now
+                _start_parsing_once()
             yield repo
             return
         try:
