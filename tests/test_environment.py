@@ -31,6 +31,8 @@ def test_requirements_file_pins_ranges_extras_markers_includes():
     assert env.kind == "requirements" and env.error is None
     assert env.includes == ("ml/base.txt", "ml/constraints.txt")
     assert env.constraints == ("ml/constraints.txt",)
+    # what the includes alone are found by, without parsing the requirements
+    assert envfiles.requirement_includes("ml/requirements.txt", REQUIREMENTS) == env.includes
     by_key = {e.key: e for e in env.entries}
     assert by_key["pandas"].spec == "==2.1.4" and by_key["pandas"].pinned
     assert by_key["pandas"].line == 5

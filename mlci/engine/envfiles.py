@@ -145,6 +145,26 @@ def _logical_lines(text: str) -> Iterator[tuple[int, str]]:
 _INCLUDE = {"-r": False, "--requirement": False, "-c": True, "--constraint": True}
 
 
+def _included(here: str, words: list[str]) -> tuple[str, bool] | None:
+    """``-r FILE`` / ``-c FILE`` (or ``--requirement=FILE``) on one line: (the file, relative to
+    the repository, whether it is a constraint); None for any other line or a URL."""
+    option, eq, value = words[0].partition("=")
+    if option not in _INCLUDE:
+        return None
+    target = value if eq else (words[1] if len(words) > 1 else "")
+    if not target or "://" in target:
+        return None
+    return posixpath.normpath(posixpath.join(here, target)), _INCLUDE[option]
+
+
+def requirement_includes(path: str, text: str) -> tuple[str, ...]:
+    """The files a requirements file includes (``-r``/``-c``), as :func:`parse` finds them,
+    without parsing its requirements (no ``packaging`` import: most checks need no more)."""
+    here = posixpath.dirname(path)
+    found = (_included(here, line.split()) for _, line in _logical_lines(text))
+    return tuple(rel for rel, _ in (f for f in found if f is not None))
+
+
 def _requirements(path: str, text: str) -> EnvFile:
     """A pip requirements file: requirements, ``-r``/``-c`` includes; other options are skipped."""
     from packaging.requirements import InvalidRequirement
@@ -157,14 +177,12 @@ def _requirements(path: str, text: str) -> EnvFile:
     for number, line in _logical_lines(text):
         words = line.split()
         first = words[0]
-        option, eq, value = first.partition("=")
-        if option in _INCLUDE:
-            target = value if eq else (words[1] if len(words) > 1 else "")
-            if target and "://" not in target:
-                rel = posixpath.normpath(posixpath.join(here, target))
-                includes.append(rel)
-                if _INCLUDE[option]:
-                    constraints.append(rel)
+        if first.partition("=")[0] in _INCLUDE:
+            found = _included(here, words)
+            if found is not None:
+                includes.append(found[0])
+                if found[1]:
+                    constraints.append(found[0])
             continue
         if first.startswith("-"):
             continue  # --index-url, -e (editable checkouts), --hash on its own line, ...

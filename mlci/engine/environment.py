@@ -48,6 +48,17 @@ class _Side:
                 self._bytes[path] = git.show_file(self.rev, path, self.git_root)
         return self._bytes[path]
 
+    def includes(self, path: str) -> tuple[str, ...]:
+        """What the requirements file ``path`` includes (``-r``/``-c``); its requirements are
+        parsed only when they are compared or checked for pins."""
+        if path in self._parsed:
+            env = self._parsed[path]
+            return env.includes if env else ()
+        data = self.content(path)
+        if data is None:
+            return ()
+        return envfiles.requirement_includes(path, data.decode("utf-8", errors="replace"))
+
     def parsed(self, path: str, kind: str) -> envfiles.EnvFile | None:
         if path not in self._parsed:
             data = self.content(path)
@@ -76,8 +87,7 @@ def _with_includes(files: dict[str, str], sides: list[_Side]) -> dict[str, str]:
     while todo:
         path = todo.pop()
         for side in sides:
-            env = side.parsed(path, "requirements")
-            for included in env.includes if env else ():
+            for included in side.includes(path):
                 if included not in files:
                     files[included] = "requirements"
                     todo.append(included)
