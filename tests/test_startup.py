@@ -142,3 +142,16 @@ def test_version_imports_only_what_it_prints():
     )
     proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert proc.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_console_script_freezes_the_heap_at_exit():
+    """The interpreter's last collections need not scan what the process gives back anyway."""
+    probe = (
+        "import atexit, gc\n"
+        "atexit.register(lambda: print('frozen at exit:', gc.get_freeze_count() > 0))\n"
+        "from mlci.cli import pause_gc_at_startup\n"
+        "pause_gc_at_startup(1e9)\n"  # the pause never ends by itself here
+        "print('frozen before:', gc.get_freeze_count() > 0)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert proc.stdout.split("\n")[:2] == ["frozen before: False", "frozen at exit: True"]
