@@ -56,7 +56,14 @@ def mlflow_server(empty_db: Path, tmp_path_factory: pytest.TempPathFactory) -> I
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     log_path = folder / "server.log"
-    env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true"}
+    env = {
+        **os.environ,
+        "MLFLOW_DISABLE_TELEMETRY": "true",
+        "DO_NOT_TRACK": "true",
+        # no background job runner (a huey consumer per job type, ~8 processes): registry
+        # calls, all a deploy makes, do not use it
+        "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
+    }
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
             [
