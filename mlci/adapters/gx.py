@@ -21,6 +21,8 @@ from functools import lru_cache
 from importlib import metadata
 from typing import Any
 
+from mlci.model.fmt import clip
+
 SAMPLE_SIZE = 5  # offending values / row indices kept per expectation
 _VALUE_LIMIT = 80  # characters of one sample value
 
@@ -190,7 +192,7 @@ def _value(value: Any) -> str:
     if isinstance(value, float) and math.isnan(value):
         return "NaN"
     text = str(value)
-    return text if len(text) <= _VALUE_LIMIT else text[: _VALUE_LIMIT - 1] + "…"
+    return clip(text, _VALUE_LIMIT)
 
 
 def _number(value: Any) -> Any:

@@ -28,7 +28,7 @@ from urllib.parse import quote
 
 from mlci.model.config import Config
 from mlci.model.errors import RunError
-from mlci.model.fmt import without_credentials
+from mlci.model.fmt import clip, is_number, without_credentials
 from mlci.model.result import Result
 
 DEFAULT_DB = "mlflow.db"
@@ -101,13 +101,9 @@ def metric_key(name: str) -> str:
     return key.replace("..", "__")[:250]
 
 
-def numeric(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
 def short(value: Any, limit: int) -> str:
     text = value if isinstance(value, str) else json.dumps(value, sort_keys=True, default=str)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return clip(text, limit)
 
 
 @dataclass(frozen=True)
@@ -269,7 +265,7 @@ class Tracker:
             metrics = [
                 Metric(metric_key(m.name), as_float(m.head), now, 0)
                 for m in result.metrics
-                if numeric(m.head)
+                if is_number(m.head)
             ]
             params = {
                 metric_key(p.name): short(p.head, 6000) for p in result.params if p.head is not None

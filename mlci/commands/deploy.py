@@ -160,7 +160,7 @@ def challenge(
     tracker: Tracker, champion: Version | None, result: Result, cfg: Config
 ) -> tuple[list[MetricDelta], list[str], list[str]]:
     """Compare the candidate's head metrics with those logged for the champion: deltas, refusals, notes."""
-    from mlci.adapters.mlflow import metric_key, numeric
+    from mlci.adapters.mlflow import metric_key
 
     if champion is None:
         return [], [], ["no model holds the alias yet: this is the first deployment"]
@@ -171,7 +171,7 @@ def challenge(
             [f"version {champion.version} has no MLflow run, so no metrics to compare with"],
         )
     logged = tracker.run_metrics(champion.run_id)
-    head = {m.name: m.head for m in result.metrics if numeric(m.head)}
+    head = {m.name: m.head for m in result.metrics if fmt.is_number(m.head)}
     by_key = {metric_key(name): name for name in head}
     base = {by_key.get(key, key): value for key, value in logged.items()}
     files = {name.split(":", 1)[0] for name in base}

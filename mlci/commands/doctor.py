@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 
 from mlci import configfile as config
 from mlci.adapters import dvc, git
-from mlci.adapters.dvc.plugins import REMOTE_PLUGINS
+from mlci.adapters.dvc.plugins import DEFAULT_PORTS, REMOTE_PLUGINS
 from mlci.engine import project
 from mlci.model.errors import EXIT_PASS, EXIT_RUNTIME, MlciError
 from mlci.model.fmt import mask_credentials, plural
@@ -36,7 +36,6 @@ OK, FAIL, WARN, SKIP = "ok", "fail", "warn", "skip"
 ICONS = {OK: "✓", FAIL: "✗", WARN: "!", SKIP: "·"}
 TIMEOUT_S = 2.0
 
-_DEFAULT_PORTS = {"http": 80, "https": 443, "ssh": 22, "webdav": 80, "webdavs": 443}
 # what the PR comment, the status and the check run need from the workflow's token
 _WRITE_SCOPES = ("pull-requests", "statuses", "checks")
 
@@ -230,9 +229,9 @@ def _remote(root: Path, remote: dvc.RemoteConfig, env: Mapping[str, str], timeou
         return Item(
             OK, what, f"{shown}: credentials from {found[0]} (not verified: doctor stays offline)"
         )
-    if scheme in _DEFAULT_PORTS:
+    if scheme in DEFAULT_PORTS:
         parts = urlsplit(url)
-        port = parts.port or _DEFAULT_PORTS[scheme]
+        port = parts.port or DEFAULT_PORTS[scheme]
         if not parts.hostname:
             return Item(FAIL, what, f"{shown}: no host in the URL")
         try:

@@ -28,7 +28,7 @@ from mlci.adapters.dvc.plugins import REMOTE_PLUGINS
 from mlci.engine import collect
 from mlci.engine import project as project_mod
 from mlci.model.errors import ConfigError
-from mlci.model.fmt import plural
+from mlci.model.fmt import is_number, plural
 
 WORKFLOW = Path(".github/workflows/mlci.yml")
 DEFAULT_ACTION = "mlci/mlci@v0"
@@ -170,7 +170,7 @@ def _metric_file(root: Path, out: dvc.PipelineOutput) -> MetricFile:
         file.error = f"cannot parse: {(str(exc) or type(exc).__name__).splitlines()[0]}"
         return file
     for key, value in collect.flatten(data).items():
-        if key and isinstance(value, (int, float)) and not isinstance(value, bool):
+        if key and is_number(value):
             file.keys.append(MetricKey(key, value, guess_direction(key)))
     return file
 

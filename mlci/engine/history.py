@@ -85,7 +85,7 @@ def parse_note(sha: str, text: str) -> Recorded | None:
             if not isinstance(m, dict) or not isinstance(m.get("name"), str):
                 continue
             value = m.get("head")
-            if not is_number(value) or not math.isfinite(float(value)):  # type: ignore[arg-type]
+            if not is_number(value) or not math.isfinite(float(value)):
                 continue
             name = m["name"]
             number = float(value)  # type: ignore[arg-type]
@@ -268,7 +268,7 @@ def _disagreement(
         latest[digest] = (c.sha, value)
     digest = inputs.get(path)
     head = m.head
-    if digest in latest and is_number(head) and math.isfinite(float(head)):  # type: ignore[arg-type]
+    if digest in latest and is_number(head) and math.isfinite(float(head)):
         sha, seen = latest[digest]  # type: ignore[index]
         if not _close(seen, float(head)) and sha != head_sha:  # type: ignore[arg-type]
             return {"sha": sha, "value": seen}, {"sha": head_sha, "value": float(head)}  # type: ignore[arg-type]

@@ -57,7 +57,7 @@ def ensure_commit(sha: str, root: Path, info: Callable[[str], None]) -> bool:
 
 def _text(value: Any) -> str:
     text = repr(value) if isinstance(value, str) else str(value)
-    return text if len(text) <= 40 else text[:39] + "…"
+    return fmt.clip(text, 40)
 
 
 def _same(a: Any, b: Any) -> bool:

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mlci.model.fmt import is_number
+
 DEFAULT_CONFIG = "mlci.yaml"
 AUTO = "auto"  # max_regression(_pct): the limit comes from the metric's recorded noise
 
@@ -86,7 +88,7 @@ class MetricRule:
                 continue
             auto = resolved.get(key)
             allowed = auto.get("allowed") if isinstance(auto, dict) else None
-            if isinstance(allowed, (int, float)) and not isinstance(allowed, bool):
+            if is_number(allowed):
                 parts.append(f"max regression {allowed:.2g}{unit} ({auto['basis']})")  # type: ignore[index]
             else:
                 parts.append(f"max regression auto{' (%)' if unit else ''}")

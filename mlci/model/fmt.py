@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Any
+from typing import Any, TypeGuard
 
 MINUS = "\u2212"  # a real minus sign reads better than a hyphen in tables
 
@@ -86,7 +86,8 @@ def md_block(text: Any, *, line_limit: int = 300, limit: int = 8000) -> str:
     return f"{fence}text\n{body}\n{fence}"
 
 
-def is_number(value: Any) -> bool:
+def is_number(value: Any) -> TypeGuard[int | float]:
+    """A real number: an int or a float, not a bool (JSON's true is no metric value)."""
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 

@@ -15,6 +15,7 @@ from typing import Any
 from mlci.model import fmt
 from mlci.model.card import ModelCard
 from mlci.model.config import MetricRule
+from mlci.model.result import gravity
 from mlci.report import render
 
 TEMPLATE = "model_card.md.j2"
@@ -57,8 +58,7 @@ def view(card: ModelCard, max_rows: int | None = None) -> dict[str, Any]:
     challenge = [render.metric_row(m) for m in card.challenge]
     # without a champion, the candidate's own values with the rules that judged them at the gate
     metrics = [] if challenge else [render.metric_row(m) for m in result.metrics]
-    rank = {"fail": 0, "warn": 1, "pass": 2, "info": 3}
-    challenge.sort(key=lambda r: rank.get(r.outcome, 9))
+    challenge.sort(key=lambda r: -gravity(r.outcome))  # failures first, as the report sorts
     challenge, challenge_cut = cap(challenge)
     metrics, metrics_cut = cap(metrics)
     locked = [

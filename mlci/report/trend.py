@@ -29,7 +29,7 @@ def series(m: MetricDelta) -> list[float]:
     out = []
     for entry in m.history or ():
         value = entry.get("value") if isinstance(entry, dict) else None
-        if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+        if fmt.is_number(value) and math.isfinite(value):
             out.append(float(value))
     return out
 

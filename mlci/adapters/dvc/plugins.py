@@ -1,6 +1,9 @@
-"""DVC's cloud remotes: the plugin each URL scheme needs, mlci's extra that installs it, and
-where its credentials come from. ``mlci init`` writes the workflow from it, ``mlci doctor``
-checks a remote against it, and DVC's "requires dvc-s3" errors are turned into the extra to add.
+"""DVC's remote URL schemes: for a cloud remote, the plugin it needs, mlci's extra that installs
+it and where its credentials come from; for a network remote, its default port.
+
+``mlci init`` writes the workflow from it, ``mlci doctor`` checks a remote against it, the
+reachability probe dials its ports, and DVC's "requires dvc-s3" errors are turned into the
+extra to add.
 """
 
 from __future__ import annotations
@@ -56,3 +59,7 @@ _AZURE = RemotePlugin(
 
 # remote URL scheme -> its plugin (gcs:// is DVC's other name for gs://)
 REMOTE_PLUGINS: dict[str, RemotePlugin] = {"s3": _S3, "gs": _GS, "gcs": _GS, "azure": _AZURE}
+
+# network remotes reached over a host and port: the port when the URL names none (what a
+# connection test dials; the cloud schemes above are checked through their credentials)
+DEFAULT_PORTS: dict[str, int] = {"http": 80, "https": 443, "ssh": 22, "webdav": 80, "webdavs": 443}

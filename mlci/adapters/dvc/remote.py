@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mlci.adapters.dvc.plugins import REMOTE_PLUGINS
+from mlci.adapters.dvc.plugins import DEFAULT_PORTS, REMOTE_PLUGINS
 from mlci.adapters.dvc.repo import describe, error_chain, is_missing, open_repo, quiet_dvc
 
 
@@ -84,19 +84,16 @@ def connection_text(
     return None
 
 
-_PORTS = {"http": 80, "https": 443, "ssh": 22, "webdav": 80, "webdavs": 443}
-
-
 def _reach(url: str, timeout: float = 5.0) -> str | None:
     """Why the host of a network remote cannot be reached; None when it answers or has no host."""
     import socket
     from urllib.parse import urlsplit
 
     parts = urlsplit(url)
-    if parts.scheme not in _PORTS or not parts.hostname:
+    if parts.scheme not in DEFAULT_PORTS or not parts.hostname:
         return None
     try:
-        port = parts.port or _PORTS[parts.scheme]
+        port = parts.port or DEFAULT_PORTS[parts.scheme]
     except ValueError:
         return f"the URL's port is not a number: {url}"
     try:
