@@ -85,17 +85,9 @@ def packages(git_root: Path, rev: str) -> tuple[tuple[str, ...], tuple[Package, 
     """
     from mlci.engine import environment
 
-    side = environment._Side(git_root, rev)
-    files = environment._with_includes(environment._candidates(side.names), [side])
-    names: list[str] = []
-    found: list[Package] = []
-    for path, kind in sorted(files.items()):
-        env = side.parsed(path, kind)
-        if env is None:  # an include that is not there
-            continue
-        names.append(path)
-        found += [Package(d.name, path, d.spec, d.pinned) for d in env.entries]
-    return tuple(names), tuple(found)
+    files = environment.declared(git_root, rev)
+    found = [Package(d.name, path, d.spec, d.pinned) for path, env in files for d in env.entries]
+    return tuple(path for path, _ in files), tuple(found)
 
 
 def model_sha256(path: Path) -> str:

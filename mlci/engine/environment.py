@@ -94,6 +94,24 @@ def _with_includes(files: dict[str, str], sides: list[_Side]) -> dict[str, str]:
     return files
 
 
+def declared(git_root: Path, rev: str | None) -> list[tuple[str, envfiles.EnvFile]]:
+    """The environment files at ``rev`` (None: the work tree), each with what it declares.
+
+    The same files the environment step compares: ``requirements*.txt`` and the
+    files they include, ``pyproject.toml``, the lock files, conda's files and the
+    workflows' ``python-version``; in path order. An include that is not there is
+    left out.
+    """
+    side = _Side(git_root, rev)
+    files = _with_includes(_candidates(side.names), [side])
+    found = []
+    for path, kind in sorted(files.items()):
+        env = side.parsed(path, kind)
+        if env is not None:
+            found.append((path, env))
+    return found
+
+
 def _reaches(path: str, deps: dict[str, tuple[str, ...]]) -> list[str]:
     """The stages one of whose deps is ``path`` or a folder holding it."""
     return [

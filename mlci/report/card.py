@@ -137,7 +137,7 @@ def view(card: ModelCard, max_rows: int | None = None) -> dict[str, Any]:
 
 def markdown(card: ModelCard, *, root: Path | None = None, max_rows: int | None = None) -> str:
     """The card as Markdown (``root``: the repository, for a template override)."""
-    env = render._environment(root)
+    env = render.markdown_environment(root)
     body = render.render_template(env, TEMPLATE, **view(card, max_rows))
     return body.rstrip() + "\n"
 

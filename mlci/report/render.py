@@ -111,7 +111,10 @@ def template_values(v: dict[str, Any]) -> dict[str, Any]:
     return plain(out)
 
 
-def _environment(root: Path | None):  # -> jinja2.Environment
+def markdown_environment(root: Path | None):  # -> jinja2.Environment
+    """The Jinja2 set-up of mlci's Markdown templates (the report, the model card, ``mlci init``'s
+    files): a repository's override in ``.mlci/templates/`` first, sandboxed, with the filters
+    that escape each value for Markdown."""
     env = sandboxed_environment(
         root,
         autoescape=False,  # Markdown, escaped field by field with md_code/md_text
@@ -704,7 +707,7 @@ def markdown(
     template: str = "report.md.j2",
     max_rows: int | None = None,
 ) -> str:
-    env = _environment(root)
+    env = markdown_environment(root)
     body = render_template(
         env, template, marker=marker(status_context), **template_values(view(result, max_rows))
     )
