@@ -7,8 +7,10 @@ Errors are caught once, in :func:`main`.
 
 from __future__ import annotations
 
+import functools
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import click
@@ -18,27 +20,98 @@ from mlci.commands.common import CONTEXT_VARS, TOKEN_OPTION_VAR, TOKEN_VAR
 from mlci.model.errors import EXIT_PASS, EXIT_RUNTIME, EXIT_USAGE, MlciError
 
 
+def _stack(*options: Callable[..., Any]) -> Callable[..., Any]:
+    """One decorator applying ``options`` in the order listed (the order ``--help`` shows)."""
+
+    def apply(func: Callable[..., Any]) -> Callable[..., Any]:
+        for option in reversed(options):
+            func = option(func)
+        return func
+
+    return apply
+
+
+config_option = click.option(
+    "--config",
+    "config_path",
+    metavar="PATH",
+    help="Config file [default: mlci.yaml at the repository root].",
+)
+verbose_option = click.option(
+    "-v", "--verbose", is_flag=True, help="More detail; tracebacks on errors."
+)
+
+
+def format_option(**kw: Any) -> Callable[..., Any]:
+    return click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(["text", "markdown", "json"]),
+        default="text",
+        show_default=True,
+        **kw,
+    )
+
+
+def token_option(what: str) -> Callable[..., Any]:
+    return click.option(
+        "--github-token",
+        metavar="TOKEN",
+        envvar=TOKEN_OPTION_VAR,
+        show_envvar=True,
+        help=f"Token for {what} [default: ${TOKEN_VAR}].",
+    )
+
+
+repro_option = click.option(
+    "--repro/--no-repro",
+    default=None,
+    help="Reproduce the DVC pipeline first [default: repro.enabled].",
+)
+
+
+@dataclass(frozen=True)
+class Common:
+    """The values of the options every computing command shares (:func:`common_options`)."""
+
+    config_path: str | None
+    base: str | None
+    head: str | None
+    fmt: str
+    output: str | None
+    html_path: str | None
+    report: str | None
+    verbose: bool
+
+    def check_args(self) -> dict[str, Any]:
+        """The arguments of ``commands.check``'s entry points these options give."""
+        from mlci.commands.check import Outputs
+
+        out = Outputs(fmt=self.fmt, output=self.output, html=self.html_path, report=self.report)
+        return {
+            "config_path": self.config_path,
+            "base": self.base,
+            "head": self.head,
+            "verbose": self.verbose,
+            "out": out,
+        }
+
+
 def common_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    """The options every computing command shares (README: "Commands")."""
-    options = [
-        click.option(
-            "--config",
-            "config_path",
-            metavar="PATH",
-            help="Config file [default: mlci.yaml at the repository root].",
-        ),
+    """The options every computing command shares (README: "Commands"), as one :class:`Common`."""
+
+    @functools.wraps(func)
+    def command(**kw: Any) -> Any:
+        shared = {name: kw.pop(name) for name in Common.__dataclass_fields__}
+        return func(Common(**shared), **kw)
+
+    return _stack(
+        config_option,
         click.option("--base", metavar="REF", help="Base revision to compare with."),
         click.option(
             "--head", metavar="REF", help="Head revision [default: the work tree, as it is now]."
         ),
-        click.option(
-            "--format",
-            "fmt",
-            type=click.Choice(["text", "markdown", "json"]),
-            default="text",
-            show_default=True,
-            help="What to print on stdout.",
-        ),
+        format_option(help="What to print on stdout."),
         click.option("--output", metavar="FILE", help="Write the result JSON to FILE."),
         click.option(
             "--html",
@@ -49,19 +122,8 @@ def common_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option(
             "--report", metavar="FILE", help="Write the Markdown report (the PR comment) to FILE."
         ),
-        click.option("-v", "--verbose", is_flag=True, help="More detail; tracebacks on errors."),
-    ]
-    for option in reversed(options):
-        func = option(func)
-    return func
-
-
-def repro_option(func: Callable[..., Any]) -> Callable[..., Any]:
-    return click.option(
-        "--repro/--no-repro",
-        default=None,
-        help="Reproduce the DVC pipeline first [default: repro.enabled].",
-    )(func)
+        verbose_option,
+    )(command)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -72,12 +134,6 @@ def cli() -> None:
     Compares the metrics and params of a change with its base branch, gates
     it under per-metric rules and reports the result.
     """
-
-
-def _outputs(fmt: str, output: str | None, html_path: str | None, report: str | None) -> Any:
-    from mlci.commands.check import Outputs
-
-    return Outputs(fmt=fmt, output=output, html=html_path, report=report)
 
 
 @cli.command()
@@ -96,19 +152,7 @@ def _outputs(fmt: str, output: str | None, html_path: str | None, report: str | 
     help="Write the result as a git note on the head commit (refs/notes/mlci), the history "
     "later checks read; refused when the compared tree is not that commit's.",
 )
-def check(
-    config_path: str | None,
-    base: str | None,
-    head: str | None,
-    fmt: str,
-    output: str | None,
-    html_path: str | None,
-    report: str | None,
-    verbose: bool,
-    repro: bool | None,
-    lock_status: bool,
-    record: bool,
-) -> int:
+def check(common: Common, repro: bool | None, lock_status: bool, record: bool) -> int:
     """Compare the work tree (or --head) with the base revision, gate and report."""
     if lock_status:
         if repro:
@@ -119,96 +163,27 @@ def check(
         repro = False
     from mlci.commands.check import check as run
 
-    return run(
-        config_path=config_path,
-        base=base,
-        head=head,
-        repro=repro,
-        verbose=verbose,
-        lock_status=lock_status,
-        record=record,
-        out=_outputs(fmt, output, html_path, report),
-    )
+    return run(**common.check_args(), repro=repro, lock_status=lock_status, record=record)
 
 
 @cli.command()
 @common_options
-def compare(
-    config_path: str | None,
-    base: str | None,
-    head: str | None,
-    fmt: str,
-    output: str | None,
-    html_path: str | None,
-    report: str | None,
-    verbose: bool,
-) -> int:
+def compare(common: Common) -> int:
     """Only compare metrics and params with the base revision (no reproduction)."""
     from mlci.commands.check import check as run
 
-    return run(
-        config_path=config_path,
-        base=base,
-        head=head,
-        repro=False,
-        verbose=verbose,
-        out=_outputs(fmt, output, html_path, report),
-    )
+    return run(**common.check_args(), repro=False)
 
 
-def _ci_options(
-    config_path: str | None,
-    base: str | None,
-    head: str | None,
-    fmt: str,
-    output: str | None,
-    verbose: bool,
-    repro: bool | None,
-    publish: bool,
-    report: str | None,
-    github_token: str | None,
-    html_path: str | None = None,
-) -> Any:
-    from mlci.commands.ci import options
-
-    return options(
-        config_path=config_path,
-        base=base,
-        head=head,
-        repro=repro,
-        verbose=verbose,
-        publish=publish,
-        output=output,
-        report=report,
-        fmt=fmt,
-        github_token=github_token,
-        html=html_path,
-    )
-
-
-def token_option(what: str) -> Callable[..., Any]:
-    return click.option(
-        "--github-token",
-        metavar="TOKEN",
-        envvar=TOKEN_OPTION_VAR,
-        show_envvar=True,
-        help=f"Token for {what} [default: ${TOKEN_VAR}].",
-    )
-
-
-def github_options(func: Callable[..., Any]) -> Callable[..., Any]:
-    options = [
-        click.option(
-            "--publish/--no-publish",
-            default=True,
-            show_default=True,
-            help="Comment, set the status and the check run on GitHub.",
-        ),
-        token_option("the GitHub API"),
-    ]
-    for option in reversed(options):
-        func = option(func)
-    return func
+github_options = _stack(
+    click.option(
+        "--publish/--no-publish",
+        default=True,
+        show_default=True,
+        help="Comment, set the status and the check run on GitHub.",
+    ),
+    token_option("the GitHub API"),
+)
 
 
 @cli.command(
@@ -218,34 +193,22 @@ def github_options(func: Callable[..., Any]) -> Callable[..., Any]:
 @common_options
 @repro_option
 @github_options
-def ci(
-    config_path: str | None,
-    base: str | None,
-    head: str | None,
-    fmt: str,
-    output: str | None,
-    html_path: str | None,
-    verbose: bool,
-    repro: bool | None,
-    publish: bool,
-    report: str | None,
-    github_token: str | None,
-) -> int:
-    from mlci.commands.ci import run_ci
+def ci(common: Common, repro: bool | None, publish: bool, github_token: str | None) -> int:
+    from mlci.commands.ci import options, run_ci
 
     return run_ci(
-        _ci_options(
-            config_path,
-            base,
-            head,
-            fmt,
-            output,
-            verbose,
-            repro,
-            publish,
-            report,
-            github_token,
-            html_path,
+        options(
+            config_path=common.config_path,
+            base=common.base,
+            head=common.head,
+            repro=repro,
+            verbose=common.verbose,
+            publish=publish,
+            output=common.output,
+            report=common.report,
+            fmt=common.fmt,
+            github_token=github_token,
+            html=common.html_path,
         )
     )
 
@@ -255,22 +218,19 @@ def ci(
 @click.option(
     "--config", "config_path", metavar="PATH", help="Config file of the trusted checkout."
 )
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "markdown", "json"]),
-    default="text",
-    show_default=True,
-)
+@format_option()
 @token_option("the GitHub API")
 @click.option("-v", "--verbose", is_flag=True)
 def publish_cmd(
     result_file: str, config_path: str | None, fmt: str, github_token: str | None, verbose: bool
 ) -> int:
     """Publish a result computed elsewhere (the trusted half of the fork-safe flow)."""
+    from mlci.commands.ci import options
     from mlci.commands.publish import run_publish
 
-    opts = _ci_options(config_path, None, None, fmt, None, verbose, False, True, None, github_token)
+    opts = options(
+        config_path=config_path, repro=False, verbose=verbose, fmt=fmt, github_token=github_token
+    )
     return run_publish(result_file, opts)
 
 
@@ -282,30 +242,11 @@ def publish_cmd(
     help="After a successful reproduction, commit the changed dvc.lock and the outputs git "
     "tracks on the current branch (`dvc push` first when a remote is set; no git push).",
 )
-def repro(
-    config_path: str | None,
-    base: str | None,
-    head: str | None,
-    fmt: str,
-    output: str | None,
-    html_path: str | None,
-    report: str | None,
-    verbose: bool,
-    commit: bool,
-) -> int:
+def repro(common: Common, commit: bool) -> int:
     """Only reproduce the DVC pipeline (pull, repro, push as configured) and report each stage."""
     from mlci.commands.check import check as run
 
-    return run(
-        config_path=config_path,
-        base=base,
-        head=head,
-        repro=True,
-        verbose=verbose,
-        compare=False,
-        commit=commit,
-        out=_outputs(fmt, output, html_path, report),
-    )
+    return run(**common.check_args(), repro=True, compare=False, commit=commit)
 
 
 @cli.group()
@@ -382,12 +323,7 @@ def init_cmd(force: bool, action: str, python_version: str | None, no_workflow: 
 
 
 @cli.command()
-@click.option(
-    "--config",
-    "config_path",
-    metavar="PATH",
-    help="Config file [default: mlci.yaml at the repository root].",
-)
+@config_option
 def doctor(config_path: str | None) -> int:
     """Say what a run would need and lacks: history, base, DVC remote, MLflow, GitHub token.
 
@@ -401,26 +337,11 @@ def doctor(config_path: str | None) -> int:
 
 @cli.command()
 @common_options
-def validate(
-    config_path: str | None,
-    base: str | None,
-    head: str | None,
-    fmt: str,
-    output: str | None,
-    html_path: str | None,
-    report: str | None,
-    verbose: bool,
-) -> int:
+def validate(common: Common) -> int:
     """Only validate the data (Great Expectations) and diff it with the base revision."""
     from mlci.commands.check import validate as run
 
-    return run(
-        config_path=config_path,
-        base=base,
-        head=head,
-        verbose=verbose,
-        out=_outputs(fmt, output, html_path, report),
-    )
+    return run(**common.check_args())
 
 
 @cli.command()
@@ -436,18 +357,13 @@ def validate(
     is_flag=True,
     help="Deploy even if this commit is not the tip of its branch (the gate still applies).",
 )
-@click.option(
-    "--config",
-    "config_path",
-    metavar="PATH",
-    help="Config file [default: mlci.yaml at the repository root].",
-)
+@config_option
 @click.option(
     "--base", metavar="REF", help="Base revision of the gate [default: the push's before, ...]."
 )
 @click.option("--output", metavar="FILE", help="Write the gate's result JSON to FILE.")
 @token_option("recording the GitHub Deployment")
-@click.option("-v", "--verbose", is_flag=True, help="More detail; tracebacks on errors.")
+@verbose_option
 @repro_option
 def deploy(
     environment: str,
@@ -478,14 +394,9 @@ def deploy(
 @click.option(
     "--environment", "-e", required=True, metavar="NAME", help="The environment to roll back."
 )
-@click.option(
-    "--config",
-    "config_path",
-    metavar="PATH",
-    help="Config file [default: mlci.yaml at the repository root].",
-)
+@config_option
 @token_option("recording the GitHub Deployment")
-@click.option("-v", "--verbose", is_flag=True, help="More detail; tracebacks on errors.")
+@verbose_option
 def rollback(
     environment: str, config_path: str | None, github_token: str | None, verbose: bool
 ) -> int:
@@ -510,15 +421,10 @@ def rollback(
     metavar="REV",
     help="The commit to describe (read from git; the work tree is not used).",
 )
-@click.option(
-    "--config",
-    "config_path",
-    metavar="PATH",
-    help="Config file [default: mlci.yaml at the repository root].",
-)
+@config_option
 @click.option("--base", metavar="REF", help="Base revision of the gate shown on the card.")
 @click.option("--output", metavar="FILE", help="Write the card to FILE instead of stdout.")
-@click.option("-v", "--verbose", is_flag=True, help="More detail; tracebacks on errors.")
+@verbose_option
 def card(
     rev: str, config_path: str | None, base: str | None, output: str | None, verbose: bool
 ) -> int:
