@@ -3,8 +3,11 @@
 ``model`` imports nothing else of mlci; ``configfile`` only the model; ``adapters`` (DVC, git,
 Great Expectations, MLflow) and ``forge`` (the code host) only the model; ``report`` only the
 model; ``engine`` the model, the config loader and the adapters; ``commands`` and ``cli`` anything.
-Only ``adapters`` and ``forge`` import an outside system or read ``GITHUB_*``. The test reads the
-source (imports inside functions too) rather than importing it.
+Only ``adapters`` and ``forge`` import an outside system or read ``GITHUB_*``. Outside ``forge``
+nothing imports a host's package (``mlci.forge.github``) or reads the host's run context (the event
+payload, the runner's variables): commands get host-neutral values from the ``mlci.forge``
+protocol (``HostEvent``). The test reads the source (imports inside functions too) rather than
+importing it.
 """
 
 from __future__ import annotations
@@ -86,6 +89,18 @@ def _imports(path: Path) -> list[tuple[str, int]]:
     return out
 
 
+def _context_reads(path: Path) -> list[tuple[str, int]]:
+    """``x.ctx.attr``: a read of the host's own run context (``Start.ctx``), e.g. its event."""
+    tree = ast.parse(path.read_text("utf-8"))
+    return [
+        (f"ctx.{node.attr}", node.lineno)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Attribute)
+        and isinstance(node.value, ast.Attribute)
+        and node.value.attr == "ctx"
+    ]
+
+
 def crossings() -> tuple[set[tuple[str, str]], list[str]]:
     """(importer, imported) pairs that break the layer rules, and outside-system breaches."""
     bad: set[tuple[str, str]] = set()
@@ -103,8 +118,15 @@ def crossings() -> tuple[set[tuple[str, str]], list[str]]:
                     bad.add((module, name))
             elif root in OUTSIDE and OUTSIDE[root] != layer:
                 outside.append(f"{module}:{line} imports {name}")
+            if layer != "forge" and name.startswith("mlci.forge."):
+                outside.append(f"{module}:{line} imports {name} (only the mlci.forge protocol)")
         if layer != "forge" and "GITHUB_" in path.read_text("utf-8"):
             outside.append(f"{module} reads GITHUB_*")
+        if layer != "forge":
+            outside += [
+                f"{module}:{line} reads the host's {what} (ask the forge: HostEvent)"
+                for what, line in _context_reads(path)
+            ]
     return bad, outside
 
 
@@ -136,7 +158,10 @@ def test_the_checker_sees_a_crossing(tmp_path, rule, monkeypatch):
     """The rules are not vacuous: a planted import from a pure layer is reported."""
     fake = tmp_path / "mlci"
     (fake / rule).mkdir(parents=True)
-    (fake / rule / "x.py").write_text("from mlci.engine import check\nimport dvc.repo\n")
+    (fake / rule / "x.py").write_text(
+        "from mlci.engine import check\nimport dvc.repo\nfrom mlci.forge.github import actions\n"
+        "def f(run):\n    return run.ctx.event\n"
+    )
     monkeypatch.setattr(sys.modules[__name__], "PACKAGE", fake)
     bad, outside = crossings()
     assert (f"mlci.{rule}.x", "mlci.engine") in bad or (
@@ -144,3 +169,5 @@ def test_the_checker_sees_a_crossing(tmp_path, rule, monkeypatch):
         "mlci.engine.check",
     ) in bad
     assert any("imports dvc.repo" in o for o in outside)
+    assert any("imports mlci.forge.github (only the mlci.forge" in o for o in outside)
+    assert any("reads the host's ctx.event" in o for o in outside)

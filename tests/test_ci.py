@@ -521,3 +521,86 @@ def test_a_pr_that_changes_the_rules_is_flagged(gh):
         r["section"] == "config" and "changes mlci.yaml" in r["message"] for r in doc["reasons"]
     )
     validate(doc)
+
+
+# --- the event in host-neutral values (what commands decide from) -------------------------
+
+HEAD, BASE = "a" * 40, "b" * 40
+
+
+def host_event(tmp_path: Path, name: str, payload: dict, **env: str):
+    from mlci.forge.github import actions
+
+    path = tmp_path / f"{name}.json"
+    path.write_text(json.dumps(payload))
+    variables = {"GITHUB_EVENT_NAME": name, "GITHUB_EVENT_PATH": str(path), **env}
+    return actions.host_event(actions.from_env(variables))
+
+
+def test_a_pull_request_event_in_host_neutral_values(tmp_path):
+    payload = event_payload(
+        "pull_request",
+        "opened",
+        repo=REPO,
+        pr_number=7,
+        head_sha=HEAD,
+        base_sha=BASE,
+        head_ref="feature",
+        base_ref="main",
+    )
+    payload["pull_request"]["labels"] = [{"name": "mlci:commit"}]
+    event = host_event(
+        tmp_path,
+        "pull_request",
+        payload,
+        GITHUB_REPOSITORY=REPO,
+        GITHUB_RUN_ID="9",
+        GITHUB_RUN_ATTEMPT="2",
+        GITHUB_BASE_REF="main",
+        GITHUB_ACTIONS="true",
+    )
+    assert (
+        event.revisions.base_sha,
+        event.revisions.head_sha,
+        event.revisions.head_ref,
+        event.revisions.pr,
+    ) == (BASE, HEAD, "feature", 7)
+    assert event.revisions.labels == ("mlci:commit",) and event.pull_request and event.rerun
+    assert event.run_url == f"https://github.com/{REPO}/actions/runs/9/attempts/2"
+    assert event.in_ci and event.target_branch == "main"
+    assert (event.no_ci, event.no_writeback) == (None, None)
+    assert event.no_history and not (event.comment or event.push)
+
+    fork = event_payload("pull_request", "opened", repo=REPO, head_repo="someone/ml-repo")
+    assert "the fork someone/ml-repo" in host_event(tmp_path, "pull_request", fork).no_writeback
+
+
+@pytest.mark.parametrize("name", ["pull_request_target", "workflow_run", "issue_comment"])
+def test_events_holding_a_write_token_refuse_mlci_ci(tmp_path, name):
+    # pull_request_target sends the pull_request payload
+    example, action = {
+        "pull_request_target": ("pull_request", "opened"),
+        "workflow_run": ("workflow_run", "completed"),
+        "issue_comment": ("issue_comment", "created"),
+    }[name]
+    event = host_event(tmp_path, name, event_payload(example, action, repo=REPO))
+    assert event.no_ci and event.no_ci.startswith(f"`mlci ci` refuses to run on {name}:")
+    assert event.comment == (name == "issue_comment")
+    assert event.result_from_untrusted_run == (name == "workflow_run")
+
+
+def test_a_push_and_a_local_run_in_host_neutral_values(tmp_path):
+    push = event_payload("push", repo=REPO, head_ref="main", head_sha=HEAD, base_sha=BASE)
+    event = host_event(tmp_path, "push", push)
+    assert event.push and event.pushed_sha == HEAD and event.revisions.base_sha == BASE
+    assert event.revisions.head_ref == "main" and not event.pull_request
+    from mlci.forge.github import actions
+
+    local = actions.host_event(actions.from_env({}))
+    assert (local.name, local.in_ci, local.revisions.pr, local.no_ci, local.push) == (
+        "",
+        False,
+        None,
+        None,
+        False,
+    )

@@ -12,18 +12,17 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from mlci.adapters import git
 from mlci.adapters.mlflow import TAG, MlflowError, Tracker, Version
+from mlci.commands import common
 from mlci.configfile import load
 from mlci.engine import card as gather_card
 from mlci.engine import project
 from mlci.engine.check import CheckOptions, run_check
-from mlci.forge.github import actions
 from mlci.model.card import Champion, ModelCard
 from mlci.model.config import Config
 from mlci.model.errors import EXIT_PASS, RunError
@@ -67,13 +66,13 @@ def _challenge(
 
 def run_card(opts: CardOptions, env: Mapping[str, str] | None = None) -> int:
     from mlci.adapters import mlflow
-    from mlci.commands.deploy import _deploy_config
+    from mlci.commands.deploy import deploy_config
 
-    env = os.environ if env is None else env
-    ctx = actions.from_env(env)
+    run = common.start(env)
+    env, event = run.env, run.event
     found = project.find(opts.cwd)
     cfg = load(opts.config_path, found.root, explicit=opts.config_path is not None)
-    dep = _deploy_config(cfg)
+    dep = deploy_config(cfg)
     sha = git.resolve(opts.rev, found.root)
     if sha is None:
         raise RunError(f"unknown revision '{opts.rev}'")
@@ -85,7 +84,7 @@ def run_card(opts: CardOptions, env: Mapping[str, str] | None = None) -> int:
         repro=False,
         verbose=opts.verbose,
     )
-    context = Context(repo=ctx.repository, event=ctx.event_name or "local")
+    context = Context(repo=event.repository, event=event.name or "local")
     result, cfg = run_check(check, env, context=context, cfg=cfg)
     branch = git.current_branch(found.root) if opts.rev == "HEAD" else opts.rev
     head = dataclasses.replace(result.context.head, ref=branch or sha[:12])

@@ -1,10 +1,10 @@
-"""``mlci ci``: the check inside GitHub Actions, then publishing.
+"""``mlci ci``: the check inside a code host's CI (GitHub Actions today), then publishing.
 
-``mlci ci`` builds the context once from the Actions environment, works out
-base and head from the event, runs the same check as ``mlci check``, writes
-the result, report, job summary and outputs (always, first), then publishes
-comment, status and check run. Its second, trusted half for pull requests from
-forks is ``mlci publish`` (:mod:`mlci.commands.publish`).
+``mlci ci`` reads what started the run once (:class:`~mlci.model.run.HostEvent`,
+from the forge), works out base and head from it, runs the same check as
+``mlci check``, writes the result, report, job summary and outputs (always,
+first), then publishes comment, status and check run. Its second, trusted half
+for pull requests from forks is ``mlci publish`` (:mod:`mlci.commands.publish`).
 """
 
 from __future__ import annotations
@@ -19,18 +19,11 @@ from mlci.adapters import git
 from mlci.commands import common
 from mlci.engine import project
 from mlci.engine.check import CheckOptions, run_check
-from mlci.forge.github import actions
-from mlci.forge.github.actions import UNTRUSTED_EVENTS, ActionsContext, Log
+from mlci.forge import COMMIT_LABEL, PublishError
 from mlci.model.config import Config
 from mlci.model.errors import ConfigError, RunError
 from mlci.model.result import Context, Result
-
-FORK_SAFE_HINT = (
-    "it holds a write token on the base's code, so mlci will not reproduce, validate or read files "
-    "from the pull request's head there. Use the fork-safe pair instead: `mlci ci --no-publish` on "
-    "`pull_request` (uploading mlci-result.json), then `mlci publish` on `workflow_run` "
-    "(see examples/workflows/)"
-)
+from mlci.model.run import HostEvent, Log
 
 
 @dataclass(frozen=True)
@@ -41,7 +34,7 @@ class CiOptions:
     report: str | None = None
     fmt: str = "text"
     github_token: str | None = None
-    html: str | None = None  # the HTML report; in Actions it is written by default, for upload
+    html: str | None = None  # the HTML report; in CI it is written by default, for upload
 
 
 def options(
@@ -60,98 +53,38 @@ def options(
     return CiOptions(check=check, **kw)
 
 
-def _ensure_commit(sha: str, root: Path, log: Log) -> None:
-    """The base commit is often missing from a shallow PR checkout: fetch it, don't fail."""
-    if git.resolve(sha, root):
-        return
-    shallow = git.output(["rev-parse", "--is-shallow-repository"], root) == "true"
-    log.info(
-        f"mlci: fetching base commit {sha[:7]} (not in this {'shallow ' if shallow else ''}checkout)"
-    )
-    if not git.fetch("origin", sha, root, depth=1 if shallow else None):
-        raise RunError(
-            f"the base commit {sha[:7]} is not in the checkout and `git fetch origin {sha[:7]}` failed; "
-            "use actions/checkout with fetch-depth: 0"
-        )
-
-
-def _write_local(
-    result: Result, cfg: Config, ctx: ActionsContext, opts: CiOptions, root: Path, log: Log
-) -> tuple[Path, Path, str]:
-    """Result file, report file and job summary: written before any network call."""
-    out_dir = actions.default_dir(ctx, git.common_dir(root))
-    result_path = Path(opts.output) if opts.output else out_dir / "mlci-result.json"
-    report_path = Path(opts.report) if opts.report else out_dir / "mlci-report.md"
-    markdown = common.write_reports(result, cfg, root, output=result_path, report=report_path)
-    assert markdown is not None  # a report path was given
-    actions.append_summary(ctx.step_summary, markdown)
-    for reason in result.reasons:
-        level = "error" if reason.severity == "fail" else "warning"
-        log.annotate(
-            level,
-            reason.message,
-            file=reason.file,
-            line=reason.line,
-            title=f"mlci: {reason.section}",
-        )
-    return result_path, report_path, markdown
-
-
 def _write_artifacts(
-    result: Result, ctx: ActionsContext, opts: CiOptions, root: Path, out_dir: Path
+    result: Result, event: HostEvent, opts: CiOptions, root: Path, out_dir: Path
 ) -> tuple[Path | None, Path | None]:
     """The HTML report and the head's image plots, for the workflow to upload as artifacts."""
     from mlci.engine import plots
 
     html_path = (
-        Path(opts.html) if opts.html else (out_dir / "mlci-report.html" if ctx.in_actions else None)
+        Path(opts.html) if opts.html else (out_dir / "mlci-report.html" if event.in_ci else None)
     )
     common.write_reports(result, None, root, html=html_path)
     plots_dir = None
-    if ctx.in_actions and any(p.kind == "image" and p.path for p in result.plots):
+    if event.in_ci and any(p.kind == "image" and p.path for p in result.plots):
         plots_dir = plots.copy_images(result.plots, root, out_dir / "mlci-plots")
     return html_path, plots_dir
 
 
-def apply_label_override(
-    result: Result, cfg: Config, labels: tuple[str, ...], client: Any, pr: int | None, log: Log
-) -> Result:
-    """With ``gate.override_label`` on the PR, failures become warnings; the report says who."""
-    label = cfg.gate.override_label
-    if not label or label not in labels or result.verdict != "fail":
-        return result
-    from mlci.engine import gate
-    from mlci.forge.github.api import PublishError
-
-    by = None
-    if client is not None and pr is not None:
-        try:
-            by = client.label_actor(pr, label)
-        except PublishError as exc:
-            log.warning(f"cannot tell who applied the label {label}: {exc}")
-    log.annotate(
-        "warning",
-        f"the '{label}' label is on the PR{' (applied by ' + by + ')' if by else ''}: "
-        "failures are reported as warnings",
-    )
-    return gate.apply_override(result, {"label": label, "by": by, "reason": None, "at": None})
-
-
 def run_ci(opts: CiOptions, env: Mapping[str, str] | None = None) -> int:
     run = common.start(env, token=opts.github_token)
-    env, ctx, log = run.env, run.ctx, run.log
-    if ctx.event_name == "issue_comment":
-        return _comment_command(opts, ctx, env, log)
-    if ctx.event_name in UNTRUSTED_EVENTS:
-        raise ConfigError(f"`mlci ci` refuses to run on {ctx.event_name}: {FORK_SAFE_HINT}")
+    env, log, event = run.env, run.log, run.event
+    ev = event.revisions
+    if event.comment:
+        return _comment_command(opts, run)
+    if event.no_ci:
+        raise ConfigError(event.no_ci)
     found, cfg = project.load_config(opts.check.cwd, opts.check.config_path)
     root = found.root
-    ev = actions.revisions(ctx)
     if ev.base_sha and not opts.check.base:
-        _ensure_commit(ev.base_sha, root, log)
-    fetch_history(root, log)
-    repo = ctx.repository
-    context = Context(repo=repo, event=ctx.event_name or "local", pr=ev.pr, run_url=ctx.run_url)
+        common.ensure_commit(ev.base_sha, root, log)
+    common.fetch_history(root, log)
+    context = Context(
+        repo=event.repository, event=event.name or "local", pr=ev.pr, run_url=event.run_url
+    )
     log.group("mlci: check")
     try:
         result, cfg = run_check(
@@ -166,99 +99,53 @@ def run_ci(opts: CiOptions, env: Mapping[str, str] | None = None) -> int:
         log.endgroup()
     if ev.pr is not None and ev.base_sha:
         result = _flag_rule_changes(result, cfg, root, ev.base_sha)
-    client = run.forge.client(ctx, env, log) if opts.publish else None
-    result = _write_back(result, cfg, ctx, ev, client, root, log)
-    result = apply_label_override(result, cfg, ev.labels, client, ev.pr, log)
+    client = run.forge.client(run.ctx, env, log) if opts.publish else None
+    result = _write_back(result, cfg, event, client, root, log)
+    result = common.apply_label_override(result, cfg, ev.labels, client, ev.pr, log)
     result = common.track(
         result, cfg, root, env, kind="ci", warn=log.warning, verbose=opts.check.verbose
     )
-    result_path, report_path, _ = _write_local(result, cfg, ctx, opts, root, log)
-    html_path, plots_dir = _write_artifacts(result, ctx, opts, root, result_path.parent)
-    record_history(result, cfg, ctx, root, log, worktree=opts.check.head is None)
-    comment_url = None
-    try:
-        if not opts.publish:
-            log.info(f"mlci: not publishing (--no-publish); the result is in {result_path}")
-        elif client is None:
-            log.warning(f"{actions.NO_TOKEN}: the report is in the job summary only")
-        else:
-            published = run.forge.publish_result(
-                result,
-                cfg,
-                client,
-                log,
-                pr=ev.pr,
-                head_sha=result.context.head.sha,
-                run_url=ctx.run_url,
-                text=common.report_text(cfg, root),
-            )
-            comment_url = published.comment_url
-            summarise_problems(ctx, published.problems)
-    finally:
-        actions.write_outputs(
-            ctx.output,
-            {
-                "verdict": result.verdict,
-                "result-path": str(result_path),
-                "report-path": str(report_path),
-                "comment-url": comment_url or "",
-                "html-path": str(html_path or ""),
-                "plots-dir": str(plots_dir or ""),
-            },
-        )
+    result_path, report_path = common.write_ci_files(
+        run, result, cfg, root, output=opts.output, report=opts.report
+    )
+    html_path, plots_dir = _write_artifacts(result, event, opts, root, result_path.parent)
+    common.record_history(run, result, cfg, root, worktree=opts.check.head is None)
+    common.publish(
+        run,
+        result,
+        cfg,
+        client,
+        pr=ev.pr,
+        head_sha=result.context.head.sha,
+        run_url=event.run_url,
+        root=root,
+        files={"result-path": str(result_path), "report-path": str(report_path)},
+        artifacts={"html-path": str(html_path or ""), "plots-dir": str(plots_dir or "")},
+        not_publishing=(
+            None
+            if opts.publish
+            else f"mlci: not publishing (--no-publish); the result is in {result_path}"
+        ),
+        without_token="the report is in the job summary only",
+    )
     common.print_result(result, cfg, opts.fmt, root, log=log)
     return common.exit_code(result)
 
 
-def fetch_history(root: Path, log: Log) -> None:
-    """The notes earlier runs recorded on origin: the base's history (the hook never fetches)."""
-    from mlci.adapters import notes
-
-    if git.remote_url("origin", root) is None:
-        return
-    try:
-        notes.fetch(root)
-    except RunError as exc:
-        log.warning(f"cannot fetch the results history ({notes.REF}) from origin: {exc}")
-
-
-def record_history(
-    result: Result, cfg: Config, ctx: ActionsContext, root: Path, log: Log, *, worktree: bool
-) -> None:
-    """On a push to the default branch (``history.record``), note the result and push the notes."""
-    if not cfg.history.record:
-        return
-    why_not = actions.history_refusal(ctx)
-    if why_not:
-        return
-    from mlci.commands.record import record_and_push
-
-    record_and_push(result, root, worktree=worktree, info=log.info)
-
-
 def _write_back(
-    result: Result,
-    cfg: Config,
-    ctx: ActionsContext,
-    ev: actions.EventRevisions,
-    client: Any,
-    root: Path,
-    log: Log,
+    result: Result, cfg: Config, event: HostEvent, client: Any, root: Path, log: Log
 ) -> Result:
     """``repro.commit`` or ``/mlci commit``: the reproduced files go back to the PR branch.
 
     Done before anything is published, so that the status and the comment are for the new
     commit. Only pull requests have a branch to commit to; other events are left alone.
     """
-    if ctx.event_name not in ("pull_request", "pull_request_target") or ev.pr is None:
+    ev = event.revisions
+    if not event.pull_request or ev.pr is None:
         return result
-    from mlci.forge.github.prcommands import COMMIT_LABEL
-
     labels = ev.labels
-    if not cfg.repro.commit and client is not None and (ctx.run_attempt or "1") != "1":
+    if not cfg.repro.commit and client is not None and event.rerun:
         # `/mlci commit` labels the PR and re-runs this run, whose event still has the old labels
-        from mlci.forge.github.api import PublishError
-
         try:
             labels = client.pull(ev.pr).labels
         except PublishError as exc:
@@ -267,14 +154,10 @@ def _write_back(
         return result
     from mlci.engine import writeback
 
-    why = None
-    if ctx.event_name == "pull_request_target":
-        why = "a pull_request_target run holds a write token on the base: mlci never commits there"
-    elif fork := actions.fork_of(ctx):
-        why = f"a pull request from the fork {fork}: mlci never pushes to a fork's branch"
-    elif not ev.head_ref or not ev.head_sha:
+    why = event.no_writeback
+    if why is None and (not ev.head_ref or not ev.head_sha):
         why = "the event names no head branch"
-    target = writeback.PullTarget(ev.head_ref or "", ev.head_sha or "", run_url=ctx.run_url)
+    target = writeback.PullTarget(ev.head_ref or "", ev.head_sha or "", run_url=event.run_url)
     result = writeback.to_pull_request(root, result, cfg, target, refused=why)
     wb = result.writeback
     if wb is not None:
@@ -306,25 +189,16 @@ def _flag_rule_changes(result: Result, cfg: Config, root: Path, base_sha: str) -
     return dataclasses.replace(result, reasons=reasons, verdict=gate.verdict(reasons))
 
 
-def _comment_command(opts: CiOptions, ctx: ActionsContext, env: Mapping[str, str], log: Log) -> int:
+def _comment_command(opts: CiOptions, run: common.Start) -> int:
     """PR-comment commands. The checkout is the default branch: its config is trusted."""
-    from mlci import forge
     from mlci.engine import gate
 
     try:
         _, cfg = project.load_config(opts.check.cwd, opts.check.config_path)
     except RunError:
         cfg = Config()
-    host = forge.get("github")
-    client = host.client(ctx, env, log) if opts.publish else None
+    client = run.forge.client(run.ctx, run.env, run.log) if opts.publish else None
     # the report comment is rendered with mlci's own templates: no repository override
     text = common.report_text(cfg, None)
-    return host.handle_command(ctx, cfg, client, log, text, gate.apply_override)
-
-
-def summarise_problems(ctx: ActionsContext, problems: list[str]) -> None:
-    if problems:
-        lines = "\n".join(f"- {p}" for p in problems)
-        actions.append_summary(
-            ctx.step_summary, f"\n> [!WARNING]\n> mlci could not publish everything:\n\n{lines}\n"
-        )
+    code: int = run.forge.handle_command(run.ctx, cfg, client, run.log, text, gate.apply_override)
+    return code

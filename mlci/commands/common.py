@@ -13,31 +13,51 @@ the functions.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from mlci.forge.github import actions as github_actions
+from mlci import forge as forges
 from mlci.model.errors import EXIT_FAIL, EXIT_PASS, ConfigError
-from mlci.model.run import HostRun
+
+if TYPE_CHECKING:  # the CLI imports this module for --help: the model's types stay unloaded
+    from mlci.model.run import HostEvent, HostRun
 
 # The CLI's --github-token option and help name the forge's variables (the CLI imports no forge).
-TOKEN_OPTION_VAR = github_actions.TOKEN_OPTION_VAR
-TOKEN_VAR = github_actions.TOKEN_VAR
-CONTEXT_VARS = github_actions.CONTEXT_VARS
+TOKEN_OPTION_VAR = forges.TOKEN_OPTION_VAR
+TOKEN_VAR = forges.TOKEN_VAR
+CONTEXT_VARS = forges.CONTEXT_VARS
 
 
 @dataclass(frozen=True)
 class Start:
-    """The environment of one command run, read once and passed down as values."""
+    """The environment of one command run, read once and passed down as values.
+
+    Commands decide from :attr:`event` (host-neutral values); ``ctx`` is the host's
+    own context, only ever handed back to the forge.
+    """
 
     env: Mapping[str, str]
     forge: Any  # the code host (mlci.forge.Forge), GitHub today
-    ctx: Any  # the host's run context (forge.github.actions.ActionsContext)
+    ctx: Any  # the host's run context, opaque here
     log: Any  # the host's log (mlci.model.run.Log)
     host: HostRun  # the host's rules for the engine
+
+    @functools.cached_property
+    def event(self) -> HostEvent:
+        """What started the run (read when a command asks: a local check never needs it)."""
+        return self.forge.event(self.ctx)  # type: ignore[no-any-return]
+
+    def summary(self, markdown: str) -> None:
+        """Add to the run's summary page (nothing outside the host's CI)."""
+        self.forge.append_summary(self.ctx, markdown)
+
+    def outputs(self, values: Mapping[str, str | None]) -> None:
+        """Set the step's outputs (nothing outside the host's CI)."""
+        self.forge.write_outputs(self.ctx, values)
 
 
 def start(
@@ -48,10 +68,8 @@ def start(
     ``strict``: an unreadable event payload is an error (commands that act on the
     event); a local command only needs to know it cannot tell (see forge).
     """
-    from mlci import forge
-
     env = os.environ if env is None else env
-    host = forge.current(env)
+    host = forges.current(env)
     ctx = host.context(env, token=token, strict=strict)
     log = host.log(ctx)
     return Start(env=env, forge=host, ctx=ctx, log=log, host=host.rules(ctx, log))
@@ -176,10 +194,8 @@ def print_result(
 
 def for_log(message: str, env: Mapping[str, str] | None = None) -> str:
     """An error message quotes input (a key of a result file, a path): on a runner it is text only."""
-    from mlci import forge
-
     env = os.environ if env is None else env
-    host = forge.current(env)
+    host = forges.current(env)
     return host.log_safe(message) if host.running_here(env) else message
 
 
@@ -195,3 +211,162 @@ def track(result: Any, cfg: Any, root: Path, env: Mapping[str, str], **kw: Any) 
     from mlci.adapters import mlflow
 
     return mlflow.track(result, cfg, root, env, report=lambda res: markdown(res, cfg, root), **kw)
+
+
+# --- a run in the host's CI: what ci, publish and deploy share ---------------------------
+
+
+def ensure_commit(sha: str, root: Path, log: Any) -> None:
+    """The base commit is often missing from a shallow PR checkout: fetch it, don't fail."""
+    from mlci.adapters import git
+    from mlci.model.errors import RunError
+
+    if git.resolve(sha, root):
+        return
+    shallow = git.output(["rev-parse", "--is-shallow-repository"], root) == "true"
+    log.info(
+        f"mlci: fetching base commit {sha[:7]} (not in this {'shallow ' if shallow else ''}checkout)"
+    )
+    if not git.fetch("origin", sha, root, depth=1 if shallow else None):
+        raise RunError(
+            f"the base commit {sha[:7]} is not in the checkout and `git fetch origin {sha[:7]}` failed; "
+            "use actions/checkout with fetch-depth: 0"
+        )
+
+
+def fetch_history(root: Path, log: Any) -> None:
+    """The notes earlier runs recorded on origin: the base's history (the hook never fetches)."""
+    from mlci.adapters import git, notes
+    from mlci.model.errors import RunError
+
+    if git.remote_url("origin", root) is None:
+        return
+    try:
+        notes.fetch(root)
+    except RunError as exc:
+        log.warning(f"cannot fetch the results history ({notes.REF}) from origin: {exc}")
+
+
+def record_history(run: Start, result: Any, cfg: Any, root: Path, *, worktree: bool) -> None:
+    """On a push to the default branch (``history.record``), note the result and push the notes."""
+    if not cfg.history.record or run.event.no_history:
+        return
+    from mlci.commands.record import record_and_push
+
+    record_and_push(result, root, worktree=worktree, info=run.log.info)
+
+
+def apply_label_override(
+    result: Any,
+    cfg: Any,
+    labels: tuple[str, ...],
+    client: Any,
+    pr: int | None,
+    log: Any,
+) -> Any:
+    """With ``gate.override_label`` on the PR, failures become warnings; the report says who."""
+    label = cfg.gate.override_label
+    if not label or label not in labels or result.verdict != "fail":
+        return result
+    from mlci.engine import gate
+    from mlci.forge import PublishError
+
+    by = None
+    if client is not None and pr is not None:
+        try:
+            by = client.label_actor(pr, label)
+        except PublishError as exc:
+            log.warning(f"cannot tell who applied the label {label}: {exc}")
+    log.annotate(
+        "warning",
+        f"the '{label}' label is on the PR{' (applied by ' + by + ')' if by else ''}: "
+        "failures are reported as warnings",
+    )
+    return gate.apply_override(result, {"label": label, "by": by, "reason": None, "at": None})
+
+
+def write_ci_files(
+    run: Start,
+    result: Any,
+    cfg: Any,
+    root: Path,
+    *,
+    output: str | None = None,
+    report: str | None = None,
+) -> tuple[Path, Path]:
+    """Result file, report file, job summary and annotations: written before any network call.
+
+    Without a path, the files go to the runner's scratch folder, else to ``.git/mlci``.
+    """
+    from mlci.adapters import git
+
+    out_dir = (run.event.temp_dir or git.common_dir(root)) / "mlci"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    result_path = Path(output) if output else out_dir / "mlci-result.json"
+    report_path = Path(report) if report else out_dir / "mlci-report.md"
+    text = write_reports(result, cfg, root, output=result_path, report=report_path)
+    assert text is not None  # a report path was given
+    run.summary(text)
+    for reason in result.reasons:
+        level = "error" if reason.severity == "fail" else "warning"
+        run.log.annotate(
+            level,
+            reason.message,
+            file=reason.file,
+            line=reason.line,
+            title=f"mlci: {reason.section}",
+        )
+    return result_path, report_path
+
+
+def publish(
+    run: Start,
+    result: Any,
+    cfg: Any,
+    client: Any,
+    *,
+    pr: int | None,
+    head_sha: str | None,
+    run_url: str | None,
+    root: Path | None,
+    files: Mapping[str, str],
+    artifacts: Mapping[str, str] | None = None,
+    without_token: str,
+    not_publishing: str | None = None,
+) -> None:
+    """Comment, status and check run, then the step's outputs whatever happened.
+
+    Publishing problems are warnings (and a note in the job summary): the verdict
+    stands. ``root``: where the report's repository templates are (None: mlci's own).
+    ``not_publishing``: the line logged instead, when publishing is off.
+    """
+    comment_url = None
+    try:
+        if not_publishing:
+            run.log.info(not_publishing)
+        elif client is None:
+            run.log.warning(f"{run.forge.NO_TOKEN}: {without_token}")
+        else:
+            published = run.forge.publish_result(
+                result,
+                cfg,
+                client,
+                run.log,
+                pr=pr,
+                head_sha=head_sha,
+                run_url=run_url,
+                text=report_text(cfg, root),
+            )
+            comment_url = published.comment_url
+            if published.problems:
+                lines = "\n".join(f"- {p}" for p in published.problems)
+                run.summary(f"\n> [!WARNING]\n> mlci could not publish everything:\n\n{lines}\n")
+    finally:
+        run.outputs(
+            {
+                "verdict": result.verdict,
+                **files,
+                "comment-url": comment_url or "",
+                **(artifacts or {}),
+            }
+        )

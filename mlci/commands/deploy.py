@@ -35,13 +35,11 @@ from mlci.configfile import load
 from mlci.engine import card as gather_card
 from mlci.engine import compare, gate, project
 from mlci.engine.check import CheckOptions, run_check
-from mlci.forge.github import actions
-from mlci.forge.github.actions import ActionsContext, Log
-from mlci.forge.github.deployments import record_deployment
 from mlci.model import fmt
 from mlci.model.config import Config, DeployConfig
 from mlci.model.errors import EXIT_FAIL, EXIT_PASS, ConfigError, RunError
 from mlci.model.result import Context, MetricDelta, Result
+from mlci.model.run import HostEvent, Log
 from mlci.report import render
 
 DEFAULT_LOCK_TIMEOUT = 600.0
@@ -81,7 +79,7 @@ class Outcome:
     card_link: str | None = None  # where a reader finds it
 
 
-def _deploy_config(cfg: Config) -> DeployConfig:
+def deploy_config(cfg: Config) -> DeployConfig:
     dep = cfg.deploy
     where = cfg.path or "mlci.yaml"
     if dep is None:
@@ -117,15 +115,15 @@ def _lock_timeout(env: Mapping[str, str]) -> float:
 # --- is this commit the tip of the branch being deployed? -------------------------------------
 
 
-def tip_problem(root: Path, ctx: ActionsContext, branch: str | None, head: str) -> str | None:
+def tip_problem(root: Path, event: HostEvent, branch: str | None, head: str) -> str | None:
     """Why ``head`` is not the tip of ``branch`` now, or None when it is.
 
     The tip is read live from ``origin`` (``git ls-remote``): a newer push
     makes an older deploy job stale even though its event said ``after`` =
     this commit. Without a remote, the local branch is the reference.
     """
-    if ctx.event_name == "push":
-        after = ctx.event.get("after")
+    if event.push:
+        after = event.pushed_sha
         if after and after != head:
             return (
                 f"the checkout is {head[:7]} but the push was for {after[:7]}: deploy the pushed "
@@ -258,27 +256,24 @@ def deploy_command(
 
 def run_deploy(opts: DeployOptions, env: Mapping[str, str] | None = None) -> int:
     from mlci.adapters import mlflow
-    from mlci.commands.ci import CiOptions, _ensure_commit, _write_local
 
     run = common.start(env, token=opts.github_token)
-    env, ctx, log = run.env, run.ctx, run.log
+    env, log, event = run.env, run.log, run.event
+    ev = event.revisions
     root = git.repo_root(opts.check.cwd)
     cfg = load(opts.check.config_path, root, explicit=opts.check.config_path is not None)
-    dep = _deploy_config(cfg)
+    dep = deploy_config(cfg)
     head = git.resolve("HEAD", root)
     if head is None:
         raise RunError("the repository has no commits yet")
 
-    ev = actions.revisions(ctx)
     if ev.base_sha and not opts.check.base:
-        _ensure_commit(ev.base_sha, root, log)
-    branch = ev.head_ref if ctx.event_name == "push" else (git.current_branch(root) or ev.head_ref)
-    tip = tip_problem(root, ctx, branch, head)
+        common.ensure_commit(ev.base_sha, root, log)
+    branch = ev.head_ref if event.push else (git.current_branch(root) or ev.head_ref)
+    tip = tip_problem(root, event, branch, head)
 
-    from mlci.commands.ci import fetch_history
-
-    fetch_history(root, log)  # the history that noise-aware rules judge by
-    context = Context(repo=ctx.repository, event=ctx.event_name or "local", run_url=ctx.run_url)
+    common.fetch_history(root, log)  # the history that noise-aware rules judge by
+    context = Context(repo=event.repository, event=event.name or "local", run_url=event.run_url)
     log.group("mlci: gate")
     try:
         result, cfg = run_check(
@@ -291,10 +286,8 @@ def run_deploy(opts: DeployOptions, env: Mapping[str, str] | None = None) -> int
         )
     finally:
         log.endgroup()
-    from mlci.commands.ci import record_history
-
     # the gate on the default branch is a result like any push's: it joins the history
-    record_history(result, cfg, ctx, root, log, worktree=opts.check.head is None)
+    common.record_history(run, result, cfg, root, worktree=opts.check.head is None)
     # after the gate, which reproduces the pipeline when repro is on, and before MLflow is touched
     model = root / str(dep.model_path)
     if not model.exists():
@@ -323,13 +316,13 @@ def run_deploy(opts: DeployOptions, env: Mapping[str, str] | None = None) -> int
     name, alias = str(dep.model_name), dep.alias
     try:
         tracker = mlflow.connect(cfg, root, env, verbose=opts.check.verbose)
-        who = ctx.deployer or card_command.local_deployer(root)
+        who = event.deployer or card_command.local_deployer(root)
         result = _decide(
             tracker, result, cfg, root, model, dep, opts, outcome, env, log, head, tip, who
         )
-    except MlflowError as exc:  # exit 3, and GitHub hears that the deployment errored
-        record_deployment(
-            ctx,
+    except MlflowError as exc:  # exit 3, and the code host hears that the deployment errored
+        run.forge.record_deployment(
+            run.ctx,
             env,
             log,
             environment=opts.environment,
@@ -340,12 +333,11 @@ def run_deploy(opts: DeployOptions, env: Mapping[str, str] | None = None) -> int
         )
         raise
 
-    ci_opts = CiOptions(check=opts.check, output=opts.output)
-    result_path, report_path, _ = _write_local(result, cfg, ctx, ci_opts, root, log)
+    result_path, report_path = common.write_ci_files(run, result, cfg, root, output=opts.output)
     summary = _summary(outcome, name, alias, opts.environment, tracker)
-    actions.append_summary(ctx.step_summary, "\n" + summary.replace("\n", "\n\n") + "\n")
+    run.summary("\n" + summary.replace("\n", "\n\n") + "\n")
     if outcome.card:  # the run link of the GitHub Deployment shows the card too
-        actions.append_summary(ctx.step_summary, "\n" + outcome.card)
+        run.summary("\n" + outcome.card)
     champion = outcome.champion
     payload = {
         "model": name,
@@ -354,10 +346,10 @@ def run_deploy(opts: DeployOptions, env: Mapping[str, str] | None = None) -> int
         "previous": champion.version if champion else None,
         "mlflow_run": (result.mlflow or {}).get("run_id"),
         "model_card": outcome.card_link,
-        "run_url": ctx.run_url,
+        "run_url": event.run_url,
     }
-    record_deployment(
-        ctx,
+    run.forge.record_deployment(
+        run.ctx,
         env,
         log,
         environment=opts.environment,
@@ -369,8 +361,7 @@ def run_deploy(opts: DeployOptions, env: Mapping[str, str] | None = None) -> int
         # run's job summary holds it
         target_url=outcome.card_link if outcome.card_link and "://" in outcome.card_link else None,
     )
-    actions.write_outputs(
-        ctx.output,
+    run.outputs(
         {
             "verdict": "fail" if outcome.refusals else "pass",
             "result-path": str(result_path),
@@ -627,10 +618,10 @@ def run_rollback(opts: RollbackOptions, env: Mapping[str, str] | None = None) ->
     from mlci.adapters import mlflow
 
     run = common.start(env, token=opts.github_token)
-    env, ctx, log = run.env, run.ctx, run.log
+    env, log = run.env, run.log
     root = git.repo_root(opts.cwd)
     cfg = load(opts.config_path, root, explicit=opts.config_path is not None)
-    dep = _deploy_config(cfg)
+    dep = deploy_config(cfg)
     name, alias = str(dep.model_name), dep.alias
     tracker = mlflow.connect(cfg, root, env, verbose=opts.verbose)
     with mlflow.alias_lock(tracker.uri, name, alias, _lock_timeout(env)):
@@ -660,8 +651,8 @@ def run_rollback(opts: RollbackOptions, env: Mapping[str, str] | None = None) ->
             tracker.set_version_tag(name, current.version, TAG + "rolled_back_from", "true")
     was = f" (was version {current.version})" if current else ""
     message = f"mlci rollback: {name}@{alias} is back on version {previous.version}{was} for {opts.environment}"
-    record_deployment(
-        ctx,
+    run.forge.record_deployment(
+        run.ctx,
         env,
         log,
         environment=opts.environment,
@@ -676,7 +667,7 @@ def run_rollback(opts: RollbackOptions, env: Mapping[str, str] | None = None) ->
             "rollback": True,
         },
     )
-    actions.append_summary(ctx.step_summary, message + "\n")
+    run.summary(message + "\n")
     import click
 
     click.echo(fmt.terminal_text(message))

@@ -30,6 +30,7 @@ from mlci.adapters.dvc.plugins import DEFAULT_PORTS, REMOTE_PLUGINS
 from mlci.engine import project
 from mlci.model.errors import EXIT_PASS, EXIT_RUNTIME, MlciError
 from mlci.model.fmt import mask_credentials, plural
+from mlci.model.run import HostEvent
 
 T = TypeVar("T")
 OK, FAIL, WARN, SKIP = "ok", "fail", "warn", "skip"
@@ -109,12 +110,12 @@ def diagnose(
         items.append(Item(FAIL, "project", project.nested_hint(folders)))
     from mlci.commands import common
 
-    ctx = common.start(env, strict=False).ctx
-    items.append(_base(root, cfg, ctx.base_ref))
+    run = common.start(env, strict=False)
+    items.append(_base(root, cfg, run.event.target_branch))
     items += _dvc(root, cfg, env, timeout)
     items += _rules(root, cfg)
     items.append(_mlflow(root, cfg, env, timeout))
-    items += _github(root, ctx)
+    items += _github(root, run.event, run.forge.TOKEN_VAR)
     return items
 
 
@@ -348,17 +349,15 @@ def _mlflow(root: Path, cfg: config.Config, env: Mapping[str, str], timeout: flo
     return Item(SKIP, "MLflow", f"{shown}: {scheme} tracking URIs are not checked")
 
 
-def _github(root: Path, ctx: Any) -> list[Item]:
-    from mlci.forge.github.actions import TOKEN_VAR
-
+def _github(root: Path, event: HostEvent, token_var: str) -> list[Item]:
     items = []
-    if ctx.in_actions:
-        if ctx.token:
+    if event.in_ci:
+        if event.has_token:
             items.append(
                 Item(
                     OK,
                     "GitHub token",
-                    f"{TOKEN_VAR} is set (its permissions are not "
+                    f"{token_var} is set (its permissions are not "
                     "queried: doctor makes no GitHub API calls)",
                 )
             )
@@ -368,7 +367,7 @@ def _github(root: Path, ctx: Any) -> list[Item]:
                 Item(
                     WARN,
                     "GitHub token",
-                    f"{TOKEN_VAR} is not set: pass the action's "
+                    f"{token_var} is not set: pass the action's "
                     "github-token input; without it nothing is published",
                 )
             )

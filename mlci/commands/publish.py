@@ -12,20 +12,18 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from mlci.adapters import git
 from mlci.commands import common
-from mlci.commands.ci import CiOptions, apply_label_override, fetch_history, summarise_problems
+from mlci.commands.ci import CiOptions
 from mlci.configfile import load
 from mlci.engine import project
-from mlci.forge.github import actions
-from mlci.forge.github.actions import PR_EVENTS, ActionsContext, Log
+from mlci.forge import PublishError
 from mlci.model.config import Config
 from mlci.model.errors import ConfigError, RunError
 from mlci.model.result import Result
+from mlci.model.run import Log, PublishTarget
 
 
 def load_result(path: str) -> Result:
@@ -76,84 +74,9 @@ def _refuse_inside_checkout(result_file: str, root: Path | None) -> None:
         )
 
 
-@dataclass(frozen=True)
-class PublishTarget:
-    """Where a result is published, from the trusted event (never from the result file)."""
-
-    pr: int | None
-    head_sha: str | None
-    base_sha: str | None = None  # the PR's base, when the event or the API names it
-
-
-def _trusted_target(ctx: ActionsContext, result: Result, client: Any) -> PublishTarget:
-    """PR number and head sha to publish on, taken from the trusted event, not from the result.
-
-    In a workflow_run job the result file was produced by an untrusted run: it may
-    only be published on the commit that run was for. Under a pull_request event the
-    PR and head are the event's; under any other event in Actions there is no PR, and
-    the commit is the run's own. Only outside Actions (a person with a token) does
-    the file say where it goes.
-    """
-    claimed_pr, claimed_head = result.context.pr, result.context.head.sha
-    if ctx.event_name in PR_EVENTS:
-        ev = actions.revisions(ctx)
-        if claimed_head != ev.head_sha:
-            raise ConfigError(
-                f"the result is for commit {(claimed_head or 'unknown')[:7]} but this {ctx.event_name} run "
-                f"is for {(ev.head_sha or 'unknown')[:7]}: refusing to publish it"
-            )
-        if claimed_pr is not None and claimed_pr != ev.pr:
-            raise ConfigError(f"the result names PR #{claimed_pr} but this run is for PR #{ev.pr}")
-        return PublishTarget(ev.pr, ev.head_sha, ev.base_sha)
-    if ctx.event_name and ctx.event_name != "workflow_run":
-        if claimed_pr is not None:
-            raise ConfigError(
-                f"the result names PR #{claimed_pr}, but a {ctx.event_name} run is for no pull request: "
-                "publish a pull request's result from the workflow_run event (the fork-safe pair, "
-                "examples/workflows/mlci-fork-safe-publish.yml)"
-            )
-        if ctx.sha and claimed_head and claimed_head != ctx.sha:
-            raise ConfigError(
-                f"the result is for commit {claimed_head[:7]} but this {ctx.event_name} run "
-                f"is for {ctx.sha[:7]}: refusing to publish it"
-            )
-        return PublishTarget(None, ctx.sha or claimed_head)
-    if ctx.event_name != "workflow_run":
-        return PublishTarget(claimed_pr, claimed_head, result.context.base.sha)
-    run = ctx.event.get("workflow_run") or {}
-    head_sha = run.get("head_sha")
-    if not head_sha:
-        raise RunError("the workflow_run event has no head_sha")
-    if claimed_head and claimed_head != head_sha:
-        raise ConfigError(
-            f"the result is for commit {claimed_head[:7]} but the workflow run that produced it "
-            f"was for {head_sha[:7]}: refusing to publish it"
-        )
-    prs = [
-        p for p in run.get("pull_requests") or () if (p.get("head") or {}).get("sha") == head_sha
-    ]
-    pr: int | None
-    base_sha: str | None = None
-    if prs:
-        pr = int(prs[0]["number"])
-        base_sha = (prs[0].get("base") or {}).get("sha")
-    elif run.get("event") == "pull_request" and client is not None:
-        # fork PRs are not listed in the event: ask for open PRs with this head
-        owner = ((run.get("head_repository") or {}).get("owner") or {}).get("login")
-        label = f"{owner}:{run.get('head_branch')}" if owner and run.get("head_branch") else None
-        found = client.pulls_for(head_sha, label)
-        pr = int(found[0].number) if found else None
-        base_sha = found[0].base_sha if found else None
-    else:
-        pr = None
-    if claimed_pr is not None and pr is not None and claimed_pr != pr:
-        raise ConfigError(f"the result names PR #{claimed_pr} but the run was for PR #{pr}")
-    return PublishTarget(pr, head_sha, base_sha)
-
-
 def run_publish(result_file: str, opts: CiOptions, env: Mapping[str, str] | None = None) -> int:
     run = common.start(env, token=opts.github_token)
-    env, ctx, log = run.env, run.ctx, run.log
+    env, log, event = run.env, run.log, run.event
     try:
         found = project.find(opts.check.cwd)
         root: Path | None = found.git_root
@@ -161,8 +84,8 @@ def run_publish(result_file: str, opts: CiOptions, env: Mapping[str, str] | None
         root = None
     _refuse_inside_checkout(result_file, root)
     result = load_result(result_file)
-    if root is not None and ctx.event_name == "workflow_run":
-        fetch_history(root, log)  # the recomputed comparison's auto limits read it
+    if root is not None and event.result_from_untrusted_run:
+        common.fetch_history(root, log)  # the recomputed comparison's auto limits read it
     # the config of the trusted checkout (the base branch), not of the PR
     cfg = (
         load(
@@ -174,32 +97,26 @@ def run_publish(result_file: str, opts: CiOptions, env: Mapping[str, str] | None
         if root
         else Config()
     )
-    client = run.forge.client(ctx, env, log)
-    from mlci.forge.github.api import PublishError
-
-    try:
-        target = _trusted_target(ctx, result, client)
-    except PublishError as exc:
-        log.warning(f"cannot find the pull request for this run: {exc}")
-        target = PublishTarget(None, ctx.event.get("workflow_run", {}).get("head_sha"))
+    client = run.forge.client(run.ctx, env, log)
+    target = run.forge.publish_target(run.ctx, result, client, log)
     pr, head_sha = target.pr, target.head_sha
     from mlci.engine import gate
 
     # Whatever the event, a file cannot choose its verdict or waive its own failures: the
     # verdict follows the reasons, and an override comes only from the label on the PR (below).
     result = dataclasses.replace(result, override=None, verdict=gate.verdict(result.reasons))
-    if ctx.event_name == "workflow_run":
+    if event.result_from_untrusted_run:
         # Written by an untrusted run: what would speak for this repository (its MLflow link,
         # the link to "its" run) is replaced by what this trusted run knows.
         result = dataclasses.replace(
             result,
             mlflow=None,
-            context=dataclasses.replace(result.context, run_url=_untrusted_run_url(ctx)),
+            context=dataclasses.replace(result.context, run_url=target.run_url),
         )
         result = _verify(result, cfg, root, target, log)
-    elif ctx.run_url and not result.context.run_url:
+    elif event.run_url and not result.context.run_url:
         result = dataclasses.replace(
-            result, context=dataclasses.replace(result.context, run_url=ctx.run_url)
+            result, context=dataclasses.replace(result.context, run_url=event.run_url)
         )
     result = dataclasses.replace(result, context=dataclasses.replace(result.context, pr=pr))
     labels: tuple[str, ...] = ()
@@ -208,37 +125,21 @@ def run_publish(result_file: str, opts: CiOptions, env: Mapping[str, str] | None
             labels = client.pull(pr).labels
         except PublishError as exc:
             log.warning(f"cannot read the labels of #{pr}: {exc}")
-    result = apply_label_override(result, cfg, labels, client, pr, log)
+    result = common.apply_label_override(result, cfg, labels, client, pr, log)
     # the trusted run renders with mlci's own templates only: no repository override
-    markdown = common.markdown(result, cfg, None)
-    actions.append_summary(ctx.step_summary, markdown)
-    comment_url = None
-    try:
-        if client is None:
-            log.warning(f"{actions.NO_TOKEN}: nothing published")
-        else:
-            published = run.forge.publish_result(
-                result,
-                cfg,
-                client,
-                log,
-                pr=pr,
-                head_sha=head_sha,
-                run_url=result.context.run_url,
-                text=common.report_text(cfg, None),
-            )
-            comment_url = published.comment_url
-            summarise_problems(ctx, published.problems)
-    finally:
-        actions.write_outputs(
-            ctx.output,
-            {
-                "verdict": result.verdict,
-                "result-path": result_file,
-                "report-path": "",
-                "comment-url": comment_url or "",
-            },
-        )
+    run.summary(common.markdown(result, cfg, None))
+    common.publish(
+        run,
+        result,
+        cfg,
+        client,
+        pr=pr,
+        head_sha=head_sha,
+        run_url=result.context.run_url,
+        root=None,
+        files={"result-path": result_file, "report-path": ""},
+        without_token="nothing published",
+    )
     common.print_result(result, cfg, opts.fmt, None, log=log)
     return common.exit_code(result)
 
@@ -274,14 +175,3 @@ def _verify(
             title="mlci: verification",
         )
     return verify.apply(result, found, cfg, root, target.head_sha)
-
-
-def _untrusted_run_url(ctx: ActionsContext) -> str | None:
-    """The URL of the run that produced the result, from the trusted event."""
-    run = ctx.event.get("workflow_run") or {}
-    url = run.get("html_url")
-    return (
-        url
-        if isinstance(url, str) and url.startswith(ctx.server_url.rstrip("/") + "/")
-        else ctx.run_url
-    )

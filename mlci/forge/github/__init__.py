@@ -10,20 +10,27 @@ from collections.abc import Mapping
 from typing import Any
 
 from mlci.forge.github import actions
-from mlci.forge.github.actions import ActionsContext, Log, log_safe
-from mlci.model.run import HostRun
+from mlci.forge.github.actions import NO_TOKEN, TOKEN_VAR, ActionsContext, Log, log_safe
+from mlci.model.run import HostEvent, HostRun, PublishTarget
 
 name = "github"
 __all__ = [
+    "NO_TOKEN",
+    "TOKEN_VAR",
+    "append_summary",
     "client",
     "context",
+    "event",
     "handle_command",
     "log",
     "log_safe",
     "name",
     "publish_result",
+    "publish_target",
+    "record_deployment",
     "rules",
     "running_here",
+    "write_outputs",
 ]
 
 
@@ -35,6 +42,18 @@ def context(
     env: Mapping[str, str], *, token: str | None = None, strict: bool = True
 ) -> ActionsContext:
     return actions.from_env(env, token=token, strict=strict)
+
+
+def event(ctx: ActionsContext) -> HostEvent:
+    return actions.host_event(ctx)
+
+
+def append_summary(ctx: ActionsContext, markdown: str) -> None:
+    actions.append_summary(ctx.step_summary, markdown)
+
+
+def write_outputs(ctx: ActionsContext, values: Mapping[str, str | None]) -> None:
+    actions.write_outputs(ctx.output, values)
 
 
 def log(ctx: ActionsContext) -> Log:
@@ -55,6 +74,18 @@ def publish_result(result: Any, cfg: Any, client: Any, log: Any, **kw: Any) -> A
     from mlci.forge.github import publish as publishing
 
     return publishing.publish(result, cfg, client, log, **kw)
+
+
+def publish_target(ctx: ActionsContext, result: Any, client: Any, log: Any) -> PublishTarget:
+    from mlci.forge.github import publish as publishing
+
+    return publishing.target(ctx, result, client, log)
+
+
+def record_deployment(ctx: ActionsContext, env: Mapping[str, str], log: Any, **kw: Any) -> bool:
+    from mlci.forge.github import deployments
+
+    return deployments.record_deployment(ctx, env, log, **kw)
 
 
 def handle_command(

@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
+from mlci.forge import TOKEN_VAR
 from mlci.model.errors import RunError
-from mlci.model.run import HostRun
+from mlci.model.run import HostEvent, HostRun
 
 if TYPE_CHECKING:  # the result model is imported where it is used: `mlci --version` imports this
     from mlci.model.result import EventRevisions
@@ -28,12 +29,14 @@ ZERO_SHA = "0" * 40
 # mlci never runs, reads or validates the pull request's files there.
 UNTRUSTED_EVENTS = ("pull_request_target", "issue_comment", "workflow_run")
 PR_EVENTS = ("pull_request", "pull_request_target")
+FORK_SAFE_HINT = (
+    "it holds a write token on the base's code, so mlci will not reproduce, validate or read files "
+    "from the pull request's head there. Use the fork-safe pair instead: `mlci ci --no-publish` on "
+    "`pull_request` (uploading mlci-result.json), then `mlci publish` on `workflow_run` "
+    "(see examples/workflows/)"
+)
 
-TOKEN_VAR = "GITHUB_TOKEN"  # the token Actions hands a job
-TOKEN_OPTION_VAR = "MLCI_GITHUB_TOKEN"  # what --github-token reads first
 NO_TOKEN = f"no GitHub token ({TOKEN_VAR} or --github-token)"
-# what `mlci ci --help` says the context is read from
-CONTEXT_VARS = "GITHUB_EVENT_NAME, GITHUB_EVENT_PATH, GITHUB_REPOSITORY, GITHUB_API_URL, ..."
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,7 @@ class ActionsContext:
     runner_temp: Path | None = None
     in_actions: bool = False
     base_ref: str | None = None  # GITHUB_BASE_REF: the target branch of a pull_request run
+    strict: bool = True  # False: a payload mlci cannot read means "cannot tell", not an error
 
     @property
     def run_url(self) -> str | None:
@@ -137,6 +141,7 @@ def from_env(
         runner_temp=opt_path("RUNNER_TEMP"),
         in_actions=env.get("GITHUB_ACTIONS") == "true",
         base_ref=env.get("GITHUB_BASE_REF") or None,
+        strict=strict,
     )
 
 
@@ -227,6 +232,52 @@ def fork_of(ctx: ActionsContext) -> str | None:
     if head and head == base:
         return None
     return str(head or "an unknown repository")
+
+
+def writeback_refusal(ctx: ActionsContext) -> str | None:
+    """Why mlci must not commit to this pull request's branch, or None when it may."""
+    if ctx.event_name == "pull_request_target":
+        return "a pull_request_target run holds a write token on the base: mlci never commits there"
+    if fork := fork_of(ctx):
+        return f"a pull request from the fork {fork}: mlci never pushes to a fork's branch"
+    return None
+
+
+def host_event(ctx: ActionsContext) -> HostEvent:
+    """The run's event in host-neutral values: what the commands decide from."""
+    try:
+        ev = revisions(ctx)
+    except (KeyError, TypeError, ValueError, AttributeError):
+        if ctx.strict:
+            raise
+        from mlci.model.result import EventRevisions
+
+        ev = EventRevisions(head_sha=ctx.sha)  # a payload mlci cannot read
+    name = ctx.event_name
+    return HostEvent(
+        name=name,
+        repository=ctx.repository,
+        run_url=ctx.run_url,
+        in_ci=ctx.in_actions,
+        has_token=bool(ctx.token),
+        revisions=ev,
+        pull_request=name in PR_EVENTS,
+        comment=name == "issue_comment",
+        rerun=(ctx.run_attempt or "1") != "1",
+        push=name == "push",
+        pushed_sha=(ctx.event.get("after") or None) if name == "push" else None,
+        target_branch=ctx.base_ref,
+        deployer=ctx.deployer,
+        temp_dir=ctx.runner_temp,
+        no_ci=(
+            f"`mlci ci` refuses to run on {name}: {FORK_SAFE_HINT}"
+            if name in UNTRUSTED_EVENTS
+            else None
+        ),
+        no_history=history_refusal(ctx),
+        no_writeback=writeback_refusal(ctx) if name in PR_EVENTS else None,
+        result_from_untrusted_run=name == "workflow_run",
+    )
 
 
 # --- workflow commands and files --------------------------------------------------
@@ -370,10 +421,3 @@ def append_summary(path: Path | None, markdown: str) -> None:
         return
     with path.open("a", encoding="utf-8") as fh:
         fh.write(markdown if markdown.endswith("\n") else markdown + "\n")
-
-
-def default_dir(ctx: ActionsContext, git_dir: Path) -> Path:
-    """Where result and report files go when no path is given: the runner's temp, else .git/mlci."""
-    out = (ctx.runner_temp if ctx.runner_temp else git_dir) / "mlci"
-    out.mkdir(parents=True, exist_ok=True)
-    return out

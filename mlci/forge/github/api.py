@@ -16,8 +16,9 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from mlci.forge import PublishError
 from mlci.model import fmt
-from mlci.model.errors import ConfigError, MlciError
+from mlci.model.errors import ConfigError
 
 if TYPE_CHECKING:
     from mlci.forge.github.actions import ActionsContext
@@ -26,18 +27,6 @@ ACTIONS_BOT = "github-actions[bot]"
 COMMENT_LIMIT = 65536  # characters GitHub accepts in an issue comment body
 # characters GitHub keeps of a commit status's or a deployment's description (longer is refused)
 DESCRIPTION_LIMIT = 140
-
-
-class PublishError(MlciError):
-    """A GitHub request failed (after retries). Never changes the exit code."""
-
-    def __init__(self, message: str, status: int | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-
-    @property
-    def forbidden(self) -> bool:
-        return self.status in (401, 403, 404)
 
 
 @dataclass(frozen=True)

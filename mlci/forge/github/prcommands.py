@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from mlci.forge import ReportText
+from mlci.forge import COMMIT_LABEL, ReportText
 from mlci.forge.github import actions
 from mlci.forge.github.actions import ActionsContext, Log
 from mlci.model import fmt
@@ -33,7 +33,6 @@ Waive = Callable[[Result, dict[str, Any]], Result]
 
 COMMAND = re.compile(r"^/mlci(?:\s+(?P<name>\S+))?(?:\s+(?P<text>.*))?$", re.IGNORECASE)
 WRITERS = ("admin", "maintain", "write")
-COMMIT_LABEL = "mlci:commit"  # on a PR: its pull_request runs commit the reproduced files back
 HELP = """\
 mlci understands these commands in a pull-request comment (first line):
 

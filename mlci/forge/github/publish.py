@@ -17,12 +17,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mlci.forge import ReportText
-from mlci.forge.github.actions import Log
+from mlci.forge.github import actions
+from mlci.forge.github.actions import PR_EVENTS, ActionsContext, Log
 from mlci.forge.github.api import COMMENT_LIMIT, DESCRIPTION_LIMIT, GitHub, PublishError
 from mlci.model import fmt
 from mlci.model.config import Config
+from mlci.model.errors import ConfigError, RunError
 from mlci.model.fmt import safe_url
 from mlci.model.result import Result
+from mlci.model.run import PublishTarget
 
 RESULT_MARKER = "<!-- mlci:result:"
 _HIDDEN_BUDGET = 24_000  # characters of the comment kept for the machine-readable copy
@@ -230,3 +233,94 @@ def upsert_comment(
     if earlier.body == body:
         return earlier.url, "unchanged"
     return client.edit_comment(pr, earlier.id, body).url, "updated"
+
+
+# --- where a result computed elsewhere goes (`mlci publish`) ---------------------------------
+
+
+def target(ctx: ActionsContext, result: Result, client: GitHub | None, log: Log) -> PublishTarget:
+    """PR number and head sha to publish on, taken from the trusted event, not from the result.
+
+    In a workflow_run job the result file was produced by an untrusted run: it may
+    only be published on the commit that run was for. Under a pull_request event the
+    PR and head are the event's; under any other event in Actions there is no PR, and
+    the commit is the run's own. Only outside Actions (a person with a token) does
+    the file say where it goes.
+    """
+    try:
+        found = _target(ctx, result, client)
+    except PublishError as exc:
+        log.warning(f"cannot find the pull request for this run: {exc}")
+        found = PublishTarget(None, ctx.event.get("workflow_run", {}).get("head_sha"))
+    if ctx.event_name == "workflow_run":
+        found = dataclasses.replace(found, run_url=_untrusted_run_url(ctx))
+    return found
+
+
+def _target(ctx: ActionsContext, result: Result, client: GitHub | None) -> PublishTarget:
+    claimed_pr, claimed_head = result.context.pr, result.context.head.sha
+    if ctx.event_name in PR_EVENTS:
+        ev = actions.revisions(ctx)
+        if claimed_head != ev.head_sha:
+            raise ConfigError(
+                f"the result is for commit {(claimed_head or 'unknown')[:7]} but this {ctx.event_name} run "
+                f"is for {(ev.head_sha or 'unknown')[:7]}: refusing to publish it"
+            )
+        if claimed_pr is not None and claimed_pr != ev.pr:
+            raise ConfigError(f"the result names PR #{claimed_pr} but this run is for PR #{ev.pr}")
+        return PublishTarget(ev.pr, ev.head_sha, ev.base_sha)
+    if ctx.event_name and ctx.event_name != "workflow_run":
+        if claimed_pr is not None:
+            raise ConfigError(
+                f"the result names PR #{claimed_pr}, but a {ctx.event_name} run is for no pull request: "
+                "publish a pull request's result from the workflow_run event (the fork-safe pair, "
+                "examples/workflows/mlci-fork-safe-publish.yml)"
+            )
+        if ctx.sha and claimed_head and claimed_head != ctx.sha:
+            raise ConfigError(
+                f"the result is for commit {claimed_head[:7]} but this {ctx.event_name} run "
+                f"is for {ctx.sha[:7]}: refusing to publish it"
+            )
+        return PublishTarget(None, ctx.sha or claimed_head)
+    if ctx.event_name != "workflow_run":
+        return PublishTarget(claimed_pr, claimed_head, result.context.base.sha)
+    run = ctx.event.get("workflow_run") or {}
+    head_sha = run.get("head_sha")
+    if not head_sha:
+        raise RunError("the workflow_run event has no head_sha")
+    if claimed_head and claimed_head != head_sha:
+        raise ConfigError(
+            f"the result is for commit {claimed_head[:7]} but the workflow run that produced it "
+            f"was for {head_sha[:7]}: refusing to publish it"
+        )
+    prs = [
+        p for p in run.get("pull_requests") or () if (p.get("head") or {}).get("sha") == head_sha
+    ]
+    pr: int | None
+    base_sha: str | None = None
+    if prs:
+        pr = int(prs[0]["number"])
+        base_sha = (prs[0].get("base") or {}).get("sha")
+    elif run.get("event") == "pull_request" and client is not None:
+        # fork PRs are not listed in the event: ask for open PRs with this head
+        owner = ((run.get("head_repository") or {}).get("owner") or {}).get("login")
+        label = f"{owner}:{run.get('head_branch')}" if owner and run.get("head_branch") else None
+        found = client.pulls_for(head_sha, label)
+        pr = int(found[0].number) if found else None
+        base_sha = found[0].base_sha if found else None
+    else:
+        pr = None
+    if claimed_pr is not None and pr is not None and claimed_pr != pr:
+        raise ConfigError(f"the result names PR #{claimed_pr} but the run was for PR #{pr}")
+    return PublishTarget(pr, head_sha, base_sha)
+
+
+def _untrusted_run_url(ctx: ActionsContext) -> str | None:
+    """The URL of the run that produced the result, from the trusted event."""
+    run = ctx.event.get("workflow_run") or {}
+    url = run.get("html_url")
+    return (
+        url
+        if isinstance(url, str) and url.startswith(ctx.server_url.rstrip("/") + "/")
+        else ctx.run_url
+    )
