@@ -471,6 +471,9 @@ def _promote(
     # optimistic check, for stores the lock does not cover: the alias must not have moved meanwhile
     now = tracker.alias(name, alias)
     if (now.version if now else None) != (champion.version if champion else None):
+        if now is not None and now.sha and now.sha == result.context.head.sha:
+            # a deploy of this same commit (a re-run job) got there first: it did this one's work
+            raise LostRace(f"{name}@{alias} moved to version {now.version} of this commit", now)
         raise MlflowError(
             f"{name}@{alias} moved to version {now.version if now else '(none)'} while this "
             "deploy was comparing: nothing was registered; run the deploy again"
