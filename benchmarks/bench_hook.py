@@ -145,7 +145,7 @@ def main() -> int:
             "imports alone (python -c 'import dvc.repo, rich')": lambda i: [
                 sys.executable,
                 "-c",
-                "import mlci.check, dvc.repo, rich.console",
+                "import mlci.engine.check, dvc.repo, rich.console",
             ],
             "mlci check --no-repro --lock-status": lambda i: [
                 sys.executable,
