@@ -56,10 +56,7 @@ def check(
         lock_status=lock_status,
         commit=commit,
     )
-    from mlci.adapters import dvc
-
-    # one DVC Repo for the lock status, the fetch check and the reading (opened when first asked)
-    with progress_for(sys.stderr) as progress, dvc.reused_repos():
+    with progress_for(sys.stderr) as progress:
         result, cfg = run_check(opts, run.env, progress=progress, host=run.host)
     root = _root(opts.cwd)
     result = common.track(result, cfg, root, run.env, kind="check", verbose=verbose)

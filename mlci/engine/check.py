@@ -63,6 +63,8 @@ def run_check(
 ) -> tuple[Result, Config]:
     """Compute the result of ``opts``; ``host`` holds the code host's rules for this run
     (built by the forge from the environment; None: a local run)."""
+    from mlci.adapters import dvc
+
     started = time.monotonic()
     found = project.find(opts.cwd)
     if cfg is None:
@@ -70,13 +72,17 @@ def run_check(
             opts.config_path, found.root, explicit=opts.config_path is not None, project=found.label
         )
     said: tuple[str, ...] = ()
-    if opts.compare:
-        target, said = choose_base(resolve_target(opts, cfg, found.root, event=event), cfg)
-    else:
-        target = repro_only_target(opts, cfg, found.root, event)
-    run = Run(opts, cfg, target, os.environ if env is None else env, progress or Progress(), host)
-    run.outcomes.append(StepOutcome(notes=said))  # which base, before what the steps say
-    result = _result(run, check_steps(opts), context, started, whole_check=True)
+    # one DVC Repo for the lock status, the fetch check and the reading (opened when first
+    # asked), whichever command runs the check: check, ci, deploy, card or the hook
+    with dvc.reused_repos():
+        if opts.compare:
+            target, said = choose_base(resolve_target(opts, cfg, found.root, event=event), cfg)
+        else:
+            target = repro_only_target(opts, cfg, found.root, event)
+        env = os.environ if env is None else env
+        run = Run(opts, cfg, target, env, progress or Progress(), host)
+        run.outcomes.append(StepOutcome(notes=said))  # which base, before what the steps say
+        result = _result(run, check_steps(opts), context, started, whole_check=True)
     if opts.commit:
         from mlci.engine import writeback
 
