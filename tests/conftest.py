@@ -215,6 +215,7 @@ SLOW_MODULES = {
     "test_ci",
     "test_doctor",
     "test_commands",
+    "test_writeback",
 }
 
 

@@ -69,6 +69,7 @@ def _wheel_command(out: Path) -> list[str]:
     return [uv, "build", "-q", "--wheel", "--out-dir", str(out), str(REPO_ROOT)]
 
 
+@pytest.mark.slow  # builds the wheel (seconds)
 def test_wheel_ships_templates_and_schema(tmp_path):
     """A plain `pip install .` must be able to render reports: templates live inside the wheel."""
     subprocess.run(_wheel_command(tmp_path), check=True, capture_output=True)
