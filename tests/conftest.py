@@ -198,6 +198,25 @@ def assert_golden(name: str, got: str) -> None:
 
 from tests.ghfake.fixtures import github_fake, github_spec  # noqa: E402,F401
 
+
+def two_deploys_at_once(cwd: Path, timeout: float) -> list[tuple[str, str]]:
+    """Start two `mlci deploy -e production --base HEAD` processes together; both must exit 0.
+
+    Returns each one's (stdout, stderr).
+    """
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    cmd = [sys.executable, "-m", "mlci", "deploy", "-e", "production", "--base", "HEAD"]
+    procs = [
+        subprocess.Popen(
+            cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        for _ in range(2)
+    ]
+    outs = [proc.communicate(timeout=timeout) for proc in procs]
+    assert [proc.returncode for proc in procs] == [0, 0], outs
+    return outs
+
+
 # --- the fast tier (`make test-fast`: pytest -m "not slow") ------------------------------
 # Slow: a test that uses a DVC repository, or lives in a module whose tests run pipelines,
 # Great Expectations, MLflow, Spark, a browser, act or real pushes. Everything else is the

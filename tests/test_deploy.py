@@ -12,13 +12,20 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from mlci.model.result import validate
-from tests.conftest import ACC_RULE, REPO_ROOT, GitRepo, metrics_repo, rules_config, sh
+from tests.conftest import (
+    ACC_RULE,
+    REPO_ROOT,
+    GitRepo,
+    metrics_repo,
+    rules_config,
+    sh,
+    two_deploys_at_once,
+)
 from tests.ghfake.payloads import event_payload
 
 REPO = "octo-org/ml-repo"
@@ -427,21 +434,7 @@ def test_a_deploy_waits_for_the_lock_and_gives_up_with_exit_3(
 
 
 def test_two_racing_deploys_leave_one_consistent_version(project: Project):
-    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
-    cmd = [sys.executable, "-m", "mlci", "deploy", "-e", "production", "--base", "HEAD"]
-    procs = [
-        subprocess.Popen(
-            cmd,
-            cwd=project.repo.path,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(2)
-    ]
-    outs = [p.communicate(timeout=120) for p in procs]
-    assert [p.returncode for p in procs] == [0, 0], outs
+    outs = two_deploys_at_once(project.repo.path, timeout=120)
     said = sorted(
         "promoted"
         if "promoted clf version 1" in out

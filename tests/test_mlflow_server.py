@@ -14,7 +14,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import urllib.error
 import urllib.request
 import uuid
@@ -24,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from tests import test_deploy
-from tests.conftest import REPO_ROOT, VENV_BIN, GitRepo, metrics_repo
+from tests.conftest import VENV_BIN, GitRepo, metrics_repo, two_deploys_at_once
 from tests.ghfake.payloads import event_payload
 
 empty_db = test_deploy.empty_db  # the migrated database, copied as the server's store
@@ -292,21 +291,7 @@ def test_the_same_commit_claimed_twice_is_deployed_once(server_project: ServerPr
 
 def test_two_deploys_at_once_against_the_server_leave_one_winner(server_project: ServerProject):
     p = server_project
-    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
-    cmd = [sys.executable, "-m", "mlci", "deploy", "-e", "production", "--base", "HEAD"]
-    procs = [
-        subprocess.Popen(
-            cmd,
-            cwd=p.repo.path,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(2)
-    ]
-    outs = [proc.communicate(timeout=600) for proc in procs]
-    assert [proc.returncode for proc in procs] == [0, 0], outs
+    outs = two_deploys_at_once(p.repo.path, timeout=600)
     said = sorted(
         "promoted"
         if f"promoted {p.model} version" in out
