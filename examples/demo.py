@@ -1,8 +1,9 @@
 """The demo: a real pull-request scenario on the example project.
 
-Copies ``examples/project`` into a new git repository, commits a baseline on
-``main`` (``dvc repro``), then makes two pull-request branches that change a
-param — one that regresses the model, one that improves it — and runs
+Copies ``examples/project`` into a new git repository, makes five commits on
+``main``, each reproduced (``dvc repro``) and recorded (``mlci check --record``)
+as CI's push job would — so the reports show each metric's trend — then makes
+two pull-request branches that change a param — one that regresses the model, one that improves it — and runs
 ``mlci check`` against ``main`` on each: it reproduces the pipeline, compares,
 and shows the report and the gate.
 Then, as after merge: deploys the baseline model, merges the improvement and
@@ -25,6 +26,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 REPORTS = Path.cwd() / "demo-reports"  # the PR comment and HTML report of each branch, kept
 BIN = Path(sys.executable).parent
+HISTORY_SEEDS = ["1", "2", "3", "4"]  # prepare.seed on the main commits before the baseline
+BASELINE_SEED = "42"
 
 
 def run(cmd: list[str], cwd: Path, *, check: bool = True, show: bool = False) -> int:
@@ -63,10 +66,21 @@ def make_baseline(repo: Path) -> None:
     run(["git", "config", "user.name", "mlci demo"], repo)
     run(["dvc", "init", "-q"], repo)
     run(["dvc", "config", "core.autostage", "true"], repo)
-    print("• main: reproducing the baseline pipeline (prepare → train → evaluate)", flush=True)
-    run(["dvc", "repro", "-q"], repo)
-    run(["git", "add", "-A"], repo)
-    run(["git", "commit", "-q", "-m", "Baseline model"], repo)
+    print(
+        "• main: five commits, each reproduced and recorded as CI's push job would "
+        "(mlci check --record: a git note per commit)",
+        flush=True,
+    )
+    # Earlier main commits drew other test splits, so the metrics moved a little from
+    # commit to commit: the history the PR reports draw their trends from. The last
+    # commit is the baseline the pull requests branch from.
+    for seed in [*HISTORY_SEEDS, BASELINE_SEED]:
+        set_param(repo, "prepare.seed", seed)
+        run(["dvc", "repro", "-q"], repo)
+        run(["git", "add", "-A"], repo)
+        message = "Baseline model" if seed == BASELINE_SEED else f"Split with seed {seed}"
+        run(["git", "commit", "-q", "-m", message], repo)
+        run(["mlci", "check", "--no-repro", "--record", "--format", "json"], repo)
 
 
 def pull_request(repo: Path, branch: str, key: str, value: str) -> int:
@@ -92,6 +106,9 @@ def pull_request(repo: Path, branch: str, key: str, value: str) -> int:
         f"\n  exit code {code} ({'gate closed' if code == 1 else 'gate open' if code == 0 else 'error'})"
     )
     print(f"  the PR comment mlci would post: {report}\n  the HTML report: {page}")
+    if report.exists() and "| trend |" not in report.read_text():
+        print("  demo: the report shows no trend of main's recorded history")
+        code = -1
     run(
         ["git", "checkout", "-q", "--force", "main"], repo
     )  # drop the reproduced, uncommitted outputs
