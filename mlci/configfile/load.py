@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from mlci.configfile.schema import MAX_DEPTH, SCHEMA, _bounded, _Ctx, _kind
+from mlci.configfile.schema import MAX_DEPTH, SCHEMA, Ctx, bounded, kind
 from mlci.model.config import (
     DEFAULT_CONFIG,
     Config,
@@ -46,7 +46,7 @@ def _pick(raw: dict[str, Any], cls: type, **extra: Any) -> Any:
     return cls(**kwargs, **extra)
 
 
-def _build(raw: dict[str, Any], display: str, ctx: _Ctx) -> Config:
+def _build(raw: dict[str, Any], display: str, ctx: Ctx) -> Config:
     metrics_raw = dict(raw.get("metrics", {}))
     rules = []
     for i, r in enumerate(metrics_raw.pop("rules", [])):
@@ -108,7 +108,7 @@ def _build(raw: dict[str, Any], display: str, ctx: _Ctx) -> Config:
 
 def parse(text: str, display: str = DEFAULT_CONFIG) -> Config:
     """Validate the text of a config file; ``display`` is the name used in errors."""
-    ctx = _Ctx(display)
+    ctx = Ctx(display)
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except RecursionError as exc:  # PyYAML composes recursively: deep nesting ends here
@@ -127,10 +127,10 @@ def parse(text: str, display: str = DEFAULT_CONFIG) -> Config:
         raise ConfigError(f"YAML syntax error: {exc}", file=display) from exc
     if node is None:
         return Config(path=display)
-    _bounded(node, ctx)
+    bounded(node, ctx)
     if not isinstance(node, yaml.MappingNode):
         raise ctx.error(
-            node, "", f"the config must be a mapping of sections, got {_kind(node, ctx)}"
+            node, "", f"the config must be a mapping of sections, got {kind(node, ctx)}"
         )
     try:
         raw = SCHEMA(node, "", ctx)

@@ -19,10 +19,12 @@ from mlci.model.errors import ConfigError
 # --- the schema ---------------------------------------------------------------
 
 # A schema node is a callable (value node, key path, context) -> python value.
-Checker = Callable[[yaml.Node, str, "_Ctx"], Any]
+Checker = Callable[[yaml.Node, str, "Ctx"], Any]
 
 
-class _Ctx:
+class Ctx:
+    """What a check needs beside the node: the file's name for errors, a scalar constructor."""
+
     def __init__(self, file: str) -> None:
         self.file = file
         self.constructor = yaml.SafeLoader("")
@@ -37,7 +39,7 @@ class _Ctx:
             ValueError,
             OverflowError,
             RecursionError,
-        ) as exc:  # checked in _bounded; belt and braces
+        ) as exc:  # checked in bounded; belt and braces
             raise self.error(node, "", f"cannot read this value: {exc}") from exc
 
 
@@ -59,7 +61,7 @@ def _shown(text: Any) -> str:
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
-def _bounded(root: yaml.Node, ctx: _Ctx) -> None:
+def bounded(root: yaml.Node, ctx: Ctx) -> None:
     """Refuse a node tree that aliases blow up, that nests too deep or holds a huge number.
 
     One iterative pass (a recursive one would itself overflow on deep input): each
@@ -139,7 +141,8 @@ def _tag(check: Checker, kind: str, **details: Any) -> Checker:
     return check
 
 
-def _kind(node: yaml.Node, ctx: _Ctx) -> str:
+def kind(node: yaml.Node, ctx: Ctx) -> str:
+    """The node's kind in a user's words ("a mapping", "a number", ...), for error messages."""
     if isinstance(node, yaml.MappingNode):
         return "a mapping"
     if isinstance(node, yaml.SequenceNode):
@@ -150,19 +153,19 @@ def _kind(node: yaml.Node, ctx: _Ctx) -> str:
     return repr(value)
 
 
-def _scalar(node: yaml.Node, key: str, ctx: _Ctx, what: str) -> Any:
+def _scalar(node: yaml.Node, key: str, ctx: Ctx, what: str) -> Any:
     if not isinstance(node, yaml.ScalarNode):
-        raise ctx.error(node, key, f"expected {what}, got {_kind(node, ctx)}")
+        raise ctx.error(node, key, f"expected {what}, got {kind(node, ctx)}")
     return ctx.value(node)
 
 
 def string(*, nullable: bool = False) -> Checker:
-    def check(node: yaml.Node, key: str, ctx: _Ctx) -> Any:
+    def check(node: yaml.Node, key: str, ctx: Ctx) -> Any:
         value = _scalar(node, key, ctx, "a string")
         if value is None and nullable:
             return None
         if isinstance(value, bool) or value is None or isinstance(value, (dict, list)):
-            raise ctx.error(node, key, f"expected a string, got {_kind(node, ctx)}")
+            raise ctx.error(node, key, f"expected a string, got {kind(node, ctx)}")
         if not isinstance(value, str):
             value = str(ctx.constructor.construct_scalar(node))  # e.g. a branch named 2024
         return value
@@ -171,20 +174,20 @@ def string(*, nullable: bool = False) -> Checker:
 
 
 def boolean() -> Checker:
-    def check(node: yaml.Node, key: str, ctx: _Ctx) -> Any:
+    def check(node: yaml.Node, key: str, ctx: Ctx) -> Any:
         value = _scalar(node, key, ctx, "true or false")
         if not isinstance(value, bool):
-            raise ctx.error(node, key, f"expected true or false, got {_kind(node, ctx)}")
+            raise ctx.error(node, key, f"expected true or false, got {kind(node, ctx)}")
         return value
 
     return _tag(check, "boolean")
 
 
 def number(*, minimum: float | None = None) -> Checker:
-    def check(node: yaml.Node, key: str, ctx: _Ctx) -> Any:
+    def check(node: yaml.Node, key: str, ctx: Ctx) -> Any:
         value = _scalar(node, key, ctx, "a number")
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ctx.error(node, key, f"expected a number, got {_kind(node, ctx)}")
+            raise ctx.error(node, key, f"expected a number, got {kind(node, ctx)}")
         if isinstance(value, float) and math.isnan(value):
             raise ctx.error(node, key, "expected a number, got NaN")
         if minimum is not None and value < minimum:
@@ -197,12 +200,12 @@ def number(*, minimum: float | None = None) -> Checker:
 def number_or_auto(*, minimum: float | None = None) -> Checker:
     """A number, or the word ``auto`` (a limit mlci derives from the recorded history)."""
 
-    def check(node: yaml.Node, key: str, ctx: _Ctx) -> Any:
+    def check(node: yaml.Node, key: str, ctx: Ctx) -> Any:
         value = _scalar(node, key, ctx, "a number or 'auto'")
         if value == "auto":
             return value
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ctx.error(node, key, f"expected a number or 'auto', got {_kind(node, ctx)}")
+            raise ctx.error(node, key, f"expected a number or 'auto', got {kind(node, ctx)}")
         if isinstance(value, float) and math.isnan(value):
             raise ctx.error(node, key, "expected a number or 'auto', got NaN")
         if minimum is not None and value < minimum:
@@ -213,10 +216,10 @@ def number_or_auto(*, minimum: float | None = None) -> Checker:
 
 
 def integer(*, minimum: int) -> Checker:
-    def check(node: yaml.Node, key: str, ctx: _Ctx) -> Any:
+    def check(node: yaml.Node, key: str, ctx: Ctx) -> Any:
         value = _scalar(node, key, ctx, "a whole number")
         if isinstance(value, bool) or not isinstance(value, int):
-            raise ctx.error(node, key, f"expected a whole number, got {_kind(node, ctx)}")
+            raise ctx.error(node, key, f"expected a whole number, got {kind(node, ctx)}")
         if value < minimum:
             raise ctx.error(node, key, f"expected a whole number >= {minimum}, got {value!r}")
         return value
@@ -225,7 +228,7 @@ def integer(*, minimum: int) -> Checker:
 
 
 def choice(*options: str) -> Checker:
-    def check(node: yaml.Node, key: str, ctx: _Ctx) -> Any:
+    def check(node: yaml.Node, key: str, ctx: Ctx) -> Any:
         # YAML 1.1 reads a plain `off` (or `on`, `no`) as a boolean; docs/config.md writes `off` unquoted
         if isinstance(node, yaml.ScalarNode) and not node.style and node.value in options:
             return node.value
@@ -241,7 +244,7 @@ def choice(*options: str) -> Checker:
                 if len(quoted) == 2
                 else ", ".join(quoted[:-1]) + " or " + quoted[-1]
             )
-            got = repr(value) if isinstance(value, str) else _kind(node, ctx)
+            got = repr(value) if isinstance(value, str) else kind(node, ctx)
             raise ctx.error(node, key, f"expected {expected}, got {got}")
         return value
 
@@ -251,7 +254,7 @@ def choice(*options: str) -> Checker:
 def env_name() -> Checker:
     """The name of an environment variable (letters, digits, underscores)."""
 
-    def check(node: yaml.Node, key: str, ctx: _Ctx) -> Any:
+    def check(node: yaml.Node, key: str, ctx: Ctx) -> Any:
         value = string()(node, key, ctx)
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", value):
             raise ctx.error(
@@ -265,20 +268,20 @@ def env_name() -> Checker:
 def free_mapping() -> Checker:
     """Any mapping, passed on as it is (reader options, Spark conf)."""
 
-    def check(node: yaml.Node, key: str, ctx: _Ctx) -> Any:
+    def check(node: yaml.Node, key: str, ctx: Ctx) -> Any:
         if not isinstance(node, yaml.MappingNode):
-            raise ctx.error(node, key, f"expected a mapping, got {_kind(node, ctx)}")
+            raise ctx.error(node, key, f"expected a mapping, got {kind(node, ctx)}")
         return ctx.value(node)
 
     return _tag(check, "free_mapping")
 
 
 def list_of(item: Checker) -> Checker:
-    def check(node: yaml.Node, key: str, ctx: _Ctx) -> Any:
+    def check(node: yaml.Node, key: str, ctx: Ctx) -> Any:
         if isinstance(node, yaml.ScalarNode) and ctx.value(node) is None:
             return []
         if not isinstance(node, yaml.SequenceNode):
-            raise ctx.error(node, key, f"expected a list, got {_kind(node, ctx)}")
+            raise ctx.error(node, key, f"expected a list, got {kind(node, ctx)}")
         return [item(child, f"{key}[{i}]", ctx) for i, child in enumerate(node.value)]
 
     return _tag(check, "list", item=item)
@@ -287,11 +290,11 @@ def list_of(item: Checker) -> Checker:
 def mapping(fields: dict[str, Checker], *, required: tuple[str, ...] = ()) -> Checker:
     """A mapping with known keys; returns {key: value} plus ``__line__``."""
 
-    def check(node: yaml.Node, key: str, ctx: _Ctx) -> Any:
+    def check(node: yaml.Node, key: str, ctx: Ctx) -> Any:
         if isinstance(node, yaml.ScalarNode) and ctx.value(node) is None:
             node = yaml.MappingNode("tag:yaml.org,2002:map", [], node.start_mark, node.end_mark)
         if not isinstance(node, yaml.MappingNode):
-            raise ctx.error(node, key, f"expected a mapping, got {_kind(node, ctx)}")
+            raise ctx.error(node, key, f"expected a mapping, got {kind(node, ctx)}")
         out: dict[str, Any] = {"__line__": node.start_mark.line + 1}
         for key_node, value_node in node.value:
             name = ctx.value(key_node)
@@ -315,13 +318,13 @@ def mapping(fields: dict[str, Checker], *, required: tuple[str, ...] = ()) -> Ch
     return _tag(check, "mapping", fields=fields, required=required)
 
 
-def _expectation(node: yaml.Node, key: str, ctx: _Ctx) -> Any:
+def _expectation(node: yaml.Node, key: str, ctx: Ctx) -> Any:
     """One inline expectation: ``{expect_...: {kwargs}}``, a single-key mapping."""
     if not isinstance(node, yaml.MappingNode) or len(node.value) != 1:
         raise ctx.error(
             node,
             key,
-            "expected one expectation as '<expect_name>: {kwargs}', got " + _kind(node, ctx),
+            "expected one expectation as '<expect_name>: {kwargs}', got " + kind(node, ctx),
         )
     ((name_node, kwargs_node),) = node.value
     name = ctx.value(name_node)
@@ -338,7 +341,7 @@ def _expectation(node: yaml.Node, key: str, ctx: _Ctx) -> Any:
         raise ctx.error(
             kwargs_node,
             f"{key}.{_shown(name)}",
-            f"expected a mapping of arguments, got {_kind(kwargs_node, ctx)}",
+            f"expected a mapping of arguments, got {kind(kwargs_node, ctx)}",
         )
     return {"type": name, "kwargs": kwargs, "line": node.start_mark.line + 1}
 
