@@ -300,7 +300,7 @@ def _mlflow(root: Path, cfg: config.Config, env: Mapping[str, str], timeout: flo
         return Item(
             SKIP, "MLflow", "not used (no mlflow: or deploy: section, no $MLFLOW_TRACKING_URI)"
         )
-    from mlci.adapters.mlflow import configured_uri, default_store, git_dir
+    from mlci.adapters.mlflow import configured_uri, default_store, git_dir, local_store
 
     uri = configured_uri(cfg, root, env)
     if not uri:  # mlci's default store (see adapters/mlflow.py): made on first use, inside .git
@@ -312,14 +312,13 @@ def _mlflow(root: Path, cfg: config.Config, env: Mapping[str, str], timeout: flo
     severity = FAIL if cfg.deploy is not None else WARN  # deploy cannot work without it
     shown = mask_credentials(uri)
     scheme = urlsplit(uri).scheme
-    if scheme == "sqlite":
-        path = Path(uri.removeprefix("sqlite:///"))  # sqlite:////abs/file.db keeps its leading /
-        path = path if path.is_absolute() else root / path
-        if path.is_file():
+    found = local_store(uri)  # the file deploy and tracking open, resolved as they resolve it
+    if found is not None and scheme == "sqlite":
+        if found.is_file():
             return Item(OK, "MLflow", f"{shown}: the database file exists")
-        if path.parent.is_dir():
+        if found.parent.is_dir():
             return Item(OK, "MLflow", f"{shown}: will be created on first use")
-        return Item(severity, "MLflow", f"{shown}: folder {path.parent} does not exist")
+        return Item(severity, "MLflow", f"{shown}: folder {found.parent} does not exist")
     if scheme in ("http", "https"):
         from mlci.model.fmt import without_credentials
 
@@ -340,12 +339,10 @@ def _mlflow(root: Path, cfg: config.Config, env: Mapping[str, str], timeout: flo
         if code == 200:
             return Item(OK, "MLflow", f"{shown}: the server answers")
         return Item(severity, "MLflow", f"{shown}: /health answered HTTP {code}")
-    if scheme in ("", "file"):
-        path = Path(urlsplit(uri).path if scheme else uri)
-        path = path if path.is_absolute() else root / path
-        if path.is_dir() or path.parent.is_dir():
+    if found is not None:  # a file:// or plain path store
+        if found.is_dir() or found.parent.is_dir():
             return Item(OK, "MLflow", f"{shown}: local store")
-        return Item(severity, "MLflow", f"{shown}: folder {path.parent} does not exist")
+        return Item(severity, "MLflow", f"{shown}: folder {found.parent} does not exist")
     return Item(SKIP, "MLflow", f"{shown}: {scheme} tracking URIs are not checked")
 
 
