@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import GitRepo, sh
+from tests.conftest import VENV_BIN, GitRepo, sh
 from tests.corpus import Project
 from tests.ghfake.payloads import event_payload
 from tests.test_ci import REPO, Actions
@@ -140,12 +140,26 @@ def test_the_commit_lands_on_the_pr_branch_with_files_author_and_parent(tmp_path
     # the run judged the new commit: result, status and comment name it
     assert doc["context"]["head"]["sha"] == new
     assert not [r for r in doc["reasons"] if "dvc.lock" in r["message"]]
-    statuses = [s.body for s in job.fake.calls("repos/create-commit-status")]
-    assert statuses and all(s["state"] in ("success", "failure") for s in statuses)
-    status_shas = [c.path.rsplit("/", 1)[-1] for c in job.fake.calls("repos/create-commit-status")]
-    assert status_shas == [new]
-    body = job.fake.calls("issues/create-comment")[0].body["body"]
+    # ... as a reviewer sees them on GitHub: the new commit has the status and the check run,
+    # the reproduced one has none, and the PR's comment names the new commit
+    [status] = job.fake.statuses(new)
+    assert status["state"] == "success" and status["context"].startswith("mlci")
+    assert job.fake.statuses(head) == []
+    [check] = job.fake.check_runs(new)
+    assert check["head_sha"] == new and check["conclusion"] == "success"
+    assert job.fake.check_runs(head) == []
+    [comment] = job.fake.comments(7)
+    body = comment["body"]
     assert f"`{new[:7]}`" in body and "**Write-back** — ✅ committed" in body
+    assert f"`{head[:7]}`" not in body.split("**Write-back**")[0]
+    # dvc push came before git push: a fresh clone of the PR branch pulls every output the
+    # new dvc.lock names, and finds the pipeline up to date
+    fresh = p.fresh_clone(tmp_path / "reviewer-clone", branch="feature")
+    assert fresh.git("rev-parse", "HEAD") == new
+    sh([str(VENV_BIN / "dvc"), "pull", "-q"], fresh.path)
+    assert (fresh.path / "model.txt").read_text() == "weights for lr=0.2\n"
+    status_out = sh([str(VENV_BIN / "dvc"), "status", "--json"], fresh.path)
+    assert json.loads(status_out) == {}
     # a second run on the new commit has nothing left to commit
     job.repo.git("fetch", "-q", "origin")
     job.repo.git("checkout", "-q", "-f", new)  # the work tree holds the same files
@@ -179,6 +193,82 @@ def test_a_branch_that_moved_since_the_run_is_left_alone(tmp_path, runner):
     assert f"moved to {moved[:7]}" in doc["writeback"]["message"]
     assert _origin_tip(p, "feature") == moved
     assert doc["context"]["head"]["sha"] == head
+
+
+def test_a_push_rejected_because_the_branch_moved_meanwhile_says_so(tmp_path, runner):
+    """The branch moves after mlci read its tip and before its push lands: git refuses the push.
+
+    The runner clone's pre-push hook is the other push, made at exactly that moment.
+    """
+    p, head = _project(tmp_path)
+    p.write("notes.md", "pushed while mlci was pushing\n")
+    moved = p.commit("the author pushes again")  # a commit origin has, but not on feature yet
+    p.git("push", "-q", "origin", f"{moved}:refs/heads/elsewhere")
+    job = runner(p)
+    hook = job.repo.path / ".git" / "hooks" / "pre-push"
+    hook.write_text(
+        f"#!/bin/sh\ngit --git-dir='{p.origin}' update-ref refs/heads/feature {moved}\n"
+    )
+    hook.chmod(0o755)
+    job.pr_event(p.git("rev-parse", "main"), head)
+    code, doc = job.ci()
+    wb = doc["writeback"]
+    assert wb["status"] == "failed", wb
+    assert wb["message"].startswith("git push to feature was rejected (")
+    assert "nothing changed on the branch (the branch moved" in wb["message"]
+    assert _origin_tip(p, "feature") == moved  # the other push stands; mlci's commit is not there
+    assert "write-back: git push to feature was rejected" in job.last.err
+    # the run reports on the commit it reproduced, whose dvc.lock is still stale
+    assert doc["context"]["head"]["sha"] == head
+    assert any("reproduction changed dvc.lock" in r["message"] for r in doc["reasons"])
+    assert [s["state"] for s in job.fake.statuses(head)] == ["success"]
+
+
+def test_under_pull_request_target_nothing_runs_and_nothing_is_pushed(tmp_path, runner):
+    p, head = _project(tmp_path)
+    job = runner(p)
+    base = p.git("rev-parse", "main")
+    job.fake.add_pull(7, head_sha=head, base_sha=base, head_ref="feature", base_ref="main")
+    payload = event_payload(
+        "pull_request",
+        "synchronize",
+        repo=REPO,
+        pr_number=7,
+        head_sha=head,
+        head_ref="feature",
+        base_sha=base,
+        base_ref="main",
+    )
+    job.env("pull_request_target", payload)  # GitHub sends the pull_request payload
+    run = job.run("ci", "--output", str(job.tmp / "result.json"))
+    assert run.code == 2
+    assert "`mlci ci` refuses to run on pull_request_target" in run.err
+    assert _origin_tip(p, "feature") == head
+    assert not _pushed_model(p)  # no dvc push either
+    assert job.repo.git("rev-parse", "HEAD") == head
+    assert job.fake.writes() == []
+
+
+def test_without_a_dvc_remote_nothing_is_committed(tmp_path, runner):
+    p, head = _project(tmp_path)
+    job = runner(p)
+    sh([str(VENV_BIN / "dvc"), "remote", "default", "--unset"], job.repo.path)
+    job.pr_event(p.git("rev-parse", "main"), head)
+    code, doc = job.ci()
+    wb = doc["writeback"]
+    assert wb["status"] == "refused"
+    assert wb["message"] == (
+        "no default DVC remote: the outputs the commit records would exist only here; "
+        "nothing committed"
+    )
+    assert _origin_tip(p, "feature") == head
+
+
+def _pushed_model(p: Project) -> bool:
+    """Whether the DVC remote holds the model that lr=0.2 produces."""
+    return any(
+        f.is_file() and f.read_bytes() == b"weights for lr=0.2\n" for f in p.storage.rglob("*")
+    )
 
 
 def test_a_failed_stage_writes_nothing(tmp_path, runner):
