@@ -482,6 +482,8 @@ def test_deployments_are_recorded_on_github(project: Project, github_fake, tmp_p
     [status] = created["statuses"]
     assert status["state"] == "success"
     assert status["target_url"] == f"https://github.com/{REPO}/actions/runs/77"
+    assert status["log_url"] == status["target_url"]
+    assert status["environment_url"] == ""  # a SQLite store has no page to open
     assert project.client().get_model_version(MODEL, "1").tags["mlci.base.sha"] == first
     assert "verdict=pass" in (tmp_path / "out").read_text()
     summary = (tmp_path / "summary.md").read_text()

@@ -224,11 +224,16 @@ def test_deploy_card_and_rollback_against_a_tracking_server(
     assert f"]({p.url}/#/experiments/" in card  # the deploy run, linked on the server
     local = client.download_artifacts(mv.run_id, "model_card.md", str(tmp_path))
     assert Path(local).read_text(encoding="utf-8") == card
-    # the GitHub Deployment links to the version's page, whose description is the card
-    created = github_fake.deployments()[0]
+    # the GitHub Deployment, as its environment's page shows it: "View deployment" opens the
+    # version's page, whose description is the card; the log link is the run, whose job
+    # summary shows the card too
+    [created] = github_fake.deployments()
     assert created["payload"]["model_card"] == page
-    status = created["statuses"][0]
-    assert status["state"] == "success" and status["target_url"] == page
+    [status] = created["statuses"]
+    assert status["state"] == "success" and status["environment_url"] == page
+    run_url = f"https://github.com/{REPO}/actions/runs/88"
+    assert status["log_url"] == run_url and status["target_url"] == run_url
+    assert card in (tmp_path / "summary.md").read_text()
     for name in env:
         monkeypatch.delenv(name)
 
@@ -305,3 +310,52 @@ def test_two_deploys_at_once_against_the_server_leave_one_winner(server_project:
     assert said in (["already", "promoted"], ["claimed", "promoted"]), outs
     [version] = p.versions()
     assert p.champion() == version
+
+
+@pytest.mark.parametrize("same_commit", [True, False], ids=["same-commit", "other-commit"])
+def test_the_alias_moved_while_this_deploy_was_comparing(
+    server_project: ServerProject, monkeypatch: pytest.MonkeyPatch, same_commit: bool
+):
+    """Another deploy moves the alias between this one's champion read and its claim.
+
+    The other deploy's whole work (register a version, move the alias) is done through the
+    server at that exact moment: right after this deploy compared with the champion it read.
+    """
+    from mlci.commands import deploy
+
+    p = server_project
+    head = p.repo.git("rev-parse", "HEAD")
+    other_sha = head if same_commit else "e" * 40
+    real_challenge = deploy.challenge
+    moved: list[str] = []
+
+    def compare_then_the_other_deploy_finishes(tracker, champion, result, cfg):
+        found = real_challenge(tracker, champion, result, cfg)
+        version = p.rival_claim(other_sha)
+        p.client().set_registered_model_alias(p.model, "champion", version)
+        p.client().set_model_version_tag(p.model, version, "mlci.claim.state", "promoted")
+        moved.append(version)
+        return found
+
+    monkeypatch.setattr(deploy, "challenge", compare_then_the_other_deploy_finishes)
+    run = p.run("deploy", "-e", "production", "--base", "HEAD")
+    [winner] = moved
+    assert p.champion() == winner and p.versions() == [winner]  # this deploy registered nothing
+    runs = p.client().search_runs(
+        [p.client().get_experiment_by_name(p.model).experiment_id],
+        "tags.`mlci.deploy.outcome` = 'lost'",
+    )
+    assert [r.data.tags["mlci.git.sha"] for r in runs] == [head]
+    if same_commit:
+        # the other deploy did this one's work: nothing failed
+        assert run.code == 0, run.out + run.err
+        assert (
+            f"mlci deploy: another deploy of this commit moved @champion to {p.model} version "
+            f"{winner} while this one was comparing; this one registered nothing (production)"
+        ) in run.out
+    else:
+        assert run.code == 3, run.out + run.err
+        assert (
+            f"{p.model}@champion moved to version {winner} while this deploy was comparing: "
+            "nothing was registered; run the deploy again"
+        ) in run.err

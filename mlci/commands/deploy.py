@@ -75,6 +75,7 @@ class Outcome:
     challenge_note: str | None = None  # why there is no comparison (first deployment...)
     already: bool = False
     won_by: Version | None = None  # another deploy of this same commit claimed the alias first
+    won_moved: bool = False  # ... and had already moved the alias when this one looked
     card: str | None = None  # the model card of the promoted version (Markdown)
     card_link: str | None = None  # where a reader finds it
 
@@ -357,9 +358,10 @@ def run_deploy(opts: DeployOptions, env: Mapping[str, str] | None = None) -> int
         state="failure" if outcome.refusals else "success",
         description=summary.splitlines()[0],
         payload=payload,
-        # a web tracking server shows the card as the version's description; otherwise the
-        # run's job summary holds it
-        target_url=outcome.card_link if outcome.card_link and "://" in outcome.card_link else None,
+        # what a reader clicks in GitHub: the status's log link is the run, whose job summary
+        # holds the card; "View deployment" opens the version's page on a web tracking server,
+        # whose description is the card
+        environment_url=_version_page(outcome, tracker, name),
     )
     run.outputs(
         {
@@ -437,7 +439,7 @@ def _decide(
                 if lost.winner.sha != head:
                     raise
                 # the same commit, deployed twice at once (a re-run job): the other one does it
-                outcome.won_by = lost.winner
+                outcome.won_by, outcome.won_moved = lost.winner, lost.moved
                 return result
             tracker.set_run_tag(run_id, TAG + "deploy.outcome", "promoted")
             _write_card(tracker, result, cfg, model, dep, opts, outcome, log, who)
@@ -447,9 +449,10 @@ def _decide(
 class LostRace(MlflowError):
     """Another deploy claimed the alias first (see :meth:`Tracker.first_claim`)."""
 
-    def __init__(self, message: str, winner: Version) -> None:
+    def __init__(self, message: str, winner: Version, *, moved: bool = False) -> None:
         super().__init__(message)
         self.winner = winner
+        self.moved = moved  # the winner already holds the alias (not only a claim on it)
 
 
 def _promote(
@@ -473,11 +476,16 @@ def _promote(
     if (now.version if now else None) != (champion.version if champion else None):
         if now is not None and now.sha and now.sha == result.context.head.sha:
             # a deploy of this same commit (a re-run job) got there first: it did this one's work
-            raise LostRace(f"{name}@{alias} moved to version {now.version} of this commit", now)
-        raise MlflowError(
+            raise LostRace(
+                f"{name}@{alias} moved to version {now.version} of this commit", now, moved=True
+            )
+        message = (
             f"{name}@{alias} moved to version {now.version if now else '(none)'} while this "
             "deploy was comparing: nothing was registered; run the deploy again"
         )
+        if now is None:  # the alias was removed (a manual change): nobody won
+            raise MlflowError(message)
+        raise LostRace(message, now, moved=True)  # exit 3: another commit's version won
     tags = provenance(
         result, root, model, dep, opts.environment, champion, tip if opts.force else None
     )
@@ -580,6 +588,14 @@ def _write_card(
         log.warning(f"the model card of version {version.version} was not written: {exc}")
 
 
+def _version_page(outcome: Outcome, tracker: Tracker, name: str) -> str | None:
+    """The web page of the version that holds the alias after this deploy (None: no web UI)."""
+    if outcome.refusals:
+        return None
+    holder = outcome.promoted or outcome.won_by or (outcome.champion if outcome.already else None)
+    return tracker.model_url(name, holder.version) if holder else None
+
+
 def _summary(outcome: Outcome, name: str, alias: str, environment: str, tracker: Tracker) -> str:
     lines = []
     if outcome.refusals:
@@ -588,6 +604,12 @@ def _summary(outcome: Outcome, name: str, alias: str, environment: str, tracker:
             "registry:"
         )
         lines += [f"  - {r}" for r in outcome.refusals]
+    elif outcome.won_by is not None and outcome.won_moved:
+        lines.append(
+            f"mlci deploy: another deploy of this commit moved @{alias} to {name} version "
+            f"{outcome.won_by.version} while this one was comparing; this one registered "
+            f"nothing ({environment})"
+        )
     elif outcome.won_by is not None:
         lines.append(
             f"mlci deploy: another deploy of this commit registered {name} version "
@@ -669,6 +691,7 @@ def run_rollback(opts: RollbackOptions, env: Mapping[str, str] | None = None) ->
             "rolled_back_from": current.version if current else None,
             "rollback": True,
         },
+        environment_url=tracker.model_url(name, previous.version),
     )
     run.summary(message + "\n")
     import click

@@ -347,7 +347,14 @@ class GitHub:
         )
 
     def deployment_status(
-        self, deployment: Any, state: str, description: str, run_url: str | None, environment: str
+        self,
+        deployment: Any,
+        state: str,
+        description: str,
+        run_url: str | None,
+        environment: str,
+        *,
+        environment_url: str | None = None,
     ) -> None:
         kwargs: dict[str, Any] = {
             "state": state,
@@ -356,7 +363,9 @@ class GitHub:
             "auto_inactive": True,
         }
         if run_url:
-            kwargs["target_url"] = run_url
+            kwargs["target_url"] = run_url  # GitHub shows it as the status's log_url
+        if environment_url:
+            kwargs["environment_url"] = environment_url
         self._call("recording the deployment status", deployment.create_status, **kwargs)
 
 

@@ -19,10 +19,12 @@ def record_deployment(
     description: str,
     payload: dict[str, Any],
     target_url: str | None = None,
+    environment_url: str | None = None,
 ) -> bool:
     """A GitHub Deployment with one status; only with a token and GITHUB_REPOSITORY. Failures warn.
 
-    The status links to ``target_url`` (the model card's page) when given, else to the run.
+    The status's log link is ``target_url`` when given, else the run; ``environment_url`` is
+    what GitHub's "View deployment" button opens (the deployed model version's page).
     """
     if not (ctx.token and ctx.repository and ref):
         return False
@@ -32,7 +34,12 @@ def record_deployment(
         client = GitHub(ctx.token, ctx.repository, ctx.api_url, client_options(env))
         deployment = client.create_deployment(ref, environment, description, payload)
         client.deployment_status(
-            deployment, state, description, target_url or ctx.run_url, environment
+            deployment,
+            state,
+            description,
+            target_url or ctx.run_url,
+            environment,
+            environment_url=environment_url,
         )
     except PublishError as exc:
         log.warning(f"could not record the deployment to {environment} on GitHub: {exc}")
