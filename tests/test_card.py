@@ -143,6 +143,34 @@ def test_mlci_card_shows_a_deployed_commit_as_at_deploy_and_a_new_one_against_th
     assert project.versions() == ["1", "2"]  # a card registers nothing
 
 
+def _without_deploy_only_fields(card: str) -> list[str]:
+    """The card's lines but those only a deploy knows: when, where and by whom it was deployed."""
+    lines = card.splitlines()
+    assert lines[2].startswith(("Deployed to `production` with the alias", "Preview made by"))
+    return [
+        line.replace(", alias `champion` |", " |")
+        for i, line in enumerate(lines)
+        if i != 2 and not line.startswith("| deployed by |")
+    ]
+
+
+def test_mlci_card_of_a_deployed_commit_is_the_deploys_card(project: Project):
+    first, second = deploy_two(project)
+    client = project.client()
+    mv = client.get_model_version(MODEL, "2")
+    local = client.download_artifacts(mv.run_id, "model_card.md", str(project.db.parent))
+    deployed = Path(local).read_text(encoding="utf-8")
+    project.commit(0.95)  # a later commit: the card is asked for by sha, not HEAD
+    run = project.run("card", "--rev", second, "--base", first)
+    assert run.code == 0, run.err
+    assert _without_deploy_only_fields(run.out) == _without_deploy_only_fields(deployed)
+    # what they share is the substance: the branch, the model file's hash, dvc.lock at the commit
+    assert f"| commit | `{second}` on `main` |" in run.out
+    assert f"| model file | `model.pkl`, sha256 `{mv.tags['mlci.model.sha256']}` |" in run.out
+    assert f"Every dep and out pinned in `{second[:12]}:dvc.lock`:" in run.out
+    assert "Preview made by `mlci card` at " in run.out and "| deployed by |" not in run.out
+
+
 def _card(**fields) -> ModelCard:
     result = Result(
         context=Context(

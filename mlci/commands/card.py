@@ -64,6 +64,28 @@ def _challenge(
     return tuple(deltas), "; ".join(notes) or None
 
 
+def _branch_of(rev: str, sha: str, root: Path) -> str | None:
+    """The branch ``rev`` names: the current one for HEAD, a branch name as given, or the
+    local branch whose tip is ``sha``; None when no branch can be told (a bare sha, a tag)."""
+    if rev == "HEAD":
+        return git.current_branch(root)
+    for ref in (f"refs/heads/{rev}", f"refs/remotes/origin/{rev}"):
+        if git.resolve(ref, root) == sha:
+            return rev
+    if git.resolve("HEAD", root) == sha:
+        return git.current_branch(root)
+    return None
+
+
+def _as_deployed(result: Result, version: Version) -> Result:
+    """A deployed commit's card names the branch and CI run its version recorded."""
+    tags = version.tags
+    ctx = result.context
+    head = dataclasses.replace(ctx.head, ref=tags.get(TAG + "git.branch") or ctx.head.ref)
+    context = dataclasses.replace(ctx, head=head, run_url=tags.get(TAG + "run_url") or ctx.run_url)
+    return dataclasses.replace(result, context=context)
+
+
 def run_card(opts: CardOptions, env: Mapping[str, str] | None = None) -> int:
     from mlci.adapters import mlflow
     from mlci.commands.deploy import deploy_config
@@ -86,8 +108,7 @@ def run_card(opts: CardOptions, env: Mapping[str, str] | None = None) -> int:
     )
     context = Context(repo=event.repository, event=event.name or "local")
     result, cfg = run_check(check, env, context=context, cfg=cfg)
-    branch = git.current_branch(found.root) if opts.rev == "HEAD" else opts.rev
-    head = dataclasses.replace(result.context.head, ref=branch or sha[:12])
+    head = dataclasses.replace(result.context.head, ref=_branch_of(opts.rev, sha, found.root))
     result = dataclasses.replace(result, context=dataclasses.replace(result.context, head=head))
 
     name, alias = str(dep.model_name), dep.alias
@@ -102,6 +123,8 @@ def run_card(opts: CardOptions, env: Mapping[str, str] | None = None) -> int:
             note = None if against else f"version {mine[0].version} replaced no version"
             fields["version"] = mine[0].version
             fields["mlflow_run_id"] = mine[0].run_id
+            result = _as_deployed(result, mine[0])
+            fields["model_sha256"] = mine[0].tags.get(TAG + "model.sha256")
         else:
             against = tracker.alias(name, alias)
             note = None
@@ -116,6 +139,7 @@ def run_card(opts: CardOptions, env: Mapping[str, str] | None = None) -> int:
 
         click.echo(f"mlci: warning: {one_line(str(exc))}", err=True)
         fields["challenge_note"] = f"the registry could not be read, so no champion is shown: {exc}"
+    model_sha256 = fields.pop("model_sha256", None)
     card: ModelCard = gather_card.gather(
         result,
         cfg,
@@ -127,6 +151,8 @@ def run_card(opts: CardOptions, env: Mapping[str, str] | None = None) -> int:
         made_at=now_utc(),
         **fields,  # type: ignore[arg-type]
     )
+    if model_sha256:  # what was deployed, as the version recorded it
+        card = dataclasses.replace(card, model_sha256=str(model_sha256))
     text = card_report.markdown(card, root=found.root)
     import click
 

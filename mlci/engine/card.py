@@ -76,6 +76,15 @@ def locked_paths(project_root: Path, rev: str | None) -> tuple[str | None, tuple
     return where, tuple(_entries(doc))
 
 
+def _lock_as_committed(project_root: Path, rev: str) -> bool:
+    """Whether the work tree's ``dvc.lock`` is byte for byte the one committed at ``rev``."""
+    try:
+        here = (project_root / LOCK).read_bytes()
+    except OSError:
+        return False
+    return here == git.show_file(rev, LOCK, project_root)
+
+
 def packages(git_root: Path, rev: str) -> tuple[tuple[str, ...], tuple[Package, ...]]:
     """The environment files at ``rev`` and what each declares, package by package.
 
@@ -124,6 +133,8 @@ def gather(
     """
     sha = result.context.head.sha
     lock_rev = None if lock_from_work_tree or not sha else sha
+    if lock_rev is None and sha and _lock_as_committed(project_root, sha):
+        lock_rev = sha  # the reproduction left it as committed: name the commit, as `mlci card`
     lock_file, locked = locked_paths(project_root, lock_rev)
     files, found = packages(git_root, sha) if sha else ((), ())
     dep = cfg.deploy
