@@ -108,10 +108,13 @@ def _origin_notes(origin: Path) -> dict[str, list[dict]]:
     return out
 
 
-def _push_env(monkeypatch, tmp_path, before: str, after: str, *, default_branch: str = "main"):
+def _push_env(
+    monkeypatch, tmp_path, before: str, after: str, *, default_branch: str = "main", fork=False
+):
     payload = event_payload("push", repo=REPO)
     payload.update({"before": before, "after": after, "ref": "refs/heads/main"})
     payload["repository"]["default_branch"] = default_branch
+    payload["repository"]["fork"] = fork
     event = tmp_path / f"push-{after[:7]}.json"
     event.write_text(json.dumps(payload))
     for name, value in {
@@ -159,6 +162,21 @@ def test_ci_records_nothing_off_the_default_branch_or_when_switched_off(
     _push_env(monkeypatch, tmp_path, before, after)
     assert mlci(repo, "ci", "--no-publish").code == 0
     assert _origin_notes(origin) == {}
+
+
+def test_a_push_to_a_forks_default_branch_records_nothing(tmp_path, mlci, monkeypatch):
+    origin, repo = _origin_and_clone(tmp_path)
+    repo.write("mlci.yaml", RULES)
+    before = _main_commit(repo, 0.90)
+    after = _main_commit(repo, 0.91)
+    _push_env(monkeypatch, tmp_path, before, after, fork=True)
+    run = mlci(repo, "ci", "--no-publish")
+    assert run.code == 0, run.err
+    assert "recorded" not in run.err
+    assert _origin_notes(origin) == {} and repo.git("for-each-ref", "refs/notes") == ""
+    _push_env(monkeypatch, tmp_path, before, after)  # the same push in the repository itself
+    assert mlci(repo, "ci", "--no-publish").code == 0
+    assert set(_origin_notes(origin)) == {after}
 
 
 def test_two_recorders_interleaved_lose_nothing(tmp_path, mlci, monkeypatch):
@@ -456,3 +474,106 @@ def test_check_reads_only_what_the_clone_has_and_never_fetches(tmp_path, mlci, m
     b.git("fetch", "-q", "origin", "refs/notes/mlci:refs/notes/mlci")
     run = mlci(b, "check", "--format", "json", "--base", "origin/main")
     assert run.json()["metrics"][0]["history"] == [{"sha": after, "value": 0.91}]
+
+
+# --- end to end: main's CI runs record, a pull request's CI run shows the trend --------------
+
+E2E_RULES = """\
+metrics:
+  files: [eval/metrics.json]
+  rules:
+    - name: acc
+      direction: higher
+      max_regression: auto
+    - name: f1
+      direction: higher
+      max_regression_pct: auto
+"""
+
+
+def _ci_clone(tmp_path: Path, name: str, sha: str) -> GitRepo:
+    """What actions/checkout gives a job: a fresh clone of origin at the commit (no notes)."""
+    _, clone = _origin_and_clone(tmp_path, name)
+    clone.git("checkout", "-q", sha)
+    assert clone.git("for-each-ref", "refs/notes") == ""
+    return clone
+
+
+def test_a_pr_check_in_ci_shows_the_trend_that_main_runs_recorded(
+    tmp_path, github_fake, monkeypatch, mlci
+):
+    """Only `mlci ci`, as GitHub Actions runs it: each push to main records its result at
+    origin; the pull request's run fetches them and its comment shows each gated metric's
+    trend and the auto rule's verdict by the recorded noise."""
+    from mlci.report.trend import BARS, HEAD_MARK
+    from tests.test_ci import TOKEN, Actions
+
+    origin, dev = _origin_and_clone(tmp_path, "dev")
+    dev.write("mlci.yaml", E2E_RULES)
+    dev.write("eval/metrics.json", {"acc": 0.9, "f1": 0.8})
+    before = dev.commit("baseline")
+    dev.git("push", "-q", "origin", "HEAD:main")
+    main = []
+    for i, acc in enumerate(NOISY_MAIN):
+        dev.write("eval/metrics.json", {"acc": acc, "f1": round(acc - 0.1, 3)})
+        after = dev.commit(f"main {i}")
+        dev.git("push", "-q", "origin", "HEAD:main")
+        gh = Actions(
+            _ci_clone(tmp_path, f"push-{i}", after), github_fake, tmp_path, monkeypatch, mlci
+        )
+        payload = event_payload("push", repo=REPO, head_ref="main", head_sha=after, base_sha=before)
+        payload["repository"]["default_branch"] = "main"
+        gh.env("push", payload)
+        monkeypatch.setenv("GITHUB_SHA", after)
+        monkeypatch.setenv("GITHUB_REF", "refs/heads/main")
+        run = gh.run("ci")
+        # main's own wobble may close its gate (too short a history to know the noise yet):
+        # recorded either way, the history is the values
+        assert run.code in (0, 1), run.err
+        assert f"recorded the result on {after[:7]} and pushed refs/notes/mlci" in run.err
+        main.append(after)
+        before = after
+    assert set(_origin_notes(origin)) == set(main)
+
+    dev.git("checkout", "-q", "-b", "feature")
+    # f1 a little below main's last value (inside its noise), acc far below it
+    dev.write("eval/metrics.json", {"acc": 0.85, "f1": 0.799})
+    head = dev.commit("a change to the model")
+    dev.git("push", "-q", "origin", "feature")
+    gh = Actions(_ci_clone(tmp_path, "pr", head), github_fake, tmp_path, monkeypatch, mlci)
+    gh.pull_request(12, main[-1], head)
+    monkeypatch.setenv("GITHUB_SHA", head)
+    monkeypatch.setenv("GITHUB_REF", "refs/pull/12/merge")
+    run = gh.run("ci")
+    assert run.code == 1, run.err
+    assert "not recorded" not in run.err and "recorded the result" not in run.err
+    # the run fetched main's notes into its clone, and wrote none for the PR's head
+    assert len(gh.repo.git("notes", "--ref=mlci", "list").splitlines()) == len(main)
+    assert gh.repo.git("notes", "--ref=mlci", "list", head, check=False) == ""
+
+    [comment] = github_fake.comments(12)
+    body = comment["body"]
+    assert comment["user"]["login"] == "github-actions[bot]" and TOKEN not in body
+    rows = {
+        name: [cell.strip() for cell in line.split("|")]
+        for line in body.splitlines()
+        for name in ("acc", "f1")
+        if line.startswith("|") and f"`eval/metrics.json:{name}`" in line
+    }
+    header = next(line for line in body.splitlines() if line.startswith("|") and "trend" in line)
+    column = [cell.strip() for cell in header.split("|")].index("trend")
+    for name, cells in rows.items():
+        spark = cells[column]
+        # the eight values main's runs recorded, then the head's on their scale
+        assert len(spark) == len(NOISY_MAIN) + 2 and spark[-2] == HEAD_MARK, (name, spark)
+        assert set(spark.replace(HEAD_MARK, "")) <= set(BARS)
+    assert rows["acc"][1] == "❌" and rows["acc"][column].endswith(HEAD_MARK + BARS[0])
+    # each auto rule says where its number came from; f1's drop is inside main's noise
+    basis = f"(3 sigma of {len(NOISY_MAIN)} main commits)"
+    assert rows["acc"][column + 1].endswith(f"allowed: 0.0094 {basis}")
+    assert rows["f1"][1] == "✅" and basis in rows["f1"][column + 1]
+    # the failing metric's history as a chart in the details, with main's first recorded commit
+    [chart] = body.split("```mermaid\n")[1:]
+    assert f'"{main[0][:7]}"' in chart and chart.split("```", 1)[0].rstrip().endswith("0.85]")
+    # a pull request's run records nothing: origin holds main's notes only
+    assert set(_origin_notes(origin)) == set(main)

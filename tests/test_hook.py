@@ -161,6 +161,21 @@ def test_push_allowed_on_a_good_branch(repo, mlci):
     assert repo.on_remote("refs/heads/better") == sha
 
 
+def test_the_hook_never_fetches_the_results_history(repo, mlci):
+    """origin holds main's recorded results (refs/notes/mlci); the hook checks with what the
+    clone has (none) and leaves the clone's refs as they were: only CI fetches notes."""
+    main = repo.git("rev-parse", "main")
+    repo.git("notes", "--ref=mlci", "add", "-m", json.dumps({"context": {"head": {"sha": main}}}))
+    assert repo.push("origin", "refs/notes/mlci").returncode == 0
+    repo.git("update-ref", "-d", "refs/notes/mlci")
+    assert repo.on_remote("refs/notes/mlci") and repo.git("for-each-ref", "refs/notes") == ""
+    mlci(repo.path, "hook", "install")
+    repo.branch("better", acc=0.95)
+    proc = repo.push("origin", "better")
+    assert proc.returncode == 0 and "gate open" in proc.stderr, proc.stderr
+    assert repo.git("for-each-ref", "refs/notes") == ""
+
+
 def test_no_verify_and_mlci_skip_bypass_the_check(repo, mlci):
     mlci(repo.path, "hook", "install")
     sha = repo.branch("worse", acc=0.80)
