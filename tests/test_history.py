@@ -9,6 +9,7 @@ import pytest
 
 from tests.conftest import GitRepo, sh
 from tests.ghfake.payloads import event_payload
+from tests.test_deploy import empty_db, project  # noqa: F401 - fixtures of the deploy tests
 
 RULES = """\
 metrics:
@@ -577,3 +578,42 @@ def test_a_pr_check_in_ci_shows_the_trend_that_main_runs_recorded(
     assert f'"{main[0][:7]}"' in chart and chart.split("```", 1)[0].rstrip().endswith("0.85]")
     # a pull request's run records nothing: origin holds main's notes only
     assert set(_origin_notes(origin)) == set(main)
+
+
+# --- mlci deploy: the champion is compared with the same auto numbers as the gate --------
+
+
+def test_deploy_holds_the_candidate_to_the_champion_by_the_recorded_noise(tmp_path, project):  # noqa: F811
+    """An `auto` rule in `mlci deploy`'s champion/challenger comparison is noise_k x the noise
+    recorded on the base branch (the gate's number); without that history it allows no
+    regression at all: the candidate is refused (fails closed)."""
+    from tests.test_deploy import config
+
+    auto = config(project.db).replace("max_regression: 0.01", "max_regression: auto")
+    project.repo.write("mlci.yaml", auto.replace('"off"', "warn"))
+    baseline = project.repo.commit("auto rules")
+    for acc in NOISY_MAIN:  # main's history, recorded as its push runs would
+        project.commit(acc)
+        assert project.run("check", "--no-repro", "--record", "--base", "HEAD").code == 0
+    recorded = project.repo.git("rev-parse", "HEAD")
+    project.commit(0.95, model="best")
+    run = project.run("deploy", "-e", "production", "--base", recorded)
+    assert run.code == 0 and project.champion() == "1", run.out + run.err
+
+    # compared with a base without history: 0.001 below the champion is one regression too many
+    project.commit(0.949, model="a little worse")
+    run = project.run("deploy", "-e", "production", "--base", baseline)
+    assert run.code == 1 and project.champion() == "1"
+    assert "worse than the champion (version 1" in run.out
+    assert "no recorded history; no regression allowed" in run.out
+
+    # with main's recorded noise (allowed 0.0094): a drop inside it is promoted...
+    project.commit(0.945, model="inside the noise")
+    run = project.run("deploy", "-e", "production", "--base", recorded)
+    assert run.code == 0 and project.champion() == "2", run.out + run.err
+    # ... one far outside it is refused, and the reason says where the number came from
+    project.commit(0.90, model="much worse")
+    run = project.run("deploy", "-e", "production", "--base", recorded)
+    assert run.code == 1 and project.champion() == "2"
+    assert "worse than the champion (version 2" in run.out
+    assert f"allowed: 0.0094 (3 sigma of {len(NOISY_MAIN)} {recorded[:7]} commits)" in run.out

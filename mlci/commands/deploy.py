@@ -33,7 +33,7 @@ from mlci.commands import card as card_command
 from mlci.commands import common
 from mlci.configfile import load
 from mlci.engine import card as gather_card
-from mlci.engine import compare, gate, project
+from mlci.engine import compare, gate, history, project
 from mlci.engine.check import CheckOptions, run_check
 from mlci.model import fmt
 from mlci.model.config import Config, DeployConfig
@@ -174,7 +174,11 @@ def challenge(
     by_key = {metric_key(name): name for name in head}
     base = {by_key.get(key, key): value for key, value in logged.items()}
     files = {name.split(":", 1)[0] for name in base}
-    deltas = compare.compare_metrics(base, head, files, cfg.metrics)
+    # auto limits: the noise recorded on the base branch, as in the gate (none: fails closed)
+    spreads = history.result_spreads(
+        result.metrics, cfg.history.min_points, history.branch_name(result.context.base.ref)
+    )
+    deltas = compare.compare_metrics(base, head, files, cfg.metrics, spreads)
     failed = [r.message for r in gate.metric_reasons(deltas) if r.severity == "fail"]
     refusals = []
     if failed:

@@ -176,11 +176,38 @@ def spreads(history: History, min_points: int, branch: str) -> dict[str, Spread]
     }
 
 
+def result_spreads(
+    metrics: Iterable[MetricDelta], min_points: int, branch: str
+) -> dict[str, Spread]:
+    """Each metric's :class:`Spread` from the ``history`` a result carries.
+
+    ``mlci deploy`` holds the candidate to the champion with the same ``auto``
+    numbers as its gate: the noise recorded on the base branch. A metric without
+    enough history gets a spread without sigma (the fallback, or no regression).
+    """
+    out = {}
+    for m in metrics:
+        values = [
+            float(h["value"])
+            for h in m.history or ()
+            if isinstance(h, dict) and is_number(h.get("value"))
+        ]
+        if values:
+            enough = len(values) >= min_points
+            out[m.name] = Spread(
+                robust_sigma(values) if enough else None, len(values), min_points, branch
+            )
+    return out
+
+
 def branch_name(ref: str | None) -> str:
-    """``origin/main`` and a push's ``main@before`` are the main branch's commits."""
+    """``origin/main`` and a push's ``main@before`` are the main branch's commits; a base
+    given as a full sha is named by its short one ("3 sigma of 8 1a2b3c4 commits")."""
     name = (ref or "base").removesuffix("@before")
     for prefix in ("refs/heads/", "refs/remotes/", "origin/"):
         name = name.removeprefix(prefix)
+    if len(name) == 40 and all(c in "0123456789abcdef" for c in name):
+        return name[:7]
     return name
 
 
