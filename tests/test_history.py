@@ -85,6 +85,47 @@ def test_a_refused_record_keeps_a_closed_gate_at_exit_1(git_repo, mlci):
     assert sh(["git", "notes", "--ref=mlci", "list"], git_repo.path, check=False) == ""
 
 
+CACHED_STAGE = """\
+stages:
+  train:
+    cmd: python train.py
+    deps: [train.py]
+    metrics:
+      - eval/metrics.json
+"""
+WRITE_ACC = """\
+import json, pathlib
+pathlib.Path("eval").mkdir(exist_ok=True)
+pathlib.Path("eval/metrics.json").write_text(json.dumps({"acc": %s}))
+"""
+
+
+def test_record_refuses_results_that_are_not_the_commits(dvc_repo, mlci):
+    """A note says "this commit gives these values": refused (exit 3, the gate passed) when
+    an output DVC tracks was changed outside git, or when reproducing changed dvc.lock."""
+    repo = dvc_repo
+    repo.write("dvc.yaml", CACHED_STAGE)  # the metrics file is a cached, git-ignored output
+    repo.write("train.py", WRITE_ACC % "0.9")
+    repo.write("mlci.yaml", "metrics:\n  rules:\n    - name: acc\n      direction: higher\n")
+    repo.dvc("repro", "-q")
+    repo.commit("baseline")
+    repo.write("eval/metrics.json", {"acc": 0.97})  # by hand: git sees no change
+    assert repo.git("status", "--porcelain") == ""
+    run = mlci(repo, "check", "--no-repro", "--record", "--base", "HEAD")
+    assert run.code == 3, run.err
+    assert "not recorded: the results were not reproduced and dvc.lock is not known" in run.err
+    repo.write("train.py", WRITE_ACC % "0.95")
+    repo.commit("a dep changed, dvc.lock not updated")
+    run = mlci(repo, "check", "--record", "--base", "HEAD~1")
+    assert run.code == 3, run.err
+    assert "not recorded: reproducing changed dvc.lock: the results are not what commit" in run.err
+    assert sh(["git", "notes", "--ref=mlci", "list"], repo.path, check=False) == ""
+    repo.commit("the reproduced dvc.lock and outputs")  # now the tree is the commit's
+    run = mlci(repo, "check", "--record", "--base", "HEAD~2")
+    assert run.code == 0, run.err
+    assert "recorded the result as a git note on" in run.err
+
+
 # --- sharing the history through origin --------------------------------------------------
 
 REPO = "octo-org/ml-repo"
@@ -245,6 +286,32 @@ def test_concurrent_pushes_of_notes_keep_every_note(tmp_path, mlci):
     # each clone's notes began on their own: only the first push can be a fast-forward, so
     # every other recorder went through fetch, merge and retry
     assert sorted(attempts)[0] >= 1 and all(n >= 2 for n in sorted(attempts)[1:])
+
+
+def test_one_commit_recorded_by_two_runs_keeps_both_results(tmp_path, mlci):
+    """Two runs noted the same commit with different values (a re-run of a flaky pipeline):
+    the notes merge keeps both lines, and the history says the metric is nondeterministic."""
+    from mlci.adapters import notes
+
+    origin, a = _origin_and_clone(tmp_path, "a")
+    a.write("mlci.yaml", RULES)
+    sha = _main_commit(a, 0.90)
+    _, b = _origin_and_clone(tmp_path, "b")
+    assert mlci(a, "check", "--record", "--base", sha).code == 0
+    assert notes.push(a.path) == 1
+    rerun = json.loads(a.git("notes", "--ref=mlci", "show", sha))
+    rerun["metrics"][0]["head"] = 0.93
+    notes.write(b.path, sha, json.dumps(rerun))
+    assert notes.push(b.path) == 2  # rejected once: fetched, merged, pushed
+    noted = sorted(r["metrics"][0]["head"] for r in _origin_notes(origin)[sha])
+    assert noted == [0.9, 0.93]
+    b.git("checkout", "-q", "-b", "feature")
+    b.write("README.md", "docs only")
+    b.commit("docs")
+    doc = mlci(b, "check", "--format", "json", "--base", "main").json()
+    (acc,) = doc["metrics"]
+    assert sorted(v["value"] for v in acc["nondeterministic"]) == [0.9, 0.93]
+    assert {v["sha"] for v in acc["nondeterministic"]} == {sha}
 
 
 # --- which base ---------------------------------------------------------------------------
@@ -576,6 +643,16 @@ def test_a_pr_check_in_ci_shows_the_trend_that_main_runs_recorded(
     # the failing metric's history as a chart in the details, with main's first recorded commit
     [chart] = body.split("```mermaid\n")[1:]
     assert f'"{main[0][:7]}"' in chart and chart.split("```", 1)[0].rstrip().endswith("0.85]")
+    html = Path(gh.outputs()["html-path"]).read_text()
+    assert html.count('data-plot="history-') == 2  # every metric's history, plotted
+    # the result file: every metric's history, oldest first, in the same schema version
+    from mlci.model.result import validate
+
+    doc = json.loads(Path(gh.outputs()["result-path"]).read_text())
+    validate(doc)
+    assert doc["schema_version"] == 1
+    acc = next(m for m in doc["metrics"] if m["name"] == "eval/metrics.json:acc")
+    assert acc["history"] == [{"sha": s, "value": v} for s, v in zip(main, NOISY_MAIN, strict=True)]
     # a pull request's run records nothing: origin holds main's notes only
     assert set(_origin_notes(origin)) == set(main)
 

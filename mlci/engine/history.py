@@ -354,6 +354,15 @@ def refusal(result: Result, root: Path, *, worktree: bool) -> str | None:
         return "the head is not a commit"
     if not result.context.compared:
         return "nothing was compared (mlci repro): there is no result to record"
+    # the reproduction's reasons first: a reproduction that changed dvc.lock also leaves the
+    # work tree dirty, and "uncommitted changes" would hide why
+    if result.repro.status == "failed":
+        return "the pipeline failed: there are no results to record"
+    if result.repro.lock_changed:
+        return (
+            "reproducing changed dvc.lock: the results are not what commit "
+            f"{head[:7]} records (commit dvc.lock and its outputs first)"
+        )
     if worktree:
         if git.resolve("HEAD", root) != head:
             return f"the work tree is not commit {head[:7]}"
@@ -362,13 +371,6 @@ def refusal(result: Result, root: Path, *, worktree: bool) -> str | None:
                 "the work tree has uncommitted changes: its results are not commit "
                 f"{head[:7]}'s (commit them, or pass --head)"
             )
-    if result.repro.status == "failed":
-        return "the pipeline failed: there are no results to record"
-    if result.repro.lock_changed:
-        return (
-            "reproducing changed dvc.lock: the results are not what commit "
-            f"{head[:7]} records (commit dvc.lock and its outputs first)"
-        )
     message = result.repro.message or ""
     if result.repro.status == "skipped" and (
         "not up to date" in message or "not checked" in message or "could not be checked" in message
