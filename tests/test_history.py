@@ -382,6 +382,33 @@ def test_auto_limit_lets_noise_through_and_stops_a_real_drop(git_repo, mlci):
     assert f"(3 sigma of {len(NOISY_MAIN)} main commits)" in text
 
 
+def test_depth_first_parent_and_noise_k_are_honoured(git_repo, mlci):
+    """history.depth counts main's first-parent commits (a merged branch's own recorded
+    commits are not main's history), and metrics.noise_k sets the multiple."""
+    config = AUTO_RULES.replace("metrics:\n", "metrics:\n  noise_k: 2\n") + "history:\n"
+    metrics_repo(git_repo, {"acc": 0.9}, config + "  depth: 10\n")
+    shas = _record_main(git_repo, mlci, NOISY_MAIN[:4])
+    git_repo.git("checkout", "-q", "-b", "side")
+    side = _record_main(git_repo, mlci, [0.5])  # recorded, but reached only through a merge
+    git_repo.git("checkout", "-q", "main")
+    git_repo.git("merge", "-q", "--no-ff", "-m", "merge side", "side")
+    git_repo.write("eval/metrics.json", {"acc": 0.9})
+    git_repo.commit("main again")
+    shas += _record_main(git_repo, mlci, NOISY_MAIN[4:])
+    run = _pr_with(git_repo, mlci, 0.9)
+    (acc,) = run.json()["metrics"]
+    assert [h["sha"] for h in acc["history"]] == shas and side[0] not in str(acc["history"])
+    basis = acc["rule"]["resolved"]["max_regression"]["basis"]
+    assert basis == f"2 sigma of {len(shas)} main commits"
+    # six commits deep: four recorded, then the two unrecorded ones (the merge and the
+    # commit after it) count towards the depth too: too few values, the rule falls back
+    git_repo.write("mlci.yaml", config + "  depth: 6\n")
+    (acc,) = mlci(git_repo, "check", "--format", "json", "--base", "main").json()["metrics"]
+    assert [h["sha"] for h in acc["history"]] == shas[-4:]
+    basis = acc["rule"]["resolved"]["max_regression"]["basis"]
+    assert basis.startswith("4 recorded values on main, 5 needed"), basis
+
+
 def test_auto_limit_with_too_short_a_history_falls_back_and_says_so(git_repo, mlci):
     metrics_repo(
         git_repo,
@@ -694,3 +721,27 @@ def test_deploy_holds_the_candidate_to_the_champion_by_the_recorded_noise(tmp_pa
     assert run.code == 1 and project.champion() == "2"
     assert "worse than the champion (version 2" in run.out
     assert f"allowed: 0.0094 (3 sigma of {len(NOISY_MAIN)} {recorded[:7]} commits)" in run.out
+
+
+def test_the_example_workflows_push_jobs_may_push_the_notes():
+    """The jobs that run mlci on a push to main record the history: they push refs/notes/mlci
+    (contents: write) and check out the whole history (its first-parent line is read)."""
+    import yaml
+
+    from tests.conftest import REPO_ROOT
+
+    doc = yaml.safe_load((REPO_ROOT / "examples/workflows/mlci.yml").read_text())
+    on_push = {
+        name: job
+        for name, job in doc["jobs"].items()
+        if "'push'" in job.get("if", "")
+        and any(str(s.get("uses", "")).startswith("mlci/mlci@") for s in job["steps"])
+    }
+    assert set(on_push) == {"main", "deploy"}
+    for name, job in on_push.items():
+        assert job["permissions"]["contents"] == "write", name
+        checkout = next(s for s in job["steps"] if s.get("uses") == "actions/checkout@v4")
+        assert checkout["with"]["fetch-depth"] == 0, name
+    pr = doc["jobs"]["mlci"]
+    assert pr["if"] == "github.event_name == 'pull_request'"
+    assert pr["permissions"]["contents"] == "read"  # a pull request never writes notes
