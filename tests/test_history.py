@@ -459,6 +459,24 @@ def test_reports_show_the_trend_of_each_gated_metric(git_repo, mlci, tmp_path):
     assert html.count('data-plot="history-') == 1 and "History: 1 metric recorded on main" in html
 
 
+def test_a_warning_metric_gets_its_chart_and_a_passing_one_only_its_sparkline(git_repo, mlci):
+    rules = AUTO_RULES + "      severity: warn\n    - name: f1\n      direction: higher\n"
+    metrics_repo(git_repo, {"acc": 0.9, "f1": 0.8}, rules)
+    for i, acc in enumerate(NOISY_MAIN[:5]):
+        git_repo.write("eval/metrics.json", {"acc": acc, "f1": 0.8})
+        git_repo.commit(f"main {i}")
+        assert mlci(git_repo, "check", "--no-repro", "--record", "--base", "HEAD").code in (0, 1)
+    git_repo.git("checkout", "-q", "-b", "feature")
+    git_repo.write("eval/metrics.json", {"acc": 0.85, "f1": 0.8})
+    git_repo.commit("worse acc")
+    run = mlci(git_repo, "check", "--base", "main", "--format", "markdown")
+    assert run.code == 0 and "gate open with warnings" in run.out
+    [chart] = run.out.split("```mermaid\n")[1:]
+    assert 'title "eval/metrics.json:acc: main history"' in chart
+    f1 = next(line for line in run.out.splitlines() if "`eval/metrics.json:f1`" in line)
+    assert "▄▄▄▄▄→▄" in f1  # a flat history, the head on it
+
+
 def test_without_history_the_reports_have_no_trend_column(git_repo, mlci):
     metrics_repo(git_repo, {"acc": 0.9}, AUTO_RULES)
     run = _pr_with(git_repo, mlci, 0.85)
