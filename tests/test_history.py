@@ -206,6 +206,24 @@ def test_ci_records_nothing_off_the_default_branch_or_when_switched_off(
     assert _origin_notes(origin) == {}
 
 
+def test_a_refused_notes_push_is_said_and_the_job_keeps_its_verdict(tmp_path, mlci, monkeypatch):
+    """A token without contents: write (here: origin refuses every ref update): the note is
+    kept locally and the failed push said; a passing gate stays a passing job."""
+    origin, repo = _origin_and_clone(tmp_path)
+    repo.write("mlci.yaml", RULES)
+    before = _main_commit(repo, 0.90)
+    after = _main_commit(repo, 0.91)
+    hook = origin / "hooks" / "pre-receive"
+    hook.write_text("#!/bin/sh\necho 'permission denied to github-actions[bot]' >&2\nexit 1\n")
+    hook.chmod(0o755)
+    _push_env(monkeypatch, tmp_path, before, after)
+    run = mlci(repo, "ci", "--no-publish")
+    assert run.code == 0, run.err
+    assert f"recorded on {after[:7]} but could not push refs/notes/mlci" in run.err
+    assert _origin_notes(origin) == {}
+    assert json.loads(repo.git("notes", "--ref=mlci", "show", after))["verdict"] == "pass"
+
+
 def test_a_push_to_a_forks_default_branch_records_nothing(tmp_path, mlci, monkeypatch):
     origin, repo = _origin_and_clone(tmp_path)
     repo.write("mlci.yaml", RULES)
