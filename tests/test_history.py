@@ -239,6 +239,28 @@ def test_a_push_to_a_forks_default_branch_records_nothing(tmp_path, mlci, monkey
     assert set(_origin_notes(origin)) == {after}
 
 
+def test_a_second_run_on_the_same_commit_adds_its_result_to_the_note(tmp_path, mlci, monkeypatch):
+    """The push job, then the deploy job (or a re-run) record the same commit one after the
+    other: the note keeps both results, and the history still has one value per commit."""
+    origin, repo = _origin_and_clone(tmp_path)
+    repo.write("mlci.yaml", RULES)
+    before = _main_commit(repo, 0.90)
+    after = _main_commit(repo, 0.91)
+    assert mlci(repo, "check", "--record", "--base", before).code == 0
+    _push_env(monkeypatch, tmp_path, before, after)
+    assert mlci(repo, "ci", "--no-publish").code == 0
+    assert sorted(r["context"]["event"] for r in _origin_notes(origin)[after]) == ["local", "push"]
+    assert mlci(repo, "ci", "--no-publish").code == 0  # a re-run, the same result: kept once
+    assert len(_origin_notes(origin)[after]) == 2
+    for name in ("GITHUB_EVENT_NAME", "GITHUB_EVENT_PATH", "GITHUB_SHA", "GITHUB_REF"):
+        monkeypatch.delenv(name)
+    repo.git("checkout", "-q", "-b", "feature")
+    repo.write("eval/metrics.json", {"acc": 0.92})
+    repo.commit("feature")
+    (acc,) = mlci(repo, "check", "--format", "json", "--base", "main").json()["metrics"]
+    assert acc["history"] == [{"sha": after, "value": 0.91}] and "nondeterministic" not in acc
+
+
 def test_two_recorders_interleaved_lose_nothing(tmp_path, mlci, monkeypatch):
     """B computes its result, A records and pushes, then B records: B's first push is
     rejected (its notes lack A's), so it fetches, merges and pushes again."""

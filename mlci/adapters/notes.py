@@ -103,7 +103,8 @@ def has_notes(root: str | Path) -> bool:
 
 
 def write(root: str | Path, sha: str, text: str) -> None:
-    """Attach ``text`` to commit ``sha`` (replacing mlci's earlier note on it)."""
+    """Attach ``text`` to commit ``sha`` (replacing mlci's earlier note on it: the caller
+    keeps the lines it wants)."""
     proc = _run(
         ["notes", f"--ref={REF}", "add", "--force", "--file=-", sha],
         root,
