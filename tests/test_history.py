@@ -449,6 +449,27 @@ def test_depth_first_parent_and_noise_k_are_honoured(git_repo, mlci):
     assert basis.startswith("4 recorded values on main, 5 needed"), basis
 
 
+def test_auto_pct_limit_on_a_base_of_zero_is_not_a_blank_cheque(git_repo, mlci):
+    """A percentage of a base of 0 is infinite whatever the change: the auto limit is then
+    the recorded noise in the metric's unit, so a real worsening still fails."""
+    rules = "metrics:\n  files: [eval/metrics.json]\n  rules:\n    - name: drift\n"
+    metrics_repo(
+        git_repo, {"drift": 0.0}, rules + "      direction: lower\n      max_regression_pct: auto\n"
+    )
+    for i, drift in enumerate([0.001, 0.0, 0.003, 0.001, 0.002, 0.0, 0.001, 0.0]):
+        git_repo.write("eval/metrics.json", {"drift": drift})
+        git_repo.commit(f"main {i}")
+        assert mlci(git_repo, "check", "--no-repro", "--record", "--base", "HEAD").code in (0, 1)
+    for value, code in ((0.002, 0), (0.5, 1)):
+        git_repo.git("checkout", "-q", "-B", "feature", "main")
+        git_repo.write("eval/metrics.json", {"drift": value})
+        git_repo.commit(f"pr {value}")
+        run = mlci(git_repo, "check", "--format", "json", "--base", "main")
+        assert run.code == code, (value, run.out)
+    (drift,) = run.json()["metrics"]
+    assert "in the metric's unit, the base being 0" in drift["message"]
+
+
 def test_auto_limit_with_too_short_a_history_falls_back_and_says_so(git_repo, mlci):
     metrics_repo(
         git_repo,

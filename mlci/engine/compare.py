@@ -173,9 +173,17 @@ def resolve_limits(base: float, rule: MetricRule, spread: Spread | None, noise_k
             )
             absolute = absolute if absolute is not None else 0.0
     if pct == AUTO:
-        if sigma is not None:
-            pct = noise_k * sigma / abs(base) * 100.0 if base else math.inf
+        if sigma is not None and base:
+            pct = noise_k * sigma / abs(base) * 100.0
             basis["max_regression_pct"] = text
+        elif sigma is not None:
+            # any change from 0 is an infinite percentage: the noise is judged in the metric's
+            # unit instead (an infinite limit would let every worsening through)
+            pct = None
+            noise = noise_k * sigma
+            if not isinstance(absolute, (int, float)) or noise < absolute:
+                absolute = noise
+                basis["max_regression"] = text + ", in the metric's unit, the base being 0"
         else:
             pct = rule.max_regression_pct_fallback
             basis["max_regression_pct"] = text + (
