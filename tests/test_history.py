@@ -470,6 +470,42 @@ def test_auto_pct_limit_on_a_base_of_zero_is_not_a_blank_cheque(git_repo, mlci):
     assert "in the metric's unit, the base being 0" in drift["message"]
 
 
+LOCK = """\
+schema: '2.0'
+stages:
+  train:
+    cmd: python train.py
+    params:
+      params.yaml:
+        seed: {seed}
+    outs:
+    - path: eval/metrics.json
+      hash: md5
+      md5: {seed:032d}
+"""
+
+
+def test_values_carried_forward_by_commits_that_did_not_rerun_are_not_noise(git_repo, mlci):
+    """Between main's training runs, docs-only commits record the same value from the same
+    stage inputs (dvc.lock unchanged: DVC did not re-run it). They are not samples of the
+    noise: counted, most changes would be 0 and auto would allow nothing."""
+    metrics_repo(git_repo, {"acc": 0.9}, AUTO_RULES)
+    for i, acc in enumerate(NOISY_MAIN):
+        git_repo.write("dvc.lock", LOCK.format(seed=i))
+        _record_main(git_repo, mlci, [acc])
+        git_repo.write(f"docs/{i}.md", "prose")
+        git_repo.commit(f"docs {i}")
+        assert mlci(git_repo, "check", "--no-repro", "--record", "--base", "HEAD").code == 0
+    run = _pr_with(git_repo, mlci, 0.899)  # 0.002 below main's last run: inside its noise
+    (acc,) = run.json()["metrics"]
+    assert len(acc["history"]) == 2 * len(NOISY_MAIN)
+    assert acc["rule"]["resolved"]["max_regression"] == {
+        "allowed": pytest.approx(0.00943, abs=1e-5),
+        "basis": f"3 sigma of {len(NOISY_MAIN)} main commits",
+    }
+    assert run.code == 0 and acc["outcome"] == "pass"
+
+
 def test_auto_limit_with_too_short_a_history_falls_back_and_says_so(git_repo, mlci):
     metrics_repo(
         git_repo,

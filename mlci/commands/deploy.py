@@ -156,9 +156,16 @@ def tip_problem(root: Path, event: HostEvent, branch: str | None, head: str) -> 
 
 
 def challenge(
-    tracker: Tracker, champion: Version | None, result: Result, cfg: Config
+    tracker: Tracker,
+    champion: Version | None,
+    result: Result,
+    cfg: Config,
+    root: Path | None = None,
 ) -> tuple[list[MetricDelta], list[str], list[str]]:
-    """Compare the candidate's head metrics with those logged for the champion: deltas, refusals, notes."""
+    """Compare the candidate's head metrics with those logged for the champion: deltas, refusals, notes.
+
+    ``auto`` limits are the gate's: the noise recorded on its base (read in ``root``).
+    """
     from mlci.adapters.mlflow import metric_key
 
     if champion is None:
@@ -175,9 +182,9 @@ def challenge(
     base = {by_key.get(key, key): value for key, value in logged.items()}
     files = {name.split(":", 1)[0] for name in base}
     # auto limits: the noise recorded on the base branch, as in the gate (none: fails closed)
-    spreads = history.result_spreads(
-        result.metrics, cfg.history.min_points, history.branch_name(result.context.base.ref)
-    )
+    ctx = result.context
+    depth, needed = cfg.history.depth, cfg.history.min_points
+    spreads = history.base_spreads(root or Path.cwd(), ctx.base.sha, depth, needed, ctx.base.ref)
     deltas = compare.compare_metrics(base, head, files, cfg.metrics, spreads)
     failed = [r.message for r in gate.metric_reasons(deltas) if r.severity == "fail"]
     refusals = []
@@ -412,7 +419,7 @@ def _decide(
         if champion is not None and champion.sha == head and not outcome.refusals:
             outcome.already = True
         else:
-            deltas, refusals, notes = challenge(tracker, champion, result, cfg)
+            deltas, refusals, notes = challenge(tracker, champion, result, cfg, root)
             outcome.challenge, outcome.notes = deltas, outcome.notes + notes
             outcome.challenge_note = "; ".join(notes) or None
             outcome.refusals += refusals

@@ -160,10 +160,23 @@ def _median(values: list[float]) -> float:
 
 
 def spreads(history: History, min_points: int, branch: str) -> dict[str, Spread]:
-    """Each recorded metric's :class:`Spread`."""
+    """Each recorded metric's :class:`Spread`.
+
+    A value recorded again on the next commit with the same inputs for its stage
+    (the digests of :func:`lock_inputs`) is the same run's output carried forward:
+    DVC did not re-run the stage (a docs-only commit). It is no new sample of the
+    noise, and counting it would put the estimate at 0 whenever most commits on
+    main leave the model alone.
+    """
     names: dict[str, list[float]] = {}
+    last: dict[str, tuple[float, str | None]] = {}
     for commit in history.commits:
         for name, value in commit.values.items():
+            digest = commit.inputs.get(name.split(":", 1)[0])
+            before = last.get(name)
+            last[name] = (value, digest)
+            if before is not None and digest is not None and before == (value, digest):
+                continue
             names.setdefault(name, []).append(value)
     return {
         name: Spread(
@@ -176,28 +189,22 @@ def spreads(history: History, min_points: int, branch: str) -> dict[str, Spread]
     }
 
 
-def result_spreads(
-    metrics: Iterable[MetricDelta], min_points: int, branch: str
+def base_spreads(
+    root: Path, base_sha: str | None, depth: int, min_points: int, ref: str | None
 ) -> dict[str, Spread]:
-    """Each metric's :class:`Spread` from the ``history`` a result carries.
+    """:func:`spreads` of the history recorded on ``base_sha``'s first-parent line.
 
     ``mlci deploy`` holds the candidate to the champion with the same ``auto``
-    numbers as its gate: the noise recorded on the base branch. A metric without
-    enough history gets a spread without sigma (the fallback, or no regression).
+    numbers as its gate: the noise recorded on the gate's base branch. Without a
+    readable history every ``auto`` limit falls back (or allows no regression).
     """
-    out = {}
-    for m in metrics:
-        values = [
-            float(h["value"])
-            for h in m.history or ()
-            if isinstance(h, dict) and is_number(h.get("value"))
-        ]
-        if values:
-            enough = len(values) >= min_points
-            out[m.name] = Spread(
-                robust_sigma(values) if enough else None, len(values), min_points, branch
-            )
-    return out
+    if not base_sha:
+        return {}
+    try:
+        found = read(root, base_sha, depth)
+    except notes.NotesError:
+        return {}
+    return spreads(found, min_points, branch_name(ref))
 
 
 def branch_name(ref: str | None) -> str:
