@@ -860,3 +860,31 @@ def test_the_example_workflows_push_jobs_may_push_the_notes():
     pr = doc["jobs"]["mlci"]
     assert pr["if"] == "github.event_name == 'pull_request'"
     assert pr["permissions"]["contents"] == "read"  # a pull request never writes notes
+
+
+def test_the_fork_safe_publish_shows_the_trend_too(
+    github_fake, git_repo, tmp_path, monkeypatch, mlci
+):
+    """`mlci publish` recomputes the rows from the committed files: they keep the recorded
+    history, so the trusted comment shows the same trends and auto verdict as a plain run."""
+    from mlci.report.trend import HEAD_MARK
+    from tests.test_ci import Actions, untrusted_result, workflow_run_payload
+
+    base = metrics_repo(git_repo, {"acc": 0.9}, AUTO_RULES)
+    shas = _record_main(git_repo, mlci, NOISY_MAIN)
+    base = shas[-1]
+    git_repo.git("checkout", "-q", "-b", "feature")
+    git_repo.write("eval/metrics.json", {"acc": 0.85})
+    head = git_repo.commit("worse")
+    gh = Actions(git_repo, github_fake, tmp_path, monkeypatch, mlci)
+    result = untrusted_result(gh, base, head)
+    assert json.loads(result.read_text())["metrics"][0]["history"]
+    pulls = [
+        {"number": 9, "head": {"sha": head, "ref": "feature"}, "base": {"sha": base, "ref": "main"}}
+    ]
+    gh.env("workflow_run", workflow_run_payload(head, pulls))
+    assert gh.run("publish", str(result)).code == 1
+    [comment] = github_fake.comments()
+    row = next(line for line in comment["body"].splitlines() if "`eval/metrics.json:acc`" in line)
+    assert f"{HEAD_MARK}▁" in row and f"(3 sigma of {len(NOISY_MAIN)} main commits)" in row
+    assert "```mermaid\n" in comment["body"]

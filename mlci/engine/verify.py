@@ -96,17 +96,20 @@ def recompute(
         return Verification(problem=f"the committed files could not be read: {exc}")
     base, head = snaps[base_sha], snaps[head_sha]
     # auto limits come from the base's recorded history, read here too (never from the upload)
+    recorded = _recorded(root, base_sha, cfg.history.depth)
     spreads = history.spreads(
-        _recorded(root, base_sha, cfg.history.depth),
-        cfg.history.min_points,
-        history.branch_name(result.context.base.ref),
+        recorded, cfg.history.min_points, history.branch_name(result.context.base.ref)
     )
-    out = Verification(
-        metrics=compare.compare_metrics(
+    metrics = history.attach(
+        compare.compare_metrics(
             base.metrics, head.metrics, base.metric_files, cfg.metrics, spreads
         ),
-        params=compare.compare_params(base.params, head.params),
+        recorded,
     )
+    if recorded.commits:  # the trends and the nondeterminism flag, as a plain run shows them
+        inputs = history.head_inputs(root, head_sha, worktree=False)
+        metrics, _ = history.flag_nondeterministic(metrics, recorded, inputs, head_sha)
+    out = Verification(metrics=metrics, params=compare.compare_params(base.params, head.params))
     uploaded = {m.name: m for m in result.metrics}
     mine = {m.name: m for m in out.metrics}
     for name, m in mine.items():
