@@ -164,7 +164,8 @@ def challenge(
 ) -> tuple[list[MetricDelta], list[str], list[str]]:
     """Compare the candidate's head metrics with those logged for the champion: deltas, refusals, notes.
 
-    ``auto`` limits are the gate's: the noise recorded on its base (read in ``root``).
+    ``auto`` limits are the gate's: the noise recorded on its base (read in ``root``, default
+    the current directory, where deploy and card run).
     """
     from mlci.adapters.mlflow import metric_key
 
@@ -419,7 +420,7 @@ def _decide(
         if champion is not None and champion.sha == head and not outcome.refusals:
             outcome.already = True
         else:
-            deltas, refusals, notes = challenge(tracker, champion, result, cfg, root)
+            deltas, refusals, notes = challenge(tracker, champion, result, cfg)
             outcome.challenge, outcome.notes = deltas, outcome.notes + notes
             outcome.challenge_note = "; ".join(notes) or None
             outcome.refusals += refusals
