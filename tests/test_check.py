@@ -106,6 +106,17 @@ def test_head_revision_instead_of_the_work_tree(dvc_repo, mlci):
     assert doc["metrics"][0]["head"] == 0.50 and doc["context"]["head"]["sha"] == bad
 
 
+def test_a_commit_compared_with_itself_is_not_called_the_work_tree(dvc_repo, mlci):
+    metrics_repo(dvc_repo, {"acc": 0.90}, config=RULES)
+    dvc_repo.write("eval/metrics.json", {"acc": 0.70})  # the work tree differs: not compared
+    run = mlci(
+        dvc_repo, "check", "--no-repro", "--base", "main", "--head", "main", "--format", "markdown"
+    )
+    assert run.code == 0, run.out
+    header = next(line for line in run.out.splitlines() if "| metric |" in line)
+    assert "| main | head |" in header and "work tree" not in run.out
+
+
 def test_nested_keys_are_flattened(dvc_repo, mlci):
     metrics_repo(dvc_repo, {"avg_prec": {"test": 0.97, "train": 0.99}, "acc": 0.9})
     branch_with(dvc_repo, {"avg_prec": {"test": 0.94, "train": 0.99}, "acc": 0.9})

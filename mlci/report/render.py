@@ -564,8 +564,8 @@ def view(
         )
     else:
         head_label = ctx.head.ref or (ctx.head.sha or "head")[:7]
-        if head_label == base_label:
-            head_label = "work tree"
+        if head_label == base_label:  # one name for both (`--head main --base main`)
+            head_label = "head"
     # data findings are shown from the data entries (with code spans), not as plain reasons
     # findings of no metric row (an unreadable file, a rule that matches nothing) are listed too
     other_reasons = [
