@@ -137,19 +137,22 @@ class Spread:
 
 
 def robust_sigma(values: list[float]) -> float:
-    """The noise of a series: 1.4826 x the MAD of its consecutive changes, divided by sqrt(2).
+    """The noise of a series: 1.4826 x the median absolute change between consecutive
+    values, divided by sqrt(2).
 
     Changes between consecutive commits rather than the values themselves: a
     real improvement that landed once shifts every later value, and would
     widen a spread of the values; it is only one change among the changes,
-    which the median ignores.
+    which the median ignores. The deviation is taken from 0, the change two runs
+    of one process have on average, not from the median change: a metric that
+    flips between two values (a small test set, a nondeterministic stage) has
+    changes of +d and -d, whose median is one of them, and deviations from it
+    that are mostly 0 — an allowance of 0 for a metric that visibly moves by d.
     """
     if len(values) < 2:
         return 0.0
-    changes = [b - a for a, b in zip(values, values[1:], strict=False)]
-    centre = _median(changes)
-    mad = _median([abs(c - centre) for c in changes])
-    return _MAD_TO_SIGMA * mad / _DIFF_TO_ONE
+    changes = [abs(b - a) for a, b in zip(values, values[1:], strict=False)]
+    return _MAD_TO_SIGMA * _median(changes) / _DIFF_TO_ONE
 
 
 def _median(values: list[float]) -> float:
