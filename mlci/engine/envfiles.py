@@ -81,6 +81,8 @@ def parse(path: str, text: str, kind: str | None = None) -> EnvFile:
     try:
         if kind == "requirements":
             return _requirements(path, text)
+        if kind == "conda":
+            return _conda_env(path, text)
         return EnvFile(path, kind, tuple(_PARSERS[kind](text)))
     except (ValueError, TypeError, KeyError, AttributeError) as exc:
         # tomllib.TOMLDecodeError and json.JSONDecodeError are ValueErrors
@@ -309,18 +311,33 @@ def _conda_spec(text: str) -> Declared:
     return Declared(name, name, version or "(any version)", pinned)
 
 
-def _conda_env(text: str) -> Iterator[Declared]:
+def _conda_env(path: str, text: str) -> EnvFile:
+    """A conda environment file: conda match specs, and its ``pip:`` list as pip reads it
+    (requirements, and ``-r``/``-c`` files, relative to the environment file's folder)."""
     import yaml
 
     doc = yaml.safe_load(text) or {}
+    here = posixpath.dirname(path)
+    entries: list[Declared] = []
+    includes: list[str] = []
+    constraints: list[str] = []
     for item in doc.get("dependencies") or ():
-        if isinstance(item, dict):
-            for pip_item in item.get("pip") or ():
-                if str(pip_item).startswith("-"):
-                    continue  # -r / --index-url inside the pip list
-                yield _pep508(str(pip_item), group="pip")
-        else:
-            yield _conda_spec(str(item))
+        if not isinstance(item, dict):
+            entries.append(_conda_spec(str(item)))
+            continue
+        for pip_item in item.get("pip") or ():
+            words = str(pip_item).split()
+            if not words:
+                continue
+            if words[0].startswith("-"):
+                found = _included(here, words)  # other options (--index-url) name no package
+                if found is not None:
+                    includes.append(found[0])
+                    if found[1]:
+                        constraints.append(found[0])
+                continue
+            entries.append(_pep508(str(pip_item), group="pip"))
+    return EnvFile(path, "conda", tuple(entries), tuple(includes), tuple(constraints))
 
 
 def _conda_lock(text: str) -> Iterator[Declared]:
@@ -380,7 +397,6 @@ _PARSERS: dict[str, Any] = {
     "poetry.lock": _toml_packages,
     "pdm.lock": _toml_packages,
     "Pipfile.lock": _pipfile_lock,
-    "conda": _conda_env,
     "conda-lock": _conda_lock,
     "workflow": _workflow,
 }

@@ -48,9 +48,12 @@ class _Side:
                 self._bytes[path] = git.show_file(self.rev, path, self.git_root)
         return self._bytes[path]
 
-    def includes(self, path: str) -> tuple[str, ...]:
-        """What the requirements file ``path`` includes (``-r``/``-c``); its requirements are
-        parsed only when they are compared or checked for pins."""
+    def includes(self, path: str, kind: str = "requirements") -> tuple[str, ...]:
+        """What the file ``path`` includes (``-r``/``-c``); a requirements file's requirements
+        are parsed only when they are compared or checked for pins."""
+        if kind != "requirements":
+            env = self.parsed(path, kind)
+            return env.includes if env else ()
         if path in self._parsed:
             env = self._parsed[path]
             return env.includes if env else ()
@@ -82,12 +85,13 @@ def _candidates(names: set[str]) -> dict[str, str]:
 
 
 def _with_includes(files: dict[str, str], sides: list[_Side]) -> dict[str, str]:
-    """Add the files that requirement files include (``-r``/``-c``), whatever their names."""
-    todo = [p for p, k in files.items() if k == "requirements"]
+    """Add the files that requirement files (and conda's ``pip:`` lists) include (``-r``/``-c``),
+    whatever their names."""
+    todo = [p for p, k in files.items() if k in ("requirements", "conda")]
     while todo:
         path = todo.pop()
         for side in sides:
-            for included in side.includes(path):
+            for included in side.includes(path, files.get(path, "requirements")):
                 if included not in files:
                     files[included] = "requirements"
                     todo.append(included)
