@@ -55,6 +55,9 @@ def deploy_two(project: Project) -> tuple[str, str]:
         "requirements.txt", "scikit-learn==1.5.0\npandas>=2  # a range\n-r dev.txt\n"
     )
     project.repo.write("dev.txt", "pytest==8.0\n")
+    # a lock file written by `uv lock`: the card lists what it locked
+    lock = Path(__file__).parent / "data" / "environment" / "uv.head.lock"
+    project.repo.write("uv.lock", lock.read_text(encoding="utf-8"))
     project.repo.write("dvc.lock", LOCK)
     project.commit(0.90, model="better")
     second = project.repo.git("rev-parse", "HEAD")
@@ -102,7 +105,11 @@ def test_deploy_writes_the_card_as_description_and_run_artifact(project: Project
     artifacts = {a.path for a in client.list_artifacts(mv.run_id)}
     assert "model_card.md" in artifacts
     local = client.download_artifacts(mv.run_id, "model_card.md", str(project.db.parent))
-    assert Path(local).read_text(encoding="utf-8") == card
+    whole = Path(local).read_text(encoding="utf-8")
+    assert whole == card or (len(card) <= 5000 and card.split("## Environment")[0] in whole)
+    # the packages of the lock file, as locked (the whole card is the artifact)
+    assert "| `packaging` | `26.4` | `uv.lock` |" in whole
+    assert "| `pysocks` | `1.7.1` | `uv.lock` |" in whole
     # the first version's card says it replaced nothing
     v1 = client.get_model_version(MODEL, "1").description
     assert "| replaced | nothing: no version held the alias `champion` |" in v1
