@@ -27,6 +27,7 @@ if lr < 0:
     sys.exit("lr must be positive")
 open("model.txt", "w").write(f"weights for lr={lr}\\n")
 json.dump({"acc": round(0.9 - abs(lr - 0.1), 4)}, open("metrics.json", "w"))
+open("loss.csv", "w").write("step,loss\n" + "".join(f"{i},{lr / (i + 1):.4f}\n" for i in range(3)))
 """
 
 PIPELINE = """\
@@ -41,6 +42,9 @@ stages:
       - model.txt
     metrics:
       - metrics.json:
+          cache: false
+    plots:
+      - loss.csv:
           cache: false
 """
 
@@ -121,18 +125,23 @@ def test_the_commit_lands_on_the_pr_branch_with_files_author_and_parent(tmp_path
     assert wb["status"] == "pushed", wb
     new = _origin_tip(p, "feature")
     assert wb["sha"] == new and wb["parent"] == head and wb["branch"] == "feature"
-    assert wb["files"] == ["dvc.lock", "metrics.json"]
+    assert wb["files"] == ["dvc.lock", "loss.csv", "metrics.json"]
     origin = GitRepo(p.origin)
     assert origin.git("log", "-1", "--format=%P", new) == head
     assert origin.git("log", "-1", "--format=%an <%ae>", new) == BOT
     assert origin.git("log", "-1", "--format=%cn <%ce>", new) == BOT
     changed = origin.git("diff-tree", "--no-commit-id", "--name-only", "-r", new).splitlines()
-    assert changed == ["dvc.lock", "metrics.json"]  # model.txt is cached: it went to DVC
+    assert changed == [
+        "dvc.lock",
+        "loss.csv",
+        "metrics.json",
+    ]  # model.txt is cached: it went to DVC
     message = origin.git("log", "-1", "--format=%B", new)
     assert message.startswith("mlci: reproduce train\n")
     assert "Stages that ran: train." in message and f"from {head}" in message
     committed = json.loads(origin.git("show", f"{new}:metrics.json"))
     assert committed == {"acc": 0.8}
+    assert origin.git("show", f"{new}:loss.csv").splitlines()[1] == "0,0.2000"  # a plot
     # dvc push came first: the model the new dvc.lock records is in the DVC remote
     lock = yaml.safe_load(origin.git("show", f"{new}:dvc.lock"))
     md5 = next(o["md5"] for o in lock["stages"]["train"]["outs"] if o["path"] == "model.txt")
@@ -333,7 +342,7 @@ def test_repro_commit_commits_on_the_current_branch_without_pushing(tmp_path, ml
     assert p.git("log", "-1", "--format=%P") == head
     assert p.git("log", "-1", "--format=%an") == "Test"  # the user's own identity
     files = p.git("diff-tree", "--no-commit-id", "--name-only", "-r", "HEAD").splitlines()
-    assert files == ["dvc.lock", "metrics.json"]
+    assert files == ["dvc.lock", "loss.csv", "metrics.json"]
     assert p.git("diff", "--cached", "--name-only") == "scratch.txt"  # still staged, apart
     assert _origin_tip(p, "feature") == head  # nothing pushed to git
     text = mlci(p, "repro", "--commit").out
