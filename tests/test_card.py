@@ -211,3 +211,37 @@ def test_a_long_card_is_cut_to_fit_a_version_description():
     assert len(full) > 5000 >= len(short)
     assert "more path" in short and "more param" in short
     assert short.splitlines()[0] == full.splitlines()[0]
+
+
+def test_every_dvc_lock_of_the_project_is_on_the_card(dvc_repo):
+    """A pipeline in a subfolder has its own dvc.lock (real `dvc repro --all-pipelines`)."""
+    from mlci.engine import card as gather_card
+    from tests.conftest import VENV_BIN, sh
+
+    repo = dvc_repo
+    repo.write("data.csv", "x\n1\n")
+    repo.write(
+        "dvc.yaml",
+        "stages:\n  prepare:\n    cmd: cp data.csv prepared.csv\n    deps: [data.csv]\n"
+        "    outs: [prepared.csv]\n",
+    )
+    repo.write(
+        "train/dvc.yaml",
+        "stages:\n  fit:\n    cmd: cp ../prepared.csv model.bin\n    deps: [../prepared.csv]\n"
+        "    outs: [model.bin]\n",
+    )
+    sh([str(VENV_BIN / "dvc"), "repro", "-q", "--all-pipelines"], repo.path)
+    sha = repo.commit("two pipelines")
+    where, locked = gather_card.locked_paths(repo.path, sha)
+    assert where == f"{sha[:12]}:dvc.lock, train/dvc.lock"
+    got = [(p.stage, p.kind, p.path, p.hash_name) for p in locked]
+    assert got == [
+        ("prepare", "dep", "data.csv", "md5"),
+        ("prepare", "out", "prepared.csv", "md5"),
+        ("train/dvc.yaml:fit", "dep", "prepared.csv", "md5"),  # from the project's root
+        ("train/dvc.yaml:fit", "out", "train/model.bin", "md5"),
+    ]
+    # the same model file hash in both lock files' view of prepared.csv
+    assert locked[1].hash == locked[2].hash
+    where, from_work_tree = gather_card.locked_paths(repo.path, None)
+    assert where == "dvc.lock, train/dvc.lock (work tree)" and from_work_tree == locked

@@ -8,6 +8,7 @@ packages it was built with. Both are read from a commit through git, or, for
 
 from __future__ import annotations
 
+import posixpath
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,12 @@ LOCK = "dvc.lock"
 _HASH_KEYS = ("md5", "etag", "checksum", "version_id", "sha256")
 
 
-def _entries(doc: Any) -> list[LockedPath]:
+def _entries(doc: Any, folder: str = "") -> list[LockedPath]:
+    """What one ``dvc.lock`` pins; ``folder``: where it lives in the project ("" at the root).
+
+    A lock file in a subfolder names its paths from there and its stages as DVC does
+    (``sub/dvc.yaml:train``); both are given from the project's root here.
+    """
     out: list[LockedPath] = []
     stages = doc.get("stages") if isinstance(doc, dict) else None
     if not isinstance(stages, dict):
@@ -29,19 +35,23 @@ def _entries(doc: Any) -> list[LockedPath]:
     for stage, body in stages.items():
         if not isinstance(body, dict):
             continue
+        name = f"{folder}/dvc.yaml:{stage}" if folder else str(stage)
         for kind, key in (("dep", "deps"), ("out", "outs")):
             for entry in body.get(key) or ():
                 if not isinstance(entry, dict) or not entry.get("path"):
                     continue
-                name = next((k for k in _HASH_KEYS if entry.get(k)), None)
+                hash_name = next((k for k in _HASH_KEYS if entry.get(k)), None)
                 size, nfiles = entry.get("size"), entry.get("nfiles")
+                path = str(entry["path"])
+                if folder and "://" not in path:
+                    path = posixpath.normpath(posixpath.join(folder, path))
                 out.append(
                     LockedPath(
-                        stage=str(stage),
+                        stage=name,
                         kind=kind,
-                        path=str(entry["path"]),
-                        hash=str(entry[name]) if name else None,
-                        hash_name=name,
+                        path=path,
+                        hash=str(entry[hash_name]) if hash_name else None,
+                        hash_name=hash_name,
                         size=size if isinstance(size, int) else None,
                         nfiles=nfiles if isinstance(nfiles, int) else None,
                     )
@@ -49,40 +59,61 @@ def _entries(doc: Any) -> list[LockedPath]:
     return out
 
 
-def locked_paths(project_root: Path, rev: str | None) -> tuple[str | None, tuple[LockedPath, ...]]:
-    """Where ``dvc.lock`` was read (None: there is none) and what it pins.
+def _lock_files(project_root: Path, rev: str | None) -> list[tuple[str, bytes]]:
+    """Every ``dvc.lock`` of the project at ``rev`` (None: the work tree), project-relative,
+    the root's first, with its content."""
+    git_root = git.repo_root(project_root)
+    prefix = project_root.resolve().relative_to(git_root.resolve()).as_posix()
+    names = []
+    for name in git.all_files(rev, git_root):
+        if name != LOCK and not name.endswith("/" + LOCK):
+            continue
+        if prefix != ".":
+            if not name.startswith(prefix + "/"):
+                continue
+            name = name[len(prefix) + 1 :]
+        names.append(name)
+    found = []
+    for name in sorted(names, key=lambda n: (n.count("/"), n)):
+        if rev is None:
+            try:
+                data: bytes | None = (project_root / name).read_bytes()
+            except OSError:
+                data = None  # tracked, but deleted in the work tree
+        else:
+            data = git.show_file(rev, name, project_root)
+        if data is not None:
+            found.append((name, data))
+    return found
 
-    ``rev`` None reads the work tree's file (after a reproduction it is what
-    produced the model being deployed); otherwise the file at that commit.
+
+def locked_paths(project_root: Path, rev: str | None) -> tuple[str | None, tuple[LockedPath, ...]]:
+    """Where the ``dvc.lock`` files were read (None: there is none) and what they pin.
+
+    ``rev`` None reads the work tree's files (after a reproduction they are what
+    produced the model being deployed); otherwise the files at that commit. A
+    pipeline in a subfolder has its own ``dvc.lock``: every one is read.
     """
     import yaml
 
-    if rev is None:
-        path = project_root / LOCK
+    files = _lock_files(project_root, rev)
+    if not files:
+        return None, ()
+    names = ", ".join(name for name, _ in files)
+    where = f"{names} (work tree)" if rev is None else f"{rev[:12]}:{names}"
+    entries: list[LockedPath] = []
+    for name, data in files:
         try:
-            text = path.read_text(encoding="utf-8")
-        except OSError:
-            return None, ()
-        where = f"{LOCK} (work tree)"
-    else:
-        raw = git.show_file(rev, LOCK, project_root)
-        if raw is None:
-            return None, ()
-        text, where = raw.decode("utf-8", errors="replace"), f"{rev[:12]}:{LOCK}"
-    try:
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError:
-        return where, ()
-    return where, tuple(_entries(doc))
+            doc = yaml.safe_load(data.decode("utf-8", errors="replace"))
+        except yaml.YAMLError:
+            continue
+        entries += _entries(doc, posixpath.dirname(name))
+    return where, tuple(entries)
 
 
 def _lock_as_committed(project_root: Path, rev: str) -> bool:
-    """Whether the work tree's ``dvc.lock`` is byte for byte the one committed at ``rev``."""
-    try:
-        here = (project_root / LOCK).read_bytes()
-    except OSError:
-        return False
-    return here == git.show_file(rev, LOCK, project_root)
+    """Whether the work tree's ``dvc.lock`` files are byte for byte those committed at ``rev``."""
+    return _lock_files(project_root, None) == _lock_files(project_root, rev)
 
 
 def packages(git_root: Path, rev: str) -> tuple[tuple[str, ...], tuple[Package, ...]]:
