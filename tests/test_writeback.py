@@ -27,7 +27,7 @@ if lr < 0:
     sys.exit("lr must be positive")
 open("model.txt", "w").write(f"weights for lr={lr}\\n")
 json.dump({"acc": round(0.9 - abs(lr - 0.1), 4)}, open("metrics.json", "w"))
-open("loss.csv", "w").write("step,loss\n" + "".join(f"{i},{lr / (i + 1):.4f}\n" for i in range(3)))
+open("loss.csv", "w").write("step,loss\\n" + "".join(f"{i},{lr / (i + 1):.4f}\\n" for i in range(3)))
 """
 
 PIPELINE = """\
@@ -175,6 +175,38 @@ def test_the_commit_lands_on_the_pr_branch_with_files_author_and_parent(tmp_path
     job.pr_event(base, new)
     code, doc = job.ci()
     assert doc["writeback"]["status"] == "nothing" and _origin_tip(p, "feature") == new
+
+
+def test_a_dvc_project_in_a_subfolder_commits_its_files_by_their_repository_paths(
+    tmp_path, github_fake, monkeypatch, mlci
+):
+    """A monorepo: `dvc init --subdir` in ml/, mlci run from there."""
+    p = Project.create(tmp_path, subdir="ml")
+    p.write("ml/train.py", TRAIN)
+    p.write("ml/dvc.yaml", PIPELINE)
+    p.write("ml/params.yaml", yaml.safe_dump({"train": {"lr": 0.1}}))
+    p.write("ml/mlci.yaml", "repro:\n  commit: true\n")
+    p.repro(cwd="ml")
+    p.commit("baseline")
+    p.publish("main", cwd="ml")
+    p.git("checkout", "-q", "-b", "feature")
+    p.set_params(file="ml/params.yaml", lr=0.2)
+    head = p.commit("a larger learning rate (not reproduced)")
+    p.publish("feature", dvc_push=False)
+    clone = p.fresh_clone(tmp_path / "runner-clone", branch="feature")
+    work = tmp_path / "job"
+    work.mkdir()
+    job = Runner(GitRepo(clone.path / "ml"), github_fake, work, monkeypatch, mlci)
+    job.pr_event(p.git("rev-parse", "main"), head)
+    code, doc = job.ci()
+    wb = doc["writeback"]
+    assert wb["status"] == "pushed", wb
+    assert wb["files"] == ["ml/dvc.lock", "ml/loss.csv", "ml/metrics.json"]
+    new = _origin_tip(p, "feature")
+    origin = GitRepo(p.origin)
+    changed = origin.git("diff-tree", "--no-commit-id", "--name-only", "-r", new).splitlines()
+    assert changed == wb["files"] and origin.git("log", "-1", "--format=%P", new) == head
+    assert json.loads(origin.git("show", f"{new}:ml/metrics.json")) == {"acc": 0.8}
 
 
 def test_a_fork_pr_writes_nothing(tmp_path, runner):
