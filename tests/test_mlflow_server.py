@@ -330,8 +330,8 @@ def test_the_alias_moved_while_this_deploy_was_comparing(
     real_challenge = deploy.challenge
     moved: list[str] = []
 
-    def compare_then_the_other_deploy_finishes(tracker, champion, result, cfg):
-        found = real_challenge(tracker, champion, result, cfg)
+    def compare_then_the_other_deploy_finishes(*args, **kwargs):
+        found = real_challenge(*args, **kwargs)
         version = p.rival_claim(other_sha)
         p.client().set_registered_model_alias(p.model, "champion", version)
         p.client().set_model_version_tag(p.model, version, "mlci.claim.state", "promoted")
@@ -340,6 +340,7 @@ def test_the_alias_moved_while_this_deploy_was_comparing(
 
     monkeypatch.setattr(deploy, "challenge", compare_then_the_other_deploy_finishes)
     run = p.run("deploy", "-e", "production", "--base", "HEAD")
+    assert moved, run.out + run.err
     [winner] = moved
     assert p.champion() == winner and p.versions() == [winner]  # this deploy registered nothing
     runs = p.client().search_runs(

@@ -263,6 +263,9 @@ def test_a_push_rejected_because_the_branch_moved_meanwhile_says_so(tmp_path, ru
     assert doc["context"]["head"]["sha"] == head
     assert any("reproduction changed dvc.lock" in r["message"] for r in doc["reasons"])
     assert [s["state"] for s in job.fake.statuses(head)] == ["success"]
+    [comment] = job.fake.comments(7)  # the reviewer reads why nothing was committed
+    assert "**Write-back** —" in comment["body"]
+    assert "git push to feature was rejected" in comment["body"]
 
 
 def test_under_pull_request_target_nothing_runs_and_nothing_is_pushed(tmp_path, runner):

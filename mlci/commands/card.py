@@ -55,11 +55,12 @@ def champion_of(version: Version | None) -> Champion | None:
 
 
 def _challenge(
-    tracker: Tracker, against: Version | None, result: Result, cfg: Config
+    tracker: Tracker, against: Version | None, result: Result, cfg: Config, root: Path
 ) -> tuple[tuple[MetricDelta, ...], str | None]:
     from mlci.commands.deploy import challenge
 
-    deltas, refusals, notes = challenge(tracker, against, result, cfg)
+    # the same history (auto limits) as the deploy reads: the repository's, whatever the cwd
+    deltas, refusals, notes = challenge(tracker, against, result, cfg, root)
     del refusals  # a card shows the comparison; deciding is deploy's job
     return tuple(deltas), "; ".join(notes) or None
 
@@ -128,7 +129,7 @@ def run_card(opts: CardOptions, env: Mapping[str, str] | None = None) -> int:
         else:
             against = tracker.alias(name, alias)
             note = None
-        deltas, challenge_note = _challenge(tracker, against, result, cfg)
+        deltas, challenge_note = _challenge(tracker, against, result, cfg, found.git_root)
         fields.update(
             champion=champion_of(against), challenge=deltas, challenge_note=note or challenge_note
         )
