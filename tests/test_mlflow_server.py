@@ -234,8 +234,6 @@ def test_deploy_card_and_rollback_against_a_tracking_server(
     run_url = f"https://github.com/{REPO}/actions/runs/88"
     assert status["log_url"] == run_url and status["target_url"] == run_url
     assert card in (tmp_path / "summary.md").read_text()
-    for name in env:
-        monkeypatch.delenv(name)
 
     # `mlci card` reads the same registry
     shown = p.run("card", "--base", first)
@@ -247,6 +245,13 @@ def test_deploy_card_and_rollback_against_a_tracking_server(
     assert back.code == 0, back.err
     assert f"{p.model}@champion is back on version 1 (was version 2)" in back.out
     assert p.champion() == "1" and p.champion("previous") is None
+    # the rollback's Deployment: "View deployment" opens the version now deployed
+    rolled = github_fake.deployments()[0]
+    assert rolled["payload"]["rollback"] and rolled["payload"]["version"] == "1"
+    assert rolled["sha"] == first
+    assert rolled["statuses"][0]["environment_url"] == f"{p.url}/#/models/{p.model}/versions/1"
+    for name in env:
+        monkeypatch.delenv(name)
     again = p.run("rollback", "-e", "production")
     assert again.code == 3 and "nothing to roll back to" in again.err
 
