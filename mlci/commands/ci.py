@@ -18,7 +18,7 @@ from typing import Any
 from mlci.adapters import git
 from mlci.commands import common
 from mlci.engine import project
-from mlci.engine.check import CheckOptions, run_check
+from mlci.engine.check import CheckOptions
 from mlci.forge import COMMIT_LABEL, PublishError
 from mlci.model.config import Config
 from mlci.model.errors import ConfigError, RunError
@@ -79,24 +79,12 @@ def run_ci(opts: CiOptions, env: Mapping[str, str] | None = None) -> int:
         raise ConfigError(event.no_ci)
     found, cfg = project.load_config(opts.check.cwd, opts.check.config_path)
     root = found.root
-    if ev.base_sha and not opts.check.base:
-        common.ensure_commit(ev.base_sha, root, log)
-    common.fetch_history(root, log)
     context = Context(
         repo=event.repository, event=event.name or "local", pr=ev.pr, run_url=event.run_url
     )
-    log.group("mlci: check")
-    try:
-        result, cfg = run_check(
-            opts.check,
-            env,
-            context=context,
-            cfg=cfg,
-            event=ev,
-            host=run.host,
-        )
-    finally:
-        log.endgroup()
+    result, cfg = common.check_in_ci(
+        run, opts.check, cfg, root, title="mlci: check", context=context, event=ev
+    )
     if ev.pr is not None and ev.base_sha:
         result = _flag_rule_changes(result, cfg, root, ev.base_sha)
     client = run.forge.client(run.ctx, env, log) if opts.publish else None

@@ -24,6 +24,9 @@ from mlci import forge as forges
 from mlci.model.errors import EXIT_FAIL, EXIT_PASS, ConfigError
 
 if TYPE_CHECKING:  # the CLI imports this module for --help: the model's types stay unloaded
+    from mlci.engine.check import CheckOptions
+    from mlci.model.config import Config
+    from mlci.model.result import Context, EventRevisions, Result
     from mlci.model.run import HostEvent, HostRun
 
 # The CLI's --github-token option and help name the forge's variables (the CLI imports no forge).
@@ -232,6 +235,32 @@ def ensure_commit(sha: str, root: Path, log: Any) -> None:
             f"the base commit {sha[:7]} is not in the checkout and `git fetch origin {sha[:7]}` failed; "
             "use actions/checkout with fetch-depth: 0"
         )
+
+
+def check_in_ci(
+    run: Start,
+    check: CheckOptions,
+    cfg: Config,
+    root: Path,
+    *,
+    title: str,
+    context: Context,
+    event: EventRevisions,
+) -> tuple[Result, Config]:
+    """The check as a CI job runs it (``mlci ci`` and ``mlci deploy``): the event's base
+    fetched when the checkout lacks it, the history earlier runs recorded fetched from
+    origin, then :func:`run_check` inside one folded group of the log."""
+    from mlci.engine.check import run_check
+
+    base_sha = run.event.revisions.base_sha
+    if base_sha and not check.base:
+        ensure_commit(base_sha, root, run.log)
+    fetch_history(root, run.log)  # the history that trends and noise-aware rules read
+    run.log.group(title)
+    try:
+        return run_check(check, run.env, context=context, cfg=cfg, event=event, host=run.host)
+    finally:
+        run.log.endgroup()
 
 
 def fetch_history(root: Path, log: Any) -> None:

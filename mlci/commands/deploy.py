@@ -34,7 +34,7 @@ from mlci.commands import common
 from mlci.configfile import load
 from mlci.engine import card as gather_card
 from mlci.engine import compare, gate, history, project
-from mlci.engine.check import CheckOptions, run_check
+from mlci.engine.check import CheckOptions
 from mlci.model import fmt
 from mlci.model.config import Config, DeployConfig
 from mlci.model.errors import EXIT_FAIL, EXIT_PASS, ConfigError, RunError
@@ -280,25 +280,19 @@ def run_deploy(opts: DeployOptions, env: Mapping[str, str] | None = None) -> int
     if head is None:
         raise RunError("the repository has no commits yet")
 
-    if ev.base_sha and not opts.check.base:
-        common.ensure_commit(ev.base_sha, root, log)
     branch = ev.head_ref if event.push else (git.current_branch(root) or ev.head_ref)
     tip = tip_problem(root, event, branch, head)
 
-    common.fetch_history(root, log)  # the history that noise-aware rules judge by
     context = Context(repo=event.repository, event=event.name or "local", run_url=event.run_url)
-    log.group("mlci: gate")
-    try:
-        result, cfg = run_check(
-            opts.check,
-            env,
-            context=context,
-            cfg=cfg,
-            event=dataclasses.replace(ev, head_sha=head, head_ref=branch),
-            host=run.host,
-        )
-    finally:
-        log.endgroup()
+    result, cfg = common.check_in_ci(
+        run,
+        opts.check,
+        cfg,
+        root,
+        title="mlci: gate",
+        context=context,
+        event=dataclasses.replace(ev, head_sha=head, head_ref=branch),
+    )
     # the gate on the default branch is a result like any push's: it joins the history
     common.record_history(run, result, cfg, root, worktree=opts.check.head is None)
     # after the gate, which reproduces the pipeline when repro is on, and before MLflow is touched
