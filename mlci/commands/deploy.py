@@ -160,12 +160,12 @@ def challenge(
     champion: Version | None,
     result: Result,
     cfg: Config,
-    root: Path | None = None,
+    root: Path,
 ) -> tuple[list[MetricDelta], list[str], list[str]]:
     """Compare the candidate's head metrics with those logged for the champion: deltas, refusals, notes.
 
-    ``auto`` limits are the gate's: the noise recorded on its base (read in ``root``, default
-    the current directory, where deploy and card run).
+    ``auto`` limits are the gate's: the noise recorded on its base (read in the repository
+    at ``root``).
     """
     from mlci.adapters.mlflow import metric_key
 
@@ -185,7 +185,7 @@ def challenge(
     # auto limits: the noise recorded on the base branch, as in the gate (none: fails closed)
     ctx = result.context
     depth, needed = cfg.history.depth, cfg.history.min_points
-    spreads = history.base_spreads(root or Path.cwd(), ctx.base.sha, depth, needed, ctx.base.ref)
+    spreads = history.base_spreads(root, ctx.base.sha, depth, needed, ctx.base.ref)
     deltas = compare.compare_metrics(base, head, files, cfg.metrics, spreads)
     failed = [r.message for r in gate.metric_reasons(deltas) if r.severity == "fail"]
     refusals = []
@@ -414,7 +414,7 @@ def _decide(
         if champion is not None and champion.sha == head and not outcome.refusals:
             outcome.already = True
         else:
-            deltas, refusals, notes = challenge(tracker, champion, result, cfg)
+            deltas, refusals, notes = challenge(tracker, champion, result, cfg, root)
             outcome.challenge, outcome.notes = deltas, outcome.notes + notes
             outcome.challenge_note = "; ".join(notes) or None
             outcome.refusals += refusals

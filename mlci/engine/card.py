@@ -94,9 +94,15 @@ def locked_paths(project_root: Path, rev: str | None) -> tuple[str | None, tuple
     produced the model being deployed); otherwise the files at that commit. A
     pipeline in a subfolder has its own ``dvc.lock``: every one is read.
     """
+    return _pinned(_lock_files(project_root, rev), rev)
+
+
+def _pinned(
+    files: list[tuple[str, bytes]], rev: str | None
+) -> tuple[str | None, tuple[LockedPath, ...]]:
+    """:func:`locked_paths` of lock files already read by :func:`_lock_files`."""
     import yaml
 
-    files = _lock_files(project_root, rev)
     if not files:
         return None, ()
     names = ", ".join(name for name, _ in files)
@@ -109,11 +115,6 @@ def locked_paths(project_root: Path, rev: str | None) -> tuple[str | None, tuple
             continue
         entries += _entries(doc, posixpath.dirname(name))
     return where, tuple(entries)
-
-
-def _lock_as_committed(project_root: Path, rev: str) -> bool:
-    """Whether the work tree's ``dvc.lock`` files are byte for byte those committed at ``rev``."""
-    return _lock_files(project_root, None) == _lock_files(project_root, rev)
 
 
 def packages(git_root: Path, rev: str) -> tuple[tuple[str, ...], tuple[Package, ...]]:
@@ -163,10 +164,14 @@ def gather(
     alias, version, champion, challenge, who deployed it...).
     """
     sha = result.context.head.sha
-    lock_rev = None if lock_from_work_tree or not sha else sha
-    if lock_rev is None and sha and _lock_as_committed(project_root, sha):
-        lock_rev = sha  # the reproduction left it as committed: name the commit, as `mlci card`
-    lock_file, locked = locked_paths(project_root, lock_rev)
+    if lock_from_work_tree or not sha:
+        lock_rev, lock_files = None, _lock_files(project_root, None)
+        # the reproduction left them as committed: name the commit, as `mlci card` does
+        if sha and lock_files == _lock_files(project_root, sha):
+            lock_rev = sha
+    else:
+        lock_rev, lock_files = sha, _lock_files(project_root, sha)
+    lock_file, locked = _pinned(lock_files, lock_rev)
     files, found = packages(git_root, sha) if sha else ((), ())
     dep = cfg.deploy
     return ModelCard(
