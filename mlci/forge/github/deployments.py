@@ -18,13 +18,13 @@ def record_deployment(
     state: str,
     description: str,
     payload: dict[str, Any],
-    target_url: str | None = None,
     environment_url: str | None = None,
 ) -> bool:
     """A GitHub Deployment with one status; only with a token and GITHUB_REPOSITORY. Failures warn.
 
-    The status's log link is ``target_url`` when given, else the run; ``environment_url`` is
-    what GitHub's "View deployment" button opens (the deployed model version's page).
+    The status's log link is the workflow run (its summary shows the model card);
+    ``environment_url`` is what GitHub's "View deployment" button opens (the deployed
+    model version's page).
     """
     if not (ctx.token and ctx.repository and ref):
         return False
@@ -37,7 +37,7 @@ def record_deployment(
             deployment,
             state,
             description,
-            target_url or ctx.run_url,
+            ctx.run_url,
             environment,
             environment_url=environment_url,
         )
