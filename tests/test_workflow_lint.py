@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from tests.conftest import REPO_ROOT, VENV_BIN
+from tests.test_action import actionlint
 from tests.test_ci import Actions, regressing_pr, untrusted_result
 from tests.test_init import project
 
@@ -76,6 +77,8 @@ def test_the_workflow_init_writes_passes_zizmor_and_follows_the_model(dvc_repo, 
     proc = zizmor("--no-config", path, cwd=dvc_repo.path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "No findings to report" in proc.stdout
+    lint = actionlint(path)  # and actionlint (with shellcheck's view of the fetch step)
+    assert lint.returncode == 0, lint.stdout + lint.stderr
 
     doc = yaml.safe_load(path.read_text())
     assert doc["permissions"] == {"contents": "read"}
