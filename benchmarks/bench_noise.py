@@ -17,7 +17,7 @@ noise spreads. Cases:
   repeats    normal noise, every run on identical inputs (a nondeterministic pipeline: the
              spread of the repeats is the noise)
 
-Side by side, on the same draws: the default `auto` (alpha 1 %), a fixed
+Side by side, on the same draws: the default `auto` (alpha 0.7 %), a fixed
 `max_regression_pct: 10`, a fixed `max_regression: 0.02`, and a Bencher-style t-test
 threshold (fail below mean - t(0.99, n-1) * sample sd of the n runs).
 
@@ -123,7 +123,7 @@ def main() -> int:
     names = [*RULES, "bencher t"]
     print(
         f"false alarms over {trials} no-op PRs, detection over {trials // 4} PRs per shift "
-        "(shift in noise spreads); auto = the default (alpha 1 %)\n"
+        "(shift in noise spreads); auto = the default (alpha 0.7 %)\n"
     )
     header = (
         "| case | n | "

@@ -133,7 +133,7 @@ class Limits:
 
     absolute: float | None
     pct: float | None
-    # for each limit that was "auto": where its number came from, e.g. "1 % bound from 20 runs on
+    # for each limit that was "auto": where its number came from, e.g. "0.7 % bound from 20 runs on
     # main (sd 0.002)"
     basis: dict[str, str]
 
@@ -152,7 +152,7 @@ def resolve_limits(
     :mod:`mlci.engine.noise` at false-alarm rate ``alpha``, as a worsening against ``base``.
 
     The basis says how many runs the bound used and which recorded values it
-    left out ("1 % bound from 12 runs on main (sd 0.002); 6 commits did not re-run
+    left out ("0.7 % bound from 12 runs on main (sd 0.002); 6 commits did not re-run
     its stage"). Too short a history gives the rule's fallback, or no regression
     at all: a limit mlci cannot estimate is never a wide one.
     """

@@ -81,7 +81,7 @@ class History:
     skipped: int = 0  # note lines that were no usable result (malformed, another commit's)
     # metric -> recorded values left out because they disagree with what their commit holds
     disagree: dict[str, int] = field(default_factory=dict)
-    # metric -> recorded values whose commit's file could not be read to check them
+    # metric -> recorded values left out because their commit's file could not be read
     unchecked: dict[str, int] = field(default_factory=dict)
 
     def series(self, name: str) -> list[dict[str, Any]]:
@@ -101,6 +101,14 @@ class History:
                 f"the results history: {bad} recorded value{'s' if bad > 1 else ''} disagree"
                 f"{'s' if bad == 1 else ''} with what their commits hold and "
                 f"{'were' if bad > 1 else 'was'} left out"
+            )
+        lost = sum(self.unchecked.values())
+        if lost:
+            whose = "their commits" if lost > 1 else "its commit"
+            out.append(
+                f"the results history: {lost} recorded value{'s' if lost > 1 else ''} left out: "
+                f"the metrics file of {whose} could not be read (not in git, the DVC cache "
+                "or the DVC remote)"
             )
         return out
 
@@ -361,7 +369,7 @@ def _check(
 
     Every file of every commit is read in one ``git cat-file`` process; DVC objects that
     are not in the local cache are fetched in one batch when a remote is set. A value
-    whose file cannot be read at all is kept and counted as unchecked.
+    whose file cannot be read at all is left out too, and counted as unchecked.
     """
     from mlci.engine.collect import _named, parse_metric_file
 
@@ -417,9 +425,10 @@ def _check(
                     changed[f] = before_blob is None or before_blob[0] != blob[0]
             data = content(c, f)
             mine = [n for n in values if n.split(":", 1)[0] == f]
-            if data is None:
+            if data is None:  # nothing to check it against: not used
                 for n in mine:
-                    unchecked[n] = unchecked.get(n, 0) + 1
+                    unchecked[n] = unchecked.get(n, 0) + 1 + (1 if others.pop(n, None) else 0)
+                    del values[n]
                 continue
             try:
                 held = _named(f, parse_metric_file(f, data))
@@ -502,6 +511,12 @@ def metric_runs(history: History, name: str) -> noise.Runs:
     if carried:
         runs.left_out.append(
             f"{carried} commit{'s' if carried > 1 else ''} did not re-run its stage"
+        )
+    lost = history.unchecked.get(name, 0)
+    if lost:
+        runs.left_out.append(
+            f"{lost} recorded value{'s' if lost > 1 else ''} could not be checked against "
+            f"{'their commits' if lost > 1 else 'its commit'}"
         )
     bad = history.disagree.get(name, 0)
     if bad:

@@ -68,7 +68,7 @@ class MetricRule:
     def describe(self, resolved: dict[str, Any] | None = None) -> str:
         """The rule in words; ``resolved`` gives ``auto`` limits as numbers with their basis.
 
-        (``resolved``: ``{"max_regression": {"allowed": 0.0033, "basis": "1 % bound from 20
+        (``resolved``: ``{"max_regression": {"allowed": 0.0033, "basis": "0.7 % bound from 20
         runs on main (sd 0.0011)"}}``, as the comparison stores it in the result's rule.)
         """
         resolved = resolved or {}
@@ -124,8 +124,8 @@ class MetricsConfig:
     missing_baseline: str = "warn"
     unreadable: str = "fail"  # a gated metric's file that DVC declares but could not load
     # an "auto" limit is a one-sided prediction bound at this false-alarm rate per metric and PR
-    # (mlci.engine.noise); noise_k, when set instead, is the rate of a normal tail of k sigmas
-    noise_alpha: float | None = None
+    # (mlci.engine.noise); noise_k, when set, replaces it by the normal tail beyond k sigmas
+    noise_alpha: float = 0.007
     noise_k: float | None = None
 
 
