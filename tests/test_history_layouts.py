@@ -110,10 +110,12 @@ def test_a_run_the_recording_job_executed_is_a_sample_though_dvc_lock_did_not_ch
         _record(p, mlci, "--no-repro")
     p.write("docs/x.md", "prose")
     forced = p.commit("docs")
-    shutil.rmtree(p.path / ".dvc" / "cache")
+    cache, kept = p.path / ".dvc" / "cache", tmp_path / "kept-cache"
+    shutil.move(cache, kept)  # as in a CI job without the cache
     (p.path / "model.txt").unlink()
     (p.path / "metrics.json").unlink()
     _record(p, mlci)  # reproduces: train and evaluate run, dvc.lock stays the same
+    shutil.copytree(kept, cache, dirs_exist_ok=True)  # the earlier runs' objects, to check them
     assert p.git("status", "--porcelain") == ""
     note = json.loads(p.git("notes", "--ref=mlci", "show", forced))
     assert {s["name"]: s["status"] for s in note["repro"]["stages"]} == {
@@ -128,3 +130,26 @@ def test_a_run_the_recording_job_executed_is_a_sample_though_dvc_lock_did_not_ch
         "0.7 % bound from 6 runs on main"
     )
     assert "nondeterministic" not in m
+
+
+def test_recorded_values_whose_commits_cannot_be_read_are_left_out_with_one_line(tmp_path, mlci):
+    """A cached metric whose object is neither in the DVC cache nor in a remote cannot be
+    checked against its commit: its recorded value is not used, and the report says so."""
+    p = Project.create(tmp_path, remote=False)
+    metric = noisy_pipeline(p, "folder")
+    p.repro()
+    p.commit("baseline")
+    for value in RUN_VALUES[:2]:
+        p.set_params(value=value)
+        p.repro()
+        p.commit(f"train with value {value}")
+        _record(p, mlci, "--no-repro")
+    shutil.rmtree(p.path / ".dvc" / "cache")
+    p.git("checkout", "-q", "-b", "feature")
+    p.commit("nothing")
+    doc = mlci(p, "check", "--no-repro", "--base", "main", "--format", "json").json()
+    assert (
+        "the results history: 2 recorded values left out: the metrics file of their commits "
+        "could not be read (not in git, the DVC cache or the DVC remote)"
+    ) in doc["notes"]
+    assert all("history" not in m for m in doc["metrics"] if m["name"] == metric)

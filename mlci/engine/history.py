@@ -380,10 +380,18 @@ def _check(
         for f in files[c.sha]:
             specs += [f"{c.sha}:./{f}", f"{c.sha}^:./{f}"]
     blobs = git.read_blobs(specs, root)
-    views = {c.sha: lock_view((blobs.get(f"{c.sha}:./dvc.lock") or ("", b""))[1]) for c in commits}
-    parents = {
-        c.sha: lock_view((blobs.get(f"{c.sha}^:./dvc.lock") or ("", b""))[1]) for c in commits
-    }
+    parsed: dict[str, LockView] = {}  # blob id -> its view: most commits share their lock
+
+    def view_of(spec: str) -> LockView:
+        blob = blobs.get(spec)
+        if blob is None:
+            return LockView()
+        if blob[0] not in parsed:
+            parsed[blob[0]] = lock_view(blob[1])
+        return parsed[blob[0]]
+
+    views = {c.sha: view_of(f"{c.sha}:./dvc.lock") for c in commits}
+    parents = {c.sha: view_of(f"{c.sha}^:./dvc.lock") for c in commits}
 
     def content(c: Recorded, f: str) -> bytes | None:
         blob = blobs.get(f"{c.sha}:./{f}")
