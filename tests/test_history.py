@@ -1124,3 +1124,21 @@ def test_a_pure_noise_metric_passes_a_no_op_pr_and_says_it_cannot_be_gated():
         "pure noise: runs on identical inputs vary as much as main's runs, the rule cannot "
         "gate changes smaller than this"
     ), basis
+
+
+def test_notes_written_by_the_previous_version_are_read(git_repo, mlci):
+    """Notes from before the 'runs' field (an 'inputs' digest per output, no 'runs') still
+    give the history and the auto limit: the commits' own files decide the rest."""
+    metrics_repo(git_repo, {"acc": 0.5}, AUTO_RULES)
+    shas = _record_main(git_repo, mlci, NOISY_MAIN)
+    for sha, acc in zip(shas, NOISY_MAIN, strict=True):
+        old = _note_doc(sha, acc)
+        old["inputs"] = {"eval/metrics.json": "0123456789abcdef"}
+        _forge(git_repo, sha, old)
+    run = _pr_with(git_repo, mlci, 0.899)
+    assert run.code == 0, run.out
+    (acc,) = run.json()["metrics"]
+    assert [h["value"] for h in acc["history"]] == NOISY_MAIN
+    resolved = acc["rule"]["resolved"]["max_regression"]
+    assert resolved["allowed"] == pytest.approx(model_allowed(NOISY_MAIN, NOISY_MAIN[-1]))
+    assert "nondeterministic" not in acc
