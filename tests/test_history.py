@@ -1142,3 +1142,17 @@ def test_notes_written_by_the_previous_version_are_read(git_repo, mlci):
     resolved = acc["rule"]["resolved"]["max_regression"]
     assert resolved["allowed"] == pytest.approx(model_allowed(NOISY_MAIN, NOISY_MAIN[-1]))
     assert "nondeterministic" not in acc
+
+
+def test_a_note_naming_a_file_outside_the_project_is_left_out_not_the_history(git_repo, mlci):
+    """git cat-file stops the whole batch at a path outside the repository: a note naming
+    one must not cost the other commits their checked values."""
+    metrics_repo(git_repo, {"acc": 0.5}, AUTO_RULES)
+    shas = _record_main(git_repo, mlci, NOISY_MAIN)
+    doc = _note_doc(shas[0], 0.9)
+    doc["metrics"].append({"name": "../../../etc/passwd:root", "head": 0})
+    _forge(git_repo, shas[0], doc)
+    run = _pr_with(git_repo, mlci, 0.9)
+    (acc,) = [m for m in run.json()["metrics"] if m["name"] == "eval/metrics.json:acc"]
+    assert [h["sha"] for h in acc["history"]] == shas[1:]
+    assert "passwd" not in run.out.replace("../../../etc/passwd:root", "")

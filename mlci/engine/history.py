@@ -331,7 +331,25 @@ def lock_inputs(text: bytes | str | None) -> dict[str, str]:
     return {path: rec.identity for path, rec in lock_view(text).outs.items()}
 
 
+def _inside(path: str) -> bool:
+    """A metrics path a note may name: relative, inside the project, one line."""
+    parts = path.split("/")
+    return (
+        bool(path)
+        and not path.startswith("/")
+        and ".." not in parts
+        and not any(c in path for c in "\n\r\0\\")
+    )
+
+
+def _is_md5(value: object) -> bool:
+    text = value.removesuffix(".dir") if isinstance(value, str) else ""
+    return len(text) == 32 and all(c in "0123456789abcdef" for c in text)
+
+
 def _dvc_cache_file(root: Path, md5: str) -> bytes | None:
+    if not _is_md5(md5):  # a lock is data: its md5 never names a path outside the cache
+        return None
     for rel in (("files", "md5", md5[:2], md5[2:]), (md5[:2], md5[2:])):
         try:
             return (root / ".dvc" / "cache").joinpath(*rel).read_bytes()
@@ -373,7 +391,19 @@ def _check(
     """
     from mlci.engine.collect import _named, parse_metric_file
 
-    files = {c.sha: sorted({n.split(":", 1)[0] for n in c.values}) for c in commits}
+    files = {
+        c.sha: sorted({f for n in c.values if _inside(f := n.split(":", 1)[0])}) for c in commits
+    }
+    # a value of a file outside the project (a forged note's "../../etc/passwd:x") is left
+    # out and counted: no file of its commit holds it
+    dropped: dict[str, int] = {}
+    inside = []
+    for c in commits:
+        kept = {n: v for n, v in c.values.items() if n.split(":", 1)[0] in files[c.sha]}
+        for n in c.values.keys() - kept.keys():
+            dropped[n] = dropped.get(n, 0) + 1
+        inside.append(dataclasses.replace(c, values=kept))
+    commits = inside
     specs = []
     for c in commits:
         specs += [f"{c.sha}:./dvc.lock", f"{c.sha}^:./dvc.lock"]
@@ -411,7 +441,7 @@ def _check(
             dvc.fetch_for_reading(root, missing)
         except Exception:  # noqa: BLE001 - an unreachable remote: the values stay unchecked
             pass
-    disagree: dict[str, int] = {}
+    disagree: dict[str, int] = dropped  # a file outside the project holds none of its values
     unchecked: dict[str, int] = {}
     out = []
     for c in commits:
