@@ -115,6 +115,26 @@ def trial(case: str, n: int, shift: float, rng: random.Random) -> dict[str, bool
     return out
 
 
+def _stability(rng: random.Random, trials: int) -> str:
+    """How much the default allowance varies between histories of one gaussian process."""
+    lines = [
+        "allowance of the default auto on gaussian histories, in noise spreads (10th / 50th / 90th percentile):"
+    ]
+    for n in SIZES:
+        found = []
+        for _ in range(trials // 4):
+            values = [round(LEVEL + rng.gauss(0.0, SD), 6) for _ in range(n)]
+            est = noise.estimate(
+                noise.Runs(values=values, identities=[f"c{i}" for i in range(n)]), 5, "main"
+            )
+            allowed = est.allowed(values[-1], "higher", noise.DEFAULT_ALPHA)
+            found.append((allowed or 0.0) / SD)
+        found.sort()
+        pick = [found[int(len(found) * q)] for q in (0.1, 0.5, 0.9)]
+        lines.append(f"  n = {n:2}: " + " / ".join(f"{v:.1f}" for v in pick))
+    return "\n".join(lines)
+
+
 def main() -> int:
     trials = 4000
     if "--trials" in sys.argv:
@@ -155,6 +175,8 @@ def main() -> int:
             caught = det[6.0]["auto"] / (trials // 4)
             if n >= 10 and caught < DETECT_TARGET:
                 missed.append(f"{case} n={n}: auto detects {caught * 100:.0f} % of 6-spread drops")
+    print()
+    print(_stability(rng, trials))
     print()
     print("targets met" if not missed else "MISSED: " + "; ".join(missed))
     return 1 if missed else 0
