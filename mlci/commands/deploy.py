@@ -40,7 +40,7 @@ from mlci.model.config import Config, DeployConfig
 from mlci.model.errors import EXIT_FAIL, EXIT_PASS, ConfigError, RunError
 from mlci.model.result import Context, MetricDelta, Result
 from mlci.model.run import HostEvent, Log
-from mlci.report import render
+from mlci.report import render, terminal, view
 
 DEFAULT_LOCK_TIMEOUT = 600.0
 
@@ -217,7 +217,7 @@ def provenance(
         TAG + "base.sha": ctx.base.sha or "",
         TAG + "base.ref": ctx.base.ref or "",
         TAG + "verdict": result.verdict,
-        TAG + "summary": render.headline(result),
+        TAG + "summary": view.headline(result),
         TAG + "environment": environment,
         TAG + "model.path": dep.model_path or "",
         TAG + "model.sha256": gather_card.model_sha256(model),
@@ -379,7 +379,7 @@ def run_deploy(opts: DeployOptions, env: Mapping[str, str] | None = None) -> int
     )
     import click
 
-    click.echo(render.text(result, color=False), nl=False)
+    click.echo(terminal.text(result, color=False), nl=False)
     click.echo(fmt.terminal_text(summary))
     return EXIT_FAIL if outcome.refusals else EXIT_PASS
 
@@ -503,7 +503,7 @@ def _promote(
         name,
         str((result.mlflow or {})["run_id"]),
         tags,
-        f"mlci deploy of {head} to {opts.environment}: {render.headline(result)}",
+        f"mlci deploy of {head} to {opts.environment}: {view.headline(result)}",
     )
     winner = tracker.first_claim(name, version, int(lease_s * 1000))
     if winner.version != version.version:

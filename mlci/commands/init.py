@@ -444,9 +444,9 @@ def rule_groups(files: list[MetricFile]) -> list[RuleGroup]:
 
 def _environment(root: Path):  # -> jinja2.Environment
     """The report's Jinja2 set-up (same lookup, a repo's override first), plus ``yaml_str``."""
-    from mlci.report import render
+    from mlci.report import templating
 
-    env = render.markdown_environment(root)
+    env = templating.markdown_environment(root)
     # YAML is not escaped as a whole: each value goes through yaml_str. A JSON string is a
     # valid YAML double-quoted scalar, so any metric name or path stays one scalar.
     env.filters["yaml_str"] = lambda v: json.dumps(str(v), ensure_ascii=False)
