@@ -265,7 +265,7 @@ def test_a_second_run_on_the_same_commit_adds_its_result_to_the_note(tmp_path, m
 def test_two_recorders_interleaved_lose_nothing(tmp_path, mlci, monkeypatch):
     """B computes its result, A records and pushes, then B records: B's first push is
     rejected (its notes lack A's), so it fetches, merges and pushes again."""
-    from mlci.commands.record import record_and_push
+    from mlci.commands.common import record_and_push
     from mlci.model.result import Result
 
     origin, a = _origin_and_clone(tmp_path, "a")
