@@ -711,7 +711,9 @@ def markdown(
     body = render_template(
         env, template, marker=marker(status_context), **template_values(view(result, max_rows))
     )
-    return body.rstrip() + "\n"
+    from mlci.report import sweep  # `mlci sweep`'s table, after the report ('' otherwise)
+
+    return body.rstrip() + "\n" + ("\n" + sweep.markdown(result) if result.experiments else "")
 
 
 def render_template(env: Any, name: str, **values: Any) -> str:
@@ -961,7 +963,10 @@ def text(result: Result, *, color: bool | None = None, width: int | None = None)
     head = f"{v['head_label']} {v['head_short']}".strip()
     revisions = f"{base} → {head}" if v["compared"] else f"{head} (reproduced; nothing compared)"
     console.print(Text(f"{revisions} · mlci {result.tool_version}", style="dim"))
-    return fmt.terminal_text(buf.getvalue(), keep_colours=coloured)
+    from mlci.report import sweep  # `mlci sweep`'s table ('' otherwise)
+
+    out = buf.getvalue() + sweep.text(result, width=width)
+    return fmt.terminal_text(out, keep_colours=coloured)
 
 
 def _text_environment(console: Any, v: dict[str, Any]) -> None:
