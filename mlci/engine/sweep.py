@@ -102,25 +102,48 @@ def run_sweep(
     event: EventRevisions | None = None,
     context: Any = None,
     say: Callable[[str], None] = lambda _line: None,
-    name_prefix: str = "sweep",
 ) -> tuple[Result, Config]:
-    """Run the grid of ``specs`` on the head and judge each experiment against the base.
+    """``mlci sweep``: the head's check without reproduction, with the grid's experiments.
 
     ``say`` gets one line per experiment (progress for the log).
     """
     from mlci.engine.check import run_check
 
     found, cfg = project.load_config(opts.cwd, opts.config_path)
-    grid = parse_grid(specs)
-    combos = points(grid, cfg.sweep.max_experiments)
-    root = found.root
+    points(parse_grid(specs), cfg.sweep.max_experiments)  # a bad grid is refused before any work
     # the head as it is, judged without reproduction: the row every experiment is read against
     head_opts = dataclasses.replace(opts, repro=False, head=None, commit=False)
     head_result, cfg = run_check(head_opts, env, context=context, event=event, cfg=cfg)
+    result = with_experiments(
+        head_result, cfg, found.root, specs, opts, env, event=event, context=context, say=say
+    )
+    return result, cfg
+
+
+def with_experiments(
+    result: Result,
+    cfg: Config,
+    root: Any,
+    specs: Sequence[str],
+    opts: CheckOptions,
+    env: Mapping[str, str] | None = None,
+    *,
+    event: EventRevisions | None = None,
+    context: Any = None,
+    say: Callable[[str], None] = lambda _line: None,
+) -> Result:
+    """``result`` with the experiments of the grid ``specs`` and the best of them.
+
+    Each experiment is checked like ``mlci check --no-repro --head <its commit>``.
+    """
+    from mlci.engine.check import run_check
+
+    combos = points(parse_grid(specs), cfg.sweep.max_experiments)
     notes = list(_pull(root, cfg))
+    exp_opts = dataclasses.replace(opts, repro=False, head=None, commit=False)
     experiments: list[Experiment] = []
     for i, combo in enumerate(combos, start=1):
-        name = f"{name_prefix}-{i}"
+        name = experiment_name(i)
         params = {p.name: _value(v) for p, v in combo}
         shown = " ".join(f"{p.key}={v}" for p, v in combo)
         say(f"mlci: sweep {i}/{len(combos)}: {name} ({shown}): running")
@@ -144,21 +167,34 @@ def run_sweep(
             )
             say(f"mlci: sweep {i}/{len(combos)}: {name}: failed: {why}")
             continue
-        exp_opts = dataclasses.replace(head_opts, head=ran.sha)
-        judged, _ = run_check(exp_opts, env, context=context, event=event, cfg=cfg)
+        judged, _ = run_check(
+            dataclasses.replace(exp_opts, head=ran.sha), env, context=context, event=event, cfg=cfg
+        )
         experiments.append(
             Experiment(name, params, judged.verdict, judged.metrics, judged.reasons, ran.sha)
         )
         say(f"mlci: sweep {i}/{len(combos)}: {name}: {judged.verdict}")
     best, said = best_experiment(experiments, cfg.sweep.objective)
-    notes.extend(said)
-    result = dataclasses.replace(
-        head_result,
+    return dataclasses.replace(
+        result,
         experiments=tuple(experiments),
         best=best,
-        notes=(*head_result.notes, *notes),
+        notes=(*result.notes, *notes, *said),
     )
-    return result, cfg
+
+
+def experiment_name(index: int) -> str:
+    """The grid's ``index``-th point (from 1), the same in every run of the same grid:
+    ``/mlci adopt`` finds an experiment's params from the grid and its name alone."""
+    return f"sweep-{index}"
+
+
+def params_of(specs: Sequence[str], name: str, limit: int) -> list[str]:
+    """The ``--set-param`` items of the experiment ``name`` of the grid ``specs``."""
+    for i, combo in enumerate(points(parse_grid(specs), limit), start=1):
+        if experiment_name(i) == name:
+            return [f"{p.name}={v}" for p, v in combo]
+    raise ConfigError(f"the sweep {' '.join(specs)} has no experiment {name}")
 
 
 def _pull(root: Any, cfg: Config) -> tuple[str, ...]:

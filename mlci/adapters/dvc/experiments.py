@@ -1,4 +1,4 @@
-"""DVC experiments: ``dvc exp run --temp --set-param`` and ``dvc exp apply``, in process.
+"""DVC experiments: ``dvc exp run --temp --set-param``, and params set as it sets them.
 
 A sweep runs each grid point in a temporary copy of the repository
 (``tmp_dir=True``): DVC stashes the work tree's state, runs the pipeline in a
@@ -64,10 +64,22 @@ def _why(exc: BaseException) -> str:
     return ": ".join(dict.fromkeys(p for p in parts if p))
 
 
-def apply_experiment(root: Path, sha: str, *, verbose: bool = False) -> None:
-    """``dvc exp apply``: the experiment's params, ``dvc.lock`` and outputs into the work tree."""
-    with open_repo(root, verbose) as repo:
+def set_params(root: Path, set_params: Sequence[str]) -> list[str]:
+    """Write ``FILE:KEY=VALUE`` into the params files of the work tree, as ``--set-param``
+    does; returns the files changed (relative to ``root``)."""
+    from dvc.utils.hydra import apply_overrides
+
+    by_file: dict[str, list[str]] = {}
+    for item in set_params:
+        left, _, value = item.partition("=")
+        file, _, key = left.rpartition(":")
+        by_file.setdefault(file or "params.yaml", []).append(f"{key}={value}")
+    for file, overrides in by_file.items():
+        path = (root / file).resolve()
+        if not path.is_relative_to(root.resolve()) or not path.is_file():
+            raise DvcError(f"{file} is not a params file of this project")
         try:
-            repo.experiments.apply(sha)
-        except Exception as exc:  # noqa: BLE001 - any failure: the adopt did not happen
-            raise DvcError(f"`dvc exp apply` failed: {describe(exc)}") from exc
+            apply_overrides(str(path), overrides)
+        except Exception as exc:  # noqa: BLE001 - an unknown key, a file DVC cannot write
+            raise DvcError(f"cannot set {', '.join(overrides)} in {file}: {describe(exc)}") from exc
+    return list(by_file)
