@@ -129,3 +129,52 @@ def test_a_grid_over_the_limit_is_refused(dvc_repo, mlci):
 def test_a_malformed_grid_is_a_usage_error(dvc_repo, mlci):
     _project(dvc_repo)
     assert mlci(dvc_repo, "sweep", "-S", "train.C", "--base", "main").code == 2
+
+
+FOREACH_TRAIN = """\
+import json, pathlib, sys, yaml
+C = yaml.safe_load(open("params.yaml"))["train"]["C"]
+split = sys.argv[1]
+pathlib.Path("eval").mkdir(exist_ok=True)
+json.dump({"acc": 0.9 if C >= 1 else 0.5}, open(f"eval/{split}.json", "w"))
+"""
+
+FOREACH_DVC_YAML = """\
+stages:
+  train:
+    foreach: [a, b]
+    do:
+      cmd: python train.py ${item}
+      deps: [train.py]
+      params: [train.C]
+      metrics:
+        - eval/${item}.json:
+            cache: false
+"""
+
+
+def test_a_subfolder_project_with_foreach_stages(git_repo, mlci, tmp_path):
+    from tests.conftest import VENV_BIN, sh
+
+    proj = git_repo.path / "ml"
+    proj.mkdir()
+    sh([str(VENV_BIN / "dvc"), "init", "-q", "--subdir"], proj)
+    git_repo.write("ml/train.py", FOREACH_TRAIN)
+    git_repo.write("ml/dvc.yaml", FOREACH_DVC_YAML)
+    git_repo.write("ml/params.yaml", "train:\n  C: 1\n")
+    git_repo.write("ml/mlci.yaml", CONFIG.replace("name: acc", 'name: "eval/a.json:acc"'))
+    sh([str(VENV_BIN / "dvc"), "repro", "-q"], proj)
+    git_repo.commit("baseline")
+    git_repo.git("checkout", "-q", "-b", "feature")
+    before = {p: (proj / p).read_bytes() for p in ("params.yaml", "dvc.lock")}
+    status = git_repo.git("status", "--porcelain", "--untracked-files=all")
+    out = tmp_path / "result.json"
+    run = mlci(proj, "sweep", "-S", "train.C=0.5,2", "--base", "main", "--output", str(out))
+    assert run.code == 0, run.err
+    assert {p: (proj / p).read_bytes() for p in before} == before
+    assert git_repo.git("status", "--porcelain", "--untracked-files=all") == status
+    doc = json.loads(out.read_text())
+    assert [e["verdict"] for e in doc["experiments"]] == ["fail", "pass"]
+    names = {m["name"] for m in doc["experiments"][1]["metrics"]}
+    assert {"eval/a.json:acc", "eval/b.json:acc"} <= names  # both foreach stages ran
+    assert doc["best"] == "sweep-2"

@@ -83,15 +83,19 @@ def run_ci(opts: CiOptions, env: Mapping[str, str] | None = None) -> int:
         repo=event.repository, event=event.name or "local", pr=ev.pr, run_url=event.run_url
     )
     client = run.forge.client(run.ctx, env, log) if opts.publish else None
-    labels = _labels(event, cfg, client, log)
-    adopted = _adopt(run, cfg, client, root, labels) if ADOPT_LABEL in labels else ()
+    # labels and comments are read even when another job publishes (`/mlci sweep`, `adopt`)
+    reader = client or (
+        run.forge.client(run.ctx, env, log) if event.pull_request and event.has_token else None
+    )
+    labels = _labels(event, cfg, reader, log)
+    adopted = _adopt(run, cfg, reader, root, labels) if ADOPT_LABEL in labels else ()
     result, cfg = common.check_in_ci(
         run, opts.check, cfg, root, title="mlci: check", context=context, event=ev
     )
     if ev.pr is not None and ev.base_sha:
         result = _flag_rule_changes(result, cfg, root, ev.base_sha)
     if SWEEP_LABEL in labels and not adopted:
-        result = _sweep(run, opts, result, cfg, client, root, context)
+        result = _sweep(run, opts, result, cfg, reader, root, context)
     result = _write_back(result, cfg, event, labels, root, log, also=adopted)
     result = common.apply_label_override(result, cfg, ev.labels, client, ev.pr, log)
     result = common.track(
