@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlci.engine import datadiff
+from mlci.engine import datadiff, sampling
 from mlci.model.config import DiffRules
 from mlci.model.data import DataDiff
 from mlci.report.data import diff_summary
@@ -101,7 +101,7 @@ def found(d: dict) -> list[tuple[str, str, str | None]]:
 def test_chi2_survival_function_matches_scipy(df):
     stats = pytest.importorskip("scipy.stats")  # scikit-learn's dependency, in the test extras
     for x in (0.01, 0.5, 1.0, df - 0.5, df, df + 1.5, 3 * df, 27.88, 80.0, 300.0):
-        assert datadiff.chi2_sf(x, df) == pytest.approx(stats.chi2.sf(x, df), rel=1e-9, abs=1e-300)
+        assert sampling.chi2_sf(x, df) == pytest.approx(stats.chi2.sf(x, df), rel=1e-9, abs=1e-300)
 
 
 def test_a_reorder_of_rows_and_columns_finds_nothing():
@@ -195,8 +195,8 @@ def test_the_missing_values_test_is_fishers(k_base, n_base, k_head, n_head):
     stats = pytest.importorskip("scipy.stats")
     table = [[k_head, n_head - k_head], [k_base, n_base - k_base]]
     expected = stats.fisher_exact(table, alternative="greater").pvalue
-    got = datadiff.more_missing_p(k_base, n_base, k_head, n_head)
-    if k_base + k_head <= datadiff.EXACT_MAX:
+    got = sampling.more_missing_p(k_base, n_base, k_head, n_head)
+    if k_base + k_head <= sampling.EXACT_MAX:
         assert got == pytest.approx(expected, rel=1e-9, abs=1e-300)
     else:  # the normal approximation, for thousands of missing values
         assert got == pytest.approx(expected, rel=0.2, abs=1e-12)

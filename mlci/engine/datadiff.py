@@ -1,21 +1,17 @@
-"""How a data file moved against the base, and what of it gates: schema, missing values, rows, drift.
+"""How a data file moved against the base: row count, schema, missing values, summaries, drift.
 
 Each side is first reduced to a *profile* (a small JSON document: row count,
-and per column its type, null count, a content hash, numeric summary with 101
-quantiles, value counts of the most frequent values). Profiles are cached by
-content hash, so an unchanged file, or the base file seen in an earlier run, is
-never read again; the diff compares two profiles and is cheap.
-
-The diff then judges (:func:`diff`, rules from ``data[]`` in the config, see
-:class:`mlci.model.config.DiffRules`) and lists its *findings*, root causes
-first: a column removed, renamed (a removed and an added column hold the same
-values: same content hash) or turned into another kind of value; a column
-added; a column's share of missing values rising; the row count moving; then
-drift.
+and per column its type, null count, a content hash of its values, numeric
+summary with 101 quantiles, value counts of the most frequent values).
+Profiles are cached by content hash, so an unchanged file, or the base file
+seen in an earlier run, is never read again; the diff compares two profiles
+and is cheap. It recognises a rename (a removed and an added column with the
+same content hash, whatever the row order), and hands its comparison to
+:mod:`mlci.engine.datajudge`, which lists what fails, warns or informs.
 
 Drift is the population stability index (PSI) per column,
 ``sum((h - b) * ln(h / b))`` over bins, computed on the values present (the
-missing ones are judged by the missing-values check):
+missing ones are the missing-values check's):
 
 - categorical columns (strings, booleans, and numbers with at most
   ``CATEGORICAL_MAX`` distinct values): one bin per value seen in the
@@ -30,14 +26,12 @@ missing ones are judged by the missing-values check):
 
 PSI below 0.1 is usually read as stable, 0.1 to 0.25 as a moderate shift,
 above 0.25 as a large one. On small files sampling alone moves it that much
-(two random halves of 86 rows often differ by 0.2), so a drift limit also asks
-whether the PSI could come from sampling: if both files were drawn from one
-distribution, ``PSI * n_b * n_h / (n_b + n_h)`` would follow (approximately,
-for bins of at least five expected rows) a chi-square distribution with
-``bins - 1`` degrees of freedom, as Pearson's two-sample statistic does. A
-column drifts when its PSI exceeds ``drift.max_psi`` *and* that p-value is
-below ``drift.alpha`` (the false-alarm rate per column). Measured on re-splits
-of one file in ``benchmarks/bench_drift.py``.
+(two random 86-row splits of one table exceed 0.2 in two trials of three), so
+each column also gets the p-value of Pearson's chi-square test of homogeneity
+over the same bins (:func:`mlci.engine.sampling.homogeneity_p`): how likely a
+difference this large is when both files sample one distribution. A column
+drifts when its PSI exceeds ``drift.max_psi`` *and* the p-value is below
+``drift.alpha``. Measured on re-splits in ``benchmarks/bench_drift.py``.
 """
 
 from __future__ import annotations
@@ -45,8 +39,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from mlci.engine import datajudge, sampling
 from mlci.model.config import DiffRules
-from mlci.model.fmt import MINUS
 
 PROFILE_VERSION = 2  # 2: a content hash per column
 TOP_VALUES = 50
@@ -138,109 +132,6 @@ def profile_spark(frame: Any) -> dict[str, Any]:
         frame, top_values=TOP_VALUES, categorical_max=CATEGORICAL_MAX, category=_category
     )
     return {"version": PROFILE_VERSION, "rows": rows, "columns": columns}
-
-
-# --- the sampling test -------------------------------------------------------------------
-
-
-def chi2_sf(x: float, df: int) -> float:
-    """P(X >= x) for X chi-square distributed with ``df`` degrees of freedom.
-
-    The regularized upper incomplete gamma function Q(df/2, x/2): its power series where
-    that converges fast (x/2 < df/2 + 1), else its continued fraction (Lentz's method).
-    """
-    if df < 1:
-        raise ValueError("a chi-square distribution needs at least one degree of freedom")
-    if x <= 0:
-        return 1.0
-    if math.isinf(x):
-        return 0.0
-    a, z = df / 2, x / 2
-    log_front = -z + a * math.log(z) - math.lgamma(a)
-    if z < a + 1:
-        term = total = 1 / a
-        for n in range(1, 10_000):
-            term *= z / (a + n)
-            total += term
-            if term < total * 1e-16:
-                break
-        return min(1.0, max(0.0, 1 - total * math.exp(log_front)))
-    tiny = 1e-300
-    b = z + 1 - a
-    c, d = 1 / tiny, 1 / b
-    fraction = d
-    for i in range(1, 10_000):
-        step = -i * (i - a)
-        b += 2
-        d = step * d + b
-        d = tiny if abs(d) < tiny else d
-        c = b + step / c
-        c = tiny if abs(c) < tiny else c
-        d = 1 / d
-        fraction *= d * c
-        if abs(d * c - 1) < 1e-16:
-            break
-    return min(1.0, max(0.0, math.exp(log_front) * fraction))
-
-
-def homogeneity_p(base: list[float], head: list[float], n_base: int, n_head: int) -> float | None:
-    """Pearson's chi-square test that two samples, binned alike, come from one distribution.
-
-    ``base`` and ``head`` are each side's shares of the bins, ``n_*`` the rows behind them;
-    the p-value is how likely a difference this large is from sampling alone.
-    """
-    if n_base < 1 or n_head < 1:
-        return None
-    total = n_base + n_head
-    stat, bins = 0.0, 0
-    for b, h in zip(base, head, strict=True):
-        pooled = (b * n_base + h * n_head) / total
-        if pooled <= 0:
-            continue
-        bins += 1
-        for share, n in ((b, n_base), (h, n_head)):
-            expected = pooled * n
-            stat += (share * n - expected) ** 2 / expected
-    if bins < 2:
-        return None
-    return chi2_sf(stat, bins - 1)
-
-
-def _log_choose(n: int, k: int) -> float:
-    return math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1)
-
-
-def more_missing_p(k_base: int, n_base: int, k_head: int, n_head: int) -> float:
-    """How likely the head holds ``k_head`` or more of the missing values when both files
-    sample one missing rate (one-sided; Fisher's exact test, the hypergeometric tail).
-
-    Summed exactly for up to ``EXACT_MAX`` missing values, beyond by the normal
-    approximation with a continuity correction.
-    """
-    total, rows = k_base + k_head, n_base + n_head
-    if total == 0 or n_head == 0 or n_base == 0:
-        return 1.0
-    if total <= EXACT_MAX:
-        log_all = _log_choose(rows, n_head)
-        top = min(total, n_head)
-        return min(
-            1.0,
-            sum(
-                math.exp(_log_choose(total, x) + _log_choose(rows - total, n_head - x) - log_all)
-                for x in range(k_head, top + 1)
-                if n_head - x <= rows - total
-            ),
-        )
-    share = n_head / rows
-    mean = total * share
-    var = total * share * (1 - share) * (rows - total) / max(1, rows - 1)
-    if var <= 0:
-        return 1.0
-    z = (k_head - 0.5 - mean) / math.sqrt(var)
-    return 0.5 * math.erfc(z / math.sqrt(2))
-
-
-EXACT_MAX = 2000
 
 
 # --- PSI -----------------------------------------------------------------------------
@@ -358,57 +249,6 @@ def _rounded(value: float | None, digits: int = 6) -> float | None:
     return None if value is None else round(value, digits)
 
 
-def _significant(value: float | None, digits: int = 3) -> float | None:
-    return None if value is None else float(f"{value:.{digits}g}")
-
-
-def dtype_family(dtype: str) -> str:
-    """What kind of value a pandas or Spark type holds: number, bool, time or text.
-
-    int64 -> float64 (a column that gained missing values) stays a number; float64 ->
-    object (numbers read as text) does not.
-    """
-    t = dtype.lower()
-    if t in ("bool", "boolean"):
-        return "bool"
-    if t.startswith(("int", "uint", "float", "double", "decimal", "bigint", "smallint", "tinyint")):
-        return "number"
-    if t.startswith(("datetime", "timedelta", "timestamp", "date", "period")):
-        return "time"
-    return "text"
-
-
-_FAMILY_WORDS = {"number": "numbers", "bool": "true/false values", "time": "times", "text": "text"}
-
-
-def pct_text(share: float) -> str:
-    """A share of rows as a percentage that never reads 0 when it is not: 0.05 %, 18.6 %."""
-    pct = share * 100
-    if pct == 0:
-        return "0 %"
-    if pct < 0.1:
-        return "<0.1 %"
-    return f"{pct:.1f} %"
-
-
-def p_text(p: float | None) -> str:
-    if p is None:
-        return "p n/a"
-    if p < 1e-6:
-        return "p < 1e-6"
-    return f"p = {p:.2g}" if p < 0.01 else f"p = {p:.2f}"
-
-
-def _finding(
-    check: str,
-    severity: str,
-    message: str,
-    column: str | None = None,
-    **numbers: Any,
-) -> dict[str, Any]:
-    return {"check": check, "severity": severity, "column": column, "message": message, **numbers}
-
-
 def _renames(
     removed: list[str], added: list[str], bcols: dict[str, Any], hcols: dict[str, Any]
 ) -> list[tuple[str, str]]:
@@ -491,7 +331,7 @@ def _column(
             psi=_rounded(_psi(*shares), 4),
             psi_method=method,
             bins=len(shares[0]),
-            p_value=_significant(homogeneity_p(*shares, nb, nh)),
+            p_value=datajudge.round_p(sampling.homogeneity_p(*shares, nb, nh)),
         )
     entry["sample"] = {"base": nb, "head": nh}
     entry["changed"] = _changed(entry)
@@ -509,14 +349,6 @@ def _changed(entry: dict[str, Any]) -> bool:
         if pair and pair["base"] != pair["head"]:
             return True
     return False
-
-
-def _drifts(col: dict[str, Any], rules: DiffRules) -> bool:
-    if rules.max_psi is None or col["psi"] is None or col["psi"] <= rules.max_psi:
-        return False
-    if rules.alpha is None:
-        return True
-    return col["p_value"] is not None and col["p_value"] < rules.alpha
 
 
 def diff(
@@ -543,175 +375,22 @@ def diff(
     ]
     columns = [_column(n, bcols[n], hcols[n], base_rows, head_rows) for n in hcols if n in bcols]
 
-    findings: list[dict[str, Any]] = []
-    if rules.schema != "off":
-        for c in removed:
-            findings.append(
-                _finding(
-                    "removed",
-                    rules.schema,
-                    f"column {c['name']} removed (was {c['dtype']})",
-                    c["name"],
-                    base=c["dtype"],
-                    head=None,
-                )
-            )
-        for old, new in renamed:
-            findings.append(
-                _finding(
-                    "renamed",
-                    rules.schema,
-                    f"column {old} renamed to {new} (same values)",
-                    old,
-                    base=old,
-                    head=new,
-                )
-            )
-        for t in type_changed:
-            was, now = dtype_family(t["base"]), dtype_family(t["head"])
-            kind = f": {_FAMILY_WORDS[was]} became {_FAMILY_WORDS[now]}" if was != now else ""
-            findings.append(
-                _finding(
-                    "retyped",
-                    rules.schema if was != now else "info",
-                    f"column {t['name']} changed type {t['base']} → {t['head']}{kind}",
-                    t["name"],
-                    base=t["base"],
-                    head=t["head"],
-                )
-            )
-    if rules.missing != "off":
-        for col in columns:
-            found = _missing(col, rules, base_rows, head_rows)
-            if found:
-                findings.append(found)
-    if rules.rows != "off" and base_rows:
-        found = _rows(base_rows, head_rows, rules)
-        if found:
-            findings.append(found)
-    if rules.new_columns != "off":
-        for c in added:
-            findings.append(
-                _finding(
-                    "added",
-                    rules.new_columns,
-                    f"column {c['name']} added ({c['dtype']})",
-                    c["name"],
-                    base=None,
-                    head=c["dtype"],
-                )
-            )
-
-    drifted = sorted((c for c in columns if _drifts(c, rules)), key=lambda c: -c["psi"])
-    if rules.drift != "off":
-        for col in drifted:
-            findings.append(_drift(col, rules))
-
+    schema = {
+        "added": added,
+        "removed": removed,
+        "type_changed": type_changed,
+        "renamed": [{"base": b, "head": h} for b, h in renamed],
+    }
+    findings, drifted = datajudge.findings(schema, columns, base_rows, head_rows, rules)
     scored = [c for c in columns if c["psi"]]  # a column that did not move names nothing
     worst = max(scored, key=lambda c: c["psi"], default=None)
     return {
         "status": "compared",
         "rows": {"base": base_rows, "head": head_rows, "delta": head_rows - base_rows},
-        "schema": {
-            "added": added,
-            "removed": removed,
-            "type_changed": type_changed,
-            "renamed": [{"base": b, "head": h} for b, h in renamed],
-        },
+        "schema": schema,
         "columns": columns,
         "max_psi": {"column": worst["name"], "psi": worst["psi"]} if worst else None,
         "rule": rules.to_dict(),
         "drifted": [c["name"] for c in drifted],
         "findings": findings,
     }
-
-
-def _missing(
-    col: dict[str, Any], rules: DiffRules, base_rows: int, head_rows: int
-) -> dict[str, Any] | None:
-    share = col["null_fraction"]
-    nulls = col["nulls"]
-    if (
-        share["base"] is None
-        or share["head"] is None
-        or nulls["head"] <= nulls["base"] * (head_rows / base_rows)
-    ):
-        return None
-    rise = (share["head"] - share["base"]) * 100
-    complete = rules.missing_keep_complete and nulls["base"] == 0
-    over = rules.missing_max_increase is not None and rise > rules.missing_max_increase + 1e-9
-    if not complete and not over:
-        return None
-    p = more_missing_p(nulls["base"], base_rows, nulls["head"], head_rows)
-    if rules.missing_alpha is not None and p >= rules.missing_alpha:
-        return None  # as many as two samples of one missing rate often differ by
-    numbers = {"base": share["base"], "head": share["head"], "p_value": _significant(p)}
-    test = f"; {p_text(p)} at {base_rows:,} vs {head_rows:,} rows"
-    if complete:
-        return _finding(
-            "missing",
-            rules.missing,
-            f"column {col['name']}: {nulls['head']:,} missing values "
-            f"({pct_text(share['head'])} of rows), none in the base "
-            f"(missing.keep_complete){test}",
-            col["name"],
-            limit=0,
-            **numbers,
-        )
-    return _finding(
-        "missing",
-        rules.missing,
-        f"column {col['name']}: missing values {pct_text(share['base'])} → "
-        f"{pct_text(share['head'])} (+{rise:.1f} points > "
-        f"{rules.missing_max_increase:g}, missing.max_increase){test}",
-        col["name"],
-        limit=rules.missing_max_increase,
-        **numbers,
-    )
-
-
-def _rows(base_rows: int, head_rows: int, rules: DiffRules) -> dict[str, Any] | None:
-    change = (head_rows - base_rows) / base_rows * 100
-    numbers: dict[str, Any] = {"base": base_rows, "head": head_rows}
-    sign = "+" if change >= 0 else MINUS
-    what = f"rows {base_rows:,} → {head_rows:,} ({sign}{abs(change):.1f} %"
-    drop, grow = rules.rows_max_decrease_pct, rules.rows_max_increase_pct
-    if drop is not None and -change > drop + 1e-9:
-        return _finding(
-            "rows",
-            rules.rows,
-            f"{what}; at most {MINUS}{drop:g} %, rows.max_decrease_pct)",
-            limit=-drop,
-            **numbers,
-        )
-    if grow is not None and change > grow + 1e-9:
-        return _finding(
-            "rows",
-            rules.rows,
-            f"{what}; at most +{grow:g} %, rows.max_increase_pct)",
-            limit=grow,
-            **numbers,
-        )
-    return None
-
-
-def _drift(col: dict[str, Any], rules: DiffRules) -> dict[str, Any]:
-    sample = col["sample"]
-    test = f"; {p_text(col['p_value'])} at {sample['base']:,} vs {sample['head']:,} rows"
-    moved = ""
-    if col.get("mean") and col["mean"]["base"] is not None and col["mean"]["head"] is not None:
-        moved = f"; mean {col['mean']['base']:.4g} → {col['mean']['head']:.4g}"
-    elif col.get("categories"):
-        new = [c["value"] for c in col["categories"]["appeared"][:3]]
-        moved = f"; new values {', '.join(new)}" if new else ""
-    return _finding(
-        "drift",
-        rules.drift,
-        f"column {col['name']} drifted: PSI {col['psi']:.3f} > {rules.max_psi:g} "
-        f"(drift.max_psi){test}{moved}",
-        col["name"],
-        base=None,
-        head=col["psi"],
-        limit=rules.max_psi,
-        p_value=col["p_value"],
-    )
