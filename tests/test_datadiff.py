@@ -10,8 +10,11 @@ import pytest
 
 from mlci.engine import datadiff, sampling
 from mlci.model.config import DiffRules
-from mlci.model.data import DataDiff
+from mlci.model.data import DataDiff, DataEntry, DataStatistics, ExpectationResult
+from mlci.model.result import Context, Reason, Result, Revision
+from mlci.report import render, terminal
 from mlci.report.data import diff_summary
+from mlci.report.html import html as render_html
 
 
 def test_identical_data_has_no_drift():
@@ -278,3 +281,83 @@ def test_nothing_moved_names_no_column():
     data = penguins()
     d = judged(data, data.iloc[::-1])
     assert d["max_psi"] is None
+
+
+def _result_with(diff: dict) -> Result:
+    entry = DataEntry(
+        path="data/prepared.csv",
+        severity="fail",
+        status="passed",
+        success=True,
+        statistics=DataStatistics(150, 7),
+        diff=DataDiff.from_dict(diff),
+    )
+    reasons = tuple(
+        Reason("data", f["severity"], f"data/prepared.csv: {f['message']}")
+        for f in diff["findings"]
+        if f["severity"] in ("fail", "warn")
+    )
+    return Result(
+        context=Context(None, "push", None, Revision("main", None), Revision("pr", None)),
+        verdict="fail",
+        reasons=reasons,
+        data=(entry,),
+        tool_version="0.1.0",
+    )
+
+
+def test_the_root_cause_leads_and_drift_lines_are_folded():
+    """A filter keeping one species moves every column: the lost rows and the removed column
+    come first, three drifted columns after, the rest counted; each shown with its numbers."""
+    data = penguins()
+    head = data.iloc[:150].drop(columns=["sex"])
+    diff = judged(data, head, max_psi=0.2, drift="warn")
+    assert len(diff["drifted"]) >= 5
+    md = render.markdown(_result_with(diff))
+    lines = [ln for ln in md.splitlines() if ln.startswith("**Data** —")]
+    assert lines[0].startswith("**Data** — ❌ `data/prepared.csv`: column sex removed (was ")
+    assert lines[1].startswith("**Data** — ❌ `data/prepared.csv`: rows 344 → 150 (−56.4 %")
+    drift_lines = [ln for ln in lines if " drifted: PSI " in ln]
+    assert len(drift_lines) == 3
+    folded = len(diff["drifted"]) - 3
+    more = f"{folded} more data finding{'s' if folded > 1 else ''}"
+    assert lines[-1] == f"**Data** — {more} in the data section below."
+    assert not any(ln.endswith("..") for ln in lines)
+    # the data section has the rest, a row per changed column with base → head numbers
+    assert md.count(" drifted: PSI ") == 3 + len(diff["drifted"])
+    species = next(ln for ln in md.splitlines() if ln.startswith("|") and "`species`" in ln)
+    assert "−Gentoo (124), Chinstrap (68)" in species and "PSI " in species
+    text = terminal.text(_result_with(diff), width=100)
+    assert text.count(" drifted: PSI ") == 3 + len(diff["drifted"])
+    assert "  data: " in text and "more data findings, listed below" in text
+    html = render_html(_result_with(diff))
+    assert '<span class="mark fail">❌ fail</span> <code>data/prepared.csv</code>' in html
+
+
+def test_expectation_arguments_are_never_cut_inside_a_number():
+    exp = ExpectationResult(
+        "expect_column_values_to_be_between",
+        {"column": "body_mass_g", "min_value": 2000, "max_value": 6500, "mostly": 0.99},
+        False,
+        element_count=344,
+        unexpected_count=3,
+        unexpected_percent=0.87,
+    )
+    entry = DataEntry(
+        path="data/prepared.csv",
+        severity="fail",
+        status="failed",
+        success=False,
+        statistics=DataStatistics(344, 8, 1, 0),
+        expectations=(exp,),
+    )
+    result = Result(
+        context=Context(None, "push", None, Revision("main", None), Revision("pr", None)),
+        verdict="fail",
+        reasons=(Reason("data", "fail", exp.message("data/prepared.csv", 344)),),
+        data=(entry,),
+        tool_version="0.1.0",
+    )
+    text = terminal.text(result, width=80)
+    for argument in ("min_value=2000", "max_value=6500", "mostly=0.99"):
+        assert argument in text, text
