@@ -361,3 +361,29 @@ def test_expectation_arguments_are_never_cut_inside_a_number():
     text = terminal.text(result, width=80)
     for argument in ("min_value=2000", "max_value=6500", "mostly=0.99"):
         assert argument in text, text
+
+
+def test_a_message_ending_in_a_full_stop_gets_no_second_one():
+    exp = ExpectationResult(
+        "expect_column_to_exist",
+        {"column": "flipper_length_mm"},
+        False,
+        exception='The column "flipper_length_mm" in BatchData does not exist.',
+    )
+    entry = DataEntry(
+        path="data/prepared.csv",
+        severity="fail",
+        status="failed",
+        success=False,
+        statistics=DataStatistics(344, 7, 1, 0),
+        expectations=(exp,),
+    )
+    result = Result(
+        context=Context(None, "push", None, Revision("main", None), Revision("pr", None)),
+        verdict="fail",
+        reasons=(Reason("data", "fail", exp.message("data/prepared.csv", 344)),),
+        data=(entry,),
+        tool_version="0.1.0",
+    )
+    md = render.markdown(result)
+    assert "in BatchData does not exist." in md and "does not exist.." not in md
