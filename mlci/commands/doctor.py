@@ -107,7 +107,8 @@ def diagnose(
             )
         )
     elif not cfg.metrics.files and (folders := project.nested(root)):
-        items.append(Item(FAIL, "project", project.nested_hint(folders)))
+        hint = project.nested_hint(folders, here=(root / ".dvc").is_dir())
+        items.append(Item(FAIL, "project", hint))
     from mlci.commands import common
 
     run = common.start(env, strict=False)
