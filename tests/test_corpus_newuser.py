@@ -10,6 +10,10 @@ no stage declares, and the recorded history outside CI.
 
 from __future__ import annotations
 
+import importlib.util
+
+import pytest
+
 from tests.conftest import VENV_BIN, GitRepo, sh
 
 # --- 1. a root .dvc/ without dvc.yaml, the pipelines in subprojects ----------------------
@@ -98,3 +102,86 @@ def test_root_project_with_its_own_pipeline_is_checked_as_before(dvc_repo, mlci)
     doc = mlci(dvc_repo, "check", "--base", "main", "--no-repro", "--format", "json").json()
     assert not [r for r in doc["reasons"] if r["section"] == "config"], doc["reasons"]
     assert [m["name"] for m in doc["metrics"]] == ["metrics.json:acc"]
+
+
+# --- 2. a remote whose plugin is missing: what git holds is still read -----------------------
+
+S3_TRAIN = """\
+import csv, json, os, yaml
+p = yaml.safe_load(open("params.yaml"))
+acc = p["train"]["quality"]
+os.makedirs("eval", exist_ok=True)
+os.makedirs("models", exist_ok=True)
+json.dump({"acc": acc}, open("eval/metrics.json", "w"))
+open(f"models/{p['model']['name']}.pkl", "w").write(str(acc))
+for name in ("loss", "lr"):
+    with open(f"eval/{name}.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["step", name])
+        for step in range(5):
+            w.writerow([step, round(acc / (step + 1), 4)])
+"""
+
+# metrics cached (in the remote only); two plots kept in git; model.name used only in outs
+S3_PIPELINE = """\
+stages:
+  train:
+    cmd: python train.py
+    deps: [train.py]
+    params: [train.quality]
+    outs:
+      - models/${model.name}.pkl
+    metrics:
+      - eval/metrics.json
+    plots:
+      - eval/loss.csv:
+          cache: false
+          x: step
+      - eval/lr.csv:
+          cache: false
+          x: step
+"""
+
+
+def s3_project(repo: GitRepo, tmp) -> GitRepo:
+    """main: quality 0.8, model rf; feature: 0.7, model gbm; a fresh clone of feature."""
+    repo.write("train.py", S3_TRAIN)
+    repo.write("dvc.yaml", S3_PIPELINE)
+    repo.write("params.yaml", "train:\n  quality: 0.8\nmodel:\n  name: rf\n")
+    repo.write("mlci.yaml", RULES_ACC)
+    repo.dvc("remote", "add", "-q", "-d", "storage", "s3://mlci-corpus-bucket/dvc-store")
+    repo.dvc("repro", "-q")
+    repo.commit("baseline")
+    repo.git("checkout", "-q", "-b", "feature")
+    repo.write("params.yaml", "train:\n  quality: 0.7\nmodel:\n  name: gbm\n")
+    repo.dvc("repro", "-q")
+    repo.commit("feature: another model")
+    clone = GitRepo(tmp / "clone")
+    sh(["git", "clone", "-q", "-b", "feature", str(repo.path), str(clone.path)], tmp)
+    return clone
+
+
+RULES_ACC = """\
+metrics:
+  rules:
+    - name: acc
+      direction: higher
+      max_regression: 0.05
+"""
+
+
+def test_s3_remote_without_plugin_still_reads_what_git_holds(dvc_repo, mlci, tmp_path):
+    if importlib.util.find_spec("dvc_s3") is not None:
+        pytest.skip("dvc-s3 is installed here; this case is about a runner without it")
+    clone = s3_project(dvc_repo, tmp_path)
+    run = mlci(clone, "check", "--no-repro", "--base", "origin/main", "--format", "json")
+    doc = run.json()
+    assert run.code == 1 and doc["verdict"] == "fail", doc["reasons"]
+    params = {p["name"]: (p["base"], p["head"], p["status"]) for p in doc["params"]}
+    assert params["params.yaml:model.name"] == ("rf", "gbm", "changed"), params
+    assert params["params.yaml:train.quality"] == (0.8, 0.7, "changed"), params
+    plots = {p["id"]: p["status"] for p in doc["plots"]}
+    assert plots == {"eval/loss.csv": "changed", "eval/lr.csv": "changed"}, doc["plots"]
+    unreadable = [r["message"] for r in doc["reasons"] if r.get("kind") == "unreadable"]
+    assert unreadable and all("needs dvc-s3: pip install 'mlci[s3]'" in m for m in unreadable)
+    assert any(m.startswith("cannot read eval/metrics.json") for m in unreadable), unreadable
