@@ -185,3 +185,50 @@ def test_s3_remote_without_plugin_still_reads_what_git_holds(dvc_repo, mlci, tmp
     unreadable = [r["message"] for r in doc["reasons"] if r.get("kind") == "unreadable"]
     assert unreadable and all("needs dvc-s3: pip install 'mlci[s3]'" in m for m in unreadable)
     assert any(m.startswith("cannot read eval/metrics.json") for m in unreadable), unreadable
+
+
+# --- 5. --base main in a clone without a local main --------------------------------------
+
+PLAIN_TRAIN = """\
+import json, yaml
+q = yaml.safe_load(open("params.yaml"))["train"]["quality"]
+json.dump({"acc": q}, open("metrics.json", "w"))
+"""
+
+PLAIN_PIPELINE = """\
+stages:
+  train:
+    cmd: python train.py
+    deps: [train.py]
+    params: [train.quality]
+    metrics:
+      - metrics.json:
+          cache: false
+"""
+
+
+def test_base_main_in_a_clone_without_local_main_is_origin_main(dvc_repo, mlci, tmp_path):
+    dvc_repo.write("train.py", PLAIN_TRAIN)
+    dvc_repo.write("dvc.yaml", PLAIN_PIPELINE)
+    dvc_repo.write("params.yaml", "train:\n  quality: 0.8\n")
+    dvc_repo.write("mlci.yaml", RULES_ACC)
+    dvc_repo.dvc("repro", "-q")
+    base = dvc_repo.commit("baseline")
+    dvc_repo.git("checkout", "-q", "-b", "feature")
+    dvc_repo.write("params.yaml", "train:\n  quality: 0.6\n")
+    dvc_repo.dvc("repro", "-q")
+    dvc_repo.commit("feature: worse")
+    clone = GitRepo(tmp_path / "clone")
+    sh(["git", "clone", "-q", "-b", "feature", str(dvc_repo.path), str(clone.path)], tmp_path)
+    assert clone.git("branch", "--list", "main") == ""
+    # DVC resolves it from the remote's branch
+    assert "0.8" in sh([str(VENV_BIN / "dvc"), "metrics", "diff", "main"], clone.path)
+
+    run = mlci(clone, "check", "--base", "main", "--no-repro", "--format", "json")
+    assert run.code == 1, (run.out, run.err)  # the regression is judged, not exit 3
+    doc = run.json()
+    assert doc["context"]["base"] == {"ref": "origin/main", "sha": base}
+    [acc] = doc["metrics"]
+    assert (acc["base"], acc["head"], acc["outcome"]) == (0.8, 0.6, "fail")
+    said = "no local branch 'main': compared with origin/main, as DVC resolves 'main'"
+    assert said in mlci(clone, "check", "--base", "main", "--no-repro").out

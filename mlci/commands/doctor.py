@@ -145,6 +145,17 @@ def _base(root: Path, cfg: config.Config, pr_base: str | None) -> Item:
             )
         return Item(OK, "base", f"{ref} ({sha[:7]})")
     name = candidates[0]
+    try:
+        on_remote = git.resolve_on_remotes(name, root)
+    except MlciError as exc:
+        return Item(FAIL, "base", str(exc))
+    if on_remote:
+        return Item(
+            OK,
+            "base",
+            f"{on_remote[0]} ({on_remote[1][:7]}): no local branch '{name}', taken from the "
+            "remote as DVC does",
+        )
     remote, _, branch = name.partition("/")
     hint = f"`git fetch {remote} {branch}`" if branch else f"`git fetch origin {name}`"
     return Item(FAIL, "base", f"unknown base revision '{name}': {hint}, or set base: in mlci.yaml")
