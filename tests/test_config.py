@@ -77,7 +77,6 @@ def test_every_section_of_spec_loads():
 # brings them. The test below fails both when an implemented key stops loading and when one of
 # these starts to load (then take it off this list).
 PENDING_SPEC_KEYS = {
-    "repro.run_cache": "issue 24 (real repositories, second pass)",
     "sweep": "issue 27 (/mlci sweep)",
 }
 

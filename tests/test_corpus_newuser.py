@@ -11,10 +11,12 @@ no stage declares, and the recorded history outside CI.
 from __future__ import annotations
 
 import importlib.util
+import json
 
 import pytest
 
 from tests.conftest import VENV_BIN, GitRepo, sh
+from tests.corpus import Project
 
 # --- 1. a root .dvc/ without dvc.yaml, the pipelines in subprojects ----------------------
 
@@ -232,3 +234,83 @@ def test_base_main_in_a_clone_without_local_main_is_origin_main(dvc_repo, mlci, 
     assert (acc["base"], acc["head"], acc["outcome"]) == (0.8, 0.6, "fail")
     said = "no local branch 'main': compared with origin/main, as DVC resolves 'main'"
     assert said in mlci(clone, "check", "--base", "main", "--no-repro").out
+
+
+# --- 9. repro.run_cache: false ----------------------------------------------------------
+
+SCORE = """\
+import json, os, sys, yaml
+region = sys.argv[1]
+quality = yaml.safe_load(open("params.yaml"))["regions"][region]
+# a file the stage reads but does not declare: the run-cache cannot know it changed
+calibration = float(open("calibration.txt").read())
+os.makedirs(f"results/{region}", exist_ok=True)
+json.dump({"auc": round(quality + calibration, 4)}, open(f"results/{region}/metrics.json", "w"))
+"""
+
+FOREACH = """\
+stages:
+  score:
+    foreach: [us, eu]
+    do:
+      cmd: python score.py ${item}
+      deps: [score.py]
+      params:
+        - regions.${item}
+      metrics:
+        - results/${item}/metrics.json
+"""
+
+
+def run_cache_project(tmp) -> tuple[Project, GitRepo]:
+    """main: eu at 0.7 (0.75 was tried and reverted, so the run-cache on the remote knows it);
+    feature: eu at 0.75 with a new calibration; a fresh clone of feature."""
+    p = Project.create(tmp)
+    p.write("score.py", SCORE)
+    p.write("dvc.yaml", FOREACH)
+    p.write("calibration.txt", "0.0\n")
+    p.write("params.yaml", "regions:\n  us: 0.8\n  eu: 0.75\n")
+    p.repro()
+    p.dvc("push", "-q", "--run-cache")  # the tried setting's outputs and run-cache entry
+    p.write("params.yaml", "regions:\n  us: 0.8\n  eu: 0.7\n")
+    p.repro()
+    p.commit("scores per region")
+    p.dvc("push", "-q", "--run-cache")
+    p.publish(dvc_push=False)
+    p.git("checkout", "-q", "-b", "feature")
+    p.write("params.yaml", "regions:\n  us: 0.8\n  eu: 0.75\n")
+    p.write("calibration.txt", "0.05\n")
+    p.commit("eu: 0.75, recalibrated (not reproduced)")
+    p.publish("feature", dvc_push=False)
+    return p, p.fresh_clone(branch="feature")
+
+
+def test_run_cache_false_computes_a_changed_foreach_stage(mlci, tmp_path):
+    p, clone = run_cache_project(tmp_path / "corpus")
+    # the default: DVC restores score@eu from the run-cache, computed with the old calibration
+    doc = mlci(clone, "check", "--format", "json").json()
+    stages = {s["name"]: s["status"] for s in doc["repro"]["stages"]}
+    assert stages["score@eu"] == "cached", stages
+    assert metrics_at(clone, "eu") == 0.75
+
+    other = p.fresh_clone(tmp_path / "no-run-cache", branch="feature")
+    other.write("mlci.yaml", "repro:\n  run_cache: false\n")
+    run = mlci(other, "check", "--format", "json")
+    doc = run.json()
+    stages = {s["name"]: s["status"] for s in doc["repro"]["stages"]}
+    assert stages["score@eu"] == "ran", (stages, doc["reasons"], run.err)
+    assert metrics_at(other, "eu") == 0.8  # 0.75 + the new calibration, computed here
+    rows = {m["name"]: m["head"] for m in doc["metrics"]}
+    assert rows["results/eu/metrics.json:auc"] == 0.8
+    # no run-cache entry was pulled: every entry here was written by the run here
+    assert run_cache_entries(clone.path / ".dvc" / "cache") & run_cache_entries(p.storage)
+    assert not run_cache_entries(other.path / ".dvc" / "cache") & run_cache_entries(p.storage)
+
+
+def run_cache_entries(where) -> set[str]:
+    runs = where / "runs"
+    return {f.relative_to(runs).as_posix() for f in runs.rglob("*") if f.is_file()}
+
+
+def metrics_at(repo: GitRepo, region: str) -> float:
+    return float(json.loads((repo.path / f"results/{region}/metrics.json").read_text())["auc"])

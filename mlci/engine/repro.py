@@ -306,6 +306,7 @@ def reproduce(
             watcher=log,
             verbose=verbose,
             stage_env=lambda stage_vars: redact.stage_env(stage_vars, cfg.pass_env),
+            run_cache=cfg.run_cache,
         )
         after = read_locks(lock_files, root)
         if cfg.push and run.error is None:
@@ -379,7 +380,7 @@ def _pull(repo: Any, cfg: ReproConfig, targets: list[str], acc: Findings) -> dvc
         return None
     if remote.reachable and cfg.pull:
         try:
-            missing = dvc.fetch(repo, targets)
+            missing = dvc.fetch(repo, targets, run_cache=cfg.run_cache)
         except Exception as exc:  # noqa: BLE001 - reachable a moment ago: network, permissions
             remote = dvc.Remote(remote.name, remote.url, False, dvc.describe(exc))
         else:

@@ -29,6 +29,7 @@ class ReproConfig:
     remote_unreachable: str = "warn"
     commit: bool = False  # same-repo PRs: commit the reproduced dvc.lock and outputs back
     pass_env: tuple[str, ...] = ()  # secret-looking variables the stages may still see
+    run_cache: bool = True  # False: never restore a changed stage from DVC's run-cache
 
 
 @dataclass(frozen=True)

@@ -219,8 +219,9 @@ def remotes_configured(repo: Any) -> list[str]:
     return sorted(repo.config["remote"])
 
 
-def fetch(repo: Any, targets: Iterable[str]) -> int:
-    """``dvc fetch --run-cache`` for ``targets`` and what they depend on.
+def fetch(repo: Any, targets: Iterable[str], *, run_cache: bool = True) -> int:
+    """``dvc fetch --run-cache`` (``run_cache=False``: without it) for ``targets`` and what
+    they depend on.
 
     Returns how many files failed to download. Files that are simply not on
     the remote are not failures (DVC only logs them): reproduction computes
@@ -230,7 +231,7 @@ def fetch(repo: Any, targets: Iterable[str]) -> int:
 
     with quiet_dvc():
         try:
-            repo.fetch(targets=list(targets) or None, with_deps=True, run_cache=True)
+            repo.fetch(targets=list(targets) or None, with_deps=True, run_cache=run_cache)
         except DownloadError as exc:
             return int(getattr(exc, "amount", 1) or 1)
     return 0
