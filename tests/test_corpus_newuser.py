@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import importlib.util
 import json
+from pathlib import Path
 
 import pytest
 
 from tests.conftest import VENV_BIN, GitRepo, sh
 from tests.corpus import Project
+from tests.test_deploy import empty_db  # noqa: F401 (the MLflow store the deploy fixture copies)
+from tests.test_deploy import project as deploy_project  # noqa: F401
 
 # --- 1. a root .dvc/ without dvc.yaml, the pipelines in subprojects ----------------------
 
@@ -314,3 +317,58 @@ def run_cache_entries(where) -> set[str]:
 
 def metrics_at(repo: GitRepo, region: str) -> float:
     return float(json.loads((repo.path / f"results/{region}/metrics.json").read_text())["auc"])
+
+
+# --- 8. the results history outside CI --------------------------------------------------
+
+
+def test_history_fetch_and_push_carry_the_notes_between_clones(mlci, tmp_path):
+    p = Project.create(tmp_path / "corpus", remote=False)
+    p.write("train.py", PLAIN_TRAIN)
+    p.write("dvc.yaml", PLAIN_PIPELINE)
+    p.write("params.yaml", "train:\n  quality: 0.8\n")
+    p.write("mlci.yaml", RULES_ACC)
+    p.repro()
+    base = p.commit("baseline")
+    p.publish(dvc_push=False)
+    recorded = mlci(p, "check", "--record", "--base", "main", "--no-repro")
+    assert recorded.code == 0, recorded.err
+    assert "1 commit with a recorded result" in mlci(p, "doctor").out
+
+    pushed = mlci(p, "history", "push")
+    assert pushed.code == 0, pushed.err
+    assert "mlci: pushed refs/notes/mlci to origin: 1 commit recorded" in pushed.out
+    assert sh(["git", "notes", "--ref=mlci", "list"], p.origin).split()[1] == base
+
+    clone = p.fresh_clone()
+    assert "no recorded results in this clone" in mlci(clone, "doctor").out
+    fetched = mlci(clone, "history", "fetch")
+    assert fetched.code == 0, fetched.err
+    assert "fetched refs/notes/mlci from origin: 1 commit with a recorded result (1 new here)" in (
+        fetched.out
+    )
+    assert "1 commit with a recorded result (refs/notes/mlci)" in mlci(clone, "doctor").out
+    # the clone's check now carries the recorded value as the metric's history
+    doc = mlci(clone, "check", "--base", "main", "--no-repro", "--format", "json").json()
+    [acc] = doc["metrics"]
+    assert acc["history"] == [{"sha": base, "value": 0.8}]
+
+    # a second fetch adds nothing; a remote without notes says so
+    assert "(0 new here)" in mlci(clone, "history", "fetch").out
+    empty = Project.create(tmp_path / "empty", remote=False)
+    empty.publish(dvc_push=False)
+    bare = empty.fresh_clone()
+    said = mlci(bare, "history", "fetch").out
+    assert "origin has no results history (refs/notes/mlci) yet" in said
+    refused = mlci(bare, "history", "push")
+    assert refused.code == 3 and "`mlci check --record` records one" in refused.err
+    assert mlci(bare, "history", "fetch", "--remote", "upstream").code == 3
+
+
+def test_a_local_deploy_records_no_history_as_the_docs_say(deploy_project):  # noqa: F811
+    run = deploy_project.run("deploy", "--environment", "production", "--base", "HEAD")
+    assert run.code == 0, run.err
+    assert deploy_project.repo.git("notes", "--ref=mlci", "list") == ""
+    assert "no recorded results in this clone" in deploy_project.run("doctor").out
+    readme = " ".join((Path(__file__).parents[1] / "README.md").read_text().split())
+    assert "any other run records nothing, a local `mlci deploy` included" in readme

@@ -90,6 +90,7 @@ def diagnose(
         if shallow
         else Item(OK, "history", "full history")
     )
+    items.append(_notes(root))
     try:
         cfg = config.load(config_path, root, explicit=config_path is not None, project=found.label)
     except MlciError as exc:
@@ -118,6 +119,28 @@ def diagnose(
     items.append(_mlflow(root, cfg, env, timeout))
     items += _github(root, run.event, run.forge.TOKEN_VAR)
     return items
+
+
+def _notes(root: Path) -> Item:
+    """How many results the clone's history holds (git notes under refs/notes/mlci)."""
+    from mlci.commands import history
+
+    try:
+        n = history.count(root)
+    except MlciError as exc:
+        return Item(WARN, "results history", f"refs/notes/mlci cannot be read: {exc}")
+    if n == 0:
+        return Item(
+            OK,
+            "results history",
+            "no recorded results in this clone (refs/notes/mlci): `mlci history fetch` "
+            "brings the remote's; without them no trends and `auto` rules use their fallback",
+        )
+    return Item(
+        OK,
+        "results history",
+        f"{n} commit{'s' if n != 1 else ''} with a recorded result (refs/notes/mlci)",
+    )
 
 
 def _describe_config(cfg: config.Config) -> str:
