@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import VENV_BIN, GitRepo, sh
-from tests.corpus import Project
+from tests.corpus import MLCI_YAML, Project, cached, dvclive_pipeline
 from tests.test_deploy import empty_db  # noqa: F401 (the MLflow store the deploy fixture copies)
 from tests.test_deploy import project as deploy_project  # noqa: F401
 
@@ -372,3 +372,50 @@ def test_a_local_deploy_records_no_history_as_the_docs_say(deploy_project):  # n
     assert "no recorded results in this clone" in deploy_project.run("doctor").out
     readme = " ".join((Path(__file__).parents[1] / "README.md").read_text().split())
     assert "any other run records nothing, a local `mlci deploy` included" in readme
+
+
+# --- 7. an environment change no stage declares -------------------------------------------
+
+
+def published_dvclive(p: Project) -> None:
+    dvclive_pipeline(p)
+    p.write("src/requirements.txt", "scikit-learn==1.5.2\ndvclive==3.48.0\n")
+    p.commit("requirements (no stage lists them)")
+    p.publish()
+
+
+def test_a_requirements_change_no_stage_declares_is_reported(mlci, tmp_path, tmp_path_factory):
+    p = cached("dvclive-requirements", published_dvclive, tmp_path_factory, tmp_path / "corpus")
+    p.git("checkout", "-q", "-b", "feature")
+    p.write("src/requirements.txt", "scikit-learn>=1.5\ndvclive==3.48.0\npandas\n")
+    p.set_params(C=0.5)
+    p.repro()
+    p.commit("newer scikit-learn, pandas; smaller C")
+    p.publish("feature")
+    ci = p.fresh_clone(branch="feature")
+
+    doc = mlci(ci, "check", "--format", "json").json()
+    stages = {s["name"]: s["status"] for s in doc["repro"]["stages"]}
+    assert stages["train"] == "restored" and stages["prepare"] == "restored", stages
+    env = doc["environment"]
+    assert env["files"] == ["src/requirements.txt"] and env["stages"] == []
+    [note] = [n for n in doc["notes"] if n.startswith("src/requirements.txt changed")]
+    assert "no stage declares it" in note
+    assert "no stage ran under the new environment" in note
+    assert "computed under the old one (restored from the cache or unchanged" in note
+    assert "prepare, train" in note
+    assert note.endswith(
+        "; not pinned to one version: scikit-learn>=1.5 (src/requirements.txt:1), "
+        "pandas (any version) (src/requirements.txt:3)"
+    ), note
+
+    # a stage that runs here runs under the new environment, and the note says which
+    ci.write("params.yaml", (ci.path / "params.yaml").read_text().replace("0.5", "0.25"))
+    ci.write("mlci.yaml", MLCI_YAML + "environment:\n  unpinned: warn\n")
+    doc = mlci(ci, "check", "--format", "json").json()
+    [note] = [n for n in doc["notes"] if n.startswith("src/requirements.txt changed")]
+    assert "ran under the new environment: train" in note and "prepare" in note
+    # not the gate's to warn on (a file no stage declares may be docs' or tooling's): the note
+    # names the unpinned requirements with file and line whatever environment.unpinned says
+    assert not [r for r in doc["reasons"] if r["section"] == "environment"], doc["reasons"]
+    assert "scikit-learn>=1.5 (src/requirements.txt:1)" in note
