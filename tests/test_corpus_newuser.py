@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import logging
 from pathlib import Path
 
 import pytest
@@ -419,3 +420,90 @@ def test_a_requirements_change_no_stage_declares_is_reported(mlci, tmp_path, tmp
     # names the unpinned requirements with file and line whatever environment.unpinned says
     assert not [r for r in doc["reasons"] if r["section"] == "environment"], doc["reasons"]
     assert "scikit-learn>=1.5 (src/requirements.txt:1)" in note
+
+
+# --- 10. words and numbers ---------------------------------------------------------------
+
+SEEDED = """\
+import json, os, yaml
+p = yaml.safe_load(open("params.yaml"))["train"]
+json.dump({"acc": p["quality"], "ca_bundle": os.environ.get("AWS_CA_BUNDLE"),
+           "secret": os.environ.get("AWS_SECRET_ACCESS_KEY")}, open("metrics.json", "w"))
+"""
+
+SEEDED_PIPELINE = """\
+stages:
+  train:
+    cmd: python train.py
+    deps: [train.py]
+    params: [train]
+    metrics:
+      - metrics.json:
+          cache: false
+"""
+
+
+def test_words_and_numbers_a_new_user_reads(dvc_repo, mlci, monkeypatch):
+    dvc_repo.write("train.py", SEEDED)
+    dvc_repo.write("dvc.yaml", SEEDED_PIPELINE)
+    dvc_repo.write("params.yaml", "train:\n  quality: 0.8\n  seed: 20170428\n  n: 5000\n")
+    dvc_repo.dvc("repro", "-q")
+    dvc_repo.commit("baseline")
+    dvc_repo.git("checkout", "-q", "-b", "feature")
+    # the workflow `mlci init` writes is CI's set-up, not a package change
+    init = mlci(dvc_repo, "init")
+    assert init.code == 0, init.err
+    assert (dvc_repo.path / ".github" / "workflows" / "mlci.yml").is_file()
+    dvc_repo.write(
+        "mlci.yaml",
+        "metrics:\n  rules:\n    - name: acc\n      direction: higher\n"
+        "      max_regression_pct: 1000000\n",
+    )
+    dvc_repo.write("params.yaml", "train:\n  quality: 0.79\n  seed: 20170429\n  n: 6000\n")
+    dvc_repo.commit("mlci init; another seed")
+
+    monkeypatch.setenv("AWS_CA_BUNDLE", "/etc/ssl/corp-ca.pem")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "not-for-stages-123")
+    monkeypatch.setenv("CI", "true")  # a CI log: tables are not folded at 100 columns
+    run = mlci(dvc_repo, "check", "--base", "main")
+    text = run.out
+    assert run.code == 0, (run.out, run.err)
+    # params as written
+    assert "20170429" in text and "20,170,429" not in text
+    assert "6000" in text and "6,000" not in text
+    # a percent allowance in plain digits
+    [row] = [line for line in text.splitlines() if "metrics.json:acc" in line]
+    assert row.rstrip().endswith("│ higher, max regression 1000000 %"), text
+    assert "e+06" not in text
+    # a certificate path reaches the stage; a secret does not
+    written = json.loads((dvc_repo.path / "metrics.json").read_text())
+    assert written["ca_bundle"] == "/etc/ssl/corp-ca.pem" and written["secret"] is None
+    # nothing pulled (no remote), and the stage that ran is named rather than "every stage"
+    doc = mlci(dvc_repo, "check", "--base", "main", "--format", "json").json()
+    assert "no DVC remote configured: nothing pulled, no stage needed computing" in doc["notes"]
+    assert "environment" not in doc, doc["environment"]
+
+
+def test_an_actions_run_does_not_log_the_expected_403_on_get_user(
+    dvc_repo, mlci, github_fake, tmp_path, monkeypatch, caplog
+):
+    from tests.test_ci import Actions
+
+    dvc_repo.write("train.py", PLAIN_TRAIN)
+    dvc_repo.write("dvc.yaml", PLAIN_PIPELINE)
+    dvc_repo.write("params.yaml", "train:\n  quality: 0.8\n")
+    dvc_repo.write("mlci.yaml", RULES_ACC)
+    dvc_repo.dvc("repro", "-q")
+    base = dvc_repo.commit("baseline")
+    dvc_repo.git("checkout", "-q", "-b", "feature")
+    dvc_repo.write("README.md", "docs\n")
+    head = dvc_repo.commit("docs")
+    gh = Actions(dvc_repo, github_fake, tmp_path, monkeypatch, mlci)
+    gh.pull_request(3, base, head)
+    caplog.set_level(logging.INFO, logger="github")
+    run = mlci(dvc_repo, "ci")
+    assert run.code == 0, (run.out, run.err)
+    assert len(github_fake.comments()) == 1  # the comment's author was asked for (GET /user)
+    assert [r for r in github_fake.requests if r.path == "/user"], "GET /user was not asked"
+    logged = [r.getMessage() for r in caplog.records if "failed with 403" in r.getMessage()]
+    assert not logged, logged

@@ -123,10 +123,10 @@ def diagnose(
 
 def _notes(root: Path) -> Item:
     """How many results the clone's history holds (git notes under refs/notes/mlci)."""
-    from mlci.commands import history
+    from mlci.commands import common
 
     try:
-        n = history.count(root)
+        n = common.notes_count(root)
     except MlciError as exc:
         return Item(WARN, "results history", f"refs/notes/mlci cannot be read: {exc}")
     if n == 0:

@@ -15,16 +15,6 @@ from pathlib import Path
 from mlci.model.errors import EXIT_PASS, RunError
 
 
-def count(root: str | Path) -> int:
-    """How many commits carry an mlci note in this clone (0 without ``refs/notes/mlci``)."""
-    from mlci.adapters import git, notes
-
-    if not notes.has_notes(root):
-        return 0
-    listed = git.output(["notes", f"--ref={notes.REF}", "list"], root)
-    return sum(1 for line in listed.splitlines() if line.strip())
-
-
 def _root() -> Path:
     from mlci.adapters import git
 
@@ -41,15 +31,16 @@ def _remote_known(root: Path, remote: str) -> None:
 def fetch_command(remote: str = "origin") -> int:
     """Fetch the remote's ``refs/notes/mlci`` and merge it into the local notes."""
     from mlci.adapters import notes
+    from mlci.commands import common
     from mlci.commands.common import say
 
     root = _root()
     _remote_known(root, remote)
-    before = count(root)
+    before = common.notes_count(root)
     if not notes.fetch(root, remote):
         say(f"mlci: {remote} has no results history ({notes.REF}) yet; nothing fetched")
         return EXIT_PASS
-    after = count(root)
+    after = common.notes_count(root)
     say(
         f"mlci: fetched {notes.REF} from {remote}: {_commits(after)} with a recorded result "
         f"({after - before} new here)"
@@ -60,6 +51,7 @@ def fetch_command(remote: str = "origin") -> int:
 def push_command(remote: str = "origin") -> int:
     """Push the local ``refs/notes/mlci`` (merging the remote's first when it moved)."""
     from mlci.adapters import notes
+    from mlci.commands import common
     from mlci.commands.common import say
 
     root = _root()
@@ -71,7 +63,9 @@ def push_command(remote: str = "origin") -> int:
         )
     attempts = notes.push(root, remote)
     merged = f" after merging {remote}'s notes" if attempts > 1 else ""
-    say(f"mlci: pushed {notes.REF} to {remote}{merged}: {_commits(count(root))} recorded")
+    say(
+        f"mlci: pushed {notes.REF} to {remote}{merged}: {_commits(common.notes_count(root))} recorded"
+    )
     return EXIT_PASS
 
 

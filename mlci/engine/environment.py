@@ -101,6 +101,14 @@ def _with_includes(files: dict[str, str], sides: list[_Side]) -> dict[str, str]:
     return files
 
 
+def _scaffolded(path: str, kind: str, base: _Side, head: _Side) -> bool:
+    """The workflow ``mlci init`` writes, added in this head: CI's set-up, not a package change
+    of the pipeline (its ``python-version`` is the one the check already runs with)."""
+    if kind != "workflow" or base.content(path) is not None:
+        return False
+    return b"`mlci init`" in (head.content(path) or b"")
+
+
 def declared(git_root: Path, rev: str | None) -> list[tuple[str, envfiles.EnvFile]]:
     """The environment files at ``rev`` (None: the work tree), each with what it declares.
 
@@ -160,7 +168,11 @@ def environment_step(
     sides = [_Side(git_root, base_sha), _Side(git_root, head_sha)]
     base, head = sides
     files = _with_includes(_candidates(base.names | head.names), sides)
-    changed = sorted(p for p in files if base.content(p) != head.content(p))
+    changed = sorted(
+        p
+        for p in files
+        if base.content(p) != head.content(p) and not _scaffolded(p, files[p], base, head)
+    )
     warn_unpinned = cfg.environment.unpinned == "warn"
     if not changed and not warn_unpinned:
         return outcome

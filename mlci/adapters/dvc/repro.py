@@ -185,17 +185,19 @@ def reproduce(
         current.clear()
         watcher.stage_started(name, cmd)
         started = time.monotonic()
-        if not kwargs.get("force") and _restore(stage, kwargs.get("upstream")):
-            outcome = StageRun(name, "restored", round(time.monotonic() - started, 3), cmd)
-            outcomes[name] = outcome
-            watcher.stage_finished(outcome)
-            return None
-        # Only a changed stage pulls (a run-cache entry's outputs); an unchanged
-        # one with missing outputs was restored above when the cache had them, and
-        # what the remote lacks is computed rather than failing the way
-        # `dvc repro --pull` does.
-        kwargs["pull"] = pull and run_cache and stage.changed(True, kwargs.get("upstream"))
         try:
+            # restoring reads the cache and may reach the remote: a failure there is this
+            # stage's, and the report names it (not a bare "reproduction failed")
+            if not kwargs.get("force") and _restore(stage, kwargs.get("upstream")):
+                outcome = StageRun(name, "restored", round(time.monotonic() - started, 3), cmd)
+                outcomes[name] = outcome
+                watcher.stage_finished(outcome)
+                return None
+            # Only a changed stage pulls (a run-cache entry's outputs); an unchanged
+            # one with missing outputs was restored above when the cache had them, and
+            # what the remote lacks is computed rather than failing the way
+            # `dvc repro --pull` does.
+            kwargs["pull"] = pull and run_cache and stage.changed(True, kwargs.get("upstream"))
             ret = _compat.reproduce_stage(stage, **kwargs)
         except Exception as exc:
             outcome = StageRun(
