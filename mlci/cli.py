@@ -324,6 +324,33 @@ def hook_run(remote: str | None, url: str | None, strict: bool, pre_commit: bool
     return hook_mod.run_command(remote, url, strict=strict, pre_commit=pre_commit)
 
 
+@cli.group()
+def history() -> None:
+    """The results history (git notes under refs/notes/mlci) between this clone and a remote.
+
+    `git clone` brings no notes: fetch them to see trends and `auto` rules in a local
+    check; push what `mlci check --record` wrote.
+    """
+
+
+@history.command("fetch")
+@click.option("--remote", default="origin", show_default=True, help="The git remote.")
+def history_fetch(remote: str) -> int:
+    """Fetch the remote's refs/notes/mlci and merge it into this clone's."""
+    from mlci.commands import history as history_mod
+
+    return history_mod.fetch_command(remote)
+
+
+@history.command("push")
+@click.option("--remote", default="origin", show_default=True, help="The git remote.")
+def history_push(remote: str) -> int:
+    """Push this clone's refs/notes/mlci (the remote's are merged first, never overwritten)."""
+    from mlci.commands import history as history_mod
+
+    return history_mod.push_command(remote)
+
+
 @cli.command("init")
 @click.option("--force", is_flag=True, help="Overwrite mlci.yaml and the workflow if they exist.")
 @click.option(

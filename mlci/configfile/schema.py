@@ -375,6 +375,7 @@ SCHEMA = mapping(
                 "remote_unreachable": choice("fail", "warn"),
                 "commit": boolean(),
                 "pass_env": list_of(env_name()),
+                "run_cache": boolean(),
             }
         ),
         "metrics": mapping(

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mlci.model.fmt import is_number
+from mlci.model.fmt import is_number, plain
 
 DEFAULT_CONFIG = "mlci.yaml"
 AUTO = "auto"  # max_regression(_pct): the limit comes from the metric's recorded noise
@@ -29,6 +29,7 @@ class ReproConfig:
     remote_unreachable: str = "warn"
     commit: bool = False  # same-repo PRs: commit the reproduced dvc.lock and outputs back
     pass_env: tuple[str, ...] = ()  # secret-looking variables the stages may still see
+    run_cache: bool = True  # False: never restore a changed stage from DVC's run-cache
 
 
 @dataclass(frozen=True)
@@ -84,12 +85,12 @@ class MetricRule:
             if limit is None:
                 continue
             if limit != AUTO:
-                parts.append(f"max regression {limit:g}{unit}")
+                parts.append(f"max regression {plain(limit, 6)}{unit}")
                 continue
             auto = resolved.get(key)
             allowed = auto.get("allowed") if isinstance(auto, dict) else None
             if is_number(allowed):
-                parts.append(f"max regression {allowed:.2g}{unit} ({auto['basis']})")  # type: ignore[index]
+                parts.append(f"max regression {plain(allowed)}{unit} ({auto['basis']})")  # type: ignore[index]
             else:
                 parts.append(f"max regression auto{' (%)' if unit else ''}")
         if self.direction and self.max_regression is None and self.max_regression_pct is None:

@@ -8,7 +8,7 @@ from mlci.model import fmt
 from mlci.model.result import Result
 from mlci.report import charts
 from mlci.report.data import DataFile
-from mlci.report.view import WARN_ONLY, MetricRow, cell, stage_status, view
+from mlci.report.view import WARN_ONLY, MetricRow, stage_status, view
 
 
 def text(result: Result, *, color: bool | None = None, width: int | None = None) -> str:
@@ -97,7 +97,7 @@ def text(result: Result, *, color: bool | None = None, width: int | None = None)
         table.add_column(Text(v["base_label"]), justify="right")
         table.add_column(Text(v["head_label"]), justify="right")
         for p in v["params_changed"]:
-            table.add_row(Text(p.name), Text(cell(p.base)), Text(cell(p.head)))
+            table.add_row(Text(p.name), Text(fmt.param(p.base)), Text(fmt.param(p.head)))
         console.print(table)
     elif result.params:
         console.print(f"Params: {v['params_summary']}")
