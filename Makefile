@@ -8,7 +8,7 @@ PY     := $(VENV)/bin/python
 UV     := $(VENV)/bin/uv
 DEMO_STAMP := $(VENV)/.mlci-demo
 TEST_STAMP := $(VENV)/.mlci-test
-.PHONY: demo test docs test-fast test-dvc-compat refs tools browser bench lint clean
+.PHONY: demo test docs docs-images test-fast test-dvc-compat refs tools browser bench lint clean
 
 $(UV):
 	$(PYTHON) -m venv $(VENV)
@@ -78,6 +78,15 @@ test-fast: $(TEST_STAMP) refs
 # a missing page or a page left out of the nav is an error. `make test` builds it first.
 docs: $(TEST_STAMP)
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet
+
+# The README's picture, docs/images/report.png: the demo's failing pull-request comment rendered
+# as GitHub renders it, in headless Chromium (scripts/docs-images; runs `make demo` first when
+# demo-reports/ has no report). Committed; run again after a change to the report.
+docs-images: $(DEMO_STAMP) browser
+	@fc-list | grep -qi emoji || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-noto-color-emoji; }
+	$(PY) scripts/docs-images
 
 bench: $(TEST_STAMP)
 	$(PY) benchmarks/run.py
