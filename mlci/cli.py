@@ -126,7 +126,46 @@ def common_options(func: Callable[..., Any]) -> Callable[..., Any]:
     )(command)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+# Every --help ends with the page of the documentation site (docs/, mkdocs.yml) on the command.
+DOCS_URL = "https://mlci.github.io/mlci/"
+DOCS_PAGES = {
+    "": "",
+    "check": "usage/",
+    "compare": "usage/",
+    "repro": "usage/#reproduction",
+    "validate": "data-validation/",
+    "ci": "github/",
+    "publish": "github/#pull-requests-from-forks",
+    "hook": "local/#the-pre-push-hook",
+    "hook install": "local/#the-pre-push-hook",
+    "hook uninstall": "local/#the-pre-push-hook",
+    "hook run": "local/#the-pre-push-hook",
+    "init": "local/#mlci-init",
+    "doctor": "local/#mlci-doctor",
+    "deploy": "deploy/#mlci-deploy",
+    "rollback": "deploy/#mlci-rollback",
+    "card": "deploy/#the-model-card",
+}
+
+
+class _DocsEpilog(click.Command):
+    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        super().format_epilog(ctx, formatter)
+        names = []
+        while ctx.parent is not None:
+            names.append(ctx.info_name or "")
+            ctx = ctx.parent
+        page = DOCS_PAGES.get(" ".join(reversed(names)), "")
+        formatter.write_paragraph()
+        formatter.write_text(f"Docs: {DOCS_URL}{page}")
+
+
+class _DocumentedGroup(_DocsEpilog, click.Group):
+    command_class = _DocsEpilog
+    group_class = type  # `mlci hook` is a group of this class too
+
+
+@click.group(cls=_DocumentedGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="mlci", message="%(prog)s %(version)s")
 def cli() -> None:
     """mlci: CI/CD for ML repositories (DVC, Great Expectations, MLflow).

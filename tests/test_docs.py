@@ -262,3 +262,56 @@ def test_every_troubleshooting_entry_matches_a_message():
 def test_docs_never_point_at_the_projects_own_contract(path):
     text = (ROOT / "docs" / path).read_text(encoding="utf-8")
     assert not re.search(r"\bSPEC\b", text)
+
+
+# --- each command's --help ends with its page of the site -------------------------------------
+
+
+def _commands() -> list[str]:
+    from mlci import cli
+
+    found = [""]
+
+    def walk(group: object, prefix: str) -> None:
+        for name, command in sorted(getattr(group, "commands", {}).items()):
+            path = f"{prefix}{name}"
+            found.append(path)
+            walk(command, f"{path} ")
+
+    walk(cli.cli, "")
+    return found
+
+
+def _anchors(page: Path) -> set[str]:
+    """The ids mkdocs' toc gives the page's headings (its default slugify)."""
+    ids = set()
+    fence = False
+    for line in page.read_text(encoding="utf-8").splitlines():
+        if line.startswith("```"):
+            fence = not fence
+        elif not fence and (m := re.match(r"#+ (.*)", line)):
+            slug = re.sub(r"[^\w\s-]", "", m.group(1)).strip().lower()
+            ids.add(re.sub(r"[-\s]+", "-", slug))
+    return ids
+
+
+def test_the_docs_url_is_the_sites():
+    from mlci import cli
+
+    site = re.search(r"^site_url: (\S+)", (ROOT / "mkdocs.yml").read_text(), flags=re.M)
+    assert site and site.group(1) == cli.DOCS_URL
+
+
+@pytest.mark.parametrize("command", _commands())
+def test_help_ends_with_the_page_of_the_command(command, capsys):
+    from mlci import cli
+
+    assert command in cli.DOCS_PAGES, f"mlci {command}: no page in mlci.cli.DOCS_PAGES"
+    page = cli.DOCS_PAGES[command]
+    assert cli.main([*command.split(), "--help"]) == 0
+    out = capsys.readouterr().out
+    assert out.rstrip("\n").splitlines()[-1] == f"Docs: {cli.DOCS_URL}{page}"
+    path, _, anchor = page.partition("#")
+    doc = ROOT / "docs" / (f"{path.rstrip('/')}.md" if path else "index.md")
+    assert doc.exists(), f"mlci {command}: {page} is no page of docs/"
+    assert not anchor or anchor in _anchors(doc), f"mlci {command}: no heading #{anchor} in {doc}"
