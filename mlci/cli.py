@@ -145,6 +145,9 @@ DOCS_PAGES = {
     "deploy": "deploy/#mlci-deploy",
     "rollback": "deploy/#mlci-rollback",
     "card": "deploy/#the-model-card",
+    "history": "history/",
+    "history fetch": "history/",
+    "history push": "history/",
 }
 
 
