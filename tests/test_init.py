@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from mlci import configfile as config
-from mlci.commands.init import guess_direction
+from mlci.engine.classify import guess_direction
 from tests.conftest import VENV_BIN, sh
 
 DVC_YAML = """\
@@ -277,7 +277,7 @@ def test_commented_bounds_read_back_as_numbers(dvc_repo, mlci):
     ],
 )
 def test_header_row_detection(tmp_path, text, columns, headerless):
-    from mlci.commands.init import _table_head
+    from mlci.engine.infer import _table_head
 
     file = tmp_path / ("t.tsv" if "\t" in text else "t.csv")
     file.write_text(text)
@@ -302,7 +302,7 @@ def test_header_row_detection(tmp_path, text, columns, headerless):
 def test_stage_glob(paths, keys, pattern):
     from fnmatch import fnmatchcase
 
-    from mlci.commands.init import _stage_glob
+    from mlci.engine.classify import _stage_glob
 
     assert _stage_glob(paths, keys) == pattern
     if pattern:
@@ -323,3 +323,48 @@ def test_the_recording_job_follows_the_default_branch(git_repo, mlci, tmp_path):
     assert mlci(clone_repo, "init").code == 0
     doc = yaml.safe_load((clone / ".github/workflows/mlci.yml").read_text())
     assert doc[True]["push"] == {"branches": ["trunk"]}
+
+
+def test_the_plan_from_declared_outputs_without_dvc(tmp_path):
+    """The inference is the engine's, callable without DVC or a template: declared outputs and
+    remotes in, metric files with their keys, rules, data checks, the model and CI's needs out."""
+    from mlci.adapters.dvc import PipelineOutput, RemoteConfig
+    from mlci.adapters.dvc.plugins import REMOTE_PLUGINS
+    from mlci.engine import infer
+
+    (tmp_path / "metrics.json").write_text(
+        '{"accuracy": 0.91, "log_loss": 0.3, "step": 10, "train_time": 5.2, "name": "rf"}'
+    )
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "train.csv").write_text("age,label\n31,1\n45,0\n")
+    outputs = [
+        PipelineOutput("metrics.json", "metric", "train", cached=False),
+        PipelineOutput("data", "out", "prepare", cached=True),
+        PipelineOutput("model.pkl", "out", "train", cached=True),
+        PipelineOutput("missing.json", "metric", "eval", cached=False),
+    ]
+    remotes = [RemoteConfig("store", "s3://bucket/cache", True, {})]
+    plan = infer.plan_from(tmp_path, outputs, remotes)
+
+    assert plan.has_pipeline and [f.path for f in plan.files] == ["metrics.json", "missing.json"]
+    assert [(k.key, k.direction) for k in plan.files[0].keys] == [
+        ("accuracy", "higher"),
+        ("log_loss", "lower"),
+        ("step", "higher"),
+        ("train_time", "lower"),
+    ]  # a string is no metric
+    rules = {r.name: (r.direction, r.severity) for g in plan.groups for r in g.rules}
+    assert rules == {
+        "metrics.json:accuracy": ("higher", "fail"),
+        "metrics.json:log_loss": ("lower", "fail"),
+        "metrics.json:train_time": ("lower", "warn"),  # a timing warns; the counter has no rule
+    }
+    assert plan.rule_count == 3
+    (missing,) = [g for g in plan.groups if g.title.startswith("missing.json")]
+    assert not missing.rules and "not in the work tree yet" in (missing.note or "")
+    assert [(d.path, d.columns, d.headerless) for d in plan.data] == [
+        ("data/train.csv", ("age", "label"), False)
+    ]
+    assert [m.path for m in plan.models] == ["model.pkl"]
+    s3 = REMOTE_PLUGINS["s3"]
+    assert plan.extras == [s3.extra] and plan.credentials == list(s3.workflow_secrets)
