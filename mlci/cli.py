@@ -217,6 +217,32 @@ def compare(common: Common) -> int:
     return run(**common.check_args(), repro=False)
 
 
+@cli.command()
+@common_options
+@click.option(
+    "-S",
+    "--set-param",
+    "grid",
+    multiple=True,
+    required=True,
+    metavar="PARAM=V1,V2",
+    help="A param and the values to try (repeat for a grid: every combination runs).",
+)
+def sweep(common: Common, grid: tuple[str, ...]) -> int:
+    """Run a grid of params as DVC experiments on the head and judge each against the base.
+
+    The work tree, params.yaml and dvc.lock are left as they were; at most
+    sweep.max_experiments experiments run.
+    """
+    if common.head:
+        raise click.UsageError("a sweep runs on the work tree's head: drop --head")
+    from mlci.commands.sweep import sweep as run
+
+    args = common.check_args()
+    del args["head"]
+    return run(**args, grid=grid)
+
+
 github_options = _stack(
     click.option(
         "--publish/--no-publish",

@@ -78,7 +78,6 @@ def test_every_section_of_spec_loads():
 # these starts to load (then take it off this list).
 PENDING_SPEC_KEYS = {
     "repro.run_cache": "issue 24 (real repositories, second pass)",
-    "sweep": "issue 27 (/mlci sweep)",
 }
 
 

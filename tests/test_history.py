@@ -666,7 +666,7 @@ def test_same_inputs_different_values_is_flagged_nondeterministic(dvc_repo, mlci
 
 
 def test_lock_inputs_ignore_outputs_and_see_params():
-    from mlci.engine.history import lock_inputs
+    from mlci.engine.lockview import lock_inputs
 
     lock = """\
 schema: '2.0'
@@ -995,7 +995,7 @@ def test_identity_is_every_upstream_input_the_pipeline_does_not_produce():
     identity covers the code, params and data upstream (raw.csv, added with dvc add) but not
     the intermediate outputs (the prepared data, the model), which differ exactly when an
     upstream stage is nondeterministic."""
-    from mlci.engine.history import lock_view
+    from mlci.engine.lockview import lock_view
 
     view = lock_view(_lock())
     rec = view.stage_of("eval/metrics.json")

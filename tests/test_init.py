@@ -93,7 +93,7 @@ def test_init_writes_a_config_that_loads_and_a_valid_workflow(dvc_repo, mlci):
     pr, publish, record = doc["jobs"]["mlci"], doc["jobs"]["publish"], doc["jobs"]["record"]
     # the job that runs the PR's code writes nothing; publishing is a job of its own
     assert pr["if"] == "github.event_name == 'pull_request'"
-    assert pr["permissions"] == {"contents": "read"}
+    assert pr["permissions"] == {"contents": "read", "pull-requests": "read"}
     assert publish["needs"] == "mlci" and "pull_request" in publish["if"]
     assert publish["permissions"] == {
         "contents": "read",

@@ -87,7 +87,7 @@ def test_the_workflow_init_writes_passes_zizmor_and_follows_the_model(dvc_repo, 
     pr, publish = jobs["mlci"], jobs["publish"]
 
     # the pull request's code runs in `mlci`: a read-only token, nothing kept in .git/config
-    assert pr["permissions"] == {"contents": "read"}
+    assert pr["permissions"] == {"contents": "read", "pull-requests": "read"}
     [checkout] = _checkouts(pr)
     assert checkout["with"]["persist-credentials"] is False
     [run_mlci] = [s for s in pr["steps"] if s.get("id") == "mlci"]

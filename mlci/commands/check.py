@@ -62,11 +62,11 @@ def check(
     result = common.track(result, cfg, root, run.env, kind="check", verbose=verbose)
     code = _finish(result, cfg, root, out)
     if record:
-        from mlci.engine import history
+        from mlci.engine import recording
         from mlci.model.errors import RunError
 
         try:
-            sha = history.record(result, root, worktree=head is None)
+            sha = recording.record(result, root, worktree=head is None)
         except RunError as exc:
             if code == 0:
                 raise  # asked to record and could not: the run did not finish (exit 3)

@@ -17,7 +17,7 @@ from typing import Any
 from mlci.adapters import git
 from mlci.commands import common
 from mlci.engine import project
-from mlci.forge import COMMIT_LABEL, PublishError
+from mlci.forge import ADOPT_LABEL, COMMIT_LABEL, SWEEP_LABEL, PublishError
 from mlci.model.config import Config
 from mlci.model.errors import ConfigError, RunError
 from mlci.model.result import Context, Result
@@ -53,13 +53,21 @@ def run_ci(opts: common.CiOptions, env: Mapping[str, str] | None = None) -> int:
     context = Context(
         repo=event.repository, event=event.name or "local", pr=ev.pr, run_url=event.run_url
     )
+    client = run.forge.client(run.ctx, env, log) if opts.publish else None
+    # labels and comments are read even when another job publishes (`/mlci sweep`, `adopt`)
+    reader = client or (
+        run.forge.client(run.ctx, env, log) if event.pull_request and event.has_token else None
+    )
+    labels = _labels(event, cfg, reader, log)
+    adopted = _adopt(run, cfg, reader, root, labels) if ADOPT_LABEL in labels else ()
     result, cfg = common.check_in_ci(
         run, opts.check, cfg, root, title="mlci: check", context=context, event=ev
     )
     if ev.pr is not None and ev.base_sha:
         result = _flag_rule_changes(result, cfg, root, ev.base_sha)
-    client = run.forge.client(run.ctx, env, log) if opts.publish else None
-    result = _write_back(result, cfg, event, client, root, log)
+    if SWEEP_LABEL in labels and not adopted:
+        result = _sweep(run, opts, result, cfg, reader, root, context)
+    result = _write_back(result, cfg, event, labels, root, log, also=adopted)
     result = common.apply_label_override(result, cfg, ev.labels, client, ev.pr, log)
     result = common.track(
         result, cfg, root, env, kind="ci", warn=log.warning, verbose=opts.check.verbose
@@ -91,10 +99,33 @@ def run_ci(opts: common.CiOptions, env: Mapping[str, str] | None = None) -> int:
     return common.exit_code(result)
 
 
+def _labels(event: HostEvent, cfg: Config, client: Any, log: Log) -> tuple[str, ...]:
+    """The pull request's labels: read again on a re-run, since `/mlci commit`, `sweep` and
+    `adopt` label the PR and re-run this run, whose event still has the old labels."""
+    ev = event.revisions
+    labels = ev.labels
+    if not event.pull_request or ev.pr is None:
+        return labels
+    if client is not None and event.rerun:
+        try:
+            labels = client.pull(ev.pr).labels
+        except PublishError as exc:
+            log.warning(f"cannot read the labels of #{ev.pr} (for {COMMIT_LABEL}): {exc}")
+    return tuple(labels)
+
+
 def _write_back(
-    result: Result, cfg: Config, event: HostEvent, client: Any, root: Path, log: Log
+    result: Result,
+    cfg: Config,
+    event: HostEvent,
+    labels: tuple[str, ...],
+    root: Path,
+    log: Log,
+    *,
+    also: tuple[str, ...] = (),
 ) -> Result:
-    """``repro.commit`` or ``/mlci commit``: the reproduced files go back to the PR branch.
+    """``repro.commit``, ``/mlci commit`` or ``/mlci adopt``: the reproduced files (and the
+    params an adopt set, ``also``) go back to the PR branch.
 
     Done before anything is published, so that the status and the comment are for the new
     commit. Only pull requests have a branch to commit to; other events are left alone.
@@ -102,14 +133,7 @@ def _write_back(
     ev = event.revisions
     if not event.pull_request or ev.pr is None:
         return result
-    labels = ev.labels
-    if not cfg.repro.commit and client is not None and event.rerun:
-        # `/mlci commit` labels the PR and re-runs this run, whose event still has the old labels
-        try:
-            labels = client.pull(ev.pr).labels
-        except PublishError as exc:
-            log.warning(f"cannot read the labels of #{ev.pr} (for {COMMIT_LABEL}): {exc}")
-    if not cfg.repro.commit and COMMIT_LABEL not in labels:
+    if not cfg.repro.commit and COMMIT_LABEL not in labels and not also:
         return result
     from mlci.engine import writeback
 
@@ -117,7 +141,7 @@ def _write_back(
     if why is None and (not ev.head_ref or not ev.head_sha):
         why = "the event names no head branch"
     target = writeback.PullTarget(ev.head_ref or "", ev.head_sha or "", run_url=event.run_url)
-    result = writeback.to_pull_request(root, result, cfg, target, refused=why)
+    result = writeback.to_pull_request(root, result, cfg, target, refused=why, also=also)
     wb = result.writeback
     if wb is not None:
         if wb.status in ("pushed", "nothing"):
@@ -161,3 +185,71 @@ def _comment_command(opts: common.CiOptions, run: common.Start) -> int:
     text = common.report_text(cfg, None)
     code: int = run.forge.handle_command(run.ctx, cfg, client, run.log, text, gate.apply_override)
     return code
+
+
+# --- /mlci sweep and /mlci adopt: this pull_request run does what the comment asked ------
+
+
+def _sweep(
+    run: common.Start,
+    opts: common.CiOptions,
+    result: Result,
+    cfg: Config,
+    client: Any,
+    root: Path,
+    context: Context,
+) -> Result:
+    """The ``mlci:sweep`` label: the latest writer's ``/mlci sweep`` grid, run on this head."""
+    from mlci.engine import sweep
+
+    ev = run.event.revisions
+    request = run.forge.latest_request(client, ev.pr, "sweep") if client and ev.pr else None
+    if request is None:
+        run.log.warning(f"the {SWEEP_LABEL} label is on, but no writer asked `/mlci sweep ...`")
+        return result
+    author, grid = request
+    run.log.info(f"mlci: /mlci sweep {grid} (asked by @{author})")
+    run.log.group("mlci: sweep")
+    try:
+        return sweep.with_experiments(
+            result, cfg, root, grid.split(), opts.check, run.env, event=ev, context=context,
+            say=run.log.info,
+        )  # fmt: skip
+    except ConfigError as exc:  # the grid: too large, malformed
+        return dataclasses.replace(result, notes=(*result.notes, f"the sweep did not run: {exc}"))
+    finally:
+        run.log.endgroup()
+
+
+def _adopt(
+    run: common.Start, cfg: Config, client: Any, root: Path, labels: tuple[str, ...]
+) -> tuple[str, ...]:
+    """The ``mlci:adopt`` label on the re-run `/mlci adopt` started: set the named
+    experiment's params in the work tree (the check then reproduces and writes them back).
+
+    Only on a re-run: a later push must not set the params again over the author's changes.
+    Returns the params files set (repository paths relative to the project), or ().
+    """
+    from mlci.adapters import dvc
+    from mlci.engine import sweep
+
+    event, log = run.event, run.log
+    ev = event.revisions
+    if not event.rerun or client is None or ev.pr is None:
+        return ()
+    asked = run.forge.latest_request(client, ev.pr, "adopt")
+    grid = run.forge.latest_request(client, ev.pr, "sweep")
+    if asked is None or grid is None:
+        log.warning(
+            f"the {ADOPT_LABEL} label is on, but no writer asked `/mlci adopt` after a sweep"
+        )
+        return ()
+    name = asked[1].strip()
+    try:
+        items = sweep.params_of(grid[1].split(), name, cfg.sweep.max_experiments)
+        files = dvc.set_params(root, items)
+    except (ConfigError, dvc.DvcError) as exc:
+        log.warning(f"/mlci adopt {name}: {exc}", title="mlci: adopt")
+        return ()
+    log.info(f"mlci: adopting {name} (asked by @{asked[0]}): {' '.join(items)}")
+    return tuple(files)

@@ -329,11 +329,11 @@ def record_and_push(
     not turn a passing job red.
     """
     from mlci.adapters import notes
-    from mlci.engine import history
+    from mlci.engine import recording
     from mlci.model.errors import RunError
 
     try:
-        sha = history.record(result, root, worktree=worktree)
+        sha = recording.record(result, root, worktree=worktree)
     except RunError as exc:
         info(f"mlci: the result is {exc}")
         return False

@@ -32,6 +32,7 @@ from mlci.model.config import (
     ReportConfig,
     ReproConfig,
     SparkConfig,
+    SweepConfig,
 )
 from mlci.model.errors import ConfigError
 
@@ -102,6 +103,7 @@ def _build(raw: dict[str, Any], display: str, ctx: Ctx) -> Config:
         deploy=_pick(raw["deploy"], DeployConfig) if "deploy" in raw else None,
         mlflow=_pick(raw["mlflow"], MlflowConfig) if "mlflow" in raw else None,
         history=_pick(raw.get("history", {}), HistoryConfig),
+        sweep=_pick(raw.get("sweep", {}), SweepConfig),
         path=display,
     )
 

@@ -425,6 +425,9 @@ SCHEMA = mapping(
         "history": mapping(
             {"record": boolean(), "depth": integer(minimum=1), "min_points": integer(minimum=2)}
         ),
+        "sweep": mapping(
+            {"max_experiments": integer(minimum=1), "objective": string(nullable=True)}
+        ),
     }
 )
 

@@ -38,21 +38,16 @@ from typing import Any
 
 from mlci.adapters import git, notes
 from mlci.engine import noise
+from mlci.engine.lockview import (
+    LockView,
+    StageRecord,
+    dvc_content,
+    inside_project,
+    lock_view,
+)
 from mlci.engine.noise import Spread
 from mlci.model.fmt import is_number
-from mlci.model.result import MetricDelta, Result
-
-# plot data is left out of a note: it is large, and the commit's own files hold it
-_NOT_RECORDED = ("plots",)
-
-
-@dataclass(frozen=True)
-class StageRecord:
-    """The stage that writes a metrics file, as one commit's ``dvc.lock`` records it."""
-
-    stage: str
-    entry: str  # digest of its whole lock entry: a run changes it (unless it was forced)
-    identity: str  # digest of what is upstream of it and not produced by the pipeline
+from mlci.model.result import MetricDelta
 
 
 @dataclass(frozen=True)
@@ -225,159 +220,6 @@ def _head_sha(doc: dict[str, Any]) -> str | None:
     return sha if isinstance(sha, str) else None
 
 
-# --- what each recorded commit holds: its dvc.lock, its metrics files -------------------
-
-
-@dataclass(frozen=True)
-class LockView:
-    """What one ``dvc.lock`` says about the stages that write metrics files."""
-
-    outs: dict[str, StageRecord] = field(default_factory=dict)  # output path -> its stage
-    md5: dict[str, str] = field(default_factory=dict)  # output path -> recorded md5
-
-    def stage_of(self, path: str) -> StageRecord | None:
-        """The stage writing ``path``: an output itself, or a file inside an output folder."""
-        if path in self.outs:
-            return self.outs[path]
-        for out, rec in self.outs.items():
-            if path.startswith(out.rstrip("/") + "/"):
-                return rec
-        return None
-
-    def identity_of(self, path: str) -> str | None:
-        rec = self.stage_of(path)
-        return rec.identity if rec else None
-
-
-def _digest(value: Any) -> str:
-    import hashlib
-
-    text = json.dumps(value, sort_keys=True, default=str)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
-
-
-def lock_view(text: bytes | str | None) -> LockView:
-    """Each output of ``dvc.lock`` -> its stage, the digest of that stage's entry, and its
-    identity: the commands, params and non-pipeline deps (code, data added with ``dvc add``,
-    imports) of the stage and of every stage upstream of it.
-
-    Intermediate outputs (a model) are left out of the identity: they differ exactly
-    when an upstream stage is nondeterministic, which is what the identity must let
-    the history see. An unreadable lock gives an empty view (no flag, no guess).
-    """
-    if not text or len(text) > 20_000_000:
-        return LockView()
-    import yaml
-
-    try:
-        doc = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506
-    except (yaml.YAMLError, RecursionError):
-        return LockView()
-    stages = doc.get("stages") if isinstance(doc, dict) else None
-    if not isinstance(stages, dict):
-        return LockView()
-    entries = {str(k): v for k, v in stages.items() if isinstance(v, dict)}
-    produced: dict[str, str] = {}  # output path -> stage
-    md5: dict[str, str] = {}
-    for name, entry in entries.items():
-        for out in entry.get("outs") or ():
-            if isinstance(out, dict) and isinstance(out.get("path"), str):
-                path = out["path"].rstrip("/")
-                produced[path] = name
-                if isinstance(out.get("md5"), str):
-                    md5[path] = out["md5"]
-
-    def producer(path: str) -> list[str]:
-        path = path.rstrip("/")
-        return [
-            stage
-            for out, stage in produced.items()
-            if out == path or path.startswith(out + "/") or out.startswith(path + "/")
-        ]
-
-    memo: dict[str, frozenset[str]] = {}
-
-    def upstream(name: str, seen: frozenset[str]) -> frozenset[str]:
-        if name in memo:
-            return memo[name]
-        entry = entries[name]
-        parts = {
-            json.dumps(
-                ["stage", name, entry.get("cmd"), entry.get("params")], sort_keys=True, default=str
-            )
-        }
-        for dep in entry.get("deps") or ():
-            if not isinstance(dep, dict) or not isinstance(dep.get("path"), str):
-                continue
-            makers = [s for s in producer(dep["path"]) if s != name and s not in seen]
-            if makers:
-                for maker in makers:
-                    parts |= upstream(maker, seen | {name})
-            else:
-                parts.add(json.dumps(["source", dep], sort_keys=True, default=str))
-        memo[name] = frozenset(parts)
-        return memo[name]
-
-    outs: dict[str, StageRecord] = {}
-    for path, name in produced.items():
-        outs[path] = StageRecord(
-            name, _digest(entries[name]), _digest(sorted(upstream(name, frozenset())))
-        )
-    return LockView(outs, md5)
-
-
-def lock_inputs(text: bytes | str | None) -> dict[str, str]:
-    """Each output ``dvc.lock`` records -> the identity of its stage (see :func:`lock_view`)."""
-    return {path: rec.identity for path, rec in lock_view(text).outs.items()}
-
-
-def _inside(path: str) -> bool:
-    """A metrics path a note may name: relative, inside the project, one line."""
-    parts = path.split("/")
-    return (
-        bool(path)
-        and not path.startswith("/")
-        and ".." not in parts
-        and not any(c in path for c in "\n\r\0\\")
-    )
-
-
-def _is_md5(value: object) -> bool:
-    text = value.removesuffix(".dir") if isinstance(value, str) else ""
-    return len(text) == 32 and all(c in "0123456789abcdef" for c in text)
-
-
-def _dvc_cache_file(root: Path, md5: str) -> bytes | None:
-    if not _is_md5(md5):  # a lock is data: its md5 never names a path outside the cache
-        return None
-    for rel in (("files", "md5", md5[:2], md5[2:]), (md5[:2], md5[2:])):
-        try:
-            return (root / ".dvc" / "cache").joinpath(*rel).read_bytes()
-        except OSError:
-            continue
-    return None
-
-
-def _dvc_content(root: Path, view: LockView, path: str) -> bytes | None:
-    """``path``'s content from the local DVC cache, by the md5 the commit's lock records."""
-    md5 = view.md5.get(path)
-    if md5 and not md5.endswith(".dir"):
-        return _dvc_cache_file(root, md5)
-    for out, digest in view.md5.items():
-        if digest.endswith(".dir") and path.startswith(out + "/"):
-            manifest = _dvc_cache_file(root, digest)
-            try:
-                entries = json.loads(manifest) if manifest else None
-            except ValueError:
-                return None
-            rel = path[len(out) + 1 :]
-            for entry in entries if isinstance(entries, list) else ():
-                if isinstance(entry, dict) and entry.get("relpath") == rel:
-                    member = entry.get("md5")
-                    return _dvc_cache_file(root, member) if isinstance(member, str) else None
-    return None
-
-
 def _check(
     root: Path, commits: list[Recorded]
 ) -> tuple[list[Recorded], dict[str, int], dict[str, int]]:
@@ -392,7 +234,8 @@ def _check(
     from mlci.engine.collect import _named, parse_metric_file
 
     files = {
-        c.sha: sorted({f for n in c.values if _inside(f := n.split(":", 1)[0])}) for c in commits
+        c.sha: sorted({f for n in c.values if inside_project(f := n.split(":", 1)[0])})
+        for c in commits
     }
     # a value of a file outside the project (a forged note's "../../etc/passwd:x") is left
     # out and counted: no file of its commit holds it
@@ -427,7 +270,7 @@ def _check(
         blob = blobs.get(f"{c.sha}:./{f}")
         if blob is not None:
             return blob[1]
-        return _dvc_content(root, views[c.sha], f)
+        return dvc_content(root, views[c.sha], f)
 
     missing = [
         c.sha
@@ -681,107 +524,3 @@ def flag_nondeterministic(
             "dvc.lock records upstream of its stage); its changes may be noise"
         )
     return out, notes_
-
-
-# --- recording ----------------------------------------------------------------------
-
-
-def note_text(result: Result, view: LockView | None = None) -> str:
-    """The note for ``result``'s head commit: its JSON on one line, without plots or history.
-
-    ``view`` (the commit's ``dvc.lock``) adds ``runs``: for each metrics file, the stage
-    that writes it, the digest of that stage's lock entry and the identity of its
-    pipeline inputs, so that the history can tell runs apart even where the commit's
-    ``dvc.lock`` cannot be read later; and ``inputs`` (output -> identity), which
-    earlier versions read.
-    """
-    doc = result.to_dict()
-    for key in _NOT_RECORDED:
-        doc.pop(key, None)
-    files = set()
-    for m in doc.get("metrics") or ():
-        m.pop("history", None)  # each note holds its own value; history is the notes together
-        m.pop("nondeterministic", None)
-        files.add(str(m.get("name", "")).split(":", 1)[0])
-    if view is not None and view.outs:
-        doc["inputs"] = {path: rec.identity for path, rec in view.outs.items()}
-        runs = {}
-        for f in sorted(files):
-            rec = view.stage_of(f)
-            if rec is not None:
-                runs[f] = {"stage": rec.stage, "entry": rec.entry, "identity": rec.identity}
-        if runs:
-            doc["runs"] = runs
-    return json.dumps(doc, separators=(",", ":"), ensure_ascii=True, sort_keys=True)
-
-
-def refusal(result: Result, root: Path, *, worktree: bool) -> str | None:
-    """Why ``result`` cannot be recorded as its head commit's, or None when it can.
-
-    A note says "this commit gives these values": only true when the compared
-    tree is that commit's. ``worktree``: the head compared was the work tree
-    (rather than a commit read from git).
-    """
-    head = result.context.head.sha
-    if not head:
-        return "the head is not a commit"
-    if not result.context.compared:
-        return "nothing was compared (mlci repro): there is no result to record"
-    # the reproduction's reasons first: a reproduction that changed dvc.lock also leaves the
-    # work tree dirty, and "uncommitted changes" would hide why
-    if result.repro.status == "failed":
-        return "the pipeline failed: there are no results to record"
-    if result.repro.lock_changed:
-        return (
-            "reproducing changed dvc.lock: the results are not what commit "
-            f"{head[:7]} records (commit dvc.lock and its outputs first)"
-        )
-    if worktree:
-        if git.resolve("HEAD", root) != head:
-            return f"the work tree is not commit {head[:7]}"
-        if git.has_uncommitted(root):
-            return (
-                "the work tree has uncommitted changes: its results are not commit "
-                f"{head[:7]}'s (commit them, or pass --head)"
-            )
-    message = result.repro.message or ""
-    if result.repro.status == "skipped" and (
-        "not up to date" in message or "not checked" in message or "could not be checked" in message
-    ):
-        return (
-            f"the results were not reproduced and dvc.lock is not known to be up to date "
-            f"({message})"
-        )
-    return None
-
-
-def record(result: Result, root: Path, *, worktree: bool) -> str:
-    """Write ``result`` as the note of its head commit; the sha noted. RunError with the reason."""
-    from mlci.model.errors import RunError
-
-    why = refusal(result, root, worktree=worktree)
-    if why:
-        raise RunError(f"not recorded: {why}")
-    sha = result.context.head.sha
-    assert sha is not None
-    # the commit's dvc.lock: the tree is that commit's (checked above), so they agree
-    line = note_text(result, lock_view(git.show_file(sha, "dvc.lock", root)))
-    # another run's result for this commit stays (a push job and the deploy after it, a re-run):
-    # two values from one commit are what the nondeterminism check looks for
-    earlier = [x for x in (notes.read(root, sha) or "").splitlines() if x.strip()]
-    if not any(_same_result(x, line) for x in earlier):
-        notes.write(root, sha, "\n".join([*earlier, line]) + "\n")
-    return sha
-
-
-def _same_result(a: str, b: str) -> bool:
-    """Two note lines that differ at most in how long the run took (a re-run of one result)."""
-    try:
-        x, y = json.loads(a), json.loads(b)
-    except ValueError:
-        return False
-    if not isinstance(x, dict) or not isinstance(y, dict):
-        return False
-    x.pop("duration_s", None)
-    y.pop("duration_s", None)
-    return bool(x == y)

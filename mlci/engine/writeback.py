@@ -14,6 +14,7 @@ own identity, and nothing is pushed to git.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,22 +53,23 @@ def not_ready(result: Result) -> str | None:
     return None
 
 
-def files_to_commit(root: Path) -> list[str]:
+def files_to_commit(root: Path, also: Sequence[str] = ()) -> list[str]:
     """``dvc.lock`` files and git-tracked outputs that reproduction changed (repository-relative).
 
-    Outputs DVC caches are ignored by git and never come back here.
+    Outputs DVC caches are ignored by git and never come back here. ``also``: files mlci
+    itself changed before reproducing (the params ``/mlci adopt`` set), relative to ``root``.
     """
-    specs = [":(glob)**/dvc.lock"]
+    specs = [":(glob)**/dvc.lock", *(f":(literal){p}" for p in also)]
     for out in dvc.pipeline_outputs(root):
         if not out.cached and out.kind != "model":
             specs.append(f":(literal){out.path}")
     return gitwrite.changed_files(specs, root)
 
 
-def _pending(root: Path) -> list[str] | WriteBack:
+def _pending(root: Path, also: Sequence[str] = ()) -> list[str] | WriteBack:
     """The files to commit, or the outcome when there is nothing (or no telling)."""
     try:
-        files = files_to_commit(root)
+        files = files_to_commit(root, also)
     except (dvc.DvcError, git.GitError) as exc:
         return WriteBack("failed", f"cannot tell what to commit: {exc}")
     if not files:
@@ -142,9 +144,18 @@ def judged_by_commit(result: Result, wb: WriteBack) -> Result:
 
 
 def to_pull_request(
-    root: Path, result: Result, cfg: Config, target: PullTarget, *, refused: str | None = None
+    root: Path,
+    result: Result,
+    cfg: Config,
+    target: PullTarget,
+    *,
+    refused: str | None = None,
+    also: Sequence[str] = (),
 ) -> Result:
-    """Commit on top of ``target.head_sha`` and push to the PR branch, or say why not."""
+    """Commit on top of ``target.head_sha`` and push to the PR branch, or say why not.
+
+    ``also``: files set before reproducing that the commit carries too (``/mlci adopt``'s params).
+    """
     why = refused or not_ready(result)
     if why:
         return _refused(result, why)
@@ -157,7 +168,7 @@ def to_pull_request(
             f"{target.head_sha[:7]} (GitHub's merge commit?): check out the head with "
             "`ref: ${{ github.event.pull_request.head.sha }}` in actions/checkout",
         )
-    files = _pending(root)
+    files = _pending(root, also)
     if isinstance(files, WriteBack):
         return dataclasses.replace(result, writeback=files)
     tip = git.remote_branch_tip(target.remote, target.branch, git_root)

@@ -30,6 +30,9 @@ CONTEXT_VARS = "GITHUB_EVENT_NAME, GITHUB_EVENT_PATH, GITHUB_REPOSITORY, GITHUB_
 
 # On a pull request: its runs commit the reproduced files back to its branch (``/mlci commit``).
 COMMIT_LABEL = "mlci:commit"
+# ``/mlci sweep`` and ``/mlci adopt``: the pull_request run sweeps, or adopts an experiment.
+SWEEP_LABEL = "mlci:sweep"
+ADOPT_LABEL = "mlci:adopt"
 
 
 class PublishError(MlciError):
@@ -117,6 +120,9 @@ class Forge(Protocol):
         self, ctx: Any, cfg: Any, client: Any, log: Log, text: ReportText, waive: Any
     ) -> int:
         """Carry out a command written in a pull-request comment (``/mlci override ...``)."""
+
+    def latest_request(self, client: Any, pr: int, name: str) -> tuple[str, str] | None:
+        """``(author, text)`` of the latest ``/mlci NAME ...`` a writer commented on ``pr``."""
 
 
 # host name -> the module that implements Forge (imported when first used: `mlci --help` stays fast)

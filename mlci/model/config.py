@@ -137,6 +137,14 @@ class HistoryConfig:
 
 
 @dataclass(frozen=True)
+class SweepConfig:
+    max_experiments: int = 16  # a larger grid is refused (exit 2), never truncated
+    objective: str | None = (
+        None  # a metric name: the best passing experiment by its rule's direction
+    )
+
+
+@dataclass(frozen=True)
 class EnvironmentConfig:
     unpinned: str = "off"  # warn|off: a requirement without an exact pin that a stage depends on
 
@@ -199,6 +207,7 @@ class Config:
     deploy: DeployConfig | None = None
     mlflow: MlflowConfig | None = None
     history: HistoryConfig = field(default_factory=HistoryConfig)
+    sweep: SweepConfig = field(default_factory=SweepConfig)
     path: str | None = None  # the file it came from, as shown in messages
     project: str | None = None  # the DVC project's folder in the repository, when not the top level
 

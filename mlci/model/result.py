@@ -210,6 +210,39 @@ class WriteBack:
 
 
 @dataclass(frozen=True)
+class Experiment:
+    """One grid point of ``mlci sweep``: a DVC experiment judged against the base."""
+
+    name: str
+    params: dict[str, Any]  # "params.yaml:train.C" -> the value set
+    verdict: str
+    metrics: tuple[MetricDelta, ...] = ()
+    reasons: tuple[Reason, ...] = ()
+    sha: str | None = None  # the experiment's commit (None: it did not finish)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "params": dict(self.params),
+            "verdict": self.verdict,
+            "metrics": [_metric_dict(m) for m in self.metrics],
+            "reasons": [_reason_dict(r) for r in self.reasons],
+            "sha": self.sha,
+        }
+
+    @classmethod
+    def from_dict(cls, doc: dict[str, Any]) -> Experiment:
+        return cls(
+            name=doc["name"],
+            params=dict(doc.get("params") or {}),
+            verdict=doc["verdict"],
+            metrics=tuple(_metric_from(m) for m in doc.get("metrics", ())),
+            reasons=tuple(Reason(**r) for r in doc.get("reasons", ())),
+            sha=doc.get("sha"),
+        )
+
+
+@dataclass(frozen=True)
 class Result:
     context: Context
     verdict: str
@@ -229,6 +262,8 @@ class Result:
     )
     environment: Environment | None = None  # set when an environment file differs
     writeback: WriteBack | None = None  # set when a write-back was asked for
+    experiments: tuple[Experiment, ...] | None = None  # `mlci sweep` only: one per grid point
+    best: str | None = None  # the best passing experiment by `sweep.objective`
     tool_version: str = __version__
 
     # -- JSON ---------------------------------------------------------------
@@ -255,6 +290,9 @@ class Result:
             out["environment"] = asdict(self.environment)
         if self.writeback is not None:
             out["writeback"] = asdict(self.writeback)
+        if self.experiments is not None:  # a sweep's result; a check's JSON stays as it was
+            out["experiments"] = [e.to_dict() for e in self.experiments]
+            out["best"] = self.best
         return _json_safe(out)
 
     def to_json(self) -> str:
@@ -287,6 +325,12 @@ class Result:
                 Environment.from_dict(doc["environment"]) if doc.get("environment") else None
             ),
             writeback=_writeback(doc.get("writeback")),
+            experiments=(
+                tuple(Experiment.from_dict(e) for e in doc["experiments"])
+                if doc.get("experiments") is not None
+                else None
+            ),
+            best=doc.get("best"),
             tool_version=(doc.get("tool") or {}).get("version", __version__),
         )
 

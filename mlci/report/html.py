@@ -171,6 +171,12 @@ def _history_views(result: Result, base_label: str, head_label: str) -> list[dic
     return out
 
 
+def sweep_view(result: Result) -> dict[str, Any] | None:
+    from mlci.report import sweep
+
+    return sweep.sweep_view(result)
+
+
 def html(result: Result, *, root: Path | None = None, template: str = "report.html.j2") -> str:
     from mlci.report import templating, view
 
@@ -190,5 +196,6 @@ def html(result: Result, *, root: Path | None = None, template: str = "report.ht
         **templating.template_values(v),
         plot_views=_plot_views(result, v["base_label"], v["head_label"]),
         history_views=history,
+        sweep=sweep_view(result),
         vendor_js=vendor_js() if drawn else "",
     )

@@ -37,7 +37,9 @@ def markdown(
     body = render_template(
         env, template, marker=marker(status_context), **template_values(view(result, max_rows))
     )
-    return body.rstrip() + "\n"
+    from mlci.report import sweep  # `mlci sweep`'s table, after the report ('' otherwise)
+
+    return body.rstrip() + "\n" + ("\n" + sweep.markdown(result) if result.experiments else "")
 
 
 def markdown_within(result: Result, limit: int, **kwargs: Any) -> str:

@@ -127,7 +127,10 @@ def text(result: Result, *, color: bool | None = None, width: int | None = None)
     head = f"{v['head_label']} {v['head_short']}".strip()
     revisions = f"{base} → {head}" if v["compared"] else f"{head} (reproduced; nothing compared)"
     console.print(Text(f"{revisions} · mlci {result.tool_version}", style="dim"))
-    return fmt.terminal_text(buf.getvalue(), keep_colours=coloured)
+    from mlci.report import sweep  # `mlci sweep`'s table ('' otherwise)
+
+    out = buf.getvalue() + sweep.text(result, width=width)
+    return fmt.terminal_text(out, keep_colours=coloured)
 
 
 def _text_plots(console: Any, result: Result, v: dict[str, Any]) -> None:

@@ -9,6 +9,7 @@ One module per concern, re-exported here so callers write ``from mlci.adapters i
 - :mod:`.remote`: remotes, fetch and push, why a recorded file cannot be read;
 - :mod:`.files`: data files and their recorded hashes at a revision;
 - :mod:`.deps`: what each stage depends on, as DVC resolves it;
+- :mod:`.experiments`: ``dvc exp run --temp`` and ``--set-param`` (``mlci sweep``);
 - :mod:`._compat`: every DVC name that is not DVC's public API, checked when a repository
   is opened.
 
@@ -18,6 +19,11 @@ None of these imports DVC at module level: ``mlci --help`` stays fast.
 from __future__ import annotations
 
 from mlci.adapters.dvc._compat import SUPPORTED, IncompatibleDvcError
+from mlci.adapters.dvc.experiments import (
+    ExperimentRun,
+    run_experiment,
+    set_params,
+)
 from mlci.adapters.dvc.files import copy_file_at, recorded_dir_member_md5, recorded_md5, tracked_md5
 from mlci.adapters.dvc.read import (
     PlotDataError,
@@ -65,6 +71,9 @@ from mlci.adapters.dvc.status import (
 )
 
 __all__ = [
+    "ExperimentRun",
+    "run_experiment",
+    "set_params",
     "PIPELINE",
     "SUPPORTED",
     "WORKSPACE",

@@ -94,3 +94,9 @@ def handle_command(
     from mlci.forge.github import prcommands
 
     return prcommands.handle(ctx, cfg, client, log, text, waive)
+
+
+def latest_request(client: Any, pr: int, name: str) -> tuple[str, str] | None:
+    from mlci.forge.github import prsweep
+
+    return prsweep.latest_request(client, pr, name)

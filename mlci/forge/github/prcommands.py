@@ -41,6 +41,8 @@ mlci understands these commands in a pull-request comment (first line):
 | `/mlci override <reason>` | opens the gate for the head commit mlci reported on: sets the status to success, records who, when and why in the report, and applies the override label (which keeps turning failures into warnings on later pushes until it is removed) | write, maintain or admin |
 | `/mlci rerun` | re-runs the latest mlci workflow run for the head commit | write, maintain or admin |
 | `/mlci commit` | applies the `mlci:commit` label and re-runs mlci for the head commit: after a successful reproduction it commits the changed `dvc.lock` and the outputs git tracks to the PR branch (and on later pushes, until the label is removed); not for pull requests from forks | write, maintain or admin |
+| `/mlci sweep train.C=0.01,0.1,1 [...]` | applies the `mlci:sweep` label and re-runs mlci for the head commit: it runs the grid as DVC experiments and its report shows one row per experiment, judged by the same rules | write, maintain or admin |
+| `/mlci adopt <experiment>` | applies the `mlci:adopt` label and re-runs mlci: it sets that experiment's params, reproduces and commits `params.yaml`, `dvc.lock` and the outputs git tracks to the PR branch; not for pull requests from forks | write, maintain or admin |
 | `/mlci help` | this list | anyone |
 """  # noqa: E501 (a Markdown table row is one line)
 
@@ -174,6 +176,10 @@ def _dispatch(
         return _rerun(cmd, ctx, client, audit)
     if cmd.name == "commit":
         return _commit(cmd, ctx, client, audit)
+    if cmd.name in ("sweep", "adopt"):  # label and re-run: see prsweep
+        from mlci.forge.github import prsweep
+
+        return bool(getattr(prsweep, cmd.name)(cmd, ctx, client, audit))
     _reply(client, cmd, f"Unknown command {fmt.md_code('/mlci ' + cmd.name, 80)}.\n\n{HELP}")
     audit.append(f"unknown command {cmd.name!r}")
     return False
