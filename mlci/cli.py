@@ -145,6 +145,7 @@ DOCS_PAGES = {
     "deploy": "deploy/#mlci-deploy",
     "rollback": "deploy/#mlci-rollback",
     "card": "deploy/#the-model-card",
+    "sweep": "usage/#sweeps",
     "history": "history/",
     "history fetch": "history/",
     "history push": "history/",
@@ -160,7 +161,7 @@ class _DocsEpilog(click.Command):
             ctx = ctx.parent
         page = DOCS_PAGES.get(" ".join(reversed(names)), "")
         formatter.write_paragraph()
-        formatter.write_text(f"Docs: {DOCS_URL}{page}")
+        formatter.write(f"Docs: {DOCS_URL}{page}\n")  # not wrapped: a URL must stay whole
 
 
 class _DocumentedGroup(_DocsEpilog, click.Group):
