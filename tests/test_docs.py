@@ -315,3 +315,29 @@ def test_help_ends_with_the_page_of_the_command(command, capsys):
     doc = ROOT / "docs" / (f"{path.rstrip('/')}.md" if path else "index.md")
     assert doc.exists(), f"mlci {command}: {page} is no page of docs/"
     assert not anchor or anchor in _anchors(doc), f"mlci {command}: no heading #{anchor} in {doc}"
+
+
+# --- the README is a front page ---------------------------------------------------------------
+
+
+def test_the_readme_is_a_front_page():
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert len(text.splitlines()) <= 300
+    # the two commands, literally, and the picture, which exists and stays small
+    assert re.search(r"^make demo\b", text, flags=re.M)
+    assert re.search(r"^make test\b", text, flags=re.M)
+    picture = ROOT / "docs" / "images" / "report.png"
+    assert "](docs/images/report.png)" in text
+    assert picture.stat().st_size < 300_000
+
+
+def test_the_readmes_links_lead_somewhere():
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    targets = re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", text)
+    local = [t for t in targets if not re.match(r"[a-z]+:", t)]
+    assert local, "the README links into docs/"
+    missing = [t for t in local if not (ROOT / t).exists()]
+    assert not missing, f"README links to files that do not exist: {missing}"
+    # and every page of the site's nav is a file of docs/
+    nav = re.findall(r":\s+(\S+\.md)\s*$", (ROOT / "mkdocs.yml").read_text(), flags=re.M)
+    assert nav and all((ROOT / "docs" / page).exists() for page in nav)
