@@ -126,7 +126,7 @@ def common_options(func: Callable[..., Any]) -> Callable[..., Any]:
     )(command)
 
 
-# Every --help ends with the page of the documentation site (docs/, mkdocs.yml) on the command.
+# Every --help ends with the page of the documentation site (docs/, mkdocs.yml) on the command
 DOCS_URL = "https://mlci.github.io/mlci/"
 DOCS_PAGES = {
     "": "",
@@ -137,9 +137,6 @@ DOCS_PAGES = {
     "ci": "github/",
     "publish": "github/#pull-requests-from-forks",
     "hook": "local/#the-pre-push-hook",
-    "hook install": "local/#the-pre-push-hook",
-    "hook uninstall": "local/#the-pre-push-hook",
-    "hook run": "local/#the-pre-push-hook",
     "init": "local/#mlci-init",
     "doctor": "local/#mlci-doctor",
     "deploy": "deploy/#mlci-deploy",
@@ -147,19 +144,15 @@ DOCS_PAGES = {
     "card": "deploy/#the-model-card",
     "sweep": "usage/#sweeps",
     "history": "history/",
-    "history fetch": "history/",
-    "history push": "history/",
 }
 
 
 class _DocsEpilog(click.Command):
     def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         super().format_epilog(ctx, formatter)
-        names = []
-        while ctx.parent is not None:
-            names.append(ctx.info_name or "")
-            ctx = ctx.parent
-        page = DOCS_PAGES.get(" ".join(reversed(names)), "")
+        while ctx.parent is not None and ctx.parent.parent is not None:
+            ctx = ctx.parent  # a subcommand (mlci hook install) shows its group's page
+        page = DOCS_PAGES.get(ctx.info_name or "" if ctx.parent else "", "")
         formatter.write_paragraph()
         formatter.write(f"Docs: {DOCS_URL}{page}\n")  # not wrapped: a URL must stay whole
 
