@@ -17,6 +17,7 @@ import click
 
 from mlci import __version__
 from mlci.commands.common import CONTEXT_VARS, TOKEN_OPTION_VAR, TOKEN_VAR
+from mlci.commands.helpdocs import DocumentedGroup
 from mlci.model.errors import EXIT_PASS, EXIT_RUNTIME, EXIT_USAGE, MlciError
 
 
@@ -126,43 +127,7 @@ def common_options(func: Callable[..., Any]) -> Callable[..., Any]:
     )(command)
 
 
-# Every --help ends with the page of the documentation site (docs/, mkdocs.yml) on the command
-DOCS_URL = "https://mlci.github.io/mlci/"
-DOCS_PAGES = {
-    "": "",
-    "check": "usage/",
-    "compare": "usage/",
-    "repro": "usage/#reproduction",
-    "validate": "data-validation/",
-    "ci": "github/",
-    "publish": "github/#pull-requests-from-forks",
-    "hook": "local/#the-pre-push-hook",
-    "init": "local/#mlci-init",
-    "doctor": "local/#mlci-doctor",
-    "deploy": "deploy/#mlci-deploy",
-    "rollback": "deploy/#mlci-rollback",
-    "card": "deploy/#the-model-card",
-    "sweep": "usage/#sweeps",
-    "history": "history/",
-}
-
-
-class _DocsEpilog(click.Command):
-    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        super().format_epilog(ctx, formatter)
-        while ctx.parent is not None and ctx.parent.parent is not None:
-            ctx = ctx.parent  # a subcommand (mlci hook install) shows its group's page
-        page = DOCS_PAGES.get(ctx.info_name or "" if ctx.parent else "", "")
-        formatter.write_paragraph()
-        formatter.write(f"Docs: {DOCS_URL}{page}\n")  # not wrapped: a URL must stay whole
-
-
-class _DocumentedGroup(_DocsEpilog, click.Group):
-    command_class = _DocsEpilog
-    group_class = type  # `mlci hook` is a group of this class too
-
-
-@click.group(cls=_DocumentedGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=DocumentedGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="mlci", message="%(prog)s %(version)s")
 def cli() -> None:
     """mlci: CI/CD for ML repositories (DVC, Great Expectations, MLflow).
@@ -358,6 +323,33 @@ def hook_run(remote: str | None, url: str | None, strict: bool, pre_commit: bool
     from mlci.commands import hook as hook_mod
 
     return hook_mod.run_command(remote, url, strict=strict, pre_commit=pre_commit)
+
+
+@cli.group()
+def history() -> None:
+    """The results history (git notes under refs/notes/mlci) between this clone and a remote.
+
+    `git clone` brings no notes: fetch them to see trends and `auto` rules in a local
+    check; push what `mlci check --record` wrote.
+    """
+
+
+@history.command("fetch")
+@click.option("--remote", default="origin", show_default=True, help="The git remote.")
+def history_fetch(remote: str) -> int:
+    """Fetch the remote's refs/notes/mlci and merge it into this clone's."""
+    from mlci.commands import history as history_mod
+
+    return history_mod.fetch_command(remote)
+
+
+@history.command("push")
+@click.option("--remote", default="origin", show_default=True, help="The git remote.")
+def history_push(remote: str) -> int:
+    """Push this clone's refs/notes/mlci (the remote's are merged first, never overwritten)."""
+    from mlci.commands import history as history_mod
+
+    return history_mod.push_command(remote)
 
 
 @cli.command("init")

@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from mlci import configfile as config
+from mlci.model.config import DiffRules
 from mlci.model.errors import ConfigError
 
 SHARED_SPEC = Path(__file__).resolve().parents[2] / "shared" / "SPEC.md"
@@ -76,9 +77,7 @@ def test_every_section_of_spec_loads():
 # Keys the product contract already lists but mlci does not implement yet, with the issue that
 # brings them. The test below fails both when an implemented key stops loading and when one of
 # these starts to load (then take it off this list).
-PENDING_SPEC_KEYS = {
-    "repro.run_cache": "issue 24 (real repositories, second pass)",
-}
+PENDING_SPEC_KEYS: dict[str, str] = {}
 
 
 def _without(tree: dict, dotted: str) -> dict:
@@ -260,3 +259,63 @@ def test_data_formats_are_the_reader_registry():
         == ["csv", "tsv", "parquet", "json", "jsonl"]
     )
     assert tabular.format_for("data/x.TSV") == "tsv" and tabular.format_for("x.txt") is None
+
+
+def test_data_diff_checks_take_the_entry_severity_unless_they_set_their_own():
+    cfg = config.parse(
+        """\
+data:
+  - path: a.csv
+  - path: b.csv
+    severity: warn
+    schema: {severity: fail}
+    new_columns: {severity: off}
+    missing: {max_increase: null, keep_complete: false, alpha: null}
+    rows: {max_decrease_pct: 2.5, max_increase_pct: null, severity: info}
+    drift: {max_psi: 0.2, alpha: 0.01}
+"""
+    )
+    a, b = (d.diff_rules for d in cfg.data)
+    assert a == DiffRules()  # the documented defaults: removed, missing, rows fail; added info
+    assert (a.schema, a.new_columns, a.missing, a.rows, a.drift) == (
+        "fail",
+        "info",
+        "fail",
+        "fail",
+        "fail",
+    )
+    assert (a.missing_max_increase, a.rows_max_decrease_pct, a.max_psi) == (5.0, 10.0, None)
+    assert (b.schema, b.new_columns, b.missing, b.rows, b.drift) == (
+        "fail",
+        "off",
+        "warn",
+        "info",
+        "warn",
+    )
+    assert (b.missing_max_increase, b.missing_keep_complete, b.missing_alpha) == (None, False, None)
+    assert (b.rows_max_decrease_pct, b.rows_max_increase_pct) == (2.5, None)
+    assert (b.max_psi, b.alpha) == (0.2, 0.01)
+
+
+@pytest.mark.parametrize(
+    "text,message",
+    [
+        (
+            "data:\n  - path: a.csv\n    drift: {alpha: 2}\n",
+            "mlci.yaml:3: data[0].drift.alpha: expected a number <= 1, got 2",
+        ),
+        (
+            "data:\n  - path: a.csv\n    schema: {severity: error}\n",
+            "mlci.yaml:3: data[0].schema.severity: expected 'fail', 'warn', 'info' or 'off', "
+            "got 'error'",
+        ),
+        (
+            "data:\n  - path: a.csv\n    missing: {max_increse: 2}\n",
+            "mlci.yaml:3: data[0].missing.max_increse: unknown key; did you mean 'max_increase'?",
+        ),
+    ],
+)
+def test_data_diff_check_errors(text, message):
+    with pytest.raises(ConfigError) as info:
+        config.parse(text)
+    assert str(info.value) == message

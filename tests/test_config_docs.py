@@ -53,7 +53,10 @@ def type_text(checker: Any) -> str:
     if kind == "string":
         return "string or `null`" if spec["nullable"] else "string"
     if kind == "number":
-        return "number" if spec["minimum"] is None else f"number ≥ {spec['minimum']:g}"
+        text = "number" if spec["minimum"] is None else f"number ≥ {spec['minimum']:g}"
+        if spec.get("maximum") is not None:
+            text = f"number from {spec['minimum']:g} to {spec['maximum']:g}"
+        return text + (" or `null`" if spec.get("nullable") else "")
     if kind == "number_or_auto":
         return (
             "number" if spec["minimum"] is None else f"number ≥ {spec['minimum']:g}"

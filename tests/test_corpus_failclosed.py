@@ -175,15 +175,22 @@ def test_s3_remote_without_its_plugin_is_unreadable_not_absent(dvc_repo, mlci):
     if importlib.util.find_spec("dvc_s3") is not None:
         pytest.skip("dvc-s3 is installed here; this case is about a runner without it")
     cached_metrics_project(dvc_repo, "s3://mlci-corpus-bucket/dvc-store")
-    # the cache still holds the base's metrics: DVC refuses anyway, because it cannot build the remote
+    # the local cache holds both revisions' metrics: read from it, the remote is not needed
+    doc = mlci(dvc_repo, "check", "--no-repro", "--format", "json").json()
+    assert [(m["base"], m["head"]) for m in doc["metrics"] if m["name"].endswith(":acc")] == [
+        (0.9, 0.89)
+    ]
+    assert not reason_lines(doc), doc["reasons"]
+    # without the cache, what only the remote holds needs the plugin
+    drop_cache(dvc_repo)
     run = mlci(dvc_repo, "check", "--no-repro", "--format", "json")
     doc = run.json()
     assert run.code == 1 and doc["verdict"] == "fail"
     [line] = reason_lines(doc)
     assert line == (
-        "cannot read eval/metrics.json at main: DVC's s3 plugin is not installed, so DVC "
-        "cannot open the s3 remote (add the s3 extra: the action's input `extras: s3`, or "
-        "pip install 'mlci[s3]')"
+        "cannot read eval/metrics.json at main: needs dvc-s3: pip install 'mlci[s3]' (DVC's s3 "
+        "plugin is not installed, so DVC cannot open the s3 remote; in the action, the input "
+        "`extras: s3`)"
     )
     md = mlci(dvc_repo, "check", "--no-repro", "--format", "markdown").out
     assert "### ❌ mlci: gate closed — 1 metrics file could not be read at main" in md
@@ -196,6 +203,7 @@ def test_unreadable_follows_metrics_unreadable_warn(dvc_repo, mlci):
     cached_metrics_project(
         dvc_repo, "s3://mlci-corpus-bucket/dvc-store", config=RULES + "  unreadable: warn\n"
     )
+    drop_cache(dvc_repo)
     run = mlci(dvc_repo, "check", "--no-repro", "--format", "json")
     doc = run.json()
     assert run.code == 0 and doc["verdict"] == "warn"

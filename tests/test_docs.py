@@ -10,7 +10,8 @@ fails here the day it is written:
 - the message of ``ctx.error(node, key, message)``, which builds the config
   loader's errors;
 - the message of ``Reason(section, severity, message)``: what fails or warns a
-  gate (a metric row's own judgement, ``regressed``, is the report, not an error);
+  gate (a metric row's own judgement, ``regressed``, is the report, not an error),
+  and of a data check's ``_finding(check, severity, message)``;
 - ``log.warning(message)`` and ``warn(message)``, and any text printed as
   ``mlci: warning: ...``.
 
@@ -170,6 +171,8 @@ class _Finder:
                     expr = call.args[2]
                 elif name == "Reason":
                     expr = _arg(call, 2, "message")
+                elif name == "_finding":  # a data check's finding (engine/datajudge.py)
+                    expr = _arg(call, 2, "message")
                 elif name in ("warning", "warn"):
                     expr = _arg(call, 0, "message")
                 else:
@@ -296,22 +299,23 @@ def _anchors(page: Path) -> set[str]:
 
 
 def test_the_docs_url_is_the_sites():
-    from mlci import cli
+    from mlci.commands import helpdocs
 
     site = re.search(r"^site_url: (\S+)", (ROOT / "mkdocs.yml").read_text(), flags=re.M)
-    assert site and site.group(1) == cli.DOCS_URL
+    assert site and site.group(1) == helpdocs.DOCS_URL
 
 
 @pytest.mark.parametrize("command", _commands())
 def test_help_ends_with_the_page_of_the_command(command, capsys):
     from mlci import cli
+    from mlci.commands import helpdocs
 
     top = command.split(" ")[0]  # a subcommand shows its group's page
-    assert top in cli.DOCS_PAGES, f"mlci {command}: no page in mlci.cli.DOCS_PAGES"
-    page = cli.DOCS_PAGES[top]
+    assert top in helpdocs.DOCS_PAGES, f"mlci {command}: no page in mlci.helpdocs.DOCS_PAGES"
+    page = helpdocs.DOCS_PAGES[top]
     assert cli.main([*command.split(), "--help"]) == 0
     out = capsys.readouterr().out
-    assert out.rstrip("\n").splitlines()[-1] == f"Docs: {cli.DOCS_URL}{page}"
+    assert out.rstrip("\n").splitlines()[-1] == f"Docs: {helpdocs.DOCS_URL}{page}"
     path, _, anchor = page.partition("#")
     doc = ROOT / "docs" / (f"{path.rstrip('/')}.md" if path else "index.md")
     assert doc.exists(), f"mlci {command}: {page} is no page of docs/"

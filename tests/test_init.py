@@ -65,7 +65,8 @@ def test_init_writes_a_config_that_loads_and_a_valid_workflow(dvc_repo, mlci):
     assert run.code == 0, run.err
     assert run.out.startswith(
         "wrote mlci.yaml: 5 metric rules (a regression over 10 % closes the gate; "
-        "timings warn) from 2 metric files, 1 candidate data check (commented)\n"
+        "timings warn) from 2 metric files, 1 data check (a removed column, new missing "
+        "values, lost rows fail; drift warns)\n"
     )
     assert "wrote .github/workflows/mlci.yml" in run.out and "Next steps:" in run.out
 
@@ -78,7 +79,12 @@ def test_init_writes_a_config_that_loads_and_a_valid_workflow(dvc_repo, mlci):
         "eval/timing.yaml:train_time": ("lower", "warn", 10),
         "eval/timing.yaml:latency_ms": ("lower", "warn", 10),
     }
-    assert cfg.data == ()  # data checks are suggestions, commented out
+    # the pipeline's data output is checked against the base out of the box
+    (check,) = cfg.data
+    assert check.path == "data/clean.csv" and check.expect == ()
+    rules = check.diff_rules
+    assert (rules.schema, rules.missing, rules.rows, rules.drift) == ("fail",) * 3 + ("warn",)
+    assert (rules.new_columns, rules.max_psi, rules.alpha) == ("info", 0.2, 0.001)
     assert cfg.metrics.unreadable == "fail"
     assert (
         "  unreadable: fail " in (dvc_repo.path / "mlci.yaml").read_text()
@@ -137,20 +143,23 @@ def test_commented_suggestions_are_valid_config_once_uncommented(dvc_repo, mlci)
     mlci(dvc_repo, "init", "--no-workflow")
     text = (dvc_repo.path / "mlci.yaml").read_text()
     assert not (dvc_repo.path / ".github").exists()
-    for section in ("data", "deploy"):
-        block = text.split(f"# {section}:\n", 1)[1].split("\n\n", 1)[0]
-        uncommented = f"{section}:\n" + "\n".join(line[2:] for line in block.splitlines())
-        cfg = config.parse(uncommented, "uncommented")
-        if section == "data":
-            (check,) = cfg.data
-            assert check.path == "data/clean.csv" and check.severity == "warn"
-            assert check.expect[1] == {
-                "type": "expect_column_values_to_not_be_null",
-                "kwargs": {"column": "id"},
-                "line": check.expect[1]["line"],
-            }
-        else:
-            assert cfg.deploy.model_path == "model.pkl"
+    block = text.split("# deploy:\n", 1)[1].split("\n\n", 1)[0]
+    uncommented = "deploy:\n" + "\n".join(line[2:] for line in block.splitlines())
+    assert config.parse(uncommented, "uncommented").deploy.model_path == "model.pkl"
+    # the data check's commented expectations, uncommented, are expectations of that entry
+    data_block = text.split("\ndata:\n", 1)[1].split("\n\n", 1)[0]
+    with_expect = "data:\n" + data_block.replace("    # expect:", "    expect:").replace(
+        "    #   - ", "      - "
+    )
+    (check,) = config.parse(with_expect, "uncommented").data
+    assert check.expect[1] == {
+        "type": "expect_column_values_to_not_be_null",
+        "kwargs": {"column": "id"},
+        "line": check.expect[1]["line"],
+    }
+    # each check says why it is there, in the file
+    assert "# a column removed, renamed, or read as text: the code that reads it breaks\n" in text
+    assert "not always a mistake, hence warn" in text
     # the commented bounds use the current values
     assert '- name: "eval/metrics.json:acc"  # now 0.9\n' in text
     assert "      # min: 0.9 " in text and "      # max: 0.3 " in text

@@ -244,11 +244,22 @@ data:
         for r in doc["reasons"]
     )
 
-    # without the rule the diff is reported, the gate stays open
-    git_repo.write("mlci.yaml", "data:\n  - path: data/d.csv\n")
+    # root causes first: the removed column before the drifted ones
+    messages = [r["message"] for r in doc["reasons"]]
+    assert messages[0].startswith("data/d.csv: column text removed (was ")
+    assert [f["check"] for f in diff["findings"]] == [
+        "removed",
+        "retyped",
+        "added",
+        "drift",
+        "drift",
+    ]
+
+    # without a drift limit (and the removed column only shown) the gate stays open
+    git_repo.write("mlci.yaml", "data:\n  - path: data/d.csv\n    schema: {severity: info}\n")
     git_repo.commit("no rule")
     run = mlci(git_repo, "validate", "--base", "main", "--format", "json")
-    assert run.code == 0
+    assert run.code == 0, run.json()["reasons"]
     assert entry(run.json(), "data/d.csv")["diff"]["drifted"] == []
     md = mlci(git_repo, "validate", "--base", "main", "--format", "markdown").out
     assert "<details><summary>Data: 1 file — 1 passed</summary>" in md

@@ -74,6 +74,30 @@ def resolve(rev: str, cwd: str | Path) -> str | None:
     return proc.stdout.decode().strip()
 
 
+def resolve_on_remotes(rev: str, cwd: str | Path) -> tuple[str, str] | None:
+    """``(remote/rev, sha)`` for a name git does not know locally but a remote's branch does.
+
+    As DVC resolves revisions (scmrepo's ``resolve_rev``): ``main`` in a clone
+    without a local ``main`` is ``origin/main`` when exactly one commit answers
+    among ``refs/remotes/*/main``. None when no remote has it; several remotes
+    naming different commits are an error, as in DVC.
+    """
+    proc = _git(["remote"], cwd, check=False)
+    remotes = proc.stdout.decode().split() if proc.returncode == 0 else []
+    found: dict[str, str] = {}  # sha -> the first remote ref naming it
+    for remote in sorted(remotes, key=lambda r: (r != "origin", r)):
+        sha = resolve(f"refs/remotes/{remote}/{rev}", cwd)
+        if sha is not None:
+            found.setdefault(sha, f"{remote}/{rev}")
+    if len(found) > 1:
+        names = ", ".join(sorted(found.values()))
+        raise RunError(f"ambiguous revision '{rev}': {names} name different commits")
+    if not found:
+        return None
+    sha, name = next(iter(found.items()))
+    return name, sha
+
+
 def has_commits(cwd: str | Path) -> bool:
     return resolve("HEAD", cwd) is not None
 

@@ -181,14 +181,22 @@ def say(text: str, *, err: bool = False, nl: bool = True) -> None:
     click.echo(terminal_text(text), err=err, nl=nl)
 
 
-def _terminal_width() -> int | None:
-    """The terminal's width when stdout is one (else None: the report's fixed width of 100)."""
+# A CI log (GitHub Actions, GitLab, ...) does not wrap lines and is read in a wide window: a
+# table there is as wide as its content up to this, not folded at the fixed 100 columns.
+CI_LOG_WIDTH = 240
+
+
+def _terminal_width(terminal: bool = True) -> int | None:
+    """The terminal's width when stdout is one and ``terminal``; :data:`CI_LOG_WIDTH` in a CI
+    log (``$CI`` set, as every CI service does); else None (the report's fixed width of 100)."""
     import shutil
     import sys
 
-    if not sys.stdout.isatty():
-        return None
-    return max(60, shutil.get_terminal_size((100, 24)).columns)
+    if terminal and sys.stdout.isatty():
+        return max(60, shutil.get_terminal_size((100, 24)).columns)
+    if os.environ.get("CI", "").lower() not in ("", "0", "false"):
+        return CI_LOG_WIDTH
+    return None
 
 
 def print_result(
@@ -220,7 +228,7 @@ def print_result(
         status_context=cfg.report.status_context,
         root=root,
         color=color,
-        width=_terminal_width() if terminal else None,
+        width=_terminal_width(terminal),
     )
     quoted = log.quoted(sys.stdout) if log is not None and fmt_name != "json" else nullcontext()
     with quoted:
@@ -461,3 +469,13 @@ def publish(
                 **(artifacts or {}),
             }
         )
+
+
+def notes_count(root: str | Path) -> int:
+    """How many commits carry an mlci note in this clone (0 without ``refs/notes/mlci``)."""
+    from mlci.adapters import git, notes
+
+    if not notes.has_notes(root):
+        return 0
+    listed = git.output(["notes", f"--ref={notes.REF}", "list"], root)
+    return sum(1 for line in listed.splitlines() if line.strip())

@@ -90,6 +90,7 @@ def diagnose(
         if shallow
         else Item(OK, "history", "full history")
     )
+    items.append(_notes(root))
     try:
         cfg = config.load(config_path, root, explicit=config_path is not None, project=found.label)
     except MlciError as exc:
@@ -107,7 +108,8 @@ def diagnose(
             )
         )
     elif not cfg.metrics.files and (folders := project.nested(root)):
-        items.append(Item(FAIL, "project", project.nested_hint(folders)))
+        hint = project.nested_hint(folders, here=(root / ".dvc").is_dir())
+        items.append(Item(FAIL, "project", hint))
     from mlci.commands import common
 
     run = common.start(env, strict=False)
@@ -117,6 +119,28 @@ def diagnose(
     items.append(_mlflow(root, cfg, env, timeout))
     items += _github(root, run.event, run.forge.TOKEN_VAR)
     return items
+
+
+def _notes(root: Path) -> Item:
+    """How many results the clone's history holds (git notes under refs/notes/mlci)."""
+    from mlci.commands import common
+
+    try:
+        n = common.notes_count(root)
+    except MlciError as exc:
+        return Item(WARN, "results history", f"refs/notes/mlci cannot be read: {exc}")
+    if n == 0:
+        return Item(
+            OK,
+            "results history",
+            "no recorded results in this clone (refs/notes/mlci): `mlci history fetch` "
+            "brings the remote's; without them no trends and `auto` rules use their fallback",
+        )
+    return Item(
+        OK,
+        "results history",
+        f"{n} commit{'s' if n != 1 else ''} with a recorded result (refs/notes/mlci)",
+    )
 
 
 def _describe_config(cfg: config.Config) -> str:
@@ -144,6 +168,17 @@ def _base(root: Path, cfg: config.Config, pr_base: str | None) -> Item:
             )
         return Item(OK, "base", f"{ref} ({sha[:7]})")
     name = candidates[0]
+    try:
+        on_remote = git.resolve_on_remotes(name, root)
+    except MlciError as exc:
+        return Item(FAIL, "base", str(exc))
+    if on_remote:
+        return Item(
+            OK,
+            "base",
+            f"{on_remote[0]} ({on_remote[1][:7]}): no local branch '{name}', taken from the "
+            "remote as DVC does",
+        )
     remote, _, branch = name.partition("/")
     hint = f"`git fetch {remote} {branch}`" if branch else f"`git fetch origin {name}`"
     return Item(FAIL, "base", f"unknown base revision '{name}': {hint}, or set base: in mlci.yaml")

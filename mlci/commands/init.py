@@ -75,6 +75,21 @@ def render_config(plan: Plan, root: Path, project: str | None = None) -> str:
     )
 
 
+def _data_words(plan: Plan) -> str:
+    """``, 2 data checks (a removed column, missing values, lost rows fail; drift warns)``."""
+    present = sum(1 for d in plan.data if d.present)
+    absent = len(plan.data) - present
+    words = ""
+    if present:
+        words += (
+            f", {plural(present, 'data check')} (a removed column, new missing values, "
+            "lost rows fail; drift warns)"
+        )
+    if absent:
+        words += f", {plural(absent, 'data file')} not in the work tree yet (commented)"
+    return words
+
+
 def _plain(obj: Any) -> Any:
     """Templates get plain data only (a repository may override them)."""
     from dataclasses import asdict
@@ -148,8 +163,7 @@ def init(
     out.append(
         f"wrote {config.DEFAULT_CONFIG}: {plural(plan.rule_count, 'metric rule')} "
         f"(a regression over {DEFAULT_MAX_REGRESSION_PCT} % closes the gate; timings warn) from "
-        f"{plural(len(plan.files), 'metric file')}, "
-        f"{plural(len(plan.data), 'candidate data check')} (commented)"
+        f"{plural(len(plan.files), 'metric file')}" + _data_words(plan)
     )
     if not plan.has_pipeline:
         out.append("  no dvc.yaml pipeline found: the config holds the defaults only")

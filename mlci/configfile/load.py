@@ -23,20 +23,34 @@ from mlci.model.config import (
     Config,
     DataCheck,
     DeployConfig,
+    DriftRule,
     EnvironmentConfig,
     GateConfig,
     HistoryConfig,
     MetricRule,
     MetricsConfig,
+    MissingRule,
     MlflowConfig,
+    NewColumnsRule,
     ReportConfig,
     ReproConfig,
+    RowsRule,
+    SchemaRule,
     SparkConfig,
     SweepConfig,
 )
 from mlci.model.errors import ConfigError
 
 # --- loading ------------------------------------------------------------------
+
+# the judges of a data entry's diff, each a mapping of its own
+DATA_RULES: dict[str, type] = {
+    "schema": SchemaRule,
+    "new_columns": NewColumnsRule,
+    "missing": MissingRule,
+    "rows": RowsRule,
+    "drift": DriftRule,
+}
 
 
 def _pick(raw: dict[str, Any], cls: type, **extra: Any) -> Any:
@@ -88,6 +102,9 @@ def _build(raw: dict[str, Any], display: str, ctx: Ctx) -> Config:
     for d in raw.get("data", []):
         d = dict(d)
         d["expect"] = tuple(d.get("expect", ()))
+        for key, rule in DATA_RULES.items():
+            if key in d:
+                d[key] = _pick(d[key], rule)
         data.append(_pick(d, DataCheck, line=d["__line__"]))
 
     return Config(

@@ -183,9 +183,15 @@ def boolean() -> Checker:
     return _tag(check, "boolean")
 
 
-def number(*, minimum: float | None = None, maximum: float | None = None) -> Checker:
+def number(
+    *, minimum: float | None = None, maximum: float | None = None, nullable: bool = False
+) -> Checker:
+    """A number within the bounds; ``nullable``: ``null`` too (a limit turned off)."""
+
     def check(node: yaml.Node, key: str, ctx: Ctx) -> Any:
         value = _scalar(node, key, ctx, "a number")
+        if value is None and nullable:
+            return None
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ctx.error(node, key, f"expected a number, got {kind(node, ctx)}")
         if isinstance(value, float) and math.isnan(value):
@@ -196,7 +202,7 @@ def number(*, minimum: float | None = None, maximum: float | None = None) -> Che
             raise ctx.error(node, key, f"expected a number <= {maximum:g}, got {value!r}")
         return value
 
-    return _tag(check, "number", minimum=minimum)
+    return _tag(check, "number", minimum=minimum, maximum=maximum, nullable=nullable)
 
 
 def number_or_auto(*, minimum: float | None = None) -> Checker:
@@ -352,6 +358,8 @@ _tag(_expectation, "expectation")
 
 
 SEVERITY = choice("fail", "warn")
+# a check of a data file's diff: info is shown and never gates, off is not judged
+CHECK_SEVERITY = choice("fail", "warn", "info", "off")
 
 SCHEMA = mapping(
     {
@@ -367,6 +375,7 @@ SCHEMA = mapping(
                 "remote_unreachable": choice("fail", "warn"),
                 "commit": boolean(),
                 "pass_env": list_of(env_name()),
+                "run_cache": boolean(),
             }
         ),
         "metrics": mapping(
@@ -404,7 +413,30 @@ SCHEMA = mapping(
                     "read": free_mapping(),
                     "suite": string(),
                     "expect": list_of(_expectation),
-                    "drift": mapping({"max_psi": number(minimum=0)}),
+                    "schema": mapping({"severity": CHECK_SEVERITY}),
+                    "new_columns": mapping({"severity": CHECK_SEVERITY}),
+                    "missing": mapping(
+                        {
+                            "max_increase": number(minimum=0, nullable=True),
+                            "keep_complete": boolean(),
+                            "alpha": number(minimum=0, maximum=1, nullable=True),
+                            "severity": CHECK_SEVERITY,
+                        }
+                    ),
+                    "rows": mapping(
+                        {
+                            "max_decrease_pct": number(minimum=0, nullable=True),
+                            "max_increase_pct": number(minimum=0, nullable=True),
+                            "severity": CHECK_SEVERITY,
+                        }
+                    ),
+                    "drift": mapping(
+                        {
+                            "max_psi": number(minimum=0),
+                            "alpha": number(minimum=0, maximum=1, nullable=True),
+                            "severity": CHECK_SEVERITY,
+                        }
+                    ),
                     "severity": SEVERITY,
                     "engine": choice("pandas", "spark"),
                 },

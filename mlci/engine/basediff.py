@@ -33,7 +33,6 @@ def diff_entry(
     base_name: str,
 ) -> dict[str, Any]:
     assert p.entry is not None
-    max_psi = p.check.drift.get("max_psi")
     if base_rev is None:
         return {"status": "no_base", "message": "no base revision"}
     if p.md5 is None or p.entry["status"] in ("missing", "error"):
@@ -98,6 +97,6 @@ def diff_entry(
         }
     if head_profile is None or base_profile is None:
         return {"status": "unavailable", "message": f"base data unavailable in {base_name}"}
-    result = datadiff.diff(base_profile, head_profile, max_psi=max_psi)
+    result = datadiff.diff(base_profile, head_profile, p.check.diff_rules)
     result["message"] = None
     return result

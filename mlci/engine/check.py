@@ -77,6 +77,7 @@ def run_check(
     with dvc.reused_repos():
         if opts.compare:
             target, said = choose_base(resolve_target(opts, cfg, found.root, event=event), cfg)
+            said = target.said + said
         else:
             target = repro_only_target(opts, cfg, found.root, event)
         env = os.environ if env is None else env

@@ -16,7 +16,7 @@ from mlci.adapters import git
 from mlci.engine import envfiles
 from mlci.engine.step import Run, StepOutcome
 from mlci.model.config import Config
-from mlci.model.result import Environment, EnvStage, PackageChange, Reason
+from mlci.model.result import Environment, EnvStage, PackageChange, Reason, Repro
 
 # folders whose files belong to other projects (vendored code, virtual environments)
 _SKIP_DIRS = {"node_modules", ".venv", "venv", "site-packages", ".tox", ".nox"}
@@ -28,6 +28,9 @@ class EnvironmentOutcome:
     environment: Environment | None = None
     reasons: list[Reason] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # changed files no stage depends on (DVC reruns nothing for them), with the requirements
+    # they leave unpinned at the head: path -> ["name spec (path:line)", ...]
+    undeclared: dict[str, list[str]] = field(default_factory=dict)
 
 
 class _Side:
@@ -98,6 +101,14 @@ def _with_includes(files: dict[str, str], sides: list[_Side]) -> dict[str, str]:
     return files
 
 
+def _scaffolded(path: str, kind: str, base: _Side, head: _Side) -> bool:
+    """The workflow ``mlci init`` writes, added in this head: CI's set-up, not a package change
+    of the pipeline (its ``python-version`` is the one the check already runs with)."""
+    if kind != "workflow" or base.content(path) is not None:
+        return False
+    return b"`mlci init`" in (head.content(path) or b"")
+
+
 def declared(git_root: Path, rev: str | None) -> list[tuple[str, envfiles.EnvFile]]:
     """The environment files at ``rev`` (None: the work tree), each with what it declares.
 
@@ -157,7 +168,11 @@ def environment_step(
     sides = [_Side(git_root, base_sha), _Side(git_root, head_sha)]
     base, head = sides
     files = _with_includes(_candidates(base.names | head.names), sides)
-    changed = sorted(p for p in files if base.content(p) != head.content(p))
+    changed = sorted(
+        p
+        for p in files
+        if base.content(p) != head.content(p) and not _scaffolded(p, files[p], base, head)
+    )
     warn_unpinned = cfg.environment.unpinned == "warn"
     if not changed and not warn_unpinned:
         return outcome
@@ -197,13 +212,33 @@ def environment_step(
             stages=tuple(EnvStage(s, tuple(paths)) for s, paths in by_stage.items()),
             problems=tuple(dict.fromkeys(problems)),
         )
+        for path in changed:
+            if not reach.get(path) and files[path] in _PINNABLE and head.content(path):
+                env = head.parsed(path, files[path])
+                outcome.undeclared[path] = [
+                    _requirement(e.name, e.spec) + (f" ({path}:{e.line})" if e.line else "")
+                    for e in (env.entries if env else ())
+                    if e.pinned is False
+                ]
     if warn_unpinned:
         outcome.reasons += _unpinned(files, head, _reach(files, deps, [head]))
     return outcome
 
 
+def _requirement(name: str, spec: str) -> str:
+    """``scikit-learn>=1.5`` as written; ``pandas (any version)`` for a spec that is words."""
+    return f"{name}{spec}" if spec[:1] in ("=", "<", ">", "~", "!", "[", "@") else f"{name} {spec}"
+
+
+# the kinds whose requirements can be pinned or not (lock files always are)
+_PINNABLE = ("requirements", "pyproject", "conda")
+
+
 def _unpinned(files: dict[str, str], head: _Side, reach: dict[str, list[str]]) -> list[Reason]:
-    """A requirement without one exact version, in a file (or its includes) a stage depends on."""
+    """A requirement without one exact version, in a file (or its includes) a stage depends on.
+
+    A changed file no stage depends on may not be the pipeline's (docs, tooling): its
+    unpinned requirements are named in the environment note instead, never a warning."""
     locked_dirs = {
         str(PurePosixPath(p).parent)
         for p, kind in files.items()
@@ -212,7 +247,7 @@ def _unpinned(files: dict[str, str], head: _Side, reach: dict[str, list[str]]) -
     checked = {
         path: stages
         for path, stages in reach.items()
-        if stages and files.get(path, "requirements") in ("requirements", "pyproject", "conda")
+        if stages and files.get(path, "requirements") in _PINNABLE
     }
     reasons: list[Reason] = []
     for path, stages in checked.items():
@@ -227,13 +262,15 @@ def _unpinned(files: dict[str, str], head: _Side, reach: dict[str, list[str]]) -
             if entry.pinned is not False or entry.name in constrained:
                 continue
             who = ", ".join(dict.fromkeys(stages))
+            why = (
+                f"{'stage' if len(stages) == 1 else 'stages'} {who} "
+                f"{'depends' if len(stages) == 1 else 'depend'} on it"
+            )
             reasons.append(
                 Reason(
                     "environment",
                     "warn",
-                    f"{entry.name} {entry.spec} in {path} is not pinned to one version "
-                    f"({'stage' if len(stages) == 1 else 'stages'} {who} "
-                    f"{'depends' if len(stages) == 1 else 'depend'} on it)",
+                    f"{entry.name} {entry.spec} in {path} is not pinned to one version ({why})",
                     file=path,
                     line=entry.line,
                 )
@@ -273,6 +310,41 @@ class EnvironmentStep:
         target = run.target
         head = None if target.head_is_worktree else target.head_sha
         found = environment_step(target.root, target.base_sha, head, run.cfg, verbose=run.verbose)
+        notes = [*found.notes, *_undeclared_notes(found.undeclared, run.repro)]
         return StepOutcome(
-            reasons=tuple(found.reasons), notes=tuple(found.notes), environment=found.environment
+            reasons=tuple(found.reasons), notes=tuple(notes), environment=found.environment
         )
+
+
+def _undeclared_notes(undeclared: dict[str, list[str]], repro: Repro | None) -> list[str]:
+    """A changed environment file no stage declares: DVC reran nothing for it, so say which
+    results come from the new environment (stages run here) and which from the old one."""
+    if not undeclared:
+        return []
+    names = ", ".join(undeclared)
+    said = f"{names} changed, but no stage declares {'it' if len(undeclared) == 1 else 'them'}"
+    stages = repro.stages if repro is not None else ()
+    ran = [s.name for s in stages if s.status == "ran"]
+    old = [s.name for s in stages if s.status in ("cached", "restored", "unchanged")]
+    if not stages:
+        said += (
+            ": nothing was reproduced here, so no result is known to come from the new "
+            "environment (declare the file as a dependency of the stages that import it)"
+        )
+    else:
+        if ran:
+            said += f": ran under the new environment: {', '.join(ran)}"
+        else:
+            said += ": no stage ran under the new environment"
+        if old:
+            said += (
+                f"; computed under the old one (restored from the cache or unchanged, since "
+                f"DVC saw no change): {', '.join(old)}"
+            )
+    unpinned = [u for found in undeclared.values() for u in found]
+    if unpinned:
+        shown = ", ".join(unpinned[:5]) + (
+            f" and {len(unpinned) - 5} more" if len(unpinned) > 5 else ""
+        )
+        said += f"; not pinned to one version: {shown}"
+    return [said]

@@ -44,6 +44,7 @@ class DataFile:
     stage: str | None
     columns: tuple[str, ...] = ()
     headerless: bool = False  # the first row is data: the check names the columns itself
+    present: bool = True  # in the work tree now (else not reproduced or pulled yet)
 
 
 @dataclass
@@ -142,8 +143,9 @@ def _data_files(
             for p in found[:limit]
         ]
     if Path(out.path).suffix.lower() in DATA_SUFFIXES and not is_report(out.path):
-        head = _table_head(source) if source.is_file() else ((), False)
-        return [DataFile(out.path, out.stage, *head)]
+        if not source.is_file():
+            return [DataFile(out.path, out.stage, present=False)]
+        return [DataFile(out.path, out.stage, *_table_head(source))]
     return []
 
 

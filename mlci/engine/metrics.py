@@ -152,7 +152,8 @@ class NestedProjectsStep:
     def run(self, run: Run) -> StepOutcome:
         if run.cfg.metrics.files or not (folders := project.nested(run.root)):
             return StepOutcome()
-        return StepOutcome(reasons=(Reason("config", "fail", project.nested_hint(folders)),))
+        hint = project.nested_hint(folders, here=(run.root / ".dvc").is_dir())
+        return StepOutcome(reasons=(Reason("config", "fail", hint),))
 
 
 def _history(run: Run, found: Findings) -> history.History:

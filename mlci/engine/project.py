@@ -68,25 +68,43 @@ def load_config(cwd: str | Path, config_path: str | None) -> tuple[Project, conf
 
 
 def nested(root: Path) -> list[str]:
-    """DVC projects committed in subfolders of ``root`` (their paths), when ``root`` has none itself.
+    """DVC projects committed in subfolders of ``root`` (their paths), when ``root`` has no pipeline.
 
-    Read from git's index (each ``dvc init`` commits ``.dvc/config``), so a
-    large work tree is not walked.
+    ``root`` without ``.dvc/``, or with a ``.dvc/`` but no ``dvc.yaml`` outside those
+    subprojects (a monorepo whose pipelines live in ``dvc init --subdir`` projects):
+    either way a check here has nothing of its own to compare, while the
+    subprojects do. Read from git's index (each ``dvc init`` commits
+    ``.dvc/config``), so a large work tree is not walked.
     """
-    if (root / ".dvc").is_dir():
-        return []
     try:
         listed = git.output(["ls-files", "-z", "--", ":(glob)**/.dvc/config"], root)
     except MlciError:
         return []
     folders = {Path(p).parent.parent.as_posix() for p in listed.split("\0") if p}
-    return sorted(f for f in folders if f not in ("", "."))
+    below = sorted(f for f in folders if f not in ("", "."))
+    if not below or not (root / ".dvc").is_dir():
+        return below
+    if (root / "dvc.yaml").exists():
+        return []
+    try:
+        pipelines = git.output(["ls-files", "-z", "--", ":(glob)**/dvc.yaml"], root)
+    except MlciError:
+        return []
+    for path in (p for p in pipelines.split("\0") if p):
+        if not any(path.startswith(f"{folder}/") for folder in below):
+            return []  # the project here has a pipeline of its own
+    return below
 
 
-def nested_hint(folders: list[str]) -> str:
-    """What to say when mlci runs above projects in subfolders."""
+def nested_hint(folders: list[str], *, here: bool = False) -> str:
+    """What to say when mlci runs above projects in subfolders.
+
+    ``here``: there is a DVC project here too, but without a pipeline.
+    """
     shown = ", ".join(folders[:5]) + (f" and {len(folders) - 5} more" if len(folders) > 5 else "")
+    lead = "a DVC project here without a dvc.yaml" if here else "no DVC project here"
     return (
-        f"no DVC project here, but {len(folders)} in subfolders ({shown}): run mlci from the "
-        "project's folder (the action's `working-directory`), once per project"
+        f"{lead}, but {len(folders)} in subfolders ({shown}): nothing here to compare, so the "
+        "gate stays closed; run mlci from each project's folder (the action's "
+        "`working-directory`), once per project"
     )

@@ -10,7 +10,8 @@ comment, job summary, result JSON, HTML report and MLflow artifacts show.
 The rule for a secret-looking name (case does not matter): one of its words (split at ``_``,
 ``-`` and ``.``) is a secret word below, or ends in one (``APIKEY``, ``GHTOKEN``), or the name
 starts with a cloud provider's prefix (``AWS_``, ``AZURE_``, ``GOOGLE_``, ``GCP_``, ...), whose
-SDKs read credentials from many differently named variables.
+SDKs read credentials from many differently named variables. Certificate-authority paths
+(``AWS_CA_BUNDLE``, ``REQUESTS_CA_BUNDLE``, ``SSL_CERT_FILE``, ...) are not secrets: stages see them.
 """
 
 from __future__ import annotations
@@ -46,6 +47,20 @@ SECRET_ENDINGS = (
     "CREDENTIALS",
 )
 SECRET_PREFIXES = ("AWS_", "AZURE_", "GOOGLE_", "GCP_", "GCLOUD_", "ALIBABA_CLOUD_")
+# Paths to certificate authorities, not secrets: a stage behind a TLS-intercepting proxy needs
+# them to reach S3 or PyPI at all (AWS_CA_BUNDLE would otherwise go with the AWS_ prefix).
+CERTIFICATE_PATHS = frozenset(
+    {
+        "AWS_CA_BUNDLE",
+        "REQUESTS_CA_BUNDLE",
+        "SSL_CERT_FILE",
+        "SSL_CERT_DIR",
+        "CURL_CA_BUNDLE",
+        "NODE_EXTRA_CA_CERTS",
+        "GIT_SSL_CAINFO",
+        "PIP_CERT",
+    }
+)
 # Values shorter than this are not hidden: "true", "1" or "us" would blank out ordinary words.
 MIN_SECRET_LENGTH = 6
 MASK = "***"
@@ -56,6 +71,8 @@ _URL_CREDENTIALS = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@:]+:[^/\s@]+@"
 def is_secret_name(name: str) -> bool:
     """Does the environment variable ``name`` look like it holds a secret?"""
     upper = name.upper()
+    if upper in CERTIFICATE_PATHS:
+        return False
     if upper.startswith(SECRET_PREFIXES):
         return True
     words = [w for w in re.split(r"[_.\-]+", upper) if w]

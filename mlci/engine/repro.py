@@ -306,6 +306,7 @@ def reproduce(
             watcher=log,
             verbose=verbose,
             stage_env=lambda stage_vars: redact.stage_env(stage_vars, cfg.pass_env),
+            run_cache=cfg.run_cache,
         )
         after = read_locks(lock_files, root)
         if cfg.push and run.error is None:
@@ -316,6 +317,7 @@ def reproduce(
         dataclasses.replace(o, log_tail=log.tails.get(o.name)) if o.status == "failed" else o
         for o in run.stages
     )
+    _what_ran(acc, stages)
     failed = next((o for o in run.stages if o.status == "failed"), None)
     if failed is not None:
         if failed.exit_code is not None:
@@ -364,6 +366,25 @@ def reproduce(
     )
 
 
+# said when nothing could be pulled, then made true by what ran (see _what_ran)
+_COMPUTED = "every stage computed here"
+
+
+def _what_ran(acc: Findings, stages: tuple[StageRun, ...]) -> None:
+    """ "every stage computed here" only when every stage was: else name the ones that were."""
+    ran = [s.name for s in stages if s.status == "ran"]
+    if ran and len(ran) == len(stages):
+        return
+    said = f"computed here: {', '.join(ran)}" if ran else "no stage needed computing"
+    acc.notes[:] = [n.replace(_COMPUTED, said) for n in acc.notes]
+    acc.reasons[:] = [
+        dataclasses.replace(r, message=r.message.replace(_COMPUTED, said))
+        if _COMPUTED in r.message
+        else r
+        for r in acc.reasons
+    ]
+
+
 def _pull(repo: Any, cfg: ReproConfig, targets: list[str], acc: Findings) -> dvc.Remote | None:
     """Probe the default remote and fetch from it; the remote, or None when none is set."""
     remote = dvc.default_remote(repo)
@@ -374,12 +395,12 @@ def _pull(repo: Any, cfg: ReproConfig, targets: list[str], acc: Findings) -> dvc
                 f"DVC remotes {', '.join(named)} are configured but none is the default "
                 "(dvc remote default NAME): nothing pulled"
                 if named
-                else "no DVC remote configured: nothing pulled, every stage computed here"
+                else f"no DVC remote configured: nothing pulled, {_COMPUTED}"
             )
         return None
     if remote.reachable and cfg.pull:
         try:
-            missing = dvc.fetch(repo, targets)
+            missing = dvc.fetch(repo, targets, run_cache=cfg.run_cache)
         except Exception as exc:  # noqa: BLE001 - reachable a moment ago: network, permissions
             remote = dvc.Remote(remote.name, remote.url, False, dvc.describe(exc))
         else:
@@ -396,9 +417,7 @@ def _pull(repo: Any, cfg: ReproConfig, targets: list[str], acc: Findings) -> dvc
                 f"{message} (repro.remote_unreachable is 'fail'; set it to 'warn' "
                 "to reproduce without the remote)"
             )
-        acc.reasons.append(
-            Reason("repro", "warn", f"{message}; nothing pulled, every stage computed here")
-        )
+        acc.reasons.append(Reason("repro", "warn", f"{message}; nothing pulled, {_COMPUTED}"))
     return remote
 
 

@@ -58,6 +58,7 @@ class Target:
     head_ref: str | None
     head_sha: str | None
     head_rev: str  # a sha, or dvc.WORKSPACE
+    said: tuple[str, ...] = ()  # how the revisions were found, when it needs saying
 
     @property
     def head_is_worktree(self) -> bool:
@@ -83,6 +84,14 @@ def resolve_target(
     else:
         base_ref = cfg.base or git.default_base(root)
     base_sha = git.resolve(base_ref, root)
+    said: tuple[str, ...] = ()
+    if base_sha is None and (on_remote := git.resolve_on_remotes(base_ref, root)):
+        # a CI clone or `git clone -b feature` has origin/main but no main: DVC takes it
+        said = (
+            f"no local branch '{base_ref}': compared with {on_remote[0]}, as DVC resolves "
+            f"'{base_ref}'",
+        )
+        base_ref, base_sha = on_remote
     if base_sha is None:
         hint = " (pass --base REF, or set base: in mlci.yaml)" if not opts.base else ""
         raise RunError(f"unknown base revision '{base_ref}'{hint}")
@@ -92,11 +101,17 @@ def resolve_target(
         head_sha = git.resolve(opts.head, root)
         if head_sha is None:
             raise RunError(f"unknown head revision '{opts.head}'")
-        return Target(root, base_ref, base_sha, opts.head, head_sha, head_sha)
+        return Target(root, base_ref, base_sha, opts.head, head_sha, head_sha, said)
     if event.head_sha:  # in CI the work tree is the event's head (or GitHub's merge commit for it)
-        return Target(root, base_ref, base_sha, event.head_ref, event.head_sha, dvc.WORKSPACE)
+        return Target(root, base_ref, base_sha, event.head_ref, event.head_sha, dvc.WORKSPACE, said)
     return Target(
-        root, base_ref, base_sha, git.current_branch(root), git.resolve("HEAD", root), dvc.WORKSPACE
+        root,
+        base_ref,
+        base_sha,
+        git.current_branch(root),
+        git.resolve("HEAD", root),
+        dvc.WORKSPACE,
+        said,
     )
 
 

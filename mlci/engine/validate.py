@@ -110,16 +110,12 @@ def validate_data(
             found.reasons.append(
                 Reason("data", sev, exp.message(p.path, entry.statistics.rows), **where)
             )
-        d = entry.diff
-        for name in d.drifted:
+        for finding in entry.diff.gating:  # root causes first, drift after
+            message = finding["message"]
+            if finding["check"] == "drift":
+                message = message.replace(" drifted:", f" drifted from {base_name}:", 1)
             found.reasons.append(
-                Reason(
-                    "data",
-                    sev,
-                    f"{p.path}: column {name} drifted from {base_name}: "
-                    f"PSI {d.column(name)['psi']:.3f} > {d.max_psi_limit:g} (drift.max_psi)",
-                    **where,
-                )
+                Reason("data", finding["severity"], f"{p.path}: {message}", **where)
             )
         entries.append(entry)
     return found.outcome(data=tuple(entries))

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mlci.model.fmt import is_number
+from mlci.model.fmt import is_number, plain
 
 DEFAULT_CONFIG = "mlci.yaml"
 AUTO = "auto"  # max_regression(_pct): the limit comes from the metric's recorded noise
@@ -29,6 +29,7 @@ class ReproConfig:
     remote_unreachable: str = "warn"
     commit: bool = False  # same-repo PRs: commit the reproduced dvc.lock and outputs back
     pass_env: tuple[str, ...] = ()  # secret-looking variables the stages may still see
+    run_cache: bool = True  # False: never restore a changed stage from DVC's run-cache
 
 
 @dataclass(frozen=True)
@@ -84,12 +85,12 @@ class MetricRule:
             if limit is None:
                 continue
             if limit != AUTO:
-                parts.append(f"max regression {limit:g}{unit}")
+                parts.append(f"max regression {plain(limit, 6)}{unit}")
                 continue
             auto = resolved.get(key)
             allowed = auto.get("allowed") if isinstance(auto, dict) else None
             if is_number(allowed):
-                parts.append(f"max regression {allowed:.2g}{unit} ({auto['basis']})")  # type: ignore[index]
+                parts.append(f"max regression {plain(allowed)}{unit} ({auto['basis']})")  # type: ignore[index]
             else:
                 parts.append(f"max regression auto{' (%)' if unit else ''}")
         if self.direction and self.max_regression is None and self.max_regression_pct is None:
@@ -149,6 +150,87 @@ class EnvironmentConfig:
     unpinned: str = "off"  # warn|off: a requirement without an exact pin that a stage depends on
 
 
+# The judges of a data file's diff with the base. A severity is fail, warn, info (shown, never
+# gates) or off (not judged); unset, it is the data entry's own severity.
+
+
+@dataclass(frozen=True)
+class SchemaRule:
+    """A column removed, renamed, or turned into another kind of value (numbers into text)."""
+
+    severity: str | None = None
+
+
+@dataclass(frozen=True)
+class NewColumnsRule:
+    severity: str = "info"
+
+
+@dataclass(frozen=True)
+class MissingRule:
+    """A column's share of missing values rising."""
+
+    max_increase: float | None = 5.0  # points of the share of rows; None: no limit
+    keep_complete: bool = True  # a column without missing values at the base must keep none
+    alpha: float | None = 0.001  # the sampling test's false-alarm rate per column; None: no test
+    severity: str | None = None
+
+
+@dataclass(frozen=True)
+class RowsRule:
+    """The row count moving, in percent of the base's."""
+
+    max_decrease_pct: float | None = 10.0
+    max_increase_pct: float | None = 50.0
+    severity: str | None = None
+
+
+@dataclass(frozen=True)
+class DriftRule:
+    """A column's distribution moving: PSI above ``max_psi``, and unlikely from sampling alone."""
+
+    max_psi: float | None = None  # unset: drift is reported, not judged
+    alpha: float | None = 0.001  # the sampling test's false-alarm rate per column; None: PSI alone
+    severity: str | None = None
+
+
+@dataclass(frozen=True)
+class DiffRules:
+    """Every judge of one file's diff, with the severities resolved (what the engine reads)."""
+
+    schema: str = "fail"
+    new_columns: str = "info"
+    missing: str = "fail"
+    missing_max_increase: float | None = 5.0
+    missing_keep_complete: bool = True
+    missing_alpha: float | None = 0.001
+    rows: str = "fail"
+    rows_max_decrease_pct: float | None = 10.0
+    rows_max_increase_pct: float | None = 50.0
+    drift: str = "fail"
+    max_psi: float | None = None
+    alpha: float | None = 0.001
+
+    def to_dict(self) -> dict[str, Any]:
+        """The rules as the result records them (``diff.rule``)."""
+        return {
+            "schema": {"severity": self.schema},
+            "new_columns": {"severity": self.new_columns},
+            "missing": {
+                "max_increase": self.missing_max_increase,
+                "keep_complete": self.missing_keep_complete,
+                "alpha": self.missing_alpha,
+                "severity": self.missing,
+            },
+            "rows": {
+                "max_decrease_pct": self.rows_max_decrease_pct,
+                "max_increase_pct": self.rows_max_increase_pct,
+                "severity": self.rows,
+            },
+            "drift": {"max_psi": self.max_psi, "alpha": self.alpha, "severity": self.drift},
+        }
+
+
 @dataclass(frozen=True)
 class DataCheck:
     path: str
@@ -156,10 +238,32 @@ class DataCheck:
     read: dict[str, Any] = field(default_factory=dict)
     suite: str | None = None
     expect: tuple[dict[str, Any], ...] = ()
-    drift: dict[str, Any] = field(default_factory=dict)
+    schema: SchemaRule = field(default_factory=SchemaRule)
+    new_columns: NewColumnsRule = field(default_factory=NewColumnsRule)
+    missing: MissingRule = field(default_factory=MissingRule)
+    rows: RowsRule = field(default_factory=RowsRule)
+    drift: DriftRule = field(default_factory=DriftRule)
     severity: str = "fail"
     engine: str = "pandas"
     line: int | None = None
+
+    @property
+    def diff_rules(self) -> DiffRules:
+        """The judges of the diff, each check's unset severity taken from the entry's."""
+        return DiffRules(
+            schema=self.schema.severity or self.severity,
+            new_columns=self.new_columns.severity,
+            missing=self.missing.severity or self.severity,
+            missing_max_increase=self.missing.max_increase,
+            missing_keep_complete=self.missing.keep_complete,
+            missing_alpha=self.missing.alpha,
+            rows=self.rows.severity or self.severity,
+            rows_max_decrease_pct=self.rows.max_decrease_pct,
+            rows_max_increase_pct=self.rows.max_increase_pct,
+            drift=self.drift.severity or self.severity,
+            max_psi=self.drift.max_psi,
+            alpha=self.drift.alpha,
+        )
 
 
 @dataclass(frozen=True)

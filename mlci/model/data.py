@@ -115,7 +115,19 @@ class DataStatistics:
 
 
 # the keys of a diff that compared two profiles, in their JSON order
-_COMPARED = ("status", "rows", "schema", "columns", "max_psi", "rule", "drifted", "message")
+_COMPARED = (
+    "status",
+    "rows",
+    "schema",
+    "columns",
+    "max_psi",
+    "rule",
+    "drifted",
+    "findings",
+    "message",
+)
+# the checks of a diff, in the order a report shows them: root causes before drift
+CHECK_ORDER = ("removed", "renamed", "retyped", "missing", "rows", "added", "drift")
 
 
 @dataclass(frozen=True)
@@ -129,15 +141,25 @@ class DataDiff:
     status: str
     message: str | None = None
     rows: dict[str, Any] | None = None  # {"base", "head", "delta"}
-    schema: dict[str, Any] | None = None  # {"added", "removed", "type_changed"}
-    columns: tuple[dict[str, Any], ...] = ()  # name, null_fraction, summaries, psi, psi_method
-    max_psi: dict[str, Any] | None = None  # {"column", "psi"}: the most drifted column
-    rule: dict[str, Any] | None = None  # {"max_psi"} when drift.max_psi is set
-    drifted: tuple[str, ...] = ()  # columns whose PSI exceeds the rule, most drifted first
+    schema: dict[str, Any] | None = None  # {"added", "removed", "type_changed", "renamed"}
+    columns: tuple[dict[str, Any], ...] = ()  # name, null_fraction, summaries, psi, p_value
+    max_psi: dict[str, Any] | None = None  # {"column", "psi"}: the most drifted column, if any
+    rule: dict[str, Any] | None = None  # the judges (DiffRules.to_dict)
+    drifted: tuple[str, ...] = ()  # columns that drifted by the rule, most drifted first
+    # what the judges found: {"check", "severity", "column", "message", ...numbers}, root
+    # causes first (removed, renamed, retyped, missing, rows, added), drift after
+    findings: tuple[dict[str, Any], ...] = ()
 
     @property
     def max_psi_limit(self) -> Any:
-        return (self.rule or {}).get("max_psi")
+        rule = self.rule or {}
+        drift = rule.get("drift")
+        return drift.get("max_psi") if isinstance(drift, dict) else rule.get("max_psi")
+
+    @property
+    def gating(self) -> tuple[dict[str, Any], ...]:
+        """The findings that fail or warn."""
+        return tuple(f for f in self.findings if f.get("severity") in ("fail", "warn"))
 
     def column(self, name: str) -> dict[str, Any]:
         return next((c for c in self.columns if c.get("name") == name), {})
@@ -151,6 +173,7 @@ class DataDiff:
             "max_psi": self.max_psi,
             "rule": self.rule,
             "drifted": list(self.drifted),
+            "findings": list(self.findings),
             "message": self.message,
         }
         if self.status == "compared":
@@ -173,6 +196,7 @@ class DataDiff:
             max_psi=doc.get("max_psi"),
             rule=doc.get("rule"),
             drifted=tuple(doc.get("drifted") or ()),
+            findings=tuple(doc.get("findings") or ()),
         )
 
 

@@ -119,6 +119,33 @@ def number(value: Any) -> str:
     return text.replace("-", MINUS)
 
 
+def param(value: Any) -> str:
+    """A param value as the params file writes it: ``20170428``, ``5000``, ``0.001`` (never
+    ``20,170,428``: a seed or a count is an identifier as much as a number)."""
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and math.isfinite(value):
+        return repr(value)
+    return str(value)
+
+
+def plain(value: float, digits: int = 2) -> str:
+    """``value`` to ``digits`` significant digits, never in scientific notation: an allowance
+    of 310.4 % is ``310``, not ``3.1e+02``; 0.0033 stays ``0.0033``."""
+    if not math.isfinite(value):
+        return str(value)
+    if value == 0:
+        return "0"
+    magnitude = math.floor(math.log10(abs(value)))
+    decimals = max(0, digits - 1 - magnitude)
+    text = f"{round(value, decimals):.{decimals}f}"
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text
+
+
 def signed(value: float) -> str:
     if value == 0:
         return "0"

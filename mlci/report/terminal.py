@@ -7,7 +7,8 @@ from typing import Any
 from mlci.model import fmt
 from mlci.model.result import Result
 from mlci.report import charts
-from mlci.report.view import WARN_ONLY, MetricRow, cell, stage_status, view
+from mlci.report.data import DataFile
+from mlci.report.view import WARN_ONLY, MetricRow, stage_status, view
 
 
 def text(result: Result, *, color: bool | None = None, width: int | None = None) -> str:
@@ -68,29 +69,16 @@ def text(result: Result, *, color: bool | None = None, width: int | None = None)
     for line in v["data_attention"]:
         what = f"{line.label} {line.text}" if line.label else line.text
         console.print(Text(f"{line.icon} data: {line.path}: {what}"))
+    if v["data_folded"]:
+        more = fmt.plural(v["data_folded"], "more data finding")
+        console.print(Text(f"   data: {more}, listed below"))
     for reason in v["other_reasons"]:
         console.print(Text(f"{fmt.ICONS[reason.severity]} {reason.section}: {reason.message}"))
     if v["writeback"]:
         wb = v["writeback"]
         console.print(Text(f"{wb['icon']} write-back: {wb['message']}".strip()))
     for f in v["data_files"]:
-        console.print(
-            Text(f"{f.icon} {f.path}: {f.stats}" + (f" ({f.message})" if f.message else ""))
-        )
-        if f.expectations:
-            table = Table(show_edge=False, pad_edge=False, box=None)
-            table.add_column("")
-            table.add_column("expectation", no_wrap=True)
-            table.add_column("args", overflow="fold")
-            table.add_column("unexpected", justify="right")
-            table.add_column("sample", overflow="fold")
-            for e in f.expectations:
-                table.add_row(
-                    e.icon, Text(e.label), Text(e.args), Text(e.unexpected), Text(e.sample)
-                )
-            console.print(table)
-        if f.diff:
-            console.print(Text(f"  vs {v['base_label']}: {f.diff}"))
+        _text_data_file(console, f, v["base_label"])
     if result.repro.stages:
         table = Table(
             title=f"Pipeline: {v['repro_summary']}", title_justify="left", show_edge=False
@@ -109,7 +97,7 @@ def text(result: Result, *, color: bool | None = None, width: int | None = None)
         table.add_column(Text(v["base_label"]), justify="right")
         table.add_column(Text(v["head_label"]), justify="right")
         for p in v["params_changed"]:
-            table.add_row(Text(p.name), Text(cell(p.base)), Text(cell(p.head)))
+            table.add_row(Text(p.name), Text(fmt.param(p.base)), Text(fmt.param(p.head)))
         console.print(table)
     elif result.params:
         console.print(f"Params: {v['params_summary']}")
@@ -238,3 +226,39 @@ def _without_controls(result: Result) -> Result:
         return value
 
     return Result.from_dict(clean(result.to_dict()))
+
+
+def _text_data_file(console: Any, f: DataFile, base_label: str) -> None:
+    """One data file: its findings, its expectations, then a line per changed column."""
+    from rich.table import Table
+    from rich.text import Text
+
+    console.print(Text(f"{f.icon} {f.path}: {f.stats}" + (f" ({f.message})" if f.message else "")))
+    for x in f.findings or ():
+        console.print(Text(f"  {x.icon or '-'} {x.text}"))
+    if f.expectations:
+        table = Table(show_edge=False, pad_edge=False, box=None)
+        table.add_column("")
+        table.add_column("expectation", no_wrap=True)
+        # one argument a line, the column as wide as the longest: a CI log must never show
+        # `min_value=20` on one line and `0,` on the next
+        widest = max((len(a) for e in f.expectations for a in e.arguments), default=4)
+        table.add_column("args", min_width=min(widest, 40), overflow="fold")
+        table.add_column("unexpected", justify="right", no_wrap=True)
+        table.add_column("sample", overflow="fold")
+        for e in f.expectations:
+            args = "\n".join(e.arguments) if e.arguments else e.args
+            table.add_row(e.icon, Text(e.label), Text(args), Text(e.unexpected), Text(e.sample))
+        console.print(table)
+    for c in f.columns or ():
+        numbers = "; ".join(f"{k} {value}" for k, value in c.numbers())
+        console.print(Text(f"  {c.icon or ' '} column {c.name}: {numbers}"))
+    if f.columns_more:
+        console.print(Text(f"    {fmt.plural(f.columns_more, 'more changed column')}"))
+    if f.diff:
+        unchanged = (
+            f"; {fmt.plural(f.columns_unchanged, 'column')} unchanged"
+            if f.columns and f.columns_unchanged
+            else ""
+        )
+        console.print(Text(f"  vs {base_label}: {f.diff}{unchanged}"))

@@ -17,7 +17,7 @@ from mlci.model import fmt
 from mlci.model.config import MetricRule
 from mlci.model.result import Environment, MetricDelta, Result, gravity
 from mlci.report import charts, trend
-from mlci.report.data import data_attention, data_files, data_summary
+from mlci.report.data import data_files, data_headlines, data_summary
 
 _STATUS_ORDER = (
     "unreadable",
@@ -334,6 +334,7 @@ def view(
     scounts = Counter(s.status for s in stages)
     repro_summary = ", ".join(f"{n} {stage_status(s)}" for s, n in scounts.items())
     files = data_files(result)
+    data_lines, data_folded = data_headlines(result)
     plot_views = charts.markdown_views(
         result.plots,
         fmt.md_text(base_label),
@@ -354,7 +355,8 @@ def view(
             if m.history
         ],
         "data_files": files,
-        "data_attention": data_attention(result),
+        "data_attention": data_lines,
+        "data_folded": data_folded,
         "data_summary": data_summary(files) if files else "",
         "attention": attention_rows,
         "rest": rest_rows,

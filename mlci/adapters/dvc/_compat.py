@@ -169,6 +169,28 @@ def skip_graph_checks(repo: Any) -> Iterator[None]:
         setattr(repo, SKIP_GRAPH_CHECKS, before)
 
 
+@contextmanager
+def without_default_remote(repo: Any) -> Iterator[None]:
+    """Read with no default remote: DVC builds the remote of every cached output to open
+    its file system, and one remote whose plugin is missing makes it fail as a whole (the
+    git-tracked plots and params files with it). ``Repo(config=...)`` is DVC's own
+    override, merged each time the brancher reloads a revision's config; here it is set on
+    an open ``Repo`` (``_config``), which is read again after ``_reset``."""
+    if not hasattr(repo, "_config"):  # a DVC release without it: read as before
+        yield
+        return
+    before = repo._config
+    override = {**(before or {})}
+    override["core"] = {**override.get("core", {}), "remote": ""}
+    repo._config = override
+    repo._reset()
+    try:
+        yield
+    finally:
+        repo._config = before
+        repo._reset()
+
+
 # Where :func:`keep_worktree_index` leaves the work tree's index on the ``Repo``: (the file
 # system it was built on, the index, the stat of the files it was built from).
 _KEPT_INDEX = "_mlci_worktree_index"

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import posixpath
 from collections.abc import Iterable, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from mlci.adapters.dvc import _compat
-from mlci.adapters.dvc.remote import unreadable_reason
+from mlci.adapters.dvc.remote import missing_plugin, unreadable_reason
 from mlci.adapters.dvc.repo import (
     PIPELINE,
     WORKSPACE,
@@ -114,24 +115,38 @@ def read_revisions(
     revs = list(dict.fromkeys(revs))
     wanted = [r for r in revs if r != WORKSPACE]
     out = {r: RevisionData(found=False) for r in revs}
-    with open_repo(root, verbose) as repo, _compat.skip_graph_checks(repo):
+    with open_repo(root, verbose) as repo, _compat.skip_graph_checks(repo), ExitStack() as stack:
         remotes: dict[tuple[str, str], str] = {}  # (name, url) -> why it failed, probed once
+        # a default remote whose plugin is missing: DVC would fail on every file, git's too;
+        # read without it, and say what the remote holds needs the plugin
+        plugin = missing_plugin(repo)
+        if plugin:
+            stack.enter_context(_compat.without_default_remote(repo))
         with quiet_dvc(verbose):
             if WORKSPACE in revs:
                 # the work tree first, on the Repo's own file system, as the brancher's
                 # workspace pass reads it; the index `dvc status` just built is reused
-                _compat.reuse_worktree_index(repo)
-                out[WORKSPACE] = _read_here(repo, remotes, plots, extra_plots)
+                if not plugin:
+                    _compat.reuse_worktree_index(repo)
+                out[WORKSPACE] = _read_here(repo, remotes, plots, extra_plots, plugin)
             if wanted:
                 for rev in repo.brancher(revs=wanted, sha_only=True, workspace=False):
-                    out[rev] = _read_here(repo, remotes, plots, extra_plots)
+                    out[rev] = _read_here(repo, remotes, plots, extra_plots, plugin)
     return out
 
 
 def _read_here(
-    repo: Any, remotes: dict[tuple[str, str], str], plots: bool, extra_plots: Sequence[str]
+    repo: Any,
+    remotes: dict[tuple[str, str], str],
+    plots: bool,
+    extra_plots: Sequence[str],
+    plugin: str | None = None,
 ) -> RevisionData:
-    """Metrics, params (and plots) of the revision the ``Repo``'s file system is on."""
+    """Metrics, params (and plots) of the revision the ``Repo``'s file system is on.
+
+    ``plugin``: the default remote was left out because its plugin is missing; a
+    recorded file not in the local cache then needs it (the words say so).
+    """
     data = RevisionData()
     try:
         metrics = _compat.gather_metrics(repo)
@@ -145,7 +160,7 @@ def _read_here(
         for path, result in results.items():
             key = _utf8(Path(path).as_posix())
             if "error" in result:
-                why = unreadable_reason(repo, key, result["error"], remotes)
+                why = _why(repo, key, result["error"], remotes, plugin)
                 if why is None:
                     data.missing.add(key)
                 else:
@@ -154,10 +169,24 @@ def _read_here(
                 target[key] = _utf8_deep(result.get("data", {}))
     if plots:
         try:
-            data.plots = _utf8_plots(_gather_plots(repo, extra_plots))
+            data.plots = _utf8_plots(_gather_plots(repo, extra_plots, plugin))
         except Exception as exc:  # noqa: BLE001 - plots never stop the comparison
             data.plots = {"dvc.yaml": PlotSource("dvc.yaml", errors={"dvc.yaml": describe(exc)})}
     return data
+
+
+def _why(
+    repo: Any,
+    path: str,
+    exc: BaseException,
+    remotes: dict[tuple[str, str], str] | None,
+    plugin: str | None,
+) -> str | None:
+    """:func:`unreadable_reason`, or ``plugin`` for a recorded file the local cache lacks."""
+    why = unreadable_reason(repo, path, exc, remotes)
+    if why is not None and plugin and is_missing(exc):
+        return plugin
+    return why
 
 
 def fetch_for_reading(root: Path, revs: Iterable[str], *, verbose: bool = False) -> str | None:
@@ -233,6 +262,7 @@ def _error_text(
     repo: Any = None,
     path: str | None = None,
     remotes: dict[tuple[str, str], str] | None = None,
+    plugin: str | None = None,
 ) -> str | None:
     """DVC's ``onerror_collect`` leaves ``{"error": exc}`` where something failed.
 
@@ -242,7 +272,7 @@ def _error_text(
     if isinstance(value, dict) and "error" in value:
         exc = value["error"]
         if repo is not None and path is not None:
-            return unreadable_reason(repo, path, exc, remotes) or "file not found"
+            return _why(repo, path, exc, remotes, plugin) or "file not found"
         return "file not found" if is_missing(exc) else describe(exc)
     return None
 
@@ -259,7 +289,9 @@ def plot_files(plot_id: str, props: dict[str, Any]) -> list[str]:
     return [plot_id]
 
 
-def _gather_plots(repo: Any, extra: Sequence[str]) -> dict[str, PlotSource]:
+def _gather_plots(
+    repo: Any, extra: Sequence[str], plugin: str | None = None
+) -> dict[str, PlotSource]:
     """Plot definitions of the revision the brancher is on, with their data read.
 
     Uses the same internals as ``dvc plots show`` (definitions, then data
@@ -294,7 +326,7 @@ def _gather_plots(repo: Any, extra: Sequence[str]) -> dict[str, PlotSource]:
         source = dict(source)
         if "data_source" in source:
             source.update(source.pop("data_source")(cache=True))
-        problem = _error_text(source, repo, Path(path).as_posix(), remotes)
+        problem = _error_text(source, repo, Path(path).as_posix(), remotes, plugin)
         read[path] = (source.get("data"), problem, dict(source.get("props") or {}))
     for plot in found.values():
         for path in list(plot.files):

@@ -35,6 +35,19 @@ def _recorded_out(repo: Any, path: str) -> Any:
     return None
 
 
+def plugin_cure(scheme: str, package: str) -> str:
+    """What to install for a remote scheme whose DVC plugin is missing, first the package."""
+    plugin = REMOTE_PLUGINS.get(scheme)
+    if plugin is None:
+        return f"needs {package}: pip install {package}"
+    # mlci's extra: the action installs extras, not packages
+    return (
+        f"needs {package}: pip install 'mlci[{plugin.extra}]' (DVC's {scheme} plugin is not "
+        f"installed, so DVC cannot open the {scheme} remote; in the action, the input "
+        f"`extras: {plugin.extra}`)"
+    )
+
+
 def _plugin_text(exc: BaseException) -> str | None:
     """DVC's "s3 is supported, but requires 'dvc-s3' to be installed", said as what to do."""
     import re
@@ -43,20 +56,28 @@ def _plugin_text(exc: BaseException) -> str | None:
         if isinstance(err, ImportError):
             match = re.search(r"(\w+) is supported, but requires '([\w-]+)'", str(err))
             if match:
-                scheme, package = match.groups()
-                # mlci's extra where there is one: the action installs extras, not packages
-                plugin = REMOTE_PLUGINS.get(scheme)
-                cure = (
-                    f"add the {plugin.extra} extra: the action's input `extras: {plugin.extra}`, "
-                    f"or pip install 'mlci[{plugin.extra}]'"
-                    if plugin
-                    else f"pip install {package}"
-                )
-                return (
-                    f"DVC's {scheme} plugin is not installed, so DVC cannot open the {scheme} "
-                    f"remote ({cure})"
-                )
+                return plugin_cure(*match.groups())
     return None
+
+
+def missing_plugin(repo: Any) -> str | None:
+    """What the default remote needs when its plugin is not installed (see :func:`plugin_cure`).
+
+    Told from the URL's scheme without building the remote, so that reading can
+    leave the remote out and still read everything git holds.
+    """
+    import importlib.util
+    from urllib.parse import urlsplit
+
+    name = repo.config["core"].get("remote")
+    if not name:
+        return None
+    url = str((repo.config["remote"].get(name) or {}).get("url", ""))
+    scheme = urlsplit(url).scheme.lower()
+    plugin = REMOTE_PLUGINS.get(scheme)
+    if plugin is None or importlib.util.find_spec(plugin.module) is not None:
+        return None
+    return plugin_cure(scheme, plugin.module.replace("_", "-"))
 
 
 def connection_text(
@@ -198,8 +219,9 @@ def remotes_configured(repo: Any) -> list[str]:
     return sorted(repo.config["remote"])
 
 
-def fetch(repo: Any, targets: Iterable[str]) -> int:
-    """``dvc fetch --run-cache`` for ``targets`` and what they depend on.
+def fetch(repo: Any, targets: Iterable[str], *, run_cache: bool = True) -> int:
+    """``dvc fetch --run-cache`` (``run_cache=False``: without it) for ``targets`` and what
+    they depend on.
 
     Returns how many files failed to download. Files that are simply not on
     the remote are not failures (DVC only logs them): reproduction computes
@@ -209,7 +231,7 @@ def fetch(repo: Any, targets: Iterable[str]) -> int:
 
     with quiet_dvc():
         try:
-            repo.fetch(targets=list(targets) or None, with_deps=True, run_cache=True)
+            repo.fetch(targets=list(targets) or None, with_deps=True, run_cache=run_cache)
         except DownloadError as exc:
             return int(getattr(exc, "amount", 1) or 1)
     return 0

@@ -141,6 +141,7 @@ def reproduce(
     watcher: StageWatcher,
     verbose: bool = False,
     stage_env: Callable[[dict[str, str]], dict[str, str]] | None = None,
+    run_cache: bool = True,
 ) -> ReproRun:
     """``dvc repro [--pull] TARGETS`` in process, reporting each stage to ``watcher``.
 
@@ -149,6 +150,7 @@ def reproduce(
     unchanged except for missing outputs are not pulled one by one: the caller
     fetched first, and what the remote lacked is recomputed instead of failing.
     ``stage_env`` filters the environment each stage command runs with.
+    ``run_cache=False``: ``dvc repro --no-run-cache``, a changed stage always runs.
     """
     import time
 
@@ -183,17 +185,19 @@ def reproduce(
         current.clear()
         watcher.stage_started(name, cmd)
         started = time.monotonic()
-        if not kwargs.get("force") and _restore(stage, kwargs.get("upstream")):
-            outcome = StageRun(name, "restored", round(time.monotonic() - started, 3), cmd)
-            outcomes[name] = outcome
-            watcher.stage_finished(outcome)
-            return None
-        # Only a changed stage pulls (a run-cache entry's outputs); an unchanged
-        # one with missing outputs was restored above when the cache had them, and
-        # what the remote lacks is computed rather than failing the way
-        # `dvc repro --pull` does.
-        kwargs["pull"] = pull and stage.changed(True, kwargs.get("upstream"))
         try:
+            # restoring reads the cache and may reach the remote: a failure there is this
+            # stage's, and the report names it (not a bare "reproduction failed")
+            if not kwargs.get("force") and _restore(stage, kwargs.get("upstream")):
+                outcome = StageRun(name, "restored", round(time.monotonic() - started, 3), cmd)
+                outcomes[name] = outcome
+                watcher.stage_finished(outcome)
+                return None
+            # Only a changed stage pulls (a run-cache entry's outputs); an unchanged
+            # one with missing outputs was restored above when the cache had them, and
+            # what the remote lacks is computed rather than failing the way
+            # `dvc repro --pull` does.
+            kwargs["pull"] = pull and run_cache and stage.changed(True, kwargs.get("upstream"))
             ret = _compat.reproduce_stage(stage, **kwargs)
         except Exception as exc:
             outcome = StageRun(
@@ -224,7 +228,7 @@ def reproduce(
         with quiet_dvc(verbose), _compat.stage_runner(cmd_run):
             plan = planned_stages(repo, targets)
             # pull=False here: the run-cache was fetched already (repro_fn decides per stage)
-            repo.reproduce(targets or None, repro_fn=repro_fn, pull=False, run_cache=True)
+            repo.reproduce(targets or None, repro_fn=repro_fn, pull=False, run_cache=run_cache)
     except ReproductionError as exc:
         error = next(iter(errors.values()), None) or describe(exc.__cause__ or exc)
     except DvcException as exc:  # before any stage: a bad dvc.yaml, an unknown target, a cycle

@@ -171,7 +171,16 @@ class GitHub:
     # -- who am I -------------------------------------------------------------
 
     def login(self) -> str:
-        """The account the token acts as; an Actions token cannot ask, so it is the Actions bot."""
+        """The account the token acts as; an Actions token cannot ask, so it is the Actions bot.
+
+        That 403 is expected on every Actions run: PyGithub's retry logger, which logs each
+        403 it sees, is kept quiet for this one request.
+        """
+        import logging
+
+        retry_log = logging.getLogger("github.GithubRetry")
+        level = retry_log.level
+        retry_log.setLevel(logging.WARNING)
         try:
             return str(self._gh.get_user().login)
         except Exception as exc:  # noqa: BLE001
@@ -181,6 +190,8 @@ class GitHub:
             raise PublishError(
                 f"asking who the token belongs to: {_message(exc)[0]}", status
             ) from exc
+        finally:
+            retry_log.setLevel(level)
 
     # -- comments -------------------------------------------------------------
 
