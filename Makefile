@@ -8,7 +8,7 @@ PY     := $(VENV)/bin/python
 UV     := $(VENV)/bin/uv
 DEMO_STAMP := $(VENV)/.mlci-demo
 TEST_STAMP := $(VENV)/.mlci-test
-.PHONY: demo test test-fast test-dvc-compat refs tools browser bench lint clean
+.PHONY: demo test docs docs-images test-fast test-dvc-compat refs tools browser bench lint clean
 
 $(UV):
 	$(PYTHON) -m venv $(VENV)
@@ -19,7 +19,7 @@ $(DEMO_STAMP): pyproject.toml | $(UV)
 	touch $@
 
 $(TEST_STAMP): pyproject.toml | $(UV)
-	$(UV) pip install --quiet --python $(PY) -e ".[test,lint,spark]"
+	$(UV) pip install --quiet --python $(PY) -e ".[test,lint,spark,docs]"
 	touch $@
 
 demo: $(DEMO_STAMP)
@@ -39,7 +39,7 @@ browser:
 	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
 # Everything; what .ci/run calls (then `make test-dvc-compat`).
-test: lint $(TEST_STAMP) refs tools browser
+test: lint docs $(TEST_STAMP) refs tools browser
 	$(PY) -m pytest
 
 # The DVC-facing tests against the oldest DVC that pyproject.toml allows (`make test` ran them
@@ -77,6 +77,20 @@ lint: $(TEST_STAMP)
 # The edit-test loop: every test not marked slow (no DVC pipeline run, no browser, no act).
 test-fast: $(TEST_STAMP) refs
 	$(PY) -m pytest -m "not slow" -q
+
+# The documentation site (mkdocs.yml, docs/) built strict into site/ (ignored): a broken link,
+# a missing page or a page left out of the nav is an error. `make test` builds it first.
+docs: $(TEST_STAMP)
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet
+
+# The README's picture, docs/images/report.png: the demo's failing pull-request comment rendered
+# as GitHub renders it, in headless Chromium (scripts/docs-images; runs `make demo` first when
+# demo-reports/ has no report). Committed; run again after a change to the report.
+docs-images: $(DEMO_STAMP) browser
+	@fc-list | grep -qi emoji || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-noto-color-emoji; }
+	$(PY) scripts/docs-images
 
 bench: $(TEST_STAMP)
 	$(PY) benchmarks/run.py
