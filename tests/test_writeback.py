@@ -343,7 +343,7 @@ def test_the_commit_label_turns_it_on_for_a_rerun(tmp_path, runner):
     p, head = _project(tmp_path, config="repro:\n  commit: false\n")
     job = runner(p)
     job.pr_event(p.git("rev-parse", "main"), head, attempt="2")
-    job.fake.label(7, "mlci:commit")
+    job.fake.label(7, "mlci:commit", actor="github-actions[bot]")  # /mlci commit did
     code, doc = job.ci()
     assert doc["writeback"]["status"] == "pushed", doc["writeback"]
     assert _origin_tip(p, "feature") == doc["writeback"]["sha"]

@@ -143,6 +143,11 @@ def _write_back(
     from mlci.engine import writeback
 
     why = event.no_writeback
+    if why is None and not cfg.repro.commit:
+        # the label asks for it: only when a person with write access applied it last
+        honoured, _, ignored = common.label_may_act(client, ev.pr, COMMIT_LABEL, log)
+        if not honoured:
+            why = ignored
     if why is None and (not ev.head_ref or not ev.head_sha):
         why = "the event names no head branch"
     target = writeback.PullTarget(ev.head_ref or "", ev.head_sha or "", run_url=event.run_url)

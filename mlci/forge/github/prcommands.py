@@ -23,6 +23,7 @@ from typing import Any
 from mlci.forge import COMMIT_LABEL, ReportText
 from mlci.forge.github import actions
 from mlci.forge.github.actions import ActionsContext, Log
+from mlci.forge.github.api import WRITERS
 from mlci.model import fmt
 from mlci.model.config import Config
 from mlci.model.errors import EXIT_PASS, RunError
@@ -32,7 +33,6 @@ from mlci.model.result import Result
 Waive = Callable[[Result, dict[str, Any]], Result]
 
 COMMAND = re.compile(r"^/mlci(?:\s+(?P<name>\S+))?(?:\s+(?P<text>.*))?$", re.IGNORECASE)
-WRITERS = ("admin", "maintain", "write")
 HELP = """\
 mlci understands these commands in a pull-request comment (first line):
 

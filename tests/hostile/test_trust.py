@@ -1,0 +1,137 @@
+"""Hostile inputs from issue 23: who may act through a label, git refs from an event, odd runners.
+
+One row per payload, each through the real CLI against real git (and DVC) and the fake
+GitHub, which is held to GitHub's OpenAPI description. A row asserts what a reviewer or
+the branch would see: the gate's state, what was pushed, and one clear line.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.hostile.test_forge import own_output, publish_env
+from tests.test_ci import Actions, comments, regressing_pr, untrusted_result
+from tests.test_ci import gh as gh  # noqa: F401 - the fixture
+from tests.test_writeback import _origin_tip, _project
+from tests.test_writeback import runner as runner  # noqa: F401 - the fixture
+
+OVERRIDE = "mlci:override"
+COMMIT = "mlci:commit"
+
+
+# --- 1. a label acts only when its last applier has write access -----------------------------
+
+
+def _by(role: str):
+    def apply(gh: Actions) -> None:
+        gh.fake.set_permission("someone", role)
+        gh.fake.label(7, OVERRIDE, actor="someone")
+
+    return apply
+
+
+def _relabelled_by_triage(gh: Actions) -> None:
+    """A maintainer applied it once; a triage user removed it and applied it again."""
+    gh.fake.set_permission("maintainer", "maintain")
+    gh.fake.set_permission("someone", "triage")
+    gh.fake.label(7, OVERRIDE, actor="maintainer")
+    gh.fake.unlabel(7, OVERRIDE, actor="someone")
+    gh.fake.label(7, OVERRIDE, actor="someone")
+
+
+def _no_token(gh: Actions) -> None:
+    gh.fake.set_permission("maintainer", "maintain")
+    gh.fake.label(7, OVERRIDE, actor="maintainer")
+    gh.mp.delenv("GITHUB_TOKEN")
+
+
+UNTRUSTED_LABELS = [
+    pytest.param(_by("triage"), "someone applied it last and has read permission", id="triage"),
+    pytest.param(_by("read"), "someone applied it last and has read permission", id="read"),
+    pytest.param(_by("none"), "someone applied it last and has none permission", id="outsider"),
+    pytest.param(
+        _relabelled_by_triage,
+        "someone applied it last and has read permission",
+        id="maintainers-label-reapplied-by-triage",
+    ),
+    pytest.param(_no_token, "without a token mlci cannot ask who applied it", id="no-token"),
+]
+
+
+def _labelled_event(gh: Actions, labels: list[str]) -> None:
+    payload = json.loads(Path(gh.tmp / "pull_request.json").read_text())
+    payload["pull_request"]["labels"] = [{"name": name} for name in labels]
+    gh.env("pull_request", payload)
+
+
+@pytest.mark.parametrize("apply,why", UNTRUSTED_LABELS)
+def test_an_override_label_from_someone_without_write_access_is_ignored(gh, apply, why):  # noqa: F811
+    base, head = regressing_pr(gh)
+    gh.pull_request(7, base, head)
+    _labelled_event(gh, [OVERRIDE])
+    apply(gh)
+    out = gh.tmp / "r.json"
+    run = gh.run("ci", "--output", str(out))
+    assert run.code == 1, own_output(run.err)
+    doc = json.loads(out.read_text())
+    assert doc["verdict"] == "fail" and doc.get("override") is None
+    assert any(why in note and "'mlci:override' label is ignored" in note for note in doc["notes"])
+    assert "gate closed" in gh.summary.read_text() and why in gh.summary.read_text()
+    if "GITHUB_TOKEN" not in why:
+        assert [s["state"] for s in gh.fake.statuses(head)] in ([], ["failure"])
+    for comment in comments(gh.fake):
+        assert "overridden" not in comment["body"] and why in comment["body"]
+
+
+@pytest.mark.parametrize("role", ["write", "maintain", "admin"])
+def test_an_override_label_from_a_writer_still_opens_the_gate(gh, role):  # noqa: F811
+    """The control rows for the table above."""
+    base, head = regressing_pr(gh)
+    gh.pull_request(7, base, head)
+    _labelled_event(gh, [OVERRIDE])
+    gh.fake.set_permission("someone", role)
+    gh.fake.label(7, OVERRIDE, actor="someone")
+    run = gh.run("ci", "--format", "json")
+    assert run.code == 0, own_output(run.err)
+    assert run.json()["override"]["by"] == "someone"
+    [status] = gh.fake.statuses(head)
+    assert status["state"] == "success"
+
+
+def test_publish_ignores_an_override_label_from_a_triage_user(gh):  # noqa: F811
+    """The trusted half of the fork-safe flow reads the labels too: same rule."""
+    base, head = regressing_pr(gh)
+    result = untrusted_result(gh, base, head)
+    gh.repo.git("checkout", "-q", "main")
+    publish_env(gh, head, base)
+    gh.fake.set_permission("someone", "triage")
+    gh.fake.label(9, OVERRIDE, actor="someone")
+    run = gh.run("publish", str(result))
+    assert run.code == 1, own_output(run.err)
+    [status] = gh.fake.statuses(head)
+    assert status["state"] == "failure"
+    [comment] = comments(gh.fake)
+    assert "'mlci:override' label is ignored:" in comment["body"]
+
+
+@pytest.mark.parametrize("role", ["triage", "read"])
+def test_a_commit_label_from_someone_without_write_access_pushes_nothing(
+    tmp_path,
+    runner,  # noqa: F811
+    role,
+):
+    p, head = _project(tmp_path, config="repro:\n  commit: false\n")
+    job = runner(p)
+    job.pr_event(p.git("rev-parse", "main"), head, attempt="2")
+    job.fake.set_permission("someone", role)
+    job.fake.label(7, COMMIT, actor="someone")
+    code, doc = job.ci()
+    wb = doc["writeback"]
+    assert wb["status"] == "refused", wb
+    assert "'mlci:commit' label is ignored: @someone applied it last" in wb["message"]
+    assert _origin_tip(p, "feature") == head
+    [comment] = comments(job.fake)
+    assert "someone applied it last" in comment["body"]
