@@ -15,20 +15,35 @@ import subprocess
 from pathlib import Path
 
 from mlci.model.errors import RunError
+from mlci.model.refs import is_ref_name, is_sha
 
 
 class GitError(RunError):
     """A git command failed."""
 
 
-def _git(
-    args: list[str], cwd: str | Path, *, check: bool = True
-) -> subprocess.CompletedProcess[bytes]:
+# Every git process mlci starts runs no hook and no fsmonitor of the repository: a pipeline
+# stage (the pull request's code) can write .git/hooks or set core.fsmonitor, and mlci's git
+# runs after it with mlci's whole environment. The null device is a hooks folder nothing can
+# put a hook in (a temporary folder could be found and filled by a stage).
+NO_HOOKS = ["-c", f"core.hooksPath={os.devnull}", "-c", "core.fsmonitor=false"]
+
+
+def env_for_git() -> dict[str, str]:
     env = dict(os.environ)
     env.setdefault("GIT_TERMINAL_PROMPT", "0")
     env["LC_ALL"] = "C"
+    return env
+
+
+def _git(
+    args: list[str], cwd: str | Path, *, check: bool = True
+) -> subprocess.CompletedProcess[bytes]:
+    env = env_for_git()
     try:
-        proc = subprocess.run(["git", *args], cwd=cwd, capture_output=True, env=env, check=False)
+        proc = subprocess.run(
+            ["git", *NO_HOOKS, *args], cwd=cwd, capture_output=True, env=env, check=False
+        )
     except FileNotFoundError as exc:  # pragma: no cover - git is a documented requirement
         raise GitError("git is not installed or not on PATH") from exc
     if check and proc.returncode != 0:
@@ -68,7 +83,11 @@ def repo_root(path: str | Path) -> Path:
 
 def resolve(rev: str, cwd: str | Path) -> str | None:
     """The commit sha that ``rev`` names, or None when git does not know it."""
-    proc = _git(["rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"], cwd, check=False)
+    proc = _git(
+        ["rev-parse", "--verify", "--quiet", "--end-of-options", f"{rev}^{{commit}}"],
+        cwd,
+        check=False,
+    )
     if proc.returncode != 0:
         return None
     return proc.stdout.decode().strip()
@@ -93,7 +112,7 @@ def show_file(rev: str, path: str, cwd: str | Path) -> bytes | None:
     key = ("show", rev, spec, os.path.abspath(cwd))
     if key in _at_commit:
         return _at_commit[key]
-    proc = _git(["show", f"{rev}:{spec}"], cwd, check=False)
+    proc = _git(["show", "--no-textconv", "--end-of-options", f"{rev}:{spec}"], cwd, check=False)
     if proc.returncode != 0:
         return None
     if _immutable(rev) and len(proc.stdout) <= _KEEP_AT_MOST:
@@ -103,7 +122,7 @@ def show_file(rev: str, path: str, cwd: str | Path) -> bytes | None:
 
 def files_at(rev: str, cwd: str | Path) -> list[str]:
     """The names of the files directly in ``cwd`` (a folder of the repository) at ``rev``."""
-    proc = _git(["ls-tree", "-z", "--name-only", rev, "./"], cwd, check=False)
+    proc = _git(["ls-tree", "-z", "--name-only", "--end-of-options", rev, "./"], cwd, check=False)
     if proc.returncode != 0:
         return []
     return [Path(n).name for n in proc.stdout.decode(errors="replace").split("\0") if n]
@@ -119,11 +138,12 @@ def author_name(cwd: str | Path) -> str | None:
 
 def copy_blob(blob: str, dest: Path, cwd: str | Path) -> None:
     """Write the content of ``blob`` to ``dest``, streamed (large data files stay out of memory)."""
-    env = dict(os.environ, LC_ALL="C")
-    env.setdefault("GIT_TERMINAL_PROMPT", "0")
+    if not is_sha(blob):
+        raise GitError(f"not an object name: {blob[:80]!r}")
+    env = env_for_git()
     with dest.open("wb") as out:
         proc = subprocess.run(
-            ["git", "cat-file", "blob", blob],
+            ["git", *NO_HOOKS, "cat-file", "blob", blob],
             cwd=cwd,
             stdout=out,
             stderr=subprocess.PIPE,
@@ -176,7 +196,7 @@ def has_uncommitted(cwd: str | Path) -> bool:
 
 def merge_base(a: str, b: str, cwd: str | Path) -> str | None:
     """The common ancestor of two revisions; None when there is none in this clone (shallow)."""
-    proc = _git(["merge-base", a, b], cwd, check=False)
+    proc = _git(["merge-base", "--end-of-options", a, b], cwd, check=False)
     return proc.stdout.decode().strip() or None if proc.returncode == 0 else None
 
 
@@ -190,10 +210,12 @@ def remote_head(remote: str, cwd: str | Path) -> str | None:
 
 def fetch(remote: str, ref: str, cwd: str | Path, *, depth: int | None = None) -> bool:
     """Fetch ``ref`` from ``remote``; True when it worked."""
+    if not (is_sha(ref) or is_ref_name(ref)):
+        return False  # an event's value that git would read as an option, never passed on
     args = ["fetch", "--no-tags", "--quiet"]
     if depth:
         args.append(f"--depth={depth}")
-    proc = _git([*args, remote, ref], cwd, check=False)
+    proc = _git([*args, "--end-of-options", remote, ref], cwd, check=False)
     return proc.returncode == 0
 
 
@@ -208,7 +230,7 @@ def blob_id(rev: str, path: str, cwd: str | Path) -> str | None:
     key = ("blob", rev, path, os.path.abspath(cwd))
     if key in _at_commit:
         return _at_commit[key].decode()
-    proc = _git(["ls-tree", "-z", rev, "--", path], cwd, check=False)
+    proc = _git(["ls-tree", "-z", "--end-of-options", rev, "--", path], cwd, check=False)
     if proc.returncode != 0 or not proc.stdout:
         return None
     meta, _, name = proc.stdout.rstrip(b"\0").partition(b"\t")
@@ -227,7 +249,11 @@ def remote_url(name: str, cwd: str | Path) -> str | None:
 
 def remote_branch_tip(remote: str, branch: str, cwd: str | Path) -> str | None:
     """The commit ``branch`` points at on ``remote`` now (``git ls-remote``), or None."""
-    proc = _git(["ls-remote", "--heads", remote, f"refs/heads/{branch}"], cwd, check=False)
+    proc = _git(
+        ["ls-remote", "--heads", "--end-of-options", remote, f"refs/heads/{branch}"],
+        cwd,
+        check=False,
+    )
     if proc.returncode != 0:
         return None
     for line in proc.stdout.decode().splitlines():
@@ -239,7 +265,11 @@ def remote_branch_tip(remote: str, branch: str, cwd: str | Path) -> str | None:
 
 def same_as(rev: str, path: str, cwd: str | Path) -> bool:
     """Whether the work tree's ``path`` is the same as at ``rev`` (both absent counts as the same)."""
-    proc = _git(["diff", "--quiet", rev, "--", path], cwd, check=False)
+    proc = _git(
+        ["diff", "--quiet", "--no-ext-diff", "--no-textconv", "--end-of-options", rev, "--", path],
+        cwd,
+        check=False,
+    )
     if proc.returncode not in (0, 1):
         return True  # git could not tell (e.g. rev missing): say nothing rather than guess
     untracked = _git(["ls-files", "--others", "--exclude-standard", "--", path], cwd, check=False)
@@ -248,7 +278,7 @@ def same_as(rev: str, path: str, cwd: str | Path) -> bool:
 
 def count_commits(since: str, until: str, cwd: str | Path) -> int | None:
     """How many commits ``until`` has that ``since`` has not (``git rev-list --count``)."""
-    proc = _git(["rev-list", "--count", f"{since}..{until}"], cwd, check=False)
+    proc = _git(["rev-list", "--count", "--end-of-options", f"{since}..{until}"], cwd, check=False)
     if proc.returncode != 0:
         return None
     return int(proc.stdout.decode().strip() or 0)
@@ -262,7 +292,7 @@ def all_files(rev: str | None, cwd: str | Path) -> list[str]:
     if rev is None:
         args = ["ls-files", "-z", "--full-name", "--cached", "--others", "--exclude-standard"]
     else:
-        args = ["ls-tree", "-r", "-z", "--full-tree", "--name-only", rev]
+        args = ["ls-tree", "-r", "-z", "--full-tree", "--name-only", "--end-of-options", rev]
     proc = _git(args, cwd, check=False)
     if proc.returncode != 0:
         return []

@@ -120,7 +120,9 @@ def _expand(patterns: tuple[str, ...], root: Path, rev: str) -> list[str]:
         if rev == dvc.WORKSPACE:
             listing = _work_tree_files(root)
         else:
-            listing = git.output(["ls-tree", "-r", "--name-only", rev], root).splitlines()
+            listing = git.output(
+                ["ls-tree", "-r", "--name-only", "--end-of-options", rev], root
+            ).splitlines()
         candidates = [p for p in listing if any(fnmatch.fnmatchcase(p, g) for g in globs)]
         paths.extend(sorted(set(candidates)))
     return list(dict.fromkeys(Path(p).as_posix() for p in paths))

@@ -97,7 +97,9 @@ def _relevant(rev: str, root: Path) -> set[str] | None:
     """Every path the gate may read at ``rev``; None when that cannot be told cheaply."""
     import yaml
 
-    files = git.output(["ls-tree", "-r", "--name-only", "-z", rev], root).split("\0")
+    files = git.output(["ls-tree", "-r", "--name-only", "-z", "--end-of-options", rev], root).split(
+        "\0"
+    )
     paths: set[str] = set()
     for name in files:
         base = posixpath.basename(name)
@@ -131,7 +133,9 @@ def _relevant(rev: str, root: Path) -> set[str] | None:
 
 
 def _changed(old: str, new: str, root: Path) -> list[str]:
-    out = git.output(["diff", "--name-only", "--no-renames", "-z", old, new], root)
+    out = git.output(
+        ["diff", "--name-only", "--no-renames", "-z", "--end-of-options", old, new], root
+    )
     return [p for p in out.split("\0") if p]
 
 
@@ -162,7 +166,9 @@ def configured_base(rev: str, root: Path) -> tuple[bool, str | None]:
     """
     import yaml
 
-    names = git.output(["ls-tree", "-r", "--name-only", "-z", rev], root).split("\0")
+    names = git.output(["ls-tree", "-r", "--name-only", "-z", "--end-of-options", rev], root).split(
+        "\0"
+    )
     if any(n.endswith("/mlci.yaml") for n in names):
         return False, None
     if "mlci.yaml" not in names:

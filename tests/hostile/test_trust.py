@@ -135,3 +135,101 @@ def test_a_commit_label_from_someone_without_write_access_pushes_nothing(
     assert _origin_tip(p, "feature") == head
     [comment] = comments(job.fake)
     assert "someone applied it last" in comment["body"]
+
+
+# --- 7. a sha or a ref from an event never reaches git as an option ----------------------------
+
+INJECTED = "--upload-pack=touch MARKER;true"
+
+
+def _with_origin(gh: Actions) -> None:
+    """An origin git can run upload-pack for (a local bare clone), as a runner's checkout has."""
+    bare = gh.tmp / "origin.git"
+    from tests.conftest import sh
+
+    sh(["git", "clone", "-q", "--bare", str(gh.repo.path), str(bare)], gh.tmp)
+    gh.repo.git("remote", "add", "origin", str(bare))
+
+
+def _pull_request_field(side: str, key: str):
+    def change(payload: dict, marker: str) -> None:
+        payload["pull_request"][side][key] = INJECTED.replace("MARKER", marker)
+
+    return change
+
+
+def _push_before(payload: dict, marker: str) -> None:
+    payload.clear()
+    payload.update(
+        {
+            "before": INJECTED.replace("MARKER", marker),
+            "after": "0" * 40,
+            "ref": "refs/heads/main",
+            "repository": {"full_name": "octo-org/ml-repo", "default_branch": "main"},
+        }
+    )
+
+
+EVENT_INJECTIONS = [
+    pytest.param("pull_request", _pull_request_field("base", "sha"), "base.sha", id="pr-base-sha"),
+    pytest.param("pull_request", _pull_request_field("head", "sha"), "head.sha", id="pr-head-sha"),
+    pytest.param("pull_request", _pull_request_field("base", "ref"), "base.ref", id="pr-base-ref"),
+    pytest.param("pull_request", _pull_request_field("head", "ref"), "head.ref", id="pr-head-ref"),
+    pytest.param("push", _push_before, "before", id="push-before"),
+]
+
+
+@pytest.mark.parametrize("event,change,where", EVENT_INJECTIONS)
+def test_an_option_in_an_event_sha_or_ref_runs_nothing(gh, event, change, where):  # noqa: F811
+    base, head = regressing_pr(gh)
+    _with_origin(gh)
+    gh.pull_request(7, base, head)
+    payload = json.loads(Path(gh.tmp / "pull_request.json").read_text())
+    marker = gh.tmp / "pwned"
+    change(payload, str(marker))
+    gh.env(event, payload)
+    run = gh.run("ci")
+    err = own_output(run.err)
+    assert not marker.exists(), "git ran the event's option"
+    assert run.code == 3, err
+    assert "Traceback" not in err and "internal error" not in err
+    [line] = [ln for ln in err.splitlines() if ln.startswith("mlci: error:")]
+    assert where in line and ("not a commit sha" in line or "not a branch name" in line)
+    assert gh.fake.statuses() == []
+
+
+def test_an_option_as_the_workflow_runs_head_sha_runs_nothing(gh):  # noqa: F811
+    """The trusted half fetches the head it publishes on: the event's value never reaches git."""
+    from tests.test_ci import workflow_run_payload
+
+    base, head = regressing_pr(gh)
+    result = untrusted_result(gh, base, head)
+    _with_origin(gh)
+    gh.repo.git("checkout", "-q", "main")
+    marker = gh.tmp / "pwned"
+    forged = INJECTED.replace("MARKER", str(marker))
+    payload = workflow_run_payload(forged, [])
+    gh.env("workflow_run", payload)
+    doc = json.loads(result.read_text())
+    doc["context"]["head"]["sha"] = forged
+    result.write_text(json.dumps(doc))
+    run = gh.run("publish", str(result))
+    err = own_output(run.err)
+    assert not marker.exists(), "git ran the event's option"
+    assert run.code in (2, 3), err
+    assert "Traceback" not in err and "internal error" not in err
+    assert [r for r in gh.fake.requests if r.is_write] == []
+
+
+def test_an_option_as_the_configured_base_runs_nothing(gh):  # noqa: F811
+    """``base:`` in mlci.yaml is the pull request's own file."""
+    base, head = regressing_pr(gh)
+    _with_origin(gh)
+    marker = gh.tmp / "pwned"
+    gh.repo.write(
+        "mlci.yaml",
+        "repro: {enabled: false}\nbase: " + json.dumps(INJECTED.replace("MARKER", str(marker))),
+    )
+    run = gh.run("check", "--no-repro")
+    assert not marker.exists()
+    assert run.code == 3 and "unknown base revision" in run.err and "Traceback" not in run.err
