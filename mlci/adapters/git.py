@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 
 from mlci.model.errors import RunError
@@ -298,3 +299,92 @@ def all_files(rev: str | None, cwd: str | Path) -> list[str]:
         return []
     names = proc.stdout.decode("utf-8", errors="replace").split("\0")
     return sorted({n for n in names if n})
+
+
+# --- what a pipeline must not touch: git's own configuration and hooks -----------------------
+
+_HOOK_FILES_AT_MOST = 512  # files of a hooks folder read for the comparison; more is a change
+
+
+@dataclass(frozen=True)
+class GitFiles:
+    """The content of the files that tell git what to run, taken before a pipeline runs.
+
+    ``files`` maps each file's absolute path to its bytes (None: absent); ``names`` says how
+    the report names each (``.git/config``, ``.git/hooks/pre-push``, ``~/.gitconfig``).
+    """
+
+    files: dict[Path, bytes | None]
+    names: dict[Path, str]
+    hook_dirs: tuple[Path, ...]
+
+
+def _read(path: Path) -> bytes | None:
+    try:
+        if path.is_symlink():
+            return b"symlink:" + os.readlink(path).encode(errors="surrogateescape")
+        return path.read_bytes() if path.is_file() else None
+    except OSError:
+        return None
+
+
+def _hook_files(folder: Path) -> list[Path]:
+    try:
+        found = sorted(p for p in folder.iterdir() if not p.is_dir() or p.is_symlink())
+    except OSError:
+        return []
+    return found[: _HOOK_FILES_AT_MOST + 1]
+
+
+def _watched(root: Path) -> tuple[dict[Path, str], tuple[Path, ...]]:
+    top = repo_root(root)
+    common = common_dir(top)
+    own = Path(output(["rev-parse", "--absolute-git-dir"], top))
+    home = Path(os.path.expanduser("~"))
+    xdg = Path(os.environ.get("XDG_CONFIG_HOME") or home / ".config")
+    names = {
+        common / "config": ".git/config",
+        own / "config.worktree": ".git/config.worktree",
+        common / "info" / "attributes": ".git/info/attributes",
+        top / ".gitmodules": ".gitmodules",
+        top / ".gitattributes": ".gitattributes",
+        home / ".gitconfig": "~/.gitconfig",
+        xdg / "git" / "config": "~/.config/git/config",
+    }
+    hook_dirs = (common / "hooks",)
+    for folder in hook_dirs:
+        for hook in _hook_files(folder):
+            names[hook] = f".git/hooks/{hook.name}"
+    return names, hook_dirs
+
+
+def snapshot_git_files(root: str | Path) -> GitFiles:
+    """What git's configuration, hooks and ``.gitmodules`` hold now (see :func:`changed_git_files`)."""
+    names, hook_dirs = _watched(Path(root))
+    return GitFiles({p: _read(p) for p in names}, names, hook_dirs)
+
+
+def changed_git_files(before: GitFiles) -> list[str]:
+    """The files of ``before`` that differ now, and files that appeared in a hooks folder."""
+    changed = [before.names[p] for p in before.files if _read(p) != before.files[p]]
+    for folder in before.hook_dirs:
+        for hook in _hook_files(folder):
+            if hook not in before.files:
+                changed.append(f".git/hooks/{hook.name}")
+    return sorted(set(changed))
+
+
+def restore_git_files(before: GitFiles) -> None:
+    """Put back what ``before`` saw: changed files rewritten, new hooks removed."""
+    for path, content in before.files.items():
+        if _read(path) == content:
+            continue
+        if path.is_symlink() or (content is None and path.exists() and not path.is_dir()):
+            path.unlink()
+        if content is not None and not content.startswith(b"symlink:"):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(content)
+    for folder in before.hook_dirs:
+        for hook in _hook_files(folder):
+            if hook not in before.files:
+                hook.unlink()
