@@ -15,9 +15,11 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.conftest import metrics_repo
 from tests.corpus import Project
 from tests.hostile.test_forge import own_output
 from tests.test_ci import comments
+from tests.test_ci import gh as gh  # noqa: F401 - the fixture
 from tests.test_writeback import PIPELINE, TRAIN, _origin_tip
 from tests.test_writeback import runner as runner  # noqa: F401 - the fixture
 
@@ -214,3 +216,137 @@ def test_a_declaration_asking_for_more_refuses_the_whole_write_back(
         return
     assert f"{path} ({why})" in wb["message"] and "nothing committed" in wb["message"]
     assert "never writes back" in comment["body"]
+
+
+# --- 5. files outside the repository: includes and plots ---------------------------------------
+
+OUTSIDE = "root:x:0:0:OUTSIDE-THE-TREE:/root:/bin/bash\n"
+AUTH = "c2VjcmV0LWF1dGgtaGVhZGVy"  # what actions/checkout keeps in .git/config
+
+
+def _outside_file(gh) -> Path:
+    secret = gh.tmp / "outside" / "passwd"
+    secret.parent.mkdir(exist_ok=True)
+    secret.write_text(OUTSIDE)
+    return secret
+
+
+def _include(line: str, *, conda: bool = False):
+    def change(gh) -> str:
+        text = line.replace("OUTSIDE", str(_outside_file(gh)))
+        if conda:
+            gh.repo.write(
+                "environment.yml",
+                "name: x\ndependencies:\n  - python=3.11\n  - pip:\n    - " + text + "\n",
+            )
+        else:
+            gh.repo.write("requirements.txt", f"pandas==2.1.4\n{text}\n")
+        return "outside/passwd"
+
+    return change
+
+
+def _symlinked_include(gh) -> str:
+    (gh.repo.path / "extra.txt").symlink_to(_outside_file(gh))
+    gh.repo.write("requirements.txt", "pandas==2.1.4\n-r extra.txt\n")
+    return "extra.txt"
+
+
+def _git_config_include(gh) -> str:
+    gh.repo.git("config", "http.https://github.com/.extraheader", f"AUTHORIZATION: basic {AUTH}")
+    gh.repo.write("requirements.txt", "pandas==2.1.4\n-r .git/config\n")
+    return ".git/config"
+
+
+def _environ_include(gh) -> str:
+    gh.mp.setenv("ROW_SECRET_VALUE", "OUTSIDE-THE-TREE-ENVIRON")
+    gh.repo.write("requirements.txt", "pandas==2.1.4\n-r /proc/self/environ\n")
+    return "/proc/self/environ"
+
+
+INCLUDES = [
+    pytest.param(_include("-r OUTSIDE"), id="absolute-r"),
+    pytest.param(_include("-c ../../../../../../../../../..OUTSIDE"), id="dotdot-c"),
+    pytest.param(_include("--requirement=OUTSIDE"), id="long-option"),
+    pytest.param(_include("-r OUTSIDE", conda=True), id="conda-pip-r"),
+    pytest.param(_symlinked_include, id="symlink-out"),
+    pytest.param(_git_config_include, id="git-config"),
+    pytest.param(_environ_include, id="proc-environ"),
+]
+
+
+@pytest.mark.parametrize("include", INCLUDES)
+def test_an_include_outside_the_repository_is_named_never_echoed(gh, include):  # noqa: F811
+    from tests.test_ci import RULES
+
+    metrics_repo(gh.repo, {"acc": 0.9}, config=RULES)
+    gh.repo.write("requirements.txt", "pandas==2.1.4\n")
+    gh.repo.write("environment.yml", "name: x\ndependencies:\n  - python=3.11\n")
+    base = gh.repo.commit("requirements")
+    gh.repo.git("checkout", "-q", "-b", "feature")
+    named = include(gh)
+    head = gh.repo.commit("an include")
+    gh.pull_request(7, base, head)
+    out = gh.tmp / "r.json"
+    run = gh.run("ci", "--output", str(out))
+    assert run.code in (0, 1), own_output(run.err)
+    assert "Traceback" not in run.err
+    [comment] = comments(gh.fake)
+    html = Path(gh.outputs()["html-path"]).read_text()
+    everything = "\n".join([out.read_text(), comment["body"], html, run.out, run.err])
+    assert "OUTSIDE-THE-TREE" not in everything and AUTH not in everything
+    doc = json.loads(out.read_text())
+    assert any("not read" in note and named in note for note in doc["notes"]), doc["notes"]
+
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"OUTSIDE-THE-TREE-IMAGE" * 4
+
+
+def _image_link(gh) -> None:
+    secret = gh.tmp / "outside" / "secret.png"
+    secret.parent.mkdir(exist_ok=True)
+    secret.write_bytes(PNG)
+    (gh.repo.path / "plot.png").unlink()
+    (gh.repo.path / "plot.png").symlink_to(secret)
+
+
+def _folder_link(gh) -> None:
+    import shutil
+
+    shutil.rmtree(gh.repo.path / "curves")
+    (gh.repo.path / "curves").symlink_to("/etc")
+
+
+PLOT_LINKS = [
+    pytest.param(_image_link, "plot.png", id="image-linked-outside"),
+    pytest.param(_folder_link, "curves", id="plots-folder-linked-to-etc"),
+]
+
+
+@pytest.mark.parametrize("link,plot", PLOT_LINKS)
+def test_a_plot_never_follows_a_link_out_of_the_tree(gh, link, plot):  # noqa: F811
+    import base64
+
+    from tests.conftest import DVC_YAML
+
+    metrics_repo(gh.repo, {"acc": 0.9})
+    gh.repo.write("dvc.yaml", DVC_YAML + "plots:\n  - plot.png\n  - curves\n")
+    gh.repo.path.joinpath("plot.png").write_bytes(b"\x89PNG\r\n\x1a\nbase")
+    gh.repo.write("curves/a.json", [{"step": 0, "loss": 1.0}])
+    base = gh.repo.commit("plots")
+    gh.repo.git("checkout", "-q", "-b", "feature")
+    link(gh)
+    head = gh.repo.commit("a link")
+    gh.pull_request(7, base, head)
+    out = gh.tmp / "r.json"
+    run = gh.run("ci", "--output", str(out))
+    assert run.code in (0, 1), own_output(run.err)
+    assert "Traceback" not in run.err and "internal error" not in run.err
+    html = Path(gh.outputs()["html-path"]).read_text()
+    [comment] = comments(gh.fake)
+    secret = base64.b64encode(PNG).decode()
+    everything = "\n".join([out.read_text(), html, comment["body"]])
+    assert secret[:40] not in everything and "root:x:0:0" not in everything
+    doc = json.loads(out.read_text())
+    reasons = [p.get("reason") or "" for p in doc["plots"] if p["id"].startswith(plot)]
+    assert any("link out of the repository" in r for r in reasons), doc["plots"]
