@@ -233,3 +233,81 @@ def test_an_option_as_the_configured_base_runs_nothing(gh):  # noqa: F811
     run = gh.run("check", "--no-repro")
     assert not marker.exists()
     assert run.code == 3 and "unknown base revision" in run.err and "Traceback" not in run.err
+
+
+# --- 8. an odd runner environment: one line, no traceback --------------------------------------
+
+
+def _folder_as(name: str):
+    def change(gh: Actions) -> None:
+        folder = gh.tmp / f"{name.lower()}-folder"
+        folder.mkdir()
+        gh.mp.setenv(name, str(folder))
+
+    return change
+
+
+def _runner_temp_file(gh: Actions) -> None:
+    file = gh.tmp / "runner-temp-file"
+    file.write_text("not a folder\n")
+    gh.mp.setenv("RUNNER_TEMP", str(file))
+
+
+ODD_RUNNERS = [
+    pytest.param(_folder_as("GITHUB_EVENT_PATH"), "GITHUB_EVENT_PATH", id="event-path-folder"),
+    pytest.param(_folder_as("GITHUB_OUTPUT"), "GITHUB_OUTPUT", id="output-folder"),
+    pytest.param(_folder_as("GITHUB_STEP_SUMMARY"), "GITHUB_STEP_SUMMARY", id="summary-folder"),
+    pytest.param(_runner_temp_file, "RUNNER_TEMP", id="runner-temp-a-file"),
+]
+
+
+@pytest.mark.parametrize("change,named", ODD_RUNNERS)
+@pytest.mark.parametrize("command", ["ci", "publish"])
+def test_an_odd_runner_environment_is_one_line(gh, change, named, command):  # noqa: F811
+    base, head = regressing_pr(gh)
+    args: list[str] = []
+    if command == "publish":
+        args = [str(untrusted_result(gh, base, head))]
+        publish_env(gh, head, base)
+    else:
+        gh.pull_request(7, base, head)
+    change(gh)
+    run = gh.run(command, *args)
+    err = own_output(run.err)
+    assert "Traceback" not in err and "internal error" not in err, err[-2000:]
+    errors = [ln for ln in err.splitlines() if ln.startswith("mlci: error:")]
+    assert run.code == 3 and len(errors) == 1, err[-2000:]
+    assert named in errors[0]
+
+
+def _comment_event(gh: Actions, change) -> None:
+    from tests.ghfake.payloads import event_payload
+    from tests.test_ci import REPO
+
+    payload = event_payload("issue_comment", "created", repo=REPO, pr_number=7, body="/mlci rerun")
+    payload["comment"]["user"]["type"] = "User"
+    change(payload)
+    gh.env("issue_comment", payload)
+
+
+COMMENT_PAYLOADS = [
+    pytest.param(lambda p: p["comment"].pop("id"), "comment.id", id="no-comment-id"),
+    pytest.param(lambda p: p["comment"].update(id="12; rm"), "comment.id", id="comment-id-text"),
+    pytest.param(lambda p: p["issue"].update(number="7a"), "issue.number", id="issue-number-text"),
+    pytest.param(lambda p: p["issue"].update(number=None), "issue.number", id="issue-number-null"),
+    pytest.param(lambda p: p.update(comment="x"), "comment", id="comment-a-string"),
+]
+
+
+@pytest.mark.parametrize("change,named", COMMENT_PAYLOADS)
+def test_an_odd_issue_comment_payload_is_one_line(gh, change, named):  # noqa: F811
+    base, head = regressing_pr(gh)
+    gh.fake.add_pull(7, head_sha=head, base_sha=base, head_ref="feature", base_ref="main")
+    _comment_event(gh, change)
+    run = gh.run("ci")
+    err = own_output(run.err)
+    assert "Traceback" not in err and "internal error" not in err, err[-2000:]
+    errors = [ln for ln in err.splitlines() if ln.startswith("mlci: error:")]
+    assert run.code == 3 and len(errors) == 1, err[-2000:]
+    assert named in errors[0]
+    assert [r for r in gh.fake.requests if r.is_write] == []

@@ -114,15 +114,28 @@ def from_env(
         except json.JSONDecodeError as exc:
             if strict:
                 raise RunError(f"the event payload {path} is not JSON: {exc}") from exc
-        except (OSError, UnicodeDecodeError):
+        except (OSError, UnicodeDecodeError) as exc:
             if strict:
-                raise
+                why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+                raise RunError(
+                    f"cannot read the event payload GITHUB_EVENT_PATH={path}: {why}"
+                ) from exc
         if not isinstance(event, dict):
             event = {}
 
-    def opt_path(name: str) -> Path | None:
+    def opt_path(name: str, *, folder: bool = False) -> Path | None:
+        """A path the runner hands over; one that is the wrong kind stops a strict run."""
         value = env.get(name)
-        return Path(value) if value else None
+        if not value:
+            return None
+        path = Path(value)
+        wrong = (path.exists() and not path.is_dir()) if folder else path.is_dir()
+        if wrong:
+            if strict:
+                kind = "a folder" if folder else "a file"
+                raise RunError(f"{name}={value} is not {kind}: the runner's environment is broken")
+            return None
+        return path
 
     return ActionsContext(
         event_name=env.get("GITHUB_EVENT_NAME", ""),
@@ -139,7 +152,7 @@ def from_env(
         token=token or env.get(TOKEN_VAR) or None,
         step_summary=opt_path("GITHUB_STEP_SUMMARY"),
         output=opt_path("GITHUB_OUTPUT"),
-        runner_temp=opt_path("RUNNER_TEMP"),
+        runner_temp=opt_path("RUNNER_TEMP", folder=True),
         in_actions=env.get("GITHUB_ACTIONS") == "true",
         base_ref=env.get("GITHUB_BASE_REF") or None,
         strict=strict,

@@ -71,6 +71,8 @@ def command_from_event(ctx: ActionsContext) -> Command | None:
         return None
     issue = event.get("issue") or {}
     comment = event.get("comment") or {}
+    if not isinstance(issue, dict) or not isinstance(comment, dict):
+        raise RunError("the issue_comment payload's issue or comment is not an object")
     if not issue.get("pull_request"):
         return None  # a comment on an issue, not on a pull request
     user = comment.get("user") or {}
@@ -82,8 +84,21 @@ def command_from_event(ctx: ActionsContext) -> Command | None:
         return None
     name, text = parsed
     return Command(
-        name, text, login, int(comment["id"]), comment.get("html_url"), int(issue["number"])
+        name,
+        text,
+        login,
+        _number(comment.get("id"), "comment.id"),
+        comment.get("html_url"),
+        _number(issue.get("number"), "issue.number"),
     )
+
+
+def _number(value: Any, where: str) -> int:
+    """A positive id from the payload; anything else stops the run in one line."""
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value
+    shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
+    raise RunError(f"the issue_comment payload's {where} is not a number: {shown}")
 
 
 def handle(
