@@ -313,8 +313,10 @@ def _leaves_tree(repo: Any, path: str) -> str | None:
 
     Only the work tree's files can be links to anywhere; at a commit DVC reads git's tree.
     """
-    if getattr(repo.fs, "protocol", None) != "local":
-        return None
+    from dvc.fs import GitFileSystem
+
+    if isinstance(repo.fs, GitFileSystem) or getattr(repo.fs, "protocol", None) != "local":
+        return None  # a commit's tree (DVC's git file system says "local" too)
     root = Path(repo.root_dir)
     try:
         top = Path(repo.scm.root_dir).resolve() if getattr(repo, "scm", None) else root.resolve()
