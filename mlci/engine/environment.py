@@ -49,8 +49,14 @@ class _Side:
             elif self.rev is None:
                 file = self.git_root / path
                 self._bytes[path] = _bounded_read(file)
+                if self._bytes[path] is None and file.is_file():
+                    self.refused[path] = f"larger than {MAX_FILE_BYTES:,} bytes"
             else:
-                self._bytes[path] = git.show_file(self.rev, path, self.git_root)
+                data = git.show_file(self.rev, path, self.git_root)
+                if data is not None and len(data) > MAX_FILE_BYTES:
+                    self.refused[path] = f"{len(data):,} bytes, more than {MAX_FILE_BYTES:,}"
+                    data = None
+                self._bytes[path] = data
         return self._bytes[path]
 
     def _outside(self, path: str) -> str | None:

@@ -135,15 +135,15 @@ def _stage_files(plan: Iterable[Any], root: Path) -> list[Path]:
 
 def read_locks(files: Iterable[Path], root: Path) -> dict[str, dict[str, Any]]:
     """Stage name -> its lock entry, for every stage recorded in ``files``."""
-    import yaml
+    from mlci.model import yamlread
 
     entries: dict[str, dict[str, Any]] = {}
     for file in files:
         try:
-            data = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
+            data = yamlread.load(file.read_bytes()) or {}
         except FileNotFoundError:
             continue
-        except (OSError, yaml.YAMLError):
+        except (OSError, yamlread.YamlRefused):
             data = {}
         rel = file.relative_to(root).as_posix() if file.is_relative_to(root) else str(file)
         if file.name == "dvc.lock":

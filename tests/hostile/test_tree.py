@@ -350,3 +350,95 @@ def test_a_plot_never_follows_a_link_out_of_the_tree(gh, link, plot):  # noqa: F
     doc = json.loads(out.read_text())
     reasons = [p.get("reason") or "" for p in doc["plots"] if p["id"].startswith(plot)]
     assert any("link out of the repository" in r for r in reasons), doc["plots"]
+
+
+# --- 6. bounds: every YAML through one bounded loader, every reader bounded -------------------
+
+
+def _bomb_yaml(key: str) -> str:
+    from tests.hostile.test_inputs import alias_bomb
+
+    return f"{key}:\n{alias_bomb()}\n"
+
+
+def _write(rel: str, text: str):
+    def change(repo) -> None:
+        repo.write(rel, text)
+
+    return change
+
+
+def _many_keys(count: int):
+    def change(repo) -> None:
+        body = ",".join(f'"k{i}": {i % 7}' for i in range(count))
+        (repo.path / "big.json").write_text("{" + body + "}")
+
+    return change
+
+
+def _many_requirements(repo) -> None:
+    lines = "".join(f"package-{i}=={i % 9}.0\n" for i in range(400_000))
+    repo.write("requirements.txt", lines)
+
+
+BIG_INPUTS = [
+    pytest.param(
+        _write("environment.yml", "name: x\n" + _bomb_yaml("dependencies")),
+        "environment.yml",
+        "alias",
+        id="alias-bomb-environment-yml",
+    ),
+    pytest.param(
+        _write(".github/workflows/ci.yml", "on: push\n" + _bomb_yaml("jobs")),
+        ".github/workflows/ci.yml",
+        "alias",
+        id="alias-bomb-workflow",
+    ),
+    pytest.param(
+        _write("conda-lock.yml", _bomb_yaml("package")),
+        "conda-lock.yml",
+        "alias",
+        id="alias-bomb-conda-lock",
+    ),
+    pytest.param(
+        _write("extra.yaml", _bomb_yaml("acc")), "extra.yaml", "alias", id="alias-bomb-metrics-file"
+    ),
+    pytest.param(_many_requirements, "requirements.txt", "bytes", id="400k-line-requirements"),
+    pytest.param(_many_keys(1_000_000), "big.json", "10,000", id="1M-key-metrics"),
+    pytest.param(_many_keys(5_000), "this report leaves out", "metric rows", id="5000-key-metrics"),
+]
+
+
+@pytest.mark.parametrize("change,named,why", BIG_INPUTS)
+def test_a_huge_or_bombed_input_is_bounded_and_named(git_repo, change, named, why):
+    import subprocess
+
+    from tests.conftest import VENV_BIN
+
+    metrics_repo(
+        git_repo,
+        {"acc": 0.9},
+        config="repro: {enabled: false}\nmetrics:\n  files: [extra.yaml, big.json]\n",
+    )
+    git_repo.write("requirements.txt", "pandas==2.1.4\n")
+    git_repo.write("environment.yml", "name: x\ndependencies: [python=3.11]\n")
+    git_repo.write("conda-lock.yml", "package: []\n")
+    git_repo.write(".github/workflows/ci.yml", "on: push\njobs: {}\n")
+    git_repo.write("extra.yaml", "acc: 1\n")
+    git_repo.write("big.json", {"x": 1})
+    git_repo.commit("small inputs")
+    change(git_repo)
+    # a subprocess: before the fix some of these ran for minutes and printed 100 MB
+    proc = subprocess.run(
+        [str(VENV_BIN / "mlci"), "check", "--no-repro", "--base", "HEAD", "--format", "markdown"],
+        cwd=git_repo.path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode in (0, 1), proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr
+    assert len(proc.stdout) < 400_000, f"{len(proc.stdout):,} characters of report"
+    lines = [ln for ln in proc.stdout.splitlines() if named in ln and why in ln]
+    assert lines, proc.stdout[-3000:]
