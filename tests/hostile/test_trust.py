@@ -311,3 +311,86 @@ def test_an_odd_issue_comment_payload_is_one_line(gh, change, named):  # noqa: F
     assert run.code == 3 and len(errors) == 1, err[-2000:]
     assert named in errors[0]
     assert [r for r in gh.fake.requests if r.is_write] == []
+
+
+# --- 9. not tried before: /mlci rerun on a fork's own workflow, MLflow names --------------------
+
+
+def test_rerun_never_picks_a_workflow_a_forks_pull_request_added(pr_fork):  # noqa: F811
+    """A fork's PR adds .github/workflows/mlci-fork.yml named "mlci"; its run is the newest."""
+    from tests.test_ci import REPO
+    from tests.test_commands import replies, rerun, say
+
+    pr = pr_fork
+    ours = pr.fake.add_workflow_run(
+        head_sha=pr.head,
+        name="mlci",
+        path=".github/workflows/mlci.yml",
+        event="pull_request",
+        run_number=1,
+    )
+    forks = pr.fake.add_workflow_run(
+        head_sha=pr.head,
+        name="mlci",
+        path=".github/workflows/mlci-fork.yml",
+        event="pull_request",
+        run_number=2,
+    )
+    pr.mp.setenv(
+        "GITHUB_WORKFLOW_REF", f"{REPO}/.github/workflows/mlci-commands.yml@refs/heads/main"
+    )
+    run = say(pr, "/mlci rerun", user="writer")
+    assert rerun(pr, ours, forks) == [True, False]
+    assert "Re-running" in replies(pr, run.comment_id)[0]
+
+
+@pytest.fixture
+def pr_fork(pr):  # noqa: F811
+    """PR #7 from a fork; the checkout (the default branch) has mlci.yml, not the fork's file."""
+    pr.fake.add_pull(
+        7,
+        head_sha=pr.head,
+        base_sha=pr.repo.git("rev-parse", "main"),
+        head_ref="feature",
+        base_ref="main",
+        head_repo="someone/ml-repo",
+    )
+    return pr
+
+
+from tests.test_commands import pr as pr  # noqa: E402, F401 - the fixture
+
+LONG = "m" * 300
+
+MLFLOW_NAMES = [
+    pytest.param({LONG + "a": 1.0, LONG + "b": 2.0}, {}, id="metric-names-equal-in-250-chars"),
+    pytest.param({"a/b": 1.0, "a_b": 2.0, "a..b": 3.0, "a__b": 4.0}, {}, id="colliding-keys"),
+    pytest.param({"acc": 0.9}, {"x" * 300: "v", "p": "y" * 10_000}, id="long-param-key-and-value"),
+    pytest.param({"\u2028line": 1.0, "tab\there": 2.0, " ": 3.0}, {}, id="odd-characters"),
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("metrics,params", MLFLOW_NAMES)
+def test_pr_controlled_names_do_not_break_mlflow_tracking(
+    dvc_repo, mlci, tmp_path, metrics, params
+):
+    from tests.conftest import metrics_repo
+
+    db = tmp_path / "mlflow.db"
+    metrics_repo(
+        dvc_repo,
+        {"acc": 0.9},
+        params={"lr": 0.1},
+        config=f"repro: {{enabled: false}}\nmlflow:\n  tracking_uri: sqlite:///{db}\n",
+    )
+    dvc_repo.write("eval/metrics.json", dict(metrics, acc=0.9))
+    dvc_repo.write("params.yaml", json.dumps({"train": dict(params, lr=0.1)}))
+    run = mlci(dvc_repo, "check", "--format", "json")
+    assert run.code in (0, 1), run.err[-2000:]
+    assert "Traceback" not in run.err and "could not" not in run.err, run.err[-2000:]
+    run_id = run.json()["mlflow"]["run_id"]
+    from mlflow.tracking import MlflowClient
+
+    finished = MlflowClient(f"sqlite:///{db}").get_run(run_id)
+    assert finished.info.status == "FINISHED"

@@ -61,6 +61,9 @@ class ActionsContext:
     runner_temp: Path | None = None
     in_actions: bool = False
     base_ref: str | None = None  # GITHUB_BASE_REF: the target branch of a pull_request run
+    workspace: Path | None = (
+        None  # GITHUB_WORKSPACE: the checkout (the default branch on a comment)
+    )
     strict: bool = True  # False: a payload mlci cannot read means "cannot tell", not an error
 
     @property
@@ -155,6 +158,7 @@ def from_env(
         runner_temp=opt_path("RUNNER_TEMP", folder=True),
         in_actions=env.get("GITHUB_ACTIONS") == "true",
         base_ref=env.get("GITHUB_BASE_REF") or None,
+        workspace=Path(env["GITHUB_WORKSPACE"]) if env.get("GITHUB_WORKSPACE") else None,
         strict=strict,
     )
 

@@ -18,6 +18,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from mlci.forge import COMMIT_LABEL, ReportText
@@ -304,7 +305,13 @@ def _override_check_run(
 
 
 def _latest_mlci_run(ctx: ActionsContext, client: Any, head_sha: str) -> Any:
-    """The latest mlci workflow run for ``head_sha`` (not this one), or None."""
+    """The latest mlci workflow run for ``head_sha`` (not this one), or None.
+
+    Only a run of a workflow file the default branch has (this comment's run checked it out)
+    is a candidate: a fork's pull request can add a workflow of its own named "mlci", whose
+    run a maintainer's ``/mlci rerun`` must not start again.
+    """
+    checkout = ctx.workspace or Path.cwd()
     current_path = None
     if ctx.workflow_ref and "/.github/workflows/" in ctx.workflow_ref:
         current_path = (
@@ -315,6 +322,7 @@ def _latest_mlci_run(ctx: ActionsContext, client: Any, head_sha: str) -> Any:
         for r in client.workflow_runs(head_sha)
         if str(r.id) != str(ctx.run_id)
         and r.event in ("pull_request", "pull_request_target", "push")
+        and _on_default_branch(checkout, r.path)
     ]
     same_file = [r for r in runs if current_path and r.path == current_path]
     named = [r for r in runs if "mlci" in f"{r.name} {r.path}".lower()]
@@ -322,6 +330,15 @@ def _latest_mlci_run(ctx: ActionsContext, client: Any, head_sha: str) -> Any:
     if not candidates:
         return None
     return max(candidates, key=lambda r: (r.run_number, r.id))
+
+
+def _on_default_branch(checkout: Path, path: str) -> bool:
+    """Whether the workflow file ``path`` (``.github/workflows/x.yml``) is in the checkout."""
+    parts = PurePosixPath(path).parts
+    if len(parts) != 3 or parts[:2] != (".github", "workflows") or parts[2].startswith("."):
+        return False
+    file = checkout / path
+    return file.is_file() and not file.is_symlink()
 
 
 def _rerun(cmd: Command, ctx: ActionsContext, client: Any, audit: list[str]) -> bool:
