@@ -38,12 +38,16 @@ def env_for_git() -> dict[str, str]:
 
 
 def _git(
-    args: list[str], cwd: str | Path, *, check: bool = True
+    args: list[str], cwd: str | Path, *, check: bool = True, hooks_off: bool = True
 ) -> subprocess.CompletedProcess[bytes]:
     env = env_for_git()
     try:
         proc = subprocess.run(
-            ["git", *NO_HOOKS, *args], cwd=cwd, capture_output=True, env=env, check=False
+            ["git", *(NO_HOOKS if hooks_off else ()), *args],
+            cwd=cwd,
+            capture_output=True,
+            env=env,
+            check=False,
         )
     except FileNotFoundError as exc:  # pragma: no cover - git is a documented requirement
         raise GitError("git is not installed or not on PATH") from exc
@@ -182,7 +186,10 @@ def git_path(name: str, cwd: str | Path) -> Path:
     Asks git, so ``core.hooksPath``, linked worktrees and ``$GIT_DIR`` are honoured.
     """
     root = repo_root(cwd)
-    path = Path(output(["rev-parse", "--git-path", name], root))
+    # the repository's own core.hooksPath, not the null one mlci's git runs with (rev-parse
+    # runs no hook)
+    answer = _git(["rev-parse", "--git-path", name], root, hooks_off=False)
+    path = Path(answer.stdout.decode(errors="replace").strip())
     return path if path.is_absolute() else (root / path)
 
 
@@ -351,7 +358,10 @@ def _watched(root: Path) -> tuple[dict[Path, str], tuple[Path, ...]]:
         home / ".gitconfig": "~/.gitconfig",
         xdg / "git" / "config": "~/.config/git/config",
     }
-    hook_dirs = (common / "hooks",)
+    hook_dirs: tuple[Path, ...] = (common / "hooks",)
+    configured = git_path("hooks", top)  # core.hooksPath, when the repository sets one
+    if configured.resolve() != (common / "hooks").resolve():
+        hook_dirs += (configured,)
     for folder in hook_dirs:
         for hook in _hook_files(folder):
             names[hook] = f".git/hooks/{hook.name}"
