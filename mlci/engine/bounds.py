@@ -15,8 +15,8 @@ from typing import Any, TypeVar
 
 from mlci.model.result import Result
 
-MAX_METRIC_ROWS = 2_000
-MAX_PARAM_ROWS = 2_000
+MAX_METRIC_ROWS = 20_000  # two files at the per-file limit (engine/collect.py)
+MAX_PARAM_ROWS = 20_000
 MAX_PLOTS = 200
 
 T = TypeVar("T")

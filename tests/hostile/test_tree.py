@@ -368,10 +368,11 @@ def _write(rel: str, text: str):
     return change
 
 
-def _many_keys(count: int):
+def _many_keys(count: int, files: tuple[str, ...] = ("big.json",)):
     def change(repo) -> None:
         body = ",".join(f'"k{i}": {i % 7}' for i in range(count))
-        (repo.path / "big.json").write_text("{" + body + "}")
+        for name in files:
+            (repo.path / name).write_text("{" + body + "}")
 
     return change
 
@@ -405,7 +406,12 @@ BIG_INPUTS = [
     ),
     pytest.param(_many_requirements, "requirements.txt", "bytes", id="400k-line-requirements"),
     pytest.param(_many_keys(1_000_000), "big.json", "10,000", id="1M-key-metrics"),
-    pytest.param(_many_keys(5_000), "this report leaves out", "metric rows", id="5000-key-metrics"),
+    pytest.param(
+        _many_keys(9_000, ("big.json", "big2.json", "big3.json")),
+        "this report leaves out",
+        "metric rows",
+        id="27000-metrics-in-three-files",
+    ),
 ]
 
 
@@ -418,7 +424,7 @@ def test_a_huge_or_bombed_input_is_bounded_and_named(git_repo, change, named, wh
     metrics_repo(
         git_repo,
         {"acc": 0.9},
-        config="repro: {enabled: false}\nmetrics:\n  files: [extra.yaml, big.json]\n",
+        config="repro: {enabled: false}\nmetrics:\n  files: [extra.yaml, big.json, big2.json, big3.json]\n",
     )
     git_repo.write("requirements.txt", "pandas==2.1.4\n")
     git_repo.write("environment.yml", "name: x\ndependencies: [python=3.11]\n")
