@@ -63,12 +63,16 @@ test-dvc-compat: $(COMPAT_STAMP) refs
 	$(COMPAT_VENV)/bin/python -c "import dvc; print('DVC', dvc.__version__)"
 	$(COMPAT_VENV)/bin/python -m pytest -q -p no:cacheprovider -m "not spark" $(DVC_TESTS)
 
-# ruff (lint and format) and mypy, with the versions pinned in the test extra
+# ruff (lint and format), mypy and zizmor, with the versions pinned in the lint extra. zizmor
+# runs offline (no GitHub API look-ups) with the exceptions in zizmor.yml; the workflow
+# `mlci init` writes is linted by tests/test_workflow_lint.py.
 LINTED := mlci tests benchmarks examples
+WORKFLOWS := $(wildcard examples/workflows/*.yml .github/workflows/*.yml) action.yml
 lint: $(TEST_STAMP)
 	$(VENV)/bin/ruff check $(LINTED)
 	$(VENV)/bin/ruff format --check $(LINTED)
 	$(VENV)/bin/mypy mlci
+	$(VENV)/bin/zizmor --offline --no-progress --config zizmor.yml $(WORKFLOWS)
 
 # The edit-test loop: every test not marked slow (no DVC pipeline run, no browser, no act).
 test-fast: $(TEST_STAMP) refs

@@ -29,7 +29,7 @@ def median_time(func, repeat: int = 5) -> tuple[float, object]:
 
 
 def main() -> None:
-    from mlci.report import html, render
+    from mlci.report import html, terminal
 
     base, head, files = metrics()
     cfg = parsed_config()
@@ -38,7 +38,7 @@ def main() -> None:
         f"(c) compare + render, 10,000 metrics in 100 files\n    {seconds * 1000:8.0f} ms   "
         f"ratio to 1 s {seconds:.2f}   (target < 1)   comment {len(comment):,} characters (limit 65,536)"
     )
-    t_text, _ = median_time(lambda: render.text(result, color=False), repeat=3)
+    t_text, _ = median_time(lambda: terminal.text(result, color=False), repeat=3)
     t_html, page = median_time(lambda: html.html(result), repeat=3)
     print(
         f"    for information: terminal text {t_text * 1000:.0f} ms, HTML report with every row "

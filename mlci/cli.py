@@ -194,10 +194,11 @@ github_options = _stack(
 @repro_option
 @github_options
 def ci(common: Common, repro: bool | None, publish: bool, github_token: str | None) -> int:
-    from mlci.commands.ci import options, run_ci
+    from mlci.commands.ci import run_ci
+    from mlci.commands.common import ci_options
 
     return run_ci(
-        options(
+        ci_options(
             config_path=common.config_path,
             base=common.base,
             head=common.head,
@@ -225,10 +226,10 @@ def publish_cmd(
     result_file: str, config_path: str | None, fmt: str, github_token: str | None, verbose: bool
 ) -> int:
     """Publish a result computed elsewhere (the trusted half of the fork-safe flow)."""
-    from mlci.commands.ci import options
+    from mlci.commands.common import ci_options
     from mlci.commands.publish import run_publish
 
-    opts = options(
+    opts = ci_options(
         config_path=config_path, repro=False, verbose=verbose, fmt=fmt, github_token=github_token
     )
     return run_publish(result_file, opts)

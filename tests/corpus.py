@@ -374,3 +374,115 @@ def formats_pipeline(
     p.write("mlci.yaml", FORMATS_MLCI_YAML)
     p.repro()
     return p.commit(message)
+
+
+# --- a two-stage pipeline whose metric history the tests write run by run -----------------
+
+NOISY_TRAIN_PY = """\
+\"\"\"'Train' a model: params.yaml's train.value, plus noise from noise.txt, a file the stage
+does not declare (an unseeded random source: same inputs, another result).\"\"\"
+import pathlib
+
+import yaml
+
+value = yaml.safe_load(open("params.yaml"))["train"]["value"]
+noise = int(pathlib.Path("noise.txt").read_text())
+pathlib.Path("model.txt").write_text(str(round(value + noise / 1000, 6)))
+"""
+
+NOISY_EVALUATE_PY = """\
+\"\"\"Score the model: its accuracy is the number in model.txt, written where argv[1] says.\"\"\"
+import json
+import pathlib
+import sys
+
+acc = float(pathlib.Path("model.txt").read_text())
+out = pathlib.Path(sys.argv[1])
+out.parent.mkdir(parents=True, exist_ok=True)
+out.write_text(json.dumps({"acc": acc}))
+"""
+
+_TRAIN_STAGE = """\
+stages:
+  train:
+    cmd: python train.py
+    deps: [train.py]
+    params: [train.value]
+    outs: [model.txt]
+"""
+
+# layout -> (the evaluate stage and any top-level entries, the metric a rule gates)
+LAYOUTS: dict[str, tuple[str, str]] = {
+    # a metrics file that is a stage's own (cached) output
+    "file": (
+        """\
+  evaluate:
+    cmd: python evaluate.py metrics.json
+    deps: [evaluate.py, model.txt]
+    metrics: [metrics.json]
+""",
+        "metrics.json:acc",
+    ),
+    # dvclive's layout: the stage outputs a folder, the metrics file inside it is declared at
+    # the top level
+    "folder": (
+        """\
+  evaluate:
+    cmd: python evaluate.py eval/metrics.json
+    deps: [evaluate.py, model.txt]
+    outs: [eval]
+metrics:
+  - eval/metrics.json
+""",
+        "eval/metrics.json:acc",
+    ),
+    # a plain output of the stage, declared a metric by a top-level entry
+    "toplevel": (
+        """\
+  evaluate:
+    cmd: python evaluate.py scores.json
+    deps: [evaluate.py, model.txt]
+    outs: [scores.json]
+metrics:
+  - scores.json
+""",
+        "scores.json:acc",
+    ),
+    # one stage per item: dvc.lock names them evaluate@a and evaluate@b
+    "foreach": (
+        """\
+  evaluate:
+    foreach: [a, b]
+    do:
+      cmd: python evaluate.py eval/${item}.json
+      deps: [evaluate.py, model.txt]
+      metrics:
+        - eval/${item}.json
+""",
+        "eval/a.json:acc",
+    ),
+}
+
+NOISY_MLCI_YAML = """\
+metrics:
+  rules:
+    - name: acc
+      direction: higher
+      max_regression: auto
+"""
+
+
+def noisy_pipeline(p: Project, layout: str, folder: str = "") -> str:
+    """Stage ``train`` (params ``train.value``, the undeclared ``noise.txt``) writes
+    ``model.txt``; stage ``evaluate`` turns it into the metric, laid out as ``LAYOUTS``
+    says. ``folder``: the DVC project's folder in the repository ("" for the root).
+    Written, not reproduced or committed; returns the gated metric's name."""
+    stage, metric = LAYOUTS[layout]
+    at = f"{folder}/" if folder else ""
+    p.write(f"{at}train.py", NOISY_TRAIN_PY)
+    p.write(f"{at}evaluate.py", NOISY_EVALUATE_PY)
+    p.write(f"{at}noise.txt", "0")
+    p.write(f"{at}dvc.yaml", _TRAIN_STAGE + stage)
+    p.write(f"{at}mlci.yaml", NOISY_MLCI_YAML)
+    p.set_params(file=f"{at}params.yaml", value=0.8)
+    return metric

@@ -188,19 +188,22 @@ runs:
 def act_command(act_event: str, event: Path, tmp_path: Path, api_url: str) -> list[str]:
     """act in self-hosted mode, this checkout as mlci/mlci@v0, stand-ins for actions it cannot fetch."""
     stand_ins = []
-    for name, text in (
-        ("setup-python@v5", SETUP_PYTHON_STAND_IN),
-        ("upload-artifact@v4", UPLOAD_ARTIFACT_STAND_IN),
+    for name, text in (  # the refs the examples pin
+        ("setup-python@a26af69be951a213d495a4c3e4e4022e16d87065", SETUP_PYTHON_STAND_IN),
+        ("upload-artifact@ea165f8d65b6e75b540449e92b4886f43607fa02", UPLOAD_ARTIFACT_STAND_IN),
     ):
         folder = tmp_path / name.split("@")[0]
         folder.mkdir(exist_ok=True)
         (folder / "action.yml").write_text(text)
         stand_ins += ["--local-repository", f"actions/{name}={folder}"]
-    cache = tmp_path / "cache"  # actions/cache/restore@v4 and actions/cache/save@v4: one repository
+    cache = tmp_path / "cache"  # actions/cache/restore and actions/cache/save: one repository
     for half in ("restore", "save"):
         (cache / half).mkdir(parents=True, exist_ok=True)
         (cache / half / "action.yml").write_text(CACHE_STAND_IN.format(half=half))
-    stand_ins += ["--local-repository", f"actions/cache@v4={cache}"]
+    stand_ins += [
+        "--local-repository",
+        f"actions/cache@5a3ec84eff668545956fd18022155c47e93e2684={cache}",
+    ]
     action = action_copy(tmp_path / "action")
     return [
         str(VENV_BIN / "act"),

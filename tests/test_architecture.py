@@ -6,8 +6,9 @@ model; ``engine`` the model, the config loader and the adapters; ``commands`` an
 Only ``adapters`` and ``forge`` import an outside system or read ``GITHUB_*``. Outside ``forge``
 nothing imports a host's package (``mlci.forge.github``) or reads the host's run context (the event
 payload, the runner's variables): commands get host-neutral values from the ``mlci.forge``
-protocol (``HostEvent``). The test reads the source (imports inside functions too) rather than
-importing it.
+protocol (``HostEvent``). A command module imports no other command module (``commands.common``
+is the shared helper), and no module is longer than ``MAX_LINES``. The test reads the source
+(imports inside functions too) rather than importing it.
 """
 
 from __future__ import annotations
@@ -54,6 +55,12 @@ OUTSIDE = {
 KNOWN: set[tuple[str, str]] = set()
 # modules that still import an outside system or read GITHUB_* outside adapters/forge
 KNOWN_OUTSIDE: set[str] = set()
+
+
+# the longest a module may grow: past it, it holds more than one thing and is split
+MAX_LINES = 600
+# the one command module every command may import: the set-up and output they share
+SHARED_COMMAND_MODULE = "mlci.commands.common"
 
 
 def _layer(module: str) -> str:
@@ -130,6 +137,28 @@ def crossings() -> tuple[set[tuple[str, str]], list[str]]:
     return bad, outside
 
 
+def command_crossings() -> list[str]:
+    """Imports of one command module by another (``commands.common`` excepted)."""
+    out = []
+    for module, path in _modules(PACKAGE).items():
+        if _layer(module) != "commands" or module == "mlci.commands":
+            continue
+        for name, line in _imports(path):
+            if name.startswith("mlci.commands") and name not in (module, SHARED_COMMAND_MODULE):
+                out.append(f"{module}:{line} imports {name}")
+    return out
+
+
+def long_modules() -> list[str]:
+    """Modules over ``MAX_LINES`` lines, with their length."""
+    out = []
+    for module, path in _modules(PACKAGE).items():
+        lines = len(path.read_text("utf-8").splitlines())
+        if lines > MAX_LINES:
+            out.append(f"{module}: {lines} lines")
+    return out
+
+
 def test_every_module_belongs_to_a_layer():
     layers = {_layer(m) for m in _modules()}
     assert layers - {"__init__"} <= set(MAY_IMPORT), "a new top-level package needs its rules here"
@@ -171,3 +200,38 @@ def test_the_checker_sees_a_crossing(tmp_path, rule, monkeypatch):
     assert any("imports dvc.repo" in o for o in outside)
     assert any("imports mlci.forge.github (only the mlci.forge" in o for o in outside)
     assert any("reads the host's ctx.event" in o for o in outside)
+
+
+def test_command_modules_do_not_import_each_other():
+    found = command_crossings()
+    assert not found, "move what both need to the engine or commands/common.py:\n" + "\n".join(
+        found
+    )
+
+
+def test_no_module_is_longer_than_the_limit():
+    found = long_modules()
+    assert not found, f"split these by what they do (at most {MAX_LINES} lines):\n" + "\n".join(
+        found
+    )
+
+
+def test_the_checker_sees_a_command_importing_a_command_and_a_long_module(tmp_path, monkeypatch):
+    """Both rules are not vacuous: a planted crossing and a planted long module are reported."""
+    fake = tmp_path / "mlci"
+    (fake / "commands").mkdir(parents=True)
+    (fake / "commands" / "__init__.py").write_text("")
+    (fake / "commands" / "common.py").write_text("X = 1\n")
+    (fake / "commands" / "card.py").write_text(
+        "from mlci.commands import common\n"
+        "def f():\n    from mlci.commands.deploy import challenge\n    return challenge\n"
+    )
+    (fake / "commands" / "deploy.py").write_text("from mlci.commands import card\n")
+    (fake / "engine.py").write_text("x = 1\n" * (MAX_LINES + 1))
+    (fake / "model.py").write_text("x = 1\n" * MAX_LINES)
+    monkeypatch.setattr(sys.modules[__name__], "PACKAGE", fake)
+    assert sorted(command_crossings()) == [
+        "mlci.commands.card:3 imports mlci.commands.deploy",
+        "mlci.commands.deploy:1 imports mlci.commands.card",
+    ]
+    assert long_modules() == [f"mlci.engine: {MAX_LINES + 1} lines"]

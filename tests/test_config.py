@@ -76,7 +76,10 @@ def test_every_section_of_spec_loads():
 # Keys the product contract already lists but mlci does not implement yet, with the issue that
 # brings them. The test below fails both when an implemented key stops loading and when one of
 # these starts to load (then take it off this list).
-PENDING_SPEC_KEYS = {}
+PENDING_SPEC_KEYS = {
+    "repro.run_cache": "issue 24 (real repositories, second pass)",
+    "sweep": "issue 27 (/mlci sweep)",
+}
 
 
 def _without(tree: dict, dotted: str) -> dict:

@@ -19,7 +19,7 @@ import socket
 import pytest
 
 from mlci.model.result import Result, validate
-from mlci.report import render
+from mlci.report import render, terminal
 from tests.conftest import GitRepo, sh
 
 TRAIN = """\
@@ -93,7 +93,7 @@ def renderings(doc: dict) -> dict[str, str]:
     result = Result.from_dict(doc)
     return {
         "markdown": render.markdown(result),
-        "text": render.text(result),
+        "text": terminal.text(result),
         "html": html.html(result),
     }
 

@@ -201,7 +201,8 @@ def test_init_workflow_sets_up_a_conda_environment(project, mlci):
     assert conda["with"]["environment-file"] == "environment.yml"
     path_step = steps[steps.index(conda) + 1]
     assert path_step["shell"] == "bash -el {0}" and "GITHUB_PATH" in path_step["run"]
-    assert steps.index(conda) < len(steps) - 1 and steps[-1]["uses"] == "mlci/mlci@v0"
+    [run_mlci] = [s for s in steps if s.get("id") == "mlci"]
+    assert steps.index(conda) < steps.index(run_mlci) and run_mlci["uses"] == "mlci/mlci@v0"
 
 
 # --- params in several files, metrics in YAML / TOML / CSV ------------------------------

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from mlci import configfile as config
-from mlci.commands.init import guess_direction
+from mlci.engine.classify import guess_direction
 from tests.conftest import VENV_BIN, sh
 
 DVC_YAML = """\
@@ -90,9 +90,12 @@ def test_init_writes_a_config_that_loads_and_a_valid_workflow(dvc_repo, mlci):
     assert doc["permissions"] == {"contents": "read"}
     # YAML 1.1 reads the key `on` as True
     assert doc[True] == {"pull_request": None, "push": {"branches": ["main"]}}
-    pr, record = doc["jobs"]["mlci"], doc["jobs"]["record"]
+    pr, publish, record = doc["jobs"]["mlci"], doc["jobs"]["publish"], doc["jobs"]["record"]
+    # the job that runs the PR's code writes nothing; publishing is a job of its own
     assert pr["if"] == "github.event_name == 'pull_request'"
-    assert pr["permissions"] == {
+    assert pr["permissions"] == {"contents": "read"}
+    assert publish["needs"] == "mlci" and "pull_request" in publish["if"]
+    assert publish["permissions"] == {
         "contents": "read",
         "pull-requests": "write",
         "statuses": "write",
@@ -101,14 +104,22 @@ def test_init_writes_a_config_that_loads_and_a_valid_workflow(dvc_repo, mlci):
     # a push to main records its result in the history (refs/notes/mlci), which needs to push
     assert record["if"] == "github.event_name == 'push'"
     assert record["permissions"] == {"contents": "write", "statuses": "write", "checks": "write"}
-    assert record["steps"] == pr["steps"]
     assert "pull_request" in doc["concurrency"]["cancel-in-progress"]
     steps = pr["steps"]
-    assert steps[0] == {"uses": "actions/checkout@v4", "with": {"fetch-depth": 0}}
-    assert steps[1]["uses"] == "actions/setup-python@v5"
-    assert "requirements.txt" in steps[2]["run"]
-    assert steps[-1]["uses"] == "mlci/mlci@v0"
-    assert steps[-1]["with"] == {
+    assert steps[0] == {
+        "uses": "actions/checkout@11bd71901bbe5b1630ceea73d27597364c9af683",
+        "with": {"fetch-depth": 0, "persist-credentials": False},
+    }
+    assert steps[2]["uses"].startswith("actions/setup-python@")
+    assert "requirements.txt" in steps[3]["run"]
+    [run_mlci] = [s for s in steps if s.get("uses") == "mlci/mlci@v0"]
+    assert run_mlci["with"] == {"publish": "false", "config": "mlci.yaml"}
+    assert [s for s in publish["steps"] if s.get("uses") == "mlci/mlci@v0"][0]["with"] == {
+        "command": "publish",
+        "result": "${{ runner.temp }}/mlci-artifact/mlci-result.json",
+        "config": "mlci.yaml",
+    }
+    assert record["steps"][-1]["with"] == {
         "github-token": "${{ secrets.GITHUB_TOKEN }}",
         "config": "mlci.yaml",
     }
@@ -159,7 +170,9 @@ def test_never_overwrites_without_force(dvc_repo, mlci):
     assert "eval/metrics.json:acc" in (dvc_repo.path / "mlci.yaml").read_text()
     workflow = yaml.safe_load((dvc_repo.path / ".github/workflows/mlci.yml").read_text())
     steps = workflow["jobs"]["mlci"]["steps"]
-    assert steps[-1]["uses"] == "acme/mlci@v2" and steps[1]["with"]["python-version"] == "3.12"
+    [setup] = [s for s in steps if s.get("uses", "").startswith("actions/setup-python@")]
+    assert "acme/mlci@v2" in [s.get("uses") for s in steps]
+    assert setup["with"]["python-version"] == "3.12"
 
     run = mlci(dvc_repo, "init")
     assert run.code == 2 and "mlci.yaml, .github/workflows/mlci.yml already exist" in run.err
@@ -191,12 +204,15 @@ def test_dvc_remote_needs_reach_the_workflow(dvc_repo, mlci):
     assert mlci(dvc_repo, "init").code == 0
     path = dvc_repo.path / ".github/workflows/mlci.yml"
     validate_workflow(path)
-    step = yaml.safe_load(path.read_text())["jobs"]["mlci"]["steps"][-1]
+    jobs = yaml.safe_load(path.read_text())["jobs"]
+    [step] = [s for s in jobs["mlci"]["steps"] if s.get("id") == "mlci"]
     assert step["with"]["extras"] == "s3"
     assert step["env"] == {
         "AWS_ACCESS_KEY_ID": "${{ secrets.AWS_ACCESS_KEY_ID }}",
         "AWS_SECRET_ACCESS_KEY": "${{ secrets.AWS_SECRET_ACCESS_KEY }}",
     }
+    # the publishing job runs nothing of the pipeline: it gets no secret
+    assert "secrets." not in yaml.safe_dump(jobs["publish"])
 
 
 @pytest.mark.parametrize(
@@ -261,7 +277,7 @@ def test_commented_bounds_read_back_as_numbers(dvc_repo, mlci):
     ],
 )
 def test_header_row_detection(tmp_path, text, columns, headerless):
-    from mlci.commands.init import _table_head
+    from mlci.engine.infer import _table_head
 
     file = tmp_path / ("t.tsv" if "\t" in text else "t.csv")
     file.write_text(text)
@@ -286,7 +302,7 @@ def test_header_row_detection(tmp_path, text, columns, headerless):
 def test_stage_glob(paths, keys, pattern):
     from fnmatch import fnmatchcase
 
-    from mlci.commands.init import _stage_glob
+    from mlci.engine.classify import _stage_glob
 
     assert _stage_glob(paths, keys) == pattern
     if pattern:
@@ -307,3 +323,48 @@ def test_the_recording_job_follows_the_default_branch(git_repo, mlci, tmp_path):
     assert mlci(clone_repo, "init").code == 0
     doc = yaml.safe_load((clone / ".github/workflows/mlci.yml").read_text())
     assert doc[True]["push"] == {"branches": ["trunk"]}
+
+
+def test_the_plan_from_declared_outputs_without_dvc(tmp_path):
+    """The inference is the engine's, callable without DVC or a template: declared outputs and
+    remotes in, metric files with their keys, rules, data checks, the model and CI's needs out."""
+    from mlci.adapters.dvc import PipelineOutput, RemoteConfig
+    from mlci.adapters.dvc.plugins import REMOTE_PLUGINS
+    from mlci.engine import infer
+
+    (tmp_path / "metrics.json").write_text(
+        '{"accuracy": 0.91, "log_loss": 0.3, "step": 10, "train_time": 5.2, "name": "rf"}'
+    )
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "train.csv").write_text("age,label\n31,1\n45,0\n")
+    outputs = [
+        PipelineOutput("metrics.json", "metric", "train", cached=False),
+        PipelineOutput("data", "out", "prepare", cached=True),
+        PipelineOutput("model.pkl", "out", "train", cached=True),
+        PipelineOutput("missing.json", "metric", "eval", cached=False),
+    ]
+    remotes = [RemoteConfig("store", "s3://bucket/cache", True, {})]
+    plan = infer.plan_from(tmp_path, outputs, remotes)
+
+    assert plan.has_pipeline and [f.path for f in plan.files] == ["metrics.json", "missing.json"]
+    assert [(k.key, k.direction) for k in plan.files[0].keys] == [
+        ("accuracy", "higher"),
+        ("log_loss", "lower"),
+        ("step", "higher"),
+        ("train_time", "lower"),
+    ]  # a string is no metric
+    rules = {r.name: (r.direction, r.severity) for g in plan.groups for r in g.rules}
+    assert rules == {
+        "metrics.json:accuracy": ("higher", "fail"),
+        "metrics.json:log_loss": ("lower", "fail"),
+        "metrics.json:train_time": ("lower", "warn"),  # a timing warns; the counter has no rule
+    }
+    assert plan.rule_count == 3
+    (missing,) = [g for g in plan.groups if g.title.startswith("missing.json")]
+    assert not missing.rules and "not in the work tree yet" in (missing.note or "")
+    assert [(d.path, d.columns, d.headerless) for d in plan.data] == [
+        ("data/train.csv", ("age", "label"), False)
+    ]
+    assert [m.path for m in plan.models] == ["model.pkl"]
+    s3 = REMOTE_PLUGINS["s3"]
+    assert plan.extras == [s3.extra] and plan.credentials == list(s3.workflow_secrets)

@@ -327,12 +327,12 @@ def test_the_alias_moved_while_this_deploy_was_comparing(
     The other deploy's whole work (register a version, move the alias) is done through the
     server at that exact moment: right after this deploy compared with the champion it read.
     """
-    from mlci.commands import deploy
+    from mlci.engine import challenger
 
     p = server_project
     head = p.repo.git("rev-parse", "HEAD")
     other_sha = head if same_commit else "e" * 40
-    real_challenge = deploy.challenge
+    real_challenge = challenger.challenge
     moved: list[str] = []
 
     def compare_then_the_other_deploy_finishes(*args, **kwargs):
@@ -343,7 +343,7 @@ def test_the_alias_moved_while_this_deploy_was_comparing(
         moved.append(version)
         return found
 
-    monkeypatch.setattr(deploy, "challenge", compare_then_the_other_deploy_finishes)
+    monkeypatch.setattr(challenger, "challenge", compare_then_the_other_deploy_finishes)
     run = p.run("deploy", "-e", "production", "--base", "HEAD")
     assert moved, run.out + run.err
     [winner] = moved

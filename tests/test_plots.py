@@ -10,7 +10,7 @@ import pytest
 from mlci.adapters.dvc import PlotSource
 from mlci.engine import plots
 from mlci.model.result import Plot, Result, validate
-from mlci.report import charts, render
+from mlci.report import charts, render, terminal
 from tests.conftest import assert_golden
 from tests.test_render import fixed_result
 
@@ -464,7 +464,7 @@ def test_markdown_with_plots_matches_the_golden_file():
 
 
 def test_text_with_plots_matches_the_golden_file():
-    got = render.text(result_with_plots(), color=False)
+    got = terminal.text(result_with_plots(), color=False)
     assert_golden("report_plots.txt", got)
 
 
@@ -525,5 +525,5 @@ def test_horizontal_bars_compare_each_category():
         "| <code>&lt;b&gt;zip&lt;/b&gt;</code> | — | 0.15 | new |",
     ]
     assert "<b>" not in md
-    text = render.text(fixed_result(plots=(plot,)), color=False)
+    text = terminal.text(fixed_result(plots=(plot,)), color=False)
     assert "importance by feature" in text and "+0.15" in text

@@ -8,7 +8,7 @@ import pytest
 
 from mlci.model import fmt
 from mlci.model.result import Context, MetricDelta, ParamDelta, Reason, Result, Revision, validate
-from mlci.report import render
+from mlci.report import render, terminal
 from tests.conftest import assert_golden
 
 BASE_SHA = "b37ae76" + "0" * 33
@@ -99,16 +99,16 @@ def test_markdown_matches_the_golden_file():
 
 
 def test_text_matches_the_golden_file():
-    got = render.text(fixed_result(), color=False, width=120)
+    got = terminal.text(fixed_result(), color=False, width=120)
     assert_golden("report_fail.txt", got)
     assert "\x1b[" not in got
 
 
 def test_text_uses_colour_only_when_asked(monkeypatch):
     monkeypatch.delenv("NO_COLOR", raising=False)
-    assert "\x1b[" in render.text(fixed_result(), color=True)
+    assert "\x1b[" in terminal.text(fixed_result(), color=True)
     monkeypatch.setenv("NO_COLOR", "1")
-    assert "\x1b[" not in render.text(fixed_result(), color=True)
+    assert "\x1b[" not in terminal.text(fixed_result(), color=True)
 
 
 def test_pass_headline_and_folded_sections():

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from mlci.report import html, render
+from mlci.report import html, view
 from tests.scale_case import FILES, PER_FILE, compare_and_render, metrics, parsed_config
 
 LIMIT = 65_536
@@ -33,7 +33,7 @@ def test_ten_thousand_metrics_make_a_short_useful_comment():
     # everything else is folded: counted, and only changed rows listed (up to the cap)
     assert "<summary>Metrics: 200 improved, 300 changed, 9,450 unchanged</summary>" in comment
     folded = re.findall(r"^\| (?:✅|) \| `eval/part_\d+\.json:\w+` \|", comment, re.MULTILINE)
-    assert len(folded) == render.FOLD_CAP
+    assert len(folded) == view.FOLD_CAP
     assert "`| 0 |" not in comment  # no unchanged row is listed
     assert "9,750 more metrics not listed here" in comment
 

@@ -398,3 +398,40 @@ def restore_git_files(before: GitFiles) -> None:
         for hook in _hook_files(folder):
             if hook not in before.files:
                 hook.unlink()
+
+
+def read_blobs(specs: list[str], cwd: str | Path) -> dict[str, tuple[str, bytes] | None]:
+    """``rev:./path`` -> (blob id, content), or None when absent: one ``git cat-file --batch``.
+
+    For reading one file at many commits (the results history checks each recorded
+    value against its commit's files) without a process per file.
+    """
+    wanted = [s for s in dict.fromkeys(specs) if "\n" not in s and "\0" not in s]
+    out: dict[str, tuple[str, bytes] | None] = dict.fromkeys(specs)
+    if not wanted:
+        return out
+    env = dict(os.environ, LC_ALL="C")
+    try:
+        proc = subprocess.run(
+            ["git", *NO_HOOKS, "cat-file", "--batch"],
+            cwd=cwd,
+            input=("\n".join(wanted) + "\n").encode("utf-8", errors="surrogateescape"),
+            capture_output=True,
+            env=env,
+            check=False,
+        )
+    except FileNotFoundError as exc:  # pragma: no cover - git is a documented requirement
+        raise GitError("git is not installed or not on PATH") from exc
+    data, pos = proc.stdout, 0
+    for spec in wanted:
+        end = data.find(b"\n", pos)
+        if end < 0:
+            break
+        header = data[pos:end].decode("utf-8", errors="replace").split()
+        pos = end + 1
+        if len(header) == 3 and header[2].isdigit():
+            size = int(header[2])
+            if header[1] == "blob":
+                out[spec] = (header[0], data[pos : pos + size])
+            pos += size + 1  # the content and its newline
+    return out

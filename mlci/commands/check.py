@@ -62,7 +62,7 @@ def check(
     result = common.track(result, cfg, root, run.env, kind="check", verbose=verbose)
     code = _finish(result, cfg, root, out)
     if record:
-        from mlci.commands import record as recording
+        from mlci.engine import recording
         from mlci.model.errors import RunError
 
         try:

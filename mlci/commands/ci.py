@@ -11,14 +11,12 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from mlci.adapters import git
 from mlci.commands import common
 from mlci.engine import project
-from mlci.engine.check import CheckOptions
 from mlci.forge import COMMIT_LABEL, PublishError
 from mlci.model.config import Config
 from mlci.model.errors import ConfigError, RunError
@@ -26,35 +24,8 @@ from mlci.model.result import Context, Result
 from mlci.model.run import HostEvent, Log
 
 
-@dataclass(frozen=True)
-class CiOptions:
-    check: CheckOptions
-    publish: bool = True
-    output: str | None = None
-    report: str | None = None
-    fmt: str = "text"
-    github_token: str | None = None
-    html: str | None = None  # the HTML report; in CI it is written by default, for upload
-
-
-def options(
-    *,
-    config_path: str | None = None,
-    base: str | None = None,
-    head: str | None = None,
-    repro: bool | None = None,
-    verbose: bool = False,
-    **kw: Any,
-) -> CiOptions:
-    """The options of ``mlci ci`` and ``mlci publish`` from the command line's values."""
-    check = CheckOptions(
-        config_path=config_path, base=base, head=head, repro=repro, verbose=verbose
-    )
-    return CiOptions(check=check, **kw)
-
-
 def _write_artifacts(
-    result: Result, event: HostEvent, opts: CiOptions, root: Path, out_dir: Path
+    result: Result, event: HostEvent, opts: common.CiOptions, root: Path, out_dir: Path
 ) -> tuple[Path | None, Path | None]:
     """The HTML report and the head's image plots, for the workflow to upload as artifacts."""
     from mlci.engine import plots
@@ -69,7 +40,7 @@ def _write_artifacts(
     return html_path, plots_dir
 
 
-def run_ci(opts: CiOptions, env: Mapping[str, str] | None = None) -> int:
+def run_ci(opts: common.CiOptions, env: Mapping[str, str] | None = None) -> int:
     run = common.start(env, token=opts.github_token)
     env, log, event = run.env, run.log, run.event
     ev = event.revisions
@@ -182,7 +153,7 @@ def _flag_rule_changes(result: Result, cfg: Config, root: Path, base_sha: str) -
     return dataclasses.replace(result, reasons=reasons, verdict=gate.verdict(reasons))
 
 
-def _comment_command(opts: CiOptions, run: common.Start) -> int:
+def _comment_command(opts: common.CiOptions, run: common.Start) -> int:
     """PR-comment commands. The checkout is the default branch: its config is trusted."""
     from mlci.engine import gate
 

@@ -6,6 +6,9 @@ the forge, :mod:`mlci.forge`), the log, and the host's rules for the engine
 config. :func:`write_file` and :func:`write_reports` write the result JSON, the
 Markdown report and the HTML report with one error behaviour: a path that
 cannot be written is a usage error naming the file (exit 2), never a traceback.
+:class:`CiOptions` are the options ``mlci ci`` and ``mlci publish`` share, and
+:func:`record_and_push` notes a result in the history and pushes it. Commands
+import no other command module: what two of them need lives here or in the engine.
 
 Imported when a command runs, not by ``mlci --help``: heavy modules stay inside
 the functions.
@@ -16,7 +19,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -34,6 +37,35 @@ if TYPE_CHECKING:  # the CLI imports this module for --help: the model's types s
 TOKEN_OPTION_VAR = forges.TOKEN_OPTION_VAR
 TOKEN_VAR = forges.TOKEN_VAR
 CONTEXT_VARS = forges.CONTEXT_VARS
+
+
+@dataclass(frozen=True)
+class CiOptions:
+    check: CheckOptions
+    publish: bool = True
+    output: str | None = None
+    report: str | None = None
+    fmt: str = "text"
+    github_token: str | None = None
+    html: str | None = None  # the HTML report; in CI it is written by default, for upload
+
+
+def ci_options(
+    *,
+    config_path: str | None = None,
+    base: str | None = None,
+    head: str | None = None,
+    repro: bool | None = None,
+    verbose: bool = False,
+    **kw: Any,
+) -> CiOptions:
+    """The options of ``mlci ci`` and ``mlci publish`` from the command line's values."""
+    from mlci.engine.check import CheckOptions
+
+    check = CheckOptions(
+        config_path=config_path, base=base, head=head, repro=repro, verbose=verbose
+    )
+    return CiOptions(check=check, **kw)
 
 
 @dataclass(frozen=True)
@@ -281,8 +313,6 @@ def record_history(run: Start, result: Any, cfg: Any, root: Path, *, worktree: b
     """On a push to the default branch (``history.record``), note the result and push the notes."""
     if not cfg.history.record or run.event.no_history:
         return
-    from mlci.commands.record import record_and_push
-
     record_and_push(result, root, worktree=worktree, info=run.log.info)
 
 
@@ -311,6 +341,38 @@ def label_may_act(
     if trust.honoured:
         return True, trust.actor, ""
     return False, trust.actor, trust.why_ignored()
+
+
+def record_and_push(
+    result: Result,
+    root: Path,
+    *,
+    worktree: bool,
+    info: Callable[[str], None],
+    remote: str = "origin",
+) -> bool:
+    """Record and push the notes; a refusal or a failed push is said, never raised.
+
+    History is a by-product of a run on the default branch: losing one note must
+    not turn a passing job red.
+    """
+    from mlci.adapters import notes
+    from mlci.engine import recording
+    from mlci.model.errors import RunError
+
+    try:
+        sha = recording.record(result, root, worktree=worktree)
+    except RunError as exc:
+        info(f"mlci: the result is {exc}")
+        return False
+    try:
+        attempts = notes.push(root, remote)
+    except RunError as exc:
+        info(f"mlci: recorded on {sha[:7]} but could not push {notes.REF}: {exc}")
+        return False
+    merged = f" (merged another run's notes, {attempts} attempts)" if attempts > 1 else ""
+    info(f"mlci: recorded the result on {sha[:7]} and pushed {notes.REF} to {remote}{merged}")
+    return True
 
 
 def apply_label_override(

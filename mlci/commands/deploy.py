@@ -16,31 +16,32 @@ machine). A tracking server allows no lock, so the candidate is registered as
 a claim on the alias and only the first claim for the same champion moves it
 (:meth:`mlci.adapters.mlflow.Tracker.first_claim`); the loser says which
 version won. See the README for what that guarantees.
+
+The judgement is the engine's (:mod:`mlci.engine.challenger`), and so are the
+registration (:mod:`mlci.engine.promotion`) and the card's gathering
+(:mod:`mlci.engine.card`): this module sets up, calls them and reports.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from mlci.adapters import git
 from mlci.adapters.mlflow import PREVIOUS_ALIAS, TAG, MlflowError, Tracker, Version
-from mlci.commands import card as card_command
 from mlci.commands import common
 from mlci.configfile import load
 from mlci.engine import card as gather_card
-from mlci.engine import compare, gate, history, project
+from mlci.engine import challenger, project, promotion
 from mlci.engine.check import CheckOptions
 from mlci.model import fmt
 from mlci.model.config import Config, DeployConfig
 from mlci.model.errors import EXIT_FAIL, EXIT_PASS, ConfigError, RunError
 from mlci.model.result import Context, MetricDelta, Result
-from mlci.model.run import HostEvent, Log
-from mlci.report import render
+from mlci.model.run import Log
+from mlci.report import render, terminal, view
 
 DEFAULT_LOCK_TIMEOUT = 600.0
 
@@ -80,29 +81,6 @@ class Outcome:
     card_link: str | None = None  # where a reader finds it
 
 
-def deploy_config(cfg: Config) -> DeployConfig:
-    dep = cfg.deploy
-    where = cfg.path or "mlci.yaml"
-    if dep is None:
-        raise ConfigError(
-            "no deploy: section: set deploy.model_name and deploy.model_path to deploy",
-            file=where,
-            key="deploy",
-        )
-    for key in ("model_name", "model_path"):
-        if not getattr(dep, key):
-            raise ConfigError(
-                f"deploy.{key} is required to deploy", file=where, key=f"deploy.{key}"
-            )
-    if not dep.alias or dep.alias == PREVIOUS_ALIAS:
-        raise ConfigError(
-            f"deploy.alias cannot be '{dep.alias}' (mlci keeps the old version there)",
-            file=where,
-            key="deploy.alias",
-        )
-    return dep
-
-
 def _lock_timeout(env: Mapping[str, str]) -> float:
     try:
         return float(env.get("MLCI_DEPLOY_LOCK_TIMEOUT") or DEFAULT_LOCK_TIMEOUT)
@@ -114,132 +92,6 @@ def _lock_timeout(env: Mapping[str, str]) -> float:
 
 
 # --- is this commit the tip of the branch being deployed? -------------------------------------
-
-
-def tip_problem(root: Path, event: HostEvent, branch: str | None, head: str) -> str | None:
-    """Why ``head`` is not the tip of ``branch`` now, or None when it is.
-
-    The tip is read live from ``origin`` (``git ls-remote``): a newer push
-    makes an older deploy job stale even though its event said ``after`` =
-    this commit. Without a remote, the local branch is the reference.
-    """
-    if event.push:
-        after = event.pushed_sha
-        if after and after != head:
-            return (
-                f"the checkout is {head[:7]} but the push was for {after[:7]}: deploy the pushed "
-                "commit"
-            )
-    if not branch:
-        return "HEAD is detached and no branch is named by the event: cannot tell whose tip this is"
-    tip, where = None, ""
-    if git.remote_url("origin", root):
-        tip, where = git.remote_branch_tip("origin", branch, root), f"origin/{branch}"
-        if tip is None:
-            tip, where = (
-                git.resolve(f"refs/remotes/origin/{branch}", root),
-                f"origin/{branch} (last fetched)",
-            )
-    if tip is None:
-        tip, where = git.resolve(f"refs/heads/{branch}", root), branch
-    if tip is None:
-        return f"cannot find the tip of branch '{branch}'"
-    if tip != head:
-        return (
-            f"commit {head[:7]} is not the tip of {where} (that is {tip[:7]}): a newer commit "
-            "exists, deploy that one"
-        )
-    return None
-
-
-# --- champion / challenger -------------------------------------------------------------
-
-
-def challenge(
-    tracker: Tracker,
-    champion: Version | None,
-    result: Result,
-    cfg: Config,
-    root: Path,
-) -> tuple[list[MetricDelta], list[str], list[str]]:
-    """Compare the candidate's head metrics with those logged for the champion: deltas, refusals, notes.
-
-    ``auto`` limits are the gate's: the noise recorded on its base (read in the repository
-    at ``root``).
-    """
-    from mlci.adapters.mlflow import metric_key
-
-    if champion is None:
-        return [], [], ["no model holds the alias yet: this is the first deployment"]
-    if not champion.run_id:
-        return (
-            [],
-            [],
-            [f"version {champion.version} has no MLflow run, so no metrics to compare with"],
-        )
-    logged = tracker.run_metrics(champion.run_id)
-    head = {m.name: m.head for m in result.metrics if fmt.is_number(m.head)}
-    by_key = {metric_key(name): name for name in head}
-    base = {by_key.get(key, key): value for key, value in logged.items()}
-    files = {name.split(":", 1)[0] for name in base}
-    # auto limits: the noise recorded on the base branch, as in the gate (none: fails closed)
-    ctx = result.context
-    depth, needed = cfg.history.depth, cfg.history.min_points
-    spreads = history.base_spreads(root, ctx.base.sha, depth, needed, ctx.base.ref)
-    deltas = compare.compare_metrics(base, head, files, cfg.metrics, spreads)
-    failed = [r.message for r in gate.metric_reasons(deltas) if r.severity == "fail"]
-    refusals = []
-    if failed:
-        refusals.append(
-            f"worse than the champion (version {champion.version}"
-            f"{', ' + champion.sha[:7] if champion.sha else ''}): " + "; ".join(failed)
-        )
-    return deltas, refusals, []
-
-
-# --- provenance -------------------------------------------------------------------------
-
-
-def provenance(
-    result: Result,
-    root: Path,
-    model: Path,
-    dep: DeployConfig,
-    environment: str,
-    champion: Version | None,
-    forced: str | None,
-) -> dict[str, str]:
-    ctx = result.context
-    params = {p.name: p.head for p in result.params if p.head is not None}
-    tags = {
-        TAG + "git.sha": ctx.head.sha or "",
-        TAG + "git.branch": ctx.head.ref or "",
-        TAG + "base.sha": ctx.base.sha or "",
-        TAG + "base.ref": ctx.base.ref or "",
-        TAG + "verdict": result.verdict,
-        TAG + "summary": render.headline(result),
-        TAG + "environment": environment,
-        TAG + "model.path": dep.model_path or "",
-        TAG + "model.sha256": gather_card.model_sha256(model),
-        TAG + "params.sha256": hashlib.sha256(
-            json.dumps(params, sort_keys=True, default=str).encode()
-        ).hexdigest(),
-        TAG + "repo": ctx.repo or "",
-        TAG + "run_url": ctx.run_url or "",
-        TAG + "replaced_version": champion.version if champion else "",
-        TAG + "forced": forced or "",
-    }
-    if ctx.head.sha and (blob := git.blob_id(ctx.head.sha, "dvc.lock", root)):
-        tags[TAG + "dvc_lock"] = blob
-    _, locked = gather_card.locked_paths(project.root(root), None)
-    hashes = {p.path: p.hash for p in locked if p.hash_name == "md5" and p.hash}
-    if hashes:
-        tags[TAG + "data"] = json.dumps(hashes, sort_keys=True)
-    if result.mlflow:
-        tags[TAG + "mlflow_run"] = str(result.mlflow.get("run_id"))
-    return {k: v for k, v in tags.items() if v}
-
-
 # --- mlci deploy ------------------------------------------------------------------------
 
 
@@ -275,13 +127,13 @@ def run_deploy(opts: DeployOptions, env: Mapping[str, str] | None = None) -> int
     ev = event.revisions
     root = git.repo_root(opts.check.cwd)
     cfg = load(opts.check.config_path, root, explicit=opts.check.config_path is not None)
-    dep = deploy_config(cfg)
+    dep = challenger.deploy_config(cfg)
     head = git.resolve("HEAD", root)
     if head is None:
         raise RunError("the repository has no commits yet")
 
     branch = ev.head_ref if event.push else (git.current_branch(root) or ev.head_ref)
-    tip = tip_problem(root, event, branch, head)
+    tip = challenger.tip_problem(root, event, branch, head)
 
     context = Context(repo=event.repository, event=event.name or "local", run_url=event.run_url)
     result, cfg = common.check_in_ci(
@@ -323,7 +175,7 @@ def run_deploy(opts: DeployOptions, env: Mapping[str, str] | None = None) -> int
     name, alias = str(dep.model_name), dep.alias
     try:
         tracker = mlflow.connect(cfg, root, env, verbose=opts.check.verbose)
-        who = event.deployer or card_command.local_deployer(root)
+        who = event.deployer or gather_card.local_deployer(root)
         result = _decide(
             tracker, result, cfg, root, model, dep, opts, outcome, env, log, head, tip, who
         )
@@ -379,7 +231,7 @@ def run_deploy(opts: DeployOptions, env: Mapping[str, str] | None = None) -> int
     )
     import click
 
-    click.echo(render.text(result, color=False), nl=False)
+    click.echo(terminal.text(result, color=False), nl=False)
     click.echo(fmt.terminal_text(summary))
     return EXIT_FAIL if outcome.refusals else EXIT_PASS
 
@@ -414,7 +266,7 @@ def _decide(
         if champion is not None and champion.sha == head and not outcome.refusals:
             outcome.already = True
         else:
-            deltas, refusals, notes = challenge(tracker, champion, result, cfg, root)
+            deltas, refusals, notes = challenger.challenge(tracker, champion, result, cfg, root)
             outcome.challenge, outcome.notes = deltas, outcome.notes + notes
             outcome.challenge_note = "; ".join(notes) or None
             outcome.refusals += refusals
@@ -437,10 +289,20 @@ def _decide(
         if promote:
             run_id = str((result.mlflow or {})["run_id"])
             try:
-                outcome.promoted = _promote(
-                    tracker, result, root, model, dep, opts, champion, tip, _lock_timeout(env), log
+                outcome.promoted = promotion.promote(
+                    tracker,
+                    result,
+                    root,
+                    model,
+                    dep,
+                    environment=opts.environment,
+                    champion=champion,
+                    forced=tip if opts.force else None,
+                    summary=view.headline(result),
+                    lease_s=_lock_timeout(env),
+                    log=log,
                 )
-            except LostRace as lost:
+            except promotion.LostRace as lost:
                 tracker.set_run_tag(run_id, TAG + "deploy.outcome", "lost")
                 if lost.winner.sha != head:
                     raise
@@ -450,90 +312,6 @@ def _decide(
             tracker.set_run_tag(run_id, TAG + "deploy.outcome", "promoted")
             _write_card(tracker, result, cfg, model, dep, opts, outcome, log, who)
     return result
-
-
-class LostRace(MlflowError):
-    """Another deploy claimed the alias first (see :meth:`Tracker.first_claim`)."""
-
-    def __init__(self, message: str, winner: Version, *, moved: bool = False) -> None:
-        super().__init__(message)
-        self.winner = winner
-        self.moved = moved  # the winner already holds the alias (not only a claim on it)
-
-
-def _promote(
-    tracker: Tracker,
-    result: Result,
-    root: Path,
-    model: Path,
-    dep: DeployConfig,
-    opts: DeployOptions,
-    champion: Version | None,
-    tip: str | None,
-    lease_s: float,
-    log: Log,
-) -> Version:
-    """Register the candidate as a claim on the alias; move the alias if the claim wins."""
-    from mlci.adapters.mlflow import CLAIM_ALIAS, CLAIM_CHAMPION, CLAIM_STATE, NO_CHAMPION
-
-    name, alias = str(dep.model_name), dep.alias
-    # optimistic check, for stores the lock does not cover: the alias must not have moved meanwhile
-    now = tracker.alias(name, alias)
-    if (now.version if now else None) != (champion.version if champion else None):
-        if now is not None and now.sha and now.sha == result.context.head.sha:
-            # a deploy of this same commit (a re-run job) got there first: it did this one's work
-            raise LostRace(
-                f"{name}@{alias} moved to version {now.version} of this commit", now, moved=True
-            )
-        message = (
-            f"{name}@{alias} moved to version {now.version if now else '(none)'} while this "
-            "deploy was comparing: nothing was registered; run the deploy again"
-        )
-        if now is None:  # the alias was removed (a manual change): nobody won
-            raise MlflowError(message)
-        raise LostRace(message, now, moved=True)  # exit 3: another commit's version won
-    tags = provenance(
-        result, root, model, dep, opts.environment, champion, tip if opts.force else None
-    )
-    tags[CLAIM_ALIAS] = alias
-    tags[CLAIM_CHAMPION] = champion.version if champion else NO_CHAMPION
-    tags[CLAIM_STATE] = "candidate"
-    head = (result.context.head.sha or "")[:7]
-    version = tracker.register(
-        name,
-        str((result.mlflow or {})["run_id"]),
-        tags,
-        f"mlci deploy of {head} to {opts.environment}: {render.headline(result)}",
-    )
-    winner = tracker.first_claim(name, version, int(lease_s * 1000))
-    if winner.version != version.version:
-        tracker.set_version_tag(name, version.version, CLAIM_STATE, "lost")
-        try:
-            tracker.delete_version(name, version.version)
-            left = f"version {version.version} was removed again"
-        except MlflowError as exc:
-            log.warning(f"could not remove {name} version {version.version}: {exc}")
-            left = f"version {version.version} stays registered, tagged {CLAIM_STATE}=lost"
-        was = f"version {champion.version}" if champion else "no version"
-        of = f" of commit {winner.sha[:7]}" if winner.sha else ""
-        raise LostRace(
-            f"another deploy registered {name} version {winner.version}{of} first to replace "
-            f"{was} at @{alias}: that one moves the alias, this one promoted nothing "
-            f"({left}); run the deploy again to compare with the new champion",
-            winner,
-        )
-    if champion is not None:
-        tracker.set_alias(name, PREVIOUS_ALIAS, champion.version)
-    tracker.set_alias(name, alias, version.version)
-    after = tracker.alias(name, alias)
-    if after is None or after.version != version.version:
-        raise MlflowError(
-            f"another deploy moved {name}@{alias} to version "
-            f"{after.version if after else '(none)'} at the same time; version "
-            f"{version.version} is registered but does not hold the alias"
-        )
-    tracker.set_version_tag(name, version.version, CLAIM_STATE, "promoted")
-    return version
 
 
 DESCRIPTION_LIMIT = 5000  # MLflow's SQL stores keep a version's description in 5,000 characters
@@ -575,11 +353,11 @@ def _write_card(
         version=version.version,
         environment=opts.environment,
         deployed=True,
-        champion=card_command.champion_of(outcome.champion),
+        champion=gather_card.champion_of(outcome.champion),
         challenge=tuple(outcome.challenge),
         challenge_note=outcome.challenge_note,
         deployed_by=who,
-        made_at=card_command.now_utc(),
+        made_at=gather_card.now_utc(),
         mlflow_run_id=run_id,
         mlflow_run_url=(result.mlflow or {}).get("url"),
         model_url=model_url,
@@ -652,7 +430,7 @@ def run_rollback(opts: RollbackOptions, env: Mapping[str, str] | None = None) ->
     env, log = run.env, run.log
     root = git.repo_root(opts.cwd)
     cfg = load(opts.config_path, root, explicit=opts.config_path is not None)
-    dep = deploy_config(cfg)
+    dep = challenger.deploy_config(cfg)
     name, alias = str(dep.model_name), dep.alias
     tracker = mlflow.connect(cfg, root, env, verbose=opts.verbose)
     with mlflow.alias_lock(tracker.uri, name, alias, _lock_timeout(env)):

@@ -438,10 +438,13 @@ def _workflow_permissions(path: Path, root: Path) -> Item:
 def _job_needs(job: dict) -> tuple[str, ...]:
     """The write scopes a job's mlci step uses, read from its step and its ``if:``.
 
-    A deploy writes a deployment; a job that runs only on pushes posts a status and a
-    check run but has no pull request to comment on; anything else may.
+    A job that does not publish (``publish: "false"``, ``--no-publish``) writes nothing; a
+    deploy writes a deployment; a job that runs only on pushes posts a status and a check
+    run but has no pull request to comment on; anything else may.
     """
     steps = json.dumps(job.get("steps") or [])
+    if re.search(r'"publish": "?false"?|--no-publish', steps):
+        return ()  # the untrusted half (`mlci ci --no-publish`): it writes nothing
     if re.search(r'"command": "(deploy|rollback)"|mlci (deploy|rollback)', steps):
         return ("deployments",)
     when = str(job.get("if") or "")

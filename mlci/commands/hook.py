@@ -392,11 +392,11 @@ def _check_one(
         return _cannot_check(
             what, RunError(f"internal error: {type(exc).__name__}: {exc}"), strict, echo
         )
-    from mlci.report import render
+    from mlci.report import terminal
 
     # on stderr, like git's own messages: stdout belongs to `git push --porcelain`
     color = sys.stderr.isatty() and not os.environ.get("NO_COLOR")
-    echo(render.text(result, color=color).rstrip("\n"), True)
+    echo(terminal.text(result, color=color).rstrip("\n"), True)
     return EXIT_FAIL if result.verdict == "fail" else EXIT_PASS
 
 

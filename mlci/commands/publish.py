@@ -16,7 +16,6 @@ from pathlib import Path
 
 from mlci.adapters import git
 from mlci.commands import common
-from mlci.commands.ci import CiOptions
 from mlci.configfile import load
 from mlci.engine import project
 from mlci.forge import PublishError
@@ -74,7 +73,9 @@ def _refuse_inside_checkout(result_file: str, root: Path | None) -> None:
         )
 
 
-def run_publish(result_file: str, opts: CiOptions, env: Mapping[str, str] | None = None) -> int:
+def run_publish(
+    result_file: str, opts: common.CiOptions, env: Mapping[str, str] | None = None
+) -> int:
     run = common.start(env, token=opts.github_token)
     env, log, event = run.env, run.log, run.event
     try:

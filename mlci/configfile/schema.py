@@ -183,7 +183,7 @@ def boolean() -> Checker:
     return _tag(check, "boolean")
 
 
-def number(*, minimum: float | None = None) -> Checker:
+def number(*, minimum: float | None = None, maximum: float | None = None) -> Checker:
     def check(node: yaml.Node, key: str, ctx: Ctx) -> Any:
         value = _scalar(node, key, ctx, "a number")
         if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -192,6 +192,8 @@ def number(*, minimum: float | None = None) -> Checker:
             raise ctx.error(node, key, "expected a number, got NaN")
         if minimum is not None and value < minimum:
             raise ctx.error(node, key, f"expected a number >= {minimum:g}, got {value!r}")
+        if maximum is not None and value > maximum:
+            raise ctx.error(node, key, f"expected a number <= {maximum:g}, got {value!r}")
         return value
 
     return _tag(check, "number", minimum=minimum)
@@ -390,6 +392,7 @@ SCHEMA = mapping(
                 "missing_baseline": choice("fail", "warn", "off"),
                 "unreadable": SEVERITY,
                 "noise_k": number(minimum=0),
+                "noise_alpha": number(minimum=0.0001, maximum=0.5),
             }
         ),
         "environment": mapping({"unpinned": choice("warn", "off")}),

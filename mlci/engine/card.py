@@ -4,18 +4,28 @@ The card (:mod:`mlci.model.card`) needs the data and code a model came from
 (every dep and out that ``dvc.lock`` pins, with its hash) and the Python
 packages it was built with. Both are read from a commit through git, or, for
 ``dvc.lock`` after a reproduction, from the work tree that produced the model.
+
+:func:`of_commit` gathers the card of any commit for ``mlci card``: its
+champion from the registry (the version it replaced when it was deployed, else
+the alias's holder now) and the comparison with it (:mod:`mlci.engine.challenger`).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import datetime
 import posixpath
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from mlci.adapters import git
-from mlci.model.card import LockedPath, ModelCard, Package
-from mlci.model.config import Config
-from mlci.model.result import Result
+from mlci.adapters.mlflow import TAG, MlflowError, Tracker, Version
+from mlci.engine import challenger
+from mlci.model.card import Champion, LockedPath, ModelCard, Package
+from mlci.model.config import Config, DeployConfig
+from mlci.model.result import MetricDelta, Result
 
 LOCK = "dvc.lock"
 # the value each kind of DVC output records, in the order DVC prefers them
@@ -186,3 +196,125 @@ def gather(
         tool_version=result.tool_version,
         **fields,
     )
+
+
+# --- the card of a commit, deployed or not (`mlci card`) and of a promoted version ------------
+
+
+def now_utc() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+
+
+def local_deployer(root: Path) -> str:
+    """Who runs mlci outside GitHub Actions: the name git would write as a commit's author."""
+    name = git.author_name(root)
+    return f"{name} (local mlci run)" if name else "a local mlci run (no git identity set)"
+
+
+def champion_of(version: Version | None) -> Champion | None:
+    return Champion(version.version, version.sha, version.run_id) if version else None
+
+
+def _challenge(
+    tracker: Tracker, against: Version | None, result: Result, cfg: Config, root: Path
+) -> tuple[tuple[MetricDelta, ...], str | None]:
+    # the same history (auto limits) as the deploy reads: the repository's, whatever the cwd
+    deltas, refusals, notes = challenger.challenge(tracker, against, result, cfg, root)
+    del refusals  # a card shows the comparison; deciding is deploy's job
+    return tuple(deltas), "; ".join(notes) or None
+
+
+def _branch_of(rev: str, sha: str, root: Path) -> str | None:
+    """The branch ``rev`` names: the current one for HEAD, a branch name as given, or the
+    local branch whose tip is ``sha``; None when no branch can be told (a bare sha, a tag)."""
+    if rev == "HEAD":
+        return git.current_branch(root)
+    for ref in (f"refs/heads/{rev}", f"refs/remotes/origin/{rev}"):
+        if git.resolve(ref, root) == sha:
+            return rev
+    if git.resolve("HEAD", root) == sha:
+        return git.current_branch(root)
+    return None
+
+
+def _as_deployed(result: Result, version: Version) -> Result:
+    """A deployed commit's card names the branch and CI run its version recorded."""
+    tags = version.tags
+    ctx = result.context
+    head = dataclasses.replace(ctx.head, ref=tags.get(TAG + "git.branch") or ctx.head.ref)
+    context = dataclasses.replace(ctx, head=head, run_url=tags.get(TAG + "run_url") or ctx.run_url)
+    return dataclasses.replace(result, context=context)
+
+
+@dataclass(frozen=True)
+class CommitCard:
+    """The card of a commit, and why its champion is missing when the registry could not be read."""
+
+    card: ModelCard
+    warning: str | None = None
+
+
+def of_commit(
+    result: Result,
+    cfg: Config,
+    dep: DeployConfig,
+    *,
+    rev: str,
+    sha: str,
+    project_root: Path,
+    git_root: Path,
+    env: Mapping[str, str],
+    verbose: bool = False,
+) -> CommitCard:
+    """The card of ``result``'s head commit (named ``rev`` on the command line), deployed or not.
+
+    The champion is the version this commit's own registered version replaced
+    when it was deployed, else the version holding the alias now (the registry
+    is the one ``cfg`` names, opened with ``env``). When the registry cannot be
+    read the card has no champion and says why.
+    """
+    from mlci.adapters import mlflow
+
+    head = dataclasses.replace(result.context.head, ref=_branch_of(rev, sha, project_root))
+    result = dataclasses.replace(result, context=dataclasses.replace(result.context, head=head))
+
+    name, alias = str(dep.model_name), dep.alias
+    fields: dict[str, object] = {}
+    warning = None
+    try:
+        tracker = mlflow.connect(cfg, git_root, env, verbose=verbose)
+        mine = tracker.versions_of_commit(name, sha)
+        if mine:
+            # a deployed commit: its card compares it with the version it replaced back then
+            replaced = mine[0].tags.get(TAG + "replaced_version")
+            against = tracker.version(name, replaced) if replaced else None
+            note = None if against else f"version {mine[0].version} replaced no version"
+            fields["version"] = mine[0].version
+            fields["mlflow_run_id"] = mine[0].run_id
+            result = _as_deployed(result, mine[0])
+            fields["model_sha256"] = mine[0].tags.get(TAG + "model.sha256")
+        else:
+            against = tracker.alias(name, alias)
+            note = None
+        deltas, challenge_note = _challenge(tracker, against, result, cfg, git_root)
+        fields.update(
+            champion=champion_of(against), challenge=deltas, challenge_note=note or challenge_note
+        )
+    except MlflowError as exc:  # a preview without the registry is still worth showing
+        warning = str(exc)
+        fields["challenge_note"] = f"the registry could not be read, so no champion is shown: {exc}"
+    model_sha256 = fields.pop("model_sha256", None)
+    card: ModelCard = gather(
+        result,
+        cfg,
+        project_root=project_root,
+        git_root=git_root,
+        lock_from_work_tree=False,
+        model_name=name,
+        alias=alias,
+        made_at=now_utc(),
+        **fields,  # type: ignore[arg-type]
+    )
+    if model_sha256:  # what was deployed, as the version recorded it
+        card = dataclasses.replace(card, model_sha256=str(model_sha256))
+    return CommitCard(card, warning)

@@ -13,12 +13,13 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, Any
 
+from mlci.engine.noise import DEFAULT_ALPHA, alpha_of
 from mlci.model.config import AUTO, MetricRule, MetricsConfig
 from mlci.model.fmt import as_float, is_number
 from mlci.model.result import MetricDelta, ParamDelta, gravest
 
 if TYPE_CHECKING:
-    from mlci.engine.history import Spread
+    from mlci.engine.noise import Spread
 
 REL_TOL = 1e-9
 ABS_TOL = 1e-12
@@ -132,7 +133,8 @@ class Limits:
 
     absolute: float | None
     pct: float | None
-    # for each limit that was "auto": where its number came from, e.g. "3 sigma of 20 main commits"
+    # for each limit that was "auto": where its number came from, e.g. "0.7 % bound from 20 runs on
+    # main (sd 0.002)"
     basis: dict[str, str]
 
     def to_dict(self) -> dict[str, Any]:
@@ -143,28 +145,30 @@ class Limits:
         return out
 
 
-def resolve_limits(base: float, rule: MetricRule, spread: Spread | None, noise_k: float) -> Limits:
-    """``max_regression(_pct): auto`` as numbers: ``noise_k`` times the recorded noise.
+def resolve_limits(
+    base: float, rule: MetricRule, spread: Spread | None, alpha: float = DEFAULT_ALPHA
+) -> Limits:
+    """``max_regression(_pct): auto`` as numbers: the one-sided prediction bound of
+    :mod:`mlci.engine.noise` at false-alarm rate ``alpha``, as a worsening against ``base``.
 
-    Too short a history gives the rule's fallback, or no regression at all:
-    a limit mlci cannot estimate is never a wide one.
+    The basis says how many runs the bound used and which recorded values it
+    left out ("0.7 % bound from 12 runs on main (sd 0.002); 6 commits did not re-run
+    its stage"). Too short a history gives the rule's fallback, or no regression
+    at all: a limit mlci cannot estimate is never a wide one.
     """
     absolute = rule.max_regression
     pct = rule.max_regression_pct
     basis: dict[str, str] = {}
-    sigma = spread.sigma if spread is not None else None
-    if sigma is not None and spread is not None:
-        text = f"{noise_k:g} sigma of {spread.points} {spread.branch} commits"
+    allowed = spread.allowed(base, rule.direction, alpha) if spread is not None else None
+    if allowed is not None and spread is not None:
+        text = spread.basis(alpha, base, rule.direction)
     elif spread is not None:
-        text = (
-            f"{spread.points} recorded value{'s' if spread.points != 1 else ''} on "
-            f"{spread.branch}, {spread.needed} needed"
-        )
+        text = spread.short()
     else:
         text = "no recorded history"
     if absolute == AUTO:
-        if sigma is not None:
-            absolute = noise_k * sigma
+        if allowed is not None:
+            absolute = allowed
             basis["max_regression"] = text
         else:
             absolute = rule.max_regression_fallback
@@ -173,16 +177,15 @@ def resolve_limits(base: float, rule: MetricRule, spread: Spread | None, noise_k
             )
             absolute = absolute if absolute is not None else 0.0
     if pct == AUTO:
-        if sigma is not None and base:
-            pct = noise_k * sigma / abs(base) * 100.0
+        if allowed is not None and base:
+            pct = allowed / abs(base) * 100.0
             basis["max_regression_pct"] = text
-        elif sigma is not None:
+        elif allowed is not None:
             # any change from 0 is an infinite percentage: the noise is judged in the metric's
             # unit instead (an infinite limit would let every worsening through)
             pct = None
-            noise = noise_k * sigma
-            if not isinstance(absolute, (int, float)) or noise < absolute:
-                absolute = noise
+            if not isinstance(absolute, (int, float)) or allowed < absolute:
+                absolute = allowed
                 basis["max_regression"] = text + ", in the metric's unit, the base being 0"
         else:
             pct = rule.max_regression_pct_fallback
@@ -311,7 +314,7 @@ def compare_metric(
             violate(problem)
         limits = None
         if rule is not None and AUTO in (rule.max_regression, rule.max_regression_pct):
-            limits = resolve_limits(b, rule, spread, config.noise_k)
+            limits = resolve_limits(b, rule, spread, alpha_of(config.noise_alpha, config.noise_k))
             if rule_dict is not None and math.isfinite(b):
                 rule_dict["resolved"] = limits.to_dict()
         problem = _judge_regression(b, h, rule, limits)  # type: ignore[arg-type]

@@ -4,7 +4,26 @@ Runs on the default branch record their result as a git note on the commit
 they checked (:mod:`mlci.adapters.notes`). A check reads the notes of the
 last ``history.depth`` first-parent commits of the base and gives each metric
 its ``history`` (``[{sha, value}]``, oldest first). From that history come the
-noise-aware limits (``max_regression: auto``) and the nondeterminism flag.
+noise-aware limits (``max_regression: auto``, the model is in
+:mod:`mlci.engine.noise`) and the nondeterminism flag.
+
+A note is data anyone with push access to ``refs/notes/mlci`` can write, so each
+recorded value is checked against what its commit holds (the metrics file in git,
+or the DVC object its ``dvc.lock`` records) and left out, and counted, when they
+disagree. What a commit's ``dvc.lock`` says decides the rest:
+
+* **Which commits are runs.** The stage writing a metric (a file output, a file
+  inside an output folder such as dvclive's ``eval/``, a top-level ``metrics:``
+  entry inside an output, a ``foreach``/``matrix`` stage, a project in a
+  subfolder) ran at a commit when its lock entry differs from the parent
+  commit's, or when the recording run executed it (a forced re-run). Otherwise
+  the commit carried the value forward: it is no sample of the noise.
+* **Which runs had the same inputs.** Everything upstream of that stage that the
+  pipeline does not produce: the commands, params and deps of the stage and of
+  every stage upstream (code, ``dvc add``-ed data, imports). Intermediate
+  outputs (a model) are not part of it: they differ exactly when an upstream
+  stage is nondeterministic. Two runs with the same identity and different
+  values flag the metric as nondeterministic.
 """
 
 from __future__ import annotations
@@ -18,11 +37,17 @@ from pathlib import Path
 from typing import Any
 
 from mlci.adapters import git, notes
+from mlci.engine import noise
+from mlci.engine.lockview import (
+    LockView,
+    StageRecord,
+    dvc_content,
+    inside_project,
+    lock_view,
+)
+from mlci.engine.noise import Spread
 from mlci.model.fmt import is_number
-from mlci.model.result import MetricDelta, Result
-
-# plot data is left out of a note: it is large, and the commit's own files hold it
-_NOT_RECORDED = ("plots",)
+from mlci.model.result import MetricDelta
 
 
 @dataclass(frozen=True)
@@ -30,10 +55,16 @@ class Recorded:
     """One commit's recorded result, as far as history needs it."""
 
     sha: str
-    values: dict[str, float]  # numeric metric values at that commit
+    values: dict[str, float]  # numeric metric values at that commit (checked against it)
     # the same commit recorded more than once with other values (merged notes of two runs)
     others: dict[str, float] = field(default_factory=dict)
-    inputs: dict[str, str] = field(default_factory=dict)  # metrics file -> its stage's inputs
+    inputs: dict[str, str] = field(default_factory=dict)  # notes before 0.2: output -> digest
+    ran: frozenset[str] = frozenset()  # stages the recording run executed (a forced re-run)
+    stages: dict[str, StageRecord] = field(default_factory=dict)  # metrics file -> its stage
+    parent_entries: dict[str, str] = field(default_factory=dict)  # ... its entry at the parent
+    # metrics files no stage writes (kept in git): whether the commit changed them
+    changed: dict[str, bool] = field(default_factory=dict)
+    runs: dict[str, dict[str, str]] = field(default_factory=dict)  # the note's own "runs"
 
 
 @dataclass(frozen=True)
@@ -42,67 +73,271 @@ class History:
 
     commits: tuple[Recorded, ...] = ()
     read: int = 0  # commits looked at (recorded or not)
+    skipped: int = 0  # note lines that were no usable result (malformed, another commit's)
+    # metric -> recorded values left out because they disagree with what their commit holds
+    disagree: dict[str, int] = field(default_factory=dict)
+    # metric -> recorded values left out because their commit's file could not be read
+    unchecked: dict[str, int] = field(default_factory=dict)
 
     def series(self, name: str) -> list[dict[str, Any]]:
         return [{"sha": c.sha, "value": c.values[name]} for c in self.commits if name in c.values]
 
+    def problems(self) -> list[str]:
+        """One line for what reading the notes left out, when it left anything out."""
+        out = []
+        if self.skipped:
+            out.append(
+                f"the results history: {self.skipped} note line{'s' if self.skipped > 1 else ''} "
+                "skipped (not a result of its commit, malformed or not finite)"
+            )
+        bad = sum(self.disagree.values())
+        if bad:
+            out.append(
+                f"the results history: {bad} recorded value{'s' if bad > 1 else ''} disagree"
+                f"{'s' if bad == 1 else ''} with what their commits hold and "
+                f"{'were' if bad > 1 else 'was'} left out"
+            )
+        lost = sum(self.unchecked.values())
+        if lost:
+            whose = "their commits" if lost > 1 else "its commit"
+            out.append(
+                f"the results history: {lost} recorded value{'s' if lost > 1 else ''} left out: "
+                f"the metrics file of {whose} could not be read (not in git, the DVC cache "
+                "or the DVC remote)"
+            )
+        return out
 
-def read(root: Path, rev: str, depth: int) -> History:
-    """The notes of the last ``depth`` first-parent commits from ``rev`` (one git process)."""
+
+def read(root: Path, rev: str, depth: int, *, verify: bool = True) -> History:
+    """The notes of the last ``depth`` first-parent commits from ``rev`` (one git process),
+    each recorded value checked against what its commit holds (:func:`_check`)."""
     found = notes.first_parent_notes(root, rev, depth)
     commits = []
+    skipped = 0
     for note in reversed(found):  # git lists newest first; history is oldest first
         if not note.text:
             continue
-        recorded = parse_note(note.sha, note.text)
+        recorded, bad = parse_note(note.sha, note.text)
+        skipped += bad
         if recorded is not None:
             commits.append(recorded)
-    return History(tuple(commits), len(found))
+    if not verify or not commits:
+        return History(tuple(commits), len(found), skipped)
+    checked, disagree, unchecked = _check(root, commits)
+    return History(tuple(checked), len(found), skipped, disagree, unchecked)
 
 
-def parse_note(sha: str, text: str) -> Recorded | None:
-    """A note's result lines (several after two runs' notes were merged) as one record.
+# a note is data someone pushed: bounded before it is parsed
+_MAX_LINE = 2_000_000
+
+
+def parse_note(sha: str, text: str) -> tuple[Recorded | None, int]:
+    """A note's result lines (several after two runs' notes were merged) as one record, and
+    how many lines were skipped.
 
     A line that is not a result for this commit (hand-written, another tool's, a
-    copied note) is skipped: history never guesses.
+    copied note, malformed, a value that is no finite number) is skipped: history
+    never guesses, and never stops a check.
     """
     values: dict[str, float] = {}
     others: dict[str, float] = {}
     inputs: dict[str, str] = {}
+    runs: dict[str, dict[str, str]] = {}
+    ran: set[str] = set()
     usable = False
+    skipped = 0
     for line in text.splitlines():
         line = line.strip()
-        if not line.startswith("{"):
+        if not line:
+            continue
+        if not line.startswith("{") or len(line) > _MAX_LINE:
+            skipped += 1
             continue
         try:
             doc = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):
+            skipped += 1
             continue
         if not isinstance(doc, dict) or _head_sha(doc) != sha:
+            skipped += 1
+            continue
+        metrics = doc.get("metrics")
+        if not isinstance(metrics, list):
+            skipped += 1
             continue
         usable = True
-        for m in doc.get("metrics") or ():
+        for m in metrics:
             if not isinstance(m, dict) or not isinstance(m.get("name"), str):
                 continue
-            value = m.get("head")
-            if not is_number(value) or not math.isfinite(float(value)):
+            number = _finite(m.get("head"))
+            if number is None:
+                if m.get("head") is not None and is_number(m.get("head")):
+                    skipped += 1
                 continue
             name = m["name"]
-            number = float(value)  # type: ignore[arg-type]
             if name not in values:
                 values[name] = number
             elif values[name] != number:
                 others.setdefault(name, number)
         got = doc.get("inputs")
         if isinstance(got, dict):
-            inputs.update({str(k): str(v) for k, v in got.items()})
-    return Recorded(sha, values, others, inputs) if usable else None
+            inputs.update({str(k): str(v) for k, v in got.items() if isinstance(v, str)})
+        got = doc.get("runs")
+        if isinstance(got, dict):
+            for path, rec in got.items():
+                if isinstance(rec, dict) and all(
+                    isinstance(rec.get(k), str) for k in ("stage", "entry", "identity")
+                ):
+                    runs[str(path)] = {k: rec[k] for k in ("stage", "entry", "identity")}
+        repro = doc.get("repro")
+        stages = repro.get("stages") if isinstance(repro, dict) else None
+        for st in stages if isinstance(stages, list) else ():
+            if (
+                isinstance(st, dict)
+                and st.get("status") == "ran"
+                and isinstance(st.get("name"), str)
+            ):
+                ran.add(st["name"])
+    if not usable:
+        return None, skipped
+    return Recorded(sha, values, others, inputs, frozenset(ran), runs=runs), skipped
+
+
+def _finite(value: Any) -> float | None:
+    if not is_number(value):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:  # a 400-digit integer
+        return None
+    return number if math.isfinite(number) else None
 
 
 def _head_sha(doc: dict[str, Any]) -> str | None:
-    head = (doc.get("context") or {}).get("head") or {}
+    context = doc.get("context")
+    head = context.get("head") if isinstance(context, dict) else None
     sha = head.get("sha") if isinstance(head, dict) else None
     return sha if isinstance(sha, str) else None
+
+
+def _check(
+    root: Path, commits: list[Recorded]
+) -> tuple[list[Recorded], dict[str, int], dict[str, int]]:
+    """Each commit with what its own files say: its stages (and its parent's, to tell a run
+    from a carried-forward value), and only the recorded values that agree with its
+    metrics files (from git, or the DVC cache by the md5 its ``dvc.lock`` records).
+
+    Every file of every commit is read in one ``git cat-file`` process; DVC objects that
+    are not in the local cache are fetched in one batch when a remote is set. A value
+    whose file cannot be read at all is left out too, and counted as unchecked.
+    """
+    from mlci.engine.collect import _named, parse_metric_file
+
+    files = {
+        c.sha: sorted({f for n in c.values if inside_project(f := n.split(":", 1)[0])})
+        for c in commits
+    }
+    # a value of a file outside the project (a forged note's "../../etc/passwd:x") is left
+    # out and counted: no file of its commit holds it
+    dropped: dict[str, int] = {}
+    inside = []
+    for c in commits:
+        kept = {n: v for n, v in c.values.items() if n.split(":", 1)[0] in files[c.sha]}
+        for n in c.values.keys() - kept.keys():
+            dropped[n] = dropped.get(n, 0) + 1
+        inside.append(dataclasses.replace(c, values=kept))
+    commits = inside
+    specs = []
+    for c in commits:
+        specs += [f"{c.sha}:./dvc.lock", f"{c.sha}^:./dvc.lock"]
+        for f in files[c.sha]:
+            specs += [f"{c.sha}:./{f}", f"{c.sha}^:./{f}"]
+    blobs = git.read_blobs(specs, root)
+    parsed: dict[str, LockView] = {}  # blob id -> its view: most commits share their lock
+
+    def view_of(spec: str) -> LockView:
+        blob = blobs.get(spec)
+        if blob is None:
+            return LockView()
+        if blob[0] not in parsed:
+            parsed[blob[0]] = lock_view(blob[1])
+        return parsed[blob[0]]
+
+    views = {c.sha: view_of(f"{c.sha}:./dvc.lock") for c in commits}
+    parents = {c.sha: view_of(f"{c.sha}^:./dvc.lock") for c in commits}
+
+    def content(c: Recorded, f: str) -> bytes | None:
+        blob = blobs.get(f"{c.sha}:./{f}")
+        if blob is not None:
+            return blob[1]
+        return dvc_content(root, views[c.sha], f)
+
+    missing = [
+        c.sha
+        for c in commits
+        if any(content(c, f) is None and views[c.sha].stage_of(f) for f in files[c.sha])
+    ]
+    if missing and (root / ".dvc").is_dir():
+        from mlci.adapters import dvc
+
+        try:
+            dvc.fetch_for_reading(root, missing)
+        except Exception:  # noqa: BLE001 - an unreachable remote: the values stay unchecked
+            pass
+    disagree: dict[str, int] = dropped  # a file outside the project holds none of its values
+    unchecked: dict[str, int] = {}
+    out = []
+    for c in commits:
+        view, parent = views[c.sha], parents[c.sha]
+        values, others = dict(c.values), dict(c.others)
+        stages: dict[str, StageRecord] = {}
+        parent_entries: dict[str, str] = {}
+        changed: dict[str, bool] = {}
+        for f in files[c.sha]:
+            rec = view.stage_of(f)
+            if rec is not None:
+                stages[f] = rec
+                before = parent.stage_of(f)
+                if before is not None:
+                    parent_entries[f] = before.entry
+            else:
+                blob, before_blob = blobs.get(f"{c.sha}:./{f}"), blobs.get(f"{c.sha}^:./{f}")
+                if blob is not None:
+                    changed[f] = before_blob is None or before_blob[0] != blob[0]
+            data = content(c, f)
+            mine = [n for n in values if n.split(":", 1)[0] == f]
+            if data is None:  # nothing to check it against: not used
+                for n in mine:
+                    unchecked[n] = unchecked.get(n, 0) + 1 + (1 if others.pop(n, None) else 0)
+                    del values[n]
+                continue
+            try:
+                held = _named(f, parse_metric_file(f, data))
+            except Exception:  # noqa: BLE001 - a file its commit cannot parse holds no value
+                held = {}
+            for n in mine:
+                number = _finite(held.get(n))
+                # a second line of the note (another run on this commit) is checked too: the
+                # commit holds one value, so at most one of them is its
+                candidates = [values[n], *([others.pop(n)] if n in others else [])]
+                good = [v for v in candidates if number is not None and _close(number, v)]
+                if good:
+                    values[n] = good[0]
+                else:
+                    del values[n]
+                if len(good) < len(candidates):
+                    disagree[n] = disagree.get(n, 0) + len(candidates) - len(good)
+        out.append(
+            dataclasses.replace(
+                c,
+                values=values,
+                others={k: v for k, v in others.items() if k in values},
+                stages=stages,
+                parent_entries=parent_entries,
+                changed=changed,
+            )
+        )
+    return out, disagree, unchecked
 
 
 def attach(metrics: Iterable[MetricDelta], history: History) -> list[MetricDelta]:
@@ -116,80 +351,73 @@ def attach(metrics: Iterable[MetricDelta], history: History) -> list[MetricDelta
 
 # --- noise: what max_regression: auto allows -------------------------------------------
 
-# 1.4826 x the median absolute deviation estimates a normal distribution's sigma; the changes
-# between consecutive commits carry the noise of two runs, hence the further sqrt(2)
-_MAD_TO_SIGMA = 1.4826
-_DIFF_TO_ONE = math.sqrt(2.0)
 
-
-@dataclass(frozen=True)
-class Spread:
-    """A metric's run-to-run noise as recorded on the base branch.
-
-    ``sigma`` is None when fewer than ``needed`` values were recorded: an
-    ``auto`` limit then falls back and says so.
-    """
-
-    sigma: float | None
-    points: int
-    needed: int
-    branch: str  # the base branch's name, for "3 sigma of 20 main commits"
+def _run_of(c: Recorded, name: str) -> tuple[bool, str | None]:
+    """Whether ``c`` ran the stage writing ``name`` (else its value was carried forward), and
+    the identity of that run's inputs (None when unknown)."""
+    path = name.split(":", 1)[0]
+    rec = c.stages.get(path)
+    if rec is not None:
+        ran = c.parent_entries.get(path) != rec.entry or rec.stage in c.ran
+        return ran, rec.identity
+    noted = c.runs.get(path)
+    if noted is not None:  # the commit's lock could not be read: what its note recorded
+        return True, noted["identity"]
+    if path in c.changed:  # a file in git that no stage writes: a new value is a new run
+        return c.changed[path], None
+    return True, c.inputs.get(path)
 
 
 def robust_sigma(values: list[float]) -> float:
-    """The noise of a series: 1.4826 x the median absolute change between consecutive
-    values, divided by sqrt(2).
-
-    Changes between consecutive commits rather than the values themselves: a
-    real improvement that landed once shifts every later value, and would
-    widen a spread of the values; it is only one change among the changes,
-    which the median ignores. The deviation is taken from 0, the change two runs
-    of one process have on average, not from the median change: a metric that
-    flips between two values (a small test set, a nondeterministic stage) has
-    changes of +d and -d, whose median is one of them, and deviations from it
-    that are mostly 0 — an allowance of 0 for a metric that visibly moves by d.
-    """
-    if len(values) < 2:
-        return 0.0
-    changes = [abs(b - a) for a, b in zip(values, values[1:], strict=False)]
-    return _MAD_TO_SIGMA * _median(changes) / _DIFF_TO_ONE
+    """The run-to-run noise of a series of runs (von Neumann's estimate from consecutive
+    changes, level changes left out): see :mod:`mlci.engine.noise`."""
+    sigma, _ = noise.successive_sigma(values, noise.level_changes(values))
+    return sigma
 
 
-def _median(values: list[float]) -> float:
-    ordered = sorted(values)
-    n = len(ordered)
-    mid = n // 2
-    return ordered[mid] if n % 2 else (ordered[mid - 1] + ordered[mid]) / 2.0
+def metric_runs(history: History, name: str) -> noise.Runs:
+    """The runs of ``name`` on the base branch, and a word for each kind of value left out."""
+    runs = noise.Runs()
+    carried = 0
+    for c in history.commits:
+        if name not in c.values:
+            continue
+        ran, identity = _run_of(c, name)
+        if not ran:
+            carried += 1
+            continue
+        runs.values.append(c.values[name])
+        runs.identities.append(identity)
+        runs.repeats.append([c.others[name]] if name in c.others else [])
+    if carried:
+        runs.left_out.append(
+            f"{carried} commit{'s' if carried > 1 else ''} did not re-run its stage"
+        )
+    lost = history.unchecked.get(name, 0)
+    if lost:
+        runs.left_out.append(
+            f"{lost} recorded value{'s' if lost > 1 else ''} could not be checked against "
+            f"{'their commits' if lost > 1 else 'its commit'}"
+        )
+    bad = history.disagree.get(name, 0)
+    if bad:
+        runs.left_out.append(
+            f"{bad} recorded value{'s disagree with their commits' if bad > 1 else ' disagrees with its commit'}"
+        )
+    return runs
 
 
 def spreads(history: History, min_points: int, branch: str) -> dict[str, Spread]:
-    """Each recorded metric's :class:`Spread`.
+    """Each recorded metric's noise model (:class:`mlci.engine.noise.Spread`).
 
-    A value recorded again on the next commit with the same inputs for its stage
-    (the digests of :func:`lock_inputs`) is the same run's output carried forward:
-    DVC did not re-run the stage (a docs-only commit). It is no new sample of the
-    noise, and counting it would put the estimate at 0 whenever most commits on
-    main leave the model alone.
+    Only runs count: a commit where the stage that writes the metric was executed
+    (its ``dvc.lock`` entry differs from the parent commit's, or the recording run
+    executed it). A value a commit carried forward (a docs-only commit, DVC did not
+    re-run the stage) is no new sample of the noise; counted, it would put the
+    estimate at 0 whenever most commits on main leave the model alone.
     """
-    names: dict[str, list[float]] = {}
-    last: dict[str, tuple[float, str | None]] = {}
-    for commit in history.commits:
-        for name, value in commit.values.items():
-            digest = commit.inputs.get(name.split(":", 1)[0])
-            before = last.get(name)
-            last[name] = (value, digest)
-            if before is not None and digest is not None and before == (value, digest):
-                continue
-            names.setdefault(name, []).append(value)
-    return {
-        name: Spread(
-            robust_sigma(values) if len(values) >= min_points else None,
-            len(values),
-            min_points,
-            branch,
-        )
-        for name, values in names.items()
-    }
+    names = list(dict.fromkeys(n for c in history.commits for n in c.values))
+    return {name: noise.estimate(metric_runs(history, name), min_points, branch) for name in names}
 
 
 def base_spreads(
@@ -224,56 +452,17 @@ def branch_name(ref: str | None) -> str:
 # --- nondeterminism: the same inputs, another value ------------------------------------
 
 
-def lock_inputs(text: bytes | str | None) -> dict[str, str]:
-    """Each output ``dvc.lock`` records -> a digest of its stage's command, deps and params.
-
-    Two commits whose digests for a metrics file are equal ran the stage that
-    writes it on identical inputs (DVC's own hashes of the deps): its metrics
-    should be equal too. An unreadable lock gives nothing (no flag, no guess).
-    """
-    if not text:
-        return {}
-    import hashlib
-
-    import yaml
-
-    try:
-        doc = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    except yaml.YAMLError:
-        return {}
-    stages = doc.get("stages") if isinstance(doc, dict) else None
-    if not isinstance(stages, dict):
-        return {}
-    out: dict[str, str] = {}
-    for stage in stages.values():
-        if not isinstance(stage, dict):
-            continue
-        deps = sorted(
-            json.dumps(d, sort_keys=True, default=str)
-            for d in stage.get("deps") or ()
-            if isinstance(d, dict)
-        )
-        what = {"cmd": stage.get("cmd"), "deps": deps, "params": stage.get("params") or {}}
-        digest = hashlib.sha256(
-            json.dumps(what, sort_keys=True, default=str).encode("utf-8")
-        ).hexdigest()[:16]
-        for entry in stage.get("outs") or ():
-            if isinstance(entry, dict) and isinstance(entry.get("path"), str):
-                out[entry["path"]] = digest
-    return out
-
-
-def head_inputs(root: Path, head_sha: str | None, worktree: bool) -> dict[str, str]:
-    """:func:`lock_inputs` of the compared head: the work tree's ``dvc.lock`` or the commit's."""
+def head_inputs(root: Path, head_sha: str | None, worktree: bool) -> LockView:
+    """:func:`lock_view` of the compared head: the work tree's ``dvc.lock`` or the commit's."""
     if worktree:
         lock = root / "dvc.lock"
         try:
-            return lock_inputs(lock.read_bytes()) if lock.is_file() else {}
+            return lock_view(lock.read_bytes()) if lock.is_file() else LockView()
         except OSError:
-            return {}
+            return LockView()
     if not head_sha:
-        return {}
-    return lock_inputs(git.show_file(head_sha, "dvc.lock", root))
+        return LockView()
+    return lock_view(git.show_file(head_sha, "dvc.lock", root))
 
 
 def _close(a: float, b: float) -> bool:
@@ -281,12 +470,13 @@ def _close(a: float, b: float) -> bool:
 
 
 def _disagreement(
-    m: MetricDelta, history: History, inputs: dict[str, str], head_sha: str | None
+    m: MetricDelta, history: History, head: LockView, head_sha: str | None
 ) -> tuple[dict[str, Any], dict[str, Any]] | None:
-    """Two values of ``m`` from the same inputs: the head against the newest recorded commit
-    with its inputs, else the newest such pair in the history."""
+    """Two values of ``m`` from the same pipeline inputs (everything upstream of its stage
+    that the pipeline does not produce): the head against the newest recorded run with its
+    inputs, else the newest such pair in the history."""
     path = m.name.split(":", 1)[0]
-    first: dict[str, tuple[str, float]] = {}  # inputs digest -> the oldest (sha, value) with it
+    first: dict[str, tuple[str, float]] = {}  # identity -> the oldest (sha, value) with it
     latest: dict[str, tuple[str, float]] = {}  # ... and the newest, which the head is held to
     found = None
     for c in history.commits:
@@ -295,30 +485,30 @@ def _disagreement(
         value = c.values[m.name]
         if m.name in c.others:  # one commit, recorded twice, two values
             found = ({"sha": c.sha, "value": value}, {"sha": c.sha, "value": c.others[m.name]})
-        digest = c.inputs.get(path)
-        if digest is None:
+        _, identity = _run_of(c, m.name)
+        if identity is None:
             continue
-        if digest in first and not _close(first[digest][1], value):
-            sha, seen = first[digest]
+        if identity in first and not _close(first[identity][1], value):
+            sha, seen = first[identity]
             found = ({"sha": sha, "value": seen}, {"sha": c.sha, "value": value})
-        first.setdefault(digest, (c.sha, value))
-        latest[digest] = (c.sha, value)
-    digest = inputs.get(path)
-    head = m.head
-    if digest in latest and is_number(head) and math.isfinite(float(head)):
-        sha, seen = latest[digest]  # type: ignore[index]
-        if not _close(seen, float(head)) and sha != head_sha:  # type: ignore[arg-type]
-            return {"sha": sha, "value": seen}, {"sha": head_sha, "value": float(head)}  # type: ignore[arg-type]
+        first.setdefault(identity, (c.sha, value))
+        latest[identity] = (c.sha, value)
+    identity = head.identity_of(path)
+    head_value = _finite(m.head)
+    if identity is not None and identity in latest and head_value is not None:
+        sha, seen = latest[identity]
+        if not _close(seen, head_value) and sha != head_sha:
+            return {"sha": sha, "value": seen}, {"sha": head_sha, "value": head_value}
     return found
 
 
 def flag_nondeterministic(
     metrics: Iterable[MetricDelta],
     history: History,
-    inputs: dict[str, str],
+    inputs: LockView,
     head_sha: str | None,
 ) -> tuple[list[MetricDelta], list[str]]:
-    """Metrics whose value changed while their stage's inputs did not; and a note for each."""
+    """Metrics whose value changed while their pipeline inputs did not; and a note for each."""
     out, notes_ = [], []
     for m in metrics:
         pair = _disagreement(m, history, inputs, head_sha)
@@ -330,96 +520,7 @@ def flag_nondeterministic(
         where_b = b["sha"][:7] if b["sha"] else "the work tree"
         notes_.append(
             f"{m.name} looks nondeterministic: {a['value']:.6g} at {a['sha'][:7]} and "
-            f"{b['value']:.6g} at {where_b}, from the same inputs (the command, deps and params "
-            "dvc.lock records for its stage); its changes may be noise"
+            f"{b['value']:.6g} at {where_b}, from the same inputs (the code, params and data "
+            "dvc.lock records upstream of its stage); its changes may be noise"
         )
     return out, notes_
-
-
-# --- recording ----------------------------------------------------------------------
-
-
-def note_text(result: Result, inputs: dict[str, str] | None = None) -> str:
-    """The note for ``result``'s head commit: its JSON on one line, without plots or history."""
-    doc = result.to_dict()
-    for key in _NOT_RECORDED:
-        doc.pop(key, None)
-    for m in doc.get("metrics") or ():
-        m.pop("history", None)  # each note holds its own value; history is the notes together
-        m.pop("nondeterministic", None)
-    if inputs:
-        doc["inputs"] = inputs
-    return json.dumps(doc, separators=(",", ":"), ensure_ascii=True, sort_keys=True)
-
-
-def refusal(result: Result, root: Path, *, worktree: bool) -> str | None:
-    """Why ``result`` cannot be recorded as its head commit's, or None when it can.
-
-    A note says "this commit gives these values": only true when the compared
-    tree is that commit's. ``worktree``: the head compared was the work tree
-    (rather than a commit read from git).
-    """
-    head = result.context.head.sha
-    if not head:
-        return "the head is not a commit"
-    if not result.context.compared:
-        return "nothing was compared (mlci repro): there is no result to record"
-    # the reproduction's reasons first: a reproduction that changed dvc.lock also leaves the
-    # work tree dirty, and "uncommitted changes" would hide why
-    if result.repro.status == "failed":
-        return "the pipeline failed: there are no results to record"
-    if result.repro.lock_changed:
-        return (
-            "reproducing changed dvc.lock: the results are not what commit "
-            f"{head[:7]} records (commit dvc.lock and its outputs first)"
-        )
-    if worktree:
-        if git.resolve("HEAD", root) != head:
-            return f"the work tree is not commit {head[:7]}"
-        if git.has_uncommitted(root):
-            return (
-                "the work tree has uncommitted changes: its results are not commit "
-                f"{head[:7]}'s (commit them, or pass --head)"
-            )
-    message = result.repro.message or ""
-    if result.repro.status == "skipped" and (
-        "not up to date" in message or "not checked" in message or "could not be checked" in message
-    ):
-        return (
-            f"the results were not reproduced and dvc.lock is not known to be up to date "
-            f"({message})"
-        )
-    return None
-
-
-def record(result: Result, root: Path, *, worktree: bool) -> str:
-    """Write ``result`` as the note of its head commit; the sha noted. RunError with the reason."""
-    from mlci.model.errors import RunError
-
-    why = refusal(result, root, worktree=worktree)
-    if why:
-        raise RunError(f"not recorded: {why}")
-    sha = result.context.head.sha
-    assert sha is not None
-    # the commit's dvc.lock: the tree is that commit's (checked above), so they agree
-    inputs = lock_inputs(git.show_file(sha, "dvc.lock", root))
-    line = note_text(result, inputs)
-    # another run's result for this commit stays (a push job and the deploy after it, a re-run):
-    # two values from one commit are what the nondeterminism check looks for
-    earlier = [x for x in (notes.read(root, sha) or "").splitlines() if x.strip()]
-    if not any(_same_result(x, line) for x in earlier):
-        notes.write(root, sha, "\n".join([*earlier, line]) + "\n")
-    return sha
-
-
-def _same_result(a: str, b: str) -> bool:
-    """Two note lines that differ at most in how long the run took (a re-run of one result)."""
-    try:
-        x, y = json.loads(a), json.loads(b)
-    except ValueError:
-        return False
-    if not isinstance(x, dict) or not isinstance(y, dict):
-        return False
-    x.pop("duration_s", None)
-    y.pop("duration_s", None)
-    return bool(x == y)

@@ -100,6 +100,7 @@ class MetricsStep:
             found.notes.append(
                 "no DVC project (.dvc/) and no metrics.files in the config: no metrics to compare"
             )
+        found.notes.extend(recorded.problems())
         spreads = history.spreads(
             recorded, cfg.history.min_points, history.branch_name(target.base_ref)
         )

@@ -68,8 +68,8 @@ class MetricRule:
     def describe(self, resolved: dict[str, Any] | None = None) -> str:
         """The rule in words; ``resolved`` gives ``auto`` limits as numbers with their basis.
 
-        (``resolved``: ``{"max_regression": {"allowed": 0.0033, "basis": "3 sigma of 20
-        main commits"}}``, as the comparison stores it in the result's rule.)
+        (``resolved``: ``{"max_regression": {"allowed": 0.0033, "basis": "0.7 % bound from 20
+        runs on main (sd 0.0011)"}}``, as the comparison stores it in the result's rule.)
         """
         resolved = resolved or {}
         parts = []
@@ -123,7 +123,10 @@ class MetricsConfig:
     rules: tuple[MetricRule, ...] = ()
     missing_baseline: str = "warn"
     unreadable: str = "fail"  # a gated metric's file that DVC declares but could not load
-    noise_k: float = 3  # an "auto" limit allows noise_k times the metric's robust spread
+    # an "auto" limit is a one-sided prediction bound at this false-alarm rate per metric and PR
+    # (mlci.engine.noise); noise_k, when set, replaces it by the normal tail beyond k sigmas
+    noise_alpha: float = 0.007
+    noise_k: float | None = None
 
 
 @dataclass(frozen=True)

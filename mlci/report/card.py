@@ -16,7 +16,9 @@ from mlci.model import fmt
 from mlci.model.card import ModelCard
 from mlci.model.config import MetricRule
 from mlci.model.result import gravity
-from mlci.report import render
+from mlci.report import data as report_data
+from mlci.report import templating
+from mlci.report import view as report_view
 
 TEMPLATE = "model_card.md.j2"
 
@@ -55,9 +57,9 @@ def view(card: ModelCard, max_rows: int | None = None) -> dict[str, Any]:
 
     result = card.result
     ctx = result.context
-    challenge = [render.metric_row(m) for m in card.challenge]
+    challenge = [report_view.metric_row(m) for m in card.challenge]
     # without a champion, the candidate's own values with the rules that judged them at the gate
-    metrics = [] if challenge else [render.metric_row(m) for m in result.metrics]
+    metrics = [] if challenge else [report_view.metric_row(m) for m in result.metrics]
     challenge.sort(key=lambda r: -gravity(r.outcome))  # failures first, as the report sorts
     challenge, challenge_cut = cap(challenge)
     metrics, metrics_cut = cap(metrics)
@@ -81,7 +83,7 @@ def view(card: ModelCard, max_rows: int | None = None) -> dict[str, Any]:
     ]
     params, params_cut = cap(params)
     packages, packages_cut = cap(list(card.packages))
-    data = render.data_files(result)
+    data = report_data.data_files(result)
     champion = card.champion
     return {
         "model_name": card.model_name,
@@ -96,7 +98,7 @@ def view(card: ModelCard, max_rows: int | None = None) -> dict[str, Any]:
         "uncommitted": ctx.head_uncommitted,
         "base_ref": ctx.base.ref,
         "base_short": _short(ctx.base.sha),
-        "headline": render.headline(result),
+        "headline": report_view.headline(result),
         "verdict": result.verdict,
         "gate_failures": [r.message for r in result.reasons if r.severity == "fail"],
         "champion": (
@@ -118,7 +120,7 @@ def view(card: ModelCard, max_rows: int | None = None) -> dict[str, Any]:
         "params": params,
         "params_cut": params_cut,
         "data_files": data,
-        "data_summary": render.data_summary(data) if data else "",
+        "data_summary": report_data.data_summary(data) if data else "",
         "package_files": list(card.package_files),
         "packages": packages,
         "packages_cut": packages_cut,
@@ -126,10 +128,10 @@ def view(card: ModelCard, max_rows: int | None = None) -> dict[str, Any]:
         "model_sha256": card.model_sha256,
         "deployed_by": card.deployed_by,
         "made_at": card.made_at,
-        "run_url": render.safe_url(ctx.run_url),
+        "run_url": report_view.safe_url(ctx.run_url),
         "mlflow_run_id": card.mlflow_run_id,
-        "mlflow_run_url": render.safe_url(card.mlflow_run_url),
-        "model_url": render.safe_url(card.model_url),
+        "mlflow_run_url": report_view.safe_url(card.mlflow_run_url),
+        "model_url": report_view.safe_url(card.model_url),
         "tool_version": card.tool_version or result.tool_version,
         "icons": dict(fmt.ICONS),
     }
@@ -137,8 +139,8 @@ def view(card: ModelCard, max_rows: int | None = None) -> dict[str, Any]:
 
 def markdown(card: ModelCard, *, root: Path | None = None, max_rows: int | None = None) -> str:
     """The card as Markdown (``root``: the repository, for a template override)."""
-    env = render.markdown_environment(root)
-    body = render.render_template(env, TEMPLATE, **view(card, max_rows))
+    env = templating.markdown_environment(root)
+    body = templating.render_template(env, TEMPLATE, **view(card, max_rows))
     return body.rstrip() + "\n"
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mlci.model.result import Result
-from mlci.report import render
+from mlci.report import render, view
 
 
 @dataclass(frozen=True)
@@ -26,7 +26,7 @@ class ReportText:
         return render.marker(self.status_context)
 
     def headline(self, result: Result) -> str:
-        return render.headline(result)
+        return view.headline(result)
 
     def markdown(self, result: Result, limit: int) -> str:
         return render.markdown_within(

@@ -172,22 +172,22 @@ def _history_views(result: Result, base_label: str, head_label: str) -> list[dic
 
 
 def html(result: Result, *, root: Path | None = None, template: str = "report.html.j2") -> str:
-    from mlci.report import render
+    from mlci.report import templating, view
 
-    env = render.sandboxed_environment(
+    env = templating.sandboxed_environment(
         root,
         autoescape=True,  # every field from the PR is escaped by Jinja
         trim_blocks=True,
         lstrip_blocks=True,
     )
     env.filters.update(number=fmt.number, duration=fmt.duration, plural=fmt.plural)
-    v = render.view(result, fold_cap=None)
+    v = view.view(result, fold_cap=None)
     history = _history_views(result, v["base_label"], v["head_label"])
     drawn = history or any(p.kind in ("line", "bar") for p in result.plots)
-    return render.render_template(
+    return templating.render_template(
         env,
         template,
-        **render.template_values(v),
+        **templating.template_values(v),
         plot_views=_plot_views(result, v["base_label"], v["head_label"]),
         history_views=history,
         vendor_js=vendor_js() if drawn else "",

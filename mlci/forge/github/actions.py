@@ -329,7 +329,9 @@ def host_event(ctx: ActionsContext) -> HostEvent:
         ),
         no_history=history_refusal(ctx),
         no_writeback=writeback_refusal(ctx) if name in PR_EVENTS else None,
-        result_from_untrusted_run=name == "workflow_run",
+        # a result published on a pull request event came from a job that ran the PR's code
+        # (the fork-safe pair, or the two-job workflow `mlci init` writes): checked, not believed
+        result_from_untrusted_run=name == "workflow_run" or name in PR_EVENTS,
     )
 
 

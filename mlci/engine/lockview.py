@@ -1,0 +1,174 @@
+"""What one commit's ``dvc.lock`` says about the stages that write metrics files.
+
+The results history (:mod:`mlci.engine.history`) decides from it which recorded
+commits are runs of a metric's stage and which runs had the same inputs, and
+finds a metrics file's content in the local DVC cache by the md5 the lock records.
+A lock is data: an unreadable one gives an empty view, and an md5 never names a
+path outside the cache.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class StageRecord:
+    """The stage that writes a metrics file, as one commit's ``dvc.lock`` records it."""
+
+    stage: str
+    entry: str  # digest of its whole lock entry: a run changes it (unless it was forced)
+    identity: str  # digest of what is upstream of it and not produced by the pipeline
+
+
+@dataclass(frozen=True)
+class LockView:
+    """What one ``dvc.lock`` says about the stages that write metrics files."""
+
+    outs: dict[str, StageRecord] = field(default_factory=dict)  # output path -> its stage
+    md5: dict[str, str] = field(default_factory=dict)  # output path -> recorded md5
+
+    def stage_of(self, path: str) -> StageRecord | None:
+        """The stage writing ``path``: an output itself, or a file inside an output folder."""
+        if path in self.outs:
+            return self.outs[path]
+        for out, rec in self.outs.items():
+            if path.startswith(out.rstrip("/") + "/"):
+                return rec
+        return None
+
+    def identity_of(self, path: str) -> str | None:
+        rec = self.stage_of(path)
+        return rec.identity if rec else None
+
+
+def _digest(value: Any) -> str:
+    import hashlib
+
+    text = json.dumps(value, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def lock_view(text: bytes | str | None) -> LockView:
+    """Each output of ``dvc.lock`` -> its stage, the digest of that stage's entry, and its
+    identity: the commands, params and non-pipeline deps (code, data added with ``dvc add``,
+    imports) of the stage and of every stage upstream of it.
+
+    Intermediate outputs (a model) are left out of the identity: they differ exactly
+    when an upstream stage is nondeterministic, which is what the identity must let
+    the history see. An unreadable lock gives an empty view (no flag, no guess).
+    """
+    if not text or len(text) > 20_000_000:
+        return LockView()
+    import yaml
+
+    try:
+        doc = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506
+    except (yaml.YAMLError, RecursionError):
+        return LockView()
+    stages = doc.get("stages") if isinstance(doc, dict) else None
+    if not isinstance(stages, dict):
+        return LockView()
+    entries = {str(k): v for k, v in stages.items() if isinstance(v, dict)}
+    produced: dict[str, str] = {}  # output path -> stage
+    md5: dict[str, str] = {}
+    for name, entry in entries.items():
+        for out in entry.get("outs") or ():
+            if isinstance(out, dict) and isinstance(out.get("path"), str):
+                path = out["path"].rstrip("/")
+                produced[path] = name
+                if isinstance(out.get("md5"), str):
+                    md5[path] = out["md5"]
+
+    def producer(path: str) -> list[str]:
+        path = path.rstrip("/")
+        return [
+            stage
+            for out, stage in produced.items()
+            if out == path or path.startswith(out + "/") or out.startswith(path + "/")
+        ]
+
+    memo: dict[str, frozenset[str]] = {}
+
+    def upstream(name: str, seen: frozenset[str]) -> frozenset[str]:
+        if name in memo:
+            return memo[name]
+        entry = entries[name]
+        parts = {
+            json.dumps(
+                ["stage", name, entry.get("cmd"), entry.get("params")], sort_keys=True, default=str
+            )
+        }
+        for dep in entry.get("deps") or ():
+            if not isinstance(dep, dict) or not isinstance(dep.get("path"), str):
+                continue
+            makers = [s for s in producer(dep["path"]) if s != name and s not in seen]
+            if makers:
+                for maker in makers:
+                    parts |= upstream(maker, seen | {name})
+            else:
+                parts.add(json.dumps(["source", dep], sort_keys=True, default=str))
+        memo[name] = frozenset(parts)
+        return memo[name]
+
+    outs: dict[str, StageRecord] = {}
+    for path, name in produced.items():
+        outs[path] = StageRecord(
+            name, _digest(entries[name]), _digest(sorted(upstream(name, frozenset())))
+        )
+    return LockView(outs, md5)
+
+
+def lock_inputs(text: bytes | str | None) -> dict[str, str]:
+    """Each output ``dvc.lock`` records -> the identity of its stage (see :func:`lock_view`)."""
+    return {path: rec.identity for path, rec in lock_view(text).outs.items()}
+
+
+def inside_project(path: str) -> bool:
+    """A metrics path a note may name: relative, inside the project, one line."""
+    parts = path.split("/")
+    return (
+        bool(path)
+        and not path.startswith("/")
+        and ".." not in parts
+        and not any(c in path for c in "\n\r\0\\")
+    )
+
+
+def _is_md5(value: object) -> bool:
+    text = value.removesuffix(".dir") if isinstance(value, str) else ""
+    return len(text) == 32 and all(c in "0123456789abcdef" for c in text)
+
+
+def _dvc_cache_file(root: Path, md5: str) -> bytes | None:
+    if not _is_md5(md5):  # a lock is data: its md5 never names a path outside the cache
+        return None
+    for rel in (("files", "md5", md5[:2], md5[2:]), (md5[:2], md5[2:])):
+        try:
+            return (root / ".dvc" / "cache").joinpath(*rel).read_bytes()
+        except OSError:
+            continue
+    return None
+
+
+def dvc_content(root: Path, view: LockView, path: str) -> bytes | None:
+    """``path``'s content from the local DVC cache, by the md5 the commit's lock records."""
+    md5 = view.md5.get(path)
+    if md5 and not md5.endswith(".dir"):
+        return _dvc_cache_file(root, md5)
+    for out, digest in view.md5.items():
+        if digest.endswith(".dir") and path.startswith(out + "/"):
+            manifest = _dvc_cache_file(root, digest)
+            try:
+                entries = json.loads(manifest) if manifest else None
+            except ValueError:
+                return None
+            rel = path[len(out) + 1 :]
+            for entry in entries if isinstance(entries, list) else ():
+                if isinstance(entry, dict) and entry.get("relpath") == rel:
+                    member = entry.get("md5")
+                    return _dvc_cache_file(root, member) if isinstance(member, str) else None
+    return None
