@@ -27,6 +27,7 @@ from typing import Any
 from mlci.adapters import dvc
 from mlci.engine import compare, project
 from mlci.engine.step import CheckOptions, Findings
+from mlci.model import yamlread
 from mlci.model.config import Config, MetricRule
 from mlci.model.errors import ConfigError
 from mlci.model.result import EventRevisions, Experiment, Reason, Result
@@ -86,11 +87,9 @@ def points(grid: Sequence[GridParam], limit: int) -> list[tuple[tuple[GridParam,
 
 def _value(text: str) -> Any:
     """The value as the params file will hold it (``0.1`` a number, ``true`` a boolean)."""
-    import yaml
-
     try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError:
+        return yamlread.load(text, max_bytes=4096)
+    except yamlread.YamlRefused:
         return text
 
 
