@@ -371,8 +371,8 @@ def test_a_local_deploy_records_no_history_as_the_docs_say(deploy_project):  # n
     assert run.code == 0, run.err
     assert deploy_project.repo.git("notes", "--ref=mlci", "list") == ""
     assert "no recorded results in this clone" in deploy_project.run("doctor").out
-    readme = " ".join((Path(__file__).parents[1] / "README.md").read_text().split())
-    assert "any other run records nothing, a local `mlci deploy` included" in readme
+    page = " ".join((Path(__file__).parents[1] / "docs" / "history.md").read_text().split())
+    assert "any other run records nothing, a local `mlci deploy` included" in page
 
 
 # --- 7. an environment change no stage declares -------------------------------------------
