@@ -1,0 +1,126 @@
+"""Corpus, second pass on real repositories (continued): what a new user reads and runs first.
+
+Each test builds the shape a user reported with real git and real ``dvc``:
+``mlci init`` on a fresh clone whose metrics are cached outputs in the DVC
+remote, a local ``mlci deploy`` after the champion was trained, a project in a
+subfolder whose pull request comment must say which project it is, and the
+HTML report and model card a reviewer opens.
+"""
+
+from __future__ import annotations
+
+from mlci import configfile as config
+from mlci.engine.classify import MetricFile, MetricKey, rule_groups
+from tests.corpus import Project
+
+# --- 3. mlci init on a fresh clone: the metrics read as check reads them ------------------
+
+SCORES_PY = """\
+import json, os, yaml
+p = yaml.safe_load(open("params.yaml"))["train"]
+os.makedirs("eval", exist_ok=True)
+json.dump(
+    {
+        "test": {"roc_auc": p["auc"], "accuracy": 0.91, "f1": 0.88},
+        "train": {"roc_auc": 0.999},
+        "log_loss": 0.21,
+        "predict_time": 1.5,
+    },
+    open("eval/metrics.json", "w"),
+)
+"""
+
+SCORES_DVC = """\
+stages:
+  train:
+    cmd: python train.py
+    deps: [train.py]
+    params: [train.auc]
+    metrics:
+      - eval/metrics.json
+"""
+
+
+def scores_project(where) -> Project:
+    """Main: ROC AUC 0.988, the metrics a cached output pushed to the DVC remote."""
+    p = Project.create(where)
+    p.write("train.py", SCORES_PY)
+    p.write("dvc.yaml", SCORES_DVC)
+    p.set_params(auc=0.988)
+    p.repro()
+    p.commit("a classifier")
+    p.publish()
+    return p
+
+
+def test_init_on_a_fresh_clone_writes_rules_that_catch_an_auc_drop(mlci, tmp_path):
+    p = scores_project(tmp_path / "corpus")
+    clone = p.fresh_clone()
+    assert not (clone.path / "eval" / "metrics.json").exists()  # nothing pulled
+
+    run = mlci(clone, "init", "--no-workflow")
+    assert run.code == 0, run.err
+    assert "run `dvc repro`" not in run.out, run.out
+    cfg = config.load(None, clone.path)
+    rules = {
+        r.name: (r.direction, r.severity, r.max_regression, r.max_regression_pct)
+        for r in cfg.metrics.rules
+    }
+    assert rules == {
+        # scores in [0, 1]: an absolute tolerance
+        "eval/metrics.json:test.roc_auc": ("higher", "fail", 0.01, None),
+        "eval/metrics.json:test.accuracy": ("higher", "fail", 0.01, None),
+        "eval/metrics.json:test.f1": ("higher", "fail", 0.01, None),
+        # a loss: lower is better, a percentage of the base
+        "eval/metrics.json:log_loss": ("lower", "fail", None, 10),
+        # a timing warns only
+        "eval/metrics.json:predict_time": ("lower", "warn", None, 10),
+    }  # train.roc_auc: reported, not gated
+    text = (clone.path / "mlci.yaml").read_text()
+    assert "# measured on the training split" in text
+    assert '# - name: "eval/metrics.json:train.roc_auc"' in text
+    assert "# a score in [0, 1], higher is better: it may fall by 0.01 (absolute" in text
+    assert "# a loss or an error: lower is better" in text
+    assert "# a timing: it depends on the runner" in text
+
+    # the rules init wrote, committed on main; a change drops ROC AUC 0.988 -> 0.948
+    p.write("mlci.yaml", text)
+    p.commit("mlci.yaml from mlci init")
+    p.publish()
+    p.git("checkout", "-q", "-b", "feature")
+    p.set_params(auc=0.948)
+    p.repro()
+    p.commit("a worse model")
+    p.publish("feature")
+    ci = p.fresh_clone(branch="feature")
+    check = mlci(ci, "check", "--no-repro", "--format", "json")
+    doc = check.json()
+    assert check.code == 1 and doc["verdict"] == "fail", doc["reasons"]
+    rows = {m["name"]: (m["base"], m["head"], m["outcome"]) for m in doc["metrics"]}
+    assert rows["eval/metrics.json:test.roc_auc"] == (0.988, 0.948, "fail")
+    assert rows["eval/metrics.json:train.roc_auc"][2] != "fail"  # reported, not gated
+
+
+def test_init_proposes_auto_with_a_fallback_where_history_exists():
+    files = [
+        MetricFile(
+            "eval/metrics.json",
+            "train",
+            [MetricKey("auc", 0.9, "higher"), MetricKey("rmse", 3.0, "lower")],
+        )
+    ]
+    [group] = rule_groups(files, history=True)
+    by_name = {r.name: r for r in group.rules}
+    auc, rmse = by_name["eval/metrics.json:auc"], by_name["eval/metrics.json:rmse"]
+    assert (auc.max_regression, auc.fallback, auc.max_regression_pct) == ("auto", 0.01, None)
+    assert (rmse.max_regression_pct, rmse.fallback, rmse.max_regression) == ("auto", 10, None)
+    assert "auto: the bound the runs recorded on the base branch allow" in auc.why
+    # without history: the fixed tolerances
+    [group] = rule_groups(files)
+    assert [(r.max_regression, r.max_regression_pct) for r in group.rules] == [
+        (0.01, None),
+        (None, 10),
+    ]
+    # a percentage score (0-100) is not a [0, 1] score
+    [group] = rule_groups([MetricFile("m.json", None, [MetricKey("accuracy", 91.0, "higher")])])
+    assert (group.rules[0].max_regression, group.rules[0].max_regression_pct) == (None, 10)
