@@ -11,7 +11,10 @@ from __future__ import annotations
 
 from mlci import configfile as config
 from mlci.engine.classify import MetricFile, MetricKey, rule_groups
+from tests.conftest import sh
 from tests.corpus import Project
+from tests.test_deploy import empty_db  # noqa: F401 (the MLflow store the deploy fixture copies)
+from tests.test_deploy import project as deploy_project  # noqa: F401
 
 # --- 3. mlci init on a fresh clone: the metrics read as check reads them ------------------
 
@@ -124,3 +127,46 @@ def test_init_proposes_auto_with_a_fallback_where_history_exists():
     # a percentage score (0-100) is not a [0, 1] score
     [group] = rule_groups([MetricFile("m.json", None, [MetricKey("accuracy", 91.0, "higher")])])
     assert (group.rules[0].max_regression, group.rules[0].max_regression_pct) == (None, 10)
+
+
+# --- 4. a local deploy compares with what the champion was trained from ------------------
+
+
+def test_a_local_deploy_compares_with_the_champions_commit(deploy_project, tmp_path):  # noqa: F811
+    p = deploy_project
+    origin = tmp_path / "origin.git"
+    sh(["git", "init", "-q", "--bare", "-b", "main", str(origin)], tmp_path)
+    p.repo.git("remote", "add", "origin", str(origin))
+    p.repo.git("push", "-q", "-u", "origin", "main")
+    trained = p.repo.git("rev-parse", "HEAD")
+    assert p.run("deploy", "-e", "production", "--base", "HEAD").code == 0  # the champion: 0.80
+
+    # merged and pushed: main == origin/main, a worse model
+    head = p.commit(0.70)
+    p.repo.git("push", "-q", "origin", "main")
+    run = p.run("deploy", "-e", "production")
+    assert run.code == 1
+    assert f"the gate is closed against champion ({trained[:7]})" in run.out, run.out
+    assert f"{head[:7]} -> " not in run.out and "gate open" not in run.out
+    assert p.champion() == "1" and p.versions() == ["1"]
+
+    # a better model: compared with the champion's commit, and promoted
+    head = p.commit(0.90)
+    p.repo.git("push", "-q", "origin", "main")
+    run = p.run("deploy", "-e", "production")
+    assert run.code == 0, run.out + run.err
+    assert "promoted clf version 2" in run.out
+    assert f"champion {trained[:7]} → main {head[:7]}" in run.out, run.out
+
+
+def test_a_refused_deploy_never_says_gate_open_before_the_refusal(deploy_project):  # noqa: F811
+    p = deploy_project
+    low = p.repo.git("rev-parse", "HEAD")
+    p.commit(0.95)
+    assert p.run("deploy", "-e", "production", "--base", low).code == 0
+    p.commit(0.85)
+    # against its gate base (0.80) the candidate improved; against the champion (0.95) it did not
+    run = p.run("deploy", "-e", "production", "--base", low)
+    assert run.code == 1 and "worse than the champion (version 1" in run.out
+    refused = run.out.index("refused to deploy")
+    assert "gate open" not in run.out[:refused], run.out
