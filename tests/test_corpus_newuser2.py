@@ -9,9 +9,11 @@ HTML report and model card a reviewer opens.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from mlci import configfile as config
 from mlci.engine.classify import MetricFile, MetricKey, rule_groups
-from tests.conftest import sh
+from tests.conftest import VENV_BIN, sh
 from tests.corpus import Project
 from tests.test_deploy import empty_db  # noqa: F401 (the MLflow store the deploy fixture copies)
 from tests.test_deploy import project as deploy_project  # noqa: F401
@@ -170,3 +172,62 @@ def test_a_refused_deploy_never_says_gate_open_before_the_refusal(deploy_project
     assert run.code == 1 and "worse than the champion (version 1" in run.out
     refused = run.out.index("refused to deploy")
     assert "gate open" not in run.out[:refused], run.out
+
+
+# --- 6. which project? the title of a subfolder project's comment names it -----------------
+
+SUB_TRAIN = """\
+import json, yaml
+p = yaml.safe_load(open("params.yaml"))
+json.dump({"acc": p["quality"]}, open("metrics.json", "w"))
+"""
+
+SUB_PIPELINE = """\
+stages:
+  train:
+    cmd: python train.py
+    deps: [train.py]
+    params: [quality]
+    metrics:
+      - metrics.json:
+          cache: false
+"""
+
+
+def test_two_subfolder_projects_comments_name_their_project_in_the_title(dvc_repo, mlci):
+    for name in ("a", "b"):
+        folder = dvc_repo.path / "models" / name
+        folder.mkdir(parents=True)
+        sh([str(VENV_BIN / "dvc"), "init", "-q", "--subdir"], folder)
+        dvc_repo.write(f"models/{name}/train.py", SUB_TRAIN)
+        dvc_repo.write(f"models/{name}/dvc.yaml", SUB_PIPELINE)
+        dvc_repo.write(f"models/{name}/params.yaml", "quality: 0.8\n")
+        sh([str(VENV_BIN / "dvc"), "repro", "-q"], folder)
+    dvc_repo.commit("two models")
+    dvc_repo.git("checkout", "-q", "-b", "feature")
+    dvc_repo.write("models/a/params.yaml", "quality: 0.9\n")
+    dvc_repo.write("models/b/params.yaml", "quality: 0.9\n")
+    for name in ("a", "b"):
+        sh([str(VENV_BIN / "dvc"), "repro", "-q"], dvc_repo.path / "models" / name)
+    dvc_repo.commit("both better")
+
+    titles = {}
+    for name in ("a", "b"):
+        run = mlci(dvc_repo.path / "models" / name, "check", "--base", "main", "--no-repro",
+                   "--format", "markdown")  # fmt: skip
+        assert run.code == 0, run.err
+        marker, title = run.out.splitlines()[:2]
+        assert marker == f"<!-- mlci:report:mlci/models/{name} -->"
+        titles[name] = title
+        # metric names are relative to the project's folder, as the docs now say
+        assert "`metrics.json:acc`" in run.out
+    assert titles["a"].startswith("### ✅ mlci/models/a: gate open — "), titles
+    assert titles["b"].startswith("### ✅ mlci/models/b: gate open — "), titles
+    # the root project's title is unchanged
+    root = mlci(dvc_repo, "check", "--base", "main", "--no-repro", "--format", "markdown")
+    assert "### " + "✅ mlci/" not in root.out
+
+    docs = Path(__file__).parents[1] / "docs" / "config.md"
+    text = " ".join(docs.read_text().split())
+    assert "relative to the project's folder (the one holding its `dvc.yaml`)" in text
+    assert "a metric of `models/a/dvc.yaml` is `metrics.json:acc`" in text
