@@ -9,6 +9,7 @@ HTML report and model card a reviewer opens.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from mlci import configfile as config
@@ -17,6 +18,7 @@ from tests.conftest import VENV_BIN, sh
 from tests.corpus import Project
 from tests.test_deploy import empty_db  # noqa: F401 (the MLflow store the deploy fixture copies)
 from tests.test_deploy import project as deploy_project  # noqa: F401
+from tests.test_history import _record_main, metrics_repo
 
 # --- 3. mlci init on a fresh clone: the metrics read as check reads them ------------------
 
@@ -231,3 +233,55 @@ def test_two_subfolder_projects_comments_name_their_project_in_the_title(dvc_rep
     text = " ".join(docs.read_text().split())
     assert "relative to the project's folder (the one holding its `dvc.yaml`)" in text
     assert "a metric of `models/a/dvc.yaml` is `metrics.json:acc`" in text
+
+
+# --- 10. the HTML report: metrics first, history charts a reviewer can read -----------------
+
+RULES = """\
+metrics:
+  files: [eval/metrics.json]
+  rules:
+    - name: acc
+      direction: higher
+      max_regression: 0.01
+"""
+
+
+def _history_spec(html: str) -> dict:
+    spec = html.split('<script type="application/json" data-plot="history-0">', 1)[1]
+    return json.loads(spec.split("</script>", 1)[0])
+
+
+def test_html_report_puts_metrics_first_and_draws_history_by_short_sha(git_repo, mlci, tmp_path):
+    metrics_repo(git_repo, {"acc": 0.9}, RULES)
+    [one] = _record_main(git_repo, mlci, [0.90])
+    git_repo.git("checkout", "-q", "-b", "feature")
+    git_repo.write("eval/metrics.json", {"acc": 0.85})
+    git_repo.commit("worse")
+    page = tmp_path / "report.html"
+    run = mlci(git_repo, "check", "--base", "main", "--format", "markdown", "--html", str(page))
+    assert run.code == 1
+    # one recorded run is no trend: no sparkline jumping from it to the head, no line chart
+    assert "→▁" not in run.out and "```mermaid" not in run.out, run.out
+    html = page.read_text()
+    assert html.index("<h2>Metrics:") < html.index("<h2>History:")
+    row = next(line for line in html.splitlines() if "<code>eval/metrics.json:acc</code>" in line)
+    assert "→" not in row
+
+    git_repo.git("checkout", "-q", "main")
+    more = _record_main(git_repo, mlci, [0.91, 0.89])
+    git_repo.git("checkout", "-q", "-B", "feature", "main")
+    git_repo.write("eval/metrics.json", {"acc": 0.85})
+    git_repo.commit("worse, on the newer main")
+    run = mlci(git_repo, "check", "--base", "main", "--html", str(page))
+    assert run.code == 1
+    html = page.read_text()
+    assert html.index("<h2>Metrics:") < html.index("<h2>History:")
+    spec = _history_spec(html)
+    layer = spec["layer"][0]
+    x = layer["encoding"]["x"]
+    assert x["field"] == "commit" and x["type"] == "ordinal" and x["sort"] == {"field": "i"}
+    assert x["scale"]["padding"] > 0  # the head's point, the last, is not cut at the edge
+    commits = [p["commit"] for p in spec["data"]["values"]]
+    assert commits[:3] == [s[:7] for s in [one, *more]]
+    assert len(set(commits)) == len(commits)
