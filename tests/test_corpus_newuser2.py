@@ -285,3 +285,31 @@ def test_html_report_puts_metrics_first_and_draws_history_by_short_sha(git_repo,
     commits = [p["commit"] for p in spec["data"]["values"]]
     assert commits[:3] == [s[:7] for s in [one, *more]]
     assert len(set(commits)) == len(commits)
+
+
+# --- 10. the model card says which version is live after a rollback ----------------------
+
+
+def test_after_a_rollback_the_cards_say_which_version_is_live(deploy_project):  # noqa: F811
+    p = deploy_project
+    assert p.run("deploy", "-e", "production", "--base", "HEAD").code == 0
+    first = p.repo.git("rev-parse", "HEAD")
+    second = p.commit(0.90)
+    assert p.run("deploy", "-e", "production", "--base", first).code == 0
+    assert p.run("rollback", "-e", "production").code == 0
+    assert p.champion() == "1"
+
+    client = p.client()
+    v2 = client.get_model_version("clf", "2").description
+    v1 = client.get_model_version("clf", "1").description
+    assert v2.startswith("> **Rolled back** at ") and "clf@champion is on version 1 now" in v2
+    assert "this version is not live" in v2 and "# Model card" in v2  # the card is kept
+    assert v1.startswith("> **Live again** on @champion since the rollback at ")
+    assert "(version 2 was rolled back)" in v1 and "# Model card" in v1
+
+    card = p.run("card", "--rev", second, "--base", first)
+    assert card.code == 0, card.err
+    assert (
+        "> **Not live:** the alias `champion` is on version 1 now: this version was rolled back."
+        in card.out
+    ), card.out

@@ -451,6 +451,16 @@ def _summary(outcome: Outcome, name: str, alias: str, environment: str, tracker:
 
 # --- mlci rollback ----------------------------------------------------------------------
 
+_LIVE_NOTES = ("> **Rolled back** at ", "> **Live again** on ")
+
+
+def _live_note(description: str | None, note: str) -> str:
+    """A version's card with ``note`` (which version is live) first, replacing an earlier one."""
+    text = description or ""
+    if text.startswith(_LIVE_NOTES):
+        text = text.split("\n\n", 1)[1] if "\n\n" in text else ""
+    return (note + "\n\n" + text)[:DESCRIPTION_LIMIT]
+
 
 def run_rollback(opts: RollbackOptions, env: Mapping[str, str] | None = None) -> int:
     from mlci.adapters import mlflow
@@ -487,6 +497,27 @@ def run_rollback(opts: RollbackOptions, env: Mapping[str, str] | None = None) ->
             tracker.delete_alias(name, PREVIOUS_ALIAS)
         if current is not None:
             tracker.set_version_tag(name, current.version, TAG + "rolled_back_from", "true")
+        # the cards in the registry say which version is live now
+        at = gather_card.now_utc()
+        if current is not None:
+            tracker.describe_version(
+                name,
+                current.version,
+                _live_note(
+                    current.description,
+                    f"> **Rolled back** at {at}: {name}@{alias} is on version "
+                    f"{previous.version} now ({opts.environment}); this version is not live.",
+                ),
+            )
+        was_live = f" (version {current.version} was rolled back)" if current else ""
+        tracker.describe_version(
+            name,
+            previous.version,
+            _live_note(
+                previous.description,
+                f"> **Live again** on @{alias} since the rollback at {at}{was_live}.",
+            ),
+        )
     was = f" (was version {current.version})" if current else ""
     message = f"mlci rollback: {name}@{alias} is back on version {previous.version}{was} for {opts.environment}"
     run.forge.record_deployment(
