@@ -8,7 +8,7 @@ PY     := $(VENV)/bin/python
 UV     := $(VENV)/bin/uv
 DEMO_STAMP := $(VENV)/.mlci-demo
 TEST_STAMP := $(VENV)/.mlci-test
-.PHONY: demo test test-fast test-dvc-compat refs tools browser bench lint clean
+.PHONY: demo test docs docs-images test-fast test-dvc-compat refs tools browser bench lint clean
 
 $(UV):
 	$(PYTHON) -m venv $(VENV)
@@ -19,7 +19,7 @@ $(DEMO_STAMP): pyproject.toml | $(UV)
 	touch $@
 
 $(TEST_STAMP): pyproject.toml | $(UV)
-	$(UV) pip install --quiet --python $(PY) -e ".[test,lint,spark]"
+	$(UV) pip install --quiet --python $(PY) -e ".[test,lint,spark,docs]"
 	touch $@
 
 demo: $(DEMO_STAMP)
@@ -38,9 +38,16 @@ browser:
 	  $$SUDO apt-get update -qq && \
 	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
+# Test workers (pytest-xdist): one per core. Each worker builds its own session fixtures in its
+# own temporary folder; `--dist loadfile` keeps a module's tests on one worker, so a module
+# fixture (a corpus project, an MLflow server) is built once. `make test WORKERS=0` runs serially.
+# (make test-fast runs in one process.)
+WORKERS ?= auto
+XDIST := -n $(WORKERS) --dist loadfile
+
 # Everything; what .ci/run calls (then `make test-dvc-compat`).
-test: lint $(TEST_STAMP) refs tools browser
-	$(PY) -m pytest
+test: lint docs $(TEST_STAMP) refs tools browser
+	$(PY) -m pytest $(XDIST)
 
 # The DVC-facing tests against the oldest DVC that pyproject.toml allows (`make test` ran them
 # against the newest): a second venv, the same install but for DVC and without Spark (its
@@ -61,7 +68,7 @@ $(COMPAT_STAMP): pyproject.toml | $(UV)
 
 test-dvc-compat: $(COMPAT_STAMP) refs
 	$(COMPAT_VENV)/bin/python -c "import dvc; print('DVC', dvc.__version__)"
-	$(COMPAT_VENV)/bin/python -m pytest -q -p no:cacheprovider -m "not spark" $(DVC_TESTS)
+	$(COMPAT_VENV)/bin/python -m pytest -q -p no:cacheprovider -m "not spark" $(XDIST) $(DVC_TESTS)
 
 # ruff (lint and format), mypy and zizmor, with the versions pinned in the lint extra. zizmor
 # runs offline (no GitHub API look-ups) with the exceptions in zizmor.yml; the workflow
@@ -74,9 +81,25 @@ lint: $(TEST_STAMP)
 	$(VENV)/bin/mypy mlci
 	$(VENV)/bin/zizmor --offline --no-progress --config zizmor.yml $(WORKFLOWS)
 
-# The edit-test loop: every test not marked slow (no DVC pipeline run, no browser, no act).
+# The edit-test loop: every test not marked slow (no DVC pipeline run, no browser, no act). In one
+# process: its tests are short, and two workers' start-up made it slower (53 s serial, 69 s
+# with -n 2, measured side by side on the 2-core machine at load average 4).
 test-fast: $(TEST_STAMP) refs
 	$(PY) -m pytest -m "not slow" -q
+
+# The documentation site (mkdocs.yml, docs/) built strict into site/ (ignored): a broken link,
+# a missing page or a page left out of the nav is an error. `make test` builds it first.
+docs: $(TEST_STAMP)
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet
+
+# The README's picture, docs/images/report.png: the demo's failing pull-request comment rendered
+# as GitHub renders it, in headless Chromium (scripts/docs-images; runs `make demo` first when
+# demo-reports/ has no report). Committed; run again after a change to the report.
+docs-images: $(DEMO_STAMP) browser
+	@fc-list | grep -qi emoji || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-noto-color-emoji; }
+	$(PY) scripts/docs-images
 
 bench: $(TEST_STAMP)
 	$(PY) benchmarks/run.py

@@ -17,6 +17,7 @@ import click
 
 from mlci import __version__
 from mlci.commands.common import CONTEXT_VARS, TOKEN_OPTION_VAR, TOKEN_VAR
+from mlci.commands.helpdocs import DocumentedGroup
 from mlci.model.errors import EXIT_PASS, EXIT_RUNTIME, EXIT_USAGE, MlciError
 
 
@@ -126,7 +127,7 @@ def common_options(func: Callable[..., Any]) -> Callable[..., Any]:
     )(command)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=DocumentedGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="mlci", message="%(prog)s %(version)s")
 def cli() -> None:
     """mlci: CI/CD for ML repositories (DVC, Great Expectations, MLflow).

@@ -236,6 +236,7 @@ def test_an_outage_is_a_warning_not_an_exit_code(gh):
 def test_override_label_turns_failures_into_warnings(gh):
     base, head = regressing_pr(gh)
     gh.pull_request(7, base, head, labels=())
+    gh.fake.set_permission("maintainer", "maintain")  # only a writer's label acts
     gh.fake.label(7, "mlci:override", actor="maintainer")
     payload = json.loads(Path(gh.tmp / "pull_request.json").read_text())
     payload["pull_request"]["labels"] = [{"name": "mlci:override"}]

@@ -21,6 +21,8 @@ def pr(dvc_repo, github_fake, tmp_path, monkeypatch, mlci):
     gh.fake.set_permission("maintainer", "maintain")
     gh.fake.set_permission("writer", "write")
     gh.fake.set_permission("reader", "read")
+    # the default branch's workflow, which the comment's run has checked out (/mlci rerun)
+    gh.repo.write(".github/workflows/mlci.yml", "on: pull_request\n")
     return gh
 
 

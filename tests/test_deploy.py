@@ -626,3 +626,29 @@ def test_deploy_records_its_gate_in_the_history(project: Project, tmp_path, monk
     assert f"recorded the result on {head[:7]} and pushed refs/notes/mlci" in run.err
     note = json.loads(sh(["git", "notes", "--ref=mlci", "show", head], origin))
     assert note["context"]["head"]["sha"] == head and note["verdict"] == "pass"
+
+
+def test_a_hostile_model_name_reaches_github_deployments_clipped_and_valid(
+    dvc_repo: GitRepo, empty_db: Path, tmp_path: Path, mlci, github_fake, monkeypatch
+):
+    """The GitHub Deployment's payload and description carry names from the config and MLflow's
+    errors: bounded, valid against GitHub's OpenAPI description (the fake checks each request),
+    and a failure to record is a warning, never a traceback."""
+    db = tmp_path / "mlflow.db"
+    shutil.copy(empty_db, db)
+    name = "clf-" + "x" * 300 + " @everyone <b>bold</b>"
+    cfg = config(db).replace(f"model_name: {MODEL}", f'model_name: "{name}"')
+    dvc_repo.write("model.pkl", "weights 0.80")
+    metrics_repo(dvc_repo, {"acc": 0.80, "loss": 0.2}, config=cfg)
+    for key, value in github_fake.env(REPO).items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.setenv("MLCI_GITHUB_BACKOFF", "0")
+    monkeypatch.setenv("MLCI_GITHUB_WRITE_INTERVAL", "0")
+    run = mlci(dvc_repo, "deploy", "-e", "production", "--base", "HEAD")
+    assert "Traceback" not in run.err, run.err[-3000:]
+    [deployment] = github_fake.deployments()
+    [status] = deployment["statuses"]
+    assert len(deployment["description"]) <= 140 and len(status["description"]) <= 140
+    assert deployment["payload"]["model"] == name  # as configured, carried as JSON data
+    assert status["state"] in ("success", "error")
+    assert run.code == (0 if status["state"] == "success" else 3)

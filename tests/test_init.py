@@ -98,7 +98,11 @@ def test_init_writes_a_config_that_loads_and_a_valid_workflow(dvc_repo, mlci):
     doc = yaml.safe_load(workflow.read_text())
     assert doc["permissions"] == {"contents": "read"}
     # YAML 1.1 reads the key `on` as True
-    assert doc[True] == {"pull_request": None, "push": {"branches": ["main"]}}
+    assert doc[True] == {
+        "pull_request": None,
+        "push": {"branches": ["main"]},
+        "issue_comment": {"types": ["created"]},
+    }
     pr, publish, record = doc["jobs"]["mlci"], doc["jobs"]["publish"], doc["jobs"]["record"]
     # the job that runs the PR's code writes nothing; publishing is a job of its own
     assert pr["if"] == "github.event_name == 'pull_request'"

@@ -83,8 +83,15 @@ def test_the_workflow_init_writes_passes_zizmor_and_follows_the_model(dvc_repo, 
     doc = yaml.safe_load(path.read_text())
     assert doc["permissions"] == {"contents": "read"}
     jobs = doc["jobs"]
-    assert set(jobs) == {"mlci", "publish", "record"}
-    pr, publish = jobs["mlci"], jobs["publish"]
+    assert set(jobs) == {"mlci", "publish", "commands", "record"}
+    pr, publish, commands = jobs["mlci"], jobs["publish"], jobs["commands"]
+
+    # PR-comment commands run the default branch's checkout: no ref, no install, no repro
+    assert "issue_comment" in commands["if"] and "github.event.issue.pull_request" in commands["if"]
+    [checkout] = _checkouts(commands)
+    assert "ref" not in checkout["with"] and checkout["with"]["persist-credentials"] is False
+    assert not any("run" in s for s in commands["steps"]) and "secrets." not in json.dumps(commands)
+    assert commands["permissions"]["contents"] == "read"
 
     # the pull request's code runs in `mlci`: a read-only token, nothing kept in .git/config
     assert pr["permissions"] == {"contents": "read", "pull-requests": "read"}

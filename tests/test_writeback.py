@@ -239,16 +239,18 @@ def test_a_branch_that_moved_since_the_run_is_left_alone(tmp_path, runner):
 def test_a_push_rejected_because_the_branch_moved_meanwhile_says_so(tmp_path, runner):
     """The branch moves after mlci read its tip and before its push lands: git refuses the push.
 
-    The runner clone's pre-push hook is the other push, made at exactly that moment.
+    The origin's pre-receive hook is the other push, made at exactly that moment (mlci's own
+    git runs no hook of the runner's clone).
     """
     p, head = _project(tmp_path)
     p.write("notes.md", "pushed while mlci was pushing\n")
     moved = p.commit("the author pushes again")  # a commit origin has, but not on feature yet
     p.git("push", "-q", "origin", f"{moved}:refs/heads/elsewhere")
     job = runner(p)
-    hook = job.repo.path / ".git" / "hooks" / "pre-push"
+    hook = Path(p.origin) / "hooks" / "pre-receive"
     hook.write_text(
-        f"#!/bin/sh\ngit --git-dir='{p.origin}' update-ref refs/heads/feature {moved}\n"
+        "#!/bin/sh\ncat >/dev/null\nunset GIT_QUARANTINE_PATH\n"
+        f"git --git-dir='{p.origin}' update-ref refs/heads/feature {moved}\n"
     )
     hook.chmod(0o755)
     job.pr_event(p.git("rev-parse", "main"), head)
@@ -343,7 +345,7 @@ def test_the_commit_label_turns_it_on_for_a_rerun(tmp_path, runner):
     p, head = _project(tmp_path, config="repro:\n  commit: false\n")
     job = runner(p)
     job.pr_event(p.git("rev-parse", "main"), head, attempt="2")
-    job.fake.label(7, "mlci:commit")
+    job.fake.label(7, "mlci:commit", actor="github-actions[bot]")  # /mlci commit did
     code, doc = job.ci()
     assert doc["writeback"]["status"] == "pushed", doc["writeback"]
     assert _origin_tip(p, "feature") == doc["writeback"]["sha"]

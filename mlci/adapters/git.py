@@ -12,23 +12,43 @@ from __future__ import annotations
 
 import os
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 
 from mlci.model.errors import RunError
+from mlci.model.refs import is_ref_name, is_sha
 
 
 class GitError(RunError):
     """A git command failed."""
 
 
-def _git(
-    args: list[str], cwd: str | Path, *, check: bool = True
-) -> subprocess.CompletedProcess[bytes]:
+# Every git process mlci starts runs no hook and no fsmonitor of the repository: a pipeline
+# stage (the pull request's code) can write .git/hooks or set core.fsmonitor, and mlci's git
+# runs after it with mlci's whole environment. The null device is a hooks folder nothing can
+# put a hook in (a temporary folder could be found and filled by a stage).
+NO_HOOKS = ["-c", f"core.hooksPath={os.devnull}", "-c", "core.fsmonitor=false"]
+
+
+def env_for_git() -> dict[str, str]:
     env = dict(os.environ)
     env.setdefault("GIT_TERMINAL_PROMPT", "0")
     env["LC_ALL"] = "C"
+    return env
+
+
+def _git(
+    args: list[str], cwd: str | Path, *, check: bool = True, hooks_off: bool = True
+) -> subprocess.CompletedProcess[bytes]:
+    env = env_for_git()
     try:
-        proc = subprocess.run(["git", *args], cwd=cwd, capture_output=True, env=env, check=False)
+        proc = subprocess.run(
+            ["git", *(NO_HOOKS if hooks_off else ()), *args],
+            cwd=cwd,
+            capture_output=True,
+            env=env,
+            check=False,
+        )
     except FileNotFoundError as exc:  # pragma: no cover - git is a documented requirement
         raise GitError("git is not installed or not on PATH") from exc
     if check and proc.returncode != 0:
@@ -68,7 +88,11 @@ def repo_root(path: str | Path) -> Path:
 
 def resolve(rev: str, cwd: str | Path) -> str | None:
     """The commit sha that ``rev`` names, or None when git does not know it."""
-    proc = _git(["rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"], cwd, check=False)
+    proc = _git(
+        ["rev-parse", "--verify", "--quiet", "--end-of-options", f"{rev}^{{commit}}"],
+        cwd,
+        check=False,
+    )
     if proc.returncode != 0:
         return None
     return proc.stdout.decode().strip()
@@ -117,7 +141,7 @@ def show_file(rev: str, path: str, cwd: str | Path) -> bytes | None:
     key = ("show", rev, spec, os.path.abspath(cwd))
     if key in _at_commit:
         return _at_commit[key]
-    proc = _git(["show", f"{rev}:{spec}"], cwd, check=False)
+    proc = _git(["show", "--no-textconv", "--end-of-options", f"{rev}:{spec}"], cwd, check=False)
     if proc.returncode != 0:
         return None
     if _immutable(rev) and len(proc.stdout) <= _KEEP_AT_MOST:
@@ -127,7 +151,7 @@ def show_file(rev: str, path: str, cwd: str | Path) -> bytes | None:
 
 def files_at(rev: str, cwd: str | Path) -> list[str]:
     """The names of the files directly in ``cwd`` (a folder of the repository) at ``rev``."""
-    proc = _git(["ls-tree", "-z", "--name-only", rev, "./"], cwd, check=False)
+    proc = _git(["ls-tree", "-z", "--name-only", "--end-of-options", rev, "./"], cwd, check=False)
     if proc.returncode != 0:
         return []
     return [Path(n).name for n in proc.stdout.decode(errors="replace").split("\0") if n]
@@ -143,11 +167,12 @@ def author_name(cwd: str | Path) -> str | None:
 
 def copy_blob(blob: str, dest: Path, cwd: str | Path) -> None:
     """Write the content of ``blob`` to ``dest``, streamed (large data files stay out of memory)."""
-    env = dict(os.environ, LC_ALL="C")
-    env.setdefault("GIT_TERMINAL_PROMPT", "0")
+    if not is_sha(blob):
+        raise GitError(f"not an object name: {blob[:80]!r}")
+    env = env_for_git()
     with dest.open("wb") as out:
         proc = subprocess.run(
-            ["git", "cat-file", "blob", blob],
+            ["git", *NO_HOOKS, "cat-file", "blob", blob],
             cwd=cwd,
             stdout=out,
             stderr=subprocess.PIPE,
@@ -185,7 +210,10 @@ def git_path(name: str, cwd: str | Path) -> Path:
     Asks git, so ``core.hooksPath``, linked worktrees and ``$GIT_DIR`` are honoured.
     """
     root = repo_root(cwd)
-    path = Path(output(["rev-parse", "--git-path", name], root))
+    # the repository's own core.hooksPath, not the null one mlci's git runs with (rev-parse
+    # runs no hook)
+    answer = _git(["rev-parse", "--git-path", name], root, hooks_off=False)
+    path = Path(answer.stdout.decode(errors="replace").strip())
     return path if path.is_absolute() else (root / path)
 
 
@@ -200,7 +228,7 @@ def has_uncommitted(cwd: str | Path) -> bool:
 
 def merge_base(a: str, b: str, cwd: str | Path) -> str | None:
     """The common ancestor of two revisions; None when there is none in this clone (shallow)."""
-    proc = _git(["merge-base", a, b], cwd, check=False)
+    proc = _git(["merge-base", "--end-of-options", a, b], cwd, check=False)
     return proc.stdout.decode().strip() or None if proc.returncode == 0 else None
 
 
@@ -214,10 +242,12 @@ def remote_head(remote: str, cwd: str | Path) -> str | None:
 
 def fetch(remote: str, ref: str, cwd: str | Path, *, depth: int | None = None) -> bool:
     """Fetch ``ref`` from ``remote``; True when it worked."""
+    if not (is_sha(ref) or is_ref_name(ref)):
+        return False  # an event's value that git would read as an option, never passed on
     args = ["fetch", "--no-tags", "--quiet"]
     if depth:
         args.append(f"--depth={depth}")
-    proc = _git([*args, remote, ref], cwd, check=False)
+    proc = _git([*args, "--end-of-options", remote, ref], cwd, check=False)
     return proc.returncode == 0
 
 
@@ -232,7 +262,7 @@ def blob_id(rev: str, path: str, cwd: str | Path) -> str | None:
     key = ("blob", rev, path, os.path.abspath(cwd))
     if key in _at_commit:
         return _at_commit[key].decode()
-    proc = _git(["ls-tree", "-z", rev, "--", path], cwd, check=False)
+    proc = _git(["ls-tree", "-z", "--end-of-options", rev, "--", path], cwd, check=False)
     if proc.returncode != 0 or not proc.stdout:
         return None
     meta, _, name = proc.stdout.rstrip(b"\0").partition(b"\t")
@@ -251,7 +281,11 @@ def remote_url(name: str, cwd: str | Path) -> str | None:
 
 def remote_branch_tip(remote: str, branch: str, cwd: str | Path) -> str | None:
     """The commit ``branch`` points at on ``remote`` now (``git ls-remote``), or None."""
-    proc = _git(["ls-remote", "--heads", remote, f"refs/heads/{branch}"], cwd, check=False)
+    proc = _git(
+        ["ls-remote", "--heads", "--end-of-options", remote, f"refs/heads/{branch}"],
+        cwd,
+        check=False,
+    )
     if proc.returncode != 0:
         return None
     for line in proc.stdout.decode().splitlines():
@@ -263,7 +297,11 @@ def remote_branch_tip(remote: str, branch: str, cwd: str | Path) -> str | None:
 
 def same_as(rev: str, path: str, cwd: str | Path) -> bool:
     """Whether the work tree's ``path`` is the same as at ``rev`` (both absent counts as the same)."""
-    proc = _git(["diff", "--quiet", rev, "--", path], cwd, check=False)
+    proc = _git(
+        ["diff", "--quiet", "--no-ext-diff", "--no-textconv", "--end-of-options", rev, "--", path],
+        cwd,
+        check=False,
+    )
     if proc.returncode not in (0, 1):
         return True  # git could not tell (e.g. rev missing): say nothing rather than guess
     untracked = _git(["ls-files", "--others", "--exclude-standard", "--", path], cwd, check=False)
@@ -272,7 +310,7 @@ def same_as(rev: str, path: str, cwd: str | Path) -> bool:
 
 def count_commits(since: str, until: str, cwd: str | Path) -> int | None:
     """How many commits ``until`` has that ``since`` has not (``git rev-list --count``)."""
-    proc = _git(["rev-list", "--count", f"{since}..{until}"], cwd, check=False)
+    proc = _git(["rev-list", "--count", "--end-of-options", f"{since}..{until}"], cwd, check=False)
     if proc.returncode != 0:
         return None
     return int(proc.stdout.decode().strip() or 0)
@@ -286,12 +324,104 @@ def all_files(rev: str | None, cwd: str | Path) -> list[str]:
     if rev is None:
         args = ["ls-files", "-z", "--full-name", "--cached", "--others", "--exclude-standard"]
     else:
-        args = ["ls-tree", "-r", "-z", "--full-tree", "--name-only", rev]
+        args = ["ls-tree", "-r", "-z", "--full-tree", "--name-only", "--end-of-options", rev]
     proc = _git(args, cwd, check=False)
     if proc.returncode != 0:
         return []
     names = proc.stdout.decode("utf-8", errors="replace").split("\0")
     return sorted({n for n in names if n})
+
+
+# --- what a pipeline must not touch: git's own configuration and hooks -----------------------
+
+_HOOK_FILES_AT_MOST = 512  # files of a hooks folder read for the comparison; more is a change
+
+
+@dataclass(frozen=True)
+class GitFiles:
+    """The content of the files that tell git what to run, taken before a pipeline runs.
+
+    ``files`` maps each file's absolute path to its bytes (None: absent); ``names`` says how
+    the report names each (``.git/config``, ``.git/hooks/pre-push``, ``~/.gitconfig``).
+    """
+
+    files: dict[Path, bytes | None]
+    names: dict[Path, str]
+    hook_dirs: tuple[Path, ...]
+
+
+def _read(path: Path) -> bytes | None:
+    try:
+        if path.is_symlink():
+            return b"symlink:" + os.readlink(path).encode(errors="surrogateescape")
+        return path.read_bytes() if path.is_file() else None
+    except OSError:
+        return None
+
+
+def _hook_files(folder: Path) -> list[Path]:
+    try:
+        found = sorted(p for p in folder.iterdir() if not p.is_dir() or p.is_symlink())
+    except OSError:
+        return []
+    return found[: _HOOK_FILES_AT_MOST + 1]
+
+
+def _watched(root: Path) -> tuple[dict[Path, str], tuple[Path, ...]]:
+    top = repo_root(root)
+    common = common_dir(top)
+    own = Path(output(["rev-parse", "--absolute-git-dir"], top))
+    home = Path(os.path.expanduser("~"))
+    xdg = Path(os.environ.get("XDG_CONFIG_HOME") or home / ".config")
+    names = {
+        common / "config": ".git/config",
+        own / "config.worktree": ".git/config.worktree",
+        common / "info" / "attributes": ".git/info/attributes",
+        top / ".gitmodules": ".gitmodules",
+        top / ".gitattributes": ".gitattributes",
+        home / ".gitconfig": "~/.gitconfig",
+        xdg / "git" / "config": "~/.config/git/config",
+    }
+    hook_dirs: tuple[Path, ...] = (common / "hooks",)
+    configured = git_path("hooks", top)  # core.hooksPath, when the repository sets one
+    if configured.resolve() != (common / "hooks").resolve():
+        hook_dirs += (configured,)
+    for folder in hook_dirs:
+        for hook in _hook_files(folder):
+            names[hook] = f".git/hooks/{hook.name}"
+    return names, hook_dirs
+
+
+def snapshot_git_files(root: str | Path) -> GitFiles:
+    """What git's configuration, hooks and ``.gitmodules`` hold now (see :func:`changed_git_files`)."""
+    names, hook_dirs = _watched(Path(root))
+    return GitFiles({p: _read(p) for p in names}, names, hook_dirs)
+
+
+def changed_git_files(before: GitFiles) -> list[str]:
+    """The files of ``before`` that differ now, and files that appeared in a hooks folder."""
+    changed = [before.names[p] for p in before.files if _read(p) != before.files[p]]
+    for folder in before.hook_dirs:
+        for hook in _hook_files(folder):
+            if hook not in before.files:
+                changed.append(f".git/hooks/{hook.name}")
+    return sorted(set(changed))
+
+
+def restore_git_files(before: GitFiles) -> None:
+    """Put back what ``before`` saw: changed files rewritten, new hooks removed."""
+    for path, content in before.files.items():
+        if _read(path) == content:
+            continue
+        if path.is_symlink() or (content is None and path.exists() and not path.is_dir()):
+            path.unlink()
+        if content is not None and not content.startswith(b"symlink:"):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(content)
+    for folder in before.hook_dirs:
+        for hook in _hook_files(folder):
+            if hook not in before.files:
+                hook.unlink()
 
 
 def read_blobs(specs: list[str], cwd: str | Path) -> dict[str, tuple[str, bytes] | None]:
@@ -307,7 +437,7 @@ def read_blobs(specs: list[str], cwd: str | Path) -> dict[str, tuple[str, bytes]
     env = dict(os.environ, LC_ALL="C")
     try:
         proc = subprocess.run(
-            ["git", "cat-file", "--batch"],
+            ["git", *NO_HOOKS, "cat-file", "--batch"],
             cwd=cwd,
             input=("\n".join(wanted) + "\n").encode("utf-8", errors="surrogateescape"),
             capture_output=True,

@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from mlci.adapters.git import GitError
+from mlci.adapters.git import NO_HOOKS, GitError
 
 
 def _run(
@@ -26,7 +26,9 @@ def _run(
     full.setdefault("GIT_TERMINAL_PROMPT", "0")
     full["LC_ALL"] = "C"
     full.update(env or {})
-    proc = subprocess.run(["git", *args], cwd=cwd, capture_output=True, env=full, check=False)
+    proc = subprocess.run(
+        ["git", *NO_HOOKS, *args], cwd=cwd, capture_output=True, env=full, check=False
+    )
     if check and proc.returncode != 0:
         message = proc.stderr.decode(errors="replace").strip() or f"git {args[0]} failed"
         raise GitError(message)
@@ -80,7 +82,7 @@ def commit_onto(
     }
     with tempfile.TemporaryDirectory(prefix="mlci-index-") as tmp:
         index = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
-        _run(["read-tree", parent], git_root, index)
+        _run(["read-tree", "--end-of-options", parent], git_root, index)
         for path in files:
             file = git_root / path
             if file.is_file() and not file.is_symlink():
@@ -102,7 +104,7 @@ def _commit_tree(
 ) -> str:
     full = dict(os.environ, LC_ALL="C", **identity)
     proc = subprocess.run(
-        ["git", "commit-tree", tree, "-p", parent, "-F", "-"],
+        ["git", *NO_HOOKS, "commit-tree", tree, "-p", parent, "-F", "-"],
         cwd=git_root,
         input=message.encode(),
         capture_output=True,
@@ -123,7 +125,16 @@ class PushOutcome:
 def push(remote: str, sha: str, branch: str, git_root: Path) -> PushOutcome:
     """``git push REMOTE SHA:refs/heads/BRANCH``, never forced: a moved branch is a refusal."""
     proc = _run(
-        ["push", "--porcelain", remote, f"{sha}:refs/heads/{branch}"], git_root, check=False
+        [
+            "push",
+            "--porcelain",
+            "--no-verify",
+            "--end-of-options",
+            remote,
+            f"{sha}:refs/heads/{branch}",
+        ],
+        git_root,
+        check=False,
     )
     if proc.returncode == 0:
         return PushOutcome(True, "")
@@ -145,7 +156,7 @@ def commit_paths(files: Sequence[str], message: str, git_root: Path) -> str:
     if present:
         _run(["add", "--", *present], git_root)
     proc = subprocess.run(
-        ["git", "commit", "-q", "--only", "-F", "-", "--", *files],
+        ["git", *NO_HOOKS, "commit", "-q", "--no-verify", "--only", "-F", "-", "--", *files],
         cwd=git_root,
         input=message.encode(),
         capture_output=True,

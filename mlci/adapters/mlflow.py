@@ -564,6 +564,11 @@ def alias_lock(uri: str, name: str, alias: str, timeout: float) -> Iterator[str]
         yield "no lock on a tracking server: the first claim on the alias wins"
         return
     safe = re.sub(r"[^\w.-]", "_", f"{name}@{alias}")
+    if len(safe) > 100:  # a file name has at most 255 bytes: a long name keeps a digest of itself
+        import hashlib
+
+        digest = hashlib.sha256(f"{name}@{alias}".encode()).hexdigest()[:16]
+        safe = f"{safe[:60]}.{digest}"
     lock_path = store.parent / f".{store.name}.{safe}.lock"
     lock_path.parent.mkdir(parents=True, exist_ok=True)
     with open(lock_path, "a+") as fh:

@@ -16,6 +16,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from mlci.adapters.git import NO_HOOKS
 from mlci.model.errors import RunError
 
 REF = "refs/notes/mlci"
@@ -42,7 +43,12 @@ def _run(
         prefix = ["-c", f"user.name={name}", "-c", f"user.email={email}"]
     try:
         return subprocess.run(
-            ["git", *prefix, *args], cwd=cwd, input=stdin, capture_output=True, env=env, check=False
+            ["git", *NO_HOOKS, *prefix, *args],
+            cwd=cwd,
+            input=stdin,
+            capture_output=True,
+            env=env,
+            check=False,
         )
     except FileNotFoundError as exc:  # pragma: no cover - git is a documented requirement
         raise NotesError("git is not installed or not on PATH") from exc
@@ -52,7 +58,11 @@ def _has_identity(cwd: str | Path, env: dict[str, str]) -> bool:
     if env.get("GIT_COMMITTER_EMAIL") and env.get("GIT_AUTHOR_EMAIL"):
         return True
     proc = subprocess.run(
-        ["git", "config", "--get", "user.email"], cwd=cwd, capture_output=True, env=env, check=False
+        ["git", *NO_HOOKS, "config", "--get", "user.email"],
+        cwd=cwd,
+        capture_output=True,
+        env=env,
+        check=False,
     )
     return proc.returncode == 0 and bool(proc.stdout.strip())
 
@@ -83,6 +93,7 @@ def first_parent_notes(root: str | Path, rev: str, depth: int) -> list[Note]:
             f"-n{depth}",
             "--format=%H%x00%N%x1e",
             f"--notes={REF}",
+            "--end-of-options",
             rev,
             "--",
         ],

@@ -67,7 +67,7 @@ def run_ci(opts: common.CiOptions, env: Mapping[str, str] | None = None) -> int:
         result = _flag_rule_changes(result, cfg, root, ev.base_sha)
     if SWEEP_LABEL in labels and not adopted:
         result = _sweep(run, opts, result, cfg, reader, root, context)
-    result = _write_back(result, cfg, event, labels, root, log, also=adopted)
+    result = _write_back(result, cfg, event, labels, root, log, client=reader, also=adopted)
     result = common.apply_label_override(result, cfg, ev.labels, client, ev.pr, log)
     result = common.track(
         result, cfg, root, env, kind="ci", warn=log.warning, verbose=opts.check.verbose
@@ -122,6 +122,7 @@ def _write_back(
     root: Path,
     log: Log,
     *,
+    client: Any,
     also: tuple[str, ...] = (),
 ) -> Result:
     """``repro.commit``, ``/mlci commit`` or ``/mlci adopt``: the reproduced files (and the
@@ -138,6 +139,11 @@ def _write_back(
     from mlci.engine import writeback
 
     why = event.no_writeback
+    if why is None and not cfg.repro.commit and not also:
+        # the label asks for it: only when a person with write access applied it last
+        honoured, _, ignored = common.label_may_act(client, ev.pr, COMMIT_LABEL, log)
+        if not honoured:
+            why = ignored
     if why is None and (not ev.head_ref or not ev.head_sha):
         why = "the event names no head branch"
     target = writeback.PullTarget(ev.head_ref or "", ev.head_sha or "", run_url=event.run_url)

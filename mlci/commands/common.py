@@ -16,6 +16,7 @@ the functions.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 from collections.abc import Callable, Mapping
@@ -323,6 +324,33 @@ def record_history(run: Start, result: Any, cfg: Any, root: Path, *, worktree: b
     record_and_push(result, root, worktree=worktree, info=run.log.info)
 
 
+def label_may_act(
+    client: Any, pr: int | None, label: str, log: Any
+) -> tuple[bool, str | None, str]:
+    """Whether ``label`` on PR ``pr`` may act: its most recent applier has write access.
+
+    Asked of the code host now, not taken from the event; anything that cannot be asked
+    (no token, an outage) counts as no. Returns (may act, who applied it, why not).
+    """
+    from mlci.forge import PublishError
+
+    if client is None or pr is None:
+        return (
+            False,
+            None,
+            f"the '{label}' label is ignored: without a token mlci cannot ask who applied it",
+        )
+    try:
+        trust = client.label_trust(pr, label)
+    except PublishError as exc:
+        why = f"the '{label}' label is ignored: cannot ask who applied it ({exc})"
+        log.warning(why)
+        return False, None, why
+    if trust.honoured:
+        return True, trust.actor, ""
+    return False, trust.actor, trust.why_ignored()
+
+
 def record_and_push(
     result: Result,
     root: Path,
@@ -363,19 +391,20 @@ def apply_label_override(
     pr: int | None,
     log: Any,
 ) -> Any:
-    """With ``gate.override_label`` on the PR, failures become warnings; the report says who."""
+    """With ``gate.override_label`` on the PR, failures become warnings; the report says who.
+
+    Only a label whose last applier has write, maintain or admin counts; another one is
+    named in the report's notes and changes nothing.
+    """
     label = cfg.gate.override_label
     if not label or label not in labels or result.verdict != "fail":
         return result
     from mlci.engine import gate
-    from mlci.forge import PublishError
 
-    by = None
-    if client is not None and pr is not None:
-        try:
-            by = client.label_actor(pr, label)
-        except PublishError as exc:
-            log.warning(f"cannot tell who applied the label {label}: {exc}")
+    honoured, by, why = label_may_act(client, pr, label, log)
+    if not honoured:
+        log.annotate("warning", why)
+        return dataclasses.replace(result, notes=(*result.notes, why))
     log.annotate(
         "warning",
         f"the '{label}' label is on the PR{' (applied by ' + by + ')' if by else ''}: "

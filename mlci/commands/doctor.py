@@ -426,13 +426,13 @@ def _mlci_workflows(root: Path) -> list[Path]:
 
 def _workflow_permissions(path: Path, root: Path) -> Item:
     """Read the token permissions a workflow grants (what GitHub will give the run)."""
-    import yaml
-
     what = "token permissions"
     name = path.relative_to(root).as_posix()
+    from mlci.model import yamlread
+
     try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
+        doc = yamlread.load(path.read_bytes()) or {}
+    except (OSError, yamlread.YamlRefused) as exc:
         return Item(WARN, what, f"{name}: cannot parse: {str(exc).splitlines()[0]}")
     if not isinstance(doc, dict):
         return Item(WARN, what, f"{name}: not a workflow")

@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from mlci.configfile.schema import MAX_DEPTH, SCHEMA, Ctx, bounded, kind
+from mlci.model import yamlread
 from mlci.model.config import (
     DEFAULT_CONFIG,
     Config,
@@ -177,8 +178,8 @@ def for_project(cfg: Config, label: str | None, context_set: bool) -> Config:
 
 def _sets_status_context(text: str) -> bool:
     try:
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError:
+        doc = yamlread.load(text)
+    except yamlread.YamlRefused:
         return False
     return (
         isinstance(doc, dict)

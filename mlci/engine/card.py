@@ -23,6 +23,7 @@ from typing import Any
 from mlci.adapters import git
 from mlci.adapters.mlflow import TAG, MlflowError, Tracker, Version
 from mlci.engine import challenger
+from mlci.model import yamlread
 from mlci.model.card import Champion, LockedPath, ModelCard, Package
 from mlci.model.config import Config, DeployConfig
 from mlci.model.result import MetricDelta, Result
@@ -111,7 +112,6 @@ def _pinned(
     files: list[tuple[str, bytes]], rev: str | None
 ) -> tuple[str | None, tuple[LockedPath, ...]]:
     """:func:`locked_paths` of lock files already read by :func:`_lock_files`."""
-    import yaml
 
     if not files:
         return None, ()
@@ -120,8 +120,8 @@ def _pinned(
     entries: list[LockedPath] = []
     for name, data in files:
         try:
-            doc = yaml.safe_load(data.decode("utf-8", errors="replace"))
-        except yaml.YAMLError:
+            doc = yamlread.load(data)
+        except yamlread.YamlRefused:
             continue
         entries += _entries(doc, posixpath.dirname(name))
     return where, tuple(entries)

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 
 from mlci.adapters import git
 from mlci.configfile import load
-from mlci.engine import gate, project
+from mlci.engine import bounds, gate, project
 from mlci.engine.environment import EnvironmentStep
 from mlci.engine.lockstatus import LockStep
 from mlci.engine.metrics import MetricsStep, NestedProjectsStep, PlotsStep
@@ -126,7 +126,7 @@ def _result(
     metrics = tuple(m for o in outcomes for m in o.metrics)
     config_file = run.cfg.repo_path(git.repo_root(run.root)) if metrics else None
     reasons = gate.judge(metrics, (r for o in outcomes for r in o.reasons), config_file)
-    return Result(
+    result = Result(
         context=_context(context, run.target, whole_check=whole_check, compared=run.opts.compare),
         verdict=gate.verdict(reasons),
         reasons=tuple(reasons),
@@ -139,6 +139,7 @@ def _result(
         duration_s=round(time.monotonic() - started, 2),
         environment=next((o.environment for o in outcomes if o.environment is not None), None),
     )
+    return bounds.bound(result)  # judged in full; rendered within limits
 
 
 def _context(

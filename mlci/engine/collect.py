@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 
 from mlci.adapters import dvc, git
+from mlci.model import yamlread
 
 
 @dataclass
@@ -40,19 +41,42 @@ class Snapshot:
     plots: dict[str, Any] = field(default_factory=dict)  # plot id -> dvc.PlotSource
 
 
-def flatten(data: Any, prefix: str = "") -> dict[str, Any]:
-    """``{"a": {"b": 1}}`` -> ``{"a.b": 1}``; lists and scalars are leaves."""
-    if isinstance(data, dict):
-        out: dict[str, Any] = {}
-        for key, value in data.items():
-            name = f"{prefix}.{key}" if prefix else str(key)
-            out.update(flatten(value, name))
-        return out
-    return {prefix: data}
+# values one metrics or params file may hold: more is refused (named as unreadable), since
+# every value becomes a row to compare, judge and render
+MAX_VALUES_PER_FILE = 10_000
+MAX_FILE_BYTES = 16 * 1024 * 1024  # a metrics file larger than this is not read
+
+
+class TooManyValues(ValueError):
+    """A file holds more values than mlci compares."""
+
+
+def flatten(data: Any, prefix: str = "", limit: int | None = None) -> dict[str, Any]:
+    """``{"a": {"b": 1}}`` -> ``{"a.b": 1}``; lists and scalars are leaves.
+
+    Iterative (a deeply nested file must not overflow the stack); with ``limit``, more than
+    that many values raise :class:`TooManyValues`.
+    """
+    out: dict[str, Any] = {}
+    stack: list[tuple[str, Any]] = [(prefix, data)]
+    while stack:
+        name, value = stack.pop()
+        if isinstance(value, dict):
+            stack.extend(
+                (f"{name}.{key}" if name else str(key), child)
+                for key, child in reversed(list(value.items()))
+            )
+            continue
+        out[name] = value
+        if limit is not None and len(out) > limit:
+            raise TooManyValues(
+                f"more than {limit:,} values; mlci compares up to {limit:,} per file"
+            )
+    return out
 
 
 def _named(path: str, data: Any) -> dict[str, Any]:
-    flat = flatten(data)
+    flat = flatten(data, limit=MAX_VALUES_PER_FILE)
     return {(f"{path}:{k}" if k else path): v for k, v in flat.items()}
 
 
@@ -72,7 +96,7 @@ def parse_metric_file(path: str, content: bytes) -> Any:
     if suffix == ".json":
         return json.loads(text)
     if suffix in (".yaml", ".yml"):
-        return yaml.safe_load(text) or {}
+        return yamlread.load(text) or {}
     if suffix == ".toml":
         import tomllib
 
@@ -120,7 +144,9 @@ def _expand(patterns: tuple[str, ...], root: Path, rev: str) -> list[str]:
         if rev == dvc.WORKSPACE:
             listing = _work_tree_files(root)
         else:
-            listing = git.output(["ls-tree", "-r", "--name-only", rev], root).splitlines()
+            listing = git.output(
+                ["ls-tree", "-r", "--name-only", "--end-of-options", rev], root
+            ).splitlines()
         candidates = [p for p in listing if any(fnmatch.fnmatchcase(p, g) for g in globs)]
         paths.extend(sorted(set(candidates)))
     return list(dict.fromkeys(Path(p).as_posix() for p in paths))
@@ -138,13 +164,19 @@ def read_extra(snapshot: Snapshot, patterns: tuple[str, ...], root: Path) -> Non
         if content is None:
             snapshot.missing.add(path)
             continue
+        if len(content) > MAX_FILE_BYTES:
+            snapshot.errors[path] = (
+                f"{len(content):,} bytes, more than mlci reads in a metrics file ({MAX_FILE_BYTES:,})"
+            )
+            continue
         try:
             data = parse_metric_file(path, content)
-        except (ValueError, UnicodeDecodeError, yaml.YAMLError) as exc:
+            named = _named(path, data)
+        except (ValueError, UnicodeDecodeError, yaml.YAMLError, RecursionError) as exc:
             snapshot.errors[path] = f"cannot parse: {str(exc).splitlines()[0]}"
             continue
         snapshot.metric_files.add(path)
-        snapshot.metrics.update(_named(path, data))
+        snapshot.metrics.update(named)
 
 
 def collect(
@@ -166,10 +198,18 @@ def collect(
             snap = snaps[rev]
             snap.has_project = data.found
             for path, content in data.metrics.items():
+                try:
+                    named = _named(path, content)
+                except TooManyValues as exc:
+                    snap.errors[path] = str(exc)
+                    continue
                 snap.metric_files.add(path)
-                snap.metrics.update(_named(path, content))
+                snap.metrics.update(named)
             for path, content in data.params.items():
-                snap.params.update(_named(path, content))
+                try:
+                    snap.params.update(_named(path, content))
+                except TooManyValues as exc:
+                    snap.param_errors[path] = str(exc)
             snap.errors.update(data.errors)
             snap.param_errors.update(data.param_errors)
             snap.missing.update(data.missing)

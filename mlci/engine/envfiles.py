@@ -18,6 +18,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from mlci.model import yamlread
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - Python 3.10
@@ -144,6 +146,8 @@ def _logical_lines(text: str) -> Iterator[tuple[int, str]]:
         yield start, buffer.strip()
 
 
+MAX_REQUIREMENT_LINES = 20_000  # lines of one requirements file mlci reads
+
 _INCLUDE = {"-r": False, "--requirement": False, "-c": True, "--constraint": True}
 
 
@@ -176,6 +180,12 @@ def _requirements(path: str, text: str) -> EnvFile:
     includes: list[str] = []
     constraints: list[str] = []
     problems: list[str] = []
+    if text.count("\n") > MAX_REQUIREMENT_LINES:
+        return EnvFile(
+            path,
+            "requirements",
+            error=f"{path}: more than {MAX_REQUIREMENT_LINES:,} lines; mlci does not read it",
+        )
     for number, line in _logical_lines(text):
         words = line.split()
         first = words[0]
@@ -314,9 +324,7 @@ def _conda_spec(text: str) -> Declared:
 def _conda_env(path: str, text: str) -> EnvFile:
     """A conda environment file: conda match specs, and its ``pip:`` list as pip reads it
     (requirements, and ``-r``/``-c`` files, relative to the environment file's folder)."""
-    import yaml
-
-    doc = yaml.safe_load(text) or {}
+    doc = yamlread.load(text) or {}
     here = posixpath.dirname(path)
     entries: list[Declared] = []
     includes: list[str] = []
@@ -341,9 +349,7 @@ def _conda_env(path: str, text: str) -> EnvFile:
 
 
 def _conda_lock(text: str) -> Iterator[Declared]:
-    import yaml
-
-    doc = yaml.safe_load(text) or {}
+    doc = yamlread.load(text) or {}
     versions: dict[str, list[str]] = {}
     for package in doc.get("package") or ():
         name = str(package["name"]).lower()
@@ -358,9 +364,7 @@ def _conda_lock(text: str) -> Iterator[Declared]:
 
 def _workflow(text: str) -> Iterator[Declared]:
     """``python-version`` of every ``actions/setup-python`` step (a matrix expands to its list)."""
-    import yaml
-
-    doc = yaml.safe_load(text) or {}
+    doc = yamlread.load(text) or {}
     versions: list[str] = []
     for job in (doc.get("jobs") or {}).values():
         if not isinstance(job, dict):

@@ -41,15 +41,52 @@ class _Side:
         self.names = set(git.all_files(rev, git_root))
         self._bytes: dict[str, bytes | None] = {}
         self._parsed: dict[str, envfiles.EnvFile | None] = {}
+        self.refused: dict[str, str] = {}  # path -> why it was not read (never its content)
 
     def content(self, path: str) -> bytes | None:
         if path not in self._bytes:
-            if self.rev is None:
+            why = self._outside(path)
+            if why is not None:
+                self.refused[path] = why
+                self._bytes[path] = None
+            elif self.rev is None:
                 file = self.git_root / path
-                self._bytes[path] = file.read_bytes() if file.is_file() else None
+                self._bytes[path] = _bounded_read(file)
+                if self._bytes[path] is None and file.is_file():
+                    self.refused[path] = f"larger than {MAX_FILE_BYTES:,} bytes"
             else:
-                self._bytes[path] = git.show_file(self.rev, path, self.git_root)
+                data = git.show_file(self.rev, path, self.git_root)
+                if data is not None and len(data) > MAX_FILE_BYTES:
+                    self.refused[path] = f"{len(data):,} bytes, more than {MAX_FILE_BYTES:,}"
+                    data = None
+                self._bytes[path] = data
         return self._bytes[path]
+
+    def _outside(self, path: str) -> str | None:
+        """Why ``path`` is not the repository's own file to read, or None.
+
+        An include is the pull request's text: ``-r /etc/passwd``, ``-r ../../x``,
+        ``-r .git/config`` or a link out of the tree would put another file's lines in the
+        report. At a commit git reads only the tree; in the work tree a link must stay inside.
+        """
+        pure = PurePosixPath(path)
+        if pure.is_absolute() or Path(path).is_absolute() or path.startswith("~"):
+            return "an absolute path, outside the repository"
+        if ".." in pure.parts:
+            return "outside the repository"
+        if any(part == ".git" for part in pure.parts):
+            return "inside .git, not a file of the repository"
+        if self.rev is None:
+            file = self.git_root / path
+            try:
+                resolved = file.resolve()
+            except (OSError, RuntimeError):
+                return "a link that cannot be followed"
+            if not resolved.is_relative_to(self.git_root.resolve()):
+                return "a link out of the repository"
+            if ".git" in resolved.relative_to(self.git_root.resolve()).parts:
+                return "a link into .git"
+        return None
 
     def includes(self, path: str, kind: str = "requirements") -> tuple[str, ...]:
         """What the file ``path`` includes (``-r``/``-c``); a requirements file's requirements
@@ -74,6 +111,29 @@ class _Side:
                 else envfiles.parse(path, data.decode("utf-8", errors="replace"), kind)
             )
         return self._parsed[path]
+
+
+MAX_FILE_BYTES = 4 * 1024 * 1024  # an environment file larger than this is not read
+
+
+def _bounded_read(file: Path) -> bytes | None:
+    """A regular file's bytes, up to :data:`MAX_FILE_BYTES` (a larger one counts as absent)."""
+    try:
+        if not file.is_file():
+            return None
+        with file.open("rb") as handle:
+            data = handle.read(MAX_FILE_BYTES + 1)
+    except OSError:
+        return None
+    return None if len(data) > MAX_FILE_BYTES else data
+
+
+def refused_includes(sides: list[_Side]) -> list[str]:
+    """One line per file an environment file names but mlci would not read (never its content)."""
+    seen: dict[str, str] = {}
+    for side in sides:
+        seen.update(side.refused)
+    return [f"{path}: not read ({why})" for path, why in sorted(seen.items())]
 
 
 def _candidates(names: set[str]) -> dict[str, str]:
@@ -173,6 +233,7 @@ def environment_step(
         for p in files
         if base.content(p) != head.content(p) and not _scaffolded(p, files[p], base, head)
     )
+    outcome.notes += [f"environment: {line}" for line in refused_includes(sides)]
     warn_unpinned = cfg.environment.unpinned == "warn"
     if not changed and not warn_unpinned:
         return outcome

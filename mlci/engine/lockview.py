@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mlci.model import yamlread
+
 
 @dataclass(frozen=True)
 class StageRecord:
@@ -61,13 +63,11 @@ def lock_view(text: bytes | str | None) -> LockView:
     when an upstream stage is nondeterministic, which is what the identity must let
     the history see. An unreadable lock gives an empty view (no flag, no guess).
     """
-    if not text or len(text) > 20_000_000:
+    if not text:
         return LockView()
-    import yaml
-
     try:
-        doc = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506
-    except (yaml.YAMLError, RecursionError):
+        doc = yamlread.load(text)
+    except yamlread.YamlRefused:
         return LockView()
     stages = doc.get("stages") if isinstance(doc, dict) else None
     if not isinstance(stages, dict):

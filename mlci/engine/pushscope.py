@@ -26,9 +26,9 @@ from __future__ import annotations
 import posixpath
 import re
 from pathlib import Path
-from typing import Any
 
 from mlci.adapters import git
+from mlci.model import yamlread
 
 PIPELINE_NAMES = ("dvc.yaml", "dvc.lock", "mlci.yaml", ".dvcignore")
 PIPELINE_DIRS = (".dvc/", ".mlci/")
@@ -36,11 +36,6 @@ _PARAMS_FILE = re.compile(r"params[^/]*\.(ya?ml|json|toml|py)$")
 _GLOB = re.compile(r"[*?\[]")
 _UNDECIDABLE_KEYS = ("foreach", "matrix", "vars")
 _NOT_PATHS = ("cmd", "wdir", "desc", "md5", "hash", "size", "nfiles")  # values that name no file
-
-
-def _LOADER(yaml: Any) -> Any:  # noqa: N802 - stands for a class
-    """PyYAML's C safe loader when it is built in (several times faster), else the Python one."""
-    return getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def _is_pipeline_file(path: str) -> bool:
@@ -95,9 +90,10 @@ def _prefixes(strings: list[str], base_dirs: list[str]) -> set[str] | None:
 
 def _relevant(rev: str, root: Path) -> set[str] | None:
     """Every path the gate may read at ``rev``; None when that cannot be told cheaply."""
-    import yaml
 
-    files = git.output(["ls-tree", "-r", "--name-only", "-z", rev], root).split("\0")
+    files = git.output(["ls-tree", "-r", "--name-only", "-z", "--end-of-options", rev], root).split(
+        "\0"
+    )
     paths: set[str] = set()
     for name in files:
         base = posixpath.basename(name)
@@ -110,8 +106,8 @@ def _relevant(rev: str, root: Path) -> set[str] | None:
         if "${" in source:
             return None  # templating: the paths are only known after DVC resolves them
         try:
-            data = yaml.load(source, Loader=_LOADER(yaml))  # noqa: S506 - a safe loader
-        except yaml.YAMLError:
+            data = yamlread.load(source)
+        except yamlread.YamlRefused:
             return None
         strings: list[str] = []
         if data is not None and not _strings(data, strings):
@@ -131,7 +127,9 @@ def _relevant(rev: str, root: Path) -> set[str] | None:
 
 
 def _changed(old: str, new: str, root: Path) -> list[str]:
-    out = git.output(["diff", "--name-only", "--no-renames", "-z", old, new], root)
+    out = git.output(
+        ["diff", "--name-only", "--no-renames", "-z", "--end-of-options", old, new], root
+    )
     return [p for p in out.split("\0") if p]
 
 
@@ -160,17 +158,18 @@ def configured_base(rev: str, root: Path) -> tuple[bool, str | None]:
     Not settled when another ``mlci.yaml`` lies in a subfolder (which one applies is the
     config loader's business) or the file does not parse.
     """
-    import yaml
 
-    names = git.output(["ls-tree", "-r", "--name-only", "-z", rev], root).split("\0")
+    names = git.output(["ls-tree", "-r", "--name-only", "-z", "--end-of-options", rev], root).split(
+        "\0"
+    )
     if any(n.endswith("/mlci.yaml") for n in names):
         return False, None
     if "mlci.yaml" not in names:
         return True, None
     text = git.show_file(rev, "mlci.yaml", root)
     try:
-        data = yaml.load(text or b"", Loader=_LOADER(yaml))  # noqa: S506 - a safe loader
-    except yaml.YAMLError:
+        data = yamlread.load(text or b"")
+    except yamlread.YamlRefused:
         return False, None
     base = data.get("base") if isinstance(data, dict) else None
     if base is not None and not isinstance(base, str):

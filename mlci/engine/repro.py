@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from mlci.adapters import dvc
+from mlci.adapters import dvc, git
 from mlci.engine import redact
 from mlci.engine.step import Findings, Run, StepOutcome
 from mlci.model.config import ReproConfig
@@ -135,15 +135,15 @@ def _stage_files(plan: Iterable[Any], root: Path) -> list[Path]:
 
 def read_locks(files: Iterable[Path], root: Path) -> dict[str, dict[str, Any]]:
     """Stage name -> its lock entry, for every stage recorded in ``files``."""
-    import yaml
+    from mlci.model import yamlread
 
     entries: dict[str, dict[str, Any]] = {}
     for file in files:
         try:
-            data = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
+            data = yamlread.load(file.read_bytes()) or {}
         except FileNotFoundError:
             continue
-        except (OSError, yaml.YAMLError):
+        except (OSError, yamlread.YamlRefused):
             data = {}
         rel = file.relative_to(root).as_posix() if file.is_relative_to(root) else str(file)
         if file.name == "dvc.lock":
@@ -264,6 +264,7 @@ def reproduce(
     acc = Findings()
     started = time.monotonic()
     targets = list(cfg.targets)
+    guarded = git.snapshot_git_files(root)  # the stages are the pull request's code
     with dvc.open_repo(root, verbose) as repo:
         remote = _pull(repo, cfg, targets, acc) if (cfg.pull or cfg.push) else None
         try:
@@ -354,7 +355,23 @@ def reproduce(
             "not from the committed files"
         )
 
-    status = "failed" if (failed is not None or run.error is not None) else "ran"
+    tampered = git.changed_git_files(guarded)
+    if tampered:
+        git.restore_git_files(guarded)
+        shown = ", ".join(tampered[:6]) + (
+            f" and {len(tampered) - 6} more" if len(tampered) > 6 else ""
+        )
+        acc.reasons.append(
+            Reason(
+                "repro",
+                "fail",
+                f"the pipeline changed git's own files ({shown}): a stage must not touch what "
+                "tells git what to run; mlci put them back, ran none of it, and the gate stays "
+                "closed",
+            )
+        )
+    failed_run = failed is not None or run.error is not None or bool(tampered)
+    status = "failed" if failed_run else "ran"
     return acc.outcome(
         repro=Repro(
             status=status,

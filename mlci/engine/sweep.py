@@ -11,7 +11,7 @@ rules (``auto`` limits included) and the same gate. One experiment's failure is 
 row, not the end of the sweep.
 
 The result is the head's own check (``--no-repro``) with ``experiments`` (one per
-grid point) and ``best``: among the experiments that pass or warn, the one with the
+grid point) and ``best``: among the experiments that pass, the one with the
 best value of ``sweep.objective`` by the direction of the rule that judged it.
 """
 
@@ -27,6 +27,7 @@ from typing import Any
 from mlci.adapters import dvc
 from mlci.engine import compare, project
 from mlci.engine.step import CheckOptions, Findings
+from mlci.model import yamlread
 from mlci.model.config import Config, MetricRule
 from mlci.model.errors import ConfigError
 from mlci.model.result import EventRevisions, Experiment, Reason, Result
@@ -86,11 +87,9 @@ def points(grid: Sequence[GridParam], limit: int) -> list[tuple[tuple[GridParam,
 
 def _value(text: str) -> Any:
     """The value as the params file will hold it (``0.1`` a number, ``true`` a boolean)."""
-    import yaml
-
     try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError:
+        return yamlread.load(text, max_bytes=4096)
+    except yamlread.YamlRefused:
         return text
 
 
@@ -213,7 +212,7 @@ def _pull(root: Any, cfg: Config) -> tuple[str, ...]:
 def best_experiment(
     experiments: Sequence[Experiment], objective: str | None
 ) -> tuple[str | None, tuple[str, ...]]:
-    """The name of the best experiment that passes (or warns) by ``objective``, and what to say.
+    """The name of the best experiment that passes by ``objective``, and what to say.
 
     The direction is the one of the rule that judged the metric; without one there is no best.
     """
@@ -228,7 +227,7 @@ def best_experiment(
             continue
         direction = direction or (metric.rule or {}).get("direction")
         value = metric.head
-        if exp.verdict == "fail" or isinstance(value, bool) or not isinstance(value, int | float):
+        if exp.verdict != "pass" or isinstance(value, bool) or not isinstance(value, int | float):
             continue
         if math.isfinite(value):
             scored.append((float(value), exp.name))

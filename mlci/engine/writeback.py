@@ -14,9 +14,10 @@ own identity, and nothing is pushed to git.
 from __future__ import annotations
 
 import dataclasses
+import posixpath
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from mlci.adapters import dvc, git, gitwrite
 from mlci.engine import gate
@@ -53,23 +54,78 @@ def not_ready(result: Result) -> str | None:
     return None
 
 
+class Refused(Exception):
+    """The pipeline asks for a path mlci never commits; the message says which and why."""
+
+
+def _never_committed(path: str, root: Path) -> str | None:
+    """Why ``path`` (relative to the project) may not be written back, or None.
+
+    Only ``dvc.lock`` files and ``cache: false`` outputs inside the project are committed:
+    never git's or GitHub's own files (``.github/`` workflows, ``.gitmodules``, ...), a
+    symlink, or anything outside the project.
+    """
+    pure = PurePosixPath(path)
+    if pure.is_absolute() or Path(path).is_absolute():
+        return "outside the project"
+    parts = posixpath.normpath(path).split("/")
+    if parts[0] == "..":
+        return "outside the project"
+    if parts == ["."]:
+        return "the whole project"
+    if any(part.lower().startswith(".git") for part in parts):
+        return "a git or GitHub file"
+    here = root / path
+    if here.is_symlink():
+        return "a symlink"
+    try:
+        inside = here.resolve().is_relative_to(root.resolve())
+    except OSError:
+        inside = False
+    if not inside:
+        return "outside the project (through a symlink)"
+    return None
+
+
+def _refuse_any(paths: list[str], root: Path) -> None:
+    bad = [f"{p} ({why})" for p in paths if (why := _never_committed(p, root))]
+    if bad:
+        shown = ", ".join(bad[:5]) + (f" and {len(bad) - 5} more" if len(bad) > 5 else "")
+        raise Refused(
+            f"the pipeline asks to commit what mlci never writes back: {shown}; only dvc.lock "
+            "files and cache: false outputs inside the project are committed; nothing committed"
+        )
+
+
 def files_to_commit(root: Path, also: Sequence[str] = ()) -> list[str]:
-    """``dvc.lock`` files and git-tracked outputs that reproduction changed (repository-relative).
+    """``dvc.lock`` files and git-tracked outputs that reproduction changed (project-relative).
 
     Outputs DVC caches are ignored by git and never come back here. ``also``: files mlci
     itself changed before reproducing (the params ``/mlci adopt`` set), relative to ``root``.
+    A declared output or a changed file mlci never commits (see :func:`_never_committed`) refuses the whole
+    write-back (:class:`Refused`).
     """
-    specs = [":(glob)**/dvc.lock", *(f":(literal){p}" for p in also)]
-    for out in dvc.pipeline_outputs(root):
-        if not out.cached and out.kind != "model":
-            specs.append(f":(literal){out.path}")
-    return gitwrite.changed_files(specs, root)
+    specs = [":(glob)**/dvc.lock"]
+    declared = [o.path for o in dvc.pipeline_outputs(root) if not o.cached and o.kind != "model"]
+    _refuse_any([*declared, *also], root)
+    specs += [f":(literal){path}" for path in [*also, *declared]]
+    files = gitwrite.changed_files(specs, root)
+    # git names them from the top of the repository; the project may be a folder of it
+    prefix = root.resolve().relative_to(git.repo_root(root).resolve()).as_posix()
+    prefix = "" if prefix == "." else prefix + "/"
+    outside = [f for f in files if not f.startswith(prefix)]
+    _refuse_any(
+        [f"../{f}" for f in outside] + [f[len(prefix) :] for f in files if f not in outside], root
+    )
+    return files
 
 
 def _pending(root: Path, also: Sequence[str] = ()) -> list[str] | WriteBack:
     """The files to commit, or the outcome when there is nothing (or no telling)."""
     try:
         files = files_to_commit(root, also)
+    except Refused as exc:
+        return WriteBack("refused", str(exc))
     except (dvc.DvcError, git.GitError) as exc:
         return WriteBack("failed", f"cannot tell what to commit: {exc}")
     if not files:

@@ -786,6 +786,20 @@ class GitHubFake:
                     IssueEvent(self._next_id(), number, "labeled", name, actor, self.clock())
                 )
 
+    def unlabel(
+        self, number: int, name: str, *, actor: str = "octocat", repo: str | None = None
+    ) -> None:
+        """Remove a label from an issue or pull request as ``actor`` (an ``unlabeled`` event)."""
+        with self._lock:
+            target = self.repo(repo)
+            current = target.labels.setdefault(number, [])
+            kept = [c for c in current if c.lower() != name.lower()]
+            if kept != current:
+                target.labels[number] = kept
+                target.events.append(
+                    IssueEvent(self._next_id(), number, "unlabeled", name, actor, self.clock())
+                )
+
     def add_comment(
         self, number: int, body: str, *, user: str = "octocat", repo: str | None = None
     ) -> Comment:

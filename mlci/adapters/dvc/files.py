@@ -15,12 +15,11 @@ from mlci.adapters.dvc.repo import DvcError, describe, is_missing, quiet_dvc
 
 
 def _lock_outs(text: bytes) -> Iterator[dict[str, Any]]:
-    import yaml
+    from mlci.model import yamlread
 
     try:
-        # the C parser where PyYAML has it: a dvc.lock with many outputs takes the pure one long
-        doc = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506
-    except yaml.YAMLError:
+        doc = yamlread.load(text)  # bounded; the C parser where PyYAML has it
+    except yamlread.YamlRefused:
         return
     if not isinstance(doc, dict):
         return

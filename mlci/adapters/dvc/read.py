@@ -316,18 +316,62 @@ def _gather_plots(
         found.setdefault(key, PlotSource(key, {}, {key: None}))
 
     targets = sorted({f for p in found.values() for f in p.files})
+    read: dict[str, tuple[Any, str | None, dict[str, Any]]] = {}  # path -> (data, error, props)
+    for path in targets:
+        why = _leaves_tree(repo, path)
+        if why:  # never handed to DVC, which would follow it (a folder linked to /etc)
+            read[path] = (None, why, {})
+    targets = [t for t in targets if t not in read]
     if not targets:
-        return found
+        return _attach(found, read, "file not found")
     sources = _compat.plot_data_sources(repo, targets)
     missing = _error_text(sources) or "file not found"
-    read: dict[str, tuple[Any, str | None, dict[str, Any]]] = {}  # path -> (data, error, props)
     remotes: dict[tuple[str, str], str] = {}
     for path, source in (sources.get("data") or {}).items():
         source = dict(source)
+        why = _leaves_tree(repo, path)
+        if why:
+            read[path] = (None, why, {})
+            continue
         if "data_source" in source:
             source.update(source.pop("data_source")(cache=True))
         problem = _error_text(source, repo, Path(path).as_posix(), remotes, plugin)
         read[path] = (source.get("data"), problem, dict(source.get("props") or {}))
+    return _attach(found, read, missing)
+
+
+def _leaves_tree(repo: Any, path: str) -> str | None:
+    """Why the work tree's ``path`` is not read: a link out of the repository (or into .git).
+
+    Only the work tree's files can be links to anywhere; at a commit DVC reads git's tree.
+    """
+    from dvc.fs import GitFileSystem
+
+    if isinstance(repo.fs, GitFileSystem) or getattr(repo.fs, "protocol", None) != "local":
+        return None  # a commit's tree (DVC's git file system says "local" too)
+    root = Path(repo.root_dir)
+    try:
+        top = Path(repo.scm.root_dir).resolve() if getattr(repo, "scm", None) else root.resolve()
+    except Exception:  # noqa: BLE001 - no git: the DVC project is the tree
+        top = root.resolve()
+    here = Path(path) if Path(path).is_absolute() else root / path
+    try:
+        real = here.resolve()
+    except (OSError, RuntimeError):
+        return "a link that cannot be followed: not read"
+    if not real.is_relative_to(top):
+        return "a link out of the repository: not read"
+    if ".git" in real.relative_to(top).parts:
+        return "a link into .git: not read"
+    return None
+
+
+def _attach(
+    found: dict[str, PlotSource],
+    read: dict[str, tuple[Any, str | None, dict[str, Any]]],
+    missing: str,
+) -> dict[str, PlotSource]:
+    """Each plot's files with their data, or the reason they could not be read."""
     for plot in found.values():
         for path in list(plot.files):
             inside = [k for k in read if k.startswith(path.rstrip("/") + "/")]

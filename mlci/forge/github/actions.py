@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from mlci.forge import TOKEN_VAR
 from mlci.model.errors import RunError
+from mlci.model.refs import is_ref_name, is_sha
 from mlci.model.run import HostEvent, HostRun
 
 if TYPE_CHECKING:  # the result model is imported where it is used: `mlci --version` imports this
@@ -60,6 +61,9 @@ class ActionsContext:
     runner_temp: Path | None = None
     in_actions: bool = False
     base_ref: str | None = None  # GITHUB_BASE_REF: the target branch of a pull_request run
+    workspace: Path | None = (
+        None  # GITHUB_WORKSPACE: the checkout (the default branch on a comment)
+    )
     strict: bool = True  # False: a payload mlci cannot read means "cannot tell", not an error
 
     @property
@@ -113,15 +117,28 @@ def from_env(
         except json.JSONDecodeError as exc:
             if strict:
                 raise RunError(f"the event payload {path} is not JSON: {exc}") from exc
-        except (OSError, UnicodeDecodeError):
+        except (OSError, UnicodeDecodeError) as exc:
             if strict:
-                raise
+                why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+                raise RunError(
+                    f"cannot read the event payload GITHUB_EVENT_PATH={path}: {why}"
+                ) from exc
         if not isinstance(event, dict):
             event = {}
 
-    def opt_path(name: str) -> Path | None:
+    def opt_path(name: str, *, folder: bool = False) -> Path | None:
+        """A path the runner hands over; one that is the wrong kind stops a strict run."""
         value = env.get(name)
-        return Path(value) if value else None
+        if not value:
+            return None
+        path = Path(value)
+        wrong = (path.exists() and not path.is_dir()) if folder else path.is_dir()
+        if wrong:
+            if strict:
+                kind = "a folder" if folder else "a file"
+                raise RunError(f"{name}={value} is not {kind}: the runner's environment is broken")
+            return None
+        return path
 
     return ActionsContext(
         event_name=env.get("GITHUB_EVENT_NAME", ""),
@@ -138,9 +155,10 @@ def from_env(
         token=token or env.get(TOKEN_VAR) or None,
         step_summary=opt_path("GITHUB_STEP_SUMMARY"),
         output=opt_path("GITHUB_OUTPUT"),
-        runner_temp=opt_path("RUNNER_TEMP"),
+        runner_temp=opt_path("RUNNER_TEMP", folder=True),
         in_actions=env.get("GITHUB_ACTIONS") == "true",
         base_ref=env.get("GITHUB_BASE_REF") or None,
+        workspace=Path(env["GITHUB_WORKSPACE"]) if env.get("GITHUB_WORKSPACE") else None,
         strict=strict,
     )
 
@@ -178,26 +196,55 @@ def revisions(ctx: ActionsContext) -> EventRevisions:
     pr = ctx.pull_request
     if ctx.event_name in PR_EVENTS and pr:
         return EventRevisions(
-            base_sha=pr["base"]["sha"],
-            base_ref=pr["base"].get("ref"),
-            head_sha=pr["head"]["sha"],
-            head_ref=pr["head"].get("ref"),
-            pr=int(pr["number"]),
+            base_sha=_sha(pr["base"]["sha"], "pull_request.base.sha"),
+            base_ref=_ref(pr["base"].get("ref"), "pull_request.base.ref"),
+            head_sha=_sha(pr["head"]["sha"], "pull_request.head.sha"),
+            head_ref=_ref(pr["head"].get("ref"), "pull_request.head.ref"),
+            pr=_number(pr["number"], "pull_request.number"),
             labels=tuple(str(label.get("name")) for label in pr.get("labels") or ()),
         )
     if ctx.event_name == "push":
-        before = ctx.event.get("before")
+        before = _sha(ctx.event.get("before"), "before")
         ref = ctx.event.get("ref") or ctx.ref or ""
-        branch = ref.removeprefix("refs/heads/")
+        branch = _ref(str(ref).removeprefix("refs/heads/"), "ref")
         return EventRevisions(
             base_sha=before if before and before != ZERO_SHA else None,
             base_ref=f"{branch}@before" if before and before != ZERO_SHA else None,
-            head_sha=ctx.event.get("after") or ctx.sha,
+            head_sha=_sha(ctx.event.get("after") or ctx.sha, "after"),
             head_ref=branch,
         )
     return EventRevisions(
-        head_sha=ctx.sha, head_ref=(ctx.ref or "").removeprefix("refs/heads/") or None
+        head_sha=_sha(ctx.sha, "GITHUB_SHA"),
+        head_ref=_ref((ctx.ref or "").removeprefix("refs/heads/") or None, "GITHUB_REF"),
     )
+
+
+def _sha(value: Any, where: str) -> str | None:
+    """A commit sha from the event, or None; anything else stops the run (never reaches git)."""
+    if value is None or value == "":
+        return None
+    if not is_sha(value):
+        raise RunError(f"the event's {where} is not a commit sha: {_quoted(value)}")
+    return str(value)
+
+
+def _ref(value: Any, where: str) -> str | None:
+    if value is None or value == "":
+        return None
+    if not is_ref_name(value):
+        raise RunError(f"the event's {where} is not a branch name git accepts: {_quoted(value)}")
+    return str(value)
+
+
+def _number(value: Any, where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, str)) or not str(value).isdigit():
+        raise RunError(f"the event's {where} is not a number: {_quoted(value)}")
+    return int(value)
+
+
+def _quoted(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def history_refusal(ctx: ActionsContext) -> str | None:
@@ -247,12 +294,18 @@ def host_event(ctx: ActionsContext) -> HostEvent:
     """The run's event in host-neutral values: what the commands decide from."""
     try:
         ev = revisions(ctx)
-    except (KeyError, TypeError, ValueError, AttributeError):
+    except (KeyError, TypeError, ValueError, AttributeError, RunError) as exc:
         if ctx.strict:
-            raise
+            if isinstance(exc, RunError):
+                raise
+            raise RunError(
+                f"the {ctx.event_name or 'event'} payload lacks what mlci reads of it "
+                f"({type(exc).__name__}: {_quoted(str(exc))})"
+            ) from exc
         from mlci.model.result import EventRevisions
 
-        ev = EventRevisions(head_sha=ctx.sha)  # a payload mlci cannot read
+        # a payload mlci cannot read
+        ev = EventRevisions(head_sha=ctx.sha if is_sha(ctx.sha) else None)
     name = ctx.event_name
     return HostEvent(
         name=name,

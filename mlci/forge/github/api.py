@@ -55,6 +55,28 @@ class PullInfo:
         return self.head_repo != self.base_repo
 
 
+# the roles that may open the gate or write to a branch (the permission endpoint's words)
+WRITERS = ("admin", "maintain", "write")
+
+
+@dataclass(frozen=True)
+class LabelTrust:
+    """Who last applied a label and whether that person may act through it."""
+
+    label: str
+    actor: str | None  # None: no ``labeled`` event names anyone
+    permission: str | None  # the actor's permission, None when not asked (mlci's own token)
+    honoured: bool
+
+    def why_ignored(self) -> str:
+        if self.actor is None:
+            return f"the '{self.label}' label is ignored: no event says who applied it"
+        return (
+            f"the '{self.label}' label is ignored: @{self.actor} applied it last and has "
+            f"{self.permission or 'no'} permission (write, maintain or admin is needed)"
+        )
+
+
 @dataclass(frozen=True)
 class RunInfo:
     """What mlci reads of a workflow run."""
@@ -305,6 +327,21 @@ class GitHub:
             message, status = _message(exc)
             raise PublishError(f"reading the events of #{number}: {message}", status) from exc
         return actor
+
+    def label_trust(self, number: int, label: str) -> LabelTrust:
+        """May ``label`` act? Only when its most recent applier has write access (asked now).
+
+        A label applied by this token's own account was applied by mlci after a ``/mlci``
+        command whose author's permission it checked (an Actions bot is no collaborator
+        the permission endpoint knows).
+        """
+        actor = self.label_actor(number, label)
+        if actor is None:
+            return LabelTrust(label, None, None, False)
+        if actor == self.login():
+            return LabelTrust(label, actor, None, True)
+        permission = self.permission(actor)
+        return LabelTrust(label, actor, permission, permission in WRITERS)
 
     def add_label(self, number: int, label: str) -> None:
         issue = self._call(f"reading PR #{number}", self.repo.get_issue, number)

@@ -18,11 +18,13 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from mlci.forge import COMMIT_LABEL, ReportText
 from mlci.forge.github import actions
 from mlci.forge.github.actions import ActionsContext, Log
+from mlci.forge.github.api import WRITERS
 from mlci.model import fmt
 from mlci.model.config import Config
 from mlci.model.errors import EXIT_PASS, RunError
@@ -32,7 +34,6 @@ from mlci.model.result import Result
 Waive = Callable[[Result, dict[str, Any]], Result]
 
 COMMAND = re.compile(r"^/mlci(?:\s+(?P<name>\S+))?(?:\s+(?P<text>.*))?$", re.IGNORECASE)
-WRITERS = ("admin", "maintain", "write")
 HELP = """\
 mlci understands these commands in a pull-request comment (first line):
 
@@ -73,6 +74,8 @@ def command_from_event(ctx: ActionsContext) -> Command | None:
         return None
     issue = event.get("issue") or {}
     comment = event.get("comment") or {}
+    if not isinstance(issue, dict) or not isinstance(comment, dict):
+        raise RunError("the issue_comment payload's issue or comment is not an object")
     if not issue.get("pull_request"):
         return None  # a comment on an issue, not on a pull request
     user = comment.get("user") or {}
@@ -84,8 +87,21 @@ def command_from_event(ctx: ActionsContext) -> Command | None:
         return None
     name, text = parsed
     return Command(
-        name, text, login, int(comment["id"]), comment.get("html_url"), int(issue["number"])
+        name,
+        text,
+        login,
+        _number(comment.get("id"), "comment.id"),
+        comment.get("html_url"),
+        _number(issue.get("number"), "issue.number"),
     )
+
+
+def _number(value: Any, where: str) -> int:
+    """A positive id from the payload; anything else stops the run in one line."""
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value
+    shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
+    raise RunError(f"the issue_comment payload's {where} is not a number: {shown}")
 
 
 def handle(
@@ -295,7 +311,13 @@ def _override_check_run(
 
 
 def _latest_mlci_run(ctx: ActionsContext, client: Any, head_sha: str) -> Any:
-    """The latest mlci workflow run for ``head_sha`` (not this one), or None."""
+    """The latest mlci workflow run for ``head_sha`` (not this one), or None.
+
+    Only a run of a workflow file the default branch has (this comment's run checked it out)
+    is a candidate: a fork's pull request can add a workflow of its own named "mlci", whose
+    run a maintainer's ``/mlci rerun`` must not start again.
+    """
+    checkout = ctx.workspace or Path.cwd()
     current_path = None
     if ctx.workflow_ref and "/.github/workflows/" in ctx.workflow_ref:
         current_path = (
@@ -306,6 +328,7 @@ def _latest_mlci_run(ctx: ActionsContext, client: Any, head_sha: str) -> Any:
         for r in client.workflow_runs(head_sha)
         if str(r.id) != str(ctx.run_id)
         and r.event in ("pull_request", "pull_request_target", "push")
+        and _on_default_branch(checkout, r.path)
     ]
     same_file = [r for r in runs if current_path and r.path == current_path]
     named = [r for r in runs if "mlci" in f"{r.name} {r.path}".lower()]
@@ -313,6 +336,15 @@ def _latest_mlci_run(ctx: ActionsContext, client: Any, head_sha: str) -> Any:
     if not candidates:
         return None
     return max(candidates, key=lambda r: (r.run_number, r.id))
+
+
+def _on_default_branch(checkout: Path, path: str) -> bool:
+    """Whether the workflow file ``path`` (``.github/workflows/x.yml``) is in the checkout."""
+    parts = PurePosixPath(path).parts
+    if len(parts) != 3 or parts[:2] != (".github", "workflows") or parts[2].startswith("."):
+        return False
+    file = checkout / path
+    return file.is_file() and not file.is_symlink()
 
 
 def _rerun(cmd: Command, ctx: ActionsContext, client: Any, audit: list[str]) -> bool:

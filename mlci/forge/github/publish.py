@@ -24,6 +24,7 @@ from mlci.model import fmt
 from mlci.model.config import Config
 from mlci.model.errors import ConfigError, RunError
 from mlci.model.fmt import safe_url
+from mlci.model.refs import is_sha
 from mlci.model.result import Result
 from mlci.model.run import PublishTarget
 
@@ -252,6 +253,12 @@ def target(ctx: ActionsContext, result: Result, client: GitHub | None, log: Log)
     except PublishError as exc:
         log.warning(f"cannot find the pull request for this run: {exc}")
         found = PublishTarget(None, ctx.event.get("workflow_run", {}).get("head_sha"))
+    for name, sha in (("head", found.head_sha), ("base", found.base_sha)):
+        if sha is not None and not is_sha(sha):
+            # it reaches git (the trusted recompute fetches both): a full sha or nothing
+            raise RunError(
+                f"the {name} commit to publish on is not a commit sha: {str(sha)[:80]!r}"
+            )
     if ctx.event_name == "workflow_run":
         found = dataclasses.replace(found, run_url=_untrusted_run_url(ctx))
     return found
