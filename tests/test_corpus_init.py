@@ -47,9 +47,12 @@ json.dump({"models": len(scores), "best_accuracy": max(s["accuracy"] for s in sc
 """
 
 
-def rules_of(repo) -> dict[str, tuple[str | None, str, float | None]]:
+def rules_of(repo) -> dict[str, tuple[str | None, str, object, object]]:
     cfg = config.load(None, repo.path)  # mlci's own loader: the file is valid config
-    return {r.name: (r.direction, r.severity, r.max_regression_pct) for r in cfg.metrics.rules}
+    return {
+        r.name: (r.direction, r.severity, r.max_regression, r.max_regression_pct)
+        for r in cfg.metrics.rules
+    }
 
 
 def foreach_project(repo, scores):
@@ -69,10 +72,10 @@ def test_foreach_stage_metrics_get_one_glob_so_a_new_item_is_gated(dvc_repo, mlc
     run = mlci(dvc_repo, "init", "--no-workflow")
     assert run.code == 0, run.err
     assert rules_of(dvc_repo) == {
-        "eval/*/metrics.json:accuracy": ("higher", "fail", 10),
-        "eval/*/metrics.json:loss": ("lower", "fail", 10),
-        "eval/summary.json:models": ("higher", "fail", 10),
-        "eval/summary.json:best_accuracy": ("higher", "fail", 10),
+        "eval/*/metrics.json:accuracy": ("higher", "fail", 0.01, None),
+        "eval/*/metrics.json:loss": ("lower", "fail", None, 10),
+        "eval/summary.json:models": ("higher", "fail", None, 10),
+        "eval/summary.json:best_accuracy": ("higher", "fail", 0.01, None),
     }
     text = (dvc_repo.path / "mlci.yaml").read_text()
     assert "# eval/*/metrics.json (stage evaluate: 2 items)\n" in text
@@ -131,8 +134,8 @@ json.dump({"f1": 0.7 + seed / 100, "mae": 3.0 - seed / 10},
     dvc_repo.commit("matrix")
     assert mlci(dvc_repo, "init", "--no-workflow").code == 0
     assert rules_of(dvc_repo) == {
-        "results/*/seed*/metrics.json:f1": ("higher", "fail", 10),
-        "results/*/seed*/metrics.json:mae": ("lower", "fail", 10),
+        "results/*/seed*/metrics.json:f1": ("higher", "fail", 0.01, None),
+        "results/*/seed*/metrics.json:mae": ("lower", "fail", None, 10),
     }
     text = (dvc_repo.path / "mlci.yaml").read_text()
     assert "# results/*/seed*/metrics.json (stage train: 4 items)\n" in text
@@ -157,9 +160,9 @@ stages:
     dvc_repo.commit("project")
     assert mlci(dvc_repo, "init", "--no-workflow").code == 0
     assert rules_of(dvc_repo) == {
-        "reports/test.json:auc": ("higher", "fail", 10),
-        "accuracy": ("higher", "fail", 10),
-        "loss": ("lower", "fail", 10),
+        "reports/test.json:auc": ("higher", "fail", 0.01, None),
+        "accuracy": ("higher", "fail", 0.01, None),
+        "loss": ("lower", "fail", None, 10),
     }  # no rule for the counter `epoch`
     text = (dvc_repo.path / "mlci.yaml").read_text()
     assert "# keys found in several metric files: one rule each, for every file\n" in text
@@ -235,8 +238,8 @@ def test_dvclive_project_with_artifacts_and_a_headerless_tsv(dvc_repo, mlci):
     run = mlci(dvc_repo, "init", "--no-workflow")
     assert run.code == 0, run.err
     rules = rules_of(dvc_repo)
-    assert rules["eval/metrics.json:test.roc_auc"] == ("higher", "fail", 10)
-    assert rules["eval/metrics.json:train.loss"] == ("lower", "fail", 10)
+    assert rules["eval/metrics.json:test.roc_auc"] == ("higher", "fail", 0.01, None)
+    assert "eval/metrics.json:train.loss" not in rules  # the training split: reported only
     assert not any(name.endswith(":step") for name in rules)  # dvclive's counter
 
     text = (dvc_repo.path / "mlci.yaml").read_text()
@@ -274,7 +277,7 @@ def test_the_first_check_after_init_closes_the_gate_on_a_large_regression(dvc_re
     dvc_repo.write("eval/timing.json", {"train_time": 100.0})
     dvc_repo.commit("baseline")
     assert mlci(dvc_repo, "init", "--no-workflow").code == 0
-    assert rules_of(dvc_repo)["eval/timing.json:train_time"] == ("lower", "warn", 10)
+    assert rules_of(dvc_repo)["eval/timing.json:train_time"] == ("lower", "warn", None, 10)
     dvc_repo.commit("mlci.yaml")
 
     def check_with(metrics, timing=None):
@@ -286,7 +289,7 @@ def test_the_first_check_after_init_closes_the_gate_on_a_large_regression(dvc_re
 
     dvc_repo.git("checkout", "-q", "-b", "change")
     # within the tolerance, and a slower run: reported, the merge goes ahead
-    assert check_with({"accuracy": 0.88, "rmse": 1.05}, {"train_time": 150.0}) == (
+    assert check_with({"accuracy": 0.895, "rmse": 1.05}, {"train_time": 150.0}) == (
         0,
         {
             "eval/metrics.json:accuracy": "pass",

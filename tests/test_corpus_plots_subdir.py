@@ -423,7 +423,7 @@ def test_a_subfolder_run_reads_its_own_config_and_labels_its_report(two_projects
     repo, _, _ = two_projects
     md = mlci(repo.path / "projects" / "a", "check", "--no-repro", "--format", "markdown").out
     assert md.startswith("<!-- mlci:report:mlci/projects/a -->")
-    assert "### ❌ mlci: gate closed" in md
+    assert "### ❌ mlci/projects/a: gate closed" in md  # the title names the project
     # an explicit status_context wins over the folder's label
     repo.write(
         "projects/a/mlci.yaml", RULE.format(name="acc") + "report:\n  status_context: model-a\n"
@@ -482,8 +482,12 @@ def test_mlci_ci_from_two_folders_gives_two_statuses_and_two_comments(
     assert statuses == {"mlci/projects/a": "failure", "mlci/projects/b": "success"}
     bodies = sorted(c["body"] for c in github_fake.comments())
     assert len(bodies) == 2
-    assert bodies[0].startswith("<!-- mlci:report:mlci/projects/a -->\n### ❌ mlci: gate closed")
-    assert bodies[1].startswith("<!-- mlci:report:mlci/projects/b -->\n### ✅ mlci: gate open")
+    assert bodies[0].startswith(
+        "<!-- mlci:report:mlci/projects/a -->\n### ❌ mlci/projects/a: gate closed"
+    )
+    assert bodies[1].startswith(
+        "<!-- mlci:report:mlci/projects/b -->\n### ✅ mlci/projects/b: gate open"
+    )
     assert "nothing to compare" not in bodies[1]
     # the annotation names the rule's file from the repository's top, as GitHub does
     assert "::error file=projects/a/mlci.yaml,line=" in a.err

@@ -64,20 +64,23 @@ def test_init_writes_a_config_that_loads_and_a_valid_workflow(dvc_repo, mlci):
     run = mlci(dvc_repo, "init")
     assert run.code == 0, run.err
     assert run.out.startswith(
-        "wrote mlci.yaml: 5 metric rules (a regression over 10 % closes the gate; "
-        "timings warn) from 2 metric files, 1 data check (a removed column, new missing "
+        "wrote mlci.yaml: 5 metric rules (a score may fall by 0.01, another metric by "
+        "10 %; timings warn) from 2 metric files, 1 data check (a removed column, new missing "
         "values, lost rows fail; drift warns)\n"
     )
     assert "wrote .github/workflows/mlci.yml" in run.out and "Next steps:" in run.out
 
     cfg = config.load(None, dvc_repo.path)
-    rules = {r.name: (r.direction, r.severity, r.max_regression_pct) for r in cfg.metrics.rules}
+    rules = {
+        r.name: (r.direction, r.severity, r.max_regression, r.max_regression_pct)
+        for r in cfg.metrics.rules
+    }
     assert rules == {  # quality gates the merge; timings depend on the runner, so they warn
-        "eval/metrics.json:acc": ("higher", "fail", 10),
-        "eval/metrics.json:log_loss": ("lower", "fail", 10),
-        "eval/metrics.json:per_class.a.f1": ("higher", "fail", 10),
-        "eval/timing.yaml:train_time": ("lower", "warn", 10),
-        "eval/timing.yaml:latency_ms": ("lower", "warn", 10),
+        "eval/metrics.json:acc": ("higher", "fail", 0.01, None),
+        "eval/metrics.json:log_loss": ("lower", "fail", None, 10),
+        "eval/metrics.json:per_class.a.f1": ("higher", "fail", 0.01, None),
+        "eval/timing.yaml:train_time": ("lower", "warn", None, 10),
+        "eval/timing.yaml:latency_ms": ("lower", "warn", None, 10),
     }
     # the pipeline's data output is checked against the base out of the box
     (check,) = cfg.data

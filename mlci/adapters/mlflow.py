@@ -116,6 +116,7 @@ class Version:
     tags: dict[str, str]
     source: str | None = None
     created_ms: int | None = None  # the registry's clock
+    description: str | None = None  # the model card mlci deploy wrote
 
     @property
     def sha(self) -> str | None:
@@ -131,6 +132,7 @@ def _version(mv: Any) -> Version:
         dict(mv.tags or {}),
         mv.source,
         int(created) if created is not None else None,
+        getattr(mv, "description", None),
     )
 
 

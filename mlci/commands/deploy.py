@@ -136,6 +136,15 @@ def run_deploy(opts: DeployOptions, env: Mapping[str, str] | None = None) -> int
     tip = challenger.tip_problem(root, event, branch, head)
 
     context = Context(repo=event.repository, event=event.name or "local", run_url=event.run_url)
+    revisions = dataclasses.replace(ev, head_sha=head, head_ref=branch)
+    champion_sha = (
+        None if (opts.check.base or event.push) else _champion_commit(cfg, root, env, dep)
+    )
+    if champion_sha and champion_sha != head:
+        # a local deploy: the default branch is this commit (main after a merge), so the gate
+        # would compare it with itself; what the champion was trained from is the base
+        revisions = dataclasses.replace(revisions, base_sha=champion_sha, base_ref=dep.alias)
+        log.info(f"mlci: the gate's base is {champion_sha[:7]}, the @{dep.alias}'s commit")
     result, cfg = common.check_in_ci(
         run,
         opts.check,
@@ -143,7 +152,7 @@ def run_deploy(opts: DeployOptions, env: Mapping[str, str] | None = None) -> int
         root,
         title="mlci: gate",
         context=context,
-        event=dataclasses.replace(ev, head_sha=head, head_ref=branch),
+        event=revisions,
     )
     # the gate on the default branch is a result like any push's: it joins the history
     common.record_history(run, result, cfg, root, worktree=opts.check.head is None)
@@ -231,9 +240,29 @@ def run_deploy(opts: DeployOptions, env: Mapping[str, str] | None = None) -> int
     )
     import click
 
-    click.echo(terminal.text(result, color=False), nl=False)
-    click.echo(fmt.terminal_text(summary))
+    if outcome.refusals:  # the refusal first: a gate that passed is no "go" for this deploy
+        click.echo(fmt.terminal_text(summary))
+        click.echo("\nThe gate, against its base (the champion's comparison refused above):")
+        click.echo(terminal.text(result, color=False), nl=False)
+    else:
+        click.echo(terminal.text(result, color=False), nl=False)
+        click.echo(fmt.terminal_text(summary))
     return EXIT_FAIL if outcome.refusals else EXIT_PASS
+
+
+def _champion_commit(
+    cfg: Config, root: Path, env: Mapping[str, str], dep: DeployConfig
+) -> str | None:
+    """The commit the model holding the alias was trained from (its ``mlci.git.sha``), when
+    this clone has it; None without a champion or a reachable registry."""
+    from mlci.adapters import mlflow
+
+    try:
+        champion = mlflow.connect(cfg, root, env).alias(str(dep.model_name), dep.alias)
+    except MlflowError:
+        return None  # the deploy itself says what is wrong with the registry
+    sha = champion.sha if champion else None
+    return git.resolve(sha, root) if sha else None
 
 
 def _decide(
@@ -422,6 +451,16 @@ def _summary(outcome: Outcome, name: str, alias: str, environment: str, tracker:
 
 # --- mlci rollback ----------------------------------------------------------------------
 
+_LIVE_NOTES = ("> **Rolled back** at ", "> **Live again** on ")
+
+
+def _live_note(description: str | None, note: str) -> str:
+    """A version's card with ``note`` (which version is live) first, replacing an earlier one."""
+    text = description or ""
+    if text.startswith(_LIVE_NOTES):
+        text = text.split("\n\n", 1)[1] if "\n\n" in text else ""
+    return (note + "\n\n" + text)[:DESCRIPTION_LIMIT]
+
 
 def run_rollback(opts: RollbackOptions, env: Mapping[str, str] | None = None) -> int:
     from mlci.adapters import mlflow
@@ -458,6 +497,27 @@ def run_rollback(opts: RollbackOptions, env: Mapping[str, str] | None = None) ->
             tracker.delete_alias(name, PREVIOUS_ALIAS)
         if current is not None:
             tracker.set_version_tag(name, current.version, TAG + "rolled_back_from", "true")
+        # the cards in the registry say which version is live now
+        at = gather_card.now_utc()
+        if current is not None:
+            tracker.describe_version(
+                name,
+                current.version,
+                _live_note(
+                    current.description,
+                    f"> **Rolled back** at {at}: {name}@{alias} is on version "
+                    f"{previous.version} now ({opts.environment}); this version is not live.",
+                ),
+            )
+        was_live = f" (version {current.version} was rolled back)" if current else ""
+        tracker.describe_version(
+            name,
+            previous.version,
+            _live_note(
+                previous.description,
+                f"> **Live again** on @{alias} since the rollback at {at}{was_live}.",
+            ),
+        )
     was = f" (was version {current.version})" if current else ""
     message = f"mlci rollback: {name}@{alias} is back on version {previous.version}{was} for {opts.environment}"
     run.forge.record_deployment(

@@ -21,7 +21,7 @@ from typing import Any
 
 from mlci import configfile as config
 from mlci.engine import project as project_mod
-from mlci.engine.classify import DEFAULT_MAX_REGRESSION_PCT
+from mlci.engine.classify import DEFAULT_MAX_REGRESSION_PCT, DEFAULT_MAX_REGRESSION_SCORE
 from mlci.engine.infer import Plan, default_branch, find_install, make_plan
 from mlci.model.errors import ConfigError
 from mlci.model.fmt import plural
@@ -69,6 +69,7 @@ def render_config(plan: Plan, root: Path, project: str | None = None) -> str:
             if model
             else None,
             max_regression_pct=DEFAULT_MAX_REGRESSION_PCT,
+            max_regression_score=DEFAULT_MAX_REGRESSION_SCORE,
             has_metrics=bool(plan.files),
             status_context=project_mod.status_context(project),
         )
@@ -162,7 +163,8 @@ def init(
     (root / config.DEFAULT_CONFIG).write_text(text, encoding="utf-8")
     out.append(
         f"wrote {config.DEFAULT_CONFIG}: {plural(plan.rule_count, 'metric rule')} "
-        f"(a regression over {DEFAULT_MAX_REGRESSION_PCT} % closes the gate; timings warn) from "
+        f"(a score may fall by {DEFAULT_MAX_REGRESSION_SCORE}, another metric by "
+        f"{DEFAULT_MAX_REGRESSION_PCT} %; timings warn) from "
         f"{plural(len(plan.files), 'metric file')}" + _data_words(plan)
     )
     if not plan.has_pipeline:

@@ -293,6 +293,10 @@ def of_commit(
             fields["mlflow_run_id"] = mine[0].run_id
             result = _as_deployed(result, mine[0])
             fields["model_sha256"] = mine[0].tags.get(TAG + "model.sha256")
+            holder = tracker.alias(name, alias)  # which version is live now
+            if holder is not None and holder.version != mine[0].version:
+                fields["live"] = holder.version
+                fields["rolled_back"] = mine[0].tags.get(TAG + "rolled_back_from") == "true"
         else:
             against = tracker.alias(name, alias)
             note = None

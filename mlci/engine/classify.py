@@ -5,6 +5,12 @@ and current values) into the rules ``mlci init`` writes: one group per file (or
 per foreach/matrix stage, as a glob), and one rule per key for a key found in
 several files. A key's direction comes from its words (:func:`guess_direction`);
 counters (:func:`is_bookkeeping`) get no rule, timings (:func:`is_timing`) warn.
+How hard a rule is depends on the metric: a score bounded in [0, 1]
+(:func:`is_bounded_score`: accuracy, AUC, F1, precision, recall, average
+precision) by an absolute tolerance, since ten percent of an AUC of 0.988 is
+most of the distance to a coin toss; anything else by a percentage of the base;
+``auto`` (the recorded noise, with these as the fallback) when the clone holds a
+history; a train-split metric (:func:`is_train_split`) is reported, not gated.
 """
 
 from __future__ import annotations
@@ -21,6 +27,28 @@ from mlci.model.fmt import plural
 # noise of a few percent passes. Timings get the same tolerance but only warn: they measure
 # the runner as much as the change.
 DEFAULT_MAX_REGRESSION_PCT = 10
+# a score bounded in [0, 1] may fall this much (absolute): 0.988 -> 0.978 passes, -> 0.948 fails
+DEFAULT_MAX_REGRESSION_SCORE = 0.01
+# words of a score bounded in [0, 1] where higher is better
+SCORE_WORDS = (
+    "accuracy",
+    "acc",
+    "auc",
+    "roc",
+    "rocauc",
+    "roc_auc",
+    "f1",
+    "fscore",
+    "precision",
+    "recall",
+    "ap",
+    "map",
+    "sensitivity",
+    "specificity",
+    "balanced",
+)
+# the words of a metric measured on the training split: how well the model fits, not generalises
+TRAIN_WORDS = ("train", "training")
 # keys that count progress rather than measure quality (dvclive writes `step`): no rule
 BOOKKEEPING = ("step", "steps", "epoch", "epochs", "iteration", "iterations", "timestamp")
 TIMING = ("time", "times", "duration", "latency", "seconds", "secs", "sec", "ms")
@@ -66,6 +94,29 @@ def is_timing(key: str) -> bool:
     return any(w in TIMING or w.endswith("time") for w in _words(key))
 
 
+def is_bounded_score(key: str, values: list[Any]) -> bool:
+    """Accuracy, AUC, F1, precision, recall, average precision: a word says so, and every
+    value lies in [0, 1] (a percentage 0-100 is not gated by an absolute 0.01)."""
+    words = _words(key)
+    named = any(w in SCORE_WORDS for w in words) or "average_precision" in key.lower()
+    return (
+        named
+        and guess_direction(key) == "higher"
+        and all(isinstance(v, int | float) and 0 <= v <= 1 for v in values)
+    )
+
+
+def is_train_split(key: str, path: str = "") -> bool:
+    """``train.accuracy``, ``train_loss``, ``metrics/train.json``: measured on the training split.
+
+    A timing (``train_time``) is not: it measures the run, not the fit.
+    """
+    if is_timing(key):
+        return False
+    stem = path.rsplit("/", 1)[-1].rsplit(".", 1)[0]
+    return any(w in TRAIN_WORDS for w in _words(key) + _words(stem))
+
+
 @dataclass(frozen=True)
 class MetricKey:
     key: str
@@ -88,9 +139,13 @@ class Rule:
     name: str
     direction: str
     severity: str
-    max_regression_pct: float
+    max_regression_pct: float | str | None  # percent of the base, or "auto"
     now: str | None  # the current value(s), for the comment
     bound: float | None  # the current value, offered as a commented min/max
+    max_regression: float | str | None = None  # in the metric's unit, or "auto"
+    fallback: float | None = None  # the limit of an `auto` rule while the history is short
+    why: str = ""  # why the rule is what it is, written above it
+    gated: bool = True  # False: reported only (written commented out)
 
 
 @dataclass
@@ -184,7 +239,7 @@ def _sources(files: list[MetricFile]) -> list[_Source]:
     return sorted(sources, key=lambda s: min(order[f.path] for f in s.files))
 
 
-def _rule(name: str, key: str, values: list[Any]) -> Rule:
+def _rule(name: str, key: str, values: list[Any], path: str = "", history: bool = False) -> Rule:
     direction = guess_direction(key)
     numbers = sorted(values)
     if len(numbers) == 1:
@@ -192,15 +247,71 @@ def _rule(name: str, key: str, values: list[Any]) -> Rule:
     else:
         now = f"{_number_text(numbers[0])} to {_number_text(numbers[-1])} in {len(numbers)} files"
         bound = numbers[0] if direction == "higher" else numbers[-1]  # the loosest bound that holds
-    severity = "warn" if is_timing(key) else "fail"
-    return Rule(name, direction, severity, DEFAULT_MAX_REGRESSION_PCT, now, bound)
+    timing = is_timing(key)
+    severity = "warn" if timing else "fail"
+    auto = (
+        "; auto: the bound the runs recorded on the base branch allow (this clone holds a "
+        "history), this fallback until there are enough of them: "
+    )
+    if is_train_split(key, path):
+        return Rule(
+            name,
+            direction,
+            "fail",
+            DEFAULT_MAX_REGRESSION_PCT,
+            now,
+            None,
+            why="measured on the training split: how well the model fits, not how well it "
+            "generalises; reported, not gated (uncomment to gate it)",
+            gated=False,
+        )
+    if not timing and is_bounded_score(key, values):
+        limit = DEFAULT_MAX_REGRESSION_SCORE
+        why = (
+            f"a score in [0, 1], higher is better: it may fall by {limit} (absolute: "
+            "10 % of an AUC of 0.99 would let it fall to 0.89)"
+        )
+        if history:
+            return Rule(
+                name,
+                direction,
+                severity,
+                None,
+                now,
+                bound,
+                "auto",
+                limit,
+                why + auto + str(limit),
+            )
+        return Rule(name, direction, severity, None, now, bound, limit, None, why)
+    pct = DEFAULT_MAX_REGRESSION_PCT
+    if timing:
+        why = "a timing: it depends on the runner as much as on the change, so it only warns"
+    elif direction == "lower":
+        why = "a loss or an error: lower is better"
+    else:
+        why = "higher is better (from its name)"
+    why += f"; it may worsen by {pct} % of its base value"
+    if history:
+        return Rule(
+            name,
+            direction,
+            severity,
+            "auto",
+            now,
+            bound,
+            None,
+            pct,
+            why + auto + f"{pct} %",
+        )
+    return Rule(name, direction, severity, pct, now, bound, None, None, why)
 
 
 def _number_text(value: float) -> str:
     return f"{value:.6g}"
 
 
-def rule_groups(files: list[MetricFile]) -> list[RuleGroup]:
+def rule_groups(files: list[MetricFile], history: bool = False) -> list[RuleGroup]:
     """The rules init proposes: per file (or per foreach stage, as a glob), and one rule per key
     for a key found in several of them, so no metric is gated twice or by diverging rules."""
     sources = _sources(files)
@@ -225,7 +336,9 @@ def rule_groups(files: list[MetricFile]) -> list[RuleGroup]:
             if key in shared or is_bookkeeping(key):
                 continue
             name = f"{source.pattern}:{glob_escape(key)}"
-            group.rules.append(_rule(name, key, values(key, source.files)))
+            group.rules.append(
+                _rule(name, key, values(key, source.files), source.files[0].path, history)
+            )
         if not keys:
             problems = [f.error for f in source.files if f.error]
             group.note = (
@@ -247,6 +360,6 @@ def rule_groups(files: list[MetricFile]) -> list[RuleGroup]:
     if shared:
         group = RuleGroup("keys found in several metric files: one rule each, for every file")
         for key in shared:
-            group.rules.append(_rule(glob_escape(key), key, values(key, files)))
+            group.rules.append(_rule(glob_escape(key), key, values(key, files), "", history))
         groups.append(group)
     return groups

@@ -61,19 +61,26 @@ class Plan:
 
     @property
     def rule_count(self) -> int:
-        return sum(len(g.rules) for g in self.groups)
+        return sum(1 for g in self.groups for r in g.rules if r.gated)
 
 
-def _metric_file(root: Path, out: dvc.PipelineOutput) -> MetricFile:
+def _metric_file(
+    root: Path, out: dvc.PipelineOutput, recorded: dict[str, object] | None = None
+) -> MetricFile:
+    """The keys of one metric file: from the work tree, else as DVC reads it (``recorded``:
+    the work tree's metrics as ``check`` reads them, streamed from the DVC remote)."""
     file = MetricFile(out.path, out.stage)
     source = root / out.path
     if not source.is_file():
-        return file
-    try:
-        data = collect.parse_metric_file(out.path, source.read_bytes())
-    except (ValueError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        file.error = f"cannot parse: {(str(exc) or type(exc).__name__).splitlines()[0]}"
-        return file
+        if recorded is None or out.path not in recorded:
+            return file
+        data = recorded[out.path]
+    else:
+        try:
+            data = collect.parse_metric_file(out.path, source.read_bytes())
+        except (ValueError, UnicodeDecodeError, yaml.YAMLError) as exc:
+            file.error = f"cannot parse: {(str(exc) or type(exc).__name__).splitlines()[0]}"
+            return file
     for key, value in collect.flatten(data).items():
         if key and is_number(value):
             file.keys.append(MetricKey(key, value, guess_direction(key)))
@@ -149,29 +156,60 @@ def _data_files(
     return []
 
 
+def _recorded_metrics(root: Path, outputs: list[dvc.PipelineOutput]) -> dict[str, object] | None:
+    """The metrics DVC reads in the work tree when a metric file is not there (a fresh clone
+    whose metrics are cached outputs in the DVC remote): read as ``mlci check`` reads them."""
+    if all((root / o.path).is_file() for o in outputs if o.kind == "metric"):
+        return None
+    try:
+        found = dvc.read_revisions(root, [dvc.WORKSPACE])[dvc.WORKSPACE]
+    except Exception:  # noqa: BLE001 - unreadable here: init says to run `dvc repro`
+        return None
+    return dict(found.metrics)
+
+
+def _has_history(root: Path) -> bool:
+    from mlci.adapters import notes
+
+    try:
+        return notes.has_notes(root)
+    except Exception:  # noqa: BLE001 - no git, no notes: no history
+        return False
+
+
 def make_plan(root: Path) -> Plan:
     """What ``mlci init`` proposes for the project at ``root``, from DVC's view of its pipeline."""
     if dvc.is_dvc_repo(root):
         with dvc.shared_repo(root):  # one Repo for the outputs and the remotes
+            outputs = dvc.pipeline_outputs(root) if (root / "dvc.yaml").is_file() else None
             return plan_from(
                 root,
-                dvc.pipeline_outputs(root) if (root / "dvc.yaml").is_file() else None,
+                outputs,
                 dvc.remotes(root),
+                recorded=_recorded_metrics(root, outputs or []),
+                history=_has_history(root),
             )
     return plan_from(root, None, [])
 
 
 def plan_from(
-    root: Path, outputs: list[dvc.PipelineOutput] | None, remotes: list[dvc.RemoteConfig]
+    root: Path,
+    outputs: list[dvc.PipelineOutput] | None,
+    remotes: list[dvc.RemoteConfig],
+    *,
+    recorded: dict[str, object] | None = None,
+    history: bool = False,
 ) -> Plan:
     """The plan from what the pipeline declares (``outputs``; None: no ``dvc.yaml``) and the DVC
-    ``remotes``, with the metric and data files read in the work tree at ``root``."""
+    ``remotes``, with the metric and data files read in the work tree at ``root`` (a metric file
+    not there from ``recorded``, DVC's reading). ``history``: the clone holds recorded runs, so
+    rules may be ``auto``."""
     has_pipeline = outputs is not None
     outputs = outputs or []
     files: list[MetricFile] = []
     for out in outputs:
         if out.kind == "metric" and all(f.path != out.path for f in files):
-            files.append(_metric_file(root, out))
+            files.append(_metric_file(root, out, recorded))
     reported = [o.path for o in outputs if o.kind in ("metric", "plot")]
     data: list[DataFile] = []
     for out in outputs:
@@ -198,7 +236,7 @@ def plan_from(
         extras,
         credentials,
         has_pipeline,
-        rule_groups(files),
+        rule_groups(files, history),
     )
 
 

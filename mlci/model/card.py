@@ -81,3 +81,6 @@ class ModelCard:
     mlflow_run_url: str | None = None
     model_url: str | None = None  # the version's page on a web tracking server
     tool_version: str | None = None
+    # the version holding the alias now, when it is not this one (a rollback, a newer deploy)
+    live: str | None = None
+    rolled_back: bool = False  # this version was taken off the alias by `mlci rollback`

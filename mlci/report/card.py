@@ -91,6 +91,8 @@ def view(card: ModelCard, max_rows: int | None = None) -> dict[str, Any]:
         "alias": card.alias,
         "environment": card.environment,
         "deployed": card.deployed,
+        "live": card.live,
+        "rolled_back": card.rolled_back,
         "commit": ctx.head.sha,
         "short_commit": _short(ctx.head.sha),
         "branch": ctx.head.ref,

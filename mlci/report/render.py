@@ -15,7 +15,7 @@ from mlci.model import fmt
 from mlci.model.result import Result
 from mlci.report import terminal
 from mlci.report.templating import markdown_environment, render_template, template_values
-from mlci.report.view import view
+from mlci.report.view import titled, view
 
 MARKER = "<!-- mlci:report:{context} -->"
 
@@ -34,9 +34,9 @@ def markdown(
     max_rows: int | None = None,
 ) -> str:
     env = markdown_environment(root)
-    body = render_template(
-        env, template, marker=marker(status_context), **template_values(view(result, max_rows))
-    )
+    values = template_values(view(result, max_rows))
+    values["headline"] = titled(values["headline"], status_context)  # which project, said
+    body = render_template(env, template, marker=marker(status_context), **values)
     from mlci.report import sweep  # `mlci sweep`'s table, after the report ('' otherwise)
 
     return body.rstrip() + "\n" + ("\n" + sweep.markdown(result) if result.experiments else "")

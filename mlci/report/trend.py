@@ -42,9 +42,13 @@ def head_value(m: MetricDelta) -> float | None:
 
 
 def sparkline(m: MetricDelta, limit: int = MAX_SPARK) -> str:
-    """``▃▄▃▅▄▃→▁``: the base's recorded values, then the head's on their scale ("" without)."""
+    """``▃▄▃▅▄▃→▁``: the base's recorded values, then the head's on their scale ("" without).
+
+    One recorded value is no trend: it has no range to scale the head on, so any change
+    would be drawn as a jump from the middle to the bottom or top; nothing is drawn.
+    """
     values = series(m)[-limit:]
-    if not values:
+    if len(values) < 2:
         return ""
     head = head_value(m)
     # the history's own range sets the scale, so its wobble stays visible; a head beyond it
@@ -77,11 +81,12 @@ def _num(value: float) -> str:
 
 
 def mermaid_chart(m: MetricDelta, branch: str, head_label: str) -> str:
-    """The history and the head as a fenced Mermaid ``xychart-beta`` line ("" without history)."""
+    """The history and the head as a fenced Mermaid ``xychart-beta`` line ("" without history,
+    or with one recorded value: a line from it to the head would be a jump, not a trend)."""
     entries = [
         e for e in (m.history or ()) if isinstance(e, dict) and fmt.is_number(e.get("value"))
     ]
-    if not entries:
+    if len(entries) < 2:
         return ""
     labels = [str(e.get("sha", ""))[:7] or "?" for e in entries]
     values = [float(e["value"]) for e in entries]
@@ -113,14 +118,33 @@ def vega_spec(m: MetricDelta, branch: str, head_label: str) -> dict[str, Any] | 
     if not entries:
         return None
     points = [
-        {"i": i, "commit": str(e.get("sha", ""))[:7], "value": float(e["value"]), "rev": branch}
+        {
+            "i": i,
+            "commit": str(e.get("sha", ""))[:7] or "?",
+            "value": float(e["value"]),
+            "rev": branch,
+        }
         for i, e in enumerate(entries)
     ]
     head = head_value(m)
     if head is not None:
-        points.append({"i": len(entries), "commit": head_label, "value": head, "rev": head_label})
+        label = (
+            head_label
+            if head_label not in {p["commit"] for p in points}
+            else f"{head_label} (head)"
+        )
+        points.append({"i": len(entries), "commit": label, "value": head, "rev": head_label})
     encoding = {
-        "x": {"field": "i", "type": "quantitative", "title": f"{branch} commits, oldest first"},
+        # commits by short sha, in order; a point scale keeps half a step of room at both ends,
+        # so the head's point (the last) is drawn whole, not cut by the plot's edge
+        "x": {
+            "field": "commit",
+            "type": "ordinal",
+            "sort": {"field": "i"},
+            "scale": {"type": "point", "padding": 0.5},
+            "axis": {"labelAngle": -45},
+            "title": f"{branch} commits, oldest first",
+        },
         "y": {"field": "value", "type": "quantitative", "scale": {"zero": False}},
         "color": {"field": "rev", "type": "nominal", "title": None},
         "tooltip": [{"field": "commit"}, {"field": "value"}],

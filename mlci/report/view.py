@@ -94,6 +94,19 @@ def arrow_legend(rows: list[MetricRow]) -> str:
     return ARROW_LEGEND if any(r.change[:1] in ("▲", "▼") for r in rows) else ""
 
 
+def titled(text: str, status_context: str = "mlci") -> str:
+    """A headline as the title of a project's report: ``✅ mlci/models/a: gate open — ...``.
+
+    A repository with projects in subfolders gets one comment per project, each under
+    its status context; the title names it, so two comments on one pull request differ
+    at a glance. The root project's title stays ``mlci: ...``.
+    """
+    if status_context == "mlci":
+        return text
+    icon, sep, rest = text.partition(" mlci: ")
+    return f"{icon} {status_context}: {rest}" if sep else text
+
+
 def headline(result: Result) -> str:
     """The one line a reviewer reads first: verdict and the reason that decided it."""
     icon = fmt.VERDICT_ICONS[result.verdict]
