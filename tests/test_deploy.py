@@ -652,3 +652,18 @@ def test_a_hostile_model_name_reaches_github_deployments_clipped_and_valid(
     assert deployment["payload"]["model"] == name  # as configured, carried as JSON data
     assert status["state"] in ("success", "error")
     assert run.code == (0 if status["state"] == "success" else 3)
+
+
+def test_a_deploy_after_a_rollback_promotes_the_new_model(project: Project):
+    """The version a rollback took the alias from claimed it from the champion that is now back:
+    that claim is over, and the next deploy, which reads the same champion, is no lost race."""
+    assert project.run("deploy", "-e", "production", "--base", "HEAD").code == 0
+    project.commit(0.90)
+    assert project.run("deploy", "-e", "production", "--base", "HEAD~1").code == 0
+    assert project.champion() == "2"
+    assert project.run("rollback", "-e", "production").code == 0
+    assert project.champion() == "1"
+    project.commit(0.95)
+    run = project.run("deploy", "-e", "production", "--base", "HEAD~1")
+    assert run.code == 0, run.err
+    assert project.champion() == "3" and "another deploy registered" not in run.out + run.err

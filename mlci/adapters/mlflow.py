@@ -404,7 +404,8 @@ class Tracker:
         candidate with the same two tags has the lowest number: only that one moves
         the alias. Two deploys that read the same champion both see the earlier
         one's version (it existed before the later number was handed out), so
-        exactly one wins. Claims marked lost, and candidates registered more than
+        exactly one wins. Claims marked lost, versions a rollback took the alias from,
+        and candidates registered more than
         ``lease_ms`` before ``mine`` (a deploy that died before moving the alias),
         do not count.
         """
@@ -427,6 +428,8 @@ class Tracker:
             other = _version(mv)
             if other.version == mine.version or other.tags.get(CLAIM_STATE) == "lost":
                 continue
+            if other.tags.get(TAG + "rolled_back_from") == "true":
+                continue  # promoted, then rolled back: its claim ended, the alias is not its own
             stale = (
                 other.tags.get(CLAIM_STATE) == "candidate"
                 and other.created_ms is not None
