@@ -39,16 +39,19 @@ SECRETS = {
     "SSH_PRIVATE_KEY": "-----BEGIN KEY-----\nMIIEpAIBAAKCAQEA0012\n-----END KEY-----",
 }
 
+# The planted names and LEAK_SEEN print last, so the kept log tail (its last lines) holds them
+# however many other variables the runner sets (make, pytest-xdist and CI add their own).
 LEAK = """\
 import json, os, sys
+LAST = set(PLANTED) | {"LEAK_SEEN"}
 names = sorted(os.environ)
 with open(os.environ["LEAK_SEEN"], "w") as f:
     json.dump(names, f)
-for name in names:
+for name in sorted(names, key=lambda n: (n in LAST, n)):
     print(f"{name}={os.environ[name]}")
 print("token in a URL: https://bot:" + os.environ.get("PASSED_TOKEN", "none") + "@example.com/x")
 sys.exit(1)
-"""
+""".replace("PLANTED", repr(sorted(SECRETS)))
 
 
 def leaking_pipeline(repo: GitRepo, config: str) -> None:
