@@ -272,7 +272,9 @@ class RestTracker:
         try:
             self._http = Connection(uri, env)
         except (OSError, ValueError) as exc:  # a certificate file that cannot be read
-            raise MlflowError(f"MLflow ({without_credentials(uri)}): connecting: {exc}") from exc
+            raise MlflowError(
+                f"MLflow ({without_credentials(uri)}): reading the TLS certificates: {exc}"
+            ) from exc
 
     def _call(self, what: str, method: str, endpoint: str, **kwargs: Any) -> dict[str, Any]:
         query = kwargs.pop("query", None)
