@@ -9,12 +9,16 @@ in a subprocess that reports ``sys.modules`` after ``main`` returned.
 
 from __future__ import annotations
 
+import base64
+import http.server
 import json
 import os
 import shutil
 import subprocess
 import sys
+import threading
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -189,3 +193,92 @@ def test_artifacts_the_server_does_not_proxy_are_written_by_mlflows_client(
     folder = next(store.rglob(run_id)) / "artifacts" / "mlci"
     assert sorted(p.name for p in folder.iterdir()) == ["report.md", "result.json"]
     assert json.loads((folder / "result.json").read_text()) == run.json()
+
+
+class _Recorder(http.server.BaseHTTPRequestHandler):
+    """A server that refuses everyone, as an MLflow server with auth on does, noting the header."""
+
+    seen: list[str | None] = []
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        type(self).seen.append(self.headers.get("Authorization"))
+        body = b"You are not authenticated."
+        self.send_response(401)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def refusing_server() -> Iterator[tuple[str, list[str | None]]]:
+    seen: list[str | None] = []
+    handler = type("Handler", (_Recorder,), {"seen": seen})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", seen
+    finally:
+        server.shutdown()
+        thread.join()
+
+
+@pytest.mark.parametrize(
+    ("env", "sent"),
+    [
+        ({"MLFLOW_TRACKING_TOKEN": "tok-1"}, "Bearer tok-1"),
+        (
+            {"MLFLOW_TRACKING_USERNAME": "ann", "MLFLOW_TRACKING_PASSWORD": "pw-2"},
+            "Basic " + base64.b64encode(b"ann:pw-2").decode(),
+        ),
+        (  # MLflow's order: the username and password win over a token
+            {
+                "MLFLOW_TRACKING_USERNAME": "ann",
+                "MLFLOW_TRACKING_PASSWORD": "pw-2",
+                "MLFLOW_TRACKING_TOKEN": "tok-1",
+            },
+            "Basic " + base64.b64encode(b"ann:pw-2").decode(),
+        ),
+        ({"URL_USER": "bob:pw-3"}, "Basic " + base64.b64encode(b"bob:pw-3").decode()),
+        ({}, None),
+    ],
+    ids=["token", "basic", "basic-over-token", "in-the-uri", "none"],
+)
+def test_the_credentials_are_sent_as_mlflow_sends_them_and_never_shown(
+    project, refusing_server, mlci, monkeypatch, env, sent
+):
+    repo, _ = project
+    url, seen = refusing_server
+    user = env.pop("URL_USER", None)
+    uri = url.replace("//", f"//{user}@") if user else url
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    run = mlci(repo, "check", "--no-repro", "--base", "main")
+    assert run.code == 0, run.err
+    assert seen == [sent]  # one request: a refusal is not asked again
+    [line] = [x for x in run.err.splitlines() if "warning" in x]
+    assert line.endswith("reading experiment " + project[1] + ": HTTP 401 Unauthorized")
+    for secret in ("tok-1", "pw-2", "pw-3"):
+        assert secret not in run.err
+
+
+def test_mlflows_client_is_used_where_this_one_cannot_sign_in(tmp_path: Path):
+    from mlci.adapters.mlflow_rest import client_needed
+
+    home = tmp_path / "home"
+    home.mkdir()
+    assert client_needed({"HOME": str(home)}) is None
+    assert "MLFLOW_TRACKING_AUTH" in str(
+        client_needed({"HOME": str(home), "MLFLOW_TRACKING_AUTH": "my_plugin"})
+    )
+    assert "SIGV4" in str(client_needed({"HOME": str(home), "MLFLOW_TRACKING_AWS_SIGV4": "true"}))
+    assert client_needed({"HOME": str(home), "MLFLOW_TRACKING_AWS_SIGV4": "false"}) is None
+    assert "MLFLOW_WORKSPACE" in str(client_needed({"HOME": str(home), "MLFLOW_WORKSPACE": "w"}))
+    (home / ".mlflow").mkdir()
+    (home / ".mlflow" / "credentials").write_text("[mlflow]\nmlflow_tracking_username = a\n")
+    assert "credentials" in str(client_needed({"HOME": str(home)}))
