@@ -282,3 +282,35 @@ def test_mlflows_client_is_used_where_this_one_cannot_sign_in(tmp_path: Path):
     (home / ".mlflow").mkdir()
     (home / ".mlflow" / "credentials").write_text("[mlflow]\nmlflow_tracking_username = a\n")
     assert "credentials" in str(client_needed({"HOME": str(home)}))
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost"], ids=["same-host", "other-host"])
+def test_a_redirect_takes_the_credentials_to_the_same_host_only(
+    project, refusing_server, mlci, monkeypatch, host
+):
+    repo, _ = project
+    target, seen = refusing_server
+    port = target.rsplit(":", 1)[1]
+
+    class Redirect(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            self.send_response(302)
+            self.send_header("Location", f"http://{host}:{port}{self.path}")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Redirect)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", "tok-1")
+        monkeypatch.setenv("MLFLOW_TRACKING_URI", f"http://127.0.0.1:{server.server_address[1]}")
+        run = mlci(repo, "check", "--no-repro", "--base", "main")
+    finally:
+        server.shutdown()
+        thread.join()
+    assert run.code == 0 and "HTTP 401 Unauthorized" in run.err
+    assert seen == (["Bearer tok-1"] if host == "127.0.0.1" else [None])

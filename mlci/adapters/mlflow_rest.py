@@ -165,7 +165,7 @@ class Connection:
             self.timeout = float(env.get("MLFLOW_HTTP_REQUEST_TIMEOUT") or DEFAULT_TIMEOUT)
         except ValueError:
             self.timeout = DEFAULT_TIMEOUT
-        handlers: list[Any] = []
+        handlers: list[Any] = [_Redirects()]
         if self.scheme == "https":
             handlers.append(urllib.request.HTTPSHandler(context=_tls(env)))
         self._opener = urllib.request.build_opener(*handlers)  # proxies from the environment
@@ -213,6 +213,24 @@ class Connection:
         except ValueError:
             found = {}
         return found if isinstance(found, dict) else {}
+
+
+class _Redirects(urllib.request.HTTPRedirectHandler):
+    """Redirects followed as requests (mlflow's client) follows them: no credentials elsewhere.
+
+    urllib would send the Authorization header to any host a redirect names.
+    """
+
+    def redirect_request(  # type: ignore[no-untyped-def]
+        self, req, fp, code, msg, headers, newurl
+    ):
+        new = super().redirect_request(req, fp, code, msg, headers, newurl)
+        old, to = urlsplit(req.full_url), urlsplit(newurl)
+        if new is not None and (
+            to.hostname != old.hostname or (old.scheme == "https" and to.scheme != "https")
+        ):
+            new.remove_header("Authorization")
+        return new
 
 
 def _tls(env: Mapping[str, str]) -> ssl.SSLContext:
