@@ -314,3 +314,56 @@ def test_a_redirect_takes_the_credentials_to_the_same_host_only(
         thread.join()
     assert run.code == 0 and "HTTP 401 Unauthorized" in run.err
     assert seen == (["Bearer tok-1"] if host == "127.0.0.1" else [None])
+
+
+@pytest.fixture
+def tls_server(tmp_path: Path) -> Iterator[tuple[str, Path, list[str | None]]]:
+    """The refusing server over https, its certificate self-signed for 127.0.0.1."""
+    import ssl
+
+    if shutil.which("openssl") is None:
+        pytest.skip("needs the openssl command to make a certificate")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1"]
+        + ["-keyout", str(key), "-out", str(cert), "-subj", "/CN=127.0.0.1"]
+        + ["-addext", "subjectAltName=IP:127.0.0.1"],
+        check=True,
+        capture_output=True,
+    )
+    seen: list[str | None] = []
+    server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), type("Handler", (_Recorder,), {"seen": seen})
+    )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    server.handle_error = lambda *args: None  # type: ignore[method-assign]  # refused handshakes
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"https://127.0.0.1:{server.server_address[1]}", cert, seen
+    finally:
+        server.shutdown()
+        thread.join()
+
+
+@pytest.mark.parametrize("trust", ["none", "server-cert", "insecure"])
+def test_tls_is_checked_as_mlflow_checks_it(project, tls_server, mlci, monkeypatch, trust):
+    repo, _ = project
+    url, cert, seen = tls_server
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", url)
+    monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", "tok-1")
+    for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    if trust == "server-cert":
+        monkeypatch.setenv("MLFLOW_TRACKING_SERVER_CERT_PATH", str(cert))
+    elif trust == "insecure":
+        monkeypatch.setenv("MLFLOW_TRACKING_INSECURE_TLS", "true")
+    run = mlci(repo, "check", "--no-repro", "--base", "main")
+    assert run.code == 0, run.err
+    [line] = [x for x in run.err.splitlines() if "warning" in x]
+    if trust == "none":  # a certificate nobody vouches for: nothing is sent
+        assert "CERTIFICATE_VERIFY_FAILED" in line and seen == []
+    else:
+        assert line.endswith("HTTP 401 Unauthorized") and seen == ["Bearer tok-1"]
