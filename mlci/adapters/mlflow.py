@@ -3,7 +3,9 @@
 mlflow costs seconds to import, so it is imported inside :class:`Tracker`
 only, and only when MLflow is needed (:func:`tracking_enabled`, deploy, rollback). Telemetry is
 switched off before the import. Failures become :class:`MlflowError`
-(exit 3); callers that only *track* turn them into warnings.
+(exit 3); callers that only *track* turn them into warnings. A check that logs
+to a tracking server (``http(s)://``) does so without mlflow, through the
+server's REST API (:mod:`mlci.adapters.mlflow_rest`).
 
 Where the data lives (:func:`tracking_uri`): ``mlflow.tracking_uri`` in the
 config, else ``$MLFLOW_TRACKING_URI``, else a SQLite file under
@@ -28,7 +30,7 @@ from urllib.parse import quote
 
 from mlci.model.config import Config
 from mlci.model.errors import RunError
-from mlci.model.fmt import clip, is_number, without_credentials
+from mlci.model.fmt import clip, without_credentials
 from mlci.model.result import Result
 
 DEFAULT_DB = "mlflow.db"
@@ -204,7 +206,9 @@ class Tracker:
     def run_url(self, experiment_id: str, run_id: str) -> str | None:
         if not is_web(self.uri):
             return None
-        return f"{without_credentials(self.uri).rstrip('/')}/#/experiments/{experiment_id}/runs/{run_id}"
+        from mlci.adapters.mlflow_rest import run_url
+
+        return run_url(self.uri, experiment_id, run_id)
 
     def model_url(self, name: str, version: str) -> str | None:
         if not is_web(self.uri):
@@ -228,33 +232,16 @@ class Tracker:
         """
         from mlflow.entities import Metric, Param
 
+        from mlci.adapters.mlflow_rest import run_content
+
         exp_id = self.experiment_id(experiment)
-        ctx = result.context
-        all_tags = {
-            TAG + "kind": kind,
-            TAG + "verdict": result.verdict,
-            TAG + "git.sha": ctx.head.sha or "",
-            TAG + "git.branch": ctx.head.ref or "",
-            TAG + "base.sha": ctx.base.sha or "",
-            TAG + "base.ref": ctx.base.ref or "",
-            TAG + "pr": "" if ctx.pr is None else str(ctx.pr),
-            TAG + "event": ctx.event,
-            "mlflow.source.git.commit": ctx.head.sha or "",
-            "mlflow.source.type": "JOB" if ctx.run_url else "LOCAL",
-        }
-        if ctx.repo:
-            all_tags[TAG + "repo"] = ctx.repo
-        if ctx.run_url:
-            all_tags[TAG + "run_url"] = ctx.run_url
-        all_tags.update(tags or {})
-        all_tags = {k: short(v, 5000) for k, v in all_tags.items() if v != ""}
-        head = (ctx.head.sha or "work tree")[:7]
+        content = run_content(result, kind, tags)
         run = self._call(
             "creating a run",
             self._client.create_run,
             exp_id,
-            tags=all_tags,
-            run_name=f"{kind} {head}",
+            tags=content.tags,
+            run_name=content.name,
         )
         run_id = run.info.run_id
         ref = {"run_id": run_id, "experiment_id": exp_id, "url": self.run_url(exp_id, run_id)}
@@ -262,17 +249,8 @@ class Tracker:
         status = "FAILED"
         try:
             now = int(time.time() * 1000)
-            from mlci.model.fmt import as_float
-
-            metrics = [
-                Metric(metric_key(m.name), as_float(m.head), now, 0)
-                for m in result.metrics
-                if is_number(m.head)
-            ]
-            params = {
-                metric_key(p.name): short(p.head, 6000) for p in result.params if p.head is not None
-            }
-            batch = [Param(k, v) for k, v in params.items()]
+            metrics = [Metric(key, value, now, 0) for key, value in content.metrics]
+            batch = [Param(k, v) for k, v in content.params.items()]
             # log_batch takes at most 1000 metrics / 100 params per call
             for i in range(0, len(metrics), 1000):
                 self._call(
@@ -512,6 +490,9 @@ def track(
 ) -> Result:
     """Log ``result`` as a run when MLflow is configured; a failure is a warning, never a crash.
 
+    A tracking server (``http(s)://``) gets the run through its REST API without importing
+    mlflow (:mod:`mlci.adapters.mlflow_rest`, which says when mlflow's client is used instead).
+
     ``report`` renders the Markdown report logged with the run (of the result that
     carries the run's reference). Returns the result with its ``mlflow`` reference,
     or unchanged when nothing was logged.
@@ -519,7 +500,14 @@ def track(
     if not tracking_enabled(cfg, env):
         return result
     try:
-        tracker = connect(cfg, root, env, verbose=verbose)
+        uri = tracking_uri(cfg, root, git_dir(root), env)
+        if is_web(uri):  # a server: its REST API, without importing mlflow, where that suffices
+            from mlci.adapters import mlflow_rest
+
+            if mlflow_rest.client_needed(env) is None:
+                rest = mlflow_rest.RestTracker(uri, env)
+                return rest.log_result(result, report, experiment=experiment_name(cfg), kind=kind)
+        tracker = Tracker(uri, verbose=verbose)
         return tracker.log_result(result, report, experiment=experiment_name(cfg), kind=kind)
     except MlflowError as exc:
         message = f"the run was not logged to MLflow: {exc}"
