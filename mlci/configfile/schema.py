@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from mlci.model import yamlread
 from mlci.model.errors import ConfigError
 
 # --- the schema ---------------------------------------------------------------
@@ -62,77 +63,35 @@ _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 def bounded(root: yaml.Node, ctx: Ctx) -> None:
-    """Refuse a node tree that aliases blow up, that nests too deep or holds a huge number.
-
-    One iterative pass (a recursive one would itself overflow on deep input): each
-    distinct node is sized once and its size reused wherever an alias repeats it.
-    """
-    size: dict[int, int] = {}
-    active: set[int] = set()
-    repeated = 0
-    stack: list[tuple[yaml.Node, int, bool]] = [(root, 1, False)]
-    while stack:
-        node, depth, done = stack.pop()
-        key = id(node)
-        if done:
-            active.discard(key)
-            children = _children(node)
-            size[key] = 1 + sum(size[id(c)] for c in children)
-            continue
-        if key in size:  # reached again through an alias: its whole subtree again
-            repeated += size[key]
-            if repeated > MAX_ALIAS_EXPANSION:  # named at the anchor whose copies tip it over
-                raise ctx.error(
-                    node,
-                    "",
-                    f"YAML aliases repeat more than {MAX_ALIAS_EXPANSION:,} "
-                    "values; mlci refuses that (an alias bomb?)",
-                )
-            continue
-        if key in active:
-            raise ctx.error(
-                node,
-                "",
-                "an alias refers to a node that contains it; YAML aliases must not be recursive",
-            )
-        if depth > MAX_DEPTH:
-            raise ctx.error(
-                node,
-                "",
-                f"nested more than {MAX_DEPTH} levels deep; mlci reads flatter configs only",
-            )
-        if isinstance(node, yaml.ScalarNode) and not node.style:
-            digits = sum(ch.isalnum() for ch in node.value)
-            if digits > MAX_DIGITS and node.tag in (
-                "tag:yaml.org,2002:int",
-                "tag:yaml.org,2002:float",
-            ):
-                raise ctx.error(
-                    node,
-                    "",
-                    f"a number with {digits} digits; mlci reads numbers of "
-                    f"up to {MAX_DIGITS} digits",
-                )
-        active.add(key)
-        stack.append((node, depth, True))
-        stack.extend((child, depth + 1, False) for child in reversed(_children(node)))
-    distinct = len(size)
-    expanded = size[id(root)]
-    if expanded - distinct > MAX_ALIAS_EXPANSION:
-        raise ctx.error(
+    """Refuse a node tree that aliases blow up, that nests too deep or holds a huge number,
+    with the line and key path of the node that breaks the bound (the walk is
+    :func:`mlci.model.yamlread.check_bounds`, with the config's tighter limits)."""
+    try:
+        yamlread.check_bounds(
             root,
-            "",
-            f"YAML aliases expand to {expanded:,} values; mlci refuses more "
-            f"than {MAX_ALIAS_EXPANSION:,} from aliases (an alias bomb?)",
+            max_depth=MAX_DEPTH,
+            max_alias_expansion=MAX_ALIAS_EXPANSION,
+            max_digits=MAX_DIGITS,
         )
-
-
-def _children(node: yaml.Node) -> list[yaml.Node]:
-    if isinstance(node, yaml.SequenceNode):
-        return list(node.value)
-    if isinstance(node, yaml.MappingNode):
-        return [n for pair in node.value for n in pair]
-    return []
+    except yamlread.YamlRefused as exc:
+        if exc.kind == "alias":
+            message = (
+                f"YAML aliases repeat more than {MAX_ALIAS_EXPANSION:,} "
+                "values; mlci refuses that (an alias bomb?)"
+            )
+        elif exc.kind == "recursive":
+            message = (
+                "an alias refers to a node that contains it; YAML aliases must not be recursive"
+            )
+        elif exc.kind == "depth":
+            message = f"nested more than {MAX_DEPTH} levels deep; mlci reads flatter configs only"
+        elif exc.kind == "digits":
+            message = (
+                f"a number with {exc.found} digits; mlci reads numbers of up to {MAX_DIGITS} digits"
+            )
+        else:
+            message = str(exc)
+        raise ctx.error(exc.node or root, "", message) from None
 
 
 def _tag(check: Checker, kind: str, **details: Any) -> Checker:

@@ -6,8 +6,8 @@ nested aliases stand for hundreds of millions of values ("billion laughs"). PyYA
 alias as a shared object, but everything that walks the result afterwards (flattening metrics,
 comparing, writing JSON) pays the whole expansion. So the node tree is composed first, its
 expanded size counted in one pass linear in the file, and only then built. ``mlci.yaml`` has
-its own loader with the same limits (``configfile.schema.bounded``), whose errors name the line
-and key path.
+its own loader on the same walk (``configfile.schema.bounded``, with tighter limits), whose
+errors name the line and key path.
 """
 
 from __future__ import annotations
@@ -23,7 +23,20 @@ MAX_NODES = 2_000_000  # values in one document, aliases expanded
 
 
 class YamlRefused(ValueError):
-    """A YAML document mlci does not read: too large, an alias bomb, too deep, or invalid."""
+    """A YAML document mlci does not read: too large, an alias bomb, too deep, or invalid.
+
+    From :func:`check_bounds`, ``kind`` says which bound (alias, recursive, depth, nodes,
+    digits), ``node`` where, and ``found`` the count that broke it, so a reader with its own
+    wording (``mlci.yaml``'s, which names line and key) can say it its way.
+    """
+
+    def __init__(
+        self, message: str, *, kind: str = "", node: yaml.Node | None = None, found: int = 0
+    ) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.node = node
+        self.found = found
 
 
 def _children(node: yaml.Node) -> list[yaml.Node]:
@@ -34,8 +47,18 @@ def _children(node: yaml.Node) -> list[yaml.Node]:
     return []
 
 
-def check_bounds(root: yaml.Node) -> None:
-    """Refuse a node tree whose aliases expand too far, that nests too deep or is too large.
+_NUMBER_TAGS = ("tag:yaml.org,2002:int", "tag:yaml.org,2002:float")
+
+
+def check_bounds(
+    root: yaml.Node,
+    *,
+    max_depth: int = MAX_DEPTH,
+    max_alias_expansion: int = MAX_ALIAS_EXPANSION,
+    max_digits: int | None = None,
+) -> None:
+    """Refuse a node tree whose aliases expand too far, that nests too deep or is too large,
+    or (with ``max_digits``) that holds a plain number with more digits than that.
 
     Iterative (a recursive walk would itself overflow on deep input); each distinct node is
     sized once and its size reused wherever an alias repeats it.
@@ -51,19 +74,34 @@ def check_bounds(root: yaml.Node) -> None:
             active.discard(key)
             size[key] = 1 + sum(size[id(c)] for c in _children(node))
             continue
-        if key in size:
+        if key in size:  # reached again through an alias: its whole subtree again
             repeated += size[key]
-            if repeated > MAX_ALIAS_EXPANSION:
+            if repeated > max_alias_expansion:  # named at the anchor whose copies tip it over
                 raise YamlRefused(
-                    f"YAML aliases repeat more than {MAX_ALIAS_EXPANSION:,} values (an alias bomb?)"
+                    f"YAML aliases repeat more than {max_alias_expansion:,} values (an alias bomb?)",
+                    kind="alias",
+                    node=node,
+                    found=repeated,
                 )
             continue
         if key in active:
-            raise YamlRefused("a YAML alias refers to a node that contains it")
-        if depth > MAX_DEPTH:
-            raise YamlRefused(f"YAML nested more than {MAX_DEPTH} levels deep")
+            raise YamlRefused(
+                "a YAML alias refers to a node that contains it", kind="recursive", node=node
+            )
+        if depth > max_depth:
+            raise YamlRefused(
+                f"YAML nested more than {max_depth} levels deep", kind="depth", node=node
+            )
         if len(size) + len(active) > MAX_NODES:
-            raise YamlRefused(f"more than {MAX_NODES:,} values in one YAML document")
+            raise YamlRefused(
+                f"more than {MAX_NODES:,} values in one YAML document", kind="nodes", node=node
+            )
+        if max_digits is not None and isinstance(node, yaml.ScalarNode) and not node.style:
+            digits = sum(ch.isalnum() for ch in node.value)
+            if digits > max_digits and node.tag in _NUMBER_TAGS:
+                raise YamlRefused(
+                    f"a number with {digits} digits", kind="digits", node=node, found=digits
+                )
         active.add(key)
         stack.append((node, depth, True))
         stack.extend((child, depth + 1, False) for child in reversed(_children(node)))
