@@ -30,6 +30,7 @@ from mlci.engine.step import Findings, Run, StepOutcome
 from mlci.model.config import ReproConfig
 from mlci.model.errors import RunError
 from mlci.model.fmt import terminal_text, without_credentials
+from mlci.model.paths import clean_path
 from mlci.model.result import Reason, Repro, StageRun
 from mlci.model.run import HostRun, Log
 
@@ -158,7 +159,8 @@ def read_locks(files: Iterable[Path], root: Path) -> dict[str, dict[str, Any]]:
 def _by_path(items: Any) -> dict[str, Any]:
     if not isinstance(items, list):
         return {}
-    return {str(i.get("path")): i for i in items if isinstance(i, dict)}
+    # dvc.lock keeps paths as dvc.yaml wrote them (``./src/train.py``, ``eval/``)
+    return {clean_path(str(i.get("path"))): i for i in items if isinstance(i, dict)}
 
 
 def _flat_params(params: Any) -> dict[str, Any]:
