@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import yaml
+
 from mlci import configfile as config
 from mlci.engine.classify import MetricFile, MetricKey, rule_groups
 from tests.conftest import VENV_BIN, sh
@@ -313,3 +315,113 @@ def test_after_a_rollback_the_cards_say_which_version_is_live(deploy_project):  
         "> **Not live:** the alias `champion` is on version 1 now: this version was rolled back."
         in card.out
     ), card.out
+
+
+# --- 10. a remote that holds one stage's data and not another's ---------------------------
+
+CLEAN_PY = """\
+import pathlib
+pathlib.Path("clean.csv").write_text(pathlib.Path("data/a.csv").read_text().upper())
+"""
+
+SCORE_PY = """\
+import json, pathlib
+rows = len(pathlib.Path("clean.csv").read_text().splitlines())
+extra = len(pathlib.Path("data/b.csv").read_text().splitlines())
+json.dump({"rows": rows, "extra": extra}, open("metrics.json", "w"))
+"""
+
+TWO_SOURCES = """\
+stages:
+  clean:
+    cmd: python clean.py
+    deps: [clean.py, data/a.csv]
+    outs: [clean.csv]
+  score:
+    cmd: python score.py
+    deps: [score.py, clean.csv, data/b.csv]
+    metrics: [metrics.json]
+"""
+
+
+def _remote_object(p: Project, md5: str) -> Path:
+    return p.storage / "files" / "md5" / md5[:2] / md5[2:]
+
+
+def test_a_remote_missing_one_stages_data_names_that_stage(mlci, tmp_path):
+    """Two data sources (``dvc add``), each needed by one stage; the DVC remote (a folder)
+    loses what one stage needs after ``dvc push``, and a fresh clone is checked."""
+    p = Project.create(tmp_path / "corpus")
+    p.write("clean.py", CLEAN_PY)
+    p.write("score.py", SCORE_PY)
+    p.write("dvc.yaml", TWO_SOURCES)
+    p.add_data("data/a.csv", "x\n1\n2\n")
+    p.add_data("data/b.csv", "y\n3\n4\n5\n")
+    p.repro()
+    p.commit("two sources, two stages")
+    p.publish()
+    lock = yaml.safe_load((p.path / "dvc.lock").read_text())
+    [clean_out] = lock["stages"]["clean"]["outs"]
+    b_md5 = yaml.safe_load((p.path / "data" / "b.csv.dvc").read_text())["outs"][0]["md5"]
+
+    def check(clone: str, *options: str) -> tuple[dict, str]:
+        run = mlci(p.fresh_clone(p.path.parent / clone), "check", "--format", "json", *options)
+        doc = run.json()
+        said = " ".join([*doc["notes"], *(r["message"] for r in doc["reasons"])])
+        return doc, said
+
+    def statuses(doc: dict) -> dict[str, str]:
+        return {s["name"]: s["status"] for s in doc["repro"]["stages"]}
+
+    # 1. the remote lacks clean's output: clean is computed here and named; score is restored
+    held = tmp_path / "held"
+    _remote_object(p, clean_out["md5"]).rename(held)
+    doc, said = check("clone-1")
+    assert doc["verdict"] == "pass", doc["reasons"]
+    assert statuses(doc) == {
+        "data/a.csv.dvc": "restored",
+        "data/b.csv.dvc": "restored",
+        "clean": "ran",
+        "score": "restored",
+    }, statuses(doc)
+    assert "outputs of clean recorded in dvc.lock are not on DVC remote 'storage'" in said, said
+    assert "outputs of clean, score" not in said and "outputs of score" not in said, said
+    assert "every stage computed here" not in said, said
+    held.rename(_remote_object(p, clean_out["md5"]))
+
+    # 2. the remote lacks data/b.csv, which only score needs: reproduction fails, naming
+    # the data source and the stage that needed it, not clean
+    _remote_object(p, b_md5).unlink()
+    doc, said = check("clone-2")
+    assert doc["verdict"] == "fail"
+    assert statuses(doc)["data/b.csv.dvc"] == "failed", statuses(doc)
+    [reason] = [r["message"] for r in doc["reasons"] if r["section"] == "repro"]
+    assert reason.startswith("stage data/b.csv.dvc failed: missing data 'source': data/b.csv"), (
+        reason
+    )
+    assert "needed by score" in reason and "clean" not in reason, reason
+    note = next(n for n in doc["notes"] if n.startswith("data of data/b.csv.dvc"))
+    assert note.endswith("`dvc push` it from a clone that has it; needed by score"), note
+    assert "every stage computed here" not in said, said
+
+    # 3. the remote unreachable (repro.remote_unreachable: warn): nothing pulled; the data
+    # sources fail, so no stage was computed, and the warning does not say every one was
+    (p.path / "mlci.yaml").write_text("repro:\n  remote_unreachable: warn\n")
+    p.commit("warn when the remote is unreachable")
+    p.publish(dvc_push=False)
+    clone = p.fresh_clone(p.path.parent / "clone-3")
+    clone.dvc("remote", "modify", "--local", "storage", "url", str(tmp_path / "gone"))
+    doc = mlci(clone, "check", "--format", "json").json()
+    [unreachable] = [r["message"] for r in doc["reasons"] if "is unreachable" in r["message"]]
+    assert unreachable.endswith("nothing pulled, no stage computed"), unreachable
+    assert "every stage computed here" not in json.dumps(doc), doc["reasons"]
+
+    # ... and in the author's copy, whose cache holds the sources, every stage with a command
+    # is computed after a change to both scripts: then, and only then, it says so
+    p.dvc("remote", "modify", "--local", "storage", "url", str(tmp_path / "gone"))
+    p.write("clean.py", CLEAN_PY + "# changed\n")
+    p.write("score.py", SCORE_PY + "# changed\n")
+    doc = mlci(p, "check", "--format", "json").json()
+    assert statuses(doc)["clean"] == "ran" and statuses(doc)["score"] == "ran", statuses(doc)
+    [unreachable] = [r["message"] for r in doc["reasons"] if "is unreachable" in r["message"]]
+    assert unreachable.endswith("nothing pulled, every stage computed here"), unreachable

@@ -20,6 +20,7 @@ from mlci.engine import project
 from mlci.forge import ADOPT_LABEL, COMMIT_LABEL, SWEEP_LABEL, PublishError
 from mlci.model.config import Config
 from mlci.model.errors import ConfigError, RunError
+from mlci.model.paths import join_path
 from mlci.model.result import Context, Result
 from mlci.model.run import HostEvent, Log
 
@@ -165,7 +166,7 @@ def _flag_rule_changes(result: Result, cfg: Config, root: Path, base_sha: str) -
     path = cfg.repo_path(root) if cfg.path else "mlci.yaml"
     if path is None or git.same_as(base_sha, path, root):
         return result
-    shown = f"{cfg.project}/{path}" if cfg.project else path  # as GitHub names it
+    shown = join_path(cfg.project or "", path)  # as GitHub names it
     reason = Reason(
         "config",
         "warn",

@@ -16,6 +16,7 @@ from mlci.adapters import git
 from mlci.engine import envfiles
 from mlci.engine.step import Run, StepOutcome
 from mlci.model.config import Config
+from mlci.model.paths import clean_path, join_path
 from mlci.model.result import Environment, EnvStage, PackageChange, Reason, Repro
 
 # folders whose files belong to other projects (vendored code, virtual environments)
@@ -191,8 +192,8 @@ def _reaches(path: str, deps: dict[str, tuple[str, ...]]) -> list[str]:
     """The stages one of whose deps is ``path`` or a folder holding it."""
     return [
         stage
-        for stage, paths in deps.items()
-        if any(path == d or path.startswith(d.rstrip("/") + "/") for d in paths)
+        for stage, stage_deps in deps.items()
+        if any(path == clean_path(d) or path.startswith(clean_path(d) + "/") for d in stage_deps)
     ]
 
 
@@ -248,8 +249,7 @@ def environment_step(
             found = stage_deps(root, head_sha)
             # stage deps are relative to the DVC project; environment files to the repository
             deps = {
-                stage: tuple(p if prefix == "." else f"{prefix}/{p}" for p in paths)
-                for stage, paths in found.items()
+                stage: tuple(join_path(prefix, p) for p in paths) for stage, paths in found.items()
             }
     except Exception as exc:  # noqa: BLE001 - the section is information: say why it is short
         outcome.notes.append(f"cannot tell which stages depend on the environment files: {exc}")

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from mlci.model import yamlread
+from mlci.model.paths import clean_path
 
 
 @dataclass(frozen=True)
@@ -35,10 +36,11 @@ class LockView:
 
     def stage_of(self, path: str) -> StageRecord | None:
         """The stage writing ``path``: an output itself, or a file inside an output folder."""
+        path = clean_path(path)
         if path in self.outs:
             return self.outs[path]
         for out, rec in self.outs.items():
-            if path.startswith(out.rstrip("/") + "/"):
+            if path.startswith(out + "/"):
                 return rec
         return None
 
@@ -78,13 +80,14 @@ def lock_view(text: bytes | str | None) -> LockView:
     for name, entry in entries.items():
         for out in entry.get("outs") or ():
             if isinstance(out, dict) and isinstance(out.get("path"), str):
-                path = out["path"].rstrip("/")
+                # as dvc.yaml wrote it: ``./eval/`` is the folder ``eval``
+                path = clean_path(out["path"])
                 produced[path] = name
                 if isinstance(out.get("md5"), str):
                     md5[path] = out["md5"]
 
     def producer(path: str) -> list[str]:
-        path = path.rstrip("/")
+        path = clean_path(path)
         return [
             stage
             for out, stage in produced.items()
@@ -156,6 +159,7 @@ def _dvc_cache_file(root: Path, md5: str) -> bytes | None:
 
 def dvc_content(root: Path, view: LockView, path: str) -> bytes | None:
     """``path``'s content from the local DVC cache, by the md5 the commit's lock records."""
+    path = clean_path(path)
     md5 = view.md5.get(path)
     if md5 and not md5.endswith(".dir"):
         return _dvc_cache_file(root, md5)

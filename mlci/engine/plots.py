@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mlci.model.paths import clean_path
 from mlci.model.result import NotDrawable, Plot
 
 MAX_STORED_POINTS = 500  # per series in the result file; the HTML report draws these
@@ -329,7 +330,7 @@ def _image_plot(
 ) -> Plot:
     """One image file of a definition (DVC's image renderer shows each file on its own)."""
     title = props.get("title")
-    if path.startswith(plot_id.rstrip("/") + "/"):
+    if path.startswith(clean_path(plot_id) + "/"):
         label = path  # one file of a directory of plots
     else:
         label = f"{plot_id} ({path})" if many else plot_id

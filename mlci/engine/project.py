@@ -16,6 +16,7 @@ from pathlib import Path
 from mlci import configfile as config
 from mlci.adapters import git
 from mlci.model.errors import MlciError
+from mlci.model.paths import join_path
 
 
 @dataclass(frozen=True)
@@ -28,7 +29,7 @@ class Project:
 
     def repo_path(self, path: str) -> str:
         """``path`` (relative to the project) relative to the repository, as GitHub names files."""
-        return f"{self.label}/{path}" if self.label else path
+        return join_path(self.label or "", path)
 
 
 def find(cwd: str | Path) -> Project:

@@ -30,6 +30,7 @@ from mlci.engine.step import Findings, Run, StepOutcome
 from mlci.model.config import ReproConfig
 from mlci.model.errors import RunError
 from mlci.model.fmt import terminal_text, without_credentials
+from mlci.model.paths import clean_path
 from mlci.model.result import Reason, Repro, StageRun
 from mlci.model.run import HostRun, Log
 
@@ -158,7 +159,8 @@ def read_locks(files: Iterable[Path], root: Path) -> dict[str, dict[str, Any]]:
 def _by_path(items: Any) -> dict[str, Any]:
     if not isinstance(items, list):
         return {}
-    return {str(i.get("path")): i for i in items if isinstance(i, dict)}
+    # dvc.lock keeps paths as dvc.yaml wrote them (``./src/train.py``, ``eval/``)
+    return {clean_path(str(i.get("path"))): i for i in items if isinstance(i, dict)}
 
 
 def _flat_params(params: Any) -> dict[str, Any]:
@@ -293,10 +295,10 @@ def reproduce(
                     f"outputs of {', '.join(computed)} recorded in dvc.lock are not on "
                     f"{_remote_text(remote)}: computed here"
                 )
-            if sources:
+            for source in sources:
                 acc.notes.append(
-                    f"data of {', '.join(sources)} is neither in the DVC cache nor on "
-                    f"{_remote_text(remote)}: `dvc push` it from a clone that has it"
+                    f"data of {source} is neither in the DVC cache nor on {_remote_text(remote)}: "
+                    f"`dvc push` it from a clone that has it{_needed_by(plan, source)}"
                 )
         lock_files = _stage_files(plan, root)
         before = read_locks(lock_files, root)
@@ -310,6 +312,12 @@ def reproduce(
             run_cache=cfg.run_cache,
         )
         after = read_locks(lock_files, root)
+        # a data source that could not be restored fails on its own: name who needed it
+        needing = {
+            o.name: dvc.stages_needing(plan, o.name)
+            for o in run.stages
+            if o.status == "failed" and not o.cmd
+        }
         if cfg.push and run.error is None:
             _push(repo, cfg, targets, remote, host.no_push, acc)
 
@@ -325,9 +333,12 @@ def reproduce(
             msg = f"stage {failed.name} failed: `{failed.cmd}` exited with code {failed.exit_code}"
         else:
             msg = f"stage {failed.name} failed: {run.error}"
+        parts = [f"needed by {', '.join(needing[failed.name])}"] if needing.get(failed.name) else []
         skipped = [s.name for s in stages if s.status == "skipped"]
         if skipped:
-            msg += f" ({len(skipped)} later stage{'s' if len(skipped) != 1 else ''} skipped)"
+            parts.append(f"{len(skipped)} later stage{'s' if len(skipped) != 1 else ''} skipped")
+        if parts:
+            msg += f" ({'; '.join(parts)})"
         acc.reasons.append(Reason("repro", "fail", msg))
     elif run.error is not None:
         acc.reasons.append(Reason("repro", "fail", f"reproduction failed: {run.error}"))
@@ -387,12 +398,26 @@ def reproduce(
 _COMPUTED = "every stage computed here"
 
 
+def _needed_by(plan: list[Any], source: str) -> str:
+    names = dvc.stages_needing(plan, source)
+    return f"; needed by {', '.join(names)}" if names else ""
+
+
 def _what_ran(acc: Findings, stages: tuple[StageRun, ...]) -> None:
-    """ "every stage computed here" only when every stage was: else name the ones that were."""
-    ran = [s.name for s in stages if s.status == "ran"]
-    if ran and len(ran) == len(stages):
+    """ "every stage computed here" only when every stage was: else name the ones that were.
+
+    Stages with a command count: a data source (``dvc add``) is never computed.
+    """
+    commanded = [s for s in stages if s.cmd]
+    ran = [s.name for s in commanded if s.status == "ran"]
+    if ran and len(ran) == len(commanded):
         return
-    said = f"computed here: {', '.join(ran)}" if ran else "no stage needed computing"
+    if ran:
+        said = f"computed here: {', '.join(ran)}"
+    elif any(s.status in ("failed", "skipped") for s in stages):
+        said = "no stage computed"  # one failed before any ran (not "none needed it")
+    else:
+        said = "no stage needed computing"
     acc.notes[:] = [n.replace(_COMPUTED, said) for n in acc.notes]
     acc.reasons[:] = [
         dataclasses.replace(r, message=r.message.replace(_COMPUTED, said))

@@ -61,6 +61,7 @@ from mlci.adapters.dvc.repro import (
     StageWatcher,
     planned_stages,
     reproduce,
+    stages_needing,
     stages_without_outputs,
 )
 from mlci.adapters.dvc.status import (
@@ -111,6 +112,7 @@ __all__ = [
     "reproduce",
     "reused_repos",
     "shared_repo",
+    "stages_needing",
     "stages_without_outputs",
     "tracked_md5",
     "unreadable_reason",

@@ -66,6 +66,35 @@ def stages_without_outputs(plan: Iterable[Any]) -> list[str]:
     return missing
 
 
+def stages_needing(plan: Iterable[Any], name: str) -> list[str]:
+    """The planned stages with a dependency on an output of stage ``name`` (in plan order).
+
+    A data source (``dvc add``) the remote lacks fails on its own; the report
+    names the stages that needed it, which are the ones a reader knows.
+    """
+    import os
+
+    plan = list(plan)
+    source = next((s for s in plan if s.addressing == name), None)
+    if source is None:
+        return []
+    outs = [str(o.fs_path) for o in source.outs]
+    needing = []
+    for stage in plan:
+        if stage is source:
+            continue
+        for dep in stage.deps:
+            path = str(getattr(dep, "fs_path", ""))
+            # a dependency on the output, a file inside it, or a folder holding it
+            if path and any(
+                path == o or path.startswith(o + os.sep) or o.startswith(path + os.sep)
+                for o in outs
+            ):
+                needing.append(stage.addressing)
+                break
+    return needing
+
+
 def planned_stages(repo: Any, targets: Iterable[str]) -> list[Any]:
     """The stages ``dvc repro TARGETS`` would look at, in the order it would."""
     return _compat.planned_stages(repo, list(targets))
