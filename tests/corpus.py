@@ -461,6 +461,18 @@ metrics:
 """,
         "eval/a.json:acc",
     ),
+    # a stage run in another folder: dvc.lock records its paths relative to that folder
+    # (``metrics.json``, ``../model.txt``) and only dvc.yaml says which folder it is
+    "wdir": (
+        """\
+  evaluate:
+    wdir: report
+    cmd: cd .. && python evaluate.py report/metrics.json
+    deps: [../evaluate.py, ../model.txt]
+    metrics: [metrics.json]
+""",
+        "report/metrics.json:acc",
+    ),
 }
 
 NOISY_MLCI_YAML = """\
@@ -483,6 +495,8 @@ def noisy_pipeline(p: Project, layout: str, folder: str = "") -> str:
     p.write(f"{at}evaluate.py", NOISY_EVALUATE_PY)
     p.write(f"{at}noise.txt", "0")
     p.write(f"{at}dvc.yaml", _TRAIN_STAGE + stage)
+    if layout == "wdir":  # DVC runs the stage in its wdir, which must exist
+        p.write(f"{at}report/README.md", "evaluation results")
     p.write(f"{at}mlci.yaml", NOISY_MLCI_YAML)
     p.set_params(file=f"{at}params.yaml", value=0.8)
     return metric

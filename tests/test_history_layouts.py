@@ -1,11 +1,12 @@
 """The results history on every repository layout, with real DVC and real git notes.
 
 Each layout (a metrics file that is a stage's output, a file inside an output folder as
-dvclive writes it, a top-level metrics entry, foreach stages, a project in a subfolder)
-gets the same main history: five runs on new params, two docs-only commits, and a
-re-run of the pipeline on the same inputs whose unseeded upstream stage gives another
-value. A pull request's check must count the six runs (not the carried-forward values),
-give the allowance the documented model computes from them, and flag the metric.
+dvclive writes it, a top-level metrics entry, foreach stages, a stage with a wdir, a
+project in a subfolder) gets the same main history: five runs on new params, two
+docs-only commits, and a re-run of the pipeline on the same inputs whose unseeded
+upstream stage gives another value. A pull request's check must count the six runs (not
+the carried-forward values), give the allowance the documented model computes from them,
+and flag the metric.
 """
 
 from __future__ import annotations

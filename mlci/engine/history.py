@@ -250,21 +250,25 @@ def _check(
     specs = []
     for c in commits:
         specs += [f"{c.sha}:./dvc.lock", f"{c.sha}^:./dvc.lock"]
+        specs += [f"{c.sha}:./dvc.yaml", f"{c.sha}^:./dvc.yaml"]
         for f in files[c.sha]:
             specs += [f"{c.sha}:./{f}", f"{c.sha}^:./{f}"]
     blobs = git.read_blobs(specs, root)
-    parsed: dict[str, LockView] = {}  # blob id -> its view: most commits share their lock
+    # (lock, pipeline) blob ids -> the view: most commits share both
+    parsed: dict[tuple[str, str | None], LockView] = {}
 
-    def view_of(spec: str) -> LockView:
-        blob = blobs.get(spec)
+    def view_of(rev: str) -> LockView:
+        blob = blobs.get(f"{rev}:./dvc.lock")
         if blob is None:
             return LockView()
-        if blob[0] not in parsed:
-            parsed[blob[0]] = lock_view(blob[1])
-        return parsed[blob[0]]
+        pipeline = blobs.get(f"{rev}:./dvc.yaml")  # where stages with a wdir ran
+        key = (blob[0], pipeline[0] if pipeline else None)
+        if key not in parsed:
+            parsed[key] = lock_view(blob[1], pipeline[1] if pipeline else None)
+        return parsed[key]
 
-    views = {c.sha: view_of(f"{c.sha}:./dvc.lock") for c in commits}
-    parents = {c.sha: view_of(f"{c.sha}^:./dvc.lock") for c in commits}
+    views = {c.sha: view_of(c.sha) for c in commits}
+    parents = {c.sha: view_of(f"{c.sha}^") for c in commits}
 
     def content(c: Recorded, f: str) -> bytes | None:
         blob = blobs.get(f"{c.sha}:./{f}")
@@ -455,14 +459,20 @@ def branch_name(ref: str | None) -> str:
 def head_inputs(root: Path, head_sha: str | None, worktree: bool) -> LockView:
     """:func:`lock_view` of the compared head: the work tree's ``dvc.lock`` or the commit's."""
     if worktree:
-        lock = root / "dvc.lock"
+        lock, pipeline = root / "dvc.lock", root / "dvc.yaml"
         try:
-            return lock_view(lock.read_bytes()) if lock.is_file() else LockView()
+            if not lock.is_file():
+                return LockView()
+            return lock_view(
+                lock.read_bytes(), pipeline.read_bytes() if pipeline.is_file() else None
+            )
         except OSError:
             return LockView()
     if not head_sha:
         return LockView()
-    return lock_view(git.show_file(head_sha, "dvc.lock", root))
+    return lock_view(
+        git.show_file(head_sha, "dvc.lock", root), git.show_file(head_sha, "dvc.yaml", root)
+    )
 
 
 def _close(a: float, b: float) -> bool:

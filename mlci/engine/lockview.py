@@ -10,12 +10,13 @@ path outside the cache.
 from __future__ import annotations
 
 import json
+import posixpath
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from mlci.model import yamlread
-from mlci.model.paths import clean_path
+from mlci.model.paths import clean_path, join_path
 
 
 @dataclass(frozen=True)
@@ -56,10 +57,44 @@ def _digest(value: Any) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
-def lock_view(text: bytes | str | None) -> LockView:
+def stage_wdirs(pipeline: bytes | str | None) -> dict[str, str]:
+    """Each stage of ``dvc.yaml`` that runs in another folder (``wdir``) -> that folder.
+
+    ``dvc.lock`` records such a stage's paths relative to its ``wdir`` and does not say
+    what the ``wdir`` is; ``foreach``/``matrix`` stages are keyed by their base name
+    (``evaluate`` for ``evaluate@a``). A templated ``wdir`` (``${item}``) is not resolved:
+    its stage's paths stay as the lock has them. An unreadable file gives no folders.
+    """
+    if not pipeline:
+        return {}
+    try:
+        doc = yamlread.load(pipeline)
+    except yamlread.YamlRefused:
+        return {}
+    stages = doc.get("stages") if isinstance(doc, dict) else None
+    found: dict[str, str] = {}
+    for name, stage in stages.items() if isinstance(stages, dict) else ():
+        if not isinstance(stage, dict):
+            continue
+        body = stage.get("do") if "foreach" in stage else stage
+        wdir = body.get("wdir") if isinstance(body, dict) else None
+        if isinstance(wdir, str) and "${" not in wdir and clean_path(wdir) != ".":
+            found[str(name)] = clean_path(wdir)
+    return found
+
+
+def _in_wdir(wdir: str | None, path: str) -> str:
+    """A lock path of a stage run in ``wdir``, as a path of the project (``../x`` resolved)."""
+    if not wdir:
+        return clean_path(path)
+    return clean_path(posixpath.normpath(join_path(wdir, path)))
+
+
+def lock_view(text: bytes | str | None, pipeline: bytes | str | None = None) -> LockView:
     """Each output of ``dvc.lock`` -> its stage, the digest of that stage's entry, and its
     identity: the commands, params and non-pipeline deps (code, data added with ``dvc add``,
-    imports) of the stage and of every stage upstream of it.
+    imports) of the stage and of every stage upstream of it. ``pipeline`` is the same
+    commit's ``dvc.yaml``, which says where stages with a ``wdir`` ran (:func:`stage_wdirs`).
 
     Intermediate outputs (a model) are left out of the identity: they differ exactly
     when an upstream stage is nondeterministic, which is what the identity must let
@@ -75,13 +110,18 @@ def lock_view(text: bytes | str | None) -> LockView:
     if not isinstance(stages, dict):
         return LockView()
     entries = {str(k): v for k, v in stages.items() if isinstance(v, dict)}
+    wdirs = stage_wdirs(pipeline)
+
+    def wdir_of(name: str) -> str | None:
+        return wdirs.get(name.split("@", 1)[0])
+
     produced: dict[str, str] = {}  # output path -> stage
     md5: dict[str, str] = {}
     for name, entry in entries.items():
         for out in entry.get("outs") or ():
             if isinstance(out, dict) and isinstance(out.get("path"), str):
                 # as dvc.yaml wrote it: ``./eval/`` is the folder ``eval``
-                path = clean_path(out["path"])
+                path = _in_wdir(wdir_of(name), out["path"])
                 produced[path] = name
                 if isinstance(out.get("md5"), str):
                     md5[path] = out["md5"]
@@ -108,7 +148,8 @@ def lock_view(text: bytes | str | None) -> LockView:
         for dep in entry.get("deps") or ():
             if not isinstance(dep, dict) or not isinstance(dep.get("path"), str):
                 continue
-            makers = [s for s in producer(dep["path"]) if s != name and s not in seen]
+            where = _in_wdir(wdir_of(name), dep["path"])
+            makers = [s for s in producer(where) if s != name and s not in seen]
             if makers:
                 for maker in makers:
                     parts |= upstream(maker, seen | {name})
@@ -125,9 +166,9 @@ def lock_view(text: bytes | str | None) -> LockView:
     return LockView(outs, md5)
 
 
-def lock_inputs(text: bytes | str | None) -> dict[str, str]:
+def lock_inputs(text: bytes | str | None, pipeline: bytes | str | None = None) -> dict[str, str]:
     """Each output ``dvc.lock`` records -> the identity of its stage (see :func:`lock_view`)."""
-    return {path: rec.identity for path, rec in lock_view(text).outs.items()}
+    return {path: rec.identity for path, rec in lock_view(text, pipeline).outs.items()}
 
 
 def inside_project(path: str) -> bool:

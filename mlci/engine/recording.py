@@ -99,7 +99,8 @@ def record(result: Result, root: Path, *, worktree: bool) -> str:
     sha = result.context.head.sha
     assert sha is not None
     # the commit's dvc.lock: the tree is that commit's (checked above), so they agree
-    line = note_text(result, lock_view(git.show_file(sha, "dvc.lock", root)))
+    view = lock_view(git.show_file(sha, "dvc.lock", root), git.show_file(sha, "dvc.yaml", root))
+    line = note_text(result, view)
     # another run's result for this commit stays (a push job and the deploy after it, a re-run):
     # two values from one commit are what the nondeterminism check looks for
     earlier = [x for x in (notes.read(root, sha) or "").splitlines() if x.strip()]
