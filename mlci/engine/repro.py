@@ -308,6 +308,7 @@ def reproduce(
             verbose=verbose,
             stage_env=lambda stage_vars: redact.stage_env(stage_vars, cfg.pass_env),
             run_cache=cfg.run_cache,
+            plan=plan,
         )
         after = read_locks(lock_files, root)
         if cfg.push and run.error is None:
