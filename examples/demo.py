@@ -15,12 +15,14 @@ deploys it (MLflow, in the repository's local store), and rolls back.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
 import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -30,22 +32,84 @@ HISTORY_SEEDS = ["1", "2", "3", "4"]  # prepare.seed on the main commits before 
 BASELINE_SEED = "42"
 
 
-def run(cmd: list[str], cwd: Path, *, check: bool = True, show: bool = False) -> int:
-    if show:
-        print(f"$ {' '.join(cmd)}", flush=True)
-    env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}")
+def run(cmd: list[str], cwd: Path) -> None:
+    """Run a ``git`` command, quietly; the demo stops if it fails."""
     proc = subprocess.run(
-        cmd,
-        cwd=cwd,
-        env=env,
-        check=False,
-        stdout=None if show else subprocess.PIPE,
-        stderr=None if show else subprocess.STDOUT,
+        cmd, cwd=cwd, check=False, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
     )
-    if check and proc.returncode != 0:
-        out = proc.stdout.decode(errors="replace") if proc.stdout else ""
-        sys.exit(f"demo: `{' '.join(cmd)}` failed ({proc.returncode})\n{out}")
-    return proc.returncode
+    if proc.returncode != 0:
+        sys.exit(
+            f"demo: `{' '.join(cmd)}` failed ({proc.returncode})\n{proc.stdout.decode(errors='replace')}"
+        )
+
+
+@contextlib.contextmanager
+def _inside(repo: Path, *, capture: bool) -> Iterator[list[str]]:
+    """Work in ``repo``; with ``capture``, what is written to stdout and stderr (by Python or
+    by a child process) is collected into the list yielded, as a subprocess's pipe would be."""
+    here = os.getcwd()
+    os.chdir(repo)
+    said: list[str] = []
+    with tempfile.TemporaryFile() as out:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        saved = (os.dup(1), os.dup(2)) if capture else None
+        if saved:
+            os.dup2(out.fileno(), 1)
+            os.dup2(out.fileno(), 2)
+        try:
+            yield said
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            if saved:
+                for fd, copy in zip((1, 2), saved, strict=True):
+                    os.dup2(copy, fd)
+                    os.close(copy)
+            os.chdir(here)
+            out.seek(0)
+            said.append(out.read().decode(errors="replace"))
+
+
+def mlci(args: list[str], repo: Path, *, show: bool = False) -> tuple[int, str]:
+    """Run ``mlci ARGS`` in ``repo``, in this process (what the console script runs): DVC, Great
+    Expectations and MLflow are imported once for the whole demo, not once per command.
+    Returns the exit code and, unless ``show``, the combined output."""
+    from mlci.cli import main as mlci_main
+
+    if show:
+        print(f"$ mlci {' '.join(args)}", flush=True)
+    with _inside(repo, capture=not show) as said:
+        code = mlci_main(args)
+    return code, "".join(said)
+
+
+def dvc(args: list[str], repo: Path) -> None:
+    """Run ``dvc ARGS`` in ``repo``, in this process (DVC's own command line, imported once)."""
+    from dvc.cli import main as dvc_main
+
+    with _inside(repo, capture=True) as said:
+        code = dvc_main(args)
+    if code != 0:
+        sys.exit(f"demo: `dvc {' '.join(args)}` failed ({code})\n{''.join(said)}")
+
+
+def compile_once() -> None:
+    """Let each module the demo's processes import be compiled once, not in every process.
+
+    Where ``PYTHONDONTWRITEBYTECODE`` is set (some shells and CI images set it), every
+    interpreter the demo starts (each stage's scikit-learn and pandas) and this one (DVC, Great
+    Expectations, MLflow) compiles everything it imports from source, every time: most of the
+    demo's time. Inside a virtual environment the compiled files go to one folder of it
+    (``PYTHONPYCACHEPREFIX``), none next to a source file. Outside one nothing changes.
+    """
+    if not sys.dont_write_bytecode or sys.prefix == sys.base_prefix:
+        return
+    prefix = os.environ.get("PYTHONPYCACHEPREFIX") or str(Path(sys.prefix) / "pycache")
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+    os.environ["PYTHONPYCACHEPREFIX"] = prefix
+    sys.pycache_prefix = prefix
+    sys.dont_write_bytecode = False
 
 
 def set_param(repo: Path, key: str, value: str) -> None:
@@ -64,8 +128,8 @@ def make_baseline(repo: Path) -> None:
     run(["git", "init", "-q", "-b", "main"], repo)
     run(["git", "config", "user.email", "demo@example.com"], repo)
     run(["git", "config", "user.name", "mlci demo"], repo)
-    run(["dvc", "init", "-q"], repo)
-    run(["dvc", "config", "core.autostage", "true"], repo)
+    dvc(["init", "-q"], repo)
+    dvc(["config", "core.autostage", "true"], repo)
     print(
         "• main: five commits, each reproduced and recorded as CI's push job would "
         "(mlci check --record: a git note per commit)",
@@ -76,11 +140,13 @@ def make_baseline(repo: Path) -> None:
     # commit is the baseline the pull requests branch from.
     for seed in [*HISTORY_SEEDS, BASELINE_SEED]:
         set_param(repo, "prepare.seed", seed)
-        run(["dvc", "repro", "-q"], repo)
+        dvc(["repro", "-q"], repo)
         run(["git", "add", "-A"], repo)
         message = "Baseline model" if seed == BASELINE_SEED else f"Split with seed {seed}"
         run(["git", "commit", "-q", "-m", message], repo)
-        run(["mlci", "check", "--no-repro", "--record", "--format", "json"], repo)
+        code, said = mlci(["check", "--no-repro", "--record", "--format", "json"], repo)
+        if code != 0:
+            sys.exit(f"demo: recording the check of {message!r} failed ({code})\n{said}")
 
 
 def pull_request(repo: Path, branch: str, key: str, value: str) -> int:
@@ -96,11 +162,8 @@ def pull_request(repo: Path, branch: str, key: str, value: str) -> int:
     name = branch.replace("/", "-")
     REPORTS.mkdir(exist_ok=True)
     report, page = REPORTS / f"{name}.md", REPORTS / f"{name}.html"
-    code = run(
-        ["mlci", "check", "--base", "main", "--report", str(report), "--html", str(page)],
-        repo,
-        check=False,
-        show=True,
+    code, _ = mlci(
+        ["check", "--base", "main", "--report", str(report), "--html", str(page)], repo, show=True
     )
     print(
         f"\n  exit code {code} ({'gate closed' if code == 1 else 'gate open' if code == 0 else 'error'})"
@@ -115,18 +178,17 @@ def pull_request(repo: Path, branch: str, key: str, value: str) -> int:
     return code
 
 
-def mlci_said(cmd: list[str], repo: Path) -> int:
+def mlci_said(args: list[str], repo: Path) -> int:
     """Run an mlci command, showing only its last lines (the decision), not the whole report."""
-    print(f"$ {' '.join(cmd)}", flush=True)
-    env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}")
-    proc = subprocess.run(cmd, cwd=repo, env=env, check=False, capture_output=True, text=True)
+    print(f"$ mlci {' '.join(args)}", flush=True)
+    code, output = mlci(args, repo)
     said = [
         line
-        for line in (proc.stdout + proc.stderr).splitlines()
+        for line in output.splitlines()
         if line.startswith(("mlci deploy:", "mlci rollback:", "mlci: error:", "  - ", "  note:"))
     ]
     print("\n".join(f"  {line}" for line in said[-6:]), flush=True)
-    return proc.returncode
+    return code
 
 
 def after_merge(repo: Path) -> bool:
@@ -135,8 +197,8 @@ def after_merge(repo: Path) -> bool:
         "\n• main: mlci deploy (the first deployment; MLflow store in .git/mlci/mlflow.db)",
         flush=True,
     )
-    run(["dvc", "checkout", "-q"], repo)  # the work tree's model.pkl is main's again
-    first = mlci_said(["mlci", "deploy", "--environment", "demo"], repo)
+    dvc(["checkout", "-q"], repo)  # the work tree's model.pkl is main's again
+    first = mlci_said(["deploy", "--environment", "demo"], repo)
     before = subprocess.run(
         ["git", "rev-parse", "HEAD"], cwd=repo, capture_output=True, text=True, check=True
     ).stdout.strip()
@@ -145,11 +207,11 @@ def after_merge(repo: Path) -> bool:
         flush=True,
     )
     run(["git", "merge", "-q", "--ff-only", "pr/larger-C"], repo)
-    run(["dvc", "checkout", "-q"], repo)
-    second = mlci_said(["mlci", "deploy", "--environment", "demo", "--base", before], repo)
+    dvc(["checkout", "-q"], repo)
+    second = mlci_said(["deploy", "--environment", "demo", "--base", before], repo)
     print("\n• something is wrong in production: roll back", flush=True)
-    back = mlci_said(["mlci", "rollback", "--environment", "demo"], repo)
-    again = mlci_said(["mlci", "rollback", "--environment", "demo"], repo)
+    back = mlci_said(["rollback", "--environment", "demo"], repo)
+    again = mlci_said(["rollback", "--environment", "demo"], repo)
     return (first, second, back, again) == (0, 0, 0, 3)
 
 
@@ -160,6 +222,9 @@ def main() -> int:
     parser.add_argument("--dir", type=Path, help="where to create the demo repository")
     parser.add_argument("--keep", action="store_true", help="keep the repository afterwards")
     args = parser.parse_args()
+    # the stages' `python` is this environment's (scikit-learn), as under `make demo`
+    os.environ["PATH"] = f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"
+    compile_once()
     repo = args.dir or Path(tempfile.mkdtemp(prefix="mlci-demo-"))
     if args.dir and args.dir.exists() and any(args.dir.iterdir()):
         sys.exit(f"demo: {args.dir} is not empty")

@@ -310,6 +310,7 @@ def reproduce(
             verbose=verbose,
             stage_env=lambda stage_vars: redact.stage_env(stage_vars, cfg.pass_env),
             run_cache=cfg.run_cache,
+            plan=plan,
         )
         after = read_locks(lock_files, root)
         # a data source that could not be restored fails on its own: name who needed it

@@ -153,6 +153,10 @@ def _restore(stage: Any, upstream: list[Any] | None) -> bool:
     """
     from dvc.exceptions import CheckoutError
 
+    if all(out.exists for out in stage.outs):
+        # Nothing to check out: the two questions below would give False (checking out
+        # cannot make a present output less changed), and each costs a full status.
+        return False
     if not stage.changed(False, upstream) or stage.changed(True, upstream):
         return False  # nothing to do, or really changed: DVC decides
     try:
@@ -171,6 +175,7 @@ def reproduce(
     verbose: bool = False,
     stage_env: Callable[[dict[str, str]], dict[str, str]] | None = None,
     run_cache: bool = True,
+    plan: list[Any] | None = None,
 ) -> ReproRun:
     """``dvc repro [--pull] TARGETS`` in process, reporting each stage to ``watcher``.
 
@@ -180,6 +185,7 @@ def reproduce(
     fetched first, and what the remote lacked is recomputed instead of failing.
     ``stage_env`` filters the environment each stage command runs with.
     ``run_cache=False``: ``dvc repro --no-run-cache``, a changed stage always runs.
+    ``plan``: what :func:`planned_stages` gave for ``targets`` (planned again when not given).
     """
     import time
 
@@ -252,10 +258,11 @@ def reproduce(
         return ret
 
     error: str | None = None
-    plan: list[Any] = []
+    planned = plan
+    plan = []
     try:
         with quiet_dvc(verbose), _compat.stage_runner(cmd_run):
-            plan = planned_stages(repo, targets)
+            plan = planned if planned is not None else planned_stages(repo, targets)
             # pull=False here: the run-cache was fetched already (repro_fn decides per stage)
             repo.reproduce(targets or None, repro_fn=repro_fn, pull=False, run_cache=run_cache)
     except ReproductionError as exc:
