@@ -268,7 +268,7 @@ def reproduce(
     targets = list(cfg.targets)
     guarded = git.snapshot_git_files(root)  # the stages are the pull request's code
     with dvc.open_repo(root, verbose) as repo:
-        remote = _pull(repo, cfg, targets, acc) if (cfg.pull or cfg.push) else None
+        remote = pull_remote(repo, cfg, targets, acc) if (cfg.pull or cfg.push) else None
         try:
             with dvc.quiet_dvc(verbose):
                 plan = dvc.planned_stages(repo, targets)
@@ -428,8 +428,12 @@ def _what_ran(acc: Findings, stages: tuple[StageRun, ...]) -> None:
     ]
 
 
-def _pull(repo: Any, cfg: ReproConfig, targets: list[str], acc: Findings) -> dvc.Remote | None:
-    """Probe the default remote and fetch from it; the remote, or None when none is set."""
+def pull_remote(
+    repo: Any, cfg: ReproConfig, targets: list[str], acc: Findings
+) -> dvc.Remote | None:
+    """Probe the default remote and fetch from it (outputs and run-cache), as a check does before
+    reproducing; ``mlci sweep`` calls it once for all its experiments. The remote, or None when
+    none is set."""
     remote = dvc.default_remote(repo)
     if remote is None:
         if cfg.pull:

@@ -201,11 +201,11 @@ def _pull(root: Any, cfg: Config) -> tuple[str, ...]:
     every experiment shares this repository's cache."""
     if not cfg.repro.pull:
         return ()
-    from mlci.engine.repro import _pull as pull_like_check
+    from mlci.engine.repro import pull_remote
 
     found = Findings()
     with dvc.open_repo(root) as repo:
-        pull_like_check(repo, cfg.repro, list(cfg.repro.targets), found)
+        pull_remote(repo, cfg.repro, list(cfg.repro.targets), found)
     return (*found.notes, *(r.message for r in found.reasons))
 
 
