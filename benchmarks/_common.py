@@ -8,9 +8,11 @@ import shutil
 import statistics
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from types import FrameType
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -75,10 +77,9 @@ def side_by_side_cpu(
     )
 
 
-def example_repo(where: Path) -> Path:
-    """The example project as a repo: baseline on main, a PR branch changing train.C."""
-    repo = where / "example"
-    shutil.copytree(ROOT / "examples" / "project", repo)
+def git_dvc_setup(repo: Path, what: str, *then: str) -> None:
+    """In ``repo``: a git repository on main, DVC initialised and reproduced, a baseline
+    commit, a branch ``pr``; then the commands ``then``. Exits naming the step that failed."""
     for cmd in (
         "git init -q -b main",
         "git config user.email bench@example.com",
@@ -88,14 +89,71 @@ def example_repo(where: Path) -> Path:
         "git add -A",
         "git commit -q -m baseline",
         "git checkout -q -b pr",
+        *then,
+    ):
+        proc = run(cmd, repo, check=False)
+        if proc.returncode != 0:
+            raise SystemExit(f"setting up {what} failed at `{cmd}`:\n{proc.stderr.decode()}")
+
+
+# a frame of these files on the stack is time spent in DVC (mlci's adapter calls into it)
+DVC_CODE = (
+    f"mlci{os.sep}adapters{os.sep}dvc{os.sep}",
+    f"site-packages{os.sep}dvc",
+    f"{os.sep}scmrepo{os.sep}",
+)
+
+
+def sampled_check(
+    cwd: Path, argv: Sequence[str], where: Callable[[FrameType], str]
+) -> tuple[float, dict[str, int]]:
+    """Run ``mlci argv`` in this process in ``cwd`` (its output to /dev/null), sampling the
+    stack every 2 ms; ``where`` names each sample from its innermost frame. Returns the
+    seconds and the samples per name."""
+    from mlci.cli import main as mlci_main
+
+    counts: dict[str, int] = {}
+    done = threading.Event()
+    main_thread = threading.get_ident()
+
+    def sampler() -> None:
+        while not done.wait(0.002):
+            frame = sys._current_frames().get(main_thread)
+            if frame is not None:
+                name = where(frame)
+                counts[name] = counts.get(name, 0) + 1
+
+    here = Path.cwd()
+    thread = threading.Thread(target=sampler, daemon=True)
+    os.chdir(cwd)
+    start = time.perf_counter()
+    thread.start()
+    try:
+        with open(os.devnull, "w") as null:
+            out, err, sys.stdout, sys.stderr = sys.stdout, sys.stderr, null, null
+            try:
+                mlci_main(list(argv))
+            finally:
+                sys.stdout, sys.stderr = out, err
+    finally:
+        done.set()
+        thread.join()
+        os.chdir(here)
+    return time.perf_counter() - start, counts
+
+
+def example_repo(where: Path) -> Path:
+    """The example project as a repo: baseline on main, a PR branch changing train.C."""
+    repo = where / "example"
+    shutil.copytree(ROOT / "examples" / "project", repo)
+    git_dvc_setup(
+        repo,
+        "the example",
         "sed -i 's/C: 0.05/C: 0.5/' params.yaml",
         "dvc repro -q",
         "git add -A",
         "git commit -q -m pr",
-    ):
-        proc = run(cmd, repo, check=False)
-        if proc.returncode != 0:
-            raise SystemExit(f"setting up the example failed at `{cmd}`:\n{proc.stderr.decode()}")
+    )
     return repo
 
 

@@ -16,16 +16,14 @@ printed for information, as is one check profiled in process: the share of its t
 
 from __future__ import annotations
 
-import os
 import statistics
 import sys
 import tempfile
-import threading
-import time
 from collections import defaultdict
 from pathlib import Path
+from types import FrameType
 
-from _common import BIN, report, run, timed_cpu
+from _common import BIN, DVC_CODE, git_dvc_setup, report, run, sampled_check, timed_cpu
 
 ITEMS = 200
 REFERENCE = "dvc repro -q && dvc metrics diff main --json && dvc params diff main --json"
@@ -66,36 +64,16 @@ def build(where: Path) -> Path:
         "base: main\nmetrics:\n  rules:\n    - name: score\n      direction: higher\n"
         "      max_regression: 0.01\n"
     )
-    for cmd in (
-        "git init -q -b main",
-        "git config user.email bench@example.com",
-        "git config user.name bench",
-        "dvc init -q",
-        "dvc repro -q",
-        "git add -A",
-        "git commit -q -m baseline",
-        "git checkout -q -b pr",
-        "git commit -q --allow-empty -m 'nothing the pipeline reads'",
-    ):
-        proc = run(cmd, repo, check=False)
-        if proc.returncode != 0:
-            raise SystemExit(
-                f"setting up the foreach repo failed at `{cmd}`:\n{proc.stderr.decode()}"
-            )
+    git_dvc_setup(
+        repo, "the foreach repo", "git commit -q --allow-empty -m 'nothing the pipeline reads'"
+    )
     return repo
 
 
 def profile(repo: Path) -> None:
     """Sample one in-process check's stack every 2 ms: in DVC (a frame of DVC's packages or of
-    mlci's DVC adapter on the stack) or not (mlci: config, git, comparing, rendering)."""
-    from mlci.cli import main as mlci_main
-
-    adapter = f"mlci{os.sep}adapters{os.sep}dvc{os.sep}"
-    dvc_code = (adapter, f"site-packages{os.sep}dvc", f"{os.sep}scmrepo{os.sep}")
-    counts: dict[str, int] = defaultdict(int)
-    done = threading.Event()
-    main_thread = threading.get_ident()
-
+    mlci's DVC adapter on the stack), by the mlci function that called it, or not (mlci:
+    config, git, comparing, rendering)."""
     # where in DVC, by the mlci function that called it
     parts_of_dvc = (
         ("reproduce_stage", "DVC's per-stage check (what `dvc repro` does)"),
@@ -104,36 +82,17 @@ def profile(repo: Path) -> None:
         ("gather_params", "DVC reading params"),
     )
 
-    def sampler() -> None:
-        while not done.wait(0.002):
-            frame = sys._current_frames().get(main_thread)
-            where, names = "mlci and the rest", set()
-            while frame is not None:
-                names.add(frame.f_code.co_name)
-                if where != "DVC" and any(p in frame.f_code.co_filename for p in dvc_code):
-                    where = "DVC"
-                frame = frame.f_back
-            if where == "DVC":
-                where = next((label for name, label in parts_of_dvc if name in names), "DVC, other")
-            counts[where] += 1
+    def where(frame: FrameType | None) -> str:
+        in_dvc, names = False, set()
+        while frame is not None:
+            names.add(frame.f_code.co_name)
+            in_dvc = in_dvc or any(p in frame.f_code.co_filename for p in DVC_CODE)
+            frame = frame.f_back
+        if not in_dvc:
+            return "mlci and the rest"
+        return next((label for name, label in parts_of_dvc if name in names), "DVC, other")
 
-    here = Path.cwd()
-    thread = threading.Thread(target=sampler, daemon=True)
-    os.chdir(repo)
-    start = time.perf_counter()
-    thread.start()
-    try:
-        with open(os.devnull, "w") as null:
-            out, err, sys.stdout, sys.stderr = sys.stdout, sys.stderr, null, null
-            try:
-                mlci_main(CHECK[1:])
-            finally:
-                sys.stdout, sys.stderr = out, err
-    finally:
-        done.set()
-        thread.join()
-        os.chdir(here)
-    seconds = time.perf_counter() - start
+    seconds, counts = sampled_check(repo, CHECK[1:], where)
     total = sum(counts.values()) or 1
     print(f"    one check in process (mlci imported beforehand): {seconds:.2f} s")
     for name, n in sorted(counts.items(), key=lambda item: -item[1]):

@@ -12,15 +12,20 @@ mlci's DVC adapter) and in the rest (mlci), printed for information.
 
 from __future__ import annotations
 
-import os
 import sys
 import tempfile
-import threading
-import time
-from collections import defaultdict
 from pathlib import Path
+from types import FrameType
 
-from _common import BIN, get_started_repo, report, run, side_by_side_cpu
+from _common import (
+    BIN,
+    DVC_CODE,
+    get_started_repo,
+    report,
+    run,
+    sampled_check,
+    side_by_side_cpu,
+)
 
 REFERENCE = "dvc metrics diff main --json && dvc params diff main --json"
 CHECK = [str(BIN / "mlci"), "check", "--no-repro", "--base", "main", "--format", "json"]
@@ -59,42 +64,15 @@ def profile(clone: Path) -> None:
     """Sample one in-process check's stack every 2 ms: in DVC (a frame of DVC's packages or of
     mlci's DVC adapter on the stack: importing DVC, its Repo, the lock status, the fetch check,
     the reading) or not (mlci: config, git, notes, comparing, rendering; and the rest)."""
-    from mlci.cli import main as mlci_main
 
-    adapter = f"mlci{os.sep}adapters{os.sep}dvc{os.sep}"
-    dvc_code = (adapter, f"site-packages{os.sep}dvc", f"{os.sep}scmrepo{os.sep}")
-    counts: dict[str, int] = defaultdict(int)
-    done = threading.Event()
-    main_thread = threading.get_ident()
+    def where(frame: FrameType | None) -> str:
+        while frame is not None:
+            if any(part in frame.f_code.co_filename for part in DVC_CODE):
+                return "DVC"
+            frame = frame.f_back
+        return "mlci and the rest"
 
-    def sampler() -> None:
-        while not done.wait(0.002):
-            frame = sys._current_frames().get(main_thread)
-            where = "mlci and the rest"
-            while frame is not None:
-                if any(part in frame.f_code.co_filename for part in dvc_code):
-                    where = "DVC"
-                    break
-                frame = frame.f_back
-            counts[where] += 1
-
-    here = Path.cwd()
-    thread = threading.Thread(target=sampler, daemon=True)
-    os.chdir(clone)
-    start = time.perf_counter()
-    thread.start()
-    try:
-        with open(os.devnull, "w") as null:
-            out, sys.stdout = sys.stdout, null
-            try:
-                mlci_main(CHECK[1:])
-            finally:
-                sys.stdout = out
-    finally:
-        done.set()
-        thread.join()
-        os.chdir(here)
-    seconds = time.perf_counter() - start
+    seconds, counts = sampled_check(clone, CHECK[1:], where)
     total = sum(counts.values()) or 1
     parts = ", ".join(f"{name} {n / total:.0%}" for name, n in sorted(counts.items()))
     print(f"    one check in process (mlci imported beforehand): {seconds:.2f} s; {parts}")
