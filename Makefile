@@ -10,16 +10,21 @@ DEMO_STAMP := $(VENV)/.mlci-demo
 TEST_STAMP := $(VENV)/.mlci-test
 .PHONY: demo test docs docs-images test-fast test-dvc-compat refs tools browser bench lint clean
 
+# Packages are compiled to bytecode when installed (uv's --compile-bytecode): where
+# PYTHONDONTWRITEBYTECODE is set (some shells and CI images set it) no interpreter keeps what it
+# compiles, so every mlci and dvc process the tests and the demo start would compile DVC,
+# Great Expectations and MLflow from source again: 10.3 s to import the three without compiled
+# files, 5.1 s with them, measured on the development machine.
 $(UV):
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check uv
 
 $(DEMO_STAMP): pyproject.toml | $(UV)
-	$(UV) pip install --quiet --python $(PY) -e ".[example]"
+	$(UV) pip install --quiet --compile-bytecode --python $(PY) -e ".[example]"
 	touch $@
 
 $(TEST_STAMP): pyproject.toml | $(UV)
-	$(UV) pip install --quiet --python $(PY) -e ".[test,lint,spark,docs]"
+	$(UV) pip install --quiet --compile-bytecode --python $(PY) -e ".[test,lint,spark,docs]"
 	touch $@
 
 demo: $(DEMO_STAMP)
@@ -63,7 +68,7 @@ DVC_TESTS := tests/test_dvc_compat.py tests/test_check.py tests/test_compare.py 
 
 $(COMPAT_STAMP): pyproject.toml | $(UV)
 	$(UV) venv --quiet --allow-existing --python $(PY) $(COMPAT_VENV)
-	$(UV) pip install --quiet --python $(COMPAT_VENV)/bin/python -e ".[test]" "dvc==$(DVC_OLDEST).0"
+	$(UV) pip install --quiet --compile-bytecode --python $(COMPAT_VENV)/bin/python -e ".[test]" "dvc==$(DVC_OLDEST).0"
 	touch $@
 
 test-dvc-compat: $(COMPAT_STAMP) refs
