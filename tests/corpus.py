@@ -500,3 +500,22 @@ def noisy_pipeline(p: Project, layout: str, folder: str = "") -> str:
     p.write(f"{at}mlci.yaml", NOISY_MLCI_YAML)
     p.set_params(file=f"{at}params.yaml", value=0.8)
     return metric
+
+
+# a small pipeline for a subproject (``dvc init --subdir``): param ``quality`` is its metric
+SUB_TRAIN = """\
+import json, yaml
+p = yaml.safe_load(open("params.yaml"))
+json.dump({"acc": p["quality"]}, open("metrics.json", "w"))
+"""
+
+SUB_PIPELINE = """\
+stages:
+  train:
+    cmd: python train.py
+    deps: [train.py]
+    params: [quality]
+    metrics:
+      - metrics.json:
+          cache: false
+"""

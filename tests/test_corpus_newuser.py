@@ -18,28 +18,11 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import VENV_BIN, GitRepo, sh
-from tests.corpus import MLCI_YAML, Project, cached, dvclive_pipeline
+from tests.corpus import MLCI_YAML, SUB_PIPELINE, SUB_TRAIN, Project, cached, dvclive_pipeline
 from tests.test_deploy import empty_db  # noqa: F401 (the MLflow store the deploy fixture copies)
 from tests.test_deploy import project as deploy_project  # noqa: F401
 
 # --- 1. a root .dvc/ without dvc.yaml, the pipelines in subprojects ----------------------
-
-SUB_TRAIN = """\
-import json, yaml
-p = yaml.safe_load(open("params.yaml"))
-json.dump({"acc": p["quality"]}, open("metrics.json", "w"))
-"""
-
-SUB_PIPELINE = """\
-stages:
-  train:
-    cmd: python train.py
-    deps: [train.py]
-    params: [quality]
-    metrics:
-      - metrics.json:
-          cache: false
-"""
 
 SUB_RULES = """\
 metrics:

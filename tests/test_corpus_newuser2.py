@@ -17,7 +17,7 @@ import yaml
 from mlci import configfile as config
 from mlci.engine.classify import MetricFile, MetricKey, rule_groups
 from tests.conftest import VENV_BIN, sh
-from tests.corpus import Project
+from tests.corpus import SUB_PIPELINE, SUB_TRAIN, Project
 from tests.test_deploy import empty_db  # noqa: F401 (the MLflow store the deploy fixture copies)
 from tests.test_deploy import project as deploy_project  # noqa: F401
 from tests.test_history import _record_main, metrics_repo
@@ -179,23 +179,6 @@ def test_a_refused_deploy_never_says_gate_open_before_the_refusal(deploy_project
 
 
 # --- 6. which project? the title of a subfolder project's comment names it -----------------
-
-SUB_TRAIN = """\
-import json, yaml
-p = yaml.safe_load(open("params.yaml"))
-json.dump({"acc": p["quality"]}, open("metrics.json", "w"))
-"""
-
-SUB_PIPELINE = """\
-stages:
-  train:
-    cmd: python train.py
-    deps: [train.py]
-    params: [quality]
-    metrics:
-      - metrics.json:
-          cache: false
-"""
 
 
 def test_two_subfolder_projects_comments_name_their_project_in_the_title(dvc_repo, mlci):

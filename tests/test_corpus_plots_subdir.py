@@ -19,6 +19,7 @@ import pytest
 from mlci.model.result import validate
 from tests import browser
 from tests.conftest import VENV_BIN, GitRepo, sh
+from tests.corpus import SUB_PIPELINE, SUB_TRAIN
 from tests.test_ci import Actions
 
 # --- a dvclive project, as DVC's get-started example lays it out ----------------------------
@@ -278,23 +279,6 @@ def test_a_plot_field_dvc_cannot_find_is_named_with_dvcs_reason(live_repo, mlci)
 
 # --- several DVC projects in subfolders of one git repository -------------------------------
 
-TRAIN = """\
-import json, yaml
-p = yaml.safe_load(open("params.yaml"))
-json.dump({"acc": p["quality"]}, open("metrics.json", "w"))
-"""
-
-SUB_DVC_YAML = """\
-stages:
-  train:
-    cmd: python train.py
-    deps: [train.py]
-    params: [quality]
-    metrics:
-      - metrics.json:
-          cache: false
-"""
-
 REGIONS = """\
 import csv, json, sys, yaml
 region = sys.argv[1]
@@ -351,8 +335,8 @@ def subfolder_projects(repo: GitRepo) -> tuple[str, str]:
     for folder in (a, b):
         folder.mkdir(parents=True)
         sh([str(VENV_BIN / "dvc"), "init", "-q", "--subdir"], folder)
-    repo.write("projects/a/train.py", TRAIN)
-    repo.write("projects/a/dvc.yaml", SUB_DVC_YAML)
+    repo.write("projects/a/train.py", SUB_TRAIN)
+    repo.write("projects/a/dvc.yaml", SUB_PIPELINE)
     repo.write("projects/a/params.yaml", "quality: 0.9\n")
     repo.write("projects/a/mlci.yaml", RULE.format(name="acc"))
     repo.write("projects/b/regions.py", REGIONS)
