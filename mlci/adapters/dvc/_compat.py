@@ -245,6 +245,32 @@ def reuse_worktree_index(repo: Any) -> bool:
     return True
 
 
+# where a Repo keeps the indexes of the commits the fetch check read ({(sha, root): index})
+_KEPT_COMMIT_INDEXES = "_mlci_commit_indexes"
+
+
+def keep_commit_index(repo: Any, rev: str) -> None:
+    """Keep the index the brancher's pass on commit ``rev`` built, for reading that commit next.
+
+    A commit does not change: its index (the stages, their outputs, the data index behind
+    DVC's file system) answers the same in a later pass on the same commit. Only an index
+    built while nothing was fetched is kept (a fetch changes what the cache holds).
+    """
+    index = repo.__dict__.get("index")
+    if index is not None:
+        kept = repo.__dict__.setdefault(_KEPT_COMMIT_INDEXES, {})
+        kept[(rev, repo.root_dir)] = index
+
+
+def reuse_commit_index(repo: Any, rev: str) -> bool:
+    """Give the brancher's pass on commit ``rev`` the index :func:`keep_commit_index` kept."""
+    index = repo.__dict__.get(_KEPT_COMMIT_INDEXES, {}).get((rev, repo.root_dir))
+    if index is None:
+        return False
+    repo.__dict__["index"] = index  # what the cached property `Repo.index` holds
+    return True
+
+
 # the modules that hold DVC's YAML parser under its own name (:func:`yaml_parsed_once`)
 _YAML_PARSER_HOLDERS = ("dvc.utils.serialize._yaml", "dvc.utils.serialize", "dvc.utils.strictyaml")
 

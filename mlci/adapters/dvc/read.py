@@ -131,6 +131,8 @@ def read_revisions(
                 out[WORKSPACE] = _read_here(repo, remotes, plots, extra_plots, plugin)
             if wanted:
                 for rev in repo.brancher(revs=wanted, sha_only=True, workspace=False):
+                    if not plugin:  # the index the fetch check built on this commit
+                        _compat.reuse_commit_index(repo, rev)
                     out[rev] = _read_here(repo, remotes, plots, extra_plots, plugin)
     return out
 
@@ -210,8 +212,12 @@ def fetch_for_reading(root: Path, revs: Iterable[str], *, verbose: bool = False)
         need = []
         try:
             for rev in repo.brancher(revs=commits, sha_only=True, workspace=False):
-                if rev != WORKSPACE and _lacks_cached_outputs(repo):
+                if rev == WORKSPACE:
+                    continue
+                if _lacks_cached_outputs(repo):
                     need.append(rev)
+                else:  # read next as it is; a commit that needs a fetch is read anew after it
+                    _compat.keep_commit_index(repo, rev)
         except Exception:  # noqa: BLE001 - a broken revision is reported when it is read
             return None
         if not need:
