@@ -6,26 +6,21 @@ were pushed to and 30 results recorded on main (`mlci check --record`, git notes
 checks out the pull request branch, runs `dvc pull` and fetches the notes; in it
 `mlci check --no-repro --base main` runs against `dvc metrics diff main && dvc params diff main`.
 
-Then one check in process, its stack sampled: the share of the time in DVC (its packages and
-mlci's DVC adapter) and in the rest (mlci), printed for information.
+Then, for information: one check in a fresh interpreter, its stack sampled from the start
+(importing DVC and its libraries, importing mlci, DVC's work, git, mlci's work), and what
+importing the modules that check imported costs alone, as a ratio of the reference.
 """
 
 from __future__ import annotations
 
+import json
 import sys
 import tempfile
 from pathlib import Path
-from types import FrameType
 
-from _common import (
-    BIN,
-    DVC_CODE,
-    get_started_repo,
-    report,
-    run,
-    sampled_check,
-    side_by_side_cpu,
-)
+from _common import BIN, get_started_repo, report, run, side_by_side_cpu
+
+HERE = Path(__file__).resolve().parent
 
 REFERENCE = "dvc metrics diff main --json && dvc params diff main --json"
 CHECK = [str(BIN / "mlci"), "check", "--no-repro", "--base", "main", "--format", "json"]
@@ -60,22 +55,39 @@ def build(where: Path) -> Path:
     return clone
 
 
-def profile(clone: Path) -> None:
-    """Sample one in-process check's stack every 2 ms: in DVC (a frame of DVC's packages or of
-    mlci's DVC adapter on the stack: importing DVC, its Repo, the lock status, the fetch check,
-    the reading) or not (mlci: config, git, notes, comparing, rendering; and the rest)."""
+def profile(clone: Path) -> list[str]:
+    """One check in a fresh interpreter, sampled from the start (`_sampled_process.py`): the
+    share of its time importing DVC and its libraries, importing mlci, in DVC's work, waiting
+    for git and in mlci's work. Returns the modules it imported."""
+    out = clone.parent / "sampled.json"
+    run([sys.executable, str(HERE / "_sampled_process.py"), str(out), *CHECK[1:]], clone)
+    data = json.loads(out.read_text())
+    total = sum(data["parts"].values()) or 1
+    parts = ", ".join(
+        f"{name} {n / total:.0%}"
+        for name, n in sorted(data["parts"].items(), key=lambda item: -item[1])
+    )
+    print(f"    one check, sampled from the interpreter's start: {data['seconds']:.2f} s; {parts}")
+    return list(data["imported"])
 
-    def where(frame: FrameType | None) -> str:
-        while frame is not None:
-            if any(part in frame.f_code.co_filename for part in DVC_CODE):
-                return "DVC"
-            frame = frame.f_back
-        return "mlci and the rest"
 
-    seconds, counts = sampled_check(clone, CHECK[1:], where)
-    total = sum(counts.values()) or 1
-    parts = ", ".join(f"{name} {n / total:.0%}" for name, n in sorted(counts.items()))
-    print(f"    one check in process (mlci imported beforehand): {seconds:.2f} s; {parts}")
+def import_floor(clone: Path, imported: list[str], reference_s: float) -> None:
+    """What importing the modules the check imported costs alone, next to the reference: the
+    part of the ratio no change to mlci's own code can remove while a check loads DVC."""
+    listing = clone.parent / "imported.txt"
+    listing.write_text("\n".join(imported))
+    program = (
+        "import importlib, sys\n"
+        f"for name in open({str(listing)!r}).read().split():\n"
+        "    try:\n        importlib.import_module(name)\n"
+        "    except Exception:\n        pass\n"
+    )
+    (floor, _), (reference, _) = side_by_side_cpu([sys.executable, "-c", program], REFERENCE, clone)
+    print(
+        f"    importing those {len(imported)} modules alone: {floor * 1000:.0f} ms, "
+        f"{floor / reference:.2f} of the reference ({reference * 1000:.0f} ms in this pass; "
+        f"{reference_s * 1000:.0f} ms above)"
+    )
 
 
 def main() -> int:
@@ -92,7 +104,7 @@ def main() -> int:
             "<= 0.40",
             cpu=(ca, cb),
         )
-        profile(clone)
+        import_floor(clone, profile(clone), wb)
     return 1 if wa / wb > 0.40 else 0
 
 

@@ -1,0 +1,89 @@
+"""Run one `mlci` command in a fresh interpreter with its main thread's stack sampled from the
+start (imports included); print where the time went as JSON.
+
+    python _sampled_process.py OUT.json ARG...     (in the repository to check)
+
+Each sample (every 2 ms) is put in one part:
+
+- ``import DVC and its libraries``: the import machinery is running a module that is not mlci's
+  and not one of the few libraries only mlci uses (``MLCI_LIBS``);
+- ``import mlci``: it is running one of mlci's modules or of ``MLCI_LIBS``;
+- ``git``: mlci (or DVC) waits for a ``git`` process;
+- ``DVC's work``: a frame of DVC's packages or of mlci's DVC adapter is on the stack;
+- ``mlci's work``: the rest (config, notes, comparing, rendering).
+
+OUT.json also lists the modules the command imported that the interpreter had not, for
+measuring what importing them alone costs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import threading
+import time
+
+MLCI_LIBS = ("click", "yaml", "jinja2", "markupsafe", "jsonschema", "referencing", "rpds")
+DVC_CODE = ("mlci/adapters/dvc/", "site-packages/dvc", "/scmrepo/")
+
+
+def part(frame) -> str:  # type: ignore[no-untyped-def]
+    files = []
+    while frame is not None:
+        files.append((frame.f_code.co_filename, frame.f_code.co_name))
+        frame = frame.f_back
+    if any("importlib._bootstrap" in name for name, _ in files):
+        for name, code in files:  # innermost first: the module being executed
+            if code == "<module>":
+                mine = "/mlci/" in name and "site-packages" not in name
+                lib = name.split("site-packages/")[-1].split("/")[0].removesuffix(".py")
+                if mine or lib in MLCI_LIBS:
+                    return "import mlci"
+                return "import DVC and its libraries"
+        return "import DVC and its libraries"
+    if any(name.endswith("subprocess.py") for name, _ in files):
+        return "git"
+    if any(dvc in name for name, _ in files for dvc in DVC_CODE):
+        return "DVC's work"
+    return "mlci's work"
+
+
+def main() -> None:
+    out, argv = sys.argv[1], sys.argv[2:]
+    before = set(sys.modules)
+    me = threading.get_ident()
+    counts: dict[str, int] = {}
+    done = threading.Event()
+
+    def sampler() -> None:
+        while not done.wait(0.002):
+            frame = sys._current_frames().get(me)
+            if frame is not None:
+                name = part(frame)
+                counts[name] = counts.get(name, 0) + 1
+
+    start = time.perf_counter()
+    thread = threading.Thread(target=sampler, daemon=True)
+    thread.start()
+    from mlci.cli import main as mlci_main
+
+    with open(os.devnull, "w") as null:
+        sys.stdout = null
+        try:
+            mlci_main(argv)
+        except SystemExit:
+            pass
+        finally:
+            sys.stdout = sys.__stdout__
+    done.set()
+    thread.join()
+    imported = [m for m in sys.modules if m not in before and not m.startswith("mlci")]
+    with open(out, "w") as f:
+        json.dump(
+            {"seconds": time.perf_counter() - start, "parts": counts, "imported": imported}, f
+        )
+
+
+if __name__ == "__main__":
+    main()
