@@ -473,6 +473,20 @@ metrics:
 """,
         "report/metrics.json:acc",
     ),
+    # one stage per item, each run in its own folder: dvc.yaml's wdir is a template
+    # (``report/${item}``) and dvc.lock's paths are relative to the folder it names
+    "foreach_wdir": (
+        """\
+  evaluate:
+    foreach: [a, b]
+    do:
+      wdir: report/${item}
+      cmd: cd ../.. && python evaluate.py report/${item}/metrics.json
+      deps: [../../evaluate.py, ../../model.txt]
+      metrics: [metrics.json]
+""",
+        "report/a/metrics.json:acc",
+    ),
 }
 
 NOISY_MLCI_YAML = """\
@@ -497,6 +511,9 @@ def noisy_pipeline(p: Project, layout: str, folder: str = "") -> str:
     p.write(f"{at}dvc.yaml", _TRAIN_STAGE + stage)
     if layout == "wdir":  # DVC runs the stage in its wdir, which must exist
         p.write(f"{at}report/README.md", "evaluation results")
+    if layout == "foreach_wdir":
+        for item in ("a", "b"):
+            p.write(f"{at}report/{item}/README.md", "evaluation results")
     p.write(f"{at}mlci.yaml", NOISY_MLCI_YAML)
     p.set_params(file=f"{at}params.yaml", value=0.8)
     return metric

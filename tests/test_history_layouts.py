@@ -1,12 +1,12 @@
 """The results history on every repository layout, with real DVC and real git notes.
 
 Each layout (a metrics file that is a stage's output, a file inside an output folder as
-dvclive writes it, a top-level metrics entry, foreach stages, a stage with a wdir, a
-project in a subfolder) gets the same main history: five runs on new params, two
-docs-only commits, and a re-run of the pipeline on the same inputs whose unseeded
-upstream stage gives another value. A pull request's check must count the six runs (not
-the carried-forward values), give the allowance the documented model computes from them,
-and flag the metric.
+dvclive writes it, a top-level metrics entry, foreach stages, a stage with a wdir, foreach
+stages each run in the folder a templated wdir names, a project in a subfolder) gets the
+same main history: five runs on new params, two docs-only commits, and a re-run of the
+pipeline on the same inputs whose unseeded upstream stage gives another value. A pull
+request's check must count the six runs (not the carried-forward values), give the
+allowance the documented model computes from them, and flag the metric.
 """
 
 from __future__ import annotations
@@ -88,7 +88,9 @@ def test_runs_allowance_and_flag_on_every_layout(tmp_path, mlci, layout):
     # what the notes recorded for later: the stage and the identity of its pipeline inputs
     note = json.loads(p.git("notes", "--ref=mlci", "show", shas["rerun"]))
     path = metric.split(":", 1)[0]
-    assert note["runs"][path]["stage"] == ("evaluate@a" if layout == "foreach" else "evaluate")
+    assert note["runs"][path]["stage"] == (
+        "evaluate@a" if layout.startswith("foreach") else "evaluate"
+    )
     before = json.loads(p.git("notes", "--ref=mlci", "show", shas["run4"]))
     assert note["runs"][path]["identity"] == before["runs"][path]["identity"]
     assert note["runs"][path]["entry"] != before["runs"][path]["entry"]
@@ -154,3 +156,55 @@ def test_recorded_values_whose_commits_cannot_be_read_are_left_out_with_one_line
         "could not be read (not in git, the DVC cache or the DVC remote)"
     ) in doc["notes"]
     assert all("history" not in m for m in doc["metrics"] if m["name"] == metric)
+
+
+def test_templated_wdirs_are_keyed_by_the_names_dvc_gives_the_generated_stages(tmp_path):
+    """``foreach`` over scalars, over mappings in a list and over a mapping, and a ``matrix``
+    with a composite axis: the stages whose ``wdir`` mlci resolves are the ones real DVC
+    lists, and a template of ``vars`` is left unresolved."""
+    from mlci.engine.lockview import stage_wdirs
+
+    p = Project.create(tmp_path, remote=False)
+    pipeline = """\
+vars:
+  - where: out
+stages:
+  scalars:
+    foreach: [a, 1, true]
+    do: {wdir: "s/${item}", cmd: "true"}
+  rows:
+    foreach: [{n: x}, {n: y}]
+    do: {wdir: "r/${item.n}", cmd: "true"}
+  named:
+    foreach: {first: {dir: one}, second: {dir: two}}
+    do: {wdir: "n/${key}/${item.dir}", cmd: "true"}
+  grid:
+    matrix: {model: [cnn, rnn], opt: [{lr: 1}, {lr: 2}]}
+    wdir: "g/${item.model}"
+    cmd: "true"
+  from_vars:
+    foreach: [a]
+    do: {wdir: "${where}/${item}", cmd: "true"}
+"""
+    p.write("dvc.yaml", pipeline)
+    for folder in ("s/a", "s/1", "s/true", "r/x", "r/y", "n/first/one", "n/second/two"):
+        p.write(f"{folder}/.keep", "")
+    for model in ("cnn", "rnn"):
+        p.write(f"g/{model}/.keep", "")
+    p.write("out/a/.keep", "")
+    listed = set(p.dvc("stage", "list", "--name-only").split())
+    wdirs = stage_wdirs(pipeline)
+    assert wdirs == {
+        "scalars@a": "s/a",
+        "scalars@1": "s/1",
+        "scalars@true": "s/true",
+        "rows@0": "r/x",
+        "rows@1": "r/y",
+        "named@first": "n/first/one",
+        "named@second": "n/second/two",
+        "grid@cnn-opt0": "g/cnn",
+        "grid@cnn-opt1": "g/cnn",
+        "grid@rnn-opt0": "g/rnn",
+        "grid@rnn-opt1": "g/rnn",
+    }
+    assert set(wdirs) <= listed and "from_vars@a" in listed

@@ -9,8 +9,10 @@ path outside the cache.
 
 from __future__ import annotations
 
+import itertools
 import json
 import posixpath
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -61,9 +63,12 @@ def stage_wdirs(pipeline: bytes | str | None) -> dict[str, str]:
     """Each stage of ``dvc.yaml`` that runs in another folder (``wdir``) -> that folder.
 
     ``dvc.lock`` records such a stage's paths relative to its ``wdir`` and does not say
-    what the ``wdir`` is; ``foreach``/``matrix`` stages are keyed by their base name
-    (``evaluate`` for ``evaluate@a``). A templated ``wdir`` (``${item}``) is not resolved:
-    its stage's paths stay as the lock has them. An unreadable file gives no folders.
+    what the ``wdir`` is. ``foreach``/``matrix`` stages are keyed by their base name
+    (``evaluate`` for ``evaluate@a``), or, when the ``wdir`` is a template of the stage's own
+    ``${item}``/``${key}`` over a list or mapping written in ``dvc.yaml``, by each generated
+    name, as DVC names them (:func:`_generated`). A template of anything else (``vars``,
+    params) is not resolved: its stage's paths stay as the lock has them. An unreadable file
+    gives no folders.
     """
     if not pipeline:
         return {}
@@ -76,11 +81,78 @@ def stage_wdirs(pipeline: bytes | str | None) -> dict[str, str]:
     for name, stage in stages.items() if isinstance(stages, dict) else ():
         if not isinstance(stage, dict):
             continue
+        generated = "foreach" in stage or "matrix" in stage
         body = stage.get("do") if "foreach" in stage else stage
         wdir = body.get("wdir") if isinstance(body, dict) else None
-        if isinstance(wdir, str) and "${" not in wdir and clean_path(wdir) != ".":
-            found[str(name)] = clean_path(wdir)
+        if not isinstance(wdir, str):
+            continue
+        if "${" not in wdir:
+            if clean_path(wdir) != ".":
+                found[str(name)] = clean_path(wdir)
+            continue
+        for key, item in _generated(stage) if generated else ():
+            folder = _fill(wdir, {"item": item, "key": key})
+            if folder is not None and clean_path(folder) != ".":
+                found[f"{name}@{key}"] = clean_path(folder)
     return found
+
+
+def _dvc_str(value: Any) -> str:
+    """A scalar as DVC's templates and generated names write it (``true``, not ``True``)."""
+    return ("true" if value else "false") if isinstance(value, bool) else str(value)
+
+
+def _generated(stage: dict[str, Any]) -> list[tuple[str, Any]]:
+    """(key, item) of each stage a ``foreach`` or ``matrix`` written out in ``dvc.yaml``
+    generates: a list of scalars is keyed by each value, a list with a mapping or list in it
+    by position, a mapping by its keys; a matrix by its values joined with ``-`` (``name0``
+    for the first of a composite axis), its item the mapping of axis to value. A template
+    (``foreach: ${models}``) generates nothing here."""
+    if "foreach" in stage:
+        over = stage["foreach"]
+        if isinstance(over, dict):
+            return [(_dvc_str(k), v) for k, v in over.items()]
+        if isinstance(over, list):
+            if any(isinstance(v, (dict, list)) for v in over):
+                return [(str(i), v) for i, v in enumerate(over)]
+            return [(_dvc_str(v), v) for v in over]
+        return []
+    matrix = stage.get("matrix")
+    if not isinstance(matrix, dict) or not all(isinstance(v, list) for v in matrix.values()):
+        return []
+    out: list[tuple[str, Any]] = []
+    for combination in itertools.product(*(list(enumerate(v)) for v in matrix.values())):
+        parts = [
+            f"{axis}{i}" if isinstance(v, (dict, list)) else _dvc_str(v)
+            for axis, (i, v) in zip(matrix, combination, strict=True)
+        ]
+        item = {axis: v for axis, (_, v) in zip(matrix, combination, strict=True)}
+        out.append(("-".join(parts), item))
+    return out
+
+
+_TEMPLATE = re.compile(r"\$\{\s*([A-Za-z_][\w-]*(?:\.[\w-]+)*)\s*\}")
+
+
+def _fill(template: str, names: dict[str, Any]) -> str | None:
+    """``template`` with each ``${item}``, ``${item.field}`` and ``${key}`` filled from
+    ``names``; None when one names anything else or is not a scalar."""
+    missing = object()
+
+    def value(match: re.Match[str]) -> str:
+        head, *fields = match.group(1).split(".")
+        found: Any = names.get(head, missing)
+        for part in fields:
+            found = found.get(part, missing) if isinstance(found, dict) else missing
+        if found is missing or isinstance(found, (dict, list)) or found is None:
+            raise LookupError(match.group(0))
+        return _dvc_str(found)
+
+    try:
+        filled = _TEMPLATE.sub(value, template)
+    except LookupError:
+        return None
+    return None if "${" in filled else filled
 
 
 def _in_wdir(wdir: str | None, path: str) -> str:
@@ -113,7 +185,7 @@ def lock_view(text: bytes | str | None, pipeline: bytes | str | None = None) -> 
     wdirs = stage_wdirs(pipeline)
 
     def wdir_of(name: str) -> str | None:
-        return wdirs.get(name.split("@", 1)[0])
+        return wdirs.get(name) or wdirs.get(name.split("@", 1)[0])
 
     produced: dict[str, str] = {}  # output path -> stage
     md5: dict[str, str] = {}
