@@ -200,10 +200,10 @@ def _read_back(uri: str, run_id: str, where: Path) -> dict[str, Any]:
 # --- equivalence ---------------------------------------------------------------------------
 
 
-def test_the_fast_path_writes_the_rows_and_files_mlflow_writes(store: Path, tmp_path: Path):
-    by_mlflow, by_sqlite = _copy(store, tmp_path / "a"), _copy(store, tmp_path / "b")
-    result = _result()
-
+def _both_ways(store: Path, where: Path, result: Result) -> tuple[dict, dict[str, Any]]:
+    """``result`` logged by mlflow's client and by the fast path into two copies of ``store``;
+    asserts every table equal, returns the fast path's table dump and its run as mlflow reads it."""
+    by_mlflow, by_sqlite = _copy(store, where / "a"), _copy(store, where / "b")
     logged = Tracker(f"sqlite:///{by_mlflow}").log_result(
         result, _report, experiment=EXPERIMENT, kind="check"
     )
@@ -222,27 +222,61 @@ def test_the_fast_path_writes_the_rows_and_files_mlflow_writes(store: Path, tmp_
     assert set(got) == set(expected)
     for table in expected:
         assert got[table] == expected[table], table
-    counts = {t: len(got[t]) for t in ("runs", "tags", "params", "metrics", "latest_metrics")}
-    # 1100 + 6 metrics, dup:x_ twice, tie:a_ twice, same:k once; 120 + 5 params
-    assert counts == {"runs": 1, "tags": 13, "params": 125, "metrics": 1111, "latest_metrics": 1109}
     start, stamps, end = _clock(by_sqlite, sqlite_id)
-    assert before <= start <= min(stamps) and max(stamps) <= end <= after and len(stamps) == 1
+    assert before <= start <= end <= after and all(start <= s <= end for s in stamps)
 
     # read back with mlflow's client: the same run
-    from_mlflow = _read_back(f"sqlite:///{by_mlflow}", mlflow_id, tmp_path / "dl")
-    from_sqlite = _read_back(f"sqlite:///{by_sqlite}", sqlite_id, tmp_path / "dl")
+    from_mlflow = _read_back(f"sqlite:///{by_mlflow}", mlflow_id, where / "dl")
+    from_sqlite = _read_back(f"sqlite:///{by_sqlite}", sqlite_id, where / "dl")
     assert from_sqlite == from_mlflow
     assert from_sqlite["info"][0] == "FINISHED"
-    metrics = from_sqlite["metrics"]
+    assert json.loads(from_sqlite["texts"]["mlci/result.json"])["mlflow"]["run_id"] == "<run>"
+    assert set(from_sqlite["modes"]) == {"result.json", "report.md"}  # no staging file left
+    return got, from_sqlite
+
+
+def test_the_fast_path_writes_the_rows_and_files_mlflow_writes(store: Path, tmp_path: Path):
+    rows, run = _both_ways(store, tmp_path, _result())
+    counts = {t: len(rows[t]) for t in ("runs", "tags", "params", "metrics", "latest_metrics")}
+    # 1100 + 6 metrics, dup:x_ twice, tie:a_ twice, same:k once; 120 + 5 params
+    assert counts == {"runs": 1, "tags": 13, "params": 125, "metrics": 1111, "latest_metrics": 1109}
+    metrics = run["metrics"]
     assert metrics["eval/metrics.json:nan"] == "nan" and metrics["tie:a_"] == "nan"
     # mlflow's SQL store keeps +-inf as the greatest finite float, and reads that back
     assert metrics["eval/metrics.json:huge"] == "1.7976931348623157e+308"
     assert metrics["eval/metrics.json:-inf"] == "-1.7976931348623157e+308"
     assert metrics["dup:x_"] == "2.0"
-    assert len(from_sqlite["params"]["params.yaml:long"]) == 6000
-    assert from_sqlite["history"]["dup:x_"] == [("1.0", 0), ("2.0", 0)]
-    assert json.loads(from_sqlite["texts"]["mlci/result.json"])["mlflow"]["run_id"] == "<run>"
-    assert set(from_sqlite["modes"]) == {"result.json", "report.md"}
+    assert len(run["params"]["params.yaml:long"]) == 6000
+    assert run["history"]["dup:x_"] == [("1.0", 0), ("2.0", 0)]
+    assert run["tags"]["mlflow.source.type"] == "JOB" and run["tags"]["mlci.pr"] == "7"
+
+
+LONG = "m" * 300
+
+
+@pytest.mark.parametrize(
+    "metrics,params",
+    [
+        pytest.param({LONG + "a": 1.0, LONG + "b": 2.0}, {}, id="metric-keys-equal-in-250-chars"),
+        pytest.param({"a/b": 1.0, "a_b": 2.0, "a..b": 3.0, "a__b": 4.0}, {}, id="colliding-keys"),
+        pytest.param({"acc": 0.9}, {"x" * 300: "v", "p": "y" * 10_000}, id="long-param-key-value"),
+        pytest.param({"\u2028line": 1.0, "tab\there": 2.0, " ": 3.0}, {}, id="odd-characters"),
+        pytest.param({"a": -0.0, "b": 0.0, "c": 5e-324}, {"e": ""}, id="signed-zero-tiny-empty"),
+    ],
+)
+def test_names_from_a_pull_request_are_stored_as_mlflow_stores_them(
+    store: Path, tmp_path: Path, metrics: dict[str, float], params: dict[str, str]
+):
+    result = Result(
+        context=Context(),
+        verdict="pass",
+        metrics=tuple(
+            MetricDelta(f"eval/metrics.json:{k}", None, v, None, None, "new", "info")
+            for k, v in metrics.items()
+        ),
+        params=tuple(ParamDelta(f"params.yaml:{k}", None, v, "added") for k, v in params.items()),
+    )
+    _both_ways(store, tmp_path, result)
 
 
 def test_a_second_run_in_the_same_store_is_its_own(store: Path, tmp_path: Path):
@@ -257,6 +291,47 @@ def test_a_second_run_in_the_same_store_is_its_own(store: Path, tmp_path: Path):
     runs = _client(uri).search_runs([first.mlflow["experiment_id"]])
     assert {r.info.run_id for r in runs} == {first.mlflow["run_id"], second.mlflow["run_id"]}
     assert {r.data.tags["mlci.kind"] for r in runs} == {"check", "ci"}
+
+
+def test_others_see_the_whole_run_or_nothing(store: Path):
+    """The report is rendered inside the transaction, after the rows: nobody sees them yet."""
+    uri = f"sqlite:///{store}"
+    exp_id = _client(uri).get_experiment_by_name(EXPERIMENT).experiment_id
+    seen: list[int] = []
+
+    def report(result: Result) -> str:
+        run_id = result.mlflow["run_id"]
+        with sqlite3.connect(store) as other:
+            for table in ("runs", "tags", "params", "metrics", "latest_metrics"):
+                query = f"SELECT count(*) FROM {table} WHERE run_uuid = ?"
+                seen.append(other.execute(query, (run_id,)).fetchone()[0])
+        other.close()
+        seen.append(len(_client(uri).search_runs([exp_id])))  # mlflow's client, meanwhile
+        return _report(result)
+
+    written = SqliteTracker(uri, os.environ).log_result(
+        _result(), report, experiment=EXPERIMENT, kind="check"
+    )
+    assert written is not None
+    assert seen == [0, 0, 0, 0, 0, 0]
+    run = _client(uri).get_run(written.mlflow["run_id"])
+    assert run.info.status == "FINISHED" and len(run.data.params) == 125
+
+
+def test_an_error_inside_the_transaction_leaves_nothing(store: Path):
+    uri = f"sqlite:///{store}"
+    before = _dump(store)
+    folders = set((store.parent / "mlartifacts").glob("*"))
+
+    def report(result: Result) -> str:  # after the rows and mlci/result.json
+        raise RuntimeError("the report could not be rendered")
+
+    with pytest.raises(RuntimeError, match="could not be rendered"):  # as with mlflow's client
+        SqliteTracker(uri, os.environ).log_result(
+            _result(), report, experiment=EXPERIMENT, kind="check"
+        )
+    assert _dump(store) == before
+    assert set((store.parent / "mlartifacts").glob("*")) == folders
 
 
 # --- where mlflow's client logs the run instead ----------------------------------------------
