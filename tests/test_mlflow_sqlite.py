@@ -415,6 +415,20 @@ def test_an_unknown_schema_is_left_to_mlflow(store: Path, git_repo: GitRepo, tmp
     assert _statuses(db) == []
 
 
+def test_a_schema_this_release_does_not_know_is_logged_by_mlflow(
+    store: Path, git_repo: GitRepo, monkeypatch: pytest.MonkeyPatch
+):
+    """After an mlflow upgrade mlci has not been compared with: mlflow's client logs the run."""
+    from mlci.adapters import mlflow_sqlite
+
+    monkeypatch.setattr(mlflow_sqlite, "KNOWN_SCHEMAS", {"0123456789ab": "3.17"})
+    uri = f"sqlite:///{store}"
+    assert "schema" in _stands_aside(uri, store)
+    tracked, warnings = _track(uri, git_repo.path)
+    assert not warnings
+    _logged_by_mlflow(uri, tracked, warnings, "FINISHED")
+
+
 def test_artifacts_outside_a_file_uri_are_left_to_mlflow(
     empty_db: Path, git_repo: GitRepo, tmp_path: Path
 ):
