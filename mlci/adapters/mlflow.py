@@ -5,7 +5,8 @@ only, and only when MLflow is needed (:func:`tracking_enabled`, deploy, rollback
 switched off before the import. Failures become :class:`MlflowError`
 (exit 3); callers that only *track* turn them into warnings. A check that logs
 to a tracking server (``http(s)://``) does so without mlflow, through the
-server's REST API (:mod:`mlci.adapters.mlflow_rest`).
+server's REST API (:mod:`mlci.adapters.mlflow_rest`), and so does one that logs to a SQLite
+store whose experiment exists, writing the rows mlflow would (:mod:`mlci.adapters.mlflow_sqlite`).
 
 Where the data lives (:func:`tracking_uri`): ``mlflow.tracking_uri`` in the
 config, else ``$MLFLOW_TRACKING_URI``, else a SQLite file under
@@ -490,8 +491,9 @@ def track(
 ) -> Result:
     """Log ``result`` as a run when MLflow is configured; a failure is a warning, never a crash.
 
-    A tracking server (``http(s)://``) gets the run through its REST API without importing
-    mlflow (:mod:`mlci.adapters.mlflow_rest`, which says when mlflow's client is used instead).
+    A tracking server (``http(s)://``) gets the run through its REST API and an existing SQLite
+    store its rows, without importing mlflow (:mod:`mlci.adapters.mlflow_rest`,
+    :mod:`mlci.adapters.mlflow_sqlite`, which say when mlflow's client is used instead).
 
     ``report`` renders the Markdown report logged with the run (of the result that
     carries the run's reference). Returns the result with its ``mlflow`` reference,
@@ -507,6 +509,14 @@ def track(
             if mlflow_rest.client_needed(env) is None:
                 rest = mlflow_rest.RestTracker(uri, env)
                 return rest.log_result(result, report, experiment=experiment_name(cfg), kind=kind)
+        elif uri.startswith("sqlite:///"):  # a local store: its tables, where that suffices
+            from mlci.adapters.mlflow_sqlite import SqliteTracker
+
+            logged = SqliteTracker(uri, env).log_result(
+                result, report, experiment=experiment_name(cfg), kind=kind
+            )
+            if logged is not None:
+                return logged
         tracker = Tracker(uri, verbose=verbose)
         return tracker.log_result(result, report, experiment=experiment_name(cfg), kind=kind)
     except MlflowError as exc:

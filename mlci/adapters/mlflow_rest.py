@@ -24,7 +24,9 @@ URI is not proxied by the server (``s3://``, ``gs://``, a path: mlflow's artifac
 write there directly).
 
 The run's content (tags, name, metrics, params) is :func:`run_content`, shared with the
-in-process :class:`~mlci.adapters.mlflow.Tracker`, so both paths log the same run.
+in-process :class:`~mlci.adapters.mlflow.Tracker` and with
+:class:`~mlci.adapters.mlflow_sqlite.SqliteTracker` (a local SQLite store, also without mlflow),
+so every path logs the same run.
 """
 
 from __future__ import annotations
