@@ -557,3 +557,24 @@ def test_the_second_tracked_check_logs_without_importing_mlflow(dvc_repo: GitRep
     logged = client.download_artifacts(second["mlflow"]["run_id"], "mlci/result.json", str(local))
     assert json.loads(Path(logged).read_text("utf-8")) == second  # the result printed
     assert dvc_repo.git("status", "--porcelain") == ""
+
+
+def test_verbose_says_why_a_check_logged_with_mlflows_client(
+    empty_db: Path, git_repo: GitRepo, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    """The first check to a store (no experiment yet) imports mlflow; --verbose says why."""
+    db = _copy(empty_db, tmp_path / "s")
+    capsys.readouterr()
+    tracked = mlflow_adapter.track(
+        _result(),
+        Config(),
+        git_repo.path,
+        {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{db}"},
+        kind="check",
+        report=_report,
+        verbose=True,
+    )
+    assert tracked.mlflow is not None
+    err = capsys.readouterr().err
+    assert "mlci: MLflow: logging with mlflow's client: experiment " in err
+    assert "does not exist yet" in err

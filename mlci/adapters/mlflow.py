@@ -22,6 +22,7 @@ import json
 import logging
 import os
 import re
+import sys
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -512,11 +513,12 @@ def track(
         elif uri.startswith("sqlite:///"):  # a local store: its tables, where that suffices
             from mlci.adapters.mlflow_sqlite import SqliteTracker
 
-            logged = SqliteTracker(uri, env).log_result(
-                result, report, experiment=experiment_name(cfg), kind=kind
-            )
+            fast = SqliteTracker(uri, env)
+            logged = fast.log_result(result, report, experiment=experiment_name(cfg), kind=kind)
             if logged is not None:
                 return logged
+            if verbose:  # why this check pays for importing mlflow
+                print(f"mlci: MLflow: logging with mlflow's client: {fast.aside}", file=sys.stderr)
         tracker = Tracker(uri, verbose=verbose)
         return tracker.log_result(result, report, experiment=experiment_name(cfg), kind=kind)
     except MlflowError as exc:
