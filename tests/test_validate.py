@@ -442,6 +442,9 @@ import sys
 from mlci.cli import main
 code = main(["validate", "--format", "json", "--output", "result.json"])
 print(code, "great_expectations" in sys.modules, "pandas" in sys.modules)
+# nor the check's other steps, DVC, or importlib.metadata (the GX version is a folder's name)
+print(*[m for m in ("mlci.engine.metrics", "mlci.engine.repro", "dvc", "importlib.metadata")
+        if m in sys.modules])
 """
 
 
@@ -456,11 +459,18 @@ def _probe(repo: GitRepo) -> tuple[int, bool, bool]:
         check=False,
     )
     assert proc.returncode == 0, proc.stderr
-    code, gx, pandas = proc.stdout.splitlines()[-1].split()
+    *_, said, others = proc.stdout.splitlines()
+    assert others == "", f"a warm validate imported {others}"
+    code, gx, pandas = said.split()
     return int(code), gx == "True", pandas == "True"
 
 
 def test_cache_hit_skips_gx_and_change_invalidates(git_repo, mlci):
+    from importlib import metadata
+
+    from mlci.adapters import gx
+
+    assert gx.version() == metadata.version("great_expectations")  # the cache key's version
     git_repo.write(
         "mlci.yaml",
         "data:\n  - path: d.csv\n    expect:\n"

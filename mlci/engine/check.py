@@ -15,11 +15,7 @@ from collections.abc import Mapping, Sequence
 from mlci.adapters import git
 from mlci.configfile import load
 from mlci.engine import bounds, gate, project
-from mlci.engine.environment import EnvironmentStep
-from mlci.engine.lockstatus import LockStep
-from mlci.engine.metrics import MetricsStep, NestedProjectsStep, PlotsStep
 from mlci.engine.progress import Progress
-from mlci.engine.repro import ReproStep
 from mlci.engine.step import (
     CheckOptions,
     Run,
@@ -40,6 +36,12 @@ __all__ = ["CheckOptions", "Target", "check_steps", "resolve_target", "run_check
 
 def check_steps(opts: CheckOptions) -> list[Step]:
     """The steps of a check, in order; each sees the outcomes of those before it."""
+    # imported here: `mlci validate` (the data step alone) does not load the others
+    from mlci.engine.environment import EnvironmentStep
+    from mlci.engine.lockstatus import LockStep
+    from mlci.engine.metrics import MetricsStep, NestedProjectsStep, PlotsStep
+    from mlci.engine.repro import ReproStep
+
     steps: list[Step]
     if opts.lock_status:  # the pre-push hook: no reproduction, only "is dvc.lock up to date?"
         steps = [LockStep(explicit=True)]
