@@ -117,7 +117,8 @@ def check_lock(
         return _said("dvc.lock not checked (repro.require_committed_lock: off)")
     if not dvc.is_dvc_repo(root):
         return _said("no DVC project: no dvc.lock to check")
-    checked_out = git.resolve("HEAD", root)
+    # the work tree needs no commit resolved (a check without --head: one git process less)
+    checked_out = None if head_is_worktree else git.resolve("HEAD", root)
     if head_is_worktree or (head_sha == checked_out and not git.has_uncommitted(root)):
         rev = None
     elif head_sha is None:

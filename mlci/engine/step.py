@@ -74,7 +74,8 @@ def resolve_target(
     opts: CheckOptions, cfg: Config, root: Path, *, event: EventRevisions | None = None
 ) -> Target:
     """The base, first found of: --base, the event's base, ``base:`` in config, the default branch."""
-    if not git.has_commits(root):
+    checked_out = git.resolve("HEAD", root)
+    if checked_out is None:
         raise RunError("the repository has no commits yet: commit a baseline first")
     event = event or EventRevisions()
     if opts.base:
@@ -109,7 +110,7 @@ def resolve_target(
         base_ref,
         base_sha,
         git.current_branch(root),
-        git.resolve("HEAD", root),
+        checked_out,
         dvc.WORKSPACE,
         said,
     )
