@@ -6,8 +6,10 @@ start (imports included); print where the time went as JSON.
 Each sample (every 2 ms) is put in one part:
 
 - ``import DVC and its libraries``: the import machinery is running a module that is not mlci's
-  and not one of the few libraries only mlci uses (``MLCI_LIBS``);
-- ``import mlci``: it is running one of mlci's modules or of ``MLCI_LIBS``;
+  and not one of the few libraries only mlci uses (``MLCI_LIBS``), or a standard-library
+  module that one of those imports;
+- ``import mlci``: it is running one of mlci's modules or of ``MLCI_LIBS``, or a
+  standard-library module that mlci's code imports;
 - ``git``: mlci (or DVC) waits for a ``git`` process;
 - ``DVC's work``: a frame of DVC's packages or of mlci's DVC adapter is on the stack;
 - ``mlci's work``: the rest (config, notes, comparing, rendering).
@@ -34,13 +36,15 @@ def part(frame) -> str:  # type: ignore[no-untyped-def]
         files.append((frame.f_code.co_filename, frame.f_code.co_name))
         frame = frame.f_back
     if any("importlib._bootstrap" in name for name, _ in files):
-        for name, code in files:  # innermost first: the module being executed
-            if code == "<module>":
-                mine = "/mlci/" in name and "site-packages" not in name
-                lib = name.split("site-packages/")[-1].split("/")[0].removesuffix(".py")
-                if mine or lib in MLCI_LIBS:
-                    return "import mlci"
-                return "import DVC and its libraries"
+        # innermost first: the first module being executed that is not the standard library's
+        # decides (a standard module is charged to whoever imported it)
+        for name, code in files:
+            mine = "/mlci/" in name and "site-packages" not in name
+            if "site-packages/" not in name and not mine:
+                continue
+            lib = name.split("site-packages/")[-1].split("/")[0].removesuffix(".py")
+            if code == "<module>" or mine:
+                return "import mlci" if mine or lib in MLCI_LIBS else "import DVC and its libraries"
         return "import DVC and its libraries"
     if any(name.endswith("subprocess.py") for name, _ in files):
         return "git"

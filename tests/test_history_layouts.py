@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import math
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -158,26 +159,30 @@ def test_recorded_values_whose_commits_cannot_be_read_are_left_out_with_one_line
     assert all("history" not in m for m in doc["metrics"] if m["name"] == metric)
 
 
-def test_templated_wdirs_are_keyed_by_the_names_dvc_gives_the_generated_stages(tmp_path):
+def test_templated_wdirs_are_the_folders_dvc_runs_the_generated_stages_in(tmp_path):
     """``foreach`` over scalars, over mappings in a list and over a mapping, and a ``matrix``
-    with a composite axis: the stages whose ``wdir`` mlci resolves are the ones real DVC
-    lists, and a template of ``vars`` is left unresolved."""
+    with a composite axis: each folder mlci fills in is the ``wdir`` real DVC gives that
+    generated stage, values read as DVC reads them (``on`` a word, ``1e-3`` a number); a
+    template of ``vars``, including ``${key}`` over a list, is left unresolved."""
+    from dvc.repo import Repo
+
     from mlci.engine.lockview import stage_wdirs
 
     p = Project.create(tmp_path, remote=False)
     pipeline = """\
 vars:
   - where: out
+    key: shared
 stages:
   scalars:
-    foreach: [a, 1, true]
+    foreach: [a, 1, true, on]
     do: {wdir: "s/${item}", cmd: "true"}
   rows:
     foreach: [{n: x}, {n: y}]
     do: {wdir: "r/${item.n}", cmd: "true"}
   named:
-    foreach: {first: {dir: one}, second: {dir: two}}
-    do: {wdir: "n/${key}/${item.dir}", cmd: "true"}
+    foreach: {first: {dir: one, lr: 1e-3}, second: {dir: two, lr: 0.5}}
+    do: {wdir: "n/${key}/${item.dir}/${item.lr}", cmd: "true"}
   grid:
     matrix: {model: [cnn, rnn], opt: [{lr: 1}, {lr: 2}]}
     wdir: "g/${item.model}"
@@ -185,26 +190,30 @@ stages:
   from_vars:
     foreach: [a]
     do: {wdir: "${where}/${item}", cmd: "true"}
+  key_from_vars:
+    foreach: [a, b]
+    do: {wdir: "k/${key}/${item}", cmd: "true"}
 """
     p.write("dvc.yaml", pipeline)
-    for folder in ("s/a", "s/1", "s/true", "r/x", "r/y", "n/first/one", "n/second/two"):
-        p.write(f"{folder}/.keep", "")
-    for model in ("cnn", "rnn"):
-        p.write(f"g/{model}/.keep", "")
-    p.write("out/a/.keep", "")
-    listed = set(p.dvc("stage", "list", "--name-only").split())
     wdirs = stage_wdirs(pipeline)
     assert wdirs == {
         "scalars@a": "s/a",
         "scalars@1": "s/1",
         "scalars@true": "s/true",
+        "scalars@on": "s/on",
         "rows@0": "r/x",
         "rows@1": "r/y",
-        "named@first": "n/first/one",
-        "named@second": "n/second/two",
+        "named@first": "n/first/one/0.001",
+        "named@second": "n/second/two/0.5",
         "grid@cnn-opt0": "g/cnn",
         "grid@cnn-opt1": "g/cnn",
         "grid@rnn-opt0": "g/rnn",
         "grid@rnn-opt1": "g/rnn",
     }
-    assert set(wdirs) <= listed and "from_vars@a" in listed
+    with Repo(str(p.path)) as repo:
+        dvc_wdirs = {
+            stage.name: Path(stage.wdir).relative_to(p.path).as_posix()
+            for stage in repo.index.stages
+        }
+    assert {name: dvc_wdirs[name] for name in wdirs} == wdirs
+    assert dvc_wdirs["from_vars@a"] == "out/a" and dvc_wdirs["key_from_vars@a"] == "k/shared/a"

@@ -66,18 +66,20 @@ def stage_wdirs(pipeline: bytes | str | None) -> dict[str, str]:
     what the ``wdir`` is. ``foreach``/``matrix`` stages are keyed by their base name
     (``evaluate`` for ``evaluate@a``), or, when the ``wdir`` is a template of the stage's own
     ``${item}``/``${key}`` over a list or mapping written in ``dvc.yaml``, by each generated
-    name, as DVC names them (:func:`_generated`). A template of anything else (``vars``,
-    params) is not resolved: its stage's paths stay as the lock has them. An unreadable file
-    gives no folders.
+    name, as DVC names them (:func:`_generated`), with the values as DVC reads them (YAML
+    1.2: ``on`` is a word, ``1e-3`` a number). A template of anything else (``vars``,
+    params, a ``foreach: ${models}``) is not resolved: its stage's paths stay as the lock has
+    them. An unreadable file gives no folders.
     """
     if not pipeline:
         return {}
     try:
-        doc = yamlread.load(pipeline)
+        doc = yamlread.load(pipeline)  # bounded: a hostile file is refused here
     except yamlread.YamlRefused:
         return {}
     stages = doc.get("stages") if isinstance(doc, dict) else None
     found: dict[str, str] = {}
+    as_dvc_reads: dict[str, Any] | None = None
     for name, stage in stages.items() if isinstance(stages, dict) else ():
         if not isinstance(stage, dict):
             continue
@@ -90,11 +92,32 @@ def stage_wdirs(pipeline: bytes | str | None) -> dict[str, str]:
             if clean_path(wdir) != ".":
                 found[str(name)] = clean_path(wdir)
             continue
-        for key, item in _generated(stage) if generated else ():
-            folder = _fill(wdir, {"item": item, "key": key})
+        if not generated:
+            continue
+        if as_dvc_reads is None:
+            as_dvc_reads = _stages_as_dvc_reads(pipeline)
+        stage = as_dvc_reads.get(str(name))
+        if not isinstance(stage, dict):
+            continue
+        for key, names in _generated(stage):
+            folder = _fill(wdir, names)
             if folder is not None and clean_path(folder) != ".":
                 found[f"{name}@{key}"] = clean_path(folder)
     return found
+
+
+def _stages_as_dvc_reads(pipeline: bytes | str) -> dict[str, Any]:
+    """The ``stages`` of ``dvc.yaml`` parsed as DVC parses it (ruamel.yaml, YAML 1.2), whose
+    scalars differ from PyYAML's YAML 1.1 (``on``, ``yes``, ``1e-3``, ``017``, ``1:30``)."""
+    from ruamel.yaml import YAML
+
+    text = pipeline.decode("utf-8", "replace") if isinstance(pipeline, bytes) else pipeline
+    try:
+        doc = YAML(typ="safe", pure=True).load(text)
+    except Exception:  # noqa: BLE001 - what DVC cannot parse generates no stage
+        return {}
+    stages = doc.get("stages") if isinstance(doc, dict) else None
+    return {str(k): v for k, v in stages.items()} if isinstance(stages, dict) else {}
 
 
 def _dvc_str(value: Any) -> str:
@@ -102,32 +125,34 @@ def _dvc_str(value: Any) -> str:
     return ("true" if value else "false") if isinstance(value, bool) else str(value)
 
 
-def _generated(stage: dict[str, Any]) -> list[tuple[str, Any]]:
-    """(key, item) of each stage a ``foreach`` or ``matrix`` written out in ``dvc.yaml``
-    generates: a list of scalars is keyed by each value, a list with a mapping or list in it
-    by position, a mapping by its keys; a matrix by its values joined with ``-`` (``name0``
-    for the first of a composite axis), its item the mapping of axis to value. A template
-    (``foreach: ${models}``) generates nothing here."""
+def _generated(stage: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """(key, the names its template sees) of each stage a ``foreach`` or ``matrix`` written out
+    in ``dvc.yaml`` generates: a list of scalars is keyed by each value, a list with a mapping
+    or list in it by position, a mapping by its keys; a matrix by its values joined with ``-``
+    (``name0`` for the first of a composite axis), its item the mapping of axis to value.
+    ``item`` is always seen, ``key`` only over a mapping and in a matrix (over a list, DVC
+    takes ``${key}`` from ``vars``). A template (``foreach: ${models}``) generates nothing."""
     if "foreach" in stage:
         over = stage["foreach"]
         if isinstance(over, dict):
-            return [(_dvc_str(k), v) for k, v in over.items()]
+            return [(_dvc_str(k), {"item": v, "key": _dvc_str(k)}) for k, v in over.items()]
         if isinstance(over, list):
             if any(isinstance(v, (dict, list)) for v in over):
-                return [(str(i), v) for i, v in enumerate(over)]
-            return [(_dvc_str(v), v) for v in over]
+                return [(str(i), {"item": v}) for i, v in enumerate(over)]
+            return [(_dvc_str(v), {"item": v}) for v in over]
         return []
     matrix = stage.get("matrix")
     if not isinstance(matrix, dict) or not all(isinstance(v, list) for v in matrix.values()):
         return []
-    out: list[tuple[str, Any]] = []
+    out: list[tuple[str, dict[str, Any]]] = []
     for combination in itertools.product(*(list(enumerate(v)) for v in matrix.values())):
         parts = [
             f"{axis}{i}" if isinstance(v, (dict, list)) else _dvc_str(v)
             for axis, (i, v) in zip(matrix, combination, strict=True)
         ]
         item = {axis: v for axis, (_, v) in zip(matrix, combination, strict=True)}
-        out.append(("-".join(parts), item))
+        key = "-".join(parts)
+        out.append((key, {"item": item, "key": key}))
     return out
 
 
