@@ -9,7 +9,8 @@ Each sample (every 2 ms) is put in one part:
   and not one of the few libraries only mlci uses (``MLCI_LIBS``), or a standard-library
   module that one of those imports;
 - ``import mlci``: it is running one of mlci's modules or of ``MLCI_LIBS``, or a
-  standard-library module that mlci's code imports;
+  standard-library module that mlci's code imports (first: mlci loads before DVC, so standard
+  modules DVC needs too are charged here, and this share is an upper bound);
 - ``git``: mlci (or DVC) waits for a ``git`` process;
 - ``DVC's work``: a frame of DVC's packages or of mlci's DVC adapter is on the stack;
 - ``mlci's work``: the rest (config, notes, comparing, rendering).
