@@ -172,7 +172,6 @@ def test_templated_wdirs_are_the_folders_dvc_runs_the_generated_stages_in(tmp_pa
     pipeline = """\
 vars:
   - where: out
-    key: shared
 stages:
   scalars:
     foreach: [a, 1, true, on]
@@ -190,11 +189,21 @@ stages:
   from_vars:
     foreach: [a]
     do: {wdir: "${where}/${item}", cmd: "true"}
+"""
+    # over a list DVC sets no ${key}: it comes from vars (a project of its own: vars with a
+    # `key` would make DVC warn about the mapping and matrix stages above)
+    keyed = """\
+vars:
+  - key: shared
+stages:
   key_from_vars:
     foreach: [a, b]
     do: {wdir: "k/${key}/${item}", cmd: "true"}
 """
     p.write("dvc.yaml", pipeline)
+    q = Project.create(tmp_path, "keyed", remote=False)
+    q.write("dvc.yaml", keyed)
+    assert stage_wdirs(keyed) == {}
     wdirs = stage_wdirs(pipeline)
     assert wdirs == {
         "scalars@a": "s/a",
@@ -216,4 +225,8 @@ stages:
             for stage in repo.index.stages
         }
     assert {name: dvc_wdirs[name] for name in wdirs} == wdirs
-    assert dvc_wdirs["from_vars@a"] == "out/a" and dvc_wdirs["key_from_vars@a"] == "k/shared/a"
+    assert dvc_wdirs["from_vars@a"] == "out/a"
+    with Repo(str(q.path)) as repo:
+        [stage, _] = sorted(repo.index.stages, key=lambda stage: stage.name)
+        assert stage.name == "key_from_vars@a"
+        assert Path(stage.wdir).relative_to(q.path).as_posix() == "k/shared/a"
