@@ -8,7 +8,6 @@ import shutil
 import statistics
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -110,24 +109,15 @@ def sampled_check(
     """Run ``mlci argv`` in this process in ``cwd`` (its output to /dev/null), sampling the
     stack every 2 ms; ``where`` names each sample from its innermost frame. Returns the
     seconds and the samples per name."""
+    from _sampled_process import Sampler
+
     from mlci.cli import main as mlci_main
 
-    counts: dict[str, int] = {}
-    done = threading.Event()
-    main_thread = threading.get_ident()
-
-    def sampler() -> None:
-        while not done.wait(0.002):
-            frame = sys._current_frames().get(main_thread)
-            if frame is not None:
-                name = where(frame)
-                counts[name] = counts.get(name, 0) + 1
-
+    sampler = Sampler(where)
     here = Path.cwd()
-    thread = threading.Thread(target=sampler, daemon=True)
     os.chdir(cwd)
     start = time.perf_counter()
-    thread.start()
+    sampler.start()
     try:
         with open(os.devnull, "w") as null:
             out, err, sys.stdout, sys.stderr = sys.stdout, sys.stderr, null, null
@@ -136,8 +126,7 @@ def sampled_check(
             finally:
                 sys.stdout, sys.stderr = out, err
     finally:
-        done.set()
-        thread.join()
+        counts = sampler.stop()
         os.chdir(here)
     return time.perf_counter() - start, counts
 

@@ -54,23 +54,41 @@ def part(frame) -> str:  # type: ignore[no-untyped-def]
     return "mlci's work"
 
 
+class Sampler:
+    """Samples the stack of the thread that makes it, every ``every`` seconds, from
+    :meth:`start` to :meth:`stop`; ``part`` names each sample from its innermost frame.
+    Standard library only, so that a fresh interpreter can start it before importing
+    anything else (``benchmarks/_common.py`` uses it in process too)."""
+
+    def __init__(self, part, every: float = 0.002) -> None:  # type: ignore[no-untyped-def]
+        self._part, self._every = part, every
+        self._me = threading.get_ident()
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self.counts: dict[str, int] = {}
+
+    def _run(self) -> None:
+        while not self._done.wait(self._every):
+            frame = sys._current_frames().get(self._me)
+            if frame is not None:
+                name = self._part(frame)
+                self.counts[name] = self.counts.get(name, 0) + 1
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> dict[str, int]:
+        self._done.set()
+        self._thread.join()
+        return self.counts
+
+
 def main() -> None:
     out, argv = sys.argv[1], sys.argv[2:]
     before = set(sys.modules)
-    me = threading.get_ident()
-    counts: dict[str, int] = {}
-    done = threading.Event()
-
-    def sampler() -> None:
-        while not done.wait(0.002):
-            frame = sys._current_frames().get(me)
-            if frame is not None:
-                name = part(frame)
-                counts[name] = counts.get(name, 0) + 1
-
+    sampler = Sampler(part)
     start = time.perf_counter()
-    thread = threading.Thread(target=sampler, daemon=True)
-    thread.start()
+    sampler.start()
     from mlci.cli import main as mlci_main
 
     with open(os.devnull, "w") as null:
@@ -81,8 +99,7 @@ def main() -> None:
             pass
         finally:
             sys.stdout = sys.__stdout__
-    done.set()
-    thread.join()
+    counts = sampler.stop()
     imported = [m for m in sys.modules if m not in before and not m.startswith("mlci")]
     with open(out, "w") as f:
         json.dump(
