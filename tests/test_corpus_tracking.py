@@ -18,6 +18,7 @@ import pytest
 from tests import test_deploy, test_mlflow_rest, test_mlflow_server
 from tests.conftest import GitRepo
 from tests.corpus import (
+    LAYOUTS,
     MLCI_YAML,
     SUB_PIPELINE,
     SUB_TRAIN,
@@ -106,6 +107,36 @@ def test_foreach_stages_log_each_items_metrics(tmp_path, mlflow_server: str, mlc
     assert run.code in (0, 1) and "warning" not in run.err, run.err
     logged = _logged_matches(mlflow_server, doc, p.git("rev-parse", "HEAD"), tmp_path)
     assert {"eval/a.json:acc", "eval/b.json:acc"} <= set(logged["metrics"])
+
+
+@pytest.mark.parametrize("layout", list(LAYOUTS))
+def test_every_layout_logs_the_same_run_through_mlflow_and_then_sqlite3(
+    tmp_path, mlci, monkeypatch, layout
+):
+    """On each metrics layout, at a docs-only commit: the first check makes the SQLite store
+    through mlflow's client, the second writes its run with sqlite3; both hold the metric."""
+    p = Project.create(tmp_path, remote=False)
+    metric = noisy_pipeline(p, layout)
+    p.repro()
+    p.commit("baseline")
+    p.git("checkout", "-q", "-b", "feature")
+    p.set_params(value=0.9)
+    p.repro()
+    p.commit("a better value")
+    p.write("docs/README.md", "prose\n")
+    head = p.commit("docs only")
+    db = tmp_path / "store.db"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{db}")
+    logged = []
+    for i in range(2):
+        run = mlci(p, "check", "--no-repro", "--base", "main", "--format", "json")
+        assert run.code in (0, 1) and "warning" not in run.err, run.err
+        downloads = tmp_path / f"downloads-{i}"
+        downloads.mkdir()
+        logged.append(_logged_matches(f"sqlite:///{db}", run.json(), head, downloads))
+    assert logged[0]["metrics"][metric] == pytest.approx(0.9)
+    for part in ("metrics", "params", "tags", "name"):
+        assert logged[1][part] == logged[0][part], part
 
 
 def test_a_subfolder_project_logs_to_the_store_its_config_names(tmp_path, mlci):
